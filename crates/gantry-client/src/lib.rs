@@ -1,0 +1,391 @@
+//! Typed client for Gantry's REST API, used by the `gantry` CLI and by tests. Uploads stream
+//! from disk; nothing holds a whole artifact in memory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use gantry_core::{Event, Package, Repository};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error envelope.
+    #[error("{message} (HTTP {status}, {code})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("cannot reach {url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("invalid server URL '{0}'")]
+    BadUrl(String),
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// Options of an upload.
+#[derive(Debug, Clone, Default)]
+pub struct UploadOptions {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// Defaults to the file's name.
+    pub filename: Option<String>,
+    pub republish: bool,
+    pub tags: Vec<String>,
+    pub checksum_sha256: Option<String>,
+}
+
+/// One page of a package listing.
+#[derive(Debug, Clone)]
+pub struct PackagePage {
+    pub packages: Vec<Package>,
+    pub total: i64,
+    pub page: i64,
+    pub page_total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: String,
+    pub id: i64,
+    pub scope: String,
+    pub privilege: String,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+/// Percent-encodes one path segment.
+fn seg(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+impl Client {
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Self> {
+        let base = base_url.trim_end_matches('/').to_owned();
+        url::Url::parse(&base).map_err(|_| ClientError::BadUrl(base.clone()))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("gantry-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Http {
+                url: base.clone(),
+                source: e,
+            })?;
+        Ok(Self { base, token, http })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => builder.bearer_auth(t),
+            None => builder,
+        }
+    }
+
+    async fn send(&self, builder: RequestBuilder) -> Result<Response> {
+        let response = builder.send().await.map_err(|e| ClientError::Http {
+            url: self.base.clone(),
+            source: e,
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let error = &body["error"];
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            code: error["code"].as_str().unwrap_or("unknown").to_owned(),
+            message: error["message"]
+                .as_str()
+                .map_or_else(|| status_text(status), str::to_owned),
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
+        let response = self.send(builder).await?;
+        response.json().await.map_err(|e| ClientError::Http {
+            url: self.base.clone(),
+            source: e,
+        })
+    }
+
+    pub async fn whoami(&self) -> Result<Value> {
+        self.json(self.request(Method::GET, "/api/v1/whoami")).await
+    }
+
+    pub async fn create_repo(
+        &self,
+        owner: &str,
+        name: &str,
+        description: &str,
+        private: bool,
+    ) -> Result<Repository> {
+        let body = json!({ "name": name, "description": description, "private": private });
+        self.json(
+            self.request(Method::POST, &format!("/api/v1/repos/{}", seg(owner)))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn list_repos(&self, owner: &str) -> Result<Vec<Repository>> {
+        self.json(self.request(Method::GET, &format!("/api/v1/repos/{}", seg(owner))))
+            .await
+    }
+
+    pub async fn get_repo(&self, owner: &str, repo: &str) -> Result<Repository> {
+        self.json(self.request(
+            Method::GET,
+            &format!("/api/v1/repos/{}/{}", seg(owner), seg(repo)),
+        ))
+        .await
+    }
+
+    pub async fn update_repo(
+        &self,
+        owner: &str,
+        repo: &str,
+        description: Option<&str>,
+        private: Option<bool>,
+    ) -> Result<Repository> {
+        let mut body = serde_json::Map::new();
+        if let Some(d) = description {
+            body.insert("description".into(), json!(d));
+        }
+        if let Some(p) = private {
+            body.insert("private".into(), json!(p));
+        }
+        self.json(
+            self.request(
+                Method::PATCH,
+                &format!("/api/v1/repos/{}/{}", seg(owner), seg(repo)),
+            )
+            .json(&body),
+        )
+        .await
+    }
+
+    pub async fn delete_repo(&self, owner: &str, repo: &str, force: bool) -> Result<()> {
+        self.send(self.request(
+            Method::DELETE,
+            &format!("/api/v1/repos/{}/{}?force={force}", seg(owner), seg(repo)),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Streams a file from disk as a package upload.
+    pub async fn upload(
+        &self,
+        format: &str,
+        owner: &str,
+        repo: &str,
+        file: &Path,
+        options: &UploadOptions,
+    ) -> Result<Package> {
+        let handle = tokio::fs::File::open(file).await?;
+        let size = handle.metadata().await?.len();
+        let filename = options.filename.clone().unwrap_or_else(|| {
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let mut query: Vec<(&str, String)> = vec![("filename", filename)];
+        if let Some(n) = &options.name {
+            query.push(("name", n.clone()));
+        }
+        if let Some(v) = &options.version {
+            query.push(("version", v.clone()));
+        }
+        if options.republish {
+            query.push(("republish", "true".into()));
+        }
+        if !options.tags.is_empty() {
+            query.push(("tags", options.tags.join(",")));
+        }
+        if let Some(s) = &options.checksum_sha256 {
+            query.push(("checksum_sha256", s.clone()));
+        }
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            handle,
+            256 * 1024,
+        ));
+        self.json(
+            self.request(
+                Method::POST,
+                &format!(
+                    "/api/v1/packages/{}/{}/upload/{}",
+                    seg(owner),
+                    seg(repo),
+                    seg(format)
+                ),
+            )
+            .query(&query)
+            .header(reqwest::header::CONTENT_LENGTH, size)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body),
+        )
+        .await
+    }
+
+    pub async fn list_packages(
+        &self,
+        owner: &str,
+        repo: &str,
+        query: Option<&str>,
+        page: i64,
+        page_size: i64,
+    ) -> Result<PackagePage> {
+        let mut params = vec![
+            ("page", page.to_string()),
+            ("page_size", page_size.to_string()),
+        ];
+        if let Some(q) = query {
+            params.push(("query", q.to_owned()));
+        }
+        let response = self
+            .send(
+                self.request(
+                    Method::GET,
+                    &format!("/api/v1/packages/{}/{}", seg(owner), seg(repo)),
+                )
+                .query(&params),
+            )
+            .await?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let (total, page, page_total) = (
+            header("x-pagination-count"),
+            header("x-pagination-page"),
+            header("x-pagination-pagetotal"),
+        );
+        let packages = response.json().await.map_err(|e| ClientError::Http {
+            url: self.base.clone(),
+            source: e,
+        })?;
+        Ok(PackagePage {
+            packages,
+            total,
+            page,
+            page_total,
+        })
+    }
+
+    fn package_path(owner: &str, repo: &str, slug: &str) -> String {
+        format!(
+            "/api/v1/packages/{}/{}/{}",
+            seg(owner),
+            seg(repo),
+            seg(slug)
+        )
+    }
+
+    pub async fn get_package(&self, owner: &str, repo: &str, slug: &str) -> Result<Package> {
+        self.json(self.request(Method::GET, &Self::package_path(owner, repo, slug)))
+            .await
+    }
+
+    pub async fn package_status(&self, owner: &str, repo: &str, slug: &str) -> Result<Value> {
+        self.json(self.request(
+            Method::GET,
+            &format!("{}/status", Self::package_path(owner, repo, slug)),
+        ))
+        .await
+    }
+
+    pub async fn events(&self, owner: &str, repo: &str, slug: &str) -> Result<Vec<Event>> {
+        self.json(self.request(
+            Method::GET,
+            &format!("{}/events", Self::package_path(owner, repo, slug)),
+        ))
+        .await
+    }
+
+    /// `action` is `copy` or `move`.
+    pub async fn promote(
+        &self,
+        action: &str,
+        owner: &str,
+        repo: &str,
+        slug: &str,
+        destination: &str,
+        republish: bool,
+    ) -> Result<Package> {
+        self.json(
+            self.request(
+                Method::POST,
+                &format!("{}/{action}", Self::package_path(owner, repo, slug)),
+            )
+            .json(&json!({ "destination": destination, "republish": republish })),
+        )
+        .await
+    }
+
+    pub async fn delete_package(&self, owner: &str, repo: &str, slug: &str) -> Result<()> {
+        self.send(self.request(Method::DELETE, &Self::package_path(owner, repo, slug)))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn restore_package(&self, owner: &str, repo: &str, slug: &str) -> Result<Package> {
+        self.json(self.request(
+            Method::POST,
+            &format!("{}/restore", Self::package_path(owner, repo, slug)),
+        ))
+        .await
+    }
+
+    pub async fn create_token(
+        &self,
+        scope: &str,
+        privilege: &str,
+        expires_in_days: Option<i64>,
+        description: Option<&str>,
+    ) -> Result<CreatedToken> {
+        let mut body = json!({ "scope": scope, "privilege": privilege });
+        if let Some(days) = expires_in_days {
+            body["expires_in_days"] = json!(days);
+        }
+        if let Some(d) = description {
+            body["description"] = json!(d);
+        }
+        self.json(self.request(Method::POST, "/api/v1/tokens").json(&body))
+            .await
+    }
+}
+
+fn status_text(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("request failed")
+        .to_owned()
+}

@@ -1,0 +1,247 @@
+//! The JSON shapes of the REST Contract (`DESIGN.md` §5) and the enums they carry.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Processing state of a package after upload.
+    SyncStatus {
+        AwaitingSync => "awaiting_sync",
+        Syncing => "syncing",
+        Completed => "completed",
+        Failed => "failed",
+    }
+);
+
+string_enum!(
+    /// Availability of a package.
+    PackageState {
+        Available => "available",
+        Quarantined => "quarantined",
+        Deleted => "deleted",
+    }
+);
+
+string_enum!(
+    /// Vulnerability scan status.
+    ScanStatus {
+        NotScanned => "not_scanned",
+        AwaitingScan => "awaiting_scan",
+        Scanning => "scanning",
+        NoVulnerabilities => "no_vulnerabilities",
+        VulnerabilitiesFound => "vulnerabilities_found",
+        Indeterminate => "indeterminate",
+        NotSupported => "not_supported",
+        ScanFailed => "scan_failed",
+    }
+);
+
+string_enum!(
+    /// Highest severity among a package's vulnerabilities.
+    Severity {
+        None => "none",
+        Low => "low",
+        Medium => "medium",
+        High => "high",
+        Critical => "critical",
+        Unknown => "unknown",
+    }
+);
+
+string_enum!(
+    /// A token's privilege on its scope. Ordered: `read < write < admin`.
+    Privilege {
+        Read => "read",
+        Write => "write",
+        Admin => "admin",
+    }
+);
+
+impl Privilege {
+    fn rank(self) -> u8 {
+        match self {
+            Privilege::Read => 1,
+            Privilege::Write => 2,
+            Privilege::Admin => 3,
+        }
+    }
+
+    /// True when a holder of `self` may do what needs `needed`.
+    pub fn covers(self, needed: Privilege) -> bool {
+        self.rank() >= needed.rank()
+    }
+}
+
+string_enum!(
+    /// Kinds of events: the provenance trail, the audit log and the webhook feed.
+    EventType {
+        PackageCreated => "package.created",
+        PackageSyncing => "package.syncing",
+        PackageSynced => "package.synced",
+        PackageFailed => "package.failed",
+        PackageSecurityScanned => "package.security_scanned",
+        PackageQuarantined => "package.quarantined",
+        PackageReleased => "package.released",
+        PackageCopied => "package.copied",
+        PackageMoved => "package.moved",
+        PackageDeleted => "package.deleted",
+        PackageRestored => "package.restored",
+        PackageTagsUpdated => "package.tags_updated",
+        PackagePolicyViolated => "package.policy_violated",
+        RepositoryCreated => "repository.created",
+        RepositoryUpdated => "repository.updated",
+        RepositoryDeleted => "repository.deleted",
+        TokenCreated => "token.created",
+        Ping => "ping",
+    }
+);
+
+/// A repository as the REST API returns it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Repository {
+    /// `OWNER/REPO`.
+    pub slug: String,
+    pub namespace: String,
+    pub name: String,
+    pub description: String,
+    pub private: bool,
+    /// Packages in the repository that are not deleted.
+    pub package_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One file of a package.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PackageFile {
+    pub filename: String,
+    pub size: i64,
+    pub checksum_md5: String,
+    pub checksum_sha1: String,
+    pub checksum_sha256: String,
+    pub checksum_sha512: String,
+    pub content_type: String,
+    /// Where the native protocol serves this file.
+    pub download_url: String,
+}
+
+/// The package a copy was made from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OriginPackage {
+    pub slug_perm: String,
+    pub repository: String,
+}
+
+/// A package as the REST API, the CLI's `-F json` and webhook payloads show it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Package {
+    pub slug_perm: String,
+    pub format: String,
+    pub name: String,
+    pub version: String,
+    /// `OWNER/REPO` the package is in now.
+    pub repository: String,
+    /// `OWNER/REPO` the package (or the package it was copied from) was first uploaded to.
+    pub origin_repository: String,
+    /// For a copy: the package it was copied from.
+    pub origin_package: Option<OriginPackage>,
+    pub sync_status: SyncStatus,
+    /// 0–100.
+    pub sync_progress: i64,
+    pub state: PackageState,
+    pub status_reason: Option<String>,
+    /// Total size of the package's files in bytes.
+    pub size: i64,
+    /// Checksums of the package's primary file.
+    pub checksum_md5: String,
+    pub checksum_sha1: String,
+    pub checksum_sha256: String,
+    pub checksum_sha512: String,
+    pub filename: String,
+    pub files: Vec<PackageFile>,
+    pub tags: Vec<String>,
+    pub uploader: String,
+    pub uploaded_at: String,
+    pub updated_at: String,
+    pub security_scan_status: ScanStatus,
+    pub max_severity: Option<Severity>,
+    pub num_vulnerabilities: i64,
+    pub vulnerability_scan_results_url: String,
+    /// Format-specific metadata extracted during sync.
+    pub metadata: serde_json::Value,
+    /// API URL of this package.
+    pub self_url: String,
+}
+
+/// One event in a package's provenance trail.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    pub event: String,
+    pub occurred_at: String,
+    /// Who did it: a token's description, `admin`, or `anonymous`.
+    pub actor: String,
+    /// The package this event belongs to.
+    pub slug_perm: Option<String>,
+    /// `OWNER/REPO` where the package was when the event happened.
+    pub repository: Option<String>,
+    pub source_repository: Option<String>,
+    pub destination_repository: Option<String>,
+    pub checksum_sha256: Option<String>,
+    /// Event-specific detail.
+    pub context: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_their_text() {
+        for s in EventType::ALL {
+            assert_eq!(EventType::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(
+            serde_json::to_string(&SyncStatus::AwaitingSync)
+                .ok()
+                .as_deref(),
+            Some("\"awaiting_sync\"")
+        );
+    }
+
+    #[test]
+    fn privileges_are_ordered() {
+        assert!(Privilege::Admin.covers(Privilege::Write));
+        assert!(Privilege::Write.covers(Privilege::Read));
+        assert!(!Privilege::Read.covers(Privilege::Write));
+        assert!(!Privilege::Write.covers(Privilege::Admin));
+    }
+}

@@ -1,0 +1,76 @@
+//! Dynamic SQL with numbered placeholders (`$1`, `$2`, …), which both SQLite and PostgreSQL
+//! accept through sqlx.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+use sqlx::{Any, FromRow};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text plus its bind values, built together so placeholders always line up.
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub(crate) fn bind(&mut self, value: Value) -> &mut Self {
+        self.values.push(value);
+        self.text.push('$');
+        self.text.push_str(&self.values.len().to_string());
+        self
+    }
+
+    pub(crate) fn int(&mut self, v: i64) -> &mut Self {
+        self.bind(Value::Int(v))
+    }
+
+    pub(crate) fn str(&mut self, v: &str) -> &mut Self {
+        self.bind(Value::Text(v.to_owned()))
+    }
+
+    /// Appends `(p1, p2, …)` for the given integers.
+    pub(crate) fn int_list(&mut self, values: &[i64]) -> &mut Self {
+        self.text.push('(');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.int(*v);
+        }
+        self.text.push(')');
+        self
+    }
+
+    pub(crate) fn query_as<T>(&self) -> QueryAs<'_, Any, T, AnyArguments<'_>>
+    where
+        T: for<'r> FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut q = sqlx::query_as::<_, T>(&self.text);
+        for v in &self.values {
+            q = match v {
+                Value::Int(i) => q.bind(*i),
+                Value::Text(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }
+}

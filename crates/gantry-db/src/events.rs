@@ -1,0 +1,137 @@
+//! The append-only event log.
+
+use gantry_core::EventType;
+use sqlx::{AnyConnection, FromRow};
+
+use crate::bind::Sql;
+use crate::{Db, Result};
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: EventType,
+    pub actor: String,
+    pub namespace: Option<String>,
+    pub slug_perm: Option<String>,
+    pub repository: Option<String>,
+    pub source_repository: Option<String>,
+    pub destination_repository: Option<String>,
+    pub checksum_sha256: Option<String>,
+    pub source_address: Option<String>,
+    pub context: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(event_type: EventType, actor: &str) -> Self {
+        Self {
+            event_type,
+            actor: actor.to_owned(),
+            namespace: None,
+            slug_perm: None,
+            repository: None,
+            source_repository: None,
+            destination_repository: None,
+            checksum_sha256: None,
+            source_address: None,
+            context: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_type: String,
+    pub occurred_at: i64,
+    pub actor: String,
+    pub namespace: Option<String>,
+    pub slug_perm: Option<String>,
+    pub repository: Option<String>,
+    pub source_repository: Option<String>,
+    pub destination_repository: Option<String>,
+    pub checksum_sha256: Option<String>,
+    pub source_address: Option<String>,
+    pub context: String,
+}
+
+const EVENT_COLUMNS: &str =
+    "id, event_type, occurred_at, actor, namespace, slug_perm, repository, \
+     source_repository, destination_repository, checksum_sha256, source_address, context";
+
+/// Writes one event on `conn` (normally inside the transaction of the change it records).
+pub(crate) async fn insert(conn: &mut AnyConnection, event: &NewEvent) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO events (event_type, occurred_at, actor, namespace, slug_perm, repository, \
+         source_repository, destination_repository, checksum_sha256, source_address, context) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(event.event_type.as_str())
+    .bind(gantry_core::time::now_millis())
+    .bind(&event.actor)
+    .bind(event.namespace.clone())
+    .bind(event.slug_perm.clone())
+    .bind(event.repository.clone())
+    .bind(event.source_repository.clone())
+    .bind(event.destination_repository.clone())
+    .bind(event.checksum_sha256.clone())
+    .bind(event.source_address.clone())
+    .bind(event.context.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Deepest chain of copies followed when assembling a trail.
+const MAX_TRAIL_DEPTH: usize = 64;
+
+impl Db {
+    /// Records an event outside any other change (e.g. repository administration).
+    pub async fn record_event(&self, event: &NewEvent) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        insert(&mut conn, event).await
+    }
+
+    /// The whole provenance trail of a package, oldest first: its own events and, for a copy,
+    /// the trail of the package it was copied from up to the moment of the copy, recursively.
+    pub async fn package_trail(&self, slug_perm: &str) -> Result<Vec<EventRow>> {
+        let mut trail = Vec::new();
+        let mut current = slug_perm.to_owned();
+        let mut upto = i64::MAX;
+        for _ in 0..MAX_TRAIL_DEPTH {
+            let mut sql = Sql::new(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE slug_perm = "
+            ));
+            sql.str(&current)
+                .push(" AND id <= ")
+                .int(upto)
+                .push(" ORDER BY id");
+            let rows: Vec<EventRow> = sql.query_as().fetch_all(&self.pool).await?;
+            // A copy's first event names its origin: follow it to the origin's history.
+            let origin = rows.iter().find_map(|e| {
+                (e.event_type == EventType::PackageCopied.as_str()
+                    && e.slug_perm.as_deref() == Some(current.as_str()))
+                .then(|| {
+                    serde_json::from_str::<serde_json::Value>(&e.context)
+                        .ok()
+                        .and_then(|c| {
+                            c.get("origin_slug_perm")
+                                .and_then(|v| v.as_str())
+                                .map(|s| (s.to_owned(), e.id))
+                        })
+                })
+                .flatten()
+            });
+            trail.extend(rows);
+            match origin {
+                Some((slug, copy_event_id)) => {
+                    current = slug;
+                    upto = copy_event_id;
+                }
+                None => break,
+            }
+        }
+        trail.sort_by_key(|e| e.id);
+        trail.dedup_by_key(|e| e.id);
+        Ok(trail)
+    }
+}

@@ -1,0 +1,692 @@
+//! Packages, their files and tags; promotion (copy and move); soft delete and restore.
+
+use gantry_core::time::now_millis;
+use gantry_core::{EventType, PackageQuery, PackageState, SyncStatus};
+use sqlx::{AnyConnection, FromRow};
+
+use crate::bind::Sql;
+use crate::events::{self, NewEvent};
+use crate::repos::RepoRow;
+use crate::{Db, DbError, Result};
+
+/// A file of a package being created; its blob row is created if missing.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPackage {
+    pub slug_perm: String,
+    pub repository_id: i64,
+    pub format: String,
+    pub name: String,
+    pub normalized_name: String,
+    pub version: String,
+    pub qualifier: String,
+    pub sync_status: SyncStatus,
+    pub status_reason: Option<String>,
+    pub uploader: String,
+    pub origin_repository: String,
+    pub metadata: serde_json::Value,
+    /// What the client declared at upload; kept so that a resync can re-run processing.
+    pub declared: serde_json::Value,
+    /// The first file is the package's primary file.
+    pub files: Vec<NewFile>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PackageFileRow {
+    pub package_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub sha256: String,
+    pub size: i64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha512: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PackageRow {
+    pub id: i64,
+    pub slug_perm: String,
+    pub repository_id: i64,
+    pub namespace: String,
+    pub repository_name: String,
+    pub format: String,
+    pub name: String,
+    pub normalized_name: String,
+    pub version: String,
+    pub qualifier: String,
+    pub filename: String,
+    pub sync_status: String,
+    pub sync_progress: i64,
+    pub state: String,
+    pub status_reason: Option<String>,
+    pub size: i64,
+    pub primary_sha256: String,
+    pub uploader: String,
+    pub uploaded_at: i64,
+    pub updated_at: i64,
+    pub origin_repository: String,
+    pub origin_slug: Option<String>,
+    pub origin_slug_repository: Option<String>,
+    pub scan_status: String,
+    pub max_severity: Option<String>,
+    pub num_vulnerabilities: i64,
+    pub metadata: String,
+    pub declared: String,
+    #[sqlx(skip)]
+    pub files: Vec<PackageFileRow>,
+    #[sqlx(skip)]
+    pub tags: Vec<String>,
+}
+
+impl PackageRow {
+    /// `OWNER/REPO` the package is in.
+    pub fn repository_slug(&self) -> String {
+        format!("{}/{}", self.namespace, self.repository_name)
+    }
+
+    pub fn state(&self) -> PackageState {
+        PackageState::parse(&self.state).unwrap_or(PackageState::Available)
+    }
+
+    pub fn primary_file(&self) -> Option<&PackageFileRow> {
+        self.files.first()
+    }
+}
+
+/// One page of a listing and the number of packages matching overall.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub packages: Vec<PackageRow>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromotionMode {
+    Copy,
+    Move,
+}
+
+const PACKAGE_SELECT: &str = "SELECT p.id, p.slug_perm, p.repository_id, n.name AS namespace, \
+     r.name AS repository_name, p.format, p.name, p.normalized_name, p.version, p.qualifier, \
+     p.filename, p.sync_status, p.sync_progress, p.state, p.status_reason, p.size, \
+     p.primary_sha256, p.uploader, p.uploaded_at, p.updated_at, p.origin_repository, \
+     p.origin_slug, p.origin_slug_repository, p.scan_status, p.max_severity, \
+     p.num_vulnerabilities, p.metadata, p.declared \
+     FROM packages p JOIN repositories r ON r.id = p.repository_id \
+     JOIN namespaces n ON n.id = r.namespace_id";
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+async fn adjust_count(conn: &mut AnyConnection, repository_id: i64, delta: i64) -> Result<()> {
+    sqlx::query("UPDATE repositories SET package_count = package_count + $1 WHERE id = $2")
+        .bind(delta)
+        .bind(repository_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The live package in `repository_id` with the identity of `(format, name, version,
+/// qualifier)`, if any.
+async fn live_conflict(
+    conn: &mut AnyConnection,
+    repository_id: i64,
+    format: &str,
+    normalized_name: &str,
+    version: &str,
+    qualifier: &str,
+) -> Result<Option<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, slug_perm FROM packages WHERE repository_id = $1 AND format = $2 \
+         AND normalized_name = $3 AND version = $4 AND qualifier = $5 AND state <> 'deleted'",
+    )
+    .bind(repository_id)
+    .bind(format)
+    .bind(normalized_name)
+    .bind(version)
+    .bind(qualifier)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Refuses, or with `republish` soft-deletes, a live package that has the same identity in
+/// the destination.
+#[allow(clippy::too_many_arguments)]
+async fn clear_identity(
+    conn: &mut AnyConnection,
+    dest: &RepoRow,
+    format: &str,
+    normalized_name: &str,
+    version: &str,
+    qualifier: &str,
+    republish: bool,
+    actor: &NewEvent,
+) -> Result<()> {
+    let Some((id, slug)) =
+        live_conflict(conn, dest.id, format, normalized_name, version, qualifier).await?
+    else {
+        return Ok(());
+    };
+    if !republish {
+        let what = if qualifier.is_empty() || qualifier == version {
+            format!("{format} package {normalized_name} {version}")
+        } else {
+            format!("{format} package {normalized_name} {version} ({qualifier})")
+        };
+        return Err(DbError::Conflict(format!(
+            "{what} already exists in {} as {slug}; set republish to replace it",
+            dest.slug()
+        )));
+    }
+    sqlx::query(
+        "UPDATE packages SET state = 'deleted', status_reason = $1, updated_at = $2 WHERE id = $3",
+    )
+    .bind("replaced by a republished package")
+    .bind(now_millis())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    adjust_count(conn, dest.id, -1).await?;
+    let mut event = actor.clone();
+    event.event_type = EventType::PackageDeleted;
+    event.slug_perm = Some(slug);
+    event.repository = Some(dest.slug());
+    event.namespace = Some(dest.namespace.clone());
+    event.context = serde_json::json!({ "reason": "republished" });
+    events::insert(conn, &event).await?;
+    Ok(())
+}
+
+async fn insert_files(conn: &mut AnyConnection, package_id: i64, files: &[NewFile]) -> Result<()> {
+    let now = now_millis();
+    for (position, file) in files.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(&file.sha256)
+        .bind(file.size)
+        .bind(&file.md5)
+        .bind(&file.sha1)
+        .bind(&file.sha512)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO package_files (package_id, position, filename, blob_sha256, content_type) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(package_id)
+        .bind(position as i64)
+        .bind(&file.filename)
+        .bind(&file.sha256)
+        .bind(&file.content_type)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_tags(conn: &mut AnyConnection, package_id: i64, tags: &[String]) -> Result<()> {
+    for tag in tags {
+        sqlx::query(
+            "INSERT INTO package_tags (package_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(package_id)
+        .bind(tag)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Creates a package with its files, tags and events in one transaction. Events get the
+    /// package's slug and repository filled in where they have none.
+    pub async fn insert_package(
+        &self,
+        new: &NewPackage,
+        repo: &RepoRow,
+        events_to_write: &[NewEvent],
+        republish: bool,
+    ) -> Result<PackageRow> {
+        let primary = new
+            .files
+            .first()
+            .ok_or_else(|| DbError::Corrupt("a package needs at least one file".into()))?;
+        let size: i64 = new.files.iter().map(|f| f.size).sum();
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        if let Some(first) = events_to_write.first() {
+            clear_identity(
+                &mut tx,
+                repo,
+                &new.format,
+                &new.normalized_name,
+                &new.version,
+                &new.qualifier,
+                republish,
+                first,
+            )
+            .await?;
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO packages (slug_perm, repository_id, format, name, normalized_name, version, \
+             qualifier, filename, sync_status, sync_progress, state, status_reason, size, \
+             primary_sha256, uploader, uploaded_at, updated_at, origin_repository, metadata, declared) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'available', $11, $12, $13, $14, $15, \
+             $15, $16, $17, $18) RETURNING id",
+        )
+        .bind(&new.slug_perm)
+        .bind(new.repository_id)
+        .bind(&new.format)
+        .bind(&new.name)
+        .bind(&new.normalized_name)
+        .bind(&new.version)
+        .bind(&new.qualifier)
+        .bind(&primary.filename)
+        .bind(new.sync_status.as_str())
+        .bind(if new.sync_status == SyncStatus::Completed { 100_i64 } else { 0 })
+        .bind(new.status_reason.clone())
+        .bind(size)
+        .bind(&primary.sha256)
+        .bind(&new.uploader)
+        .bind(now)
+        .bind(&new.origin_repository)
+        .bind(new.metadata.to_string())
+        .bind(new.declared.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            DbError::conflict_on_unique(e, || {
+                format!(
+                    "{} package {} {} already exists in {}",
+                    new.format,
+                    new.name,
+                    new.version,
+                    repo.slug()
+                )
+            })
+        })?;
+        insert_files(&mut tx, id, &new.files).await?;
+        insert_tags(&mut tx, id, &new.tags).await?;
+        adjust_count(&mut tx, repo.id, 1).await?;
+        for event in events_to_write {
+            let mut event = event.clone();
+            event.slug_perm.get_or_insert_with(|| new.slug_perm.clone());
+            event.repository.get_or_insert_with(|| repo.slug());
+            event
+                .namespace
+                .get_or_insert_with(|| repo.namespace.clone());
+            event
+                .checksum_sha256
+                .get_or_insert_with(|| primary.sha256.clone());
+            events::insert(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        self.get_package_by_id(id)
+            .await?
+            .ok_or(DbError::NotFound("package"))
+    }
+
+    async fn load_children(&self, packages: &mut [PackageRow]) -> Result<()> {
+        if packages.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = packages.iter().map(|p| p.id).collect();
+        let mut sql = Sql::new(
+            "SELECT f.package_id, f.filename, f.content_type, b.sha256, b.size, b.md5, b.sha1, b.sha512 \
+             FROM package_files f JOIN blobs b ON b.sha256 = f.blob_sha256 WHERE f.package_id IN ",
+        );
+        sql.int_list(&ids)
+            .push(" ORDER BY f.package_id, f.position");
+        let files: Vec<PackageFileRow> = sql.query_as().fetch_all(&self.pool).await?;
+        let mut sql = Sql::new("SELECT package_id, tag FROM package_tags WHERE package_id IN ");
+        sql.int_list(&ids).push(" ORDER BY tag");
+        let tags: Vec<(i64, String)> = sql.query_as().fetch_all(&self.pool).await?;
+        for package in packages.iter_mut() {
+            package.files = files
+                .iter()
+                .filter(|f| f.package_id == package.id)
+                .cloned()
+                .collect();
+            package.tags = tags
+                .iter()
+                .filter(|(id, _)| *id == package.id)
+                .map(|(_, t)| t.clone())
+                .collect();
+        }
+        Ok(())
+    }
+
+    async fn fetch_one_package(&self, sql: Sql) -> Result<Option<PackageRow>> {
+        let row: Option<PackageRow> = sql.query_as().fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut rows = [row];
+        self.load_children(&mut rows).await?;
+        let [row] = rows;
+        Ok(Some(row))
+    }
+
+    pub async fn get_package_by_id(&self, id: i64) -> Result<Option<PackageRow>> {
+        let mut sql = Sql::new(PACKAGE_SELECT);
+        sql.push(" WHERE p.id = ").int(id);
+        self.fetch_one_package(sql).await
+    }
+
+    /// A package of a repository by `slug_perm`, in any state.
+    pub async fn get_package(
+        &self,
+        repository_id: i64,
+        slug_perm: &str,
+    ) -> Result<Option<PackageRow>> {
+        let mut sql = Sql::new(PACKAGE_SELECT);
+        sql.push(" WHERE p.slug_perm = ")
+            .str(slug_perm)
+            .push(" AND p.repository_id = ")
+            .int(repository_id);
+        self.fetch_one_package(sql).await
+    }
+
+    /// The live (not deleted) package with this identity.
+    pub async fn find_live_package(
+        &self,
+        repository_id: i64,
+        format: &str,
+        normalized_name: &str,
+        version: &str,
+        qualifier: &str,
+    ) -> Result<Option<PackageRow>> {
+        let mut sql = Sql::new(PACKAGE_SELECT);
+        sql.push(" WHERE p.repository_id = ")
+            .int(repository_id)
+            .push(" AND p.format = ")
+            .str(format)
+            .push(" AND p.normalized_name = ")
+            .str(normalized_name)
+            .push(" AND p.version = ")
+            .str(version)
+            .push(" AND p.qualifier = ")
+            .str(qualifier)
+            .push(" AND p.state <> 'deleted'");
+        self.fetch_one_package(sql).await
+    }
+
+    /// A page of a repository's packages, newest first. Deleted packages are listed only
+    /// when the query asks for `state:deleted`.
+    pub async fn list_packages(
+        &self,
+        repo: &RepoRow,
+        query: &PackageQuery,
+        page: i64,
+        page_size: i64,
+    ) -> Result<ListPage> {
+        let total = if *query == PackageQuery::default() {
+            // The unfiltered count is kept on the repository row: no scan per page.
+            repo.package_count
+        } else {
+            let mut count = Sql::new("SELECT COUNT(*) FROM packages p");
+            push_filter(&mut count, repo.id, query);
+            let (n,): (i64,) = count.query_as().fetch_one(&self.pool).await?;
+            n
+        };
+        let mut sql = Sql::new(PACKAGE_SELECT);
+        push_filter(&mut sql, repo.id, query);
+        sql.push(" ORDER BY p.id DESC LIMIT ")
+            .int(page_size)
+            .push(" OFFSET ")
+            .int((page - 1).saturating_mul(page_size));
+        let mut packages: Vec<PackageRow> = sql.query_as().fetch_all(&self.pool).await?;
+        self.load_children(&mut packages).await?;
+        Ok(ListPage { packages, total })
+    }
+
+    /// Copies or moves a package into `dest` in one transaction. A copy is a new row (new
+    /// `slug_perm`) pointing at the same blobs; a move changes the row's repository. Neither
+    /// touches bytes.
+    pub async fn promote(
+        &self,
+        package: &PackageRow,
+        dest: &RepoRow,
+        mode: PromotionMode,
+        republish: bool,
+        new_slug: &str,
+        actor: &NewEvent,
+    ) -> Result<PackageRow> {
+        let mut tx = self.pool.begin().await?;
+        let id = promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await?;
+        tx.commit().await?;
+        self.get_package_by_id(id)
+            .await?
+            .ok_or(DbError::NotFound("package"))
+    }
+
+    /// Soft-deletes or restores a package, with its event.
+    pub async fn set_package_state(
+        &self,
+        package: &PackageRow,
+        state: PackageState,
+        reason: Option<&str>,
+        event: &NewEvent,
+    ) -> Result<PackageRow> {
+        let mut tx = self.pool.begin().await?;
+        let was_live = package.state() != PackageState::Deleted;
+        let now_live = state != PackageState::Deleted;
+        sqlx::query(
+            "UPDATE packages SET state = $1, status_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(state.as_str())
+        .bind(reason.map(str::to_owned))
+        .bind(now_millis())
+        .bind(package.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            DbError::conflict_on_unique(e, || {
+                format!(
+                    "{} package {} {} already exists in {}; delete it before restoring this one",
+                    package.format,
+                    package.name,
+                    package.version,
+                    package.repository_slug()
+                )
+            })
+        })?;
+        if was_live != now_live {
+            adjust_count(
+                &mut tx,
+                package.repository_id,
+                if now_live { 1 } else { -1 },
+            )
+            .await?;
+        }
+        let mut event = event.clone();
+        event.slug_perm = Some(package.slug_perm.clone());
+        event.repository = Some(package.repository_slug());
+        event.namespace = Some(package.namespace.clone());
+        event.checksum_sha256 = Some(package.primary_sha256.clone());
+        events::insert(&mut tx, &event).await?;
+        tx.commit().await?;
+        self.get_package_by_id(package.id)
+            .await?
+            .ok_or(DbError::NotFound("package"))
+    }
+
+    /// Packages by state over all repositories, for metrics.
+    pub async fn package_counts_by_state(&self) -> Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT state, COUNT(*) FROM packages GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
+
+/// Appends the WHERE clause of a package listing.
+fn push_filter(sql: &mut Sql, repository_id: i64, query: &PackageQuery) {
+    sql.push(" WHERE p.repository_id = ").int(repository_id);
+    match query.state {
+        Some(state) => sql.push(" AND p.state = ").str(state.as_str()),
+        None => sql.push(" AND p.state <> 'deleted'"),
+    };
+    if let Some(name) = &query.name {
+        sql.push(" AND (p.normalized_name = ")
+            .str(name)
+            .push(" OR p.name = ")
+            .str(name)
+            .push(")");
+    }
+    if let Some(version) = &query.version {
+        sql.push(" AND p.version = ").str(version);
+    }
+    if let Some(format) = &query.format {
+        sql.push(" AND p.format = ").str(format);
+    }
+    for tag in &query.tags {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM package_tags t WHERE t.package_id = p.id AND t.tag = ",
+        )
+        .str(tag)
+        .push(")");
+    }
+    for word in &query.name_contains {
+        sql.push(" AND LOWER(p.name) LIKE ")
+            .str(&escape_like(word))
+            .push(" ESCAPE '\\'");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn promote_in(
+    conn: &mut AnyConnection,
+    package: &PackageRow,
+    dest: &RepoRow,
+    mode: PromotionMode,
+    republish: bool,
+    new_slug: &str,
+    actor: &NewEvent,
+) -> Result<i64> {
+    if package.repository_id == dest.id && mode == PromotionMode::Move {
+        return Err(DbError::Conflict(format!(
+            "package {} is already in {}",
+            package.slug_perm,
+            dest.slug()
+        )));
+    }
+    // Re-read the state inside the transaction: a concurrent move or delete must not be lost.
+    let current: Option<(i64, String)> =
+        sqlx::query_as("SELECT repository_id, state FROM packages WHERE id = $1")
+            .bind(package.id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match current {
+        Some((repo_id, state)) if repo_id == package.repository_id && state != "deleted" => {}
+        _ => return Err(DbError::NotFound("package")),
+    }
+    clear_identity(
+        conn,
+        dest,
+        &package.format,
+        &package.normalized_name,
+        &package.version,
+        &package.qualifier,
+        republish,
+        actor,
+    )
+    .await?;
+    let source_slug = package.repository_slug();
+    let mut event = actor.clone();
+    event.namespace = Some(dest.namespace.clone());
+    event.repository = Some(dest.slug());
+    event.source_repository = Some(source_slug.clone());
+    event.destination_repository = Some(dest.slug());
+    event.checksum_sha256 = Some(package.primary_sha256.clone());
+    let now = now_millis();
+    let id = match mode {
+        PromotionMode::Move => {
+            sqlx::query("UPDATE packages SET repository_id = $1, updated_at = $2 WHERE id = $3")
+                .bind(dest.id)
+                .bind(now)
+                .bind(package.id)
+                .execute(&mut *conn)
+                .await?;
+            adjust_count(conn, package.repository_id, -1).await?;
+            event.event_type = EventType::PackageMoved;
+            event.slug_perm = Some(package.slug_perm.clone());
+            events::insert(conn, &event).await?;
+            package.id
+        }
+        PromotionMode::Copy => {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO packages (slug_perm, repository_id, format, name, normalized_name, \
+                 version, qualifier, filename, sync_status, sync_progress, state, status_reason, size, \
+                 primary_sha256, uploader, uploaded_at, updated_at, origin_repository, origin_slug, \
+                 origin_slug_repository, scan_status, max_severity, num_vulnerabilities, metadata, declared) \
+                 SELECT $1, $2, format, name, normalized_name, version, qualifier, filename, \
+                 sync_status, sync_progress, state, status_reason, size, primary_sha256, uploader, \
+                 uploaded_at, $3, origin_repository, slug_perm, $4, scan_status, max_severity, \
+                 num_vulnerabilities, metadata, declared FROM packages WHERE id = $5 RETURNING id",
+            )
+            .bind(new_slug)
+            .bind(dest.id)
+            .bind(now)
+            .bind(&source_slug)
+            .bind(package.id)
+            .fetch_one(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO package_files (package_id, position, filename, blob_sha256, content_type) \
+                 SELECT $1, position, filename, blob_sha256, content_type FROM package_files \
+                 WHERE package_id = $2",
+            )
+            .bind(id)
+            .bind(package.id)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO package_tags (package_id, tag) SELECT $1, tag FROM package_tags WHERE package_id = $2",
+            )
+            .bind(id)
+            .bind(package.id)
+            .execute(&mut *conn)
+            .await?;
+            event.event_type = EventType::PackageCopied;
+            // The source's trail records where its copy went …
+            let mut on_source = event.clone();
+            on_source.slug_perm = Some(package.slug_perm.clone());
+            on_source.repository = Some(source_slug.clone());
+            on_source.context = serde_json::json!({ "copy_slug_perm": new_slug });
+            events::insert(conn, &on_source).await?;
+            // … and the copy's trail starts from its origin.
+            event.slug_perm = Some(new_slug.to_owned());
+            event.context = serde_json::json!({ "origin_slug_perm": package.slug_perm });
+            events::insert(conn, &event).await?;
+            id
+        }
+    };
+    adjust_count(conn, dest.id, 1).await?;
+    Ok(id)
+}

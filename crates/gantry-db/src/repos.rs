@@ -1,0 +1,163 @@
+//! Namespaces and repositories.
+
+use gantry_core::time::now_millis;
+use sqlx::FromRow;
+
+use crate::{Db, DbError, Result};
+
+/// A repository with its namespace's name.
+#[derive(Debug, Clone, FromRow)]
+pub struct RepoRow {
+    pub id: i64,
+    pub namespace: String,
+    pub name: String,
+    pub description: String,
+    pub private: i64,
+    pub package_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RepoRow {
+    /// `OWNER/REPO`.
+    pub fn slug(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.private != 0
+    }
+}
+
+const REPO_SELECT: &str = "SELECT r.id, n.name AS namespace, r.name, r.description, r.private, \
+     r.package_count, r.created_at, r.updated_at \
+     FROM repositories r JOIN namespaces n ON n.id = r.namespace_id";
+
+impl Db {
+    pub async fn namespace_exists(&self, namespace: &str) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM namespaces WHERE name = $1")
+            .bind(namespace)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Creates the namespace if it does not exist.
+    pub async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO namespaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(namespace)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn create_repo(
+        &self,
+        namespace: &str,
+        name: &str,
+        description: &str,
+        private: bool,
+    ) -> Result<RepoRow> {
+        let now = now_millis();
+        let ns: Option<(i64,)> = sqlx::query_as("SELECT id FROM namespaces WHERE name = $1")
+            .bind(namespace)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (ns_id,) = ns.ok_or(DbError::NotFound("namespace"))?;
+        sqlx::query(
+            "INSERT INTO repositories (namespace_id, name, description, private, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(ns_id)
+        .bind(name)
+        .bind(description)
+        .bind(i64::from(private))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            DbError::conflict_on_unique(e, || {
+                format!("repository {namespace}/{name} already exists")
+            })
+        })?;
+        self.get_repo(namespace, name)
+            .await?
+            .ok_or(DbError::NotFound("repository"))
+    }
+
+    pub async fn get_repo(&self, namespace: &str, name: &str) -> Result<Option<RepoRow>> {
+        let sql = format!("{REPO_SELECT} WHERE n.name = $1 AND r.name = $2");
+        Ok(sqlx::query_as(&sql)
+            .bind(namespace)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn get_repo_by_id(&self, id: i64) -> Result<Option<RepoRow>> {
+        let sql = format!("{REPO_SELECT} WHERE r.id = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn list_repos(&self, namespace: &str) -> Result<Vec<RepoRow>> {
+        let sql = format!("{REPO_SELECT} WHERE n.name = $1 ORDER BY r.name");
+        Ok(sqlx::query_as(&sql)
+            .bind(namespace)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn update_repo(
+        &self,
+        id: i64,
+        description: Option<&str>,
+        private: Option<bool>,
+    ) -> Result<RepoRow> {
+        sqlx::query(
+            "UPDATE repositories SET description = COALESCE($1, description), \
+             private = COALESCE($2, private), updated_at = $3 WHERE id = $4",
+        )
+        .bind(description.map(str::to_owned))
+        .bind(private.map(i64::from))
+        .bind(now_millis())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.get_repo_by_id(id)
+            .await?
+            .ok_or(DbError::NotFound("repository"))
+    }
+
+    /// Deletes a repository. While it holds packages (deleted ones included, since they
+    /// can still be restored) this is refused unless `force`; forcing removes the package
+    /// rows, leaving their blobs to garbage collection and their events in the audit log.
+    pub async fn delete_repo(&self, id: i64, force: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM packages WHERE repository_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count > 0 && !force {
+            return Err(DbError::Conflict(format!(
+                "repository holds {count} package(s); delete them first or force the deletion"
+            )));
+        }
+        for sql in [
+            "DELETE FROM package_files WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
+            "DELETE FROM package_tags WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
+            "DELETE FROM packages WHERE repository_id = $1",
+            "DELETE FROM repositories WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

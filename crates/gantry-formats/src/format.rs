@@ -1,0 +1,153 @@
+use std::collections::BTreeMap;
+use std::io::{Read, Seek};
+use std::sync::Arc;
+
+/// What a client said about an upload. Formats decide how far to trust it.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub filename: String,
+    /// Client-supplied checksums (hex), verified during processing when present.
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub sha512: Option<String>,
+}
+
+/// The identity that makes a package unique within a repository:
+/// (format, normalized name, version, qualifier).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Display name.
+    pub name: String,
+    /// Name used for lookups and uniqueness (e.g. PEP 503-normalised for Python).
+    pub normalized_name: String,
+    pub version: String,
+    /// Distinguishes packages of one name and version (a raw filename, a wheel tag, an OCI
+    /// tag); empty when the format has none.
+    pub qualifier: String,
+}
+
+/// The result of processing an artifact.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub identity: Identity,
+    pub filename: String,
+    pub content_type: String,
+    /// Format-specific metadata shown as the package's `metadata`.
+    pub metadata: serde_json::Value,
+}
+
+/// Anything processing can read from: a file of the artifact.
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// An artifact handed to a format: its bytes and the digests computed at upload.
+pub struct Artifact<'a> {
+    pub content: &'a mut dyn ReadSeek,
+    pub size: u64,
+    pub md5: &'a str,
+    pub sha1: &'a str,
+    pub sha256: &'a str,
+    pub sha512: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// The request is incomplete or malformed (HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// A client-supplied checksum does not match the bytes received (HTTP 422).
+    #[error("{algorithm} checksum mismatch: declared {declared}, computed {computed}")]
+    ChecksumMismatch {
+        algorithm: &'static str,
+        declared: String,
+        computed: String,
+    },
+    /// Reading the artifact failed.
+    #[error("reading the artifact failed: {0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for FormatError {
+    fn from(e: std::io::Error) -> Self {
+        FormatError::Io(e.to_string())
+    }
+}
+
+/// One package format.
+pub trait Format: Send + Sync + 'static {
+    /// The format's id as used in URLs, the CLI and package JSON (`raw`, `python`, …).
+    fn id(&self) -> &'static str;
+
+    /// The identity of an upload from what the client declared, before its bytes are read.
+    /// Formats whose identity lives inside the artifact may return `None`.
+    fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError>;
+
+    /// Sync: validates the artifact and extracts identity and metadata.
+    fn process(
+        &self,
+        declared: &Declared,
+        artifact: Artifact<'_>,
+    ) -> Result<Processed, FormatError>;
+
+    /// The OSV ecosystem whose advisories apply, if any.
+    fn vulnerability_ecosystem(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// Checks client-supplied checksums against the computed ones.
+pub fn verify_declared_checksums(
+    declared: &Declared,
+    artifact: &Artifact<'_>,
+) -> Result<(), FormatError> {
+    let pairs = [
+        ("md5", &declared.md5, artifact.md5),
+        ("sha1", &declared.sha1, artifact.sha1),
+        ("sha256", &declared.sha256, artifact.sha256),
+        ("sha512", &declared.sha512, artifact.sha512),
+    ];
+    for (algorithm, declared, computed) in pairs {
+        if let Some(declared) = declared {
+            if !declared.eq_ignore_ascii_case(computed) {
+                return Err(FormatError::ChecksumMismatch {
+                    algorithm,
+                    declared: declared.clone(),
+                    computed: computed.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The formats a server knows, by id.
+#[derive(Clone)]
+pub struct Registry {
+    formats: BTreeMap<&'static str, Arc<dyn Format>>,
+}
+
+impl Registry {
+    /// Every format built into Gantry.
+    pub fn builtin() -> Self {
+        let mut registry = Self {
+            formats: BTreeMap::new(),
+        };
+        registry.register(Arc::new(crate::raw::Raw));
+        registry
+    }
+
+    pub fn register(&mut self, format: Arc<dyn Format>) {
+        self.formats.insert(format.id(), format);
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<dyn Format>> {
+        self.formats.get(id).cloned()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.formats.keys().copied()
+    }
+}

@@ -1,0 +1,78 @@
+//! The REST API under `/api/v1`. Each resource has its own module; every handler is
+//! annotated for the OpenAPI document, which the router is built from so the two cannot drift.
+
+pub(crate) mod packages;
+pub(crate) mod repos;
+pub(crate) mod system;
+pub(crate) mod tokens;
+pub(crate) mod upload;
+
+use gantry_core::{OwnerName, Privilege, RepoName, SlugPerm};
+use gantry_db::{PackageRow, RepoRow};
+
+use crate::app::App;
+use crate::auth::{not_found_repo, Caller};
+use crate::error::{AppError, AppResult};
+
+/// Validates `owner/repo`, loads the repository and checks the caller's privilege on it.
+pub(crate) async fn load_repo(
+    app: &App,
+    caller: &Caller,
+    owner: &str,
+    repo: &str,
+    needed: Privilege,
+) -> AppResult<RepoRow> {
+    OwnerName::parse(owner)?;
+    RepoName::parse(repo)?;
+    let row = app
+        .db
+        .get_repo(owner, repo)
+        .await?
+        .ok_or_else(|| not_found_repo(owner, repo))?;
+    caller.require(&row, needed)?;
+    Ok(row)
+}
+
+/// Loads a package of `repo` by `slug_perm`, in any state.
+pub(crate) async fn load_package(app: &App, repo: &RepoRow, slug: &str) -> AppResult<PackageRow> {
+    let not_found = || AppError::NotFound(format!("package {slug} not found in {}", repo.slug()));
+    let slug = SlugPerm::parse(slug).ok_or_else(not_found)?;
+    app.db
+        .get_package(repo.id, slug.as_str())
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// Splits `REPO` or `OWNER/REPO` (relative to `owner`).
+pub(crate) fn parse_destination<'a>(
+    owner: &'a str,
+    destination: &'a str,
+) -> AppResult<(&'a str, &'a str)> {
+    let destination = destination.trim().trim_matches('/');
+    let (o, r) = destination.split_once('/').unwrap_or((owner, destination));
+    if r.contains('/') || r.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "destination '{destination}' must be REPO or OWNER/REPO"
+        )));
+    }
+    Ok((o, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_destination;
+
+    #[test]
+    fn destinations() {
+        assert_eq!(
+            parse_destination("acme", "staging").ok(),
+            Some(("acme", "staging"))
+        );
+        assert_eq!(
+            parse_destination("acme", "other/prod").ok(),
+            Some(("other", "prod"))
+        );
+        assert!(parse_destination("acme", "a/b/c").is_err());
+        assert!(parse_destination("acme", "").is_err());
+    }
+}

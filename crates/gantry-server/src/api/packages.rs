@@ -1,0 +1,312 @@
+//! Packages: list, get, status, provenance trail, copy, move, delete, restore.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use gantry_core::{
+    Event, EventType, Package, PackageQuery, PackageState, Privilege, SlugPerm, SyncStatus,
+};
+use gantry_db::PromotionMode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{load_package, load_repo, parse_destination};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use crate::render::{self, BaseUrl};
+
+const DEFAULT_PAGE_SIZE: i64 = 30;
+const MAX_PAGE_SIZE: i64 = 1000;
+const MAX_PAGE: i64 = 1_000_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct ListParams {
+    /// Terms joined by "and": `name:N`, `version:V`, `format:F`, `tag:T`,
+    /// `state:available|quarantined|deleted`, or a bare word matched within names.
+    pub query: Option<String>,
+    /// 1-based page number.
+    pub page: Option<i64>,
+    /// Packages per page, 1–1000 (default 30).
+    pub page_size: Option<i64>,
+}
+
+/// Lists packages, newest first. Pagination is in the `X-Pagination-*` headers.
+#[utoipa::path(get, path = "/api/v1/packages/{owner}/{repo}", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ListParams),
+    responses((status = 200, body = Vec<Package>,
+               headers(("X-Pagination-Count" = i64, description = "packages matching"),
+                       ("X-Pagination-Page" = i64), ("X-Pagination-PageTotal" = i64))),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> AppResult<(HeaderMap, ApiJson<Vec<Package>>)> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let page = params.page.unwrap_or(1);
+    let page_size = params.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(AppError::BadRequest(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(AppError::BadRequest(format!(
+            "page_size must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    let query = PackageQuery::parse(params.query.as_deref().unwrap_or(""))?;
+    let result = app.db.list_packages(&repo, &query, page, page_size).await?;
+    let mut headers = HeaderMap::new();
+    let page_total = (result.total + page_size - 1) / page_size;
+    for (name, value) in [
+        ("x-pagination-count", result.total),
+        ("x-pagination-page", page),
+        ("x-pagination-pagesize", page_size),
+        ("x-pagination-pagetotal", page_total.max(1)),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    let packages = result
+        .packages
+        .iter()
+        .map(|p| render::package(&base, p))
+        .collect();
+    Ok((headers, ApiJson(packages)))
+}
+
+/// One package, in any state.
+#[utoipa::path(get, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    responses((status = 200, body = Package), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+) -> AppResult<ApiJson<Package>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    Ok(ApiJson(render::package(&base, &package)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SyncStatusResponse {
+    pub slug_perm: String,
+    pub sync_status: SyncStatus,
+    /// 0–100.
+    pub sync_progress: i64,
+    pub status_reason: Option<String>,
+    pub state: PackageState,
+    pub is_sync_completed: bool,
+    pub is_sync_failed: bool,
+    pub is_sync_in_progress: bool,
+    pub uploaded_at: String,
+    pub updated_at: String,
+}
+
+/// Sync status of a package.
+#[utoipa::path(get, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/status", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    responses((status = 200, body = SyncStatusResponse), (status = 404, body = ErrorBody)))]
+pub(crate) async fn status(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+) -> AppResult<ApiJson<SyncStatusResponse>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let p = load_package(&app, &repo, &slug).await?;
+    let sync_status = SyncStatus::parse(&p.sync_status).unwrap_or(SyncStatus::Failed);
+    Ok(ApiJson(SyncStatusResponse {
+        slug_perm: p.slug_perm.clone(),
+        sync_status,
+        sync_progress: p.sync_progress,
+        status_reason: p.status_reason.clone(),
+        state: p.state(),
+        is_sync_completed: sync_status == SyncStatus::Completed,
+        is_sync_failed: sync_status == SyncStatus::Failed,
+        is_sync_in_progress: matches!(sync_status, SyncStatus::AwaitingSync | SyncStatus::Syncing),
+        uploaded_at: gantry_core::time::rfc3339(p.uploaded_at),
+        updated_at: gantry_core::time::rfc3339(p.updated_at),
+    }))
+}
+
+/// The provenance trail: every event of the package, and for a copy the trail of the
+/// package it was copied from, oldest first.
+#[utoipa::path(get, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/events", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    responses((status = 200, body = Vec<Event>), (status = 404, body = ErrorBody)))]
+pub(crate) async fn events(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+) -> AppResult<ApiJson<Vec<Event>>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    let trail = app.db.package_trail(&package.slug_perm).await?;
+    Ok(ApiJson(trail.into_iter().map(render::event).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PromoteRequest {
+    /// `REPO` (same namespace) or `OWNER/REPO`.
+    pub destination: String,
+    /// Replace a package with the same identity in the destination instead of failing
+    /// with 409.
+    #[serde(default)]
+    pub republish: bool,
+}
+
+async fn promote(
+    app: &App,
+    caller: &Caller,
+    base: &BaseUrl,
+    (owner, repo, slug): (String, String, String),
+    body: PromoteRequest,
+    mode: PromotionMode,
+) -> AppResult<(StatusCode, ApiJson<Package>)> {
+    // Moving takes the package out of the source, so it needs admin there.
+    let needed = match mode {
+        PromotionMode::Copy => Privilege::Read,
+        PromotionMode::Move => Privilege::Admin,
+    };
+    let source = load_repo(app, caller, &owner, &repo, needed).await?;
+    let package = load_package(app, &source, &slug).await?;
+    if package.state() == PackageState::Deleted {
+        return Err(AppError::Conflict(format!(
+            "package {slug} is deleted; restore it before promoting it"
+        )));
+    }
+    let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
+    let dest = load_repo(app, caller, dest_owner, dest_name, Privilege::Write)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::NotFound(format!(
+                "destination repository {dest_owner}/{dest_name} not found"
+            )),
+            other => other,
+        })?;
+    if mode == PromotionMode::Copy && dest.id == source.id && !body.republish {
+        return Err(AppError::Conflict(format!(
+            "package {slug} is already in {}",
+            dest.slug()
+        )));
+    }
+    let new_slug = SlugPerm::generate();
+    let event = caller.event(match mode {
+        PromotionMode::Copy => EventType::PackageCopied,
+        PromotionMode::Move => EventType::PackageMoved,
+    });
+    let promoted = app
+        .db
+        .promote(
+            &package,
+            &dest,
+            mode,
+            body.republish,
+            new_slug.as_str(),
+            &event,
+        )
+        .await?;
+    let status = match mode {
+        PromotionMode::Copy => StatusCode::CREATED,
+        PromotionMode::Move => StatusCode::OK,
+    };
+    Ok((status, ApiJson(render::package(base, &promoted))))
+}
+
+/// Copies a package to another repository: a new package (new `slug_perm`) with the same
+/// bytes. Needs read on the source and write on the destination.
+#[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/copy", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    request_body = PromoteRequest,
+    responses((status = 201, body = Package), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn copy(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath(path): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<PromoteRequest>,
+) -> AppResult<(StatusCode, ApiJson<Package>)> {
+    promote(&app, &caller, &base, path, body, PromotionMode::Copy).await
+}
+
+/// Moves a package to another repository, keeping its `slug_perm`. Needs admin on the
+/// source and write on the destination.
+#[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/move", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    request_body = PromoteRequest,
+    responses((status = 200, body = Package), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn move_(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath(path): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<PromoteRequest>,
+) -> AppResult<(StatusCode, ApiJson<Package>)> {
+    promote(&app, &caller, &base, path, body, PromotionMode::Move).await
+}
+
+/// Soft-deletes a package: it leaves listings and downloads but can be restored. Needs admin.
+#[utoipa::path(delete, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+) -> AppResult<StatusCode> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    if package.state() == PackageState::Deleted {
+        return Err(AppError::NotFound(format!(
+            "package {slug} is already deleted"
+        )));
+    }
+    app.db
+        .set_package_state(
+            &package,
+            PackageState::Deleted,
+            Some("deleted"),
+            &caller.event(EventType::PackageDeleted),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Restores a soft-deleted package. Needs admin; 409 when a live package has taken its
+/// identity meanwhile.
+#[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/restore", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    responses((status = 200, body = Package), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub(crate) async fn restore(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+) -> AppResult<ApiJson<Package>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    if package.state() != PackageState::Deleted {
+        return Err(AppError::Conflict(format!("package {slug} is not deleted")));
+    }
+    let restored = app
+        .db
+        .set_package_state(
+            &package,
+            PackageState::Available,
+            None,
+            &caller.event(EventType::PackageRestored),
+        )
+        .await?;
+    Ok(ApiJson(render::package(&base, &restored)))
+}

@@ -1,0 +1,71 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use gantry_blobs::BlobStore;
+use gantry_db::Db;
+use gantry_formats::Registry;
+
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+
+/// Everything a request handler may need; shared behind an `Arc`.
+pub struct App {
+    pub(crate) config: ServerConfig,
+    pub(crate) db: Db,
+    pub(crate) blobs: BlobStore,
+    pub(crate) formats: Registry,
+    pub(crate) metrics: Metrics,
+}
+
+impl App {
+    /// Creates the data directory and opens the metadata store (migrating it) and blob store.
+    pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+        let db = Db::connect(&config.database_url)
+            .await
+            .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
+        let blobs = BlobStore::open(&config.storage_url)
+            .with_context(|| format!("cannot open blob storage {}", config.storage_url))?;
+        Ok(Arc::new(Self {
+            config,
+            db,
+            blobs,
+            formats: Registry::builtin(),
+            metrics: Metrics::new(),
+        }))
+    }
+
+    /// Where parsers get local copies of blobs from remote stores.
+    pub(crate) fn scratch_dir(&self) -> PathBuf {
+        self.config.data_dir.join("tmp")
+    }
+}
+
+/// Hides a password in a database URL for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("sqlite:///x"), "sqlite:///x");
+    }
+}

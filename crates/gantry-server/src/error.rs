@@ -1,0 +1,197 @@
+//! The one error type of request handlers, rendered as the Contract's JSON envelope
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gantry_blobs::BlobError;
+use gantry_db::DbError;
+use gantry_formats::FormatError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    RangeNotSatisfiable(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `not_found`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl AppError {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
+            AppError::Conflict(_) => "conflict",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::RangeNotSatisfiable(_) => "range_not_satisfiable",
+            AppError::Unprocessable(_) => "unprocessable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    pub(crate) fn internal(err: impl std::fmt::Display) -> Self {
+        AppError::Internal(err.to_string())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            // Details of internal failures go to the log, not to the client.
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            DbError::Conflict(message) => AppError::Conflict(message),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<BlobError> for AppError {
+    fn from(err: BlobError) -> Self {
+        match err {
+            BlobError::TooLarge { .. } => AppError::PayloadTooLarge(err.to_string()),
+            BlobError::Source(_) => AppError::BadRequest(err.to_string()),
+            BlobError::NotFound(_) => AppError::internal(err),
+            BlobError::BadRange => AppError::RangeNotSatisfiable(err.to_string()),
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<FormatError> for AppError {
+    fn from(err: FormatError) -> Self {
+        match err {
+            FormatError::Invalid(_) => AppError::BadRequest(err.to_string()),
+            FormatError::ChecksumMismatch { .. } => AppError::Unprocessable(err.to_string()),
+            FormatError::Io(_) => AppError::internal(err),
+        }
+    }
+}
+
+impl From<gantry_core::NameError> for AppError {
+    fn from(err: gantry_core::NameError) -> Self {
+        AppError::BadRequest(err.to_string())
+    }
+}
+
+impl From<gantry_core::QueryError> for AppError {
+    fn from(err: gantry_core::QueryError) -> Self {
+        AppError::BadRequest(format!("invalid query: {err}"))
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => AppError::Unprocessable(e.body_text()),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                AppError::PayloadTooLarge(e.body_text())
+            }
+            other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
+    }
+}
+
+/// `Json` whose rejections are [`AppError`]s.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Query` whose rejections are [`AppError`]s.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub(crate) struct ApiQuery<T>(pub T);
+
+/// `Path` whose rejections are [`AppError`]s.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub(crate) struct ApiPath<T>(pub T);
+
+pub(crate) type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,74 @@
+//! Gantry's HTTP application: the REST API under `/api/v1`, the native protocol routes of
+//! each format, authentication, metrics, and the wiring of the database, blob store and
+//! formats behind them. [`serve`] runs it until SIGINT/SIGTERM.
+
+mod api;
+mod app;
+mod auth;
+mod bootstrap;
+pub mod config;
+mod error;
+mod ingest;
+mod metrics;
+mod native;
+mod range;
+mod render;
+mod router;
+
+pub use app::App;
+pub use config::ServerConfig;
+pub use router::{build_router, openapi};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+/// Opens storage, bootstraps the admin token and serves HTTP until a shutdown signal; in-flight
+/// requests are allowed to finish.
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    bootstrap::admin_token(&app).await?;
+    let listener = TcpListener::bind(&app.config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", app.config.listen))?;
+    let addr = listener.local_addr()?;
+    // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
+    println!("gantry listening on http://{addr}");
+    tracing::info!(%addr, database = ?app.db.backend(), storage = app.blobs.description(), "gantry server started");
+    let router = build_router(Arc::clone(&app));
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("gantry server stopped");
+    app.db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

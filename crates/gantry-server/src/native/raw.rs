@@ -1,0 +1,46 @@
+//! Raw downloads: `/{owner}/{repo}/raw/{name}/{version}/{filename}`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use gantry_core::Privilege;
+
+use crate::api::load_repo;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiPath, AppError, AppResult};
+
+pub(crate) async fn download(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath((owner, repo, name, version, filename)): ApiPath<(
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
+) -> AppResult<Response> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let not_found = || {
+        AppError::NotFound(format!(
+            "raw file {name}/{version}/{filename} not found in {}",
+            repo.slug()
+        ))
+    };
+    let package = app
+        .db
+        .find_live_package(repo.id, "raw", &name, &version, &filename)
+        .await?
+        .ok_or_else(not_found)?;
+    let file = package
+        .files
+        .iter()
+        .find(|f| f.filename == filename)
+        .ok_or_else(not_found)?;
+    super::serve_file(&app, &method, &headers, &package, file).await
+}

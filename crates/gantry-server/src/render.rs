@@ -1,0 +1,147 @@
+//! Database rows to the Contract's JSON shapes.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::HOST;
+use axum::http::request::Parts;
+use gantry_core::model::OriginPackage;
+use gantry_core::time::rfc3339;
+use gantry_core::{
+    Event, Package, PackageFile, PackageState, Repository, ScanStatus, Severity, SyncStatus,
+};
+use gantry_db::{EventRow, PackageRow, RepoRow};
+
+use crate::app::App;
+use crate::error::AppError;
+
+/// The URL this server is reached at, for links in responses: the configured public URL, or
+/// `http://` plus the request's `Host`.
+#[derive(Debug, Clone)]
+pub(crate) struct BaseUrl(pub String);
+
+fn plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+impl FromRequestParts<Arc<App>> for BaseUrl {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
+        if let Some(url) = &app.config.public_url {
+            return Ok(BaseUrl(url.clone()));
+        }
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| plausible_host(h))
+            .map_or_else(|| app.config.listen.clone(), str::to_owned);
+        Ok(BaseUrl(format!("http://{host}")))
+    }
+}
+
+pub(crate) fn repository(row: &RepoRow) -> Repository {
+    Repository {
+        slug: row.slug(),
+        namespace: row.namespace.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        private: row.is_private(),
+        package_count: row.package_count,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+    }
+}
+
+pub(crate) fn package(base: &BaseUrl, row: &PackageRow) -> Package {
+    let base = base.0.as_str();
+    let files: Vec<PackageFile> = row
+        .files
+        .iter()
+        .map(|f| PackageFile {
+            filename: f.filename.clone(),
+            size: f.size,
+            checksum_md5: f.md5.clone(),
+            checksum_sha1: f.sha1.clone(),
+            checksum_sha256: f.sha256.clone(),
+            checksum_sha512: f.sha512.clone(),
+            content_type: f.content_type.clone(),
+            download_url: format!("{base}{}", crate::native::download_path(row, &f.filename)),
+        })
+        .collect();
+    let primary = files.first();
+    let api = format!(
+        "{base}/api/v1/packages/{}/{}/{}",
+        row.namespace, row.repository_name, row.slug_perm
+    );
+    Package {
+        slug_perm: row.slug_perm.clone(),
+        format: row.format.clone(),
+        name: row.name.clone(),
+        version: row.version.clone(),
+        repository: row.repository_slug(),
+        origin_repository: row.origin_repository.clone(),
+        origin_package: match (&row.origin_slug, &row.origin_slug_repository) {
+            (Some(slug), Some(repo)) => Some(OriginPackage {
+                slug_perm: slug.clone(),
+                repository: repo.clone(),
+            }),
+            _ => None,
+        },
+        sync_status: SyncStatus::parse(&row.sync_status).unwrap_or(SyncStatus::Failed),
+        sync_progress: row.sync_progress,
+        state: PackageState::parse(&row.state).unwrap_or(PackageState::Available),
+        status_reason: row.status_reason.clone(),
+        size: row.size,
+        checksum_md5: primary.map(|f| f.checksum_md5.clone()).unwrap_or_default(),
+        checksum_sha1: primary.map(|f| f.checksum_sha1.clone()).unwrap_or_default(),
+        checksum_sha256: row.primary_sha256.clone(),
+        checksum_sha512: primary
+            .map(|f| f.checksum_sha512.clone())
+            .unwrap_or_default(),
+        filename: row.filename.clone(),
+        files,
+        tags: row.tags.clone(),
+        uploader: row.uploader.clone(),
+        uploaded_at: rfc3339(row.uploaded_at),
+        updated_at: rfc3339(row.updated_at),
+        security_scan_status: ScanStatus::parse(&row.scan_status).unwrap_or(ScanStatus::NotScanned),
+        max_severity: row.max_severity.as_deref().and_then(Severity::parse),
+        num_vulnerabilities: row.num_vulnerabilities,
+        vulnerability_scan_results_url: format!("{api}/vulnerabilities"),
+        metadata: serde_json::from_str(&row.metadata).unwrap_or_default(),
+        self_url: api,
+    }
+}
+
+pub(crate) fn event(row: EventRow) -> Event {
+    Event {
+        id: row.id,
+        event: row.event_type,
+        occurred_at: rfc3339(row.occurred_at),
+        actor: row.actor,
+        slug_perm: row.slug_perm,
+        repository: row.repository,
+        source_repository: row.source_repository,
+        destination_repository: row.destination_repository,
+        checksum_sha256: row.checksum_sha256,
+        context: serde_json::from_str(&row.context).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_header_must_look_like_a_host() {
+        assert!(super::plausible_host("127.0.0.1:8080"));
+        assert!(super::plausible_host("[::1]:80"));
+        assert!(!super::plausible_host("evil.com/path"));
+        assert!(!super::plausible_host("a b"));
+        assert!(!super::plausible_host(""));
+    }
+}

@@ -1,0 +1,93 @@
+//! The one router: REST API (documented by OpenAPI), native protocols, health and metrics.
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api;
+use crate::app::App;
+use crate::error::AppError;
+use crate::metrics;
+use crate::native;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gantry",
+        description = "Self-hosted multi-format package repository with gated, atomic, auditable promotion. \
+Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    tags(
+        (name = "repositories", description = "Repositories under a namespace"),
+        (name = "packages", description = "Upload, list, promote and delete packages"),
+        (name = "tokens", description = "API tokens"),
+        (name = "system", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+fn api_router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::system::healthz))
+        .routes(routes!(api::system::metrics))
+        .routes(routes!(api::system::whoami))
+        .routes(routes!(api::tokens::create))
+        .routes(routes!(api::repos::create, api::repos::list))
+        .routes(routes!(
+            api::repos::get,
+            api::repos::update,
+            api::repos::delete
+        ))
+        .routes(routes!(api::upload::upload))
+        .routes(routes!(api::packages::list))
+        .routes(routes!(api::packages::get, api::packages::delete))
+        .routes(routes!(api::packages::status))
+        .routes(routes!(api::packages::events))
+        .routes(routes!(api::packages::copy))
+        .routes(routes!(api::packages::move_))
+        .routes(routes!(api::packages::restore))
+}
+
+/// The OpenAPI document of the REST API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed("method not allowed on this route".into())
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::Internal("handler panicked".into()).into_response()
+}
+
+pub fn build_router(app: Arc<App>) -> Router {
+    let (api, openapi) = api_router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = Arc::clone(&openapi);
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+    .merge(native::routes())
+    .route_layer(middleware::from_fn_with_state(
+        Arc::clone(&app),
+        metrics::track,
+    ))
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(CatchPanicLayer::custom(panic_response))
+    .with_state(app)
+}

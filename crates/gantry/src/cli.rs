@@ -1,0 +1,225 @@
+//! Command-line grammar. Verbs follow the cloudsmith CLI that users of promotion workflows
+//! already know.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gantry",
+    version,
+    about = "Gantry: a self-hosted package repository with gated, auditable promotion",
+    long_about = "Gantry stores packages of many formats, and promotes the identical bytes from \
+dev to staging to production with a provenance trail.\n\nRun `gantry server` to start a server on \
+the embedded default (SQLite and blobs in ./gantry-data). Client verbs talk to GANTRY_URL \
+(default http://127.0.0.1:8080) with GANTRY_TOKEN, or with what `gantry login` saved."
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Server URL for client verbs.
+    #[arg(long, env = "GANTRY_URL", global = true)]
+    pub(crate) url: Option<String>,
+    /// API token for client verbs.
+    #[arg(long, env = "GANTRY_TOKEN", global = true, hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Output format: human-readable text, or JSON on stdout.
+    #[arg(
+        short = 'F',
+        long = "output-format",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    pub(crate) output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the HTTP server.
+    Server(ServerArgs),
+    /// Save a server URL and token for later commands (in the user's config file, mode 0600).
+    Login(LoginArgs),
+    /// Show who the current token belongs to.
+    Whoami,
+    /// Create, list, show, update and delete repositories.
+    #[command(subcommand)]
+    Repos(ReposCommand),
+    /// Upload a file as a package.
+    Push(PushArgs),
+    /// List things.
+    #[command(subcommand)]
+    Ls(LsCommand),
+    /// Show a package's sync status.
+    Status(PackageRef),
+    /// Copy a package to another repository (new slug_perm, same bytes).
+    Cp(PromoteArgs),
+    /// Move a package to another repository (same slug_perm, same bytes).
+    Mv(PromoteArgs),
+    /// Soft-delete a package (restorable).
+    Delete(PackageRef),
+    /// Restore a soft-deleted package.
+    Restore(PackageRef),
+    /// Show a package's provenance trail.
+    Events(PackageRef),
+    /// Create API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "GANTRY_LISTEN")]
+    pub(crate) listen: Option<String>,
+    /// Directory for the embedded database, blobs and the admin token.
+    #[arg(long, env = "GANTRY_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Metadata database: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(long, env = "GANTRY_DATABASE_URL", hide_env_values = true)]
+    pub(crate) database_url: Option<String>,
+    /// Blob storage: a directory, file:///DIR or memory:.
+    #[arg(long, env = "GANTRY_STORAGE_URL")]
+    pub(crate) storage_url: Option<String>,
+    /// Largest accepted upload in bytes (larger ones get 413).
+    #[arg(long, env = "GANTRY_MAX_UPLOAD_SIZE")]
+    pub(crate) max_upload_size: Option<u64>,
+    /// URL clients reach this server at, used in links (default: from the Host header).
+    #[arg(long, env = "GANTRY_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
+    /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
+    /// public_url. Flags and environment variables win over it.
+    #[arg(long, env = "GANTRY_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// Token to save; read from standard input when absent.
+    #[arg(long = "api-key", visible_alias = "token-value")]
+    pub(crate) api_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReposCommand {
+    /// Create a repository (private unless --public).
+    Create {
+        /// OWNER/REPO
+        repo: String,
+        #[arg(long)]
+        public: bool,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List a namespace's repositories.
+    Ls { owner: String },
+    /// Show a repository.
+    Get { repo: String },
+    /// Change a repository's description or visibility.
+    Update {
+        repo: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, conflicts_with = "private")]
+        public: bool,
+        #[arg(long)]
+        private: bool,
+    },
+    /// Delete a repository (refused while it holds packages unless --force).
+    Delete {
+        repo: String,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// Package format, e.g. raw.
+    pub(crate) format: String,
+    /// OWNER/REPO
+    pub(crate) repo: String,
+    pub(crate) file: PathBuf,
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    #[arg(long)]
+    pub(crate) version: Option<String>,
+    /// Stored filename (default: the file's own name).
+    #[arg(long)]
+    pub(crate) filename: Option<String>,
+    /// Comma-separated tags.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) tags: Vec<String>,
+    /// Replace an existing package with the same name, version and filename.
+    #[arg(long)]
+    pub(crate) republish: bool,
+    /// Return without waiting for sync to finish.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LsCommand {
+    /// List packages of a repository.
+    Pkgs {
+        /// OWNER/REPO
+        repo: String,
+        /// Query, e.g. "name:app version:1.0 tag:tested".
+        #[arg(short = 'q', long)]
+        query: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: i64,
+        #[arg(long, default_value_t = 30)]
+        page_size: i64,
+    },
+    /// List repositories of a namespace.
+    Repos { owner: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PackageRef {
+    /// OWNER/REPO/SLUG
+    pub(crate) package: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PromoteArgs {
+    /// OWNER/REPO/SLUG
+    pub(crate) package: String,
+    /// REPO in the same namespace, or OWNER/REPO.
+    pub(crate) destination: String,
+    /// Replace a package with the same identity in the destination.
+    #[arg(long)]
+    pub(crate) republish: bool,
+    /// Return without waiting for sync to finish.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokensCommand {
+    /// Create a token scoped to a namespace or repository; prints the secret once.
+    Create {
+        /// OWNER or OWNER/REPO
+        scope: String,
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        privilege: String,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+}

@@ -1,0 +1,398 @@
+//! Client verbs over the REST API.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use gantry_client::{Client, UploadOptions};
+use gantry_core::{Event, Package, Repository};
+use serde::Serialize;
+
+use crate::cli::{Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand, TokensCommand};
+use crate::settings;
+
+/// How long `push`, `cp` and `mv` wait for sync before giving up.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn split_repo(text: &str) -> anyhow::Result<(&str, &str)> {
+    match text.split('/').collect::<Vec<_>>().as_slice() {
+        [owner, repo] if !owner.is_empty() && !repo.is_empty() => Ok((owner, repo)),
+        _ => bail!("'{text}' must be OWNER/REPO"),
+    }
+}
+
+fn split_package(text: &str) -> anyhow::Result<(&str, &str, &str)> {
+    match text.split('/').collect::<Vec<_>>().as_slice() {
+        [owner, repo, slug] if !owner.is_empty() && !repo.is_empty() && !slug.is_empty() => {
+            Ok((owner, repo, slug))
+        }
+        _ => bail!("'{text}' must be OWNER/REPO/SLUG"),
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn describe(p: &Package) -> String {
+    format!(
+        "{} {} {} ({}) in {} [{}; sync {}] sha256:{}",
+        p.slug_perm,
+        p.format,
+        p.name,
+        p.version,
+        p.repository,
+        p.state,
+        p.sync_status,
+        p.checksum_sha256
+    )
+}
+
+fn repo_line(r: &Repository) -> String {
+    format!(
+        "{} [{}] {} package(s){}",
+        r.slug,
+        if r.private { "private" } else { "public" },
+        r.package_count,
+        if r.description.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", r.description)
+        }
+    )
+}
+
+fn event_line(e: &Event) -> String {
+    let mut line = format!("{} {:<26} by {}", e.occurred_at, e.event, e.actor);
+    if let Some(repo) = &e.repository {
+        line.push_str(&format!(" in {repo}"));
+    }
+    if let (Some(from), Some(to)) = (&e.source_repository, &e.destination_repository) {
+        line.push_str(&format!(" ({from} → {to})"));
+    }
+    if let Some(slug) = &e.slug_perm {
+        line.push_str(&format!(" [{slug}]"));
+    }
+    if let Some(sum) = &e.checksum_sha256 {
+        line.push_str(&format!(" sha256:{sum}"));
+    }
+    line
+}
+
+fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
+    let saved = settings::load();
+    let url = global
+        .url
+        .clone()
+        .or(saved.url)
+        .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
+    let token = global.token.clone().or(saved.token);
+    Ok(Client::new(&url, token)?)
+}
+
+/// Polls the package's sync status until it completes or fails, with progress on stderr.
+async fn wait_for_sync(client: &Client, package: &Package) -> anyhow::Result<Package> {
+    let (owner, repo) = split_repo(&package.repository)?;
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let status = client
+            .package_status(owner, repo, &package.slug_perm)
+            .await?;
+        let sync = status["sync_status"].as_str().unwrap_or("");
+        let progress = status["sync_progress"].as_i64().unwrap_or(0);
+        match sync {
+            "completed" => {
+                eprintln!("\rsync: completed (100%)   ");
+                return Ok(client.get_package(owner, repo, &package.slug_perm).await?);
+            }
+            "failed" => bail!(
+                "sync of {} failed: {}",
+                package.slug_perm,
+                status["status_reason"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+            ),
+            other => {
+                eprint!("\rsync: {other} ({progress}%)   ");
+                let _ = std::io::stderr().flush();
+            }
+        }
+        if start.elapsed() > SYNC_TIMEOUT {
+            bail!("timed out waiting for {} to sync", package.slug_perm);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
+    let json = global.output == OutputFormat::Json;
+    match command {
+        Command::Server(_) => unreachable!("dispatched before"),
+        Command::Login(args) => {
+            let token = match args.api_key {
+                Some(t) => t,
+                None => {
+                    eprint!("API token: ");
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim().to_owned()
+                }
+            };
+            if token.is_empty() {
+                bail!("no token given");
+            }
+            let mut saved = settings::load();
+            let url = global
+                .url
+                .clone()
+                .or(saved.url.clone())
+                .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
+            let who = Client::new(&url, Some(token.clone()))?
+                .whoami()
+                .await
+                .context("the server refused the token")?;
+            saved.url = Some(url);
+            saved.token = Some(token);
+            let path = settings::save(&saved)?;
+            if json {
+                print_json(&who)?;
+            } else {
+                println!(
+                    "Logged in as {}; settings saved to {}",
+                    who["actor"].as_str().unwrap_or("?"),
+                    path.display()
+                );
+            }
+        }
+        Command::Whoami => {
+            let who = client(global)?.whoami().await?;
+            if json {
+                print_json(&who)?;
+            } else {
+                println!("{}", who["actor"].as_str().unwrap_or("anonymous"));
+            }
+        }
+        Command::Repos(cmd) => repos(global, cmd, json).await?,
+        Command::Push(args) => {
+            let (owner, repo) = split_repo(&args.repo)?;
+            let client = client(global)?;
+            let options = UploadOptions {
+                name: args.name,
+                version: args.version,
+                filename: args.filename,
+                republish: args.republish,
+                tags: args.tags,
+                checksum_sha256: None,
+            };
+            eprintln!("Uploading {} to {owner}/{repo} …", args.file.display());
+            let mut package = client
+                .upload(&args.format, owner, repo, &args.file, &options)
+                .await?;
+            if !args.no_wait {
+                package = wait_for_sync(&client, &package).await?;
+            }
+            if json {
+                print_json(&package)?;
+            } else {
+                eprintln!("Created {}", describe(&package));
+                println!("{}", package.slug_perm);
+            }
+        }
+        Command::Ls(LsCommand::Pkgs {
+            repo,
+            query,
+            page,
+            page_size,
+        }) => {
+            let (owner, repo) = split_repo(&repo)?;
+            let result = client(global)?
+                .list_packages(owner, repo, query.as_deref(), page, page_size)
+                .await?;
+            if json {
+                print_json(&result.packages)?;
+            } else {
+                for p in &result.packages {
+                    println!("{}", describe(p));
+                }
+                eprintln!(
+                    "{} package(s) in all; page {} of {}",
+                    result.total, result.page, result.page_total
+                );
+            }
+        }
+        Command::Ls(LsCommand::Repos { owner }) => {
+            repos(global, ReposCommand::Ls { owner }, json).await?;
+        }
+        Command::Status(r) => {
+            let (owner, repo, slug) = split_package(&r.package)?;
+            let client = client(global)?;
+            let status = client.package_status(owner, repo, slug).await?;
+            if json {
+                print_json(&client.get_package(owner, repo, slug).await?)?;
+            } else {
+                println!(
+                    "{slug}: sync {} ({}%), state {}{}",
+                    status["sync_status"].as_str().unwrap_or("?"),
+                    status["sync_progress"].as_i64().unwrap_or(0),
+                    status["state"].as_str().unwrap_or("?"),
+                    status["status_reason"]
+                        .as_str()
+                        .map(|r| format!(" — {r}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        Command::Cp(args) => promote(global, "copy", args, json).await?,
+        Command::Mv(args) => promote(global, "move", args, json).await?,
+        Command::Delete(r) => {
+            let (owner, repo, slug) = split_package(&r.package)?;
+            client(global)?.delete_package(owner, repo, slug).await?;
+            if json {
+                print_json(&serde_json::json!({ "deleted": slug }))?;
+            } else {
+                eprintln!("Deleted {slug} (restorable with `gantry restore`)");
+            }
+        }
+        Command::Restore(r) => {
+            let (owner, repo, slug) = split_package(&r.package)?;
+            let package = client(global)?.restore_package(owner, repo, slug).await?;
+            if json {
+                print_json(&package)?;
+            } else {
+                println!("{}", describe(&package));
+            }
+        }
+        Command::Events(r) => {
+            let (owner, repo, slug) = split_package(&r.package)?;
+            let events = client(global)?.events(owner, repo, slug).await?;
+            if json {
+                print_json(&events)?;
+            } else {
+                for e in &events {
+                    println!("{}", event_line(e));
+                }
+            }
+        }
+        Command::Tokens(TokensCommand::Create {
+            scope,
+            privilege,
+            expires_in_days,
+            description,
+        }) => {
+            let token = client(global)?
+                .create_token(&scope, &privilege, expires_in_days, description.as_deref())
+                .await?;
+            if json {
+                print_json(&token)?;
+            } else {
+                eprintln!(
+                    "Created {} token {} for {} (shown once):",
+                    token.privilege, token.id, token.scope
+                );
+                println!("{}", token.token);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn promote(
+    global: &GlobalArgs,
+    action: &str,
+    args: crate::cli::PromoteArgs,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (owner, repo, slug) = split_package(&args.package)?;
+    let client = client(global)?;
+    let mut package = client
+        .promote(action, owner, repo, slug, &args.destination, args.republish)
+        .await?;
+    if !args.no_wait {
+        package = wait_for_sync(&client, &package).await?;
+    }
+    if json {
+        print_json(&package)?;
+    } else {
+        eprintln!(
+            "{} {owner}/{repo}/{slug} → {}",
+            if action == "copy" { "Copied" } else { "Moved" },
+            package.repository
+        );
+        println!("{}", package.slug_perm);
+    }
+    Ok(())
+}
+
+async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Result<()> {
+    let client = client(global)?;
+    let show = |r: &Repository| -> anyhow::Result<()> {
+        if json {
+            print_json(r)
+        } else {
+            println!("{}", repo_line(r));
+            Ok(())
+        }
+    };
+    match cmd {
+        ReposCommand::Create {
+            repo,
+            public,
+            description,
+        } => {
+            let (owner, name) = split_repo(&repo)?;
+            show(
+                &client
+                    .create_repo(owner, name, &description, !public)
+                    .await?,
+            )?;
+        }
+        ReposCommand::Ls { owner } => {
+            let repos = client.list_repos(&owner).await?;
+            if json {
+                print_json(&repos)?;
+            } else {
+                for r in &repos {
+                    println!("{}", repo_line(r));
+                }
+            }
+        }
+        ReposCommand::Get { repo } => {
+            let (owner, name) = split_repo(&repo)?;
+            show(&client.get_repo(owner, name).await?)?;
+        }
+        ReposCommand::Update {
+            repo,
+            description,
+            public,
+            private,
+        } => {
+            let (owner, name) = split_repo(&repo)?;
+            let visibility = match (public, private) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            };
+            show(
+                &client
+                    .update_repo(owner, name, description.as_deref(), visibility)
+                    .await?,
+            )?;
+        }
+        ReposCommand::Delete { repo, force } => {
+            let (owner, name) = split_repo(&repo)?;
+            client.delete_repo(owner, name, force).await?;
+            if json {
+                print_json(&serde_json::json!({ "deleted": repo }))?;
+            } else {
+                eprintln!("Deleted repository {repo}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+use std::process::ExitCode;
+
+use gantry_server::config::{FileConfig, Overrides};
+use gantry_server::ServerConfig;
+
+use crate::cli::ServerArgs;
+
+pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let config = ServerConfig::resolve(
+        Overrides {
+            listen: args.listen,
+            data_dir: args.data_dir,
+            database_url: args.database_url,
+            storage_url: args.storage_url,
+            max_upload_size: args.max_upload_size,
+            public_url: args.public_url,
+            admin_token: std::env::var("GANTRY_ADMIN_TOKEN").ok(),
+        },
+        file,
+    );
+    gantry_server::serve(config).await?;
+    Ok(ExitCode::SUCCESS)
+}
