@@ -22,6 +22,8 @@ pub enum QueryError {
     EmptyValue(String),
     #[error("unknown package state '{0}' (known: available, quarantined, deleted)")]
     UnknownState(String),
+    #[error("query must not contain control characters")]
+    ControlCharacter,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,6 +40,9 @@ impl PackageQuery {
     pub fn parse(text: &str) -> Result<Self, QueryError> {
         if text.len() > MAX_QUERY_LEN {
             return Err(QueryError::TooLong);
+        }
+        if text.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            return Err(QueryError::ControlCharacter);
         }
         let mut query = PackageQuery::default();
         let terms: Vec<&str> = text
@@ -97,6 +102,10 @@ mod tests {
             Err(QueryError::EmptyValue("name".into()))
         );
         assert!(PackageQuery::parse("state:gone").is_err());
+        assert_eq!(
+            PackageQuery::parse("name:a\u{0}b"),
+            Err(QueryError::ControlCharacter)
+        );
         assert_eq!(
             PackageQuery::parse(&"a ".repeat(17)),
             Err(QueryError::TooManyTerms)

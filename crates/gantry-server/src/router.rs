@@ -49,6 +49,7 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::packages::get, api::packages::delete))
         .routes(routes!(api::packages::status))
         .routes(routes!(api::packages::events))
+        .routes(routes!(api::packages::vulnerabilities))
         .routes(routes!(api::packages::copy))
         .routes(routes!(api::packages::move_))
         .routes(routes!(api::packages::restore))

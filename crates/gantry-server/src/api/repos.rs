@@ -52,6 +52,14 @@ fn check_description(description: &str) -> AppResult<()> {
             "description is longer than {MAX_DESCRIPTION_LEN} characters"
         )));
     }
+    if description
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(AppError::BadRequest(
+            "description must not contain control characters".into(),
+        ));
+    }
     Ok(())
 }
 

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_LENGTH, LOCATION};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use gantry_core::{Package, Privilege};
 use gantry_formats::Declared;
 use serde::Deserialize;
@@ -82,6 +83,36 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     ApiPath((owner, repo, format)): ApiPath<(String, String, String)>,
     ApiQuery(params): ApiQuery<UploadParams>,
+    body: Body,
+) -> Response {
+    match upload_inner(
+        app, caller, base, headers, owner, repo, format, params, body,
+    )
+    .await
+    {
+        Ok(created) => created.into_response(),
+        // The body may be partly unread; ask the client not to reuse the connection, or its
+        // next request would be read as the rest of this one.
+        Err(err) => {
+            let mut response = err.into_response();
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upload_inner(
+    app: Arc<App>,
+    caller: Caller,
+    base: BaseUrl,
+    headers: HeaderMap,
+    owner: String,
+    repo: String,
+    format: String,
+    params: UploadParams,
     body: Body,
 ) -> AppResult<(StatusCode, HeaderMap, ApiJson<Package>)> {
     let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Write).await?;

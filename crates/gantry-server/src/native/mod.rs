@@ -125,12 +125,13 @@ pub(crate) async fn serve_file(
             (StatusCode::PARTIAL_CONTENT, Some(r))
         }
         RangeRequest::Unsatisfiable => {
-            headers.insert(CONTENT_RANGE, header(&format!("bytes */{size}"))?);
             let mut response = AppError::RangeNotSatisfiable(format!(
                 "the range is outside the file's {size} bytes"
             ))
             .into_response();
-            response.headers_mut().extend(headers);
+            let out = response.headers_mut();
+            out.insert(CONTENT_RANGE, header(&format!("bytes */{size}"))?);
+            out.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             return Ok(response);
         }
     };

@@ -1,0 +1,390 @@
+//! Test harness: starts a real `gantry server` process on 127.0.0.1 with a fresh data
+//! directory and, when `GANTRY_TEST_DATABASE_URL` names a PostgreSQL server, a fresh database
+//! on it; talks to it over real HTTP and through the real CLI.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+pub const ADMIN: &str = "gty_test_admin_token_0123456789";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_gantry")
+}
+
+/// Which metadata backend the suite runs on.
+pub fn backend() -> &'static str {
+    if std::env::var("GANTRY_TEST_DATABASE_URL").is_ok() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+fn fresh_postgres_database(base: &str) -> TestResult<String> {
+    let name = format!(
+        "gantry_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        gantry_core::ids::random_base62(6).to_lowercase()
+    );
+    let base = base.trim_end_matches('/');
+    let out = Command::new("psql")
+        .arg(format!("{base}/postgres"))
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("createdb failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(format!("{base}/{name}"))
+}
+
+pub struct ServerBuilder {
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    admin_token: Option<String>,
+    data_dir: Option<tempfile::TempDir>,
+}
+
+impl ServerBuilder {
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// Start without `GANTRY_ADMIN_TOKEN` (first-start bootstrap).
+    pub fn without_admin_token(mut self) -> Self {
+        self.admin_token = None;
+        self
+    }
+
+    /// Reuse a data directory (restart scenarios).
+    pub fn data_dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.data_dir = Some(dir);
+        self
+    }
+
+    pub fn start(self) -> TestResult<TestServer> {
+        let data_dir = match self.data_dir {
+            Some(d) => d,
+            None => tempfile::tempdir()?,
+        };
+        let database_url = match std::env::var("GANTRY_TEST_DATABASE_URL") {
+            Ok(base) => Some(fresh_postgres_database(&base)?),
+            Err(_) => None,
+        };
+        TestServer::spawn(
+            data_dir,
+            database_url,
+            self.args,
+            self.envs,
+            self.admin_token,
+        )
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    pub database_url: Option<String>,
+    pub admin_token: Option<String>,
+    pub child: Child,
+    pub stdout_lines: Vec<String>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            args: Vec::new(),
+            envs: Vec::new(),
+            admin_token: Some(ADMIN.to_owned()),
+            data_dir: None,
+        }
+    }
+
+    pub fn start() -> TestResult<Self> {
+        Self::builder().start()
+    }
+
+    fn spawn(
+        data_dir: tempfile::TempDir,
+        database_url: Option<String>,
+        args: Vec<String>,
+        envs: Vec<(String, String)>,
+        admin_token: Option<String>,
+    ) -> TestResult<Self> {
+        let mut cmd = Command::new(bin());
+        cmd.arg("server")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(&args)
+            .env_remove("GANTRY_ADMIN_TOKEN")
+            .env_remove("GANTRY_DATABASE_URL")
+            .env("GANTRY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(url) = &database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        if let Some(token) = &admin_token {
+            cmd.env("GANTRY_ADMIN_TOKEN", token);
+        }
+        for (k, v) in &envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut lines = Vec::new();
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    return Err(format!("server did not start; stdout: {lines:?}").into());
+                }
+            };
+            if let Some(url) = line.strip_prefix("gantry listening on ") {
+                break url.trim().to_owned();
+            }
+            lines.push(line);
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        Ok(Self {
+            url,
+            data_dir,
+            database_url,
+            admin_token,
+            child,
+            stdout_lines: lines,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?,
+        })
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> TestResult<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return Err("server did not stop after SIGTERM".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server and hands back its data directory.
+    pub fn stop(mut self) -> TestResult<tempfile::TempDir> {
+        self.terminate()?;
+        let dir = tempfile::tempdir()?;
+        let data = std::mem::replace(&mut self.data_dir, dir);
+        Ok(data)
+    }
+
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.data_dir.path().join("blobs")
+    }
+
+    /// A request with an optional bearer token.
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let b = self.http.request(method, format!("{}{path}", self.url));
+        match token {
+            Some(t) => b.bearer_auth(t),
+            None => b,
+        }
+    }
+
+    /// Sends a request and returns the status and the JSON body (Null when not JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResult<(StatusCode, Value)> {
+        let mut b = self.req(method, path, token);
+        if let Some(body) = body {
+            b = b.json(&body);
+        }
+        let resp = b.send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok((status, json))
+    }
+
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> TestResult<(StatusCode, Value)> {
+        self.call(method, path, Some(ADMIN), body).await
+    }
+
+    pub async fn create_repo(&self, owner: &str, name: &str, private: bool) -> TestResult<Value> {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                &format!("/api/v1/repos/{owner}"),
+                Some(serde_json::json!({ "name": name, "private": private })),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Ok(body)
+    }
+
+    /// Uploads bytes as a raw package with the admin token.
+    pub async fn upload_raw(
+        &self,
+        repo: &str,
+        name: &str,
+        version: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> TestResult<(StatusCode, Value)> {
+        self.upload_raw_as(ADMIN, repo, name, version, filename, bytes)
+            .await
+    }
+
+    pub async fn upload_raw_as(
+        &self,
+        token: &str,
+        repo: &str,
+        name: &str,
+        version: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> TestResult<(StatusCode, Value)> {
+        let resp = self
+            .req(
+                Method::POST,
+                &format!("/api/v1/packages/{repo}/upload/raw"),
+                Some(token),
+            )
+            .query(&[("name", name), ("version", version), ("filename", filename)])
+            .body(bytes.to_vec())
+            .send()
+            .await?;
+        let status = resp.status();
+        let json = resp.json().await.unwrap_or(Value::Null);
+        Ok((status, json))
+    }
+
+    pub async fn token(&self, scope: &str, privilege: &str) -> TestResult<String> {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/api/v1/tokens",
+                Some(serde_json::json!({ "scope": scope, "privilege": privilege })),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Ok(body["token"].as_str().ok_or("no token")?.to_owned())
+    }
+
+    /// Runs the CLI against this server with `token`.
+    pub fn cli(&self, token: Option<&str>, args: &[&str]) -> TestResult<Output> {
+        let config_dir = self.data_dir.path().join("client-config");
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .env("GANTRY_URL", &self.url)
+            .env("GANTRY_CLIENT_CONFIG", config_dir.join("config.toml"))
+            .env_remove("GANTRY_TOKEN");
+        if let Some(t) = token {
+            cmd.env("GANTRY_TOKEN", t);
+        }
+        Ok(cmd.output()?)
+    }
+
+    /// Runs the CLI and returns its trimmed stdout, failing the test when it exits non-zero.
+    pub fn cli_ok(&self, token: Option<&str>, args: &[&str]) -> TestResult<String> {
+        let out = self.cli(token, args)?;
+        if !out.status.success() {
+            return Err(format!(
+                "gantry {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Asserts an error envelope with `status` and `code`.
+pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}

@@ -1,0 +1,11 @@
+//! Integration suite: every test starts a real server process and talks to it over HTTP or
+//! through the CLI. Set `GANTRY_TEST_DATABASE_URL=postgres://…` to run it on PostgreSQL.
+
+mod common;
+
+mod auth;
+mod promotion;
+mod raw;
+mod repos;
+mod robustness;
+mod server;

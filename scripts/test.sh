@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: lints, unit tests, and the integration suite on
+# SQLite and again on a throwaway PostgreSQL cluster (installed with apt when missing).
+# Usage: scripts/test.sh            (CI runs exactly this through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo is required (install Rust with rustup)" >&2
+  exit 1
+fi
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit and integration tests on SQLite"
+cargo test --workspace --locked
+
+step "integration tests on PostgreSQL"
+pg_dir=$(mktemp -d /tmp/gantry-pg.XXXXXX)
+cleanup() { scripts/pg.sh stop "$pg_dir"; rm -rf "$pg_dir"; }
+trap cleanup EXIT
+pg_url=$(scripts/pg.sh start "$pg_dir")
+echo "PostgreSQL at $pg_url"
+GANTRY_TEST_DATABASE_URL="$pg_url" cargo test --workspace --locked --test integration
