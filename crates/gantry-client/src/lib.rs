@@ -364,6 +364,98 @@ impl Client {
         .await
     }
 
+    pub async fn resync(&self, owner: &str, repo: &str, slug: &str) -> Result<Package> {
+        self.json(self.request(
+            Method::POST,
+            &format!("{}/resync", Self::package_path(owner, repo, slug)),
+        ))
+        .await
+    }
+
+    fn webhooks_path(owner: &str, repo: &str) -> String {
+        format!("/api/v1/webhooks/{}/{}", seg(owner), seg(repo))
+    }
+
+    pub async fn create_webhook(&self, owner: &str, repo: &str, body: &Value) -> Result<Value> {
+        self.json(
+            self.request(Method::POST, &Self::webhooks_path(owner, repo))
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn list_webhooks(&self, owner: &str, repo: &str) -> Result<Vec<Value>> {
+        self.json(self.request(Method::GET, &Self::webhooks_path(owner, repo)))
+            .await
+    }
+
+    pub async fn update_webhook(
+        &self,
+        owner: &str,
+        repo: &str,
+        id: i64,
+        body: &Value,
+    ) -> Result<Value> {
+        self.json(
+            self.request(
+                Method::PATCH,
+                &format!("{}/{id}", Self::webhooks_path(owner, repo)),
+            )
+            .json(body),
+        )
+        .await
+    }
+
+    pub async fn delete_webhook(&self, owner: &str, repo: &str, id: i64) -> Result<()> {
+        self.send(self.request(
+            Method::DELETE,
+            &format!("{}/{id}", Self::webhooks_path(owner, repo)),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    pub async fn ping_webhook(&self, owner: &str, repo: &str, id: i64) -> Result<Value> {
+        self.json(self.request(
+            Method::POST,
+            &format!("{}/{id}/ping", Self::webhooks_path(owner, repo)),
+        ))
+        .await
+    }
+
+    pub async fn webhook_deliveries(&self, owner: &str, repo: &str, id: i64) -> Result<Vec<Value>> {
+        self.json(self.request(
+            Method::GET,
+            &format!("{}/{id}/deliveries", Self::webhooks_path(owner, repo)),
+        ))
+        .await
+    }
+
+    pub async fn redeliver(
+        &self,
+        owner: &str,
+        repo: &str,
+        id: i64,
+        delivery: i64,
+    ) -> Result<Value> {
+        self.json(self.request(
+            Method::POST,
+            &format!(
+                "{}/{id}/deliveries/{delivery}/redeliver",
+                Self::webhooks_path(owner, repo)
+            ),
+        ))
+        .await
+    }
+
+    pub async fn admin_jobs(&self, states: Option<&str>) -> Result<Vec<Value>> {
+        let mut req = self.request(Method::GET, "/api/v1/admin/jobs");
+        if let Some(s) = states {
+            req = req.query(&[("state", s)]);
+        }
+        self.json(req).await
+    }
+
     pub async fn create_token(
         &self,
         scope: &str,

@@ -76,9 +76,45 @@ pub(crate) async fn insert(conn: &mut AnyConnection, event: &NewEvent) -> Result
     .bind(event.checksum_sha256.clone())
     .bind(event.source_address.clone())
     .bind(event.context.to_string())
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    enqueue_dispatch(conn, id, event).await?;
     Ok(id)
+}
+
+/// Job kind that fans an event out to the repository's webhooks.
+pub const DISPATCH_JOB: &str = "webhook.dispatch";
+
+/// Queues webhook fan-out for a package event, in the event's transaction, when a webhook
+/// of the repository (or, for a move, of the source repository) is active.
+async fn enqueue_dispatch(conn: &mut AnyConnection, id: i64, event: &NewEvent) -> Result<()> {
+    if !event.event_type.as_str().starts_with("package.") {
+        return Ok(());
+    }
+    let repos: Vec<&String> = [&event.repository, &event.source_repository]
+        .into_iter()
+        .flatten()
+        .collect();
+    if repos.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("SELECT id FROM webhooks WHERE is_active = 1 AND repository IN (");
+    for (i, repo) in repos.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.str(repo);
+    }
+    sql.push(") LIMIT 1");
+    let any: Option<(i64,)> = sql.query_as().fetch_optional(&mut *conn).await?;
+    if any.is_some() {
+        crate::jobs::enqueue(
+            conn,
+            &crate::jobs::NewJob::new(DISPATCH_JOB, serde_json::json!({ "event_id": id }), 5),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Deepest chain of copies followed when assembling a trail.
@@ -89,6 +125,14 @@ impl Db {
     pub async fn record_event(&self, event: &NewEvent) -> Result<i64> {
         let mut conn = self.pool.acquire().await?;
         insert(&mut conn, event).await
+    }
+
+    pub async fn get_event(&self, id: i64) -> Result<Option<EventRow>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// The whole provenance trail of a package, oldest first: its own events and, for a copy,

@@ -5,20 +5,29 @@
 
 mod bind;
 mod events;
+mod jobs;
 mod migrations;
 mod packages;
 mod repos;
 mod tokens;
+mod webhooks;
 
 use std::str::FromStr;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use events::{EventRow, NewEvent};
-pub use packages::{ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode};
+pub use events::{EventRow, NewEvent, DISPATCH_JOB};
+pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
+pub use packages::{
+    ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode, SyncOutcome,
+};
 pub use repos::RepoRow;
 pub use tokens::{NewToken, TokenRow};
+pub use webhooks::{
+    AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
+    DELIVER_JOB,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

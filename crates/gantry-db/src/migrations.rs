@@ -5,7 +5,10 @@ use crate::{Backend, Db, Result};
 
 /// (version, SQL). `{id}` and `{int}` are replaced per backend; statements end with `;` at
 /// the end of a line.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_jobs_webhooks.sql")),
+];
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;
 

@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use crate::bind::Sql;
 use crate::events::{self, NewEvent};
+use crate::jobs::{self, NewJob};
 use crate::repos::RepoRow;
 use crate::{Db, DbError, Result};
 
@@ -103,6 +104,32 @@ impl PackageRow {
     pub fn primary_file(&self) -> Option<&PackageFileRow> {
         self.files.first()
     }
+}
+
+/// The result of processing a package.
+#[derive(Debug, Clone)]
+pub enum SyncOutcome {
+    Completed {
+        metadata: serde_json::Value,
+        content_type: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// Writes `event` for `package`, filling in the package's slug, repository and checksum.
+async fn insert_package_event(
+    conn: &mut AnyConnection,
+    package: &PackageRow,
+    event: &NewEvent,
+) -> Result<i64> {
+    let mut event = event.clone();
+    event.slug_perm = Some(package.slug_perm.clone());
+    event.repository = Some(package.repository_slug());
+    event.namespace = Some(package.namespace.clone());
+    event.checksum_sha256 = Some(package.primary_sha256.clone());
+    events::insert(conn, &event).await
 }
 
 /// One page of a listing and the number of packages matching overall.
@@ -272,6 +299,7 @@ impl Db {
         repo: &RepoRow,
         events_to_write: &[NewEvent],
         republish: bool,
+        jobs_to_enqueue: &[NewJob],
     ) -> Result<PackageRow> {
         let primary = new
             .files
@@ -346,10 +374,113 @@ impl Db {
                 .get_or_insert_with(|| primary.sha256.clone());
             events::insert(&mut tx, &event).await?;
         }
+        for job in jobs_to_enqueue {
+            jobs::enqueue(&mut tx, job).await?;
+        }
         tx.commit().await?;
         self.get_package_by_id(id)
             .await?
             .ok_or(DbError::NotFound("package"))
+    }
+
+    /// Marks a package `syncing` with its event, at the start of a sync job.
+    pub async fn start_sync(&self, package: &PackageRow, event: &NewEvent) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE packages SET sync_status = 'syncing', sync_progress = 10, status_reason = NULL, \
+             updated_at = $1 WHERE id = $2",
+        )
+        .bind(now_millis())
+        .bind(package.id)
+        .execute(&mut *tx)
+        .await?;
+        insert_package_event(&mut tx, package, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the end of a sync job: the package's new status, metadata and event, and the
+    /// job's completion, in one transaction.
+    pub async fn finish_sync(
+        &self,
+        package: &PackageRow,
+        outcome: &SyncOutcome,
+        event: &NewEvent,
+        job_id: i64,
+        worker: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        jobs::complete_in(&mut tx, job_id, worker).await?;
+        let now = now_millis();
+        match outcome {
+            SyncOutcome::Completed {
+                metadata,
+                content_type,
+            } => {
+                sqlx::query(
+                    "UPDATE packages SET sync_status = 'completed', sync_progress = 100, \
+                     status_reason = NULL, metadata = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(metadata.to_string())
+                .bind(now)
+                .bind(package.id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE package_files SET content_type = $1 WHERE package_id = $2 AND position = 0",
+                )
+                .bind(content_type)
+                .bind(package.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            SyncOutcome::Failed { reason } => {
+                sqlx::query(
+                    "UPDATE packages SET sync_status = 'failed', sync_progress = 0, \
+                     status_reason = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(reason)
+                .bind(now)
+                .bind(package.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        insert_package_event(&mut tx, package, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues processing again. Refused while a sync is pending or running.
+    pub async fn request_resync(&self, package: &PackageRow, job: &NewJob) -> Result<PackageRow> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE packages SET sync_status = 'awaiting_sync', sync_progress = 0, \
+             status_reason = NULL, updated_at = $1 WHERE id = $2 \
+             AND sync_status IN ('completed', 'failed')",
+        )
+        .bind(now_millis())
+        .bind(package.id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(DbError::Conflict(format!(
+                "package {} is already being synced",
+                package.slug_perm
+            )));
+        }
+        jobs::enqueue(&mut tx, job).await?;
+        tx.commit().await?;
+        self.get_package_by_id(package.id)
+            .await?
+            .ok_or(DbError::NotFound("package"))
+    }
+
+    /// A package by `slug_perm` in whatever repository it is now.
+    pub async fn get_package_by_slug(&self, slug_perm: &str) -> Result<Option<PackageRow>> {
+        let mut sql = Sql::new(PACKAGE_SELECT);
+        sql.push(" WHERE p.slug_perm = ").str(slug_perm);
+        self.fetch_one_package(sql).await
     }
 
     async fn load_children(&self, packages: &mut [PackageRow]) -> Result<()> {
@@ -523,12 +654,7 @@ impl Db {
             )
             .await?;
         }
-        let mut event = event.clone();
-        event.slug_perm = Some(package.slug_perm.clone());
-        event.repository = Some(package.repository_slug());
-        event.namespace = Some(package.namespace.clone());
-        event.checksum_sha256 = Some(package.primary_sha256.clone());
-        events::insert(&mut tx, &event).await?;
+        insert_package_event(&mut tx, package, event).await?;
         tx.commit().await?;
         self.get_package_by_id(package.id)
             .await?

@@ -1,10 +1,12 @@
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use gantry_blobs::BlobStore;
 use gantry_db::Db;
 use gantry_formats::Registry;
+use gantry_webhooks::DenyList;
+use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
@@ -16,6 +18,13 @@ pub struct App {
     pub(crate) blobs: BlobStore,
     pub(crate) formats: Registry,
     pub(crate) metrics: Metrics,
+    /// Wakes this process's job workers when a job was just enqueued.
+    pub(crate) wake: Arc<Notify>,
+    /// Client for webhook deliveries.
+    pub(crate) http: reqwest::Client,
+    pub(crate) webhook_deny: DenyList,
+    /// The URL links point at when no public URL is configured: the bound address.
+    pub(crate) bound_url: OnceLock<String>,
 }
 
 impl App {
@@ -29,13 +38,34 @@ impl App {
             .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
         let blobs = BlobStore::open(&config.storage_url)
             .with_context(|| format!("cannot open blob storage {}", config.storage_url))?;
+        let webhook_deny = DenyList::new(&config.webhook_deny_networks)?;
         Ok(Arc::new(Self {
             config,
             db,
             blobs,
             formats: Registry::builtin(),
             metrics: Metrics::new(),
+            wake: Arc::new(Notify::new()),
+            http: gantry_webhooks::client()?,
+            webhook_deny,
+            bound_url: OnceLock::new(),
         }))
+    }
+
+    /// Base URL for links built outside a request (webhook payloads).
+    pub(crate) fn base_url(&self) -> String {
+        if let Some(url) = &self.config.public_url {
+            return url.clone();
+        }
+        self.bound_url
+            .get()
+            .cloned()
+            .unwrap_or_else(|| format!("http://{}", self.config.listen))
+    }
+
+    /// Lets idle workers of this process pick up a job enqueued just now.
+    pub(crate) fn wake_workers(&self) {
+        self.wake.notify_waiters();
     }
 
     /// Where parsers get local copies of blobs from remote stores.

@@ -9,6 +9,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./gantry-data";
 /// 5 GiB.
 pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub const DEFAULT_WORKERS: usize = 2;
+pub const DEFAULT_JOB_LEASE_SECONDS: u64 = 60;
+/// Seconds before each retry of a failed webhook delivery: the first retry comes within 10 s.
+pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &[f64] = &[5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0];
+pub const DEFAULT_WEBHOOK_DISABLE_AFTER: i64 = 20;
+pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: f64 = 10.0;
 
 /// The settings a TOML file may carry; every field optional.
 #[derive(Debug, Default, Deserialize)]
@@ -20,6 +26,12 @@ pub struct FileConfig {
     pub storage_url: Option<String>,
     pub max_upload_size: Option<u64>,
     pub public_url: Option<String>,
+    pub workers: Option<usize>,
+    pub job_lease_seconds: Option<u64>,
+    pub webhook_retry_schedule: Option<Vec<f64>>,
+    pub webhook_disable_after: Option<i64>,
+    pub webhook_timeout_seconds: Option<f64>,
+    pub webhook_deny_networks: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -48,6 +60,16 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// From `GANTRY_ADMIN_TOKEN`.
     pub admin_token: Option<String>,
+    /// In-process job workers (0: none; run `gantry worker` instead).
+    pub workers: usize,
+    /// How long a job claim lasts without a heartbeat before another worker takes over.
+    pub job_lease_seconds: u64,
+    pub webhook_retry_schedule: Vec<f64>,
+    /// Consecutive failed attempts after which a webhook is disabled.
+    pub webhook_disable_after: i64,
+    pub webhook_timeout_seconds: f64,
+    /// Networks (CIDR) webhooks may not target, besides the cloud metadata range.
+    pub webhook_deny_networks: Vec<String>,
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -60,6 +82,12 @@ pub struct Overrides {
     pub max_upload_size: Option<u64>,
     pub public_url: Option<String>,
     pub admin_token: Option<String>,
+    pub workers: Option<usize>,
+    pub job_lease_seconds: Option<u64>,
+    pub webhook_retry_schedule: Option<Vec<f64>>,
+    pub webhook_disable_after: Option<i64>,
+    pub webhook_timeout_seconds: Option<f64>,
+    pub webhook_deny_networks: Option<Vec<String>>,
 }
 
 impl ServerConfig {
@@ -93,6 +121,32 @@ impl ServerConfig {
                 .or(file.public_url)
                 .map(|u| u.trim_end_matches('/').to_owned()),
             admin_token: overrides.admin_token.filter(|t| !t.is_empty()),
+            workers: overrides
+                .workers
+                .or(file.workers)
+                .unwrap_or(DEFAULT_WORKERS),
+            job_lease_seconds: overrides
+                .job_lease_seconds
+                .or(file.job_lease_seconds)
+                .unwrap_or(DEFAULT_JOB_LEASE_SECONDS)
+                .max(1),
+            webhook_retry_schedule: overrides
+                .webhook_retry_schedule
+                .or(file.webhook_retry_schedule)
+                .unwrap_or_else(|| DEFAULT_WEBHOOK_RETRY_SCHEDULE.to_vec()),
+            webhook_disable_after: overrides
+                .webhook_disable_after
+                .or(file.webhook_disable_after)
+                .unwrap_or(DEFAULT_WEBHOOK_DISABLE_AFTER)
+                .max(1),
+            webhook_timeout_seconds: overrides
+                .webhook_timeout_seconds
+                .or(file.webhook_timeout_seconds)
+                .unwrap_or(DEFAULT_WEBHOOK_TIMEOUT_SECONDS),
+            webhook_deny_networks: overrides
+                .webhook_deny_networks
+                .or(file.webhook_deny_networks)
+                .unwrap_or_default(),
             data_dir,
         }
     }

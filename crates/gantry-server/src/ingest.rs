@@ -1,6 +1,8 @@
 //! The one path every upload takes, from the REST API or a native publish endpoint: stream
-//! the body into the blob store while hashing, run the format's processing (sync) on the
-//! stored bytes, then create the package and its events in one transaction.
+//! the body into the blob store while hashing, then create the package and its events in one
+//! transaction. Native publish endpoints run the format's processing (sync) inline so their
+//! clients get the real error; API uploads whose identity is known from the declaration queue
+//! a sync job in that same transaction and answer at once.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use gantry_formats::{Artifact, Declared, Format, Processed};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::jobs::sync::sync_job;
 
 pub(crate) struct Upload {
     pub declared: Declared,
@@ -21,6 +24,8 @@ pub(crate) struct Upload {
     pub tags: Vec<String>,
     /// The request's `Content-Length`, when sent: refused early if over the limit.
     pub content_length: Option<u64>,
+    /// Process before answering instead of queueing a sync job.
+    pub inline: bool,
 }
 
 pub(crate) async fn ingest<S, E>(
@@ -42,7 +47,7 @@ where
         )));
     }
     // Fail fast on a bad declaration before reading the body.
-    format.declared_identity(&upload.declared)?;
+    let declared_identity = format.declared_identity(&upload.declared)?;
     let metrics_app = Arc::clone(app);
     let counted = body.map(move |chunk| {
         if let Ok(bytes) = &chunk {
@@ -51,25 +56,51 @@ where
         chunk
     });
     let digests = app.blobs.put_stream(counted, limit).await?;
-    let processed = process(app, &format, &upload.declared, &digests).await?;
     let slug = SlugPerm::generate();
+    let mut created = caller.event(EventType::PackageCreated);
+    created.context =
+        serde_json::json!({ "filename": upload.declared.filename, "size": digests.size });
+    let (identity, filename, content_type, metadata, sync_status, events, jobs) =
+        match (upload.inline, declared_identity) {
+            (false, Some(identity)) => (
+                identity,
+                upload.declared.filename.clone(),
+                gantry_formats::content_type(&upload.declared.filename, &[]).to_owned(),
+                serde_json::json!({}),
+                SyncStatus::AwaitingSync,
+                vec![created],
+                vec![sync_job(slug.as_str(), &caller.actor())],
+            ),
+            _ => {
+                let processed = process(app, &format, &upload.declared, &digests).await?;
+                (
+                    processed.identity,
+                    processed.filename,
+                    processed.content_type,
+                    processed.metadata,
+                    SyncStatus::Completed,
+                    vec![created, caller.event(EventType::PackageSynced)],
+                    Vec::new(),
+                )
+            }
+        };
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,
         format: format.id().to_owned(),
-        name: processed.identity.name.clone(),
-        normalized_name: processed.identity.normalized_name.clone(),
-        version: processed.identity.version.clone(),
-        qualifier: processed.identity.qualifier.clone(),
-        sync_status: SyncStatus::Completed,
+        name: identity.name,
+        normalized_name: identity.normalized_name,
+        version: identity.version,
+        qualifier: identity.qualifier,
+        sync_status,
         status_reason: None,
         uploader: caller.actor(),
         origin_repository: repo.slug(),
-        metadata: processed.metadata.clone(),
+        metadata,
         declared: declared_json(&upload.declared),
         files: vec![NewFile {
-            filename: processed.filename.clone(),
-            content_type: processed.content_type.clone(),
+            filename,
+            content_type,
             size: i64::try_from(digests.size).unwrap_or(i64::MAX),
             md5: digests.md5,
             sha1: digests.sha1,
@@ -78,13 +109,13 @@ where
         }],
         tags: upload.tags,
     };
-    let mut created = caller.event(EventType::PackageCreated);
-    created.context = serde_json::json!({ "filename": processed.filename, "size": digests.size });
-    let synced = caller.event(EventType::PackageSynced);
     let row = app
         .db
-        .insert_package(&new, repo, &[created, synced], upload.republish)
+        .insert_package(&new, repo, &events, upload.republish, &jobs)
         .await?;
+    if !jobs.is_empty() {
+        app.wake_workers();
+    }
     Ok(row)
 }
 

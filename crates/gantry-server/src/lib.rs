@@ -9,6 +9,7 @@ mod bootstrap;
 pub mod config;
 mod error;
 mod ingest;
+mod jobs;
 mod metrics;
 mod native;
 mod range;
@@ -25,8 +26,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-/// Opens storage, bootstraps the admin token and serves HTTP until a shutdown signal; in-flight
-/// requests are allowed to finish.
+/// Opens storage, bootstraps the admin token, starts the in-process job workers and serves
+/// HTTP until a shutdown signal; in-flight requests and running jobs are allowed to finish.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let app = App::open(config).await?;
     bootstrap::admin_token(&app).await?;
@@ -34,6 +35,8 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", app.config.listen))?;
     let addr = listener.local_addr()?;
+    let _ = app.bound_url.set(format!("http://{addr}"));
+    let workers = jobs::start_workers(&app, app.config.workers, "server");
     // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
     println!("gantry listening on http://{addr}");
     tracing::info!(%addr, database = ?app.db.backend(), storage = app.blobs.description(), "gantry server started");
@@ -44,7 +47,21 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    workers.shutdown().await;
     tracing::info!("gantry server stopped");
+    app.db.close().await;
+    Ok(())
+}
+
+/// Runs job workers only (no HTTP) against the configured database and storage, until a
+/// shutdown signal.
+pub async fn work(config: ServerConfig, count: usize) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    let workers = jobs::start_workers(&app, count.max(1), "worker");
+    println!("gantry worker running {} job worker(s)", count.max(1));
+    tracing::info!(count, database = ?app.db.backend(), "gantry worker started");
+    shutdown_signal().await;
+    workers.shutdown().await;
     app.db.close().await;
     Ok(())
 }

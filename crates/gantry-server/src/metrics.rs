@@ -47,6 +47,7 @@ pub(crate) struct Metrics {
     bytes_received: Counter,
     bytes_sent: Counter,
     packages: Family<StateLabels, Gauge>,
+    jobs: Family<StateLabels, Gauge>,
 }
 
 impl Metrics {
@@ -78,6 +79,8 @@ impl Metrics {
             bytes_sent.clone(),
         );
         registry.register("packages", "Packages by state", packages.clone());
+        let jobs = Family::<StateLabels, Gauge>::default();
+        registry.register("jobs", "Jobs in the queue by state", jobs.clone());
         Self {
             registry,
             requests,
@@ -85,6 +88,7 @@ impl Metrics {
             bytes_received,
             bytes_sent,
             packages,
+            jobs,
         }
     }
 
@@ -96,8 +100,27 @@ impl Metrics {
         self.bytes_sent.inc_by(bytes);
     }
 
-    /// The Prometheus text exposition, with package gauges refreshed from `counts`.
-    pub(crate) fn render(&self, counts: &[(String, i64)]) -> Result<String, std::fmt::Error> {
+    /// The Prometheus text exposition, with the gauges refreshed from the database's counts.
+    pub(crate) fn render(
+        &self,
+        counts: &[(String, i64)],
+        job_counts: &[(String, i64)],
+    ) -> Result<String, std::fmt::Error> {
+        for state in [
+            gantry_db::JOB_QUEUED,
+            gantry_db::JOB_RUNNING,
+            gantry_db::JOB_DEAD,
+        ] {
+            let n = job_counts
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, n)| *n);
+            self.jobs
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(n);
+        }
         for state in gantry_core::PackageState::ALL {
             let n = counts
                 .iter()

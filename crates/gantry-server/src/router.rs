@@ -27,6 +27,8 @@ Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"co
         (name = "repositories", description = "Repositories under a namespace"),
         (name = "packages", description = "Upload, list, promote and delete packages"),
         (name = "tokens", description = "API tokens"),
+        (name = "webhooks", description = "Webhooks per repository and their deliveries"),
+        (name = "admin", description = "Site administration"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -53,6 +55,17 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::packages::copy))
         .routes(routes!(api::packages::move_))
         .routes(routes!(api::packages::restore))
+        .routes(routes!(api::packages::resync))
+        .routes(routes!(api::webhooks::create, api::webhooks::list))
+        .routes(routes!(
+            api::webhooks::get,
+            api::webhooks::update,
+            api::webhooks::delete
+        ))
+        .routes(routes!(api::webhooks::ping))
+        .routes(routes!(api::webhooks::deliveries))
+        .routes(routes!(api::webhooks::redeliver))
+        .routes(routes!(api::system::jobs))
 }
 
 /// The OpenAPI document of the REST API.

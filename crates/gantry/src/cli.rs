@@ -49,8 +49,13 @@ pub(crate) enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run the HTTP server.
+    /// Run the HTTP server (with in-process job workers unless --workers 0).
     Server(ServerArgs),
+    /// Run job workers only, against the same database and storage as the servers.
+    Worker(ServerArgs),
+    /// Site administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Save a server URL and token for later commands (in the user's config file, mode 0600).
     Login(LoginArgs),
     /// Show who the current token belongs to.
@@ -69,6 +74,8 @@ pub(crate) enum Command {
     Cp(PromoteArgs),
     /// Move a package to another repository (same slug_perm, same bytes).
     Mv(PromoteArgs),
+    /// Re-run processing of a package (e.g. after a failed sync) and wait for it.
+    Resync(ResyncArgs),
     /// Soft-delete a package (restorable).
     Delete(PackageRef),
     /// Restore a soft-deleted package.
@@ -78,6 +85,9 @@ pub(crate) enum Command {
     /// Create API tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Manage a repository's webhooks and their deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
 }
 
 #[derive(Debug, Args)]
@@ -100,8 +110,28 @@ pub(crate) struct ServerArgs {
     /// URL clients reach this server at, used in links (default: from the Host header).
     #[arg(long, env = "GANTRY_PUBLIC_URL")]
     pub(crate) public_url: Option<String>,
+    /// In-process job workers (sync, webhooks); 0 leaves jobs to `gantry worker`.
+    #[arg(long, env = "GANTRY_WORKERS")]
+    pub(crate) workers: Option<usize>,
+    /// Seconds a claimed job may go without a heartbeat before another worker takes it over.
+    #[arg(long, env = "GANTRY_JOB_LEASE_SECONDS")]
+    pub(crate) job_lease_seconds: Option<u64>,
+    /// Seconds before each retry of a failed webhook delivery, e.g. 5,30,120,600,1800,3600.
+    #[arg(long, env = "GANTRY_WEBHOOK_RETRY_SCHEDULE", value_delimiter = ',')]
+    pub(crate) webhook_retry_schedule: Option<Vec<f64>>,
+    /// Consecutive failed attempts after which a webhook is disabled (default 20).
+    #[arg(long, env = "GANTRY_WEBHOOK_DISABLE_AFTER")]
+    pub(crate) webhook_disable_after: Option<i64>,
+    /// Timeout of one webhook delivery attempt in seconds (default 10).
+    #[arg(long, env = "GANTRY_WEBHOOK_TIMEOUT_SECONDS")]
+    pub(crate) webhook_timeout_seconds: Option<f64>,
+    /// Networks (CIDR, comma-separated) webhooks may not target; the cloud metadata address
+    /// is always denied.
+    #[arg(long, env = "GANTRY_WEBHOOK_DENY_NETWORKS", value_delimiter = ',')]
+    pub(crate) webhook_deny_networks: Option<Vec<String>>,
     /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
-    /// public_url. Flags and environment variables win over it.
+    /// public_url, workers, job_lease_seconds, webhook_retry_schedule, webhook_disable_after,
+    /// webhook_timeout_seconds, webhook_deny_networks. Flags and environment variables win.
     #[arg(long, env = "GANTRY_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 }
@@ -169,6 +199,9 @@ pub(crate) struct PushArgs {
     /// Return without waiting for sync to finish.
     #[arg(long)]
     pub(crate) no_wait: bool,
+    /// Resync a failed package up to this many times while waiting.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) sync_attempts: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +240,92 @@ pub(crate) struct PromoteArgs {
     /// Return without waiting for sync to finish.
     #[arg(long)]
     pub(crate) no_wait: bool,
+    /// Resync a failed package up to this many times while waiting.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) sync_attempts: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResyncArgs {
+    /// OWNER/REPO/SLUG
+    pub(crate) package: String,
+    /// Resync again up to this many times in all while it keeps failing.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) sync_attempts: u32,
+    /// Return without waiting for sync to finish.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// List queued, running and dead jobs.
+    Jobs {
+        /// Comma-separated states: queued, running, dead.
+        #[arg(long)]
+        state: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhooksCommand {
+    /// Create a webhook for a repository.
+    Create {
+        /// OWNER/REPO
+        repo: String,
+        /// URL that receives a POST per event.
+        #[arg(long = "target-url", visible_alias = "url")]
+        target_url: String,
+        /// Comma-separated event types, or * for all.
+        #[arg(long, value_delimiter = ',', default_value = "*")]
+        events: Vec<String>,
+        /// Secret for the X-Gantry-Signature-256 HMAC.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Only packages matching this query, e.g. "name:app tag:tested".
+        #[arg(long)]
+        package_query: Option<String>,
+        /// Extra header sent with every delivery, as NAME=VALUE.
+        #[arg(long)]
+        header: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// List a repository's webhooks.
+    Ls { repo: String },
+    /// Change a webhook; --enable re-enables one disabled after failures.
+    Update {
+        repo: String,
+        id: i64,
+        #[arg(long = "target-url", visible_alias = "url")]
+        target_url: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        #[arg(long)]
+        secret: Option<String>,
+        #[arg(long)]
+        package_query: Option<String>,
+        #[arg(long)]
+        header: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Delete a webhook.
+    Delete { repo: String, id: i64 },
+    /// Send a ping event now and show the receiver's answer.
+    Ping { repo: String, id: i64 },
+    /// Show recent deliveries and their attempts.
+    Deliveries { repo: String, id: i64 },
+    /// Queue a delivery again.
+    Redeliver {
+        repo: String,
+        id: i64,
+        /// Numeric delivery id (from `deliveries`).
+        delivery: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

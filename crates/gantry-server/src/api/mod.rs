@@ -6,6 +6,7 @@ pub(crate) mod repos;
 pub(crate) mod system;
 pub(crate) mod tokens;
 pub(crate) mod upload;
+pub(crate) mod webhooks;
 
 use gantry_core::{OwnerName, Privilege, RepoName, SlugPerm};
 use gantry_db::{PackageRow, RepoRow};

@@ -16,6 +16,7 @@ use super::{load_package, load_repo, parse_destination};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use crate::jobs::sync::sync_job;
 use crate::render::{self, BaseUrl};
 
 const DEFAULT_PAGE_SIZE: i64 = 30;
@@ -213,6 +214,12 @@ async fn promote(
             "package {slug} is deleted; restore it before promoting it"
         )));
     }
+    if package.sync_status != SyncStatus::Completed.as_str() {
+        return Err(AppError::Conflict(format!(
+            "package {slug} cannot be promoted before its sync completes (sync status: {})",
+            package.sync_status
+        )));
+    }
     let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
     let dest = load_repo(app, caller, dest_owner, dest_name, Privilege::Write)
         .await
@@ -284,6 +291,36 @@ pub(crate) async fn move_(
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
     promote(&app, &caller, &base, path, body, PromotionMode::Move).await
+}
+
+/// Re-runs processing of a package (for example after a failed sync). Needs admin; 409 while
+/// a sync is pending or running.
+#[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/resync", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    responses((status = 202, body = Package), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn resync(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+) -> AppResult<(StatusCode, ApiJson<Package>)> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    if package.state() == PackageState::Deleted {
+        return Err(AppError::Conflict(format!(
+            "package {slug} is deleted; restore it before resyncing it"
+        )));
+    }
+    let updated = app
+        .db
+        .request_resync(&package, &sync_job(&package.slug_perm, &caller.actor()))
+        .await?;
+    app.wake_workers();
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(render::package(&base, &updated)),
+    ))
 }
 
 /// Soft-deletes a package: it leaves listings and downloads but can be restored. Needs admin.

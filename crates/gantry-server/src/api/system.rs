@@ -26,7 +26,11 @@ pub(crate) async fn healthz(State(app): State<Arc<App>>) -> AppResult<&'static s
     responses((status = 200, description = "metrics in the Prometheus text format", body = String)))]
 pub(crate) async fn metrics(State(app): State<Arc<App>>) -> AppResult<impl IntoResponse> {
     let counts = app.db.package_counts_by_state().await?;
-    let body = app.metrics.render(&counts).map_err(AppError::internal)?;
+    let job_counts = app.db.job_counts().await?;
+    let body = app
+        .metrics
+        .render(&counts, &job_counts)
+        .map_err(AppError::internal)?;
     Ok((
         [(
             CONTENT_TYPE,
@@ -75,4 +79,77 @@ pub(crate) async fn whoami(caller: Caller) -> ApiJson<WhoAmI> {
             expires_at: t.expires_at.map(gantry_core::time::rfc3339),
         },
     })
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct JobsParams {
+    /// Comma-separated states among `queued`, `running`, `dead` (default: all three).
+    pub(crate) state: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Job {
+    pub(crate) id: i64,
+    pub(crate) kind: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
+    pub(crate) max_attempts: i64,
+    pub(crate) run_at: String,
+    pub(crate) locked_by: Option<String>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) payload: serde_json::Value,
+    pub(crate) created_at: String,
+}
+
+/// Queued, running and dead jobs (finished jobs are not kept). Site admins only.
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", params(JobsParams),
+    responses((status = 200, body = Vec<Job>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn jobs(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    crate::error::ApiQuery(params): crate::error::ApiQuery<JobsParams>,
+) -> AppResult<ApiJson<Vec<Job>>> {
+    if !caller.is_site_admin() {
+        return Err(if caller.is_anonymous() {
+            AppError::Unauthorized("authentication required".into())
+        } else {
+            AppError::Forbidden("only site admins may list jobs".into())
+        });
+    }
+    let text = params.state.unwrap_or_else(|| "queued,running,dead".into());
+    let states: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = states.iter().find(|s| {
+        ![
+            gantry_db::JOB_QUEUED,
+            gantry_db::JOB_RUNNING,
+            gantry_db::JOB_DEAD,
+        ]
+        .contains(s)
+    }) {
+        return Err(AppError::BadRequest(format!(
+            "unknown job state '{bad}' (known: queued, running, dead)"
+        )));
+    }
+    let rows = app.db.list_jobs(&states, 1000).await?;
+    Ok(ApiJson(
+        rows.into_iter()
+            .map(|j| Job {
+                id: j.id,
+                kind: j.kind,
+                state: j.state,
+                attempts: j.attempts,
+                max_attempts: j.max_attempts,
+                run_at: gantry_core::time::rfc3339(j.run_at),
+                locked_by: j.locked_by,
+                last_error: j.last_error,
+                payload: serde_json::from_str(&j.payload).unwrap_or_default(),
+                created_at: gantry_core::time::rfc3339(j.created_at),
+            })
+            .collect(),
+    ))
 }

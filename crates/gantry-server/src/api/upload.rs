@@ -66,8 +66,8 @@ pub(crate) fn parse_tags(text: Option<&str>) -> AppResult<Vec<String>> {
     Ok(tags)
 }
 
-/// Uploads one file as a package. The body is the file's raw bytes, streamed; processing
-/// runs before the response, so a 201 means the package is synced.
+/// Uploads one file as a package. The body is the file's raw bytes, streamed. The package is
+/// created `awaiting_sync` and processed by a job; poll its status (or let `gantry push` wait).
 #[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/upload/{format}", tag = "packages",
     params(("owner" = String, Path), ("repo" = String, Path),
            ("format" = String, Path, description = "package format, e.g. raw"), UploadParams),
@@ -138,6 +138,7 @@ async fn upload_inner(
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok()),
+        inline: false,
     };
     let row = ingest(
         &app,

@@ -61,6 +61,12 @@ pub(crate) fn routes() -> Router<Arc<App>> {
 
 /// Refuses files of packages that may not be downloaded.
 pub(crate) fn check_downloadable(package: &PackageRow) -> AppResult<()> {
+    if package.sync_status != "completed" && package.state() != PackageState::Deleted {
+        return Err(AppError::NotFound(format!(
+            "package {} is not available yet (sync status: {})",
+            package.slug_perm, package.sync_status
+        )));
+    }
     match package.state() {
         PackageState::Available => Ok(()),
         PackageState::Quarantined => Err(AppError::Forbidden(format!(

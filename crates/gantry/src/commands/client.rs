@@ -9,7 +9,10 @@ use gantry_client::{Client, UploadOptions};
 use gantry_core::{Event, Package, Repository};
 use serde::Serialize;
 
-use crate::cli::{Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand, TokensCommand};
+use crate::cli::{
+    AdminCommand, Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand, TokensCommand,
+    WebhooksCommand,
+};
 use crate::settings;
 
 /// How long `push`, `cp` and `mv` wait for sync before giving up.
@@ -94,11 +97,17 @@ fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
     Ok(Client::new(&url, token)?)
 }
 
-/// Polls the package's sync status until it completes or fails, with progress on stderr.
-async fn wait_for_sync(client: &Client, package: &Package) -> anyhow::Result<Package> {
+/// Polls the package's sync status until it completes, with progress on stderr. A failed
+/// sync is resynced up to `resyncs` times before giving up.
+async fn wait_for_sync(
+    client: &Client,
+    package: &Package,
+    resyncs: u32,
+) -> anyhow::Result<Package> {
     let (owner, repo) = split_repo(&package.repository)?;
     let start = Instant::now();
-    let mut delay = Duration::from_millis(200);
+    let mut delay = Duration::from_millis(100);
+    let mut resyncs_left = resyncs;
     loop {
         let status = client
             .package_status(owner, repo, &package.slug_perm)
@@ -110,13 +119,23 @@ async fn wait_for_sync(client: &Client, package: &Package) -> anyhow::Result<Pac
                 eprintln!("\rsync: completed (100%)   ");
                 return Ok(client.get_package(owner, repo, &package.slug_perm).await?);
             }
-            "failed" => bail!(
-                "sync of {} failed: {}",
-                package.slug_perm,
-                status["status_reason"]
+            "failed" => {
+                let reason = status["status_reason"]
                     .as_str()
-                    .unwrap_or("no reason given")
-            ),
+                    .unwrap_or("no reason given");
+                if resyncs_left == 0 {
+                    eprintln!();
+                    bail!("sync of {} failed: {reason}", package.slug_perm);
+                }
+                resyncs_left -= 1;
+                eprintln!(
+                    "\rsync failed: {reason}; resyncing ({} of {resyncs})",
+                    resyncs - resyncs_left
+                );
+                client.resync(owner, repo, &package.slug_perm).await?;
+                delay = Duration::from_millis(100);
+                continue;
+            }
             other => {
                 eprint!("\rsync: {other} ({progress}%)   ");
                 let _ = std::io::stderr().flush();
@@ -126,14 +145,52 @@ async fn wait_for_sync(client: &Client, package: &Package) -> anyhow::Result<Pac
             bail!("timed out waiting for {} to sync", package.slug_perm);
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
+        delay = (delay * 2).min(Duration::from_secs(1));
     }
 }
 
 pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
     let json = global.output == OutputFormat::Json;
     match command {
-        Command::Server(_) => unreachable!("dispatched before"),
+        Command::Server(_) | Command::Worker(_) => unreachable!("dispatched before"),
+        Command::Resync(args) => {
+            let (owner, repo, slug) = split_package(&args.package)?;
+            let client = client(global)?;
+            let mut package = client.resync(owner, repo, slug).await?;
+            if !args.no_wait {
+                package =
+                    wait_for_sync(&client, &package, args.sync_attempts.saturating_sub(1)).await?;
+            }
+            if json {
+                print_json(&package)?;
+            } else {
+                println!("{}", describe(&package));
+            }
+        }
+        Command::Admin(AdminCommand::Jobs { state }) => {
+            let jobs = client(global)?.admin_jobs(state.as_deref()).await?;
+            if json {
+                print_json(&jobs)?;
+            } else {
+                for j in &jobs {
+                    println!(
+                        "{:>6} {:<18} {:<8} attempt {}/{} run_at {}{}",
+                        j["id"],
+                        j["kind"].as_str().unwrap_or("?"),
+                        j["state"].as_str().unwrap_or("?"),
+                        j["attempts"],
+                        j["max_attempts"],
+                        j["run_at"].as_str().unwrap_or("?"),
+                        j["last_error"]
+                            .as_str()
+                            .map(|e| format!(" — {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+                eprintln!("{} job(s)", jobs.len());
+            }
+        }
+        Command::Webhooks(cmd) => webhooks(global, cmd, json).await?,
         Command::Login(args) => {
             let token = match args.api_key {
                 Some(t) => t,
@@ -195,7 +252,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 .upload(&args.format, owner, repo, &args.file, &options)
                 .await?;
             if !args.no_wait {
-                package = wait_for_sync(&client, &package).await?;
+                package = wait_for_sync(&client, &package, args.sync_attempts).await?;
             }
             if json {
                 print_json(&package)?;
@@ -314,7 +371,7 @@ async fn promote(
         .promote(action, owner, repo, slug, &args.destination, args.republish)
         .await?;
     if !args.no_wait {
-        package = wait_for_sync(&client, &package).await?;
+        package = wait_for_sync(&client, &package, args.sync_attempts).await?;
     }
     if json {
         print_json(&package)?;
@@ -391,6 +448,192 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
                 print_json(&serde_json::json!({ "deleted": repo }))?;
             } else {
                 eprintln!("Deleted repository {repo}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_header(text: &str) -> anyhow::Result<serde_json::Value> {
+    let (name, value) = text
+        .split_once('=')
+        .context("--header must be NAME=VALUE")?;
+    Ok(serde_json::json!({ "name": name.trim(), "value": value }))
+}
+
+fn webhook_line(w: &serde_json::Value) -> String {
+    format!(
+        "{:>4} {} [{}] events {}{}{}",
+        w["id"],
+        w["target_url"].as_str().unwrap_or("?"),
+        if w["is_active"] == true {
+            "active"
+        } else {
+            "disabled"
+        },
+        w["events"]
+            .as_array()
+            .map(|e| e
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(","))
+            .unwrap_or_default(),
+        w["package_query"]
+            .as_str()
+            .map(|q| format!(" filter \"{q}\""))
+            .unwrap_or_default(),
+        w["disabled_reason"]
+            .as_str()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default(),
+    )
+}
+
+async fn webhooks(global: &GlobalArgs, cmd: WebhooksCommand, json: bool) -> anyhow::Result<()> {
+    let client = client(global)?;
+    let show = |v: &serde_json::Value| -> anyhow::Result<()> {
+        if json {
+            print_json(v)
+        } else {
+            println!("{}", webhook_line(v));
+            Ok(())
+        }
+    };
+    match cmd {
+        WebhooksCommand::Create {
+            repo,
+            target_url,
+            events,
+            secret,
+            package_query,
+            header,
+            inactive,
+        } => {
+            let (owner, name) = split_repo(&repo)?;
+            let mut body = serde_json::json!({
+                "target_url": target_url, "events": events, "is_active": !inactive,
+            });
+            if let Some(s) = secret {
+                body["secret"] = s.into();
+            }
+            if let Some(q) = package_query {
+                body["package_query"] = q.into();
+            }
+            if let Some(h) = header {
+                body["extra_header"] = parse_header(&h)?;
+            }
+            show(&client.create_webhook(owner, name, &body).await?)?;
+        }
+        WebhooksCommand::Ls { repo } => {
+            let (owner, name) = split_repo(&repo)?;
+            let list = client.list_webhooks(owner, name).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for w in &list {
+                    println!("{}", webhook_line(w));
+                }
+            }
+        }
+        WebhooksCommand::Update {
+            repo,
+            id,
+            target_url,
+            events,
+            secret,
+            package_query,
+            header,
+            enable,
+            disable,
+        } => {
+            let (owner, name) = split_repo(&repo)?;
+            let mut body = serde_json::json!({});
+            if let Some(u) = target_url {
+                body["target_url"] = u.into();
+            }
+            if let Some(e) = events {
+                body["events"] = e.into();
+            }
+            if let Some(s) = secret {
+                body["secret"] = s.into();
+            }
+            if let Some(q) = package_query {
+                body["package_query"] = q.into();
+            }
+            if let Some(h) = header {
+                body["extra_header"] = parse_header(&h)?;
+            }
+            if enable || disable {
+                body["is_active"] = enable.into();
+            }
+            show(&client.update_webhook(owner, name, id, &body).await?)?;
+        }
+        WebhooksCommand::Delete { repo, id } => {
+            let (owner, name) = split_repo(&repo)?;
+            client.delete_webhook(owner, name, id).await?;
+            if json {
+                print_json(&serde_json::json!({ "deleted": id }))?;
+            } else {
+                eprintln!("Deleted webhook {id}");
+            }
+        }
+        WebhooksCommand::Ping { repo, id } => {
+            let (owner, name) = split_repo(&repo)?;
+            let result = client.ping_webhook(owner, name, id).await?;
+            if json {
+                print_json(&result)?;
+            } else {
+                println!(
+                    "ping {}: {} in {} ms{}",
+                    result["delivery_id"].as_str().unwrap_or("?"),
+                    result["status_code"]
+                        .as_i64()
+                        .map_or_else(|| "no answer".to_owned(), |c| format!("HTTP {c}")),
+                    result["latency_ms"],
+                    result["error"]
+                        .as_str()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            if result["success"] != true {
+                bail!("the receiver did not accept the ping");
+            }
+        }
+        WebhooksCommand::Deliveries { repo, id } => {
+            let (owner, name) = split_repo(&repo)?;
+            let list = client.webhook_deliveries(owner, name, id).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for d in &list {
+                    println!(
+                        "{:>6} {} {:<26} {:<9} attempts {}{}",
+                        d["id"],
+                        d["delivery_id"].as_str().unwrap_or("?"),
+                        d["event"].as_str().unwrap_or("?"),
+                        d["state"].as_str().unwrap_or("?"),
+                        d["attempts"],
+                        d["last_error"]
+                            .as_str()
+                            .map(|e| format!(" — {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        WebhooksCommand::Redeliver { repo, id, delivery } => {
+            let (owner, name) = split_repo(&repo)?;
+            let d = client.redeliver(owner, name, id, delivery).await?;
+            if json {
+                print_json(&d)?;
+            } else {
+                println!(
+                    "queued delivery {} ({})",
+                    d["id"],
+                    d["delivery_id"].as_str().unwrap_or("?")
+                );
             }
         }
     }

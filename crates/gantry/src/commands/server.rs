@@ -6,6 +6,21 @@ use gantry_server::ServerConfig;
 use crate::cli::ServerArgs;
 
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let config = configure(args)?;
+    gantry_server::serve(config).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn worker(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let count = args
+        .workers
+        .unwrap_or(gantry_server::config::DEFAULT_WORKERS);
+    let config = configure(args)?;
+    gantry_server::work(config, count).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn configure(args: ServerArgs) -> anyhow::Result<ServerConfig> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
@@ -26,9 +41,14 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
             max_upload_size: args.max_upload_size,
             public_url: args.public_url,
             admin_token: std::env::var("GANTRY_ADMIN_TOKEN").ok(),
+            workers: args.workers,
+            job_lease_seconds: args.job_lease_seconds,
+            webhook_retry_schedule: args.webhook_retry_schedule,
+            webhook_disable_after: args.webhook_disable_after,
+            webhook_timeout_seconds: args.webhook_timeout_seconds,
+            webhook_deny_networks: args.webhook_deny_networks,
         },
         file,
     );
-    gantry_server::serve(config).await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(config)
 }

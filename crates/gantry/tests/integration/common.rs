@@ -56,6 +56,7 @@ pub struct ServerBuilder {
     envs: Vec<(String, String)>,
     admin_token: Option<String>,
     data_dir: Option<tempfile::TempDir>,
+    database_url: Option<String>,
 }
 
 impl ServerBuilder {
@@ -81,14 +82,22 @@ impl ServerBuilder {
         self
     }
 
+    /// Restart on the data (directory and database) of a stopped server.
+    pub fn restart_of(mut self, stopped: Stopped) -> Self {
+        self.data_dir = Some(stopped.data_dir);
+        self.database_url = stopped.database_url;
+        self
+    }
+
     pub fn start(self) -> TestResult<TestServer> {
         let data_dir = match self.data_dir {
             Some(d) => d,
             None => tempfile::tempdir()?,
         };
-        let database_url = match std::env::var("GANTRY_TEST_DATABASE_URL") {
-            Ok(base) => Some(fresh_postgres_database(&base)?),
-            Err(_) => None,
+        let database_url = match (self.database_url, std::env::var("GANTRY_TEST_DATABASE_URL")) {
+            (Some(url), _) => Some(url),
+            (None, Ok(base)) => Some(fresh_postgres_database(&base)?),
+            (None, Err(_)) => None,
         };
         TestServer::spawn(
             data_dir,
@@ -98,6 +107,12 @@ impl ServerBuilder {
             self.admin_token,
         )
     }
+}
+
+/// What a stopped server leaves behind for a restart.
+pub struct Stopped {
+    pub data_dir: tempfile::TempDir,
+    pub database_url: Option<String>,
 }
 
 pub struct TestServer {
@@ -117,6 +132,7 @@ impl TestServer {
             envs: Vec::new(),
             admin_token: Some(ADMIN.to_owned()),
             data_dir: None,
+            database_url: None,
         }
     }
 
@@ -211,11 +227,50 @@ impl TestServer {
     }
 
     /// Stops the server and hands back its data directory.
-    pub fn stop(mut self) -> TestResult<tempfile::TempDir> {
+    pub fn stop(self) -> TestResult<tempfile::TempDir> {
+        Ok(self.shutdown()?.data_dir)
+    }
+
+    /// Stops the server (SIGTERM) and hands back its data for a restart.
+    pub fn shutdown(mut self) -> TestResult<Stopped> {
         self.terminate()?;
+        self.into_stopped()
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and hands back its data.
+    pub fn crash(mut self) -> TestResult<Stopped> {
+        self.child.kill()?;
+        self.child.wait()?;
+        self.into_stopped()
+    }
+
+    fn into_stopped(mut self) -> TestResult<Stopped> {
         let dir = tempfile::tempdir()?;
-        let data = std::mem::replace(&mut self.data_dir, dir);
-        Ok(data)
+        Ok(Stopped {
+            data_dir: std::mem::replace(&mut self.data_dir, dir),
+            database_url: self.database_url.take(),
+        })
+    }
+
+    /// Starts `gantry worker` against this server's database and storage.
+    pub fn spawn_worker(&self, envs: &[(&str, &str)]) -> TestResult<Child> {
+        let mut cmd = Command::new(bin());
+        cmd.arg("worker")
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .arg("--public-url")
+            .arg(&self.url)
+            .env_remove("GANTRY_DATABASE_URL")
+            .env("GANTRY_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(url) = &self.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        Ok(cmd.spawn()?)
     }
 
     pub fn blobs_dir(&self) -> PathBuf {
@@ -284,7 +339,56 @@ impl TestServer {
             .await
     }
 
+    /// Uploads, and when the upload was accepted waits for its sync to finish; returns the
+    /// package as it is then.
     pub async fn upload_raw_as(
+        &self,
+        token: &str,
+        repo: &str,
+        name: &str,
+        version: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> TestResult<(StatusCode, Value)> {
+        let (status, body) = self
+            .upload_raw_nowait(token, repo, name, version, filename, bytes)
+            .await?;
+        if status != StatusCode::CREATED {
+            return Ok((status, body));
+        }
+        let slug = body["slug_perm"].as_str().ok_or("no slug")?;
+        Ok((status, self.wait_for_sync(repo, slug).await?))
+    }
+
+    /// Polls a package until its sync completed or failed (at most 30 s).
+    pub async fn wait_for_sync(&self, repo: &str, slug: &str) -> TestResult<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, package) = self
+                .admin(
+                    Method::GET,
+                    &format!("/api/v1/packages/{repo}/{slug}"),
+                    None,
+                )
+                .await?;
+            if status != StatusCode::OK {
+                return Err(format!("package {slug}: {status} {package}").into());
+            }
+            if matches!(
+                package["sync_status"].as_str(),
+                Some("completed" | "failed")
+            ) {
+                return Ok(package);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("package {slug} did not finish syncing: {package}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Uploads without waiting for sync.
+    pub async fn upload_raw_nowait(
         &self,
         token: &str,
         repo: &str,

@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod pipeline;
 mod promotion;
 mod raw;
 mod repos;

@@ -217,12 +217,32 @@ async fn bad_uploads_get_clear_errors_and_leave_nothing() -> TestResult {
     assert_error(st, &b, StatusCode::BAD_REQUEST, "bad_request");
     let (st, b) = upload("name=a&version=1", vec![1]).await?;
     assert_error(st, &b, StatusCode::BAD_REQUEST, "bad_request");
+    // A declared checksum that the bytes do not match fails the package's sync.
     let (st, b) = upload(
         "name=a&version=1&filename=a.bin&checksum_sha256=0000000000000000000000000000000000000000000000000000000000000000",
         vec![1],
     )
     .await?;
-    assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "unprocessable");
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let slug = b["slug_perm"].as_str().ok_or("slug")?;
+    let failed = s.wait_for_sync("acme/dev", slug).await?;
+    assert_eq!(failed["sync_status"], "failed");
+    assert!(
+        failed["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("sha256 checksum mismatch")),
+        "{failed}"
+    );
+    let (st, _) = s
+        .call(Method::GET, "/acme/dev/raw/a/1/a.bin", Some(ADMIN), None)
+        .await?;
+    assert_eq!(st, StatusCode::NOT_FOUND, "a failed package is not served");
+    s.admin(
+        Method::DELETE,
+        &format!("/api/v1/packages/acme/dev/{slug}"),
+        None,
+    )
+    .await?;
     let resp = s
         .req(
             Method::POST,
@@ -296,6 +316,9 @@ async fn same_identity_conflicts_unless_republished() -> TestResult {
         .send()
         .await?;
     assert_eq!(resp.status(), StatusCode::CREATED);
+    let new: serde_json::Value = resp.json().await?;
+    s.wait_for_sync("acme/dev", new["slug_perm"].as_str().ok_or("slug")?)
+        .await?;
     let bytes = s
         .req(Method::GET, "/acme/dev/raw/app/1/app.bin", Some(ADMIN))
         .send()
@@ -486,6 +509,7 @@ async fn soft_delete_and_restore() -> TestResult {
         kinds,
         [
             "package.created",
+            "package.syncing",
             "package.synced",
             "package.deleted",
             "package.restored",

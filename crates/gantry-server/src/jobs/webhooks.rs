@@ -1,0 +1,257 @@
+//! Webhook fan-out (one delivery per matching webhook for each event) and delivery attempts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use gantry_core::PackageQuery;
+use gantry_db::{AttemptResult, EventRow, JobRow, NewDelivery, PackageRow, WebhookRow};
+use gantry_jobs::{Completion, JobContext, JobError, JobHandler};
+use gantry_webhooks::Payload;
+
+use crate::app::App;
+use crate::render::{self, BaseUrl};
+
+pub(crate) struct DispatchHandler {
+    pub(crate) app: Arc<App>,
+}
+
+pub(crate) struct DeliverHandler {
+    pub(crate) app: Arc<App>,
+}
+
+/// Attempts a delivery gets: the first plus one per entry of the retry schedule.
+pub(crate) fn max_attempts(app: &App) -> i64 {
+    i64::try_from(app.config.webhook_retry_schedule.len()).unwrap_or(0) + 1
+}
+
+/// Whether a webhook's package filter (the listing query language) matches `package`.
+pub(crate) fn filter_matches(query: Option<&str>, package: Option<&PackageRow>) -> bool {
+    let Some(text) = query.filter(|q| !q.trim().is_empty()) else {
+        return true;
+    };
+    let Ok(q) = PackageQuery::parse(text) else {
+        return false;
+    };
+    let Some(p) = package else {
+        return false;
+    };
+    let name_ok = q
+        .name
+        .as_ref()
+        .is_none_or(|n| *n == p.name || *n == p.normalized_name);
+    let version_ok = q.version.as_ref().is_none_or(|v| *v == p.version);
+    let format_ok = q.format.as_ref().is_none_or(|f| *f == p.format);
+    let state_ok = q.state.is_none_or(|s| s.as_str() == p.state);
+    let tags_ok = q.tags.iter().all(|t| p.tags.contains(t));
+    let words_ok = q
+        .name_contains
+        .iter()
+        .all(|w| p.name.to_lowercase().contains(&w.to_lowercase()));
+    name_ok && version_ok && format_ok && state_ok && tags_ok && words_ok
+}
+
+/// The payload of `event` for one delivery.
+pub(crate) fn payload(
+    app: &App,
+    event: &EventRow,
+    package: Option<&PackageRow>,
+    delivery_id: &str,
+) -> Payload {
+    let base = BaseUrl(app.base_url());
+    let mut context: serde_json::Value = serde_json::from_str(&event.context).unwrap_or_default();
+    if let Some(map) = context.as_object_mut() {
+        map.insert("actor".into(), event.actor.clone().into());
+        map.insert("event_id".into(), event.id.into());
+        for (key, value) in [
+            ("source_repository", &event.source_repository),
+            ("destination_repository", &event.destination_repository),
+        ] {
+            if let Some(v) = value {
+                map.insert(key.into(), v.clone().into());
+            }
+        }
+    }
+    Payload {
+        event: event.event_type.clone(),
+        delivery_id: delivery_id.to_owned(),
+        occurred_at: gantry_core::time::rfc3339(event.occurred_at),
+        repository: event.repository.clone().unwrap_or_default(),
+        package: package
+            .map(|p| serde_json::to_value(render::package(&base, p)).unwrap_or_default())
+            .unwrap_or(serde_json::Value::Null),
+        context,
+    }
+}
+
+impl JobHandler for DispatchHandler {
+    fn run<'a>(
+        &'a self,
+        job: &'a JobRow,
+        ctx: &'a JobContext,
+    ) -> BoxFuture<'a, Result<Completion, JobError>> {
+        Box::pin(async move {
+            let db = &self.app.db;
+            let payload: serde_json::Value = serde_json::from_str(&job.payload)
+                .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
+            let event_id = payload["event_id"].as_i64().unwrap_or_default();
+            let Some(event) = db.get_event(event_id).await.map_err(JobError::retry)? else {
+                return Ok(Completion::Done);
+            };
+            let mut repos: Vec<String> = [&event.repository, &event.source_repository]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            repos.dedup();
+            let webhooks = db
+                .active_webhooks_for(&repos)
+                .await
+                .map_err(JobError::retry)?;
+            let package = match &event.slug_perm {
+                Some(slug) => db
+                    .get_package_by_slug(slug)
+                    .await
+                    .map_err(JobError::retry)?,
+                None => None,
+            };
+            let deliveries: Vec<NewDelivery> = webhooks
+                .iter()
+                .filter(|w| w.wants(&event.event_type))
+                .filter(|w| filter_matches(w.package_query.as_deref(), package.as_ref()))
+                .map(|w| {
+                    let uuid = uuid::Uuid::new_v4().to_string();
+                    let body = payload_json(&self.app, &event, package.as_ref(), &uuid);
+                    NewDelivery {
+                        webhook_id: w.id,
+                        delivery_uuid: uuid,
+                        event_id: Some(event.id),
+                        event_type: event.event_type.clone(),
+                        payload: body,
+                    }
+                })
+                .collect();
+            db.dispatch_deliveries(&deliveries, max_attempts(&self.app), job.id, &ctx.worker_id)
+                .await
+                .map_err(JobError::retry)?;
+            if !deliveries.is_empty() {
+                self.app.wake_workers();
+            }
+            Ok(Completion::Completed)
+        })
+    }
+}
+
+fn payload_json(app: &App, event: &EventRow, package: Option<&PackageRow>, uuid: &str) -> String {
+    serde_json::to_string(&payload(app, event, package, uuid)).unwrap_or_default()
+}
+
+/// One attempt at delivering `body` to `webhook`, recorded. Returns the attempt and whether
+/// it disabled the webhook.
+pub(crate) async fn attempt(
+    app: &App,
+    webhook: &WebhookRow,
+    delivery_id: i64,
+    uuid: &str,
+    event_type: &str,
+    body: &str,
+    last: bool,
+) -> Result<(AttemptResult, bool), gantry_db::DbError> {
+    let sent = gantry_webhooks::send(
+        &app.http,
+        &app.webhook_deny,
+        gantry_webhooks::Request {
+            target_url: &webhook.target_url,
+            body: body.as_bytes(),
+            event: event_type,
+            delivery_id: uuid,
+            secret: webhook.secret.as_deref(),
+            extra_header: webhook
+                .extra_header_name
+                .as_deref()
+                .zip(webhook.extra_header_value.as_deref()),
+            timeout: Duration::from_secs_f64(app.config.webhook_timeout_seconds.max(0.1)),
+        },
+    )
+    .await;
+    let result = attempt_result(&sent, last);
+    let disabled = app
+        .db
+        .record_attempt(
+            delivery_id,
+            webhook.id,
+            &result,
+            app.config.webhook_disable_after,
+        )
+        .await?;
+    if disabled {
+        tracing::warn!(webhook = webhook.id, target = %webhook.target_url, "webhook disabled after repeated failures");
+    }
+    Ok((result, disabled))
+}
+
+pub(crate) fn attempt_result(sent: &gantry_webhooks::Attempt, last: bool) -> AttemptResult {
+    AttemptResult {
+        status_code: sent.status_code.map(i64::from),
+        latency_ms: i64::try_from(sent.latency.as_millis()).unwrap_or(i64::MAX),
+        response_excerpt: sent.response_excerpt.clone(),
+        error: sent.error.clone(),
+        success: sent.succeeded(),
+        last,
+    }
+}
+
+impl JobHandler for DeliverHandler {
+    fn run<'a>(
+        &'a self,
+        job: &'a JobRow,
+        _ctx: &'a JobContext,
+    ) -> BoxFuture<'a, Result<Completion, JobError>> {
+        Box::pin(async move {
+            let db = &self.app.db;
+            let payload: serde_json::Value = serde_json::from_str(&job.payload)
+                .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
+            let delivery_id = payload["delivery_id"].as_i64().unwrap_or_default();
+            let Some(delivery) = db
+                .get_delivery(delivery_id)
+                .await
+                .map_err(JobError::retry)?
+            else {
+                return Ok(Completion::Done);
+            };
+            let webhook = db
+                .get_webhook_by_id(delivery.webhook_id)
+                .await
+                .map_err(JobError::retry)?;
+            // A deleted or disabled webhook sends nothing.
+            let Some(webhook) = webhook.filter(|w| w.is_active != 0) else {
+                return Ok(Completion::Done);
+            };
+            let last = job.attempts >= job.max_attempts;
+            let (result, disabled) = attempt(
+                &self.app,
+                &webhook,
+                delivery.id,
+                &delivery.delivery_uuid,
+                &delivery.event_type,
+                &delivery.payload,
+                last,
+            )
+            .await
+            .map_err(JobError::retry)?;
+            if result.success || last || disabled {
+                return Ok(Completion::Done);
+            }
+            let schedule = &self.app.config.webhook_retry_schedule;
+            let index = usize::try_from(job.attempts - 1).unwrap_or(0);
+            let after = schedule
+                .get(index)
+                .or(schedule.last())
+                .map(|s| Duration::from_secs_f64(s.max(0.0)));
+            Err(JobError::Retry {
+                message: result.error.unwrap_or_else(|| "delivery failed".into()),
+                after,
+            })
+        })
+    }
+}
