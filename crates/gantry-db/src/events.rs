@@ -85,16 +85,35 @@ pub(crate) async fn insert(conn: &mut AnyConnection, event: &NewEvent) -> Result
 /// Job kind that fans an event out to the repository's webhooks.
 pub const DISPATCH_JOB: &str = "webhook.dispatch";
 
+/// The repositories whose webhooks hear of an event: its own and, for a move, the one the
+/// package left (a copy writes an event on each side already).
+pub fn audience(
+    event_type: &str,
+    repository: Option<&str>,
+    source_repository: Option<&str>,
+) -> Vec<String> {
+    let mut repos: Vec<String> = repository.into_iter().map(str::to_owned).collect();
+    if event_type == EventType::PackageMoved.as_str() {
+        if let Some(source) = source_repository {
+            if Some(source) != repository {
+                repos.push(source.to_owned());
+            }
+        }
+    }
+    repos
+}
+
 /// Queues webhook fan-out for a package event, in the event's transaction, when a webhook
-/// of the repository (or, for a move, of the source repository) is active.
+/// of its audience is active.
 async fn enqueue_dispatch(conn: &mut AnyConnection, id: i64, event: &NewEvent) -> Result<()> {
     if !event.event_type.as_str().starts_with("package.") {
         return Ok(());
     }
-    let repos: Vec<&String> = [&event.repository, &event.source_repository]
-        .into_iter()
-        .flatten()
-        .collect();
+    let repos = audience(
+        event.event_type.as_str(),
+        event.repository.as_deref(),
+        event.source_repository.as_deref(),
+    );
     if repos.is_empty() {
         return Ok(());
     }

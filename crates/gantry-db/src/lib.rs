@@ -17,7 +17,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use events::{EventRow, NewEvent, DISPATCH_JOB};
+pub use events::{audience, EventRow, NewEvent, DISPATCH_JOB};
 pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
 pub use packages::{
     ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode, SyncOutcome,

@@ -274,7 +274,7 @@ pub(crate) enum WebhooksCommand {
         /// OWNER/REPO
         repo: String,
         /// URL that receives a POST per event.
-        #[arg(long = "target-url", visible_alias = "url")]
+        #[arg(long = "target-url")]
         target_url: String,
         /// Comma-separated event types, or * for all.
         #[arg(long, value_delimiter = ',', default_value = "*")]
@@ -298,7 +298,7 @@ pub(crate) enum WebhooksCommand {
     Update {
         repo: String,
         id: i64,
-        #[arg(long = "target-url", visible_alias = "url")]
+        #[arg(long = "target-url")]
         target_url: Option<String>,
         #[arg(long, value_delimiter = ',')]
         events: Option<Vec<String>>,
@@ -341,4 +341,14 @@ pub(crate) enum TokensCommand {
         #[arg(long)]
         description: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_grammar_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -98,12 +98,11 @@ impl JobHandler for DispatchHandler {
             let Some(event) = db.get_event(event_id).await.map_err(JobError::retry)? else {
                 return Ok(Completion::Done);
             };
-            let mut repos: Vec<String> = [&event.repository, &event.source_repository]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect();
-            repos.dedup();
+            let repos = gantry_db::audience(
+                &event.event_type,
+                event.repository.as_deref(),
+                event.source_repository.as_deref(),
+            );
             let webhooks = db
                 .active_webhooks_for(&repos)
                 .await

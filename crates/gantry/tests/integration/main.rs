@@ -7,6 +7,8 @@ mod auth;
 mod pipeline;
 mod promotion;
 mod raw;
+mod receiver;
 mod repos;
 mod robustness;
 mod server;
+mod webhooks;
