@@ -58,8 +58,9 @@ pub struct PackagePage {
 pub struct CreatedToken {
     pub token: String,
     pub id: i64,
-    pub scope: String,
-    pub privilege: String,
+    pub scope: Option<String>,
+    pub privilege: Option<String>,
+    pub principal: Option<String>,
     pub expires_at: Option<String>,
 }
 
@@ -130,6 +131,33 @@ impl Client {
             url: self.base.clone(),
             source: e,
         })
+    }
+
+    /// GET of any API path, with query parameters.
+    pub async fn get_value(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        self.json(self.request(Method::GET, path).query(query))
+            .await
+    }
+
+    /// A request with a JSON body; the JSON answer, or null for an empty one.
+    pub async fn send_value(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| ClientError::BadUrl(method.into()))?;
+        let mut req = self.request(method, path);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let response = self.send(req).await?;
+        let text = response.text().await.map_err(|e| ClientError::Http {
+            url: self.base.clone(),
+            source: e,
+        })?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub async fn whoami(&self) -> Result<Value> {
@@ -458,12 +486,13 @@ impl Client {
 
     pub async fn create_token(
         &self,
-        scope: &str,
-        privilege: &str,
+        scope: Option<&str>,
+        privilege: Option<&str>,
+        principal: Option<&str>,
         expires_in_days: Option<i64>,
         description: Option<&str>,
     ) -> Result<CreatedToken> {
-        let mut body = json!({ "scope": scope, "privilege": privilege });
+        let mut body = json!({ "scope": scope, "privilege": privilege, "principal": principal });
         if let Some(days) = expires_in_days {
             body["expires_in_days"] = json!(days);
         }

@@ -120,6 +120,17 @@ string_enum!(
         RepositoryUpdated => "repository.updated",
         RepositoryDeleted => "repository.deleted",
         TokenCreated => "token.created",
+        TokenRevoked => "token.revoked",
+        PrincipalCreated => "principal.created",
+        TeamMemberAdded => "team.member_added",
+        TeamMemberRemoved => "team.member_removed",
+        PrivilegeGranted => "privilege.granted",
+        PrivilegeRevoked => "privilege.revoked",
+        WebhookCreated => "webhook.created",
+        WebhookUpdated => "webhook.updated",
+        WebhookDeleted => "webhook.deleted",
+        UserLoggedIn => "user.logged_in",
+        RequestDenied => "request.denied",
         Ping => "ping",
     }
 );
@@ -137,6 +148,15 @@ pub struct Repository {
     pub package_count: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// CIDR networks allowed to reach the repository's packages (empty: all). Shown to admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_allowlist: Option<Vec<String>>,
+    /// CIDR networks refused. Shown to admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_denylist: Option<Vec<String>>,
+    /// Minimum privilege per operation, with defaults filled in. Shown to admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<serde_json::Value>,
 }
 
 /// One file of a package.

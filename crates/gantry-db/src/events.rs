@@ -198,3 +198,59 @@ impl Db {
         Ok(trail)
     }
 }
+
+/// Filters of the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Substring of the actor.
+    pub actor: Option<String>,
+    pub event_type: Option<String>,
+    /// Unix ms, inclusive.
+    pub since: Option<i64>,
+    /// Unix ms, exclusive.
+    pub until: Option<i64>,
+    /// Only events older than this id (paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Db {
+    /// A namespace's events, newest first.
+    pub async fn audit_events(
+        &self,
+        namespace: &str,
+        filter: &AuditFilter,
+    ) -> Result<Vec<EventRow>> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE namespace = "
+        ));
+        sql.str(namespace);
+        if let Some(actor) = &filter.actor {
+            let mut pattern = String::from("%");
+            for c in actor.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            sql.push(" AND actor LIKE ")
+                .str(&pattern)
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(t) = &filter.event_type {
+            sql.push(" AND event_type = ").str(t);
+        }
+        if let Some(since) = filter.since {
+            sql.push(" AND occurred_at >= ").int(since);
+        }
+        if let Some(until) = filter.until {
+            sql.push(" AND occurred_at < ").int(until);
+        }
+        if let Some(before) = filter.before_id {
+            sql.push(" AND id < ").int(before);
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").int(filter.limit);
+        Ok(sql.query_as().fetch_all(&self.pool).await?)
+    }
+}

@@ -8,6 +8,7 @@ mod events;
 mod jobs;
 mod migrations;
 mod packages;
+mod principals;
 mod repos;
 mod tokens;
 mod webhooks;
@@ -17,12 +18,13 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use events::{audience, EventRow, NewEvent, DISPATCH_JOB};
+pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
 pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
 pub use packages::{
     ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode, SyncOutcome,
 };
-pub use repos::RepoRow;
+pub use principals::{GrantRow, PrincipalRow};
+pub use repos::{RepoRow, RepoUpdate};
 pub use tokens::{NewToken, TokenRow};
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,

@@ -454,21 +454,31 @@ impl Db {
     /// Queues processing again. Refused while a sync is pending or running.
     pub async fn request_resync(&self, package: &PackageRow, job: &NewJob) -> Result<PackageRow> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE packages SET sync_status = 'awaiting_sync', sync_progress = 0, \
-             status_reason = NULL, updated_at = $1 WHERE id = $2 \
-             AND sync_status IN ('completed', 'failed')",
+        // Refused only while a sync job for the package is alive: a package whose job died
+        // (or was skipped while it was deleted) can always be synced again.
+        let pattern = format!("%\"slug_perm\":\"{}\"%", package.slug_perm);
+        let live: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM jobs WHERE kind = $1 AND state IN ('queued', 'running') \
+             AND payload LIKE $2 LIMIT 1",
         )
-        .bind(now_millis())
-        .bind(package.id)
-        .execute(&mut *tx)
+        .bind(&job.kind)
+        .bind(pattern)
+        .fetch_optional(&mut *tx)
         .await?;
-        if updated.rows_affected() == 0 {
+        if live.is_some() {
             return Err(DbError::Conflict(format!(
                 "package {} is already being synced",
                 package.slug_perm
             )));
         }
+        sqlx::query(
+            "UPDATE packages SET sync_status = 'awaiting_sync', sync_progress = 0, \
+             status_reason = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now_millis())
+        .bind(package.id)
+        .execute(&mut *tx)
+        .await?;
         jobs::enqueue(&mut tx, job).await?;
         tx.commit().await?;
         self.get_package_by_id(package.id)

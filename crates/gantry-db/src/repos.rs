@@ -16,6 +16,22 @@ pub struct RepoRow {
     pub package_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// JSON array of CIDR networks; empty allows every address.
+    pub ip_allowlist: String,
+    /// JSON array of CIDR networks refused even when allow-listed.
+    pub ip_denylist: String,
+    /// JSON object: operation name → minimum privilege, overriding the defaults.
+    pub permissions: String,
+}
+
+/// Changes to a repository; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RepoUpdate {
+    pub description: Option<String>,
+    pub private: Option<bool>,
+    pub ip_allowlist: Option<Vec<String>>,
+    pub ip_denylist: Option<Vec<String>>,
+    pub permissions: Option<serde_json::Value>,
 }
 
 impl RepoRow {
@@ -30,7 +46,7 @@ impl RepoRow {
 }
 
 const REPO_SELECT: &str = "SELECT r.id, n.name AS namespace, r.name, r.description, r.private, \
-     r.package_count, r.created_at, r.updated_at \
+     r.package_count, r.created_at, r.updated_at, r.ip_allowlist, r.ip_denylist, r.permissions \
      FROM repositories r JOIN namespaces n ON n.id = r.namespace_id";
 
 impl Db {
@@ -113,18 +129,25 @@ impl Db {
             .await?)
     }
 
-    pub async fn update_repo(
-        &self,
-        id: i64,
-        description: Option<&str>,
-        private: Option<bool>,
-    ) -> Result<RepoRow> {
+    pub async fn update_repo(&self, id: i64, update: &RepoUpdate) -> Result<RepoRow> {
+        let json_list =
+            |l: &Option<Vec<String>>| l.as_ref().map(|l| serde_json::json!(l).to_string());
         sqlx::query(
             "UPDATE repositories SET description = COALESCE($1, description), \
-             private = COALESCE($2, private), updated_at = $3 WHERE id = $4",
+             private = COALESCE($2, private), ip_allowlist = COALESCE($3, ip_allowlist), \
+             ip_denylist = COALESCE($4, ip_denylist), permissions = COALESCE($5, permissions), \
+             updated_at = $6 WHERE id = $7",
         )
-        .bind(description.map(str::to_owned))
-        .bind(private.map(i64::from))
+        .bind(update.description.clone())
+        .bind(update.private.map(i64::from))
+        .bind(json_list(&update.ip_allowlist))
+        .bind(json_list(&update.ip_denylist))
+        .bind(
+            update
+                .permissions
+                .as_ref()
+                .map(serde_json::Value::to_string),
+        )
         .bind(now_millis())
         .bind(id)
         .execute(&self.pool)
@@ -149,7 +172,31 @@ impl Db {
                 "repository holds {count} package(s); delete them first or force the deletion"
             )));
         }
+        let (namespace, name): (String, String) = sqlx::query_as(
+            "SELECT n.name, r.name FROM repositories r JOIN namespaces n ON n.id = r.namespace_id WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        // Tokens and grants scoped to the repository must not come back to life if a
+        // repository of the same name is created later.
+        sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE namespace = $2 AND repository = $3 AND revoked_at IS NULL",
+        )
+        .bind(now_millis())
+        .bind(&namespace)
+        .bind(&name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM grants WHERE namespace = $1 AND repository = $2")
+            .bind(&namespace)
+            .bind(&name)
+            .execute(&mut *tx)
+            .await?;
         for sql in [
+            "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE w.repository_id = $1)",
+            "DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE repository_id = $1)",
+            "DELETE FROM webhooks WHERE repository_id = $1",
             "DELETE FROM package_files WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
             "DELETE FROM package_tags WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
             "DELETE FROM packages WHERE repository_id = $1",

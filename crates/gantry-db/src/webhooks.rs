@@ -353,6 +353,18 @@ impl Db {
         Ok(id)
     }
 
+    /// Marks a delivery that will not be sent (its webhook was disabled or deleted).
+    pub async fn cancel_delivery(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'cancelled', updated_at = $1 WHERE id = $2",
+        )
+        .bind(now_millis())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRow>> {
         let sql = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1");
         Ok(sqlx::query_as(&sql)

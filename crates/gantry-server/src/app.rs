@@ -25,6 +25,8 @@ pub struct App {
     pub(crate) webhook_deny: DenyList,
     /// The URL links point at when no public URL is configured: the bound address.
     pub(crate) bound_url: OnceLock<String>,
+    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+    pub(crate) auth_limiter: crate::limiter::AuthLimiter,
 }
 
 impl App {
@@ -39,6 +41,12 @@ impl App {
         let blobs = BlobStore::open(&config.storage_url)
             .with_context(|| format!("cannot open blob storage {}", config.storage_url))?;
         let webhook_deny = DenyList::new(&config.webhook_deny_networks)?;
+        let trusted_proxies = crate::access::parse_networks(&config.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("invalid trusted_proxies: {e}"))?;
+        let auth_limiter = crate::limiter::AuthLimiter::new(
+            config.auth_failure_limit,
+            std::time::Duration::from_secs(config.auth_failure_window_seconds),
+        );
         Ok(Arc::new(Self {
             config,
             db,
@@ -49,6 +57,8 @@ impl App {
             http: gantry_webhooks::client()?,
             webhook_deny,
             bound_url: OnceLock::new(),
+            trusted_proxies,
+            auth_limiter,
         }))
     }
 

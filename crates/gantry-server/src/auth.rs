@@ -1,5 +1,9 @@
-//! Who is calling: the token from `Authorization` (Bearer, HTTP Basic with the token as the
-//! password, or cargo's bare token) or `X-Api-Key`, and what it may do.
+//! Who is calling and what they may do. The token comes from `Authorization` (Bearer, HTTP
+//! Basic with the token as the password, or cargo's bare token) or `X-Api-Key`. A token
+//! belongs to a principal (user or service account; users also inherit their teams' grants)
+//! and may narrow it to a scope and privilege; a token without a principal is a standalone
+//! scoped token whose scope is its grant. Entitlements are read-only tokens for one
+//! repository.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -9,27 +13,34 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use gantry_core::{EventType, Privilege};
-use gantry_db::{NewEvent, RepoRow, TokenRow};
+use gantry_db::{NewEvent, PrincipalRow, RepoRow, TokenRow};
 
+use crate::access::{self, Op};
 use crate::app::App;
-use crate::error::AppError;
+use crate::error::{AppError, Denial};
+
+pub(crate) const ENTITLEMENT: &str = "entitlement";
 
 #[derive(Debug, Clone)]
 pub(crate) enum Principal {
     Anonymous,
-    Token(TokenRow),
+    Token(Box<TokenRow>),
 }
 
-/// The authenticated principal of a request and where it came from.
+/// The authenticated caller of a request and where it came from.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    pub principal: Principal,
-    pub address: Option<IpAddr>,
+    pub(crate) principal: Principal,
+    /// The principal the token belongs to, if any.
+    pub(crate) owner: Option<PrincipalRow>,
+    /// The owner's grants, own and through teams: (namespace, repository or '', privilege).
+    pub(crate) grants: Vec<(String, String, Privilege)>,
+    pub(crate) address: Option<IpAddr>,
 }
 
 fn token_from_parts(parts: &Parts) -> Option<String> {
     if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(key.trim().to_owned());
+        return Some(key.trim().to_owned()).filter(|t| !t.is_empty());
     }
     let header = parts.headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or(("", header));
@@ -54,36 +65,94 @@ impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
-        let address = parts
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let principal = match token_from_parts(parts) {
-            None => Principal::Anonymous,
-            Some(secret) => match app.db.find_token(&secret).await? {
-                Some(token) => Principal::Token(token),
-                None => {
-                    return Err(AppError::Unauthorized(
-                        "the token is invalid, revoked or expired".into(),
-                    ))
-                }
-            },
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let address = access::client_address(peer, forwarded, &app.trusted_proxies);
+        let mut caller = Caller {
+            principal: Principal::Anonymous,
+            owner: None,
+            grants: Vec::new(),
+            address,
         };
-        Ok(Caller { principal, address })
+        let Some(secret) = token_from_parts(parts) else {
+            parts.extensions.insert(caller.clone());
+            return Ok(caller);
+        };
+        if let Some(wait) = address.and_then(|a| app.auth_limiter.blocked(a)) {
+            return Err(too_many(wait));
+        }
+        let Some(token) = app.db.find_token(&secret).await? else {
+            if let Some(wait) = address.and_then(|a| app.auth_limiter.fail(a)) {
+                return Err(too_many(wait));
+            }
+            return Err(caller.deny(
+                AppError::Unauthorized("the token is invalid, revoked or expired".into()),
+                None,
+            ));
+        };
+        if let Some(principal_id) = token.principal_id {
+            caller.owner = app.db.get_principal(principal_id).await?;
+            caller.grants = app
+                .db
+                .effective_grants(principal_id)
+                .await?
+                .into_iter()
+                .filter_map(|(ns, repo, p)| Privilege::parse(&p).map(|p| (ns, repo, p)))
+                .collect();
+        }
+        caller.principal = Principal::Token(Box::new(token));
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+fn too_many(wait: u64) -> AppError {
+    AppError::TooManyRequests {
+        message: format!("too many failed authentication attempts; retry in {wait} s"),
+        retry_after: wait,
+    }
+}
+
+fn min_privilege(a: Privilege, b: Privilege) -> Privilege {
+    if a.covers(b) {
+        b
+    } else {
+        a
     }
 }
 
 impl Caller {
-    /// How the caller is named in events: the token's description and prefix.
+    /// How the caller is named in events: the principal or token description, and prefix.
     pub(crate) fn actor(&self) -> String {
+        match (&self.principal, &self.owner) {
+            (Principal::Anonymous, _) => "anonymous".to_owned(),
+            (Principal::Token(t), Some(owner)) => format!("{} ({}…)", owner.reference(), t.prefix),
+            (Principal::Token(t), None) => format!("{} ({}…)", t.description, t.prefix),
+        }
+    }
+
+    pub(crate) fn token(&self) -> Option<&TokenRow> {
         match &self.principal {
-            Principal::Anonymous => "anonymous".to_owned(),
-            Principal::Token(t) => format!("{} ({}…)", t.description, t.prefix),
+            Principal::Token(t) => Some(t),
+            Principal::Anonymous => None,
         }
     }
 
     pub(crate) fn is_site_admin(&self) -> bool {
-        matches!(&self.principal, Principal::Token(t) if t.site_admin != 0)
+        let Some(t) = self.token() else { return false };
+        t.site_admin != 0
+            || (t.namespace.is_none()
+                && t.kind != ENTITLEMENT
+                && self.owner.as_ref().is_some_and(|o| o.site_admin != 0))
     }
 
     pub(crate) fn is_anonymous(&self) -> bool {
@@ -97,22 +166,59 @@ impl Caller {
         event
     }
 
-    /// The privilege the caller's token grants on `namespace` (and `repo`, if given).
-    pub(crate) fn granted(&self, namespace: &str, repo: Option<&str>) -> Option<Privilege> {
-        let Principal::Token(token) = &self.principal else {
-            return None;
+    /// `err`, marked so that the denial is written to the audit log.
+    pub(crate) fn deny(&self, err: AppError, namespace: Option<&str>) -> AppError {
+        AppError::Denied(
+            Box::new(err),
+            Box::new(Denial {
+                namespace: namespace.map(str::to_owned),
+                actor: self.actor(),
+                address: self.address.map(|a| a.to_string()),
+            }),
+        )
+    }
+
+    /// The most the token itself allows on `namespace` (and `repo`): its scope and privilege.
+    fn token_cap(token: &TokenRow, namespace: &str, repo: Option<&str>) -> Option<Privilege> {
+        let Some(scope_ns) = &token.namespace else {
+            return Some(Privilege::Admin);
         };
+        if scope_ns != namespace {
+            return None;
+        }
+        let privilege = if token.kind == ENTITLEMENT {
+            Privilege::Read
+        } else {
+            Privilege::parse(&token.privilege)?
+        };
+        match (&token.repository, repo) {
+            (None, _) => Some(privilege),
+            (Some(scoped), Some(repo)) if scoped == repo => Some(privilege),
+            _ => None,
+        }
+    }
+
+    /// The privilege the caller holds on `namespace` (and `repo`, if given).
+    pub(crate) fn granted(&self, namespace: &str, repo: Option<&str>) -> Option<Privilege> {
+        let token = self.token()?;
         if token.site_admin != 0 {
             return Some(Privilege::Admin);
         }
-        if token.namespace.as_deref() != Some(namespace) {
-            return None;
+        let cap = Self::token_cap(token, namespace, repo)?;
+        let Some(owner) = &self.owner else {
+            // A standalone token: its scope is its grant (an unscoped one grants nothing).
+            return token.namespace.is_some().then_some(cap);
+        };
+        if owner.site_admin != 0 && token.kind != ENTITLEMENT {
+            return Some(cap);
         }
-        match (&token.repository, repo) {
-            (None, _) => Privilege::parse(&token.privilege),
-            (Some(scoped), Some(repo)) if scoped == repo => Privilege::parse(&token.privilege),
-            _ => None,
-        }
+        let base = self
+            .grants
+            .iter()
+            .filter(|(ns, r, _)| ns == namespace && (r.is_empty() || Some(r.as_str()) == repo))
+            .map(|(_, _, p)| *p)
+            .reduce(|a, b| if a.covers(b) { a } else { b })?;
+        Some(min_privilege(base, cap))
     }
 
     /// Whether the caller may see the repository at all.
@@ -120,33 +226,52 @@ impl Caller {
         !repo.is_private() || self.granted(&repo.namespace, Some(&repo.name)).is_some()
     }
 
-    /// Requires `needed` on `repo`. A caller who may not read a private repository learns
-    /// nothing of it (404); an anonymous caller is asked to authenticate (401); anyone else
-    /// lacks the privilege (403).
-    pub(crate) fn require(&self, repo: &RepoRow, needed: Privilege) -> Result<(), AppError> {
+    /// Requires what `op` needs on `repo`, and that the caller's address may reach it. A
+    /// caller who may not see a private repository learns nothing of it (404); an anonymous
+    /// caller is asked to authenticate (401); anyone else is refused (403). Denials go to the
+    /// audit log.
+    pub(crate) fn require(&self, repo: &RepoRow, op: Op) -> Result<(), AppError> {
+        let needed = access::required(repo, op);
         let granted = self.granted(&repo.namespace, Some(&repo.name));
-        if granted.is_some_and(|g| g.covers(needed)) {
-            return Ok(());
+        let public_read = !repo.is_private() && !op.mutates() && needed == Privilege::Read;
+        let allowed = public_read || granted.is_some_and(|g| g.covers(needed));
+        let ns = Some(repo.namespace.as_str());
+        if !allowed {
+            if !self.can_read(repo) {
+                return Err(self.deny(not_found_repo(&repo.namespace, &repo.name), ns));
+            }
+            if self.is_anonymous() {
+                return Err(self.deny(
+                    AppError::Unauthorized(format!(
+                        "authentication required to {} in {}",
+                        op.key(),
+                        repo.slug()
+                    )),
+                    ns,
+                ));
+            }
+            return Err(self.deny(
+                AppError::Forbidden(format!(
+                    "{} needs the {needed} privilege on {}",
+                    op.key(),
+                    repo.slug()
+                )),
+                ns,
+            ));
         }
-        if !repo.is_private() && needed == Privilege::Read {
-            return Ok(());
+        // Address rules apply to everything but the administration of the repository by its
+        // admins, so an allowlist can never lock the owners out.
+        let admin = granted.is_some_and(|g| g.covers(Privilege::Admin));
+        if !(op.administrative() && admin) {
+            if let Err(message) = access::address_allowed(repo, self.address) {
+                tracing::warn!(repository = %repo.slug(), address = ?self.address, "request denied by address rules");
+                return Err(self.deny(AppError::Forbidden(message), ns));
+            }
         }
-        if !self.can_read(repo) {
-            return Err(not_found_repo(&repo.namespace, &repo.name));
-        }
-        if self.is_anonymous() {
-            return Err(AppError::Unauthorized(format!(
-                "authentication required to {needed}-access {}",
-                repo.slug()
-            )));
-        }
-        Err(AppError::Forbidden(format!(
-            "this token lacks the {needed} privilege on {}",
-            repo.slug()
-        )))
+        Ok(())
     }
 
-    /// Requires `needed` on the namespace as a whole (repository creation, tokens).
+    /// Requires `needed` on the namespace as a whole (repository creation, tokens, teams).
     pub(crate) fn require_namespace(
         &self,
         namespace: &str,
@@ -159,11 +284,32 @@ impl Caller {
             return Ok(());
         }
         if self.is_anonymous() {
-            return Err(AppError::Unauthorized("authentication required".into()));
+            return Err(self.deny(
+                AppError::Unauthorized("authentication required".into()),
+                Some(namespace),
+            ));
         }
-        Err(AppError::Forbidden(format!(
-            "this token lacks the {needed} privilege on namespace {namespace}"
-        )))
+        Err(self.deny(
+            AppError::Forbidden(format!(
+                "this token lacks the {needed} privilege on namespace {namespace}"
+            )),
+            Some(namespace),
+        ))
+    }
+
+    /// Requires a site admin.
+    pub(crate) fn require_site_admin(&self) -> Result<(), AppError> {
+        if self.is_site_admin() {
+            return Ok(());
+        }
+        Err(self.deny(
+            if self.is_anonymous() {
+                AppError::Unauthorized("authentication required".into())
+            } else {
+                AppError::Forbidden("only site admins may do this".into())
+            },
+            None,
+        ))
     }
 }
 
@@ -201,5 +347,96 @@ mod tests {
         );
         assert_eq!(token_from_parts(&parts("Digest xyz")), None);
         assert_eq!(token_from_parts(&parts("Basic !!!")), None);
+    }
+
+    fn token(ns: Option<&str>, repo: Option<&str>, privilege: &str, kind: &str) -> TokenRow {
+        TokenRow {
+            id: 1,
+            prefix: "gty_x".into(),
+            description: "t".into(),
+            site_admin: 0,
+            namespace: ns.map(str::to_owned),
+            repository: repo.map(str::to_owned),
+            privilege: privilege.into(),
+            created_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            principal_id: None,
+            kind: kind.into(),
+            max_downloads: None,
+            download_count: 0,
+            created_by: None,
+        }
+    }
+
+    fn caller(
+        t: TokenRow,
+        owner: Option<PrincipalRow>,
+        grants: &[(&str, &str, Privilege)],
+    ) -> Caller {
+        Caller {
+            principal: Principal::Token(Box::new(t)),
+            owner,
+            grants: grants
+                .iter()
+                .map(|(a, b, p)| ((*a).to_owned(), (*b).to_owned(), *p))
+                .collect(),
+            address: None,
+        }
+    }
+
+    fn user() -> PrincipalRow {
+        PrincipalRow {
+            id: 7,
+            kind: "user".into(),
+            namespace: String::new(),
+            name: "alice".into(),
+            password_hash: None,
+            site_admin: 0,
+            created_by: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_token_never_exceeds_its_principal_nor_its_own_scope() {
+        let grants = [
+            ("acme", "", Privilege::Write),
+            ("acme", "prod", Privilege::Read),
+        ];
+        let unscoped = caller(token(None, None, "admin", "api"), Some(user()), &grants);
+        assert_eq!(
+            unscoped.granted("acme", Some("dev")),
+            Some(Privilege::Write)
+        );
+        assert_eq!(
+            unscoped.granted("acme", Some("prod")),
+            Some(Privilege::Write)
+        );
+        assert_eq!(unscoped.granted("other", Some("x")), None);
+        let narrowed = caller(
+            token(Some("acme"), Some("dev"), "read", "api"),
+            Some(user()),
+            &grants,
+        );
+        assert_eq!(narrowed.granted("acme", Some("dev")), Some(Privilege::Read));
+        assert_eq!(narrowed.granted("acme", Some("prod")), None);
+        let standalone = caller(token(Some("acme"), None, "write", "api"), None, &[]);
+        assert_eq!(
+            standalone.granted("acme", Some("any")),
+            Some(Privilege::Write)
+        );
+        assert_eq!(standalone.granted("acme", None), Some(Privilege::Write));
+        let entitlement = caller(
+            token(Some("acme"), Some("prod"), "admin", ENTITLEMENT),
+            None,
+            &[],
+        );
+        assert_eq!(
+            entitlement.granted("acme", Some("prod")),
+            Some(Privilege::Read)
+        );
+        assert_eq!(entitlement.granted("acme", Some("dev")), None);
+        assert_eq!(entitlement.granted("acme", None), None);
     }
 }

@@ -36,6 +36,9 @@ pub(crate) async fn admin_token(app: &App) -> anyhow::Result<()> {
             privilege: "admin".into(),
             expires_at: None,
             created_by: Some("bootstrap".into()),
+            principal_id: None,
+            kind: "api".into(),
+            max_downloads: None,
         })
         .await?;
     let path = app.config.data_dir.join("admin-token");

@@ -15,6 +15,9 @@ pub const DEFAULT_JOB_LEASE_SECONDS: u64 = 60;
 pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &[f64] = &[5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0];
 pub const DEFAULT_WEBHOOK_DISABLE_AFTER: i64 = 20;
 pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: f64 = 10.0;
+/// Failed authentications from one address within the window before it gets 429.
+pub const DEFAULT_AUTH_FAILURE_LIMIT: u32 = 10;
+pub const DEFAULT_AUTH_FAILURE_WINDOW_SECONDS: u64 = 60;
 
 /// The settings a TOML file may carry; every field optional.
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +35,9 @@ pub struct FileConfig {
     pub webhook_disable_after: Option<i64>,
     pub webhook_timeout_seconds: Option<f64>,
     pub webhook_deny_networks: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub auth_failure_limit: Option<u32>,
+    pub auth_failure_window_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -70,6 +76,10 @@ pub struct ServerConfig {
     pub webhook_timeout_seconds: f64,
     /// Networks (CIDR) webhooks may not target, besides the cloud metadata range.
     pub webhook_deny_networks: Vec<String>,
+    /// Proxies (CIDR) whose `X-Forwarded-For` is believed; empty: the socket address counts.
+    pub trusted_proxies: Vec<String>,
+    pub auth_failure_limit: u32,
+    pub auth_failure_window_seconds: u64,
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -88,6 +98,9 @@ pub struct Overrides {
     pub webhook_disable_after: Option<i64>,
     pub webhook_timeout_seconds: Option<f64>,
     pub webhook_deny_networks: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub auth_failure_limit: Option<u32>,
+    pub auth_failure_window_seconds: Option<u64>,
 }
 
 impl ServerConfig {
@@ -147,6 +160,20 @@ impl ServerConfig {
                 .webhook_deny_networks
                 .or(file.webhook_deny_networks)
                 .unwrap_or_default(),
+            trusted_proxies: overrides
+                .trusted_proxies
+                .or(file.trusted_proxies)
+                .unwrap_or_default(),
+            auth_failure_limit: overrides
+                .auth_failure_limit
+                .or(file.auth_failure_limit)
+                .unwrap_or(DEFAULT_AUTH_FAILURE_LIMIT)
+                .max(1),
+            auth_failure_window_seconds: overrides
+                .auth_failure_window_seconds
+                .or(file.auth_failure_window_seconds)
+                .unwrap_or(DEFAULT_AUTH_FAILURE_WINDOW_SECONDS)
+                .max(1),
             data_dir,
         }
     }

@@ -30,8 +30,28 @@ pub(crate) enum AppError {
     RangeNotSatisfiable(String),
     #[error("{0}")]
     Unprocessable(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A refusal on access grounds, recorded in the audit log.
+    #[error("{0}")]
+    Denied(Box<AppError>, Box<Denial>),
+}
+
+/// Who was refused, attached to a denial's response for the audit middleware.
+#[derive(Debug, Clone)]
+pub(crate) struct Denial {
+    pub(crate) namespace: Option<String>,
+    pub(crate) actor: String,
+    pub(crate) address: Option<String>,
+}
+
+/// A denial's record as the audit middleware finds it on the response.
+#[derive(Debug, Clone)]
+pub(crate) struct DeniedResponse {
+    pub(crate) denial: Denial,
+    pub(crate) reason: String,
 }
 
 /// Body of every error response.
@@ -60,7 +80,9 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Denied(inner, _) => inner.status(),
         }
     }
 
@@ -75,7 +97,9 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::RangeNotSatisfiable(_) => "range_not_satisfiable",
             AppError::Unprocessable(_) => "unprocessable",
+            AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Internal(_) => "internal",
+            AppError::Denied(inner, _) => inner.code(),
         }
     }
 
@@ -86,6 +110,19 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Denied(inner, denial) = self {
+            let reason = inner.to_string();
+            let mut response = inner.into_response();
+            response.extensions_mut().insert(DeniedResponse {
+                denial: *denial,
+                reason,
+            });
+            return response;
+        }
+        let retry_after = match &self {
+            AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let status = self.status();
         let message = match &self {
             // Details of internal failures go to the log, not to the client.
@@ -101,7 +138,13 @@ impl IntoResponse for AppError {
                 message,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(wait) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, wait.into());
+        }
+        response
     }
 }
 

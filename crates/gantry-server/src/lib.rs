@@ -2,14 +2,17 @@
 //! each format, authentication, metrics, and the wiring of the database, blob store and
 //! formats behind them. [`serve`] runs it until SIGINT/SIGTERM.
 
+mod access;
 mod api;
 mod app;
+mod audit;
 mod auth;
 mod bootstrap;
 pub mod config;
 mod error;
 mod ingest;
 mod jobs;
+mod limiter;
 mod metrics;
 mod native;
 mod range;

@@ -45,8 +45,24 @@ impl FromRequestParts<Arc<App>> for BaseUrl {
     }
 }
 
-pub(crate) fn repository(row: &RepoRow) -> Repository {
+/// A repository's JSON; `admin` adds its access settings.
+pub(crate) fn repository(row: &RepoRow, admin: bool) -> Repository {
+    let list = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
     Repository {
+        ip_allowlist: admin.then(|| list(&row.ip_allowlist)),
+        ip_denylist: admin.then(|| list(&row.ip_denylist)),
+        permissions: admin.then(|| {
+            crate::access::Op::CONFIGURABLE
+                .iter()
+                .map(|op| {
+                    (
+                        op.key().to_owned(),
+                        serde_json::Value::from(crate::access::required(row, *op).as_str()),
+                    )
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        }),
         slug: row.slug(),
         namespace: row.namespace.clone(),
         name: row.name.clone(),

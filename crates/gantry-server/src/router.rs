@@ -29,6 +29,7 @@ Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"co
         (name = "tokens", description = "API tokens"),
         (name = "webhooks", description = "Webhooks per repository and their deliveries"),
         (name = "admin", description = "Site administration"),
+        (name = "access", description = "Users, teams, service accounts, privileges, audit log"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -39,7 +40,7 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::system::healthz))
         .routes(routes!(api::system::metrics))
         .routes(routes!(api::system::whoami))
-        .routes(routes!(api::tokens::create))
+        .routes(routes!(api::tokens::create, api::tokens::list))
         .routes(routes!(api::repos::create, api::repos::list))
         .routes(routes!(
             api::repos::get,
@@ -66,6 +67,34 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::webhooks::deliveries))
         .routes(routes!(api::webhooks::redeliver))
         .routes(routes!(api::system::jobs))
+        .routes(routes!(api::tokens::revoke))
+        .routes(routes!(
+            api::tokens::create_entitlement,
+            api::tokens::list_entitlements
+        ))
+        .routes(routes!(
+            api::access_control::create_user,
+            api::access_control::list_users
+        ))
+        .routes(routes!(api::access_control::login))
+        .routes(routes!(
+            api::access_control::create_team,
+            api::access_control::list_teams
+        ))
+        .routes(routes!(
+            api::access_control::add_member,
+            api::access_control::remove_member
+        ))
+        .routes(routes!(
+            api::access_control::create_service_account,
+            api::access_control::list_service_accounts
+        ))
+        .routes(routes!(
+            api::access_control::list_privileges,
+            api::access_control::set_privilege,
+            api::access_control::revoke_privilege
+        ))
+        .routes(routes!(api::audit::audit))
 }
 
 /// The OpenAPI document of the REST API.
@@ -99,6 +128,10 @@ pub fn build_router(app: Arc<App>) -> Router {
     .route_layer(middleware::from_fn_with_state(
         Arc::clone(&app),
         metrics::track,
+    ))
+    .layer(middleware::from_fn_with_state(
+        Arc::clone(&app),
+        crate::audit::record_denials,
     ))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)

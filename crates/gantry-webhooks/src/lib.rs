@@ -10,8 +10,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-/// Networks no webhook may target: cloud instance-metadata endpoints.
-pub const ALWAYS_DENIED: &[&str] = &["169.254.169.254/32", "fd00:ec2::254/128"];
+/// Networks no webhook may target: link-local IPv4 (where cloud instance-metadata endpoints
+/// live) and the IPv6 metadata address.
+pub const ALWAYS_DENIED: &[&str] = &["169.254.0.0/16", "fd00:ec2::254/128"];
 
 /// Longest part of a receiver's response kept with an attempt.
 const EXCERPT_LEN: usize = 512;
@@ -70,6 +71,11 @@ impl DenyList {
     }
 
     fn check_ip(&self, ip: IpAddr) -> Result<(), TargetError> {
+        // An IPv4-mapped IPv6 address reaches the IPv4 host: judge it as that.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
         match self.networks.iter().find(|n| n.contains(&ip)) {
             Some(net) => Err(TargetError::Denied(ip.to_string(), net.to_string())),
             None => Ok(()),
@@ -78,6 +84,15 @@ impl DenyList {
 
     /// Checks the URL's form and every address its host resolves to.
     pub async fn check(&self, target: &str) -> Result<(), TargetError> {
+        self.resolve(target).await.map(|_| ())
+    }
+
+    /// Checks the target and returns its host with the address to connect to (`None` for an
+    /// IP literal), so the connection goes where the check looked.
+    pub async fn resolve(
+        &self,
+        target: &str,
+    ) -> Result<Option<(String, std::net::SocketAddr)>, TargetError> {
         let url = url::Url::parse(target).map_err(|_| TargetError::BadUrl(target.to_owned()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(TargetError::BadUrl(target.to_owned()));
@@ -89,16 +104,21 @@ impl DenyList {
             .trim_end_matches(']')
             .to_owned();
         if let Ok(ip) = host.parse::<IpAddr>() {
-            return self.check_ip(ip);
+            return self.check_ip(ip).map(|()| None);
         }
         let port = url.port_or_known_default().unwrap_or(80);
-        let addrs = tokio::net::lookup_host((host.as_str(), port))
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|_| TargetError::Unresolvable(host.clone()))?;
-        for addr in addrs {
+            .map_err(|_| TargetError::Unresolvable(host.clone()))?
+            .collect();
+        for addr in &addrs {
             self.check_ip(addr.ip())?;
         }
-        Ok(())
+        let first = addrs
+            .first()
+            .copied()
+            .ok_or_else(|| TargetError::Unresolvable(host.clone()))?;
+        Ok(Some((host, first)))
     }
 }
 
@@ -128,17 +148,31 @@ pub struct Request<'a> {
     pub timeout: Duration,
 }
 
-/// Sends one attempt. Redirects are not followed: a receiver must answer itself.
+/// Sends one attempt. Redirects are not followed, and the connection goes to the address
+/// that was checked (no second DNS answer can redirect it).
 pub async fn send(client: &reqwest::Client, deny: &DenyList, req: Request<'_>) -> Attempt {
     let start = Instant::now();
-    if let Err(e) = deny.check(req.target_url).await {
-        return Attempt {
-            status_code: None,
-            latency: start.elapsed(),
-            response_excerpt: None,
-            error: Some(e.to_string()),
-        };
-    }
+    let failed = |error: String| Attempt {
+        status_code: None,
+        latency: start.elapsed(),
+        response_excerpt: None,
+        error: Some(error),
+    };
+    let pinned = match deny.resolve(req.target_url).await {
+        Ok(pinned) => pinned,
+        Err(e) => return failed(e.to_string()),
+    };
+    let pinned_client;
+    let client = match pinned {
+        None => client,
+        Some((host, addr)) => match client_builder().resolve(&host, addr).build() {
+            Ok(c) => {
+                pinned_client = c;
+                &pinned_client
+            }
+            Err(e) => return failed(format!("cannot build the HTTP client: {e}")),
+        },
+    };
     let mut builder = client
         .post(req.target_url)
         .timeout(req.timeout)
@@ -185,10 +219,13 @@ pub async fn send(client: &reqwest::Client, deny: &DenyList, req: Request<'_>) -
 /// An HTTP client for deliveries: no redirects, so a receiver cannot bounce a delivery to a
 /// denied network.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    client_builder().build()
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
-        .build()
 }
 
 #[cfg(test)]
@@ -212,10 +249,17 @@ mod tests {
             deny.check("http://169.254.169.254/latest").await,
             Err(TargetError::Denied(..))
         ));
-        assert!(matches!(
-            deny.check("http://10.1.2.3/x").await,
-            Err(TargetError::Denied(..))
-        ));
+        for denied in [
+            "http://10.1.2.3/x",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://169.254.1.1/",
+        ] {
+            assert!(
+                matches!(deny.check(denied).await, Err(TargetError::Denied(..))),
+                "{denied}"
+            );
+        }
         assert!(deny.check("http://127.0.0.1:9/hook").await.is_ok());
         assert!(matches!(
             deny.check("ftp://127.0.0.1/").await,

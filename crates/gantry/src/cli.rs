@@ -88,6 +88,23 @@ pub(crate) enum Command {
     /// Manage a repository's webhooks and their deliveries.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Manage users (site admins).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage a namespace's teams.
+    #[command(subcommand)]
+    Teams(TeamsCommand),
+    /// Manage a namespace's service accounts.
+    #[command(subcommand, name = "service-accounts")]
+    ServiceAccounts(ServiceAccountsCommand),
+    /// Grant and revoke privileges.
+    #[command(subcommand)]
+    Privileges(PrivilegesCommand),
+    /// Read-only distribution tokens for a repository's consumers.
+    #[command(subcommand)]
+    Entitlements(EntitlementsCommand),
+    /// Show a namespace's audit log: every mutation and denied request.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +146,15 @@ pub(crate) struct ServerArgs {
     /// is always denied.
     #[arg(long, env = "GANTRY_WEBHOOK_DENY_NETWORKS", value_delimiter = ',')]
     pub(crate) webhook_deny_networks: Option<Vec<String>>,
+    /// Proxies (CIDR, comma-separated) whose X-Forwarded-For names the client address.
+    #[arg(long, env = "GANTRY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub(crate) trusted_proxies: Option<Vec<String>>,
+    /// Failed authentications per address within the window before 429 (default 10).
+    #[arg(long, env = "GANTRY_AUTH_FAILURE_LIMIT")]
+    pub(crate) auth_failure_limit: Option<u32>,
+    /// The window of --auth-failure-limit in seconds (default 60).
+    #[arg(long, env = "GANTRY_AUTH_FAILURE_WINDOW_SECONDS")]
+    pub(crate) auth_failure_window_seconds: Option<u64>,
     /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
     /// public_url, workers, job_lease_seconds, webhook_retry_schedule, webhook_disable_after,
     /// webhook_timeout_seconds, webhook_deny_networks. Flags and environment variables win.
@@ -138,9 +164,17 @@ pub(crate) struct ServerArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
-    /// Token to save; read from standard input when absent.
-    #[arg(long = "api-key", visible_alias = "token-value")]
+    /// Token to save; read from standard input when neither this nor --username is given.
+    #[arg(
+        long = "api-key",
+        visible_alias = "token-value",
+        conflicts_with = "username"
+    )]
     pub(crate) api_key: Option<String>,
+    /// Log in as this user: the password is read from standard input (or GANTRY_PASSWORD)
+    /// and exchanged for a new token.
+    #[arg(long)]
+    pub(crate) username: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,7 +192,7 @@ pub(crate) enum ReposCommand {
     Ls { owner: String },
     /// Show a repository.
     Get { repo: String },
-    /// Change a repository's description or visibility.
+    /// Change a repository's description, visibility, address rules or operation minimums.
     Update {
         repo: String,
         #[arg(long)]
@@ -167,6 +201,15 @@ pub(crate) enum ReposCommand {
         public: bool,
         #[arg(long)]
         private: bool,
+        /// Comma-separated CIDR networks allowed to reach the packages ("" allows all).
+        #[arg(long)]
+        ip_allowlist: Option<String>,
+        /// Comma-separated CIDR networks refused.
+        #[arg(long)]
+        ip_denylist: Option<String>,
+        /// OPERATION=PRIVILEGE, e.g. push=admin (repeatable); replaces the minimums.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
     },
     /// Delete a repository (refused while it holds packages unless --force).
     Delete {
@@ -335,12 +378,104 @@ pub(crate) enum TokensCommand {
         /// OWNER or OWNER/REPO
         scope: String,
         #[arg(long, value_parser = ["read", "write", "admin"])]
-        privilege: String,
+        privilege: Option<String>,
+        /// Make the token act for service:OWNER/NAME or user:NAME (narrowed to the scope).
+        #[arg(long)]
+        principal: Option<String>,
         #[arg(long)]
         expires_in_days: Option<i64>,
         #[arg(long)]
         description: Option<String>,
     },
+    /// List tokens scoped to OWNER[/REPO], or your own (prefixes only).
+    Ls { scope: Option<String> },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Create a user; the password is read from standard input (or GANTRY_PASSWORD).
+    Create {
+        name: String,
+        #[arg(long)]
+        site_admin: bool,
+    },
+    /// List users.
+    Ls,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TeamsCommand {
+    /// Create a team: OWNER/TEAM.
+    Create { team: String },
+    /// List a namespace's teams and members.
+    Ls { owner: String },
+    /// Add a user to OWNER/TEAM.
+    AddMember { team: String, user: String },
+    /// Remove a user from OWNER/TEAM.
+    RemoveMember { team: String, user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServiceAccountsCommand {
+    /// Create a service account: OWNER/NAME.
+    Create { account: String },
+    /// List a namespace's service accounts.
+    Ls { owner: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PrivilegesCommand {
+    /// List grants on a namespace and its repositories.
+    Ls { owner: String },
+    /// Grant PRINCIPAL (user:NAME, team:NAME, service:NAME) a privilege on OWNER or OWNER/REPO.
+    Grant {
+        scope: String,
+        principal: String,
+        #[arg(value_parser = ["read", "write", "admin"])]
+        privilege: String,
+    },
+    /// Remove PRINCIPAL's grant on OWNER or OWNER/REPO.
+    Revoke { scope: String, principal: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EntitlementsCommand {
+    /// Create a read-only token for OWNER/REPO; prints the secret once.
+    Create {
+        repo: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        /// Downloads allowed in all.
+        #[arg(long)]
+        max_downloads: Option<i64>,
+    },
+    /// List OWNER/REPO's entitlements with their download counts.
+    Ls { repo: String },
+    /// Revoke an entitlement by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    pub(crate) owner: String,
+    /// Part of the actor's name.
+    #[arg(long)]
+    pub(crate) actor: Option<String>,
+    /// Event type, e.g. package.moved or request.denied.
+    #[arg(long)]
+    pub(crate) event: Option<String>,
+    /// RFC 3339 time (inclusive).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// RFC 3339 time (exclusive).
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: i64,
 }
 
 #[cfg(test)]

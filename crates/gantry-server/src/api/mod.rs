@@ -1,6 +1,8 @@
 //! The REST API under `/api/v1`. Each resource has its own module; every handler is
 //! annotated for the OpenAPI document, which the router is built from so the two cannot drift.
 
+pub(crate) mod access_control;
+pub(crate) mod audit;
 pub(crate) mod packages;
 pub(crate) mod repos;
 pub(crate) mod system;
@@ -8,20 +10,21 @@ pub(crate) mod tokens;
 pub(crate) mod upload;
 pub(crate) mod webhooks;
 
-use gantry_core::{OwnerName, Privilege, RepoName, SlugPerm};
+use gantry_core::{OwnerName, RepoName, SlugPerm};
 use gantry_db::{PackageRow, RepoRow};
 
+use crate::access::Op;
 use crate::app::App;
 use crate::auth::{not_found_repo, Caller};
 use crate::error::{AppError, AppResult};
 
-/// Validates `owner/repo`, loads the repository and checks the caller's privilege on it.
+/// Validates `owner/repo`, loads the repository and checks that the caller may do `op` there.
 pub(crate) async fn load_repo(
     app: &App,
     caller: &Caller,
     owner: &str,
     repo: &str,
-    needed: Privilege,
+    op: Op,
 ) -> AppResult<RepoRow> {
     OwnerName::parse(owner)?;
     RepoName::parse(repo)?;
@@ -29,8 +32,8 @@ pub(crate) async fn load_repo(
         .db
         .get_repo(owner, repo)
         .await?
-        .ok_or_else(|| not_found_repo(owner, repo))?;
-    caller.require(&row, needed)?;
+        .ok_or_else(|| caller.deny(not_found_repo(owner, repo), Some(owner)))?;
+    caller.require(&row, op)?;
     Ok(row)
 }
 

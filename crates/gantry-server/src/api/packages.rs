@@ -5,14 +5,15 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use gantry_core::{
-    Event, EventType, Package, PackageQuery, PackageState, Privilege, ScanStatus, Severity,
-    SlugPerm, SyncStatus,
+    Event, EventType, Package, PackageQuery, PackageState, ScanStatus, Severity, SlugPerm,
+    SyncStatus,
 };
 use gantry_db::PromotionMode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{load_package, load_repo, parse_destination};
+use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
@@ -48,7 +49,7 @@ pub(crate) async fn list(
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> AppResult<(HeaderMap, ApiJson<Vec<Package>>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let page = params.page.unwrap_or(1);
     let page_size = params.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE).contains(&page) {
@@ -91,7 +92,7 @@ pub(crate) async fn get(
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<Package>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let package = load_package(&app, &repo, &slug).await?;
     Ok(ApiJson(render::package(&base, &package)))
 }
@@ -120,7 +121,7 @@ pub(crate) async fn status(
     caller: Caller,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<SyncStatusResponse>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let p = load_package(&app, &repo, &slug).await?;
     let sync_status = SyncStatus::parse(&p.sync_status).unwrap_or(SyncStatus::Failed);
     Ok(ApiJson(SyncStatusResponse {
@@ -147,7 +148,7 @@ pub(crate) async fn events(
     caller: Caller,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<Vec<Event>>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let package = load_package(&app, &repo, &slug).await?;
     let trail = app.db.package_trail(&package.slug_perm).await?;
     Ok(ApiJson(trail.into_iter().map(render::event).collect()))
@@ -172,7 +173,7 @@ pub(crate) async fn vulnerabilities(
     caller: Caller,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<VulnerabilityReport>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let p = load_package(&app, &repo, &slug).await?;
     Ok(ApiJson(VulnerabilityReport {
         slug_perm: p.slug_perm.clone(),
@@ -202,10 +203,10 @@ async fn promote(
     body: PromoteRequest,
     mode: PromotionMode,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
-    // Moving takes the package out of the source, so it needs admin there.
+    // Moving takes the package out of the source, so it needs more there than copying.
     let needed = match mode {
-        PromotionMode::Copy => Privilege::Read,
-        PromotionMode::Move => Privilege::Admin,
+        PromotionMode::Copy => Op::Read,
+        PromotionMode::Move => Op::MoveOut,
     };
     let source = load_repo(app, caller, &owner, &repo, needed).await?;
     let package = load_package(app, &source, &slug).await?;
@@ -221,7 +222,7 @@ async fn promote(
         )));
     }
     let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
-    let dest = load_repo(app, caller, dest_owner, dest_name, Privilege::Write)
+    let dest = load_repo(app, caller, dest_owner, dest_name, Op::CopyInto)
         .await
         .map_err(|e| match e {
             AppError::NotFound(_) => AppError::NotFound(format!(
@@ -305,7 +306,7 @@ pub(crate) async fn resync(
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Resync).await?;
     let package = load_package(&app, &repo, &slug).await?;
     if package.state() == PackageState::Deleted {
         return Err(AppError::Conflict(format!(
@@ -333,7 +334,7 @@ pub(crate) async fn delete(
     caller: Caller,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<StatusCode> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Delete).await?;
     let package = load_package(&app, &repo, &slug).await?;
     if package.state() == PackageState::Deleted {
         return Err(AppError::NotFound(format!(
@@ -363,12 +364,12 @@ pub(crate) async fn restore(
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<Package>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Delete).await?;
     let package = load_package(&app, &repo, &slug).await?;
     if package.state() != PackageState::Deleted {
         return Err(AppError::Conflict(format!("package {slug} is not deleted")));
     }
-    let restored = app
+    let mut restored = app
         .db
         .set_package_state(
             &package,
@@ -377,5 +378,18 @@ pub(crate) async fn restore(
             &caller.event(EventType::PackageRestored),
         )
         .await?;
+    // A package deleted before its sync ran had its job skipped: queue it again.
+    if restored.sync_status != SyncStatus::Completed.as_str()
+        && restored.sync_status != SyncStatus::Failed.as_str()
+    {
+        if let Ok(requeued) = app
+            .db
+            .request_resync(&restored, &sync_job(&restored.slug_perm, &caller.actor()))
+            .await
+        {
+            restored = requeued;
+            app.wake_workers();
+        }
+    }
     Ok(ApiJson(render::package(&base, &restored)))
 }

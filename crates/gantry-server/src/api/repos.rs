@@ -5,10 +5,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, OwnerName, Privilege, RepoName, Repository};
+use gantry_db::RepoUpdate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::load_repo;
+use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
@@ -26,6 +28,15 @@ pub(crate) struct CreateRepository {
     /// Private unless said otherwise.
     #[serde(default = "default_private")]
     pub private: bool,
+    /// CIDR networks (IPv4 or IPv6) allowed to reach the repository's packages; empty: all.
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    /// CIDR networks refused even when allow-listed.
+    #[serde(default)]
+    pub ip_denylist: Vec<String>,
+    /// Minimum privilege per operation (`read`, `push`, `copy_into`, `tag`, `move_out`,
+    /// `delete`, `quarantine`, `resync`, `webhooks`, `upstreams`, `policies`).
+    pub permissions: Option<serde_json::Value>,
 }
 
 fn default_private() -> bool {
@@ -37,6 +48,24 @@ fn default_private() -> bool {
 pub(crate) struct UpdateRepository {
     pub description: Option<String>,
     pub private: Option<bool>,
+    pub ip_allowlist: Option<Vec<String>>,
+    pub ip_denylist: Option<Vec<String>>,
+    /// Replaces the per-operation minimums (operations left out get their defaults).
+    pub permissions: Option<serde_json::Value>,
+}
+
+fn check_access_settings(
+    allow: Option<&[String]>,
+    deny: Option<&[String]>,
+    permissions: Option<&serde_json::Value>,
+) -> AppResult<()> {
+    for list in [allow, deny].into_iter().flatten() {
+        crate::access::parse_networks(list).map_err(AppError::BadRequest)?;
+    }
+    if let Some(p) = permissions {
+        crate::access::validate_permissions(p).map_err(AppError::BadRequest)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -44,6 +73,12 @@ pub(crate) struct DeleteParams {
     /// Delete even though the repository holds packages.
     #[serde(default)]
     pub force: bool,
+}
+
+fn is_admin(caller: &Caller, repo: &gantry_db::RepoRow) -> bool {
+    caller
+        .granted(&repo.namespace, Some(&repo.name))
+        .is_some_and(|g| g.covers(Privilege::Admin))
 }
 
 fn check_description(description: &str) -> AppResult<()> {
@@ -79,6 +114,11 @@ pub(crate) async fn create(
     OwnerName::parse(&owner)?;
     RepoName::parse(&body.name)?;
     check_description(&body.description)?;
+    check_access_settings(
+        Some(&body.ip_allowlist),
+        Some(&body.ip_denylist),
+        body.permissions.as_ref(),
+    )?;
     if caller.is_site_admin() {
         app.db.ensure_namespace(&owner).await?;
     } else {
@@ -87,16 +127,30 @@ pub(crate) async fn create(
             return Err(AppError::NotFound(format!("namespace {owner} not found")));
         }
     }
-    let row = app
+    let mut row = app
         .db
         .create_repo(&owner, &body.name, &body.description, body.private)
         .await?;
+    if !body.ip_allowlist.is_empty() || !body.ip_denylist.is_empty() || body.permissions.is_some() {
+        row = app
+            .db
+            .update_repo(
+                row.id,
+                &RepoUpdate {
+                    ip_allowlist: Some(body.ip_allowlist.clone()),
+                    ip_denylist: Some(body.ip_denylist.clone()),
+                    permissions: body.permissions.clone(),
+                    ..RepoUpdate::default()
+                },
+            )
+            .await?;
+    }
     let mut event = caller.event(EventType::RepositoryCreated);
     event.namespace = Some(owner.clone());
     event.repository = Some(row.slug());
     event.context = serde_json::json!({ "private": body.private });
     app.db.record_event(&event).await?;
-    Ok((StatusCode::CREATED, ApiJson(render::repository(&row))))
+    Ok((StatusCode::CREATED, ApiJson(render::repository(&row, true))))
 }
 
 /// Repositories of a namespace that the caller may see.
@@ -113,7 +167,7 @@ pub(crate) async fn list(
     let visible: Vec<Repository> = repos
         .iter()
         .filter(|r| caller.can_read(r))
-        .map(render::repository)
+        .map(|r| render::repository(r, is_admin(&caller, r)))
         .collect();
     if visible.is_empty() && !app.db.namespace_exists(&owner).await? {
         return Err(AppError::NotFound(format!("namespace {owner} not found")));
@@ -130,8 +184,8 @@ pub(crate) async fn get(
     caller: Caller,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Repository>> {
-    let row = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
-    Ok(ApiJson(render::repository(&row)))
+    let row = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
+    Ok(ApiJson(render::repository(&row, is_admin(&caller, &row))))
 }
 
 /// Updates a repository's description or visibility. Needs admin.
@@ -146,20 +200,38 @@ pub(crate) async fn update(
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateRepository>,
 ) -> AppResult<ApiJson<Repository>> {
-    let row = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let row = load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;
     if let Some(d) = &body.description {
         check_description(d)?;
     }
+    check_access_settings(
+        body.ip_allowlist.as_deref(),
+        body.ip_denylist.as_deref(),
+        body.permissions.as_ref(),
+    )?;
     let updated = app
         .db
-        .update_repo(row.id, body.description.as_deref(), body.private)
+        .update_repo(
+            row.id,
+            &RepoUpdate {
+                description: body.description.clone(),
+                private: body.private,
+                ip_allowlist: body.ip_allowlist.clone(),
+                ip_denylist: body.ip_denylist.clone(),
+                permissions: body.permissions.clone(),
+            },
+        )
         .await?;
     let mut event = caller.event(EventType::RepositoryUpdated);
     event.namespace = Some(owner);
     event.repository = Some(updated.slug());
-    event.context = serde_json::json!({ "description": body.description, "private": body.private });
+    event.context = serde_json::json!({
+        "description": body.description, "private": body.private,
+        "ip_allowlist": body.ip_allowlist, "ip_denylist": body.ip_denylist,
+        "permissions": body.permissions,
+    });
     app.db.record_event(&event).await?;
-    Ok(ApiJson(render::repository(&updated)))
+    Ok(ApiJson(render::repository(&updated, true)))
 }
 
 /// Deletes a repository; refused with 409 while it holds packages unless `force=true`.
@@ -173,7 +245,7 @@ pub(crate) async fn delete(
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> AppResult<StatusCode> {
-    let row = load_repo(&app, &caller, &owner, &repo, Privilege::Admin).await?;
+    let row = load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;
     app.db.delete_repo(row.id, params.force).await?;
     let mut event = caller.event(EventType::RepositoryDeleted);
     event.namespace = Some(owner);

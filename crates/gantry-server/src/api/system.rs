@@ -50,6 +50,10 @@ pub(crate) struct WhoAmI {
     pub scope: Option<String>,
     pub privilege: Option<String>,
     pub expires_at: Option<String>,
+    /// The principal the token acts for (`user:NAME`, `service:OWNER/NAME`), if any.
+    pub principal: Option<String>,
+    /// `api` or `entitlement`.
+    pub kind: Option<String>,
 }
 
 /// Who the presented token belongs to.
@@ -58,6 +62,10 @@ pub(crate) struct WhoAmI {
 pub(crate) async fn whoami(caller: Caller) -> ApiJson<WhoAmI> {
     let actor = caller.actor();
     let site_admin = caller.is_site_admin();
+    let principal = caller
+        .owner
+        .as_ref()
+        .map(gantry_db::PrincipalRow::reference);
     ApiJson(match caller.principal {
         Principal::Anonymous => WhoAmI {
             authenticated: false,
@@ -66,18 +74,25 @@ pub(crate) async fn whoami(caller: Caller) -> ApiJson<WhoAmI> {
             scope: None,
             privilege: None,
             expires_at: None,
+            principal: None,
+            kind: None,
         },
-        Principal::Token(t) => WhoAmI {
-            authenticated: true,
-            actor,
-            site_admin,
-            scope: t.namespace.map(|ns| match t.repository {
-                Some(repo) => format!("{ns}/{repo}"),
-                None => ns,
-            }),
-            privilege: Some(t.privilege),
-            expires_at: t.expires_at.map(gantry_core::time::rfc3339),
-        },
+        Principal::Token(t) => {
+            let t = *t;
+            WhoAmI {
+                authenticated: true,
+                actor,
+                site_admin,
+                scope: t.namespace.map(|ns| match t.repository {
+                    Some(repo) => format!("{ns}/{repo}"),
+                    None => ns,
+                }),
+                privilege: Some(t.privilege),
+                expires_at: t.expires_at.map(gantry_core::time::rfc3339),
+                principal,
+                kind: Some(t.kind),
+            }
+        }
     })
 }
 
@@ -123,6 +138,11 @@ pub(crate) async fn jobs(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
+    if states.is_empty() {
+        return Err(AppError::BadRequest(
+            "state must name at least one of queued, running, dead".into(),
+        ));
+    }
     if let Some(bad) = states.iter().find(|s| {
         ![
             gantry_db::JOB_QUEUED,

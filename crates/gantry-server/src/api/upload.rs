@@ -7,12 +7,13 @@ use axum::extract::State;
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gantry_core::{Package, Privilege};
+use gantry_core::Package;
 use gantry_formats::Declared;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::load_repo;
+use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
@@ -35,7 +36,7 @@ pub(crate) struct UploadParams {
     pub republish: bool,
     /// Comma-separated tags.
     pub tags: Option<String>,
-    /// Expected checksums (hex); a mismatch fails the upload with 422.
+    /// Expected checksums (hex); a mismatch fails the package's sync with the reason.
     pub checksum_md5: Option<String>,
     pub checksum_sha1: Option<String>,
     pub checksum_sha256: Option<String>,
@@ -115,7 +116,7 @@ async fn upload_inner(
     params: UploadParams,
     body: Body,
 ) -> AppResult<(StatusCode, HeaderMap, ApiJson<Package>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Write).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Push).await?;
     let format_impl = app.formats.get(&format).ok_or_else(|| {
         AppError::BadRequest(format!(
             "unknown format '{format}' (known: {})",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use gantry_core::{EventType, PackageQuery, Privilege};
+use gantry_core::{EventType, PackageQuery};
 use gantry_db::{
     AttemptRow, DeliveryRow, NewDelivery, NewWebhook, RepoRow, WebhookRow, WebhookUpdate,
 };
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::load_repo;
+use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
@@ -227,7 +228,7 @@ fn check_header(header: &ExtraHeader) -> AppResult<()> {
         && axum::http::HeaderValue::from_str(&header.value).is_ok();
     if !valid || name.starts_with("x-gantry-") || RESERVED_HEADERS.contains(&name.as_str()) {
         return Err(AppError::BadRequest(format!(
-            "extra_header '{}' is not a valid custom header (X-Gantry-*, Host, Content-* and hop-by-hop headers are reserved)",
+            "extra_header '{}' is not a valid custom header (X-Gantry-*, Host, User-Agent, Content-Type, Content-Length and hop-by-hop headers are reserved)",
             header.name
         )));
     }
@@ -235,7 +236,7 @@ fn check_header(header: &ExtraHeader) -> AppResult<()> {
 }
 
 async fn load(app: &App, caller: &Caller, owner: &str, repo: &str) -> AppResult<RepoRow> {
-    load_repo(app, caller, owner, repo, Privilege::Admin).await
+    load_repo(app, caller, owner, repo, Op::Webhooks).await
 }
 
 async fn load_webhook(app: &App, repo: &RepoRow, id: i64) -> AppResult<WebhookRow> {

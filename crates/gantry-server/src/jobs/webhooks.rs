@@ -224,6 +224,9 @@ impl JobHandler for DeliverHandler {
                 .map_err(JobError::retry)?;
             // A deleted or disabled webhook sends nothing.
             let Some(webhook) = webhook.filter(|w| w.is_active != 0) else {
+                db.cancel_delivery(delivery.id)
+                    .await
+                    .map_err(JobError::retry)?;
                 return Ok(Completion::Done);
             };
             let last = job.attempts >= job.max_attempts;

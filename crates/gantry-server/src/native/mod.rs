@@ -19,6 +19,7 @@ use gantry_db::{PackageFileRow, PackageRow};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::app::App;
+use crate::auth::{Caller, ENTITLEMENT};
 use crate::error::{AppError, AppResult};
 use crate::range::{self, RangeRequest};
 
@@ -85,6 +86,7 @@ pub(crate) fn check_downloadable(package: &PackageRow) -> AppResult<()> {
 /// (206/416), conditional `If-None-Match` (304) and `HEAD`, streaming from the blob store.
 pub(crate) async fn serve_file(
     app: &Arc<App>,
+    caller: &Caller,
     method: &Method,
     request_headers: &HeaderMap,
     package: &PackageRow,
@@ -145,6 +147,18 @@ pub(crate) async fn serve_file(
     headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     if method == Method::HEAD {
         return Ok((status, headers).into_response());
+    }
+    // Entitlements may carry a download budget; each body served counts against it.
+    if let Some(token) = caller.token().filter(|t| t.kind == ENTITLEMENT) {
+        if !app.db.consume_download(token.id).await? {
+            return Err(caller.deny(
+                AppError::Forbidden(format!(
+                    "this entitlement token has used its {} downloads",
+                    token.max_downloads.unwrap_or(0)
+                )),
+                Some(&package.namespace),
+            ));
+        }
     }
     let reader = app.blobs.get(&file.sha256, blob_range).await?;
     let metrics_app = Arc::clone(app);

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::access::Op;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use gantry_core::Privilege;
 
 use crate::api::load_repo;
 use crate::app::App;
@@ -25,7 +25,7 @@ pub(crate) async fn download(
         String,
     )>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Privilege::Read).await?;
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let not_found = || {
         AppError::NotFound(format!(
             "raw file {name}/{version}/{filename} not found in {}",
@@ -42,5 +42,5 @@ pub(crate) async fn download(
         .iter()
         .find(|f| f.filename == filename)
         .ok_or_else(not_found)?;
-    super::serve_file(&app, &method, &headers, &package, file).await
+    super::serve_file(&app, &caller, &method, &headers, &package, file).await
 }

@@ -10,15 +10,14 @@ use gantry_core::{Event, Package, Repository};
 use serde::Serialize;
 
 use crate::cli::{
-    AdminCommand, Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand, TokensCommand,
-    WebhooksCommand,
+    AdminCommand, Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand, WebhooksCommand,
 };
 use crate::settings;
 
 /// How long `push`, `cp` and `mv` wait for sync before giving up.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(600);
 
-fn split_repo(text: &str) -> anyhow::Result<(&str, &str)> {
+pub(crate) fn split_repo(text: &str) -> anyhow::Result<(&str, &str)> {
     match text.split('/').collect::<Vec<_>>().as_slice() {
         [owner, repo] if !owner.is_empty() && !repo.is_empty() => Ok((owner, repo)),
         _ => bail!("'{text}' must be OWNER/REPO"),
@@ -34,7 +33,7 @@ fn split_package(text: &str) -> anyhow::Result<(&str, &str, &str)> {
     }
 }
 
-fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
@@ -132,7 +131,13 @@ async fn wait_for_sync(
                     "\rsync failed: {reason}; resyncing ({} of {resyncs})",
                     resyncs - resyncs_left
                 );
-                client.resync(owner, repo, &package.slug_perm).await?;
+                if let Err(e) = client.resync(owner, repo, &package.slug_perm).await {
+                    eprintln!();
+                    bail!(
+                        "sync of {} failed: {reason} (and resyncing it failed: {e})",
+                        package.slug_perm
+                    );
+                }
                 delay = Duration::from_millis(100);
                 continue;
             }
@@ -192,9 +197,30 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         }
         Command::Webhooks(cmd) => webhooks(global, cmd, json).await?,
         Command::Login(args) => {
-            let token = match args.api_key {
-                Some(t) => t,
-                None => {
+            let url_for_login = global
+                .url
+                .clone()
+                .or(settings::load().url)
+                .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
+            let token = match (args.api_key, args.username) {
+                (Some(t), _) => t,
+                (None, Some(username)) => {
+                    let password = super::access::read_password()?;
+                    let created = Client::new(&url_for_login, None)?
+                        .send_value(
+                            "POST",
+                            "/api/v1/login",
+                            Some(
+                                &serde_json::json!({ "username": username, "password": password }),
+                            ),
+                        )
+                        .await?;
+                    created["token"]
+                        .as_str()
+                        .context("the server returned no token")?
+                        .to_owned()
+                }
+                (None, None) => {
                     eprint!("API token: ");
                     let mut line = String::new();
                     std::io::stdin().lock().read_line(&mut line)?;
@@ -336,25 +362,17 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 }
             }
         }
-        Command::Tokens(TokensCommand::Create {
-            scope,
-            privilege,
-            expires_in_days,
-            description,
-        }) => {
-            let token = client(global)?
-                .create_token(&scope, &privilege, expires_in_days, description.as_deref())
-                .await?;
-            if json {
-                print_json(&token)?;
-            } else {
-                eprintln!(
-                    "Created {} token {} for {} (shown once):",
-                    token.privilege, token.id, token.scope
-                );
-                println!("{}", token.token);
-            }
+        Command::Tokens(cmd) => super::access::tokens(&client(global)?, cmd, json).await?,
+        Command::Users(cmd) => super::access::users(&client(global)?, cmd, json).await?,
+        Command::Teams(cmd) => super::access::teams(&client(global)?, cmd, json).await?,
+        Command::ServiceAccounts(cmd) => {
+            super::access::service_accounts(&client(global)?, cmd, json).await?;
         }
+        Command::Privileges(cmd) => super::access::privileges(&client(global)?, cmd, json).await?,
+        Command::Entitlements(cmd) => {
+            super::access::entitlements(&client(global)?, cmd, json).await?;
+        }
+        Command::Audit(args) => super::access::audit(&client(global)?, args, json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -428,18 +446,50 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             description,
             public,
             private,
+            ip_allowlist,
+            ip_denylist,
+            permissions,
         } => {
             let (owner, name) = split_repo(&repo)?;
-            let visibility = match (public, private) {
-                (true, _) => Some(false),
-                (_, true) => Some(true),
-                _ => None,
+            let mut body = serde_json::Map::new();
+            if let Some(d) = description {
+                body.insert("description".into(), d.into());
+            }
+            if public || private {
+                body.insert("private".into(), private.into());
+            }
+            let list = |text: &str| -> Vec<String> {
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
             };
-            show(
-                &client
-                    .update_repo(owner, name, description.as_deref(), visibility)
-                    .await?,
-            )?;
+            if let Some(a) = ip_allowlist {
+                body.insert("ip_allowlist".into(), list(&a).into());
+            }
+            if let Some(d) = ip_denylist {
+                body.insert("ip_denylist".into(), list(&d).into());
+            }
+            if !permissions.is_empty() {
+                let mut map = serde_json::Map::new();
+                for p in &permissions {
+                    let (op, privilege) = p
+                        .split_once('=')
+                        .with_context(|| format!("--permission {p} must be OPERATION=PRIVILEGE"))?;
+                    map.insert(op.trim().to_owned(), privilege.trim().into());
+                }
+                body.insert("permissions".into(), map.into());
+            }
+            let updated = client
+                .send_value(
+                    "PATCH",
+                    &format!("/api/v1/repos/{owner}/{name}"),
+                    Some(&serde_json::Value::Object(body)),
+                )
+                .await?;
+            let repo: Repository = serde_json::from_value(updated)?;
+            show(&repo)?;
         }
         ReposCommand::Delete { repo, force } => {
             let (owner, name) = split_repo(&repo)?;

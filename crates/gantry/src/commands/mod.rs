@@ -1,5 +1,6 @@
 //! One function per verb.
 
+mod access;
 mod client;
 mod server;
 

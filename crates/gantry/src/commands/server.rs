@@ -12,10 +12,8 @@ pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) async fn worker(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let count = args
-        .workers
-        .unwrap_or(gantry_server::config::DEFAULT_WORKERS);
     let config = configure(args)?;
+    let count = config.workers;
     gantry_server::work(config, count).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -47,6 +45,9 @@ fn configure(args: ServerArgs) -> anyhow::Result<ServerConfig> {
             webhook_disable_after: args.webhook_disable_after,
             webhook_timeout_seconds: args.webhook_timeout_seconds,
             webhook_deny_networks: args.webhook_deny_networks,
+            trusted_proxies: args.trusted_proxies,
+            auth_failure_limit: args.auth_failure_limit,
+            auth_failure_window_seconds: args.auth_failure_window_seconds,
         },
         file,
     );
