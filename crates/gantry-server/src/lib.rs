@@ -21,7 +21,7 @@ mod router;
 
 pub use app::App;
 pub use config::ServerConfig;
-pub use router::{build_router, openapi};
+pub use router::{build_router, openapi, route_table};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -102,6 +102,36 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().into_openapi()
 }
 
+/// Every route the server answers: (method, path template), REST and native.
+pub fn route_table() -> Vec<(String, String)> {
+    let doc = serde_json::to_value(openapi()).unwrap_or_default();
+    let mut routes: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(method, _)| {
+                    matches!(
+                        method.as_str(),
+                        "get" | "post" | "put" | "patch" | "delete" | "head"
+                    )
+                })
+                .map(move |(method, _)| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    routes.push(("GET".into(), "/api/v1/openapi.json".into()));
+    routes.extend(
+        native::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned())),
+    );
+    routes.sort();
+    routes
+}
+
 async fn not_found() -> AppError {
     AppError::NotFound("no such route".into())
 }

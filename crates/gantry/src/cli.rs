@@ -302,6 +302,8 @@ pub(crate) struct ResyncArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AdminCommand {
+    /// Print every route the server answers (method and path template) as JSON; runs locally.
+    Routes,
     /// List queued, running and dead jobs.
     Jobs {
         /// Comma-separated states: queued, running, dead.

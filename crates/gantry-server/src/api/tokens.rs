@@ -31,6 +31,9 @@ pub(crate) struct CreateToken {
     pub(crate) principal: Option<String>,
     /// Days until the token stops working; never when absent.
     pub(crate) expires_in_days: Option<i64>,
+    /// Seconds until the token stops working, for short-lived automation tokens; wins over
+    /// `expires_in_days`.
+    pub(crate) expires_in_seconds: Option<i64>,
     /// Shown as the actor of everything done with the token.
     pub(crate) description: Option<String>,
 }
@@ -208,7 +211,18 @@ pub(crate) async fn create(
             )))
         }
     }
-    let expires_at = expiry(body.expires_in_days)?;
+    let expires_at = match body.expires_in_seconds {
+        Some(secs) if (1..=MAX_EXPIRY_DAYS * 86_400).contains(&secs) => {
+            Some(gantry_core::time::now_millis() + secs * 1000)
+        }
+        Some(_) => {
+            return Err(AppError::BadRequest(format!(
+                "expires_in_seconds must be between 1 and {}",
+                MAX_EXPIRY_DAYS * 86_400
+            )))
+        }
+        None => expiry(body.expires_in_days)?,
+    };
     let scope_label = body
         .scope
         .clone()

@@ -239,6 +239,25 @@ async fn load(app: &App, caller: &Caller, owner: &str, repo: &str) -> AppResult<
     load_repo(app, caller, owner, repo, Op::Webhooks).await
 }
 
+/// Records a change to a webhook in the audit log (never its secret).
+async fn audit(
+    app: &App,
+    caller: &Caller,
+    repo: &RepoRow,
+    event_type: EventType,
+    webhook: &WebhookRow,
+) -> AppResult<()> {
+    let mut event = caller.event(event_type);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.context = serde_json::json!({
+        "webhook_id": webhook.id, "target_url": webhook.target_url,
+        "events": webhook.event_types(), "is_active": webhook.is_active != 0,
+    });
+    app.db.record_event(&event).await?;
+    Ok(())
+}
+
 async fn load_webhook(app: &App, repo: &RepoRow, id: i64) -> AppResult<WebhookRow> {
     app.db
         .get_webhook(repo.id, id)
@@ -285,6 +304,7 @@ pub(crate) async fn create(
             created_by: caller.actor(),
         })
         .await?;
+    audit(&app, &caller, &repo, EventType::WebhookCreated, &row).await?;
     Ok((StatusCode::CREATED, ApiJson(render(&row))))
 }
 
@@ -361,6 +381,7 @@ pub(crate) async fn update(
             },
         )
         .await?;
+    audit(&app, &caller, &repo, EventType::WebhookUpdated, &row).await?;
     Ok(ApiJson(render(&row)))
 }
 
@@ -374,8 +395,9 @@ pub(crate) async fn delete(
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<StatusCode> {
     let repo = load(&app, &caller, &owner, &repo).await?;
-    load_webhook(&app, &repo, id).await?;
+    let row = load_webhook(&app, &repo, id).await?;
     app.db.delete_webhook(id).await?;
+    audit(&app, &caller, &repo, EventType::WebhookDeleted, &row).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

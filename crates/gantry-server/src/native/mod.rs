@@ -53,6 +53,13 @@ pub(crate) fn download_path(package: &PackageRow, filename: &str) -> String {
     }
 }
 
+/// Every native-protocol route: (method, path template). Kept beside [`routes`] so tests can
+/// check that each one is covered by the access matrix.
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/{owner}/{repo}/raw/{name}/{version}/{filename}"),
+    ("HEAD", "/{owner}/{repo}/raw/{name}/{version}/{filename}"),
+];
+
 pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new().route(
         "/{owner}/{repo}/raw/{name}/{version}/{filename}",

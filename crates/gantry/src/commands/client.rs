@@ -157,7 +157,9 @@ async fn wait_for_sync(
 pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
     let json = global.output == OutputFormat::Json;
     match command {
-        Command::Server(_) | Command::Worker(_) => unreachable!("dispatched before"),
+        Command::Server(_) | Command::Worker(_) | Command::Admin(AdminCommand::Routes) => {
+            unreachable!("dispatched before")
+        }
         Command::Resync(args) => {
             let (owner, repo, slug) = split_package(&args.package)?;
             let client = client(global)?;

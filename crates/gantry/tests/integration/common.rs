@@ -438,6 +438,28 @@ impl TestServer {
         Ok(cmd.output()?)
     }
 
+    /// Runs the CLI with extra environment variables.
+    pub fn cli_with_env(
+        &self,
+        token: Option<&str>,
+        envs: &[(&str, &str)],
+        args: &[&str],
+    ) -> TestResult<Output> {
+        let config_dir = self.data_dir.path().join("client-config");
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .env("GANTRY_URL", &self.url)
+            .env("GANTRY_CLIENT_CONFIG", config_dir.join("config.toml"))
+            .env_remove("GANTRY_TOKEN");
+        if let Some(t) = token {
+            cmd.env("GANTRY_TOKEN", t);
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        Ok(cmd.output()?)
+    }
+
     /// Runs the CLI and returns its trimmed stdout, failing the test when it exits non-zero.
     pub fn cli_ok(&self, token: Option<&str>, args: &[&str]) -> TestResult<String> {
         let out = self.cli(token, args)?;

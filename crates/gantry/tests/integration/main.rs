@@ -3,6 +3,8 @@
 
 mod common;
 
+mod access_control;
+mod access_matrix;
 mod auth;
 mod pipeline;
 mod promotion;

@@ -1,0 +1,713 @@
+//! The access matrix: every route the server answers (REST and native, from `gantry admin
+//! routes`) × every kind of caller, each with the status class it must get. A route without an
+//! entry here fails the test, so no route can be added without deciding who may call it.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::{TestResult, TestServer, ADMIN};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Anonymous,
+    Read,
+    Write,
+    Admin,
+    OtherNamespace,
+    Expired,
+    Revoked,
+    OutsideAllowlist,
+}
+
+const CALLERS: &[Caller] = &[
+    Caller::Anonymous,
+    Caller::Read,
+    Caller::Write,
+    Caller::Admin,
+    Caller::OtherNamespace,
+    Caller::Expired,
+    Caller::Revoked,
+    Caller::OutsideAllowlist,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Read,
+    Write,
+    Admin,
+}
+
+/// Who a route is for.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// No authentication at all (health, metrics, the API description).
+    Open,
+    /// Any caller; a presented token must be valid.
+    AnyCaller,
+    /// Any authenticated caller.
+    Authenticated,
+    /// On the private, allow-listed repository acme/dev; `administrative` routes are open to
+    /// its admins from any address.
+    Repo { level: Level, administrative: bool },
+    /// A copy out of acme/dev into acme/dev2: read on the source, write on the destination.
+    CopyOut,
+    /// Namespace-wide administration of acme.
+    Namespace,
+    /// Site admins only.
+    Site,
+    /// Fixed status for every caller with a valid (or no) token.
+    Always(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Allowed,
+    Hidden,
+    Unauthorized,
+    Forbidden,
+    Status(u16),
+}
+
+fn want(rule: Rule, caller: Caller) -> Want {
+    use Caller as C;
+    if matches!(rule, Rule::Open) {
+        return Want::Allowed;
+    }
+    if matches!(caller, C::Expired | C::Revoked) {
+        return Want::Unauthorized;
+    }
+    match rule {
+        Rule::Open | Rule::AnyCaller => Want::Allowed,
+        Rule::Always(code) => Want::Status(code),
+        Rule::Authenticated => match caller {
+            C::Anonymous => Want::Unauthorized,
+            _ => Want::Allowed,
+        },
+        Rule::Site => match caller {
+            C::Anonymous => Want::Unauthorized,
+            _ => Want::Forbidden,
+        },
+        Rule::Namespace => match caller {
+            C::Anonymous => Want::Unauthorized,
+            C::Admin | C::OutsideAllowlist => Want::Allowed,
+            _ => Want::Forbidden,
+        },
+        Rule::CopyOut => match caller {
+            C::Anonymous | C::OtherNamespace => Want::Hidden,
+            C::Read | C::OutsideAllowlist => Want::Forbidden,
+            _ => Want::Allowed,
+        },
+        Rule::Repo {
+            level,
+            administrative,
+        } => match caller {
+            C::Anonymous | C::OtherNamespace => Want::Hidden,
+            C::Read if level == Level::Read => Want::Allowed,
+            C::Write if level != Level::Admin => Want::Allowed,
+            C::Admin => Want::Allowed,
+            C::OutsideAllowlist if administrative => Want::Allowed,
+            _ => Want::Forbidden,
+        },
+    }
+}
+
+struct Entry {
+    method: &'static str,
+    template: &'static str,
+    path: String,
+    body: Option<Value>,
+    rule: Rule,
+}
+
+fn entry(
+    method: &'static str,
+    template: &'static str,
+    path: String,
+    body: Option<Value>,
+    rule: Rule,
+) -> Entry {
+    Entry {
+        method,
+        template,
+        path,
+        body,
+        rule,
+    }
+}
+
+const PRIVATE_NAME: &str = "secretpkg";
+const PRIVATE_BYTES: &[u8] = b"private payload of acme/dev";
+
+fn repo(level: Level) -> Rule {
+    Rule::Repo {
+        level,
+        administrative: false,
+    }
+}
+
+fn repo_admin() -> Rule {
+    Rule::Repo {
+        level: Level::Admin,
+        administrative: true,
+    }
+}
+
+fn entries(slug: &str, webhook: i64) -> Vec<Entry> {
+    let pkg = format!("/api/v1/packages/acme/dev/{slug}");
+    let ghost = "/api/v1/packages/acme/dev/AAAAAAAAAAAA";
+    let hook = format!("/api/v1/webhooks/acme/dev/{webhook}");
+    let raw = format!("/acme/dev/raw/{PRIVATE_NAME}/1.0/{PRIVATE_NAME}.bin");
+    vec![
+        entry("GET", "/healthz", "/healthz".into(), None, Rule::Open),
+        entry("GET", "/metrics", "/metrics".into(), None, Rule::Open),
+        entry(
+            "GET",
+            "/api/v1/openapi.json",
+            "/api/v1/openapi.json".into(),
+            None,
+            Rule::Open,
+        ),
+        entry(
+            "GET",
+            "/api/v1/whoami",
+            "/api/v1/whoami".into(),
+            None,
+            Rule::AnyCaller,
+        ),
+        entry(
+            "POST",
+            "/api/v1/login",
+            "/api/v1/login".into(),
+            Some(json!({"username": "alice", "password": "wrong password"})),
+            Rule::Always(401),
+        ),
+        entry(
+            "GET",
+            "/api/v1/users",
+            "/api/v1/users".into(),
+            None,
+            Rule::Site,
+        ),
+        entry(
+            "POST",
+            "/api/v1/users",
+            "/api/v1/users".into(),
+            Some(json!({"name": "mallory", "password": "long enough"})),
+            Rule::Site,
+        ),
+        entry(
+            "GET",
+            "/api/v1/admin/jobs",
+            "/api/v1/admin/jobs".into(),
+            None,
+            Rule::Site,
+        ),
+        entry(
+            "GET",
+            "/api/v1/tokens",
+            "/api/v1/tokens".into(),
+            None,
+            Rule::Authenticated,
+        ),
+        entry(
+            "POST",
+            "/api/v1/tokens",
+            "/api/v1/tokens".into(),
+            Some(json!({"scope": "acme", "privilege": "read"})),
+            Rule::Namespace,
+        ),
+        entry(
+            "DELETE",
+            "/api/v1/tokens/{id}",
+            "/api/v1/tokens/999999".into(),
+            None,
+            Rule::Always(404),
+        ),
+        entry(
+            "GET",
+            "/api/v1/repos/{owner}",
+            "/api/v1/repos/acme".into(),
+            None,
+            Rule::AnyCaller,
+        ),
+        entry(
+            "POST",
+            "/api/v1/repos/{owner}",
+            "/api/v1/repos/acme".into(),
+            Some(json!({"name": "newrepo"})),
+            Rule::Namespace,
+        ),
+        // Readers may see the repository; for its admins this is administration.
+        entry(
+            "GET",
+            "/api/v1/repos/{owner}/{repo}",
+            "/api/v1/repos/acme/dev".into(),
+            None,
+            Rule::Repo {
+                level: Level::Read,
+                administrative: true,
+            },
+        ),
+        entry(
+            "PATCH",
+            "/api/v1/repos/{owner}/{repo}",
+            "/api/v1/repos/acme/dev".into(),
+            Some(json!({"description": "dev builds"})),
+            repo_admin(),
+        ),
+        entry(
+            "DELETE",
+            "/api/v1/repos/{owner}/{repo}",
+            "/api/v1/repos/acme/dev".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "GET",
+            "/api/v1/packages/{owner}/{repo}",
+            "/api/v1/packages/acme/dev".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/upload/{format}",
+            "/api/v1/packages/acme/dev/upload/raw?name=matrix&version=1&filename=m.bin".into(),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "GET",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}",
+            pkg.clone(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/status",
+            format!("{pkg}/status"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/events",
+            format!("{pkg}/events"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/vulnerabilities",
+            format!("{pkg}/vulnerabilities"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/copy",
+            format!("{pkg}/copy"),
+            Some(json!({"destination": "dev2"})),
+            Rule::CopyOut,
+        ),
+        entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/move",
+            format!("{ghost}/move"),
+            Some(json!({"destination": "dev2"})),
+            repo(Level::Admin),
+        ),
+        entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/restore",
+            format!("{ghost}/restore"),
+            None,
+            repo(Level::Admin),
+        ),
+        entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/resync",
+            format!("{ghost}/resync"),
+            None,
+            repo(Level::Admin),
+        ),
+        entry(
+            "DELETE",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}",
+            ghost.into(),
+            None,
+            repo(Level::Admin),
+        ),
+        entry(
+            "GET",
+            "/api/v1/webhooks/{owner}/{repo}",
+            "/api/v1/webhooks/acme/dev".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "POST",
+            "/api/v1/webhooks/{owner}/{repo}",
+            "/api/v1/webhooks/acme/dev".into(),
+            Some(
+                json!({"target_url": "http://127.0.0.1:9/hook", "events": ["ping"], "is_active": false}),
+            ),
+            repo_admin(),
+        ),
+        entry(
+            "GET",
+            "/api/v1/webhooks/{owner}/{repo}/{id}",
+            hook.clone(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "PATCH",
+            "/api/v1/webhooks/{owner}/{repo}/{id}",
+            hook.clone(),
+            Some(json!({"is_active": false})),
+            repo_admin(),
+        ),
+        entry(
+            "DELETE",
+            "/api/v1/webhooks/{owner}/{repo}/{id}",
+            "/api/v1/webhooks/acme/dev/999999".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "POST",
+            "/api/v1/webhooks/{owner}/{repo}/{id}/ping",
+            format!("{hook}/ping"),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "GET",
+            "/api/v1/webhooks/{owner}/{repo}/{id}/deliveries",
+            format!("{hook}/deliveries"),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "POST",
+            "/api/v1/webhooks/{owner}/{repo}/{id}/deliveries/{delivery}/redeliver",
+            format!("{hook}/deliveries/999999/redeliver"),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "GET",
+            "/api/v1/entitlements/{owner}/{repo}",
+            "/api/v1/entitlements/acme/dev".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "POST",
+            "/api/v1/entitlements/{owner}/{repo}",
+            "/api/v1/entitlements/acme/dev".into(),
+            Some(json!({"max_downloads": 1})),
+            repo_admin(),
+        ),
+        entry(
+            "GET",
+            "/api/v1/audit/{owner}",
+            "/api/v1/audit/acme".into(),
+            None,
+            Rule::Namespace,
+        ),
+        entry(
+            "GET",
+            "/api/v1/privileges/{owner}",
+            "/api/v1/privileges/acme".into(),
+            None,
+            Rule::Namespace,
+        ),
+        entry(
+            "PUT",
+            "/api/v1/privileges/{owner}",
+            "/api/v1/privileges/acme".into(),
+            Some(json!({"principal": "service:ci", "privilege": "read"})),
+            Rule::Namespace,
+        ),
+        entry(
+            "DELETE",
+            "/api/v1/privileges/{owner}",
+            "/api/v1/privileges/acme?principal=service:ci".into(),
+            None,
+            Rule::Namespace,
+        ),
+        entry(
+            "GET",
+            "/api/v1/teams/{owner}",
+            "/api/v1/teams/acme".into(),
+            None,
+            Rule::Namespace,
+        ),
+        entry(
+            "POST",
+            "/api/v1/teams/{owner}",
+            "/api/v1/teams/acme".into(),
+            Some(json!({"name": "qa"})),
+            Rule::Namespace,
+        ),
+        entry(
+            "PUT",
+            "/api/v1/teams/{owner}/{team}/members/{user}",
+            "/api/v1/teams/acme/devs/members/alice".into(),
+            None,
+            Rule::Namespace,
+        ),
+        entry(
+            "DELETE",
+            "/api/v1/teams/{owner}/{team}/members/{user}",
+            "/api/v1/teams/acme/devs/members/alice".into(),
+            None,
+            Rule::Namespace,
+        ),
+        entry(
+            "GET",
+            "/api/v1/service-accounts/{owner}",
+            "/api/v1/service-accounts/acme".into(),
+            None,
+            Rule::Namespace,
+        ),
+        entry(
+            "POST",
+            "/api/v1/service-accounts/{owner}",
+            "/api/v1/service-accounts/acme".into(),
+            Some(json!({"name": "deployer"})),
+            Rule::Namespace,
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/raw/{name}/{version}/{filename}",
+            raw.clone(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/raw/{name}/{version}/{filename}",
+            raw,
+            None,
+            repo(Level::Read),
+        ),
+    ]
+}
+
+fn routes_of_the_server() -> TestResult<BTreeSet<(String, String)>> {
+    let out = std::process::Command::new(crate::common::bin())
+        .args(["admin", "routes"])
+        .output()?;
+    let routes: Vec<Value> = serde_json::from_slice(&out.stdout)?;
+    Ok(routes
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap_or_default().to_owned(),
+                r["path"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
+    let s = TestServer::builder()
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1/32")
+        .arg("--auth-failure-limit")
+        .arg("100000")
+        .start()?;
+    s.create_repo("acme", "dev", true).await?;
+    s.create_repo("acme", "dev2", true).await?;
+    s.create_repo("other", "secret", true).await?;
+    let (st, p) = s
+        .upload_raw(
+            "acme/dev",
+            PRIVATE_NAME,
+            "1.0",
+            &format!("{PRIVATE_NAME}.bin"),
+            PRIVATE_BYTES,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED);
+    let slug = p["slug_perm"].as_str().ok_or("slug")?.to_owned();
+    let (st, hook) = s
+        .admin(
+            Method::POST,
+            "/api/v1/webhooks/acme/dev",
+            Some(json!({"target_url": "http://127.0.0.1:9/hook", "events": ["ping"], "is_active": false})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{hook}");
+    let webhook = hook["id"].as_i64().ok_or("id")?;
+    // Principals the routes refer to.
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"name": "alice", "password": "correct horse"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED);
+    s.admin(
+        Method::POST,
+        "/api/v1/teams/acme",
+        Some(json!({"name": "devs"})),
+    )
+    .await?;
+    s.admin(
+        Method::POST,
+        "/api/v1/service-accounts/acme",
+        Some(json!({"name": "ci"})),
+    )
+    .await?;
+    // The allowlist is set last: the callers inside send X-Forwarded-For 10.1.2.3 through the
+    // trusted proxy 127.0.0.1; the one outside sends 203.0.113.7.
+    let (st, body) = s
+        .admin(
+            Method::PATCH,
+            "/api/v1/repos/acme/dev",
+            Some(json!({"ip_allowlist": ["10.0.0.0/8"]})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{body}");
+
+    let read = s.token("acme", "read").await?;
+    let write = s.token("acme", "write").await?;
+    let admin = s.token("acme", "admin").await?;
+    let other = s.token("other", "admin").await?;
+    let (_, expired) = s
+        .admin(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"scope": "acme", "privilege": "admin", "expires_in_seconds": 1})),
+        )
+        .await?;
+    let expired = expired["token"].as_str().ok_or("token")?.to_owned();
+    let revoked_token = s
+        .admin(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"scope": "acme", "privilege": "admin"})),
+        )
+        .await?
+        .1;
+    let revoked = revoked_token["token"].as_str().ok_or("token")?.to_owned();
+    let (st, _) = s
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", revoked_token["id"]),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let table = entries(&slug, webhook);
+    // Coverage: the matrix and the server's route table are the same set.
+    let covered: BTreeSet<(String, String)> = table
+        .iter()
+        .map(|e| (e.method.to_owned(), e.template.to_owned()))
+        .collect();
+    let served = routes_of_the_server()?;
+    let missing: Vec<_> = served.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an access-matrix entry: {missing:?}"
+    );
+    let stale: Vec<_> = covered.difference(&served).collect();
+    assert!(
+        stale.is_empty(),
+        "matrix entries for routes that do not exist: {stale:?}"
+    );
+
+    let sha = crate::common::sha256_hex(PRIVATE_BYTES);
+    let mut failures = Vec::new();
+    for e in &table {
+        for &caller in CALLERS {
+            let (token, address) = match caller {
+                Caller::Anonymous => (None, "10.1.2.3"),
+                Caller::Read => (Some(read.as_str()), "10.1.2.3"),
+                Caller::Write => (Some(write.as_str()), "10.1.2.3"),
+                Caller::Admin => (Some(admin.as_str()), "10.1.2.3"),
+                Caller::OtherNamespace => (Some(other.as_str()), "10.1.2.3"),
+                Caller::Expired => (Some(expired.as_str()), "10.1.2.3"),
+                Caller::Revoked => (Some(revoked.as_str()), "10.1.2.3"),
+                Caller::OutsideAllowlist => (Some(admin.as_str()), "203.0.113.7"),
+            };
+            let method = Method::from_bytes(e.method.as_bytes())?;
+            let mut req = s
+                .req(method, &e.path, token)
+                .header("x-forwarded-for", address);
+            if let Some(body) = &e.body {
+                req = req.json(body);
+            } else if e.method == "POST" {
+                req = req.body("matrix upload");
+            }
+            let resp = req.send().await?;
+            let status = resp.status();
+            let text = resp.text().await?;
+            // HEAD answers carry no body: a 404 there can only be judged by its status.
+            let hidden = status == StatusCode::NOT_FOUND
+                && (text.contains("repository acme/dev not found") || e.method == "HEAD");
+            let ok = match want(e.rule, caller) {
+                Want::Allowed => {
+                    !matches!(status.as_u16(), 401 | 403 | 429) && !hidden && status.as_u16() < 500
+                }
+                Want::Hidden => hidden,
+                Want::Unauthorized => status == StatusCode::UNAUTHORIZED,
+                Want::Forbidden => status == StatusCode::FORBIDDEN,
+                Want::Status(code) => status.as_u16() == code,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} {} as {caller:?}: wanted {:?}, got {status} {}",
+                    e.method,
+                    e.path,
+                    want(e.rule, caller),
+                    text.chars().take(160).collect::<String>()
+                ));
+            }
+            // Nobody without read on acme/dev learns anything of its packages.
+            let may_read = matches!(
+                caller,
+                Caller::Read | Caller::Write | Caller::Admin | Caller::OutsideAllowlist
+            );
+            if !may_read && (text.contains(PRIVATE_NAME) || text.contains(&sha)) {
+                failures.push(format!(
+                    "{} {} as {caller:?} leaked private data: {text}",
+                    e.method, e.path
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // Denied requests are in the audit log, with the address they came from.
+    let (_, denied) = s
+        .call(
+            Method::GET,
+            "/api/v1/audit/acme?event=request.denied&limit=1000",
+            Some(ADMIN),
+            None,
+        )
+        .await?;
+    let denied = denied.as_array().ok_or("array")?;
+    assert!(denied.len() > 40, "only {} denials recorded", denied.len());
+    assert!(denied.iter().any(|e| e["context"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("allowlist"))));
+    Ok(())
+}
