@@ -12,6 +12,15 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+step "client tools (pip, twine, uv, pypiserver) in target/test-tools"
+tools="$PWD/target/test-tools"
+if [ ! -x "$tools/venv/bin/twine" ] || [ ! -x "$tools/venv/bin/uv" ] || [ ! -x "$tools/venv/bin/pypi-server" ]; then
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --upgrade pip
+  "$tools/venv/bin/pip" install --quiet twine uv pypiserver
+fi
+export GANTRY_TEST_TOOLS="$tools/venv/bin"
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -115,6 +115,8 @@ string_enum!(
         PackageDeleted => "package.deleted",
         PackageRestored => "package.restored",
         PackageTagsUpdated => "package.tags_updated",
+        PackageYanked => "package.yanked",
+        PackageUnyanked => "package.unyanked",
         PackagePolicyViolated => "package.policy_violated",
         RepositoryCreated => "repository.created",
         RepositoryUpdated => "repository.updated",
@@ -215,6 +217,9 @@ pub struct Package {
     pub max_severity: Option<Severity>,
     pub num_vulnerabilities: i64,
     pub vulnerability_scan_results_url: String,
+    /// Yanked files stay installable by exact pin but resolvers skip them.
+    pub is_yanked: bool,
+    pub yank_reason: Option<String>,
     /// Format-specific metadata extracted during sync.
     pub metadata: serde_json::Value,
     /// API URL of this package.
@@ -236,6 +241,8 @@ pub struct Event {
     pub source_repository: Option<String>,
     pub destination_repository: Option<String>,
     pub checksum_sha256: Option<String>,
+    /// The client address of the request that caused the event, when there was one.
+    pub source_address: Option<String>,
     /// Event-specific detail.
     pub context: serde_json::Value,
 }

@@ -85,6 +85,8 @@ pub struct PackageRow {
     pub num_vulnerabilities: i64,
     pub metadata: String,
     pub declared: String,
+    pub yanked: i64,
+    pub yank_reason: Option<String>,
     #[sqlx(skip)]
     pub files: Vec<PackageFileRow>,
     #[sqlx(skip)]
@@ -150,7 +152,7 @@ const PACKAGE_SELECT: &str = "SELECT p.id, p.slug_perm, p.repository_id, n.name 
      p.filename, p.sync_status, p.sync_progress, p.state, p.status_reason, p.size, \
      p.primary_sha256, p.uploader, p.uploaded_at, p.updated_at, p.origin_repository, \
      p.origin_slug, p.origin_slug_repository, p.scan_status, p.max_severity, \
-     p.num_vulnerabilities, p.metadata, p.declared \
+     p.num_vulnerabilities, p.metadata, p.declared, p.yanked, p.yank_reason \
      FROM packages p JOIN repositories r ON r.id = p.repository_id \
      JOIN namespaces n ON n.id = r.namespace_id";
 
@@ -486,6 +488,69 @@ impl Db {
             .ok_or(DbError::NotFound("package"))
     }
 
+    /// Yanks or un-yanks a package, with its event.
+    pub async fn set_yanked(
+        &self,
+        package: &PackageRow,
+        yanked: bool,
+        reason: Option<&str>,
+        event: &NewEvent,
+    ) -> Result<PackageRow> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE packages SET yanked = $1, yank_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(i64::from(yanked))
+        .bind(reason.filter(|_| yanked).map(str::to_owned))
+        .bind(now_millis())
+        .bind(package.id)
+        .execute(&mut *tx)
+        .await?;
+        insert_package_event(&mut tx, package, event).await?;
+        tx.commit().await?;
+        self.get_package_by_id(package.id)
+            .await?
+            .ok_or(DbError::NotFound("package"))
+    }
+
+    /// Live, synced packages of one format and normalised name in a repository, oldest
+    /// first, with their files (an index page's data).
+    pub async fn project_packages(
+        &self,
+        repository_id: i64,
+        format: &str,
+        normalized_name: &str,
+    ) -> Result<Vec<PackageRow>> {
+        let mut sql = Sql::new(PACKAGE_SELECT);
+        sql.push(" WHERE p.repository_id = ")
+            .int(repository_id)
+            .push(" AND p.normalized_name = ")
+            .str(normalized_name)
+            .push(" AND p.format = ")
+            .str(format)
+            .push(" AND p.state = 'available' AND p.sync_status = 'completed' ORDER BY p.id");
+        let mut rows: Vec<PackageRow> = sql.query_as().fetch_all(&self.pool).await?;
+        self.load_children(&mut rows).await?;
+        Ok(rows)
+    }
+
+    /// Names of the projects of one format in a repository: (normalized, display).
+    pub async fn project_names(
+        &self,
+        repository_id: i64,
+        format: &str,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT normalized_name, MIN(name) FROM packages WHERE repository_id = $1 AND format = $2 \
+             AND state = 'available' AND sync_status = 'completed' GROUP BY normalized_name \
+             ORDER BY normalized_name",
+        )
+        .bind(repository_id)
+        .bind(format)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A package by `slug_perm` in whatever repository it is now.
     pub async fn get_package_by_slug(&self, slug_perm: &str) -> Result<Option<PackageRow>> {
         let mut sql = Sql::new(PACKAGE_SELECT);
@@ -780,11 +845,12 @@ async fn promote_in(
                 "INSERT INTO packages (slug_perm, repository_id, format, name, normalized_name, \
                  version, qualifier, filename, sync_status, sync_progress, state, status_reason, size, \
                  primary_sha256, uploader, uploaded_at, updated_at, origin_repository, origin_slug, \
-                 origin_slug_repository, scan_status, max_severity, num_vulnerabilities, metadata, declared) \
+                 origin_slug_repository, scan_status, max_severity, num_vulnerabilities, metadata, declared, \
+                 yanked, yank_reason) \
                  SELECT $1, $2, format, name, normalized_name, version, qualifier, filename, \
                  sync_status, sync_progress, state, status_reason, size, primary_sha256, uploader, \
                  uploaded_at, $3, origin_repository, slug_perm, $4, scan_status, max_severity, \
-                 num_vulnerabilities, metadata, declared FROM packages WHERE id = $5 RETURNING id",
+                 num_vulnerabilities, metadata, declared, yanked, yank_reason FROM packages WHERE id = $5 RETURNING id",
             )
             .bind(new_slug)
             .bind(dest.id)

@@ -29,6 +29,15 @@ pub struct Identity {
     pub qualifier: String,
 }
 
+/// A small file derived from an artifact and stored beside it (e.g. a wheel's `METADATA`,
+/// served as `<wheel>.metadata` per PEP 658).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraFile {
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
 /// The result of processing an artifact.
 #[derive(Debug, Clone)]
 pub struct Processed {
@@ -37,6 +46,8 @@ pub struct Processed {
     pub content_type: String,
     /// Format-specific metadata shown as the package's `metadata`.
     pub metadata: serde_json::Value,
+    /// Derived files to store with the package.
+    pub extra_files: Vec<ExtraFile>,
 }
 
 /// Anything processing can read from: a file of the artifact.
@@ -136,6 +147,7 @@ impl Registry {
             formats: BTreeMap::new(),
         };
         registry.register(Arc::new(crate::raw::Raw));
+        registry.register(Arc::new(crate::python::Python));
         registry
     }
 

@@ -8,11 +8,12 @@
 //! [`Registry::builtin`].
 
 mod format;
+pub mod python;
 pub mod raw;
 mod sniff;
 
 pub use format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, Identity, Processed,
-    ReadSeek, Registry,
+    verify_declared_checksums, Artifact, Declared, ExtraFile, Format, FormatError, Identity,
+    Processed, ReadSeek, Registry,
 };
 pub use sniff::content_type;

@@ -3,7 +3,7 @@
 //! | operation | default minimum |
 //! | --- | --- |
 //! | `read` (list, get, download) | read |
-//! | `push`, `copy_into`, `tag` | write |
+//! | `push`, `copy_into`, `tag`, `yank` | write |
 //! | `move_out`, `delete`, `quarantine`, `resync`, `webhooks`, `upstreams`, `policies` | admin |
 //! | repository settings and privileges | admin (fixed) |
 //!
@@ -23,6 +23,7 @@ pub(crate) enum Op {
     Push,
     CopyInto,
     Tag,
+    Yank,
     MoveOut,
     Delete,
     Quarantine,
@@ -43,6 +44,7 @@ impl Op {
         Op::Push,
         Op::CopyInto,
         Op::Tag,
+        Op::Yank,
         Op::MoveOut,
         Op::Delete,
         Op::Quarantine,
@@ -58,6 +60,7 @@ impl Op {
             Op::Push => "push",
             Op::CopyInto => "copy_into",
             Op::Tag => "tag",
+            Op::Yank => "yank",
             Op::MoveOut => "move_out",
             Op::Delete => "delete",
             Op::Quarantine => "quarantine",
@@ -72,7 +75,7 @@ impl Op {
     pub(crate) fn default_privilege(self) -> Privilege {
         match self {
             Op::Read => Privilege::Read,
-            Op::Push | Op::CopyInto | Op::Tag => Privilege::Write,
+            Op::Push | Op::CopyInto | Op::Tag | Op::Yank => Privilege::Write,
             _ => Privilege::Admin,
         }
     }
@@ -186,7 +189,7 @@ pub(crate) fn client_address(
     forwarded_for: Option<&str>,
     trusted: &[IpNet],
 ) -> Option<IpAddr> {
-    let peer = peer?;
+    let peer = unmap(peer?);
     let is_trusted = |a: &IpAddr| trusted.iter().any(|n| n.contains(a));
     if !is_trusted(&peer) {
         return Some(peer);
@@ -194,16 +197,28 @@ pub(crate) fn client_address(
     let Some(header) = forwarded_for else {
         return Some(peer);
     };
-    let mut chain: Vec<IpAddr> = header
-        .split(',')
-        .filter_map(|s| IpAddr::from_str(s.trim()).ok())
-        .collect();
-    while let Some(last) = chain.pop() {
-        if !is_trusted(&last) {
+    // Walk from the right: each hop was added by the proxy to its right. The first hop that
+    // is not a trusted proxy is the client; a hop that does not parse ends the walk at the
+    // last trusted address, so nothing a client wrote to its left is believed.
+    let mut last = peer;
+    for hop in header.rsplit(',') {
+        let Ok(addr) = IpAddr::from_str(hop.trim()).map(unmap) else {
             return Some(last);
+        };
+        if !is_trusted(&addr) {
+            return Some(addr);
         }
+        last = addr;
     }
-    Some(peer)
+    Some(last)
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn unmap(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 #[cfg(test)]
@@ -261,6 +276,15 @@ mod tests {
             ip("127.0.0.1")
         );
         assert_eq!(client_address(ip("127.0.0.1"), xff, &[]), ip("127.0.0.1"));
+        // A hop that does not parse stops the walk: the client's claim to its left is ignored.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), Some("10.0.0.1, unknown"), &trusted),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_address(ip("::ffff:127.0.0.1"), xff, &trusted),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]

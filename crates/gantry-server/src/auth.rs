@@ -72,11 +72,16 @@ impl FromRequestParts<Arc<App>> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let forwarded = parts
+        // Every X-Forwarded-For line, in order: a proxy may add its own line instead of
+        // appending to the client's.
+        let forwarded: Vec<&str> = parts
             .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let address = access::client_address(peer, forwarded, &app.trusted_proxies);
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        let address = access::client_address(peer, forwarded.as_deref(), &app.trusted_proxies);
         let mut caller = Caller {
             principal: Principal::Anonymous,
             owner: None,
@@ -150,9 +155,18 @@ impl Caller {
     pub(crate) fn is_site_admin(&self) -> bool {
         let Some(t) = self.token() else { return false };
         t.site_admin != 0
-            || (t.namespace.is_none()
+            || (self.is_full_token() && self.owner.as_ref().is_some_and(|o| o.site_admin != 0))
+    }
+
+    /// Whether the token carries all of its principal's rights: unscoped, admin-capped, not an
+    /// entitlement. Only such a token may act as its principal in account matters (minting
+    /// tokens, site administration).
+    pub(crate) fn is_full_token(&self) -> bool {
+        self.token().is_some_and(|t| {
+            t.namespace.is_none()
                 && t.kind != ENTITLEMENT
-                && self.owner.as_ref().is_some_and(|o| o.site_admin != 0))
+                && t.privilege == Privilege::Admin.as_str()
+        })
     }
 
     pub(crate) fn is_anonymous(&self) -> bool {
@@ -181,7 +195,8 @@ impl Caller {
     /// The most the token itself allows on `namespace` (and `repo`): its scope and privilege.
     fn token_cap(token: &TokenRow, namespace: &str, repo: Option<&str>) -> Option<Privilege> {
         let Some(scope_ns) = &token.namespace else {
-            return Some(Privilege::Admin);
+            // Unscoped tokens of a principal are still capped by their privilege.
+            return Privilege::parse(&token.privilege);
         };
         if scope_ns != namespace {
             return None;

@@ -139,6 +139,14 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        // Clients that send credentials only when challenged (pip's keyring, some HTTP
+        // libraries) need to be asked.
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Basic realm=\"gantry\""),
+            );
+        }
         if let Some(wait) = retry_after {
             response
                 .headers_mut()

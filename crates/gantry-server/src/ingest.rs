@@ -26,6 +26,16 @@ pub(crate) struct Upload {
     pub content_length: Option<u64>,
     /// Process before answering instead of queueing a sync job.
     pub inline: bool,
+    /// An upload of the very same bytes under an existing identity is a no-op success (what
+    /// `twine upload --skip-existing` and re-runs of publish jobs expect) instead of a 409.
+    pub identical_ok: bool,
+}
+
+/// What an upload did.
+pub(crate) struct Ingested {
+    pub(crate) package: PackageRow,
+    /// False when an identical file was already there.
+    pub(crate) created: bool,
 }
 
 pub(crate) async fn ingest<S, E>(
@@ -35,7 +45,7 @@ pub(crate) async fn ingest<S, E>(
     format: Arc<dyn Format>,
     upload: Upload,
     body: S,
-) -> AppResult<PackageRow>
+) -> AppResult<Ingested>
 where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
@@ -60,6 +70,7 @@ where
     let mut created = caller.event(EventType::PackageCreated);
     created.context =
         serde_json::json!({ "filename": upload.declared.filename, "size": digests.size });
+    let mut extra = Vec::new();
     let (identity, filename, content_type, metadata, sync_status, events, jobs) =
         match (upload.inline, declared_identity) {
             (false, Some(identity)) => (
@@ -73,6 +84,7 @@ where
             ),
             _ => {
                 let processed = process(app, &format, &upload.declared, &digests).await?;
+                extra = processed.extra_files.clone();
                 (
                     processed.identity,
                     processed.filename,
@@ -84,6 +96,60 @@ where
                 )
             }
         };
+    if upload.identical_ok && !upload.republish {
+        let existing = app
+            .db
+            .find_live_package(
+                repo.id,
+                format.id(),
+                &identity.normalized_name,
+                &identity.version,
+                &identity.qualifier,
+            )
+            .await?;
+        if let Some(existing) = existing {
+            if existing.primary_sha256 == digests.sha256 {
+                return Ok(Ingested {
+                    package: existing,
+                    created: false,
+                });
+            }
+            return Err(AppError::Conflict(format!(
+                "{} already exists in {} with different content; a published file cannot be replaced",
+                identity.qualifier,
+                repo.slug()
+            )));
+        }
+    }
+    let mut files = vec![NewFile {
+        filename,
+        content_type,
+        size: i64::try_from(digests.size).unwrap_or(i64::MAX),
+        md5: digests.md5.clone(),
+        sha1: digests.sha1.clone(),
+        sha256: digests.sha256.clone(),
+        sha512: digests.sha512.clone(),
+    }];
+    for file in extra {
+        let stored = app
+            .blobs
+            .put_stream(
+                futures::stream::once(async move {
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(file.content))
+                }),
+                limit,
+            )
+            .await?;
+        files.push(NewFile {
+            filename: file.filename,
+            content_type: file.content_type,
+            size: i64::try_from(stored.size).unwrap_or(i64::MAX),
+            md5: stored.md5,
+            sha1: stored.sha1,
+            sha256: stored.sha256,
+            sha512: stored.sha512,
+        });
+    }
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,
@@ -98,15 +164,7 @@ where
         origin_repository: repo.slug(),
         metadata,
         declared: declared_json(&upload.declared),
-        files: vec![NewFile {
-            filename,
-            content_type,
-            size: i64::try_from(digests.size).unwrap_or(i64::MAX),
-            md5: digests.md5,
-            sha1: digests.sha1,
-            sha256: digests.sha256,
-            sha512: digests.sha512,
-        }],
+        files,
         tags: upload.tags,
     };
     let row = app
@@ -116,7 +174,10 @@ where
     if !jobs.is_empty() {
         app.wake_workers();
     }
-    Ok(row)
+    Ok(Ingested {
+        package: row,
+        created: true,
+    })
 }
 
 /// Runs the format's processing on a blocking thread over a file of the stored blob.

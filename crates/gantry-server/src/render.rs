@@ -130,6 +130,8 @@ pub(crate) fn package(base: &BaseUrl, row: &PackageRow) -> Package {
         max_severity: row.max_severity.as_deref().and_then(Severity::parse),
         num_vulnerabilities: row.num_vulnerabilities,
         vulnerability_scan_results_url: format!("{api}/vulnerabilities"),
+        is_yanked: row.yanked != 0,
+        yank_reason: row.yank_reason.clone(),
         metadata: serde_json::from_str(&row.metadata).unwrap_or_default(),
         self_url: api,
     }
@@ -146,6 +148,7 @@ pub(crate) fn event(row: EventRow) -> Event {
         source_repository: row.source_repository,
         destination_repository: row.destination_repository,
         checksum_sha256: row.checksum_sha256,
+        source_address: row.source_address,
         context: serde_json::from_str(&row.context).unwrap_or_default(),
     }
 }

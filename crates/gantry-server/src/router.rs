@@ -57,6 +57,8 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::packages::move_))
         .routes(routes!(api::packages::restore))
         .routes(routes!(api::packages::resync))
+        .routes(routes!(api::packages::yank))
+        .routes(routes!(api::packages::quarantine))
         .routes(routes!(api::webhooks::create, api::webhooks::list))
         .routes(routes!(
             api::webhooks::get,

@@ -76,6 +76,19 @@ pub(crate) enum Command {
     Mv(PromoteArgs),
     /// Re-run processing of a package (e.g. after a failed sync) and wait for it.
     Resync(ResyncArgs),
+    /// Quarantine a package (its files are refused everywhere) or release it.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+    /// Yank a package (resolvers skip it; exact pins still install), or undo that.
+    Yank {
+        /// OWNER/REPO/SLUG
+        package: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Un-yank.
+        #[arg(long)]
+        undo: bool,
+    },
     /// Soft-delete a package (restorable).
     Delete(PackageRef),
     /// Restore a soft-deleted package.
@@ -286,6 +299,22 @@ pub(crate) struct PromoteArgs {
     /// Resync a failed package up to this many times while waiting.
     #[arg(long, default_value_t = 3)]
     pub(crate) sync_attempts: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum QuarantineCommand {
+    /// Quarantine OWNER/REPO/SLUG.
+    Add {
+        package: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Release OWNER/REPO/SLUG from quarantine.
+    Remove {
+        package: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -81,6 +81,7 @@ impl Format for Raw {
             filename: declared.filename.clone(),
             content_type: content_type.to_owned(),
             metadata: serde_json::json!({ "content_type": content_type }),
+            extra_files: Vec::new(),
         })
     }
 }

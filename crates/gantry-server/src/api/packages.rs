@@ -215,6 +215,15 @@ async fn promote(
             "package {slug} is deleted; restore it before promoting it"
         )));
     }
+    if package.state() == PackageState::Quarantined {
+        return Err(AppError::Conflict(format!(
+            "package {slug} is quarantined ({}); release it before promoting it",
+            package
+                .status_reason
+                .as_deref()
+                .unwrap_or("no reason given")
+        )));
+    }
     if package.sync_status != SyncStatus::Completed.as_str() {
         return Err(AppError::Conflict(format!(
             "package {slug} cannot be promoted before its sync completes (sync status: {})",
@@ -225,6 +234,14 @@ async fn promote(
     let dest = load_repo(app, caller, dest_owner, dest_name, Op::CopyInto)
         .await
         .map_err(|e| match e {
+            AppError::Denied(inner, denial) if matches!(*inner, AppError::NotFound(_)) => {
+                AppError::Denied(
+                    Box::new(AppError::NotFound(format!(
+                        "destination repository {dest_owner}/{dest_name} not found"
+                    ))),
+                    denial,
+                )
+            }
             AppError::NotFound(_) => AppError::NotFound(format!(
                 "destination repository {dest_owner}/{dest_name} not found"
             )),
@@ -322,6 +339,126 @@ pub(crate) async fn resync(
         StatusCode::ACCEPTED,
         ApiJson(render::package(&base, &updated)),
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuarantineRequest {
+    /// `true` releases a quarantined package.
+    #[serde(default)]
+    pub(crate) release: bool,
+    /// Why; shown in the package's `status_reason` and in the 403 its downloads get.
+    pub(crate) reason: Option<String>,
+}
+
+/// Quarantines a package (every native protocol refuses its files and leaves it out of
+/// indexes; it stays visible in the API) or releases it. Needs the `quarantine` privilege.
+#[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/quarantine", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    request_body = QuarantineRequest,
+    responses((status = 200, body = Package), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn quarantine(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<QuarantineRequest>,
+) -> AppResult<ApiJson<Package>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Quarantine).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    let reason = body.reason.filter(|r| !r.trim().is_empty());
+    if reason
+        .as_deref()
+        .is_some_and(|r| r.len() > 1000 || r.chars().any(char::is_control))
+    {
+        return Err(AppError::BadRequest(
+            "reason must be at most 1000 characters without control characters".into(),
+        ));
+    }
+    let (from, to, event_type) = if body.release {
+        (
+            PackageState::Quarantined,
+            PackageState::Available,
+            EventType::PackageReleased,
+        )
+    } else {
+        (
+            PackageState::Available,
+            PackageState::Quarantined,
+            EventType::PackageQuarantined,
+        )
+    };
+    if package.state() != from {
+        return Err(AppError::Conflict(format!(
+            "package {slug} is {}, not {}",
+            package.state(),
+            from
+        )));
+    }
+    let mut event = caller.event(event_type);
+    event.context = serde_json::json!({ "reason": reason });
+    let status_reason = if body.release {
+        None
+    } else {
+        Some(reason.as_deref().unwrap_or("quarantined"))
+    };
+    let updated = app
+        .db
+        .set_package_state(&package, to, status_reason, &event)
+        .await?;
+    Ok(ApiJson(render::package(&base, &updated)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct YankRequest {
+    /// `false` un-yanks.
+    #[serde(default = "yes")]
+    pub(crate) yanked: bool,
+    pub(crate) reason: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Yanks a package (PEP 592, cargo yank): it stays downloadable for exact pins but indexes
+/// mark it so resolvers skip it. Needs the `yank` privilege (write by default).
+#[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/yank", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    request_body = YankRequest,
+    responses((status = 200, body = Package), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn yank(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<YankRequest>,
+) -> AppResult<ApiJson<Package>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Yank).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    if body
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.len() > 1000 || r.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(AppError::BadRequest(
+            "reason must be at most 1000 characters without control characters".into(),
+        ));
+    }
+    let mut event = caller.event(if body.yanked {
+        EventType::PackageYanked
+    } else {
+        EventType::PackageUnyanked
+    });
+    event.context = serde_json::json!({ "reason": body.reason });
+    let updated = app
+        .db
+        .set_yanked(&package, body.yanked, body.reason.as_deref(), &event)
+        .await?;
+    Ok(ApiJson(render::package(&base, &updated)))
 }
 
 /// Soft-deletes a package: it leaves listings and downloads but can be restored. Needs admin.

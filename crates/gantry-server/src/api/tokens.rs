@@ -183,7 +183,8 @@ pub(crate) async fn create(
             check_scope_exists(&app, ns, repo.as_deref()).await?;
         }
         Some(p) if p.kind == "user" => {
-            let own = caller.owner.as_ref().is_some_and(|o| o.id == p.id);
+            // A narrowed token must not mint a broader one for its user.
+            let own = caller.owner.as_ref().is_some_and(|o| o.id == p.id) && caller.is_full_token();
             if !own && !caller.is_site_admin() {
                 return Err(caller.deny(
                     AppError::Forbidden(

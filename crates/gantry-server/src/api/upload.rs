@@ -140,6 +140,7 @@ async fn upload_inner(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok()),
         inline: false,
+        identical_ok: false,
     };
     let row = ingest(
         &app,
@@ -150,7 +151,7 @@ async fn upload_inner(
         body.into_data_stream(),
     )
     .await?;
-    let package = render::package(&base, &row);
+    let package = render::package(&base, &row.package);
     let mut out = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&package.self_url) {
         out.insert(LOCATION, location);

@@ -1,5 +1,6 @@
 //! Native protocol routes, one module per format, and the file-serving logic they share.
 
+pub(crate) mod python;
 pub(crate) mod raw;
 
 use std::sync::Arc;
@@ -58,13 +59,48 @@ pub(crate) fn download_path(package: &PackageRow, filename: &str) -> String {
 pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("GET", "/{owner}/{repo}/raw/{name}/{version}/{filename}"),
     ("HEAD", "/{owner}/{repo}/raw/{name}/{version}/{filename}"),
+    ("POST", "/{owner}/{repo}/python/"),
+    ("POST", "/{owner}/{repo}/python"),
+    ("GET", "/{owner}/{repo}/python/simple/"),
+    ("GET", "/{owner}/{repo}/python/simple"),
+    ("GET", "/{owner}/{repo}/python/simple/{project}/"),
+    ("GET", "/{owner}/{repo}/python/simple/{project}"),
+    ("GET", "/{owner}/{repo}/python/files/{slug}/{filename}"),
+    ("HEAD", "/{owner}/{repo}/python/files/{slug}/{filename}"),
 ];
 
 pub(crate) fn routes() -> Router<Arc<App>> {
-    Router::new().route(
-        "/{owner}/{repo}/raw/{name}/{version}/{filename}",
-        get(raw::download),
-    )
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::post;
+    Router::new()
+        .route(
+            "/{owner}/{repo}/raw/{name}/{version}/{filename}",
+            get(raw::download),
+        )
+        // Upload bodies are bounded by the configured maximum while they stream, not by the
+        // extractor's default limit.
+        .route(
+            "/{owner}/{repo}/python/",
+            post(python::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/{owner}/{repo}/python",
+            post(python::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/{owner}/{repo}/python/simple/", get(python::index))
+        .route("/{owner}/{repo}/python/simple", get(python::index))
+        .route(
+            "/{owner}/{repo}/python/simple/{project}/",
+            get(python::project),
+        )
+        .route(
+            "/{owner}/{repo}/python/simple/{project}",
+            get(python::project),
+        )
+        .route(
+            "/{owner}/{repo}/python/files/{slug}/{filename}",
+            get(python::file),
+        )
 }
 
 /// Refuses files of packages that may not be downloaded.

@@ -335,6 +335,56 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         }
         Command::Cp(args) => promote(global, "copy", args, json).await?,
         Command::Mv(args) => promote(global, "move", args, json).await?,
+        Command::Quarantine(cmd) => {
+            let (package, reason, release) = match cmd {
+                crate::cli::QuarantineCommand::Add { package, reason } => (package, reason, false),
+                crate::cli::QuarantineCommand::Remove { package, reason } => {
+                    (package, reason, true)
+                }
+            };
+            let (owner, repo, slug) = split_package(&package)?;
+            let updated = client(global)?
+                .send_value(
+                    "POST",
+                    &format!("/api/v1/packages/{owner}/{repo}/{slug}/quarantine"),
+                    Some(&serde_json::json!({ "release": release, "reason": reason })),
+                )
+                .await?;
+            let updated: Package = serde_json::from_value(updated)?;
+            if json {
+                print_json(&updated)?;
+            } else {
+                println!("{}", describe(&updated));
+            }
+        }
+        Command::Yank {
+            package,
+            reason,
+            undo,
+        } => {
+            let (owner, repo, slug) = split_package(&package)?;
+            let updated = client(global)?
+                .send_value(
+                    "POST",
+                    &format!("/api/v1/packages/{owner}/{repo}/{slug}/yank"),
+                    Some(&serde_json::json!({ "yanked": !undo, "reason": reason })),
+                )
+                .await?;
+            let updated: Package = serde_json::from_value(updated)?;
+            if json {
+                print_json(&updated)?;
+            } else {
+                println!(
+                    "{} {}",
+                    describe(&updated),
+                    if updated.is_yanked {
+                        "(yanked)"
+                    } else {
+                        "(not yanked)"
+                    }
+                );
+            }
+        }
         Command::Delete(r) => {
             let (owner, repo, slug) = split_package(&r.package)?;
             client(global)?.delete_package(owner, repo, slug).await?;

@@ -154,7 +154,10 @@ fn repo_admin() -> Rule {
     }
 }
 
-fn entries(slug: &str, webhook: i64) -> Vec<Entry> {
+/// The private Python project of acme/dev (a real wheel, renamed nowhere).
+const PRIVATE_PY: &str = "six";
+
+fn entries(slug: &str, webhook: i64, py_file: String) -> Vec<Entry> {
     let pkg = format!("/api/v1/packages/acme/dev/{slug}");
     let ghost = "/api/v1/packages/acme/dev/AAAAAAAAAAAA";
     let hook = format!("/api/v1/webhooks/acme/dev/{webhook}");
@@ -484,6 +487,76 @@ fn entries(slug: &str, webhook: i64) -> Vec<Entry> {
             Rule::Namespace,
         ),
         entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/yank",
+            format!("{ghost}/yank"),
+            Some(json!({"yanked": true})),
+            repo(Level::Write),
+        ),
+        entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/quarantine",
+            format!("{ghost}/quarantine"),
+            Some(json!({"reason": "matrix"})),
+            repo(Level::Admin),
+        ),
+        entry(
+            "POST",
+            "/{owner}/{repo}/python/",
+            "/acme/dev/python/".into(),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "POST",
+            "/{owner}/{repo}/python",
+            "/acme/dev/python".into(),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/python/simple/",
+            "/acme/dev/python/simple/".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/python/simple",
+            "/acme/dev/python/simple".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/python/simple/{project}/",
+            format!("/acme/dev/python/simple/{PRIVATE_PY}/"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/python/simple/{project}",
+            format!("/acme/dev/python/simple/{PRIVATE_PY}"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/python/files/{slug}/{filename}",
+            py_file.clone(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/python/files/{slug}/{filename}",
+            py_file,
+            None,
+            repo(Level::Read),
+        ),
+        entry(
             "GET",
             "/{owner}/{repo}/raw/{name}/{version}/{filename}",
             raw.clone(),
@@ -538,6 +611,13 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         .await?;
     assert_eq!(st, StatusCode::CREATED);
     let slug = p["slug_perm"].as_str().ok_or("slug")?.to_owned();
+    let wheel = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/python/six-1.16.0-py2.py3-none-any.whl");
+    let py_slug = s.cli_ok(
+        Some(ADMIN),
+        &["push", "python", "acme/dev", &wheel.display().to_string()],
+    )?;
+    let py_file = format!("/acme/dev/python/files/{py_slug}/six-1.16.0-py2.py3-none-any.whl");
     let (st, hook) = s
         .admin(
             Method::POST,
@@ -610,7 +690,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     assert_eq!(st, StatusCode::NO_CONTENT);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    let table = entries(&slug, webhook);
+    let table = entries(&slug, webhook, py_file);
     // Coverage: the matrix and the server's route table are the same set.
     let covered: BTreeSet<(String, String)> = table
         .iter()
@@ -680,7 +760,10 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
                 caller,
                 Caller::Read | Caller::Write | Caller::Admin | Caller::OutsideAllowlist
             );
-            if !may_read && (text.contains(PRIVATE_NAME) || text.contains(&sha)) {
+            let six_sha = "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254";
+            if !may_read
+                && (text.contains(PRIVATE_NAME) || text.contains(&sha) || text.contains(six_sha))
+            {
                 failures.push(format!(
                     "{} {} as {caller:?} leaked private data: {text}",
                     e.method, e.path

@@ -8,6 +8,7 @@ mod access_matrix;
 mod auth;
 mod pipeline;
 mod promotion;
+mod python;
 mod raw;
 mod receiver;
 mod repos;
