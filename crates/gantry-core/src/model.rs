@@ -131,6 +131,8 @@ string_enum!(
         WebhookCreated => "webhook.created",
         WebhookUpdated => "webhook.updated",
         WebhookDeleted => "webhook.deleted",
+        UpstreamCreated => "upstream.created",
+        UpstreamDeleted => "upstream.deleted",
         UserLoggedIn => "user.logged_in",
         RequestDenied => "request.denied",
         Ping => "ping",
@@ -217,6 +219,10 @@ pub struct Package {
     pub max_severity: Option<Severity>,
     pub num_vulnerabilities: i64,
     pub vulnerability_scan_results_url: String,
+    /// `upload`, or `upstream` for a package cached from an upstream.
+    pub source: String,
+    /// The upstream a cached package came from.
+    pub upstream: Option<String>,
     /// Yanked files stay installable by exact pin but resolvers skip them.
     pub is_yanked: bool,
     pub yank_reason: Option<String>,

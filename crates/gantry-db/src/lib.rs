@@ -11,6 +11,7 @@ mod packages;
 mod principals;
 mod repos;
 mod tokens;
+mod upstreams;
 mod webhooks;
 
 use std::str::FromStr;
@@ -26,6 +27,7 @@ pub use packages::{
 pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};
 pub use tokens::{NewToken, TokenRow};
+pub use upstreams::{NewUpstream, UpstreamRow};
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
     DELIVER_JOB,

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_jobs_webhooks.sql")),
     (3, include_str!("../migrations/0003_access_control.sql")),
     (4, include_str!("../migrations/0004_yank.sql")),
+    (5, include_str!("../migrations/0005_upstreams.sql")),
 ];
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;

@@ -40,6 +40,9 @@ pub struct NewPackage {
     pub declared: serde_json::Value,
     /// The first file is the package's primary file.
     pub files: Vec<NewFile>,
+    /// `upload`, or `upstream` with the upstream's name.
+    pub source: String,
+    pub upstream_name: Option<String>,
     pub tags: Vec<String>,
 }
 
@@ -87,6 +90,9 @@ pub struct PackageRow {
     pub declared: String,
     pub yanked: i64,
     pub yank_reason: Option<String>,
+    /// `upload` or `upstream`.
+    pub source: String,
+    pub upstream_name: Option<String>,
     #[sqlx(skip)]
     pub files: Vec<PackageFileRow>,
     #[sqlx(skip)]
@@ -152,7 +158,8 @@ const PACKAGE_SELECT: &str = "SELECT p.id, p.slug_perm, p.repository_id, n.name 
      p.filename, p.sync_status, p.sync_progress, p.state, p.status_reason, p.size, \
      p.primary_sha256, p.uploader, p.uploaded_at, p.updated_at, p.origin_repository, \
      p.origin_slug, p.origin_slug_repository, p.scan_status, p.max_severity, \
-     p.num_vulnerabilities, p.metadata, p.declared, p.yanked, p.yank_reason \
+     p.num_vulnerabilities, p.metadata, p.declared, p.yanked, p.yank_reason, p.source, \
+     p.upstream_name \
      FROM packages p JOIN repositories r ON r.id = p.repository_id \
      JOIN namespaces n ON n.id = r.namespace_id";
 
@@ -326,9 +333,10 @@ impl Db {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO packages (slug_perm, repository_id, format, name, normalized_name, version, \
              qualifier, filename, sync_status, sync_progress, state, status_reason, size, \
-             primary_sha256, uploader, uploaded_at, updated_at, origin_repository, metadata, declared) \
+             primary_sha256, uploader, uploaded_at, updated_at, origin_repository, metadata, declared, \
+             source, upstream_name) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'available', $11, $12, $13, $14, $15, \
-             $15, $16, $17, $18) RETURNING id",
+             $15, $16, $17, $18, $19, $20) RETURNING id",
         )
         .bind(&new.slug_perm)
         .bind(new.repository_id)
@@ -348,6 +356,8 @@ impl Db {
         .bind(&new.origin_repository)
         .bind(new.metadata.to_string())
         .bind(new.declared.to_string())
+        .bind(&new.source)
+        .bind(new.upstream_name.clone())
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| {
@@ -846,11 +856,12 @@ async fn promote_in(
                  version, qualifier, filename, sync_status, sync_progress, state, status_reason, size, \
                  primary_sha256, uploader, uploaded_at, updated_at, origin_repository, origin_slug, \
                  origin_slug_repository, scan_status, max_severity, num_vulnerabilities, metadata, declared, \
-                 yanked, yank_reason) \
+                 yanked, yank_reason, source, upstream_name) \
                  SELECT $1, $2, format, name, normalized_name, version, qualifier, filename, \
                  sync_status, sync_progress, state, status_reason, size, primary_sha256, uploader, \
                  uploaded_at, $3, origin_repository, slug_perm, $4, scan_status, max_severity, \
-                 num_vulnerabilities, metadata, declared, yanked, yank_reason FROM packages WHERE id = $5 RETURNING id",
+                 num_vulnerabilities, metadata, declared, yanked, yank_reason, source, upstream_name \
+                 FROM packages WHERE id = $5 RETURNING id",
             )
             .bind(new_slug)
             .bind(dest.id)

@@ -30,6 +30,9 @@ pub(crate) enum AppError {
     RangeNotSatisfiable(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// An upstream failed.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
@@ -80,6 +83,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Denied(inner, _) => inner.status(),
@@ -97,6 +101,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::RangeNotSatisfiable(_) => "range_not_satisfiable",
             AppError::Unprocessable(_) => "unprocessable",
+            AppError::BadGateway(_) => "bad_gateway",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Internal(_) => "internal",
             AppError::Denied(inner, _) => inner.code(),

@@ -66,10 +66,55 @@ where
         chunk
     });
     let digests = app.blobs.put_stream(counted, limit).await?;
+    let origin = Origin {
+        actor: caller.actor(),
+        address: caller.address.map(|a| a.to_string()),
+        upstream: None,
+    };
+    ingest_blob(
+        app,
+        &origin,
+        repo,
+        format,
+        upload,
+        digests,
+        declared_identity,
+    )
+    .await
+}
+
+/// Who an ingested package comes from.
+pub(crate) struct Origin {
+    pub(crate) actor: String,
+    pub(crate) address: Option<String>,
+    /// The upstream a cached package was fetched from.
+    pub(crate) upstream: Option<String>,
+}
+
+impl Origin {
+    fn event(&self, event_type: EventType) -> gantry_db::NewEvent {
+        let mut event = gantry_db::NewEvent::new(event_type, &self.actor);
+        event.source_address.clone_from(&self.address);
+        event
+    }
+}
+
+/// Creates the package of bytes already in the blob store.
+pub(crate) async fn ingest_blob(
+    app: &Arc<App>,
+    origin: &Origin,
+    repo: &RepoRow,
+    format: Arc<dyn Format>,
+    upload: Upload,
+    digests: Digests,
+    declared_identity: Option<gantry_formats::Identity>,
+) -> AppResult<Ingested> {
+    let limit = app.config.max_upload_size;
     let slug = SlugPerm::generate();
-    let mut created = caller.event(EventType::PackageCreated);
-    created.context =
-        serde_json::json!({ "filename": upload.declared.filename, "size": digests.size });
+    let mut created = origin.event(EventType::PackageCreated);
+    created.context = serde_json::json!({
+        "filename": upload.declared.filename, "size": digests.size, "upstream": origin.upstream,
+    });
     let mut extra = Vec::new();
     let (identity, filename, content_type, metadata, sync_status, events, jobs) =
         match (upload.inline, declared_identity) {
@@ -80,7 +125,7 @@ where
                 serde_json::json!({}),
                 SyncStatus::AwaitingSync,
                 vec![created],
-                vec![sync_job(slug.as_str(), &caller.actor())],
+                vec![sync_job(slug.as_str(), &origin.actor)],
             ),
             _ => {
                 let processed = process(app, &format, &upload.declared, &digests).await?;
@@ -91,7 +136,7 @@ where
                     processed.content_type,
                     processed.metadata,
                     SyncStatus::Completed,
-                    vec![created, caller.event(EventType::PackageSynced)],
+                    vec![created, origin.event(EventType::PackageSynced)],
                     Vec::new(),
                 )
             }
@@ -160,12 +205,19 @@ where
         qualifier: identity.qualifier,
         sync_status,
         status_reason: None,
-        uploader: caller.actor(),
+        uploader: origin.actor.clone(),
         origin_repository: repo.slug(),
         metadata,
         declared: declared_json(&upload.declared),
         files,
         tags: upload.tags,
+        source: if origin.upstream.is_some() {
+            "upstream"
+        } else {
+            "upload"
+        }
+        .into(),
+        upstream_name: origin.upstream.clone(),
     };
     let row = app
         .db

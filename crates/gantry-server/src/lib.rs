@@ -18,6 +18,7 @@ mod native;
 mod range;
 mod render;
 mod router;
+mod upstream;
 
 pub use app::App;
 pub use config::ServerConfig;

@@ -29,6 +29,11 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     state: String,
 }
@@ -48,6 +53,7 @@ pub(crate) struct Metrics {
     bytes_sent: Counter,
     packages: Family<StateLabels, Gauge>,
     jobs: Family<StateLabels, Gauge>,
+    upstream_failures: Family<UpstreamLabels, Counter>,
 }
 
 impl Metrics {
@@ -81,6 +87,12 @@ impl Metrics {
         registry.register("packages", "Packages by state", packages.clone());
         let jobs = Family::<StateLabels, Gauge>::default();
         registry.register("jobs", "Jobs in the queue by state", jobs.clone());
+        let upstream_failures = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "upstream_failures",
+            "Failed fetches from upstreams (served from cache when possible)",
+            upstream_failures.clone(),
+        );
         Self {
             registry,
             requests,
@@ -89,11 +101,20 @@ impl Metrics {
             bytes_sent,
             packages,
             jobs,
+            upstream_failures,
         }
     }
 
     pub(crate) fn add_received(&self, bytes: u64) {
         self.bytes_received.inc_by(bytes);
+    }
+
+    pub(crate) fn upstream_failure(&self, upstream: &str) {
+        self.upstream_failures
+            .get_or_create(&UpstreamLabels {
+                upstream: upstream.to_owned(),
+            })
+            .inc();
     }
 
     pub(crate) fn add_sent(&self, bytes: u64) {

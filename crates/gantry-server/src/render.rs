@@ -130,6 +130,8 @@ pub(crate) fn package(base: &BaseUrl, row: &PackageRow) -> Package {
         max_severity: row.max_severity.as_deref().and_then(Severity::parse),
         num_vulnerabilities: row.num_vulnerabilities,
         vulnerability_scan_results_url: format!("{api}/vulnerabilities"),
+        source: row.source.clone(),
+        upstream: row.upstream_name.clone(),
         is_yanked: row.yanked != 0,
         yank_reason: row.yank_reason.clone(),
         metadata: serde_json::from_str(&row.metadata).unwrap_or_default(),

@@ -29,6 +29,7 @@ Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"co
         (name = "tokens", description = "API tokens"),
         (name = "webhooks", description = "Webhooks per repository and their deliveries"),
         (name = "admin", description = "Site administration"),
+        (name = "upstreams", description = "Remote repositories a repository proxies or caches"),
         (name = "access", description = "Users, teams, service accounts, privileges, audit log"),
         (name = "system", description = "Health and metrics"),
     )
@@ -97,6 +98,8 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
             api::access_control::revoke_privilege
         ))
         .routes(routes!(api::audit::audit))
+        .routes(routes!(api::upstreams::create, api::upstreams::list))
+        .routes(routes!(api::upstreams::get, api::upstreams::delete))
 }
 
 /// The OpenAPI document of the REST API.

@@ -25,8 +25,8 @@ pub(crate) struct Cli {
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
     /// Server URL for client verbs.
-    #[arg(long, env = "GANTRY_URL", global = true)]
-    pub(crate) url: Option<String>,
+    #[arg(long = "api-url", env = "GANTRY_URL", global = true)]
+    pub(crate) api_url: Option<String>,
     /// API token for client verbs.
     #[arg(long, env = "GANTRY_TOKEN", global = true, hide_env_values = true)]
     pub(crate) token: Option<String>,
@@ -118,6 +118,48 @@ pub(crate) enum Command {
     Entitlements(EntitlementsCommand),
     /// Show a namespace's audit log: every mutation and denied request.
     Audit(AuditArgs),
+    /// Manage a repository's upstreams for one format: `gantry upstream python create …`.
+    Upstream(UpstreamArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpstreamArgs {
+    /// Package format, e.g. python.
+    pub(crate) format: String,
+    #[command(subcommand)]
+    pub(crate) command: UpstreamCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UpstreamCommand {
+    /// Add an upstream to OWNER/REPO.
+    Create {
+        repo: String,
+        #[arg(long)]
+        name: String,
+        /// For Python: the simple index root, e.g. http://host/simple/.
+        #[arg(long)]
+        url: String,
+        /// Lower numbers are tried first.
+        #[arg(long, default_value_t = 1)]
+        priority: i64,
+        /// proxy: stream files through; cache: also store them as packages.
+        #[arg(long, default_value = "cache", value_parser = ["proxy", "cache"])]
+        mode: String,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value_t = 300)]
+        index_ttl_seconds: i64,
+        /// For names that exist locally, serve only local versions (dependency confusion).
+        #[arg(long)]
+        local_names_only: bool,
+    },
+    /// List OWNER/REPO's upstreams.
+    Ls { repo: String },
+    /// Remove an upstream by id.
+    Delete { repo: String, id: i64 },
 }
 
 #[derive(Debug, Args)]

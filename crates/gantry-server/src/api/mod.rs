@@ -8,6 +8,7 @@ pub(crate) mod repos;
 pub(crate) mod system;
 pub(crate) mod tokens;
 pub(crate) mod upload;
+pub(crate) mod upstreams;
 pub(crate) mod webhooks;
 
 use gantry_core::{OwnerName, RepoName, SlugPerm};

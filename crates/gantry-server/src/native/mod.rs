@@ -67,6 +67,14 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("GET", "/{owner}/{repo}/python/simple/{project}"),
     ("GET", "/{owner}/{repo}/python/files/{slug}/{filename}"),
     ("HEAD", "/{owner}/{repo}/python/files/{slug}/{filename}"),
+    (
+        "GET",
+        "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
+    ),
+    (
+        "HEAD",
+        "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
+    ),
 ];
 
 pub(crate) fn routes() -> Router<Arc<App>> {
@@ -100,6 +108,10 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route(
             "/{owner}/{repo}/python/files/{slug}/{filename}",
             get(python::file),
+        )
+        .route(
+            "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
+            get(python::upstream_file),
         )
 }
 

@@ -9,6 +9,7 @@ use axum::extract::{Multipart, OriginalUri, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use gantry_db::{PackageRow, RepoRow};
 use gantry_formats::python::normalize;
 use gantry_formats::Declared;
@@ -144,7 +145,35 @@ fn requires_python(package: &PackageRow) -> Option<String> {
         .and_then(|m| m["requires_python"].as_str().map(str::to_owned))
 }
 
-/// `/{owner}/{repo}/python/simple/{project}/`: the project's files.
+/// One file on a project page, local or from an upstream.
+struct Entry {
+    filename: String,
+    url: String,
+    sha256: Option<String>,
+    requires_python: Option<String>,
+    metadata_sha256: Option<String>,
+    /// `Some(reason)` when yanked.
+    yanked: Option<String>,
+    size: Option<i64>,
+    upload_time: Option<String>,
+}
+
+fn local_entry(base: &BaseUrl, p: &PackageRow) -> Entry {
+    Entry {
+        filename: p.filename.clone(),
+        url: file_url(base, p),
+        sha256: Some(p.primary_sha256.clone()),
+        requires_python: requires_python(p),
+        metadata_sha256: metadata_file(p).map(|m| m.sha256.clone()),
+        yanked: (p.yanked != 0).then(|| p.yank_reason.clone().unwrap_or_default()),
+        size: p.files.first().map(|f| f.size),
+        upload_time: Some(gantry_core::time::rfc3339(p.uploaded_at)),
+    }
+}
+
+/// `/{owner}/{repo}/python/simple/{project}/`: the project's files, local first, then those
+/// of the repository's upstreams in priority order (a filename already listed is not
+/// listed again, so local files win).
 pub(crate) async fn project(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -165,20 +194,60 @@ pub(crate) async fn project(
         .db
         .project_packages(repo.id, FORMAT, &normalized)
         .await?;
-    if packages.is_empty() {
+    let mut display = packages
+        .last()
+        .map_or_else(|| normalized.clone(), |p| p.name.clone());
+    let mut entries: Vec<Entry> = packages.iter().map(|p| local_entry(&base, p)).collect();
+    let mut seen: std::collections::HashSet<String> =
+        entries.iter().map(|e| e.filename.clone()).collect();
+    for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
+        if upstream.local_names_only != 0 && !packages.is_empty() {
+            continue;
+        }
+        let files = match crate::upstream::python::project_files(&app, &upstream, &normalized).await
+        {
+            Ok(files) => files,
+            // Already logged and counted; the other sources still answer.
+            Err(_) => continue,
+        };
+        for f in files {
+            if !seen.insert(f.filename.clone()) {
+                continue;
+            }
+            if packages.is_empty() && entries.is_empty() {
+                if let Ok(parsed) = gantry_formats::python::parse_filename(&f.filename) {
+                    display = parsed.name;
+                }
+            }
+            entries.push(Entry {
+                url: format!(
+                    "{}/{owner}/{}/python/upstream/{}/{}",
+                    base.0,
+                    repo.name,
+                    upstream.id,
+                    super::encode_segment(&f.filename)
+                ),
+                filename: f.filename,
+                sha256: f.sha256,
+                requires_python: f.requires_python,
+                metadata_sha256: None,
+                yanked: f.yanked,
+                size: None,
+                upload_time: None,
+            });
+        }
+    }
+    if entries.is_empty() {
         return Err(AppError::NotFound(format!(
             "project {normalized} not found in {}",
             repo.slug()
         )));
     }
-    let display = packages
-        .last()
-        .map_or_else(|| normalized.clone(), |p| p.name.clone());
     let json = wants_json(&headers, &uri);
     let body = if json {
-        project_json(&base, &display, &packages)
+        project_json(&display, &entries)
     } else {
-        project_html(&base, &display, &packages)
+        project_html(&display, &entries)
     };
     Ok(page(json, body))
 }
@@ -191,71 +260,76 @@ fn file_url(base: &BaseUrl, package: &PackageRow) -> String {
     )
 }
 
-fn project_html(base: &BaseUrl, name: &str, packages: &[PackageRow]) -> String {
+fn project_html(name: &str, entries: &[Entry]) -> String {
     let mut html = format!(
         "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Links for {0}</title></head><body>\n<h1>Links for {0}</h1>\n",
         escape(name)
     );
-    for p in packages {
-        let _ = write!(
-            html,
-            "<a href=\"{}#sha256={}\"",
-            escape(&file_url(base, p)),
-            p.primary_sha256
-        );
-        if let Some(rp) = requires_python(p) {
-            let _ = write!(html, " data-requires-python=\"{}\"", escape(&rp));
+    for e in entries {
+        let _ = write!(html, "<a href=\"{}", escape(&e.url));
+        if let Some(sha) = &e.sha256 {
+            let _ = write!(html, "#sha256={sha}");
         }
-        if let Some(meta) = metadata_file(p) {
+        html.push('"');
+        if let Some(rp) = &e.requires_python {
+            let _ = write!(html, " data-requires-python=\"{}\"", escape(rp));
+        }
+        if let Some(meta) = &e.metadata_sha256 {
             let _ = write!(
                 html,
-                " data-dist-info-metadata=\"sha256={0}\" data-core-metadata=\"sha256={0}\"",
-                meta.sha256
+                " data-dist-info-metadata=\"sha256={meta}\" data-core-metadata=\"sha256={meta}\""
             );
         }
-        if p.yanked != 0 {
-            let _ = write!(
-                html,
-                " data-yanked=\"{}\"",
-                escape(p.yank_reason.as_deref().unwrap_or(""))
-            );
+        if let Some(reason) = &e.yanked {
+            let _ = write!(html, " data-yanked=\"{}\"", escape(reason));
         }
-        let _ = writeln!(html, ">{}</a><br/>", escape(&p.filename));
+        let _ = writeln!(html, ">{}</a><br/>", escape(&e.filename));
     }
     html.push_str("</body></html>\n");
     html
 }
 
-fn project_json(base: &BaseUrl, name: &str, packages: &[PackageRow]) -> String {
-    let mut versions: Vec<&str> = Vec::new();
-    let files: Vec<serde_json::Value> = packages
+fn project_json(name: &str, entries: &[Entry]) -> String {
+    let mut versions: Vec<String> = Vec::new();
+    let files: Vec<serde_json::Value> = entries
         .iter()
-        .map(|p| {
-            if !versions.contains(&p.version.as_str()) {
-                versions.push(&p.version);
+        .map(|e| {
+            if let Ok(parsed) = gantry_formats::python::parse_filename(&e.filename) {
+                let version = gantry_formats::python::normalize_version(&parsed.version)
+                    .unwrap_or(parsed.version);
+                if !versions.contains(&version) {
+                    versions.push(version);
+                }
             }
-            let metadata = metadata_file(p).map_or(
+            let metadata = e.metadata_sha256.as_ref().map_or(
                 serde_json::Value::Bool(false),
-                |m| serde_json::json!({ "sha256": m.sha256 }),
+                |m| serde_json::json!({ "sha256": m }),
             );
-            let yanked = if p.yanked == 0 {
-                serde_json::Value::Bool(false)
-            } else {
-                p.yank_reason
-                    .clone()
-                    .map_or(serde_json::Value::Bool(true), serde_json::Value::String)
+            let yanked = match &e.yanked {
+                None => serde_json::Value::Bool(false),
+                Some(reason) if reason.is_empty() => serde_json::Value::Bool(true),
+                Some(reason) => serde_json::Value::String(reason.clone()),
             };
-            serde_json::json!({
-                "filename": p.filename,
-                "url": file_url(base, p),
-                "hashes": { "sha256": p.primary_sha256 },
-                "requires-python": requires_python(p),
+            let hashes = e.sha256.as_ref().map_or_else(
+                || serde_json::json!({}),
+                |h| serde_json::json!({ "sha256": h }),
+            );
+            let mut file = serde_json::json!({
+                "filename": e.filename,
+                "url": e.url,
+                "hashes": hashes,
+                "requires-python": e.requires_python,
                 "core-metadata": metadata,
                 "dist-info-metadata": metadata,
                 "yanked": yanked,
-                "size": p.files.first().map_or(p.size, |f| f.size),
-                "upload-time": gantry_core::time::rfc3339(p.uploaded_at),
-            })
+            });
+            if let Some(size) = e.size {
+                file["size"] = size.into();
+            }
+            if let Some(t) = &e.upload_time {
+                file["upload-time"] = t.clone().into();
+            }
+            file
         })
         .collect();
     serde_json::json!({
@@ -417,4 +491,192 @@ async fn upload_inner(
     Err(AppError::BadRequest(
         "the upload has no content field".into(),
     ))
+}
+
+/// `/{owner}/{repo}/python/upstream/{upstream}/{filename}`: a file an upstream offers. A file
+/// cached before is served from the repository. Otherwise it is streamed from the upstream
+/// to the client; in `cache` mode it is stored on the way and becomes a package of the
+/// repository (source `upstream`), so later downloads — and outages — do not need the
+/// upstream.
+pub(crate) async fn upstream_file(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    ApiPath((owner, repo, upstream_id, filename)): ApiPath<(String, String, i64, String)>,
+) -> AppResult<Response> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
+    let not_found = || AppError::NotFound(format!("file {filename} not found in {}", repo.slug()));
+    let upstream = app
+        .db
+        .get_upstream(upstream_id)
+        .await?
+        .filter(|u| u.repository_id == repo.id && u.format == FORMAT)
+        .ok_or_else(not_found)?;
+    let parsed = gantry_formats::python::parse_filename(&filename).map_err(|_| not_found())?;
+    let project = normalize(&parsed.name);
+    let version =
+        gantry_formats::python::normalize_version(&parsed.version).unwrap_or(parsed.version);
+    if let Some(local) = app
+        .db
+        .find_live_package(repo.id, FORMAT, &project, &version, &filename)
+        .await?
+    {
+        let file = local.files.first().cloned().ok_or_else(not_found)?;
+        return super::serve_file(&app, &caller, &method, &headers, &local, &file).await;
+    }
+    let files = crate::upstream::python::project_files(&app, &upstream, &project)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
+    let remote = files
+        .into_iter()
+        .find(|f| f.filename == filename)
+        .ok_or_else(not_found)?;
+    app.webhook_deny
+        .check(&remote.url)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?;
+    let response = crate::upstream::python::request(&app, &upstream, &remote.url)
+        .send()
+        .await
+        .map_err(|e| {
+            app.metrics.upstream_failure(&upstream.name);
+            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+        })?;
+    if !response.status().is_success() {
+        app.metrics.upstream_failure(&upstream.name);
+        return Err(AppError::BadGateway(format!(
+            "upstream {} answered HTTP {} for {filename}",
+            upstream.name,
+            response.status()
+        )));
+    }
+    let mut out = HeaderMap::new();
+    out.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Some(length) = response.content_length() {
+        out.insert(
+            axum::http::header::CONTENT_LENGTH,
+            HeaderValue::from(length),
+        );
+    }
+    if method == Method::HEAD {
+        return Ok((StatusCode::OK, out).into_response());
+    }
+    let upstream_bytes = response.bytes_stream();
+    if upstream.mode != "cache" {
+        let metrics_app = Arc::clone(&app);
+        let body = upstream_bytes.map(move |chunk| {
+            if let Ok(b) = &chunk {
+                metrics_app.metrics.add_sent(b.len() as u64);
+            }
+            chunk
+        });
+        return Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response());
+    }
+    let client_rx = tee_into_cache(
+        app,
+        repo,
+        upstream.name.clone(),
+        filename,
+        remote.sha256,
+        upstream_bytes,
+    );
+    let body = futures::stream::unfold(client_rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+}
+
+/// Streams an upstream file to the client and into the blob store at once; once complete
+/// (and matching the upstream's sha256), the stored file becomes a package. The copy is
+/// finished even when the client goes away.
+fn tee_into_cache(
+    app: Arc<App>,
+    repo: RepoRow,
+    upstream_name: String,
+    filename: String,
+    expected_sha256: Option<String>,
+    mut source: impl futures::Stream<Item = Result<bytes::Bytes, reqwest::Error>>
+        + Send
+        + Unpin
+        + 'static,
+) -> tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>> {
+    use futures::StreamExt as _;
+    let (client_tx, client_rx) = tokio::sync::mpsc::channel(8);
+    let (blob_tx, blob_rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    tokio::spawn(async move {
+        let limit = app.config.max_upload_size;
+        let blob_stream = futures::stream::unfold(blob_rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        let store = app.blobs.put_stream(blob_stream, limit);
+        let pump = async {
+            while let Some(chunk) = source.next().await {
+                match chunk {
+                    Ok(bytes) => {
+                        app.metrics.add_sent(bytes.len() as u64);
+                        // A client that went away does not stop the cache fill.
+                        let _ = client_tx.send(Ok(bytes.clone())).await;
+                        if blob_tx.send(Ok(bytes)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!("upstream stream failed: {e}");
+                        let _ = client_tx
+                            .send(Err(std::io::Error::other(message.clone())))
+                            .await;
+                        let _ = blob_tx.send(Err(std::io::Error::other(message))).await;
+                        break;
+                    }
+                }
+            }
+            drop(blob_tx);
+            drop(client_tx);
+        };
+        let (stored, ()) = futures::join!(store, pump);
+        let digests = match stored {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, %filename, "caching an upstream file failed");
+                return;
+            }
+        };
+        if expected_sha256
+            .as_deref()
+            .is_some_and(|want| !want.eq_ignore_ascii_case(&digests.sha256))
+        {
+            tracing::error!(%filename, upstream = %upstream_name, got = %digests.sha256, "upstream file does not match its index hash; not cached");
+            app.metrics.upstream_failure(&upstream_name);
+            return;
+        }
+        let Some(format) = app.formats.get(FORMAT) else {
+            return;
+        };
+        let origin = crate::ingest::Origin {
+            actor: format!("upstream:{upstream_name}"),
+            address: None,
+            upstream: Some(upstream_name.clone()),
+        };
+        let upload = Upload {
+            declared: Declared {
+                filename: filename.clone(),
+                ..Declared::default()
+            },
+            republish: false,
+            tags: Vec::new(),
+            content_length: None,
+            inline: true,
+            identical_ok: true,
+        };
+        if let Err(e) =
+            crate::ingest::ingest_blob(&app, &origin, &repo, format, upload, digests, None).await
+        {
+            tracing::warn!(error = %e, %filename, "storing a cached upstream file as a package failed");
+        }
+    });
+    client_rx
 }

@@ -88,7 +88,7 @@ fn event_line(e: &Event) -> String {
 fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
     let saved = settings::load();
     let url = global
-        .url
+        .api_url
         .clone()
         .or(saved.url)
         .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
@@ -200,7 +200,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         Command::Webhooks(cmd) => webhooks(global, cmd, json).await?,
         Command::Login(args) => {
             let url_for_login = global
-                .url
+                .api_url
                 .clone()
                 .or(settings::load().url)
                 .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
@@ -234,7 +234,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             }
             let mut saved = settings::load();
             let url = global
-                .url
+                .api_url
                 .clone()
                 .or(saved.url.clone())
                 .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
@@ -425,6 +425,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             super::access::entitlements(&client(global)?, cmd, json).await?;
         }
         Command::Audit(args) => super::access::audit(&client(global)?, args, json).await?,
+        Command::Upstream(args) => upstream(global, args, json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -737,6 +738,89 @@ async fn webhooks(global: &GlobalArgs, cmd: WebhooksCommand, json: bool) -> anyh
                     d["delivery_id"].as_str().unwrap_or("?")
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+async fn upstream(
+    global: &GlobalArgs,
+    args: crate::cli::UpstreamArgs,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::cli::UpstreamCommand;
+    let client = client(global)?;
+    let line = |u: &serde_json::Value| {
+        format!(
+            "{:>4} {:<16} {:<6} priority {:<3} {} ({}){}",
+            u["id"],
+            u["name"].as_str().unwrap_or("?"),
+            u["format"].as_str().unwrap_or("?"),
+            u["priority"],
+            u["url"].as_str().unwrap_or("?"),
+            u["mode"].as_str().unwrap_or("?"),
+            if u["local_names_only"] == true {
+                " local-names-only"
+            } else {
+                ""
+            }
+        )
+    };
+    match args.command {
+        UpstreamCommand::Create {
+            repo,
+            name,
+            url,
+            priority,
+            mode,
+            username,
+            password,
+            index_ttl_seconds,
+            local_names_only,
+        } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let created = client
+                .send_value(
+                    "POST",
+                    &format!("/api/v1/repos/{owner}/{repo}/upstreams"),
+                    Some(&serde_json::json!({
+                        "format": args.format, "name": name, "url": url, "priority": priority,
+                        "mode": mode, "username": username, "password": password,
+                        "index_ttl_seconds": index_ttl_seconds, "local_names_only": local_names_only,
+                    })),
+                )
+                .await?;
+            if json {
+                print_json(&created)?;
+            } else {
+                println!("{}", line(&created));
+            }
+        }
+        UpstreamCommand::Ls { repo } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let list = client
+                .get_value(&format!("/api/v1/repos/{owner}/{repo}/upstreams"), &[])
+                .await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for u in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+                    if u["format"] == args.format.as_str() {
+                        println!("{}", line(u));
+                    }
+                }
+            }
+        }
+        UpstreamCommand::Delete { repo, id } => {
+            let (owner, repo) = split_repo(&repo)?;
+            client
+                .send_value(
+                    "DELETE",
+                    &format!("/api/v1/repos/{owner}/{repo}/upstreams/{id}"),
+                    None,
+                )
+                .await?;
+            eprintln!("Deleted upstream {id}");
         }
     }
     Ok(())

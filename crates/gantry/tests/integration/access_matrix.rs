@@ -157,7 +157,7 @@ fn repo_admin() -> Rule {
 /// The private Python project of acme/dev (a real wheel, renamed nowhere).
 const PRIVATE_PY: &str = "six";
 
-fn entries(slug: &str, webhook: i64, py_file: String) -> Vec<Entry> {
+fn entries(slug: &str, webhook: i64, py_file: String, upstream: i64) -> Vec<Entry> {
     let pkg = format!("/api/v1/packages/acme/dev/{slug}");
     let ghost = "/api/v1/packages/acme/dev/AAAAAAAAAAAA";
     let hook = format!("/api/v1/webhooks/acme/dev/{webhook}");
@@ -487,6 +487,50 @@ fn entries(slug: &str, webhook: i64, py_file: String) -> Vec<Entry> {
             Rule::Namespace,
         ),
         entry(
+            "GET",
+            "/api/v1/repos/{owner}/{repo}/upstreams",
+            "/api/v1/repos/acme/dev/upstreams".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "POST",
+            "/api/v1/repos/{owner}/{repo}/upstreams",
+            "/api/v1/repos/acme/dev/upstreams".into(),
+            Some(
+                json!({"format": "python", "name": "matrix", "url": "http://127.0.0.1:9/simple/"}),
+            ),
+            repo_admin(),
+        ),
+        entry(
+            "GET",
+            "/api/v1/repos/{owner}/{repo}/upstreams/{id}",
+            "/api/v1/repos/acme/dev/upstreams/999999".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "DELETE",
+            "/api/v1/repos/{owner}/{repo}/upstreams/{id}",
+            "/api/v1/repos/acme/dev/upstreams/999999".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
+            format!("/acme/dev/python/upstream/{upstream}/six-1.16.0-py2.py3-none-any.whl"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
+            format!("/acme/dev/python/upstream/{upstream}/six-1.16.0-py2.py3-none-any.whl"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
             "POST",
             "/api/v1/packages/{owner}/{repo}/{slug_perm}/yank",
             format!("{ghost}/yank"),
@@ -690,7 +734,15 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     assert_eq!(st, StatusCode::NO_CONTENT);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    let table = entries(&slug, webhook, py_file);
+    let (st, up) = s
+        .admin(
+            Method::POST,
+            "/api/v1/repos/acme/dev/upstreams",
+            Some(json!({"format": "python", "name": "dead", "url": "http://127.0.0.1:9/simple/"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{up}");
+    let table = entries(&slug, webhook, py_file, up["id"].as_i64().ok_or("id")?);
     // Coverage: the matrix and the server's route table are the same set.
     let covered: BTreeSet<(String, String)> = table
         .iter()

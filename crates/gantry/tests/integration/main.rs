@@ -9,6 +9,7 @@ mod auth;
 mod pipeline;
 mod promotion;
 mod python;
+mod python_upstream;
 mod raw;
 mod receiver;
 mod repos;

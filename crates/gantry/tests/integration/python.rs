@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::common::{assert_error, TestResult, TestServer, ADMIN};
 
 /// A client tool from the test venv (`GANTRY_TEST_TOOLS`, set by scripts/test.sh) or PATH.
-fn tool(name: &str) -> TestResult<PathBuf> {
+pub(crate) fn tool(name: &str) -> TestResult<PathBuf> {
     if let Ok(dir) = std::env::var("GANTRY_TEST_TOOLS") {
         let path = Path::new(&dir).join(name);
         if path.exists() {
@@ -26,13 +26,13 @@ fn tool(name: &str) -> TestResult<PathBuf> {
     })
 }
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/fixtures/python")
         .join(name)
 }
 
-fn run(cmd: &mut Command) -> TestResult<Output> {
+pub(crate) fn run(cmd: &mut Command) -> TestResult<Output> {
     let out = cmd
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_INPUT", "1")
@@ -40,7 +40,7 @@ fn run(cmd: &mut Command) -> TestResult<Output> {
     Ok(out)
 }
 
-fn ok(out: &Output, what: &str) -> TestResult {
+pub(crate) fn ok(out: &Output, what: &str) -> TestResult {
     if out.status.success() {
         return Ok(());
     }
@@ -69,7 +69,7 @@ fn twine(
         .args(files))
 }
 
-fn index_url(s: &TestServer, repo: &str, token: Option<&str>) -> String {
+pub(crate) fn index_url(s: &TestServer, repo: &str, token: Option<&str>) -> String {
     let host = s.url.trim_start_matches("http://");
     match token {
         Some(t) => format!("http://__token__:{t}@{host}/{repo}/python/simple/"),
@@ -77,7 +77,7 @@ fn index_url(s: &TestServer, repo: &str, token: Option<&str>) -> String {
     }
 }
 
-fn pip(args: &[&str], index: &str, target: &Path) -> TestResult<Output> {
+pub(crate) fn pip(args: &[&str], index: &str, target: &Path) -> TestResult<Output> {
     run(Command::new(tool("pip")?)
         .args([
             "install",

@@ -1,0 +1,232 @@
+//! Upstreams of a repository: create, list, get, delete. Needs the `upstreams` privilege
+//! (admin by default).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use gantry_core::{EventType, RepoName};
+use gantry_db::{NewUpstream, RepoRow, UpstreamRow};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::load_repo;
+use crate::access::Op;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
+
+/// Formats that can have upstreams today.
+const FORMATS: &[&str] = &["python"];
+const MAX_UPSTREAMS: usize = 32;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateUpstream {
+    /// `python`.
+    pub(crate) format: String,
+    pub(crate) name: String,
+    /// For Python: the simple index root, e.g. `http://host/simple/`.
+    pub(crate) url: String,
+    /// Lower numbers are tried first (default 1).
+    #[serde(default = "one")]
+    pub(crate) priority: i64,
+    /// `proxy` streams files through; `cache` also stores each fetched file as a package.
+    #[serde(default = "cache")]
+    pub(crate) mode: String,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    /// How long a fetched index page is fresh (default 300).
+    #[serde(default = "ttl")]
+    pub(crate) index_ttl_seconds: i64,
+    /// For names that exist locally, serve only the local versions (against dependency
+    /// confusion).
+    #[serde(default)]
+    pub(crate) local_names_only: bool,
+}
+
+fn one() -> i64 {
+    1
+}
+fn cache() -> String {
+    "cache".into()
+}
+fn ttl() -> i64 {
+    300
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Upstream {
+    pub(crate) id: i64,
+    pub(crate) format: String,
+    pub(crate) name: String,
+    pub(crate) url: String,
+    pub(crate) priority: i64,
+    pub(crate) mode: String,
+    pub(crate) username: Option<String>,
+    /// The password itself is never shown.
+    pub(crate) has_password: bool,
+    pub(crate) index_ttl_seconds: i64,
+    pub(crate) local_names_only: bool,
+    pub(crate) created_by: Option<String>,
+    pub(crate) created_at: String,
+}
+
+fn render(u: &UpstreamRow) -> Upstream {
+    Upstream {
+        id: u.id,
+        format: u.format.clone(),
+        name: u.name.clone(),
+        url: u.url.clone(),
+        priority: u.priority,
+        mode: u.mode.clone(),
+        username: u.username.clone(),
+        has_password: u.password.as_deref().is_some_and(|p| !p.is_empty()),
+        index_ttl_seconds: u.index_ttl_seconds,
+        local_names_only: u.local_names_only != 0,
+        created_by: u.created_by.clone(),
+        created_at: gantry_core::time::rfc3339(u.created_at),
+    }
+}
+
+async fn audit(
+    app: &App,
+    caller: &Caller,
+    repo: &RepoRow,
+    event_type: EventType,
+    u: &UpstreamRow,
+) -> AppResult<()> {
+    let mut event = caller.event(event_type);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.context = serde_json::json!({
+        "upstream_id": u.id, "name": u.name, "format": u.format, "url": u.url, "mode": u.mode,
+    });
+    app.db.record_event(&event).await?;
+    Ok(())
+}
+
+/// Adds an upstream to a repository.
+#[utoipa::path(post, path = "/api/v1/repos/{owner}/{repo}/upstreams", tag = "upstreams",
+    params(("owner" = String, Path), ("repo" = String, Path)), request_body = CreateUpstream,
+    responses((status = 201, body = Upstream), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<CreateUpstream>,
+) -> AppResult<(StatusCode, ApiJson<Upstream>)> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
+    if !FORMATS.contains(&body.format.as_str()) {
+        return Err(AppError::BadRequest(format!(
+            "upstreams are supported for: {}",
+            FORMATS.join(", ")
+        )));
+    }
+    RepoName::parse(&body.name)?;
+    if !matches!(body.mode.as_str(), "proxy" | "cache") {
+        return Err(AppError::BadRequest("mode must be proxy or cache".into()));
+    }
+    if !(0..=1000).contains(&body.priority) {
+        return Err(AppError::BadRequest(
+            "priority must be between 0 and 1000".into(),
+        ));
+    }
+    if !(0..=86_400 * 30).contains(&body.index_ttl_seconds) {
+        return Err(AppError::BadRequest(
+            "index_ttl_seconds must be between 0 and 2592000".into(),
+        ));
+    }
+    if body.url.len() > 2048 {
+        return Err(AppError::BadRequest("url is too long".into()));
+    }
+    app.webhook_deny
+        .check(&body.url)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("upstream url: {e}")))?;
+    for (field, value) in [("username", &body.username), ("password", &body.password)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.len() > 1024 || v.chars().any(char::is_control))
+        {
+            return Err(AppError::BadRequest(format!(
+                "{field} is too long or has control characters"
+            )));
+        }
+    }
+    if app.db.list_upstreams(repo.id, None).await?.len() >= MAX_UPSTREAMS {
+        return Err(AppError::Conflict(format!(
+            "a repository may have at most {MAX_UPSTREAMS} upstreams"
+        )));
+    }
+    let row = app
+        .db
+        .create_upstream(&NewUpstream {
+            repository_id: repo.id,
+            format: body.format,
+            name: body.name,
+            url: body.url,
+            priority: body.priority,
+            mode: body.mode,
+            username: body.username.filter(|u| !u.is_empty()),
+            password: body.password.filter(|p| !p.is_empty()),
+            index_ttl_seconds: body.index_ttl_seconds,
+            local_names_only: body.local_names_only,
+            created_by: caller.actor(),
+        })
+        .await?;
+    audit(&app, &caller, &repo, EventType::UpstreamCreated, &row).await?;
+    Ok((StatusCode::CREATED, ApiJson(render(&row))))
+}
+
+/// A repository's upstreams in the order they are tried.
+#[utoipa::path(get, path = "/api/v1/repos/{owner}/{repo}/upstreams", tag = "upstreams",
+    params(("owner" = String, Path), ("repo" = String, Path)),
+    responses((status = 200, body = Vec<Upstream>), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+) -> AppResult<ApiJson<Vec<Upstream>>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
+    let rows = app.db.list_upstreams(repo.id, None).await?;
+    Ok(ApiJson(rows.iter().map(render).collect()))
+}
+
+async fn load(app: &App, repo: &RepoRow, id: i64) -> AppResult<UpstreamRow> {
+    app.db
+        .get_upstream(id)
+        .await?
+        .filter(|u| u.repository_id == repo.id)
+        .ok_or_else(|| AppError::NotFound(format!("upstream {id} not found in {}", repo.slug())))
+}
+
+/// One upstream.
+#[utoipa::path(get, path = "/api/v1/repos/{owner}/{repo}/upstreams/{id}", tag = "upstreams",
+    params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = Upstream), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+) -> AppResult<ApiJson<Upstream>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
+    Ok(ApiJson(render(&load(&app, &repo, id).await?)))
+}
+
+/// Removes an upstream (packages already cached from it stay).
+#[utoipa::path(delete, path = "/api/v1/repos/{owner}/{repo}/upstreams/{id}", tag = "upstreams",
+    params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+) -> AppResult<StatusCode> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
+    let row = load(&app, &repo, id).await?;
+    app.db.delete_upstream(id).await?;
+    audit(&app, &caller, &repo, EventType::UpstreamDeleted, &row).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
