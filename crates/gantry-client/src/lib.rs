@@ -160,6 +160,25 @@ impl Client {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// POSTs a file's bytes (streamed) to `path` and returns the JSON answer.
+    pub async fn upload_bytes(&self, path: &str, file: &Path) -> Result<Value> {
+        let handle = tokio::fs::File::open(file).await?;
+        let size = handle.metadata().await?.len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(handle));
+        let content_type = if file.extension().is_some_and(|e| e == "json") {
+            "application/octet-stream"
+        } else {
+            "application/zip"
+        };
+        self.json(
+            self.request(Method::POST, path)
+                .header(reqwest::header::CONTENT_LENGTH, size)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+
     pub async fn whoami(&self) -> Result<Value> {
         self.json(self.request(Method::GET, "/api/v1/whoami")).await
     }

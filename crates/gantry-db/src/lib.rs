@@ -12,6 +12,7 @@ mod principals;
 mod repos;
 mod tokens;
 mod upstreams;
+mod vulns;
 mod webhooks;
 
 use std::str::FromStr;
@@ -28,6 +29,7 @@ pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};
 pub use tokens::{NewToken, TokenRow};
 pub use upstreams::{NewUpstream, UpstreamRow};
+pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanResult};
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
     DELIVER_JOB,

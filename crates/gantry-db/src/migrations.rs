@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_access_control.sql")),
     (4, include_str!("../migrations/0004_yank.sql")),
     (5, include_str!("../migrations/0005_upstreams.sql")),
+    (6, include_str!("../migrations/0006_vulnerabilities.sql")),
 ];
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;

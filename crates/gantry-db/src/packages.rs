@@ -40,6 +40,8 @@ pub struct NewPackage {
     pub declared: serde_json::Value,
     /// The first file is the package's primary file.
     pub files: Vec<NewFile>,
+    /// `not_scanned`, or `awaiting_scan` when a scan job is queued with it.
+    pub scan_status: String,
     /// `upload`, or `upstream` with the upstream's name.
     pub source: String,
     pub upstream_name: Option<String>,
@@ -93,6 +95,8 @@ pub struct PackageRow {
     /// `upload` or `upstream`.
     pub source: String,
     pub upstream_name: Option<String>,
+    pub scanned_at: Option<i64>,
+    pub scan_reason: Option<String>,
     #[sqlx(skip)]
     pub files: Vec<PackageFileRow>,
     #[sqlx(skip)]
@@ -159,7 +163,7 @@ const PACKAGE_SELECT: &str = "SELECT p.id, p.slug_perm, p.repository_id, n.name 
      p.primary_sha256, p.uploader, p.uploaded_at, p.updated_at, p.origin_repository, \
      p.origin_slug, p.origin_slug_repository, p.scan_status, p.max_severity, \
      p.num_vulnerabilities, p.metadata, p.declared, p.yanked, p.yank_reason, p.source, \
-     p.upstream_name \
+     p.upstream_name, p.scanned_at, p.scan_reason \
      FROM packages p JOIN repositories r ON r.id = p.repository_id \
      JOIN namespaces n ON n.id = r.namespace_id";
 
@@ -334,9 +338,9 @@ impl Db {
             "INSERT INTO packages (slug_perm, repository_id, format, name, normalized_name, version, \
              qualifier, filename, sync_status, sync_progress, state, status_reason, size, \
              primary_sha256, uploader, uploaded_at, updated_at, origin_repository, metadata, declared, \
-             source, upstream_name) \
+             source, upstream_name, scan_status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'available', $11, $12, $13, $14, $15, \
-             $15, $16, $17, $18, $19, $20) RETURNING id",
+             $15, $16, $17, $18, $19, $20, $21) RETURNING id",
         )
         .bind(&new.slug_perm)
         .bind(new.repository_id)
@@ -358,6 +362,7 @@ impl Db {
         .bind(new.declared.to_string())
         .bind(&new.source)
         .bind(new.upstream_name.clone())
+        .bind(&new.scan_status)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| {
@@ -420,10 +425,20 @@ impl Db {
         event: &NewEvent,
         job_id: i64,
         worker: &str,
+        followups: &[NewJob],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         jobs::complete_in(&mut tx, job_id, worker).await?;
         let now = now_millis();
+        if matches!(outcome, SyncOutcome::Completed { .. }) && !followups.is_empty() {
+            sqlx::query("UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1")
+                .bind(package.id)
+                .execute(&mut *tx)
+                .await?;
+            for job in followups {
+                jobs::enqueue(&mut tx, job).await?;
+            }
+        }
         match outcome {
             SyncOutcome::Completed {
                 metadata,
@@ -511,7 +526,11 @@ impl Db {
             "UPDATE packages SET yanked = $1, yank_reason = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(i64::from(yanked))
-        .bind(reason.filter(|_| yanked).map(str::to_owned))
+        .bind(
+            reason
+                .filter(|r| yanked && !r.trim().is_empty())
+                .map(str::to_owned),
+        )
         .bind(now_millis())
         .bind(package.id)
         .execute(&mut *tx)
@@ -682,7 +701,8 @@ impl Db {
 
     /// Copies or moves a package into `dest` in one transaction. A copy is a new row (new
     /// `slug_perm`) pointing at the same blobs; a move changes the row's repository. Neither
-    /// touches bytes.
+    /// touches bytes. `followups` are jobs queued with a copy (its scan).
+    #[allow(clippy::too_many_arguments)]
     pub async fn promote(
         &self,
         package: &PackageRow,
@@ -691,9 +711,19 @@ impl Db {
         republish: bool,
         new_slug: &str,
         actor: &NewEvent,
+        followups: &[NewJob],
     ) -> Result<PackageRow> {
         let mut tx = self.pool.begin().await?;
         let id = promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await?;
+        if mode == PromotionMode::Copy && !followups.is_empty() {
+            sqlx::query("UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for job in followups {
+                jobs::enqueue(&mut tx, job).await?;
+            }
+        }
         tx.commit().await?;
         self.get_package_by_id(id)
             .await?

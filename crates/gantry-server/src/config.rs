@@ -38,6 +38,8 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     pub auth_failure_limit: Option<u32>,
     pub auth_failure_window_seconds: Option<u64>,
+    pub vulndb_url: Option<String>,
+    pub vulndb_sync_interval_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -80,6 +82,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<String>,
     pub auth_failure_limit: u32,
     pub auth_failure_window_seconds: u64,
+    /// Base URL of OSV bundles laid out as `<Ecosystem>/all.zip`, synced periodically.
+    pub vulndb_url: Option<String>,
+    pub vulndb_sync_interval_seconds: u64,
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -101,6 +106,8 @@ pub struct Overrides {
     pub trusted_proxies: Option<Vec<String>>,
     pub auth_failure_limit: Option<u32>,
     pub auth_failure_window_seconds: Option<u64>,
+    pub vulndb_url: Option<String>,
+    pub vulndb_sync_interval_seconds: Option<u64>,
 }
 
 impl ServerConfig {
@@ -174,6 +181,15 @@ impl ServerConfig {
                 .or(file.auth_failure_window_seconds)
                 .unwrap_or(DEFAULT_AUTH_FAILURE_WINDOW_SECONDS)
                 .max(1),
+            vulndb_url: overrides
+                .vulndb_url
+                .or(file.vulndb_url)
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            vulndb_sync_interval_seconds: overrides
+                .vulndb_sync_interval_seconds
+                .or(file.vulndb_sync_interval_seconds)
+                .unwrap_or(86_400)
+                .max(60),
             data_dir,
         }
     }

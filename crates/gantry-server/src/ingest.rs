@@ -195,6 +195,18 @@ pub(crate) async fn ingest_blob(
             sha512: stored.sha512,
         });
     }
+    let ecosystem = format.vulnerability_ecosystem();
+    let mut jobs = jobs;
+    let scan_status = match (ecosystem, sync_status) {
+        (None, _) => "not_supported",
+        // Processed now: scan as soon as the package exists.
+        (Some(_), SyncStatus::Completed) => {
+            jobs.push(crate::jobs::scan::scan_job(slug.as_str(), "push"));
+            "awaiting_scan"
+        }
+        // Scanned once its sync completes.
+        (Some(_), _) => "not_scanned",
+    };
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,
@@ -211,6 +223,7 @@ pub(crate) async fn ingest_blob(
         declared: declared_json(&upload.declared),
         files,
         tags: upload.tags,
+        scan_status: scan_status.into(),
         source: if origin.upstream.is_some() {
             "upstream"
         } else {

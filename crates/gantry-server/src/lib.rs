@@ -19,6 +19,7 @@ mod range;
 mod render;
 mod router;
 mod upstream;
+mod vulndb;
 
 pub use app::App;
 pub use config::ServerConfig;
@@ -41,6 +42,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let _ = app.bound_url.set(format!("http://{addr}"));
     let workers = jobs::start_workers(&app, app.config.workers, "server");
+    vulndb::spawn_periodic_sync(Arc::clone(&app));
     // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
     println!("gantry listening on http://{addr}");
     tracing::info!(%addr, database = ?app.db.backend(), storage = app.blobs.description(), "gantry server started");

@@ -29,6 +29,7 @@ Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"co
         (name = "tokens", description = "API tokens"),
         (name = "webhooks", description = "Webhooks per repository and their deliveries"),
         (name = "admin", description = "Site administration"),
+        (name = "security", description = "Vulnerability database, scans and summaries"),
         (name = "upstreams", description = "Remote repositories a repository proxies or caches"),
         (name = "access", description = "Users, teams, service accounts, privileges, audit log"),
         (name = "system", description = "Health and metrics"),
@@ -53,7 +54,12 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::packages::get, api::packages::delete))
         .routes(routes!(api::packages::status))
         .routes(routes!(api::packages::events))
-        .routes(routes!(api::packages::vulnerabilities))
+        .routes(routes!(api::security::vulnerabilities))
+        .routes(routes!(api::security::scan))
+        .routes(routes!(api::security::status))
+        .routes(routes!(api::security::import))
+        .routes(routes!(api::security::repo_summary))
+        .routes(routes!(api::security::namespace_summary))
         .routes(routes!(api::packages::copy))
         .routes(routes!(api::packages::move_))
         .routes(routes!(api::packages::restore))

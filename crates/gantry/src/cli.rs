@@ -120,6 +120,40 @@ pub(crate) enum Command {
     Audit(AuditArgs),
     /// Manage a repository's upstreams for one format: `gantry upstream python create …`.
     Upstream(UpstreamArgs),
+    /// The vulnerability database.
+    #[command(subcommand)]
+    Vulndb(VulndbCommand),
+    /// List a package's vulnerabilities.
+    Vulnerabilities {
+        /// OWNER/REPO/SLUG
+        package: String,
+        /// Comma-separated severities to show, e.g. high,critical.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only advisories with a fixed version.
+        #[arg(long)]
+        fixable: bool,
+    },
+    /// Rescan a package for vulnerabilities.
+    Scan(PackageRef),
+    /// Security summaries.
+    #[command(subcommand)]
+    Security(SecurityCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VulndbCommand {
+    /// Import OSV records from PATH: a directory of JSON records, a zip of them, or a tree of
+    /// <Ecosystem>/all.zip bundles. Each zip or record is uploaded to the server.
+    Import { path: PathBuf },
+    /// Record counts per ecosystem and the newest `modified`.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecurityCommand {
+    /// Scan figures of OWNER or OWNER/REPO.
+    Summary { scope: String },
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +244,12 @@ pub(crate) struct ServerArgs {
     /// The window of --auth-failure-limit in seconds (default 60).
     #[arg(long, env = "GANTRY_AUTH_FAILURE_WINDOW_SECONDS")]
     pub(crate) auth_failure_window_seconds: Option<u64>,
+    /// Base URL of OSV bundles laid out as <Ecosystem>/all.zip, imported periodically.
+    #[arg(long, env = "GANTRY_VULNDB_URL")]
+    pub(crate) vulndb_url: Option<String>,
+    /// Seconds between syncs of --vulndb-url (default 86400).
+    #[arg(long, env = "GANTRY_VULNDB_SYNC_INTERVAL_SECONDS")]
+    pub(crate) vulndb_sync_interval_seconds: Option<u64>,
     /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
     /// public_url, workers, job_lease_seconds, webhook_retry_schedule, webhook_disable_after,
     /// webhook_timeout_seconds, webhook_deny_networks. Flags and environment variables win.

@@ -144,7 +144,12 @@ pub(super) fn tar_sdist_metadata(content: &mut dyn ReadSeek) -> Result<Vec<u8>, 
             }
             continue;
         }
-        let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        // Some tools write entries as `./pkg-1.0/PKG-INFO`.
+        let parts: Vec<&str> = path
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .split('/')
+            .collect();
         if parts.len() == 2 && parts[1] == "PKG-INFO" && kind.is_file() {
             return read_bounded(entry, &path);
         }

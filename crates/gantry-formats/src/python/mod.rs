@@ -35,6 +35,18 @@ pub fn normalize(name: &str) -> String {
     out
 }
 
+/// The project-name rule of the core metadata specification.
+pub fn valid_project_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 200
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// PEP 440 normalised form of a version.
 pub fn normalize_version(version: &str) -> Result<String, FormatError> {
     pep440_rs::Version::from_str(version.trim())
@@ -140,6 +152,12 @@ impl Format for Python {
             Kind::SdistZip => archive::zip_sdist_metadata(artifact.content)?,
         };
         let meta = metadata::parse(&raw)?;
+        if !valid_project_name(&meta.name) {
+            return Err(FormatError::Invalid(format!(
+                "'{}' is not a valid project name (letters, digits, '.', '_' and '-', starting and ending with a letter or digit)",
+                meta.name
+            )));
+        }
         let normalized_name = normalize(&meta.name);
         let version = normalize_version(&meta.version)?;
         if normalize(&file.name) != normalized_name {
@@ -229,6 +247,9 @@ mod tests {
         );
         assert_eq!(normalize_version("v1.2")?, "1.2");
         assert!(normalize_version("not a version").is_err());
+        assert!(valid_project_name("zope.interface"));
+        assert!(!valid_project_name("we#ird"));
+        assert!(!valid_project_name("-lead"));
         Ok(())
     }
 

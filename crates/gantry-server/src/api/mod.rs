@@ -5,6 +5,7 @@ pub(crate) mod access_control;
 pub(crate) mod audit;
 pub(crate) mod packages;
 pub(crate) mod repos;
+pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tokens;
 pub(crate) mod upload;

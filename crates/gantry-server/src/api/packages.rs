@@ -4,10 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use gantry_core::{
-    Event, EventType, Package, PackageQuery, PackageState, ScanStatus, Severity, SlugPerm,
-    SyncStatus,
-};
+use gantry_core::{Event, EventType, Package, PackageQuery, PackageState, SlugPerm, SyncStatus};
 use gantry_db::PromotionMode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -154,36 +151,6 @@ pub(crate) async fn events(
     Ok(ApiJson(trail.into_iter().map(render::event).collect()))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct VulnerabilityReport {
-    pub(crate) slug_perm: String,
-    pub(crate) security_scan_status: ScanStatus,
-    pub(crate) max_severity: Option<Severity>,
-    pub(crate) num_vulnerabilities: i64,
-    /// Matched advisories; empty until the package has been scanned.
-    pub(crate) vulnerabilities: Vec<serde_json::Value>,
-}
-
-/// The package's vulnerability scan results (the target of `vulnerability_scan_results_url`).
-#[utoipa::path(get, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/vulnerabilities", tag = "packages",
-    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
-    responses((status = 200, body = VulnerabilityReport), (status = 404, body = ErrorBody)))]
-pub(crate) async fn vulnerabilities(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
-) -> AppResult<ApiJson<VulnerabilityReport>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let p = load_package(&app, &repo, &slug).await?;
-    Ok(ApiJson(VulnerabilityReport {
-        slug_perm: p.slug_perm.clone(),
-        security_scan_status: ScanStatus::parse(&p.scan_status).unwrap_or(ScanStatus::NotScanned),
-        max_severity: p.max_severity.as_deref().and_then(Severity::parse),
-        num_vulnerabilities: p.num_vulnerabilities,
-        vulnerabilities: Vec::new(),
-    }))
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PromoteRequest {
@@ -259,6 +226,18 @@ async fn promote(
         PromotionMode::Copy => EventType::PackageCopied,
         PromotionMode::Move => EventType::PackageMoved,
     });
+    // A copy is a new package: it gets its own scan.
+    let followups = match (
+        mode,
+        app.formats
+            .get(&package.format)
+            .and_then(|f| f.vulnerability_ecosystem()),
+    ) {
+        (PromotionMode::Copy, Some(_)) => {
+            vec![crate::jobs::scan::scan_job(new_slug.as_str(), "copy")]
+        }
+        _ => Vec::new(),
+    };
     let promoted = app
         .db
         .promote(
@@ -268,6 +247,7 @@ async fn promote(
             body.republish,
             new_slug.as_str(),
             &event,
+            &followups,
         )
         .await?;
     let status = match mode {

@@ -91,9 +91,23 @@ impl SyncHandler {
         };
         let mut event = NewEvent::new(event_type, SYNC_ACTOR);
         event.context = context;
-        db.finish_sync(&package, &outcome, &event, job.id, &ctx.worker_id)
-            .await
-            .map_err(JobError::retry)?;
+        let followups = self
+            .app
+            .formats
+            .get(&package.format)
+            .and_then(|f| f.vulnerability_ecosystem())
+            .map(|_| vec![super::scan::scan_job(&package.slug_perm, "sync")])
+            .unwrap_or_default();
+        db.finish_sync(
+            &package,
+            &outcome,
+            &event,
+            job.id,
+            &ctx.worker_id,
+            &followups,
+        )
+        .await
+        .map_err(JobError::retry)?;
         self.app.wake_workers();
         Ok(Completion::Completed)
     }

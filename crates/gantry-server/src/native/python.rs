@@ -46,12 +46,18 @@ fn escape(text: &str) -> String {
 
 /// Whether the client prefers the PEP 691 JSON form (by `Accept` q-values, or `?format=`).
 fn wants_json(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
+    let is_json_type = |t: &str| {
+        let t = t.trim().to_ascii_lowercase();
+        t == JSON_TYPE || t == "application/vnd.pypi.simple.latest+json"
+    };
     if let Some(q) = uri.query() {
-        if q.split('&').any(|kv| {
-            kv == format!("format={}", JSON_TYPE.replace('+', "%2B"))
-                || kv == format!("format={JSON_TYPE}")
-        }) {
-            return true;
+        for kv in q.split('&') {
+            if let Some(v) = kv.strip_prefix("format=") {
+                let decoded = v.replace("%2B", "+").replace("%2b", "+");
+                if is_json_type(&decoded) {
+                    return true;
+                }
+            }
         }
     }
     let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
@@ -67,7 +73,7 @@ fn wants_json(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
             .find_map(|v| v.parse::<f32>().ok())
             .unwrap_or(1.0);
         match media {
-            JSON_TYPE => best_json = best_json.max(q),
+            m if is_json_type(m) => best_json = best_json.max(q),
             HTML_TYPE | "text/html" | "*/*" => best_html = best_html.max(q),
             _ => {}
         }
@@ -185,8 +191,9 @@ pub(crate) async fn project(
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let normalized = normalize(&project);
     if normalized != project || !uri.path().ends_with('/') {
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
         return redirect(&format!(
-            "/{owner}/{}/python/simple/{normalized}/",
+            "/{owner}/{}/python/simple/{normalized}/{query}",
             repo.name
         ));
     }

@@ -24,7 +24,7 @@ pub(crate) fn split_repo(text: &str) -> anyhow::Result<(&str, &str)> {
     }
 }
 
-fn split_package(text: &str) -> anyhow::Result<(&str, &str, &str)> {
+pub(crate) fn split_package(text: &str) -> anyhow::Result<(&str, &str, &str)> {
     match text.split('/').collect::<Vec<_>>().as_slice() {
         [owner, repo, slug] if !owner.is_empty() && !repo.is_empty() && !slug.is_empty() => {
             Ok((owner, repo, slug))
@@ -426,6 +426,19 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         }
         Command::Audit(args) => super::access::audit(&client(global)?, args, json).await?,
         Command::Upstream(args) => upstream(global, args, json).await?,
+        Command::Vulndb(cmd) => super::security::vulndb(&client(global)?, cmd, json).await?,
+        Command::Vulnerabilities {
+            package,
+            severity,
+            fixable,
+        } => {
+            super::security::vulnerabilities(&client(global)?, &package, severity, fixable, json)
+                .await?;
+        }
+        Command::Scan(r) => super::security::scan(&client(global)?, &r.package, json).await?,
+        Command::Security(crate::cli::SecurityCommand::Summary { scope }) => {
+            super::security::summary(&client(global)?, &scope, json).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

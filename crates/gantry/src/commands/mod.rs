@@ -2,6 +2,7 @@
 
 mod access;
 mod client;
+mod security;
 mod server;
 
 use std::process::ExitCode;

@@ -48,6 +48,8 @@ fn configure(args: ServerArgs) -> anyhow::Result<ServerConfig> {
             trusted_proxies: args.trusted_proxies,
             auth_failure_limit: args.auth_failure_limit,
             auth_failure_window_seconds: args.auth_failure_window_seconds,
+            vulndb_url: args.vulndb_url,
+            vulndb_sync_interval_seconds: args.vulndb_sync_interval_seconds,
         },
         file,
     );

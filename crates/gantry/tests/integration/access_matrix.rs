@@ -55,6 +55,8 @@ enum Rule {
     CopyOut,
     /// Namespace-wide administration of acme.
     Namespace,
+    /// Reading across the namespace acme.
+    NamespaceRead,
     /// Site admins only.
     Site,
     /// Fixed status for every caller with a valid (or no) token.
@@ -88,6 +90,11 @@ fn want(rule: Rule, caller: Caller) -> Want {
         Rule::Site => match caller {
             C::Anonymous => Want::Unauthorized,
             _ => Want::Forbidden,
+        },
+        Rule::NamespaceRead => match caller {
+            C::Anonymous => Want::Unauthorized,
+            C::OtherNamespace => Want::Forbidden,
+            _ => Want::Allowed,
         },
         Rule::Namespace => match caller {
             C::Anonymous => Want::Unauthorized,
@@ -485,6 +492,41 @@ fn entries(slug: &str, webhook: i64, py_file: String, upstream: i64) -> Vec<Entr
             "/api/v1/service-accounts/acme".into(),
             Some(json!({"name": "deployer"})),
             Rule::Namespace,
+        ),
+        entry(
+            "GET",
+            "/api/v1/vulndb",
+            "/api/v1/vulndb".into(),
+            None,
+            Rule::AnyCaller,
+        ),
+        entry(
+            "POST",
+            "/api/v1/vulndb/import",
+            "/api/v1/vulndb/import".into(),
+            Some(json!({"path": "/nonexistent"})),
+            Rule::Site,
+        ),
+        entry(
+            "POST",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/scan",
+            format!("{ghost}/scan"),
+            None,
+            repo(Level::Admin),
+        ),
+        entry(
+            "GET",
+            "/api/v1/security/{owner}/{repo}/summary",
+            "/api/v1/security/acme/dev/summary".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/api/v1/security/{owner}/summary",
+            "/api/v1/security/acme/summary".into(),
+            None,
+            Rule::NamespaceRead,
         ),
         entry(
             "GET",

@@ -14,5 +14,6 @@ mod raw;
 mod receiver;
 mod repos;
 mod robustness;
+mod scanning;
 mod server;
 mod webhooks;

@@ -53,7 +53,10 @@ async fn upload_records_every_checksum_and_the_contract_fields() -> TestResult {
     assert_eq!(p["checksum_sha512"].as_str().map(str::len), Some(128));
     assert_eq!(p["files"][0]["filename"], "app.txt");
     assert_eq!(p["files"][0]["content_type"], "text/plain");
-    assert_eq!(p["security_scan_status"], "not_scanned");
+    assert_eq!(
+        p["security_scan_status"], "not_supported",
+        "raw files are not scanned"
+    );
 
     let slug = p["slug_perm"].as_str().ok_or("slug")?;
     let (status, got) = s
@@ -84,7 +87,7 @@ async fn upload_records_every_checksum_and_the_contract_fields() -> TestResult {
         .await?
         .json()
         .await?;
-    assert_eq!(report["security_scan_status"], "not_scanned");
+    assert_eq!(report["security_scan_status"], "not_supported");
     assert_eq!(report["vulnerabilities"], serde_json::json!([]));
     Ok(())
 }

@@ -1,0 +1,197 @@
+//! The scan job: match a package against the advisories that name it, and record the
+//! findings, the package's scan status and a `package.security_scanned` event.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use gantry_core::{EventType, PackageState};
+use gantry_db::{JobRow, NewEvent, NewJob, ScanResult};
+use gantry_jobs::{Completion, JobContext, JobError, JobHandler};
+use gantry_vuln::{Ecosystem, MatchResult, Severity};
+
+use crate::app::App;
+
+pub(crate) const SCAN_JOB: &str = "package.scan";
+const SCAN_MAX_ATTEMPTS: i64 = 5;
+const SCAN_ACTOR: &str = "gantry (scan)";
+
+/// A scan of the package `slug_perm`; `reason` says what asked for it (push, sync, copy,
+/// upstream, rescan, vulndb import).
+pub(crate) fn scan_job(slug_perm: &str, reason: &str) -> NewJob {
+    NewJob::new(
+        SCAN_JOB,
+        serde_json::json!({ "slug_perm": slug_perm, "reason": reason }),
+        SCAN_MAX_ATTEMPTS,
+    )
+}
+
+pub(crate) struct ScanHandler {
+    pub(crate) app: Arc<App>,
+}
+
+impl JobHandler for ScanHandler {
+    fn run<'a>(
+        &'a self,
+        job: &'a JobRow,
+        ctx: &'a JobContext,
+    ) -> BoxFuture<'a, Result<Completion, JobError>> {
+        Box::pin(self.scan(job, ctx))
+    }
+}
+
+/// The outcome of matching one package.
+pub(crate) struct Scanned {
+    pub(crate) result: ScanResult,
+    pub(crate) ids: Vec<String>,
+}
+
+/// Matches `(ecosystem, name, version)` against the stored advisories.
+pub(crate) async fn evaluate(
+    app: &App,
+    ecosystem_name: &str,
+    name: &str,
+    version: &str,
+) -> Result<Scanned, String> {
+    let Some(ecosystem) = Ecosystem::parse(ecosystem_name) else {
+        return Ok(Scanned {
+            result: ScanResult {
+                status: "indeterminate".into(),
+                reason: Some(format!(
+                    "no version ordering for the ecosystem {ecosystem_name}"
+                )),
+                max_severity: None,
+                findings: Vec::new(),
+            },
+            ids: Vec::new(),
+        });
+    };
+    let normalized = ecosystem.normalize_name(name);
+    let bodies = app
+        .db
+        .advisories_for(ecosystem.as_str(), &normalized)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut findings = Vec::new();
+    let mut indeterminate = Vec::new();
+    let mut max: Option<Severity> = None;
+    for body in &bodies {
+        let Ok(advisory) = gantry_vuln::parse_advisory(body.as_bytes()) else {
+            continue;
+        };
+        match gantry_vuln::match_advisory(&advisory, ecosystem, name, version) {
+            MatchResult::Affected(finding) => {
+                if max.is_none_or(|m| finding.severity.rank() > m.rank()) {
+                    max = Some(finding.severity);
+                }
+                let json = serde_json::json!({
+                    "advisory_id": finding.advisory_id,
+                    "aliases": finding.aliases,
+                    "summary": finding.summary,
+                    "severity": finding.severity.as_str(),
+                    "affected_ranges": finding.affected_ranges,
+                    "fixed_versions": finding.fixed_versions,
+                    "references": finding.references,
+                });
+                findings.push((
+                    finding.advisory_id.clone(),
+                    finding.severity.as_str().to_owned(),
+                    json.to_string(),
+                ));
+            }
+            MatchResult::NotAffected => {}
+            MatchResult::Indeterminate(reason) => {
+                indeterminate.push(format!("{}: {reason}", advisory.id));
+            }
+        }
+    }
+    let ids: Vec<String> = findings.iter().map(|(id, _, _)| id.clone()).collect();
+    let (status, reason) = if !findings.is_empty() {
+        ("vulnerabilities_found", None)
+    } else if !indeterminate.is_empty() {
+        ("indeterminate", Some(indeterminate.join("; ")))
+    } else {
+        ("no_vulnerabilities", None)
+    };
+    Ok(Scanned {
+        result: ScanResult {
+            status: status.into(),
+            reason,
+            max_severity: Some(max.map_or("none", Severity::as_str).to_owned()),
+            findings,
+        },
+        ids,
+    })
+}
+
+impl ScanHandler {
+    async fn scan(&self, job: &JobRow, ctx: &JobContext) -> Result<Completion, JobError> {
+        let payload: serde_json::Value = serde_json::from_str(&job.payload)
+            .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
+        let slug = payload["slug_perm"].as_str().unwrap_or_default();
+        let db = &self.app.db;
+        let Some(package) = db
+            .get_package_by_slug(slug)
+            .await
+            .map_err(JobError::retry)?
+        else {
+            return Ok(Completion::Done);
+        };
+        if package.state() == PackageState::Deleted {
+            return Ok(Completion::Done);
+        }
+        let previous: Vec<String> = db
+            .package_findings(package.id)
+            .await
+            .map_err(JobError::retry)?
+            .into_iter()
+            .map(|f| f.advisory_id)
+            .collect();
+        let ecosystem = self
+            .app
+            .formats
+            .get(&package.format)
+            .and_then(|f| f.vulnerability_ecosystem());
+        let scanned = match ecosystem {
+            None => Scanned {
+                result: ScanResult {
+                    status: "not_supported".into(),
+                    reason: Some(format!("{} packages are not scanned", package.format)),
+                    max_severity: None,
+                    findings: Vec::new(),
+                },
+                ids: Vec::new(),
+            },
+            Some(eco) => {
+                db.set_scan_status(package.id, "scanning")
+                    .await
+                    .map_err(JobError::retry)?;
+                evaluate(&self.app, eco, &package.name, &package.version)
+                    .await
+                    .map_err(JobError::retry)?
+            }
+        };
+        let new: Vec<&String> = scanned
+            .ids
+            .iter()
+            .filter(|id| !previous.contains(id))
+            .collect();
+        let resolved: Vec<&String> = previous
+            .iter()
+            .filter(|id| !scanned.ids.contains(id))
+            .collect();
+        let mut event = NewEvent::new(EventType::PackageSecurityScanned, SCAN_ACTOR);
+        event.context = serde_json::json!({
+            "security_scan_status": scanned.result.status,
+            "max_severity": scanned.result.max_severity,
+            "num_vulnerabilities": scanned.ids.len(),
+            "new_advisories": new,
+            "resolved_advisories": resolved,
+            "reason": payload["reason"],
+            "detail": scanned.result.reason,
+        });
+        db.record_scan(&package, &scanned.result, &event, job.id, &ctx.worker_id)
+            .await
+            .map_err(JobError::retry)?;
+        Ok(Completion::Completed)
+    }
+}

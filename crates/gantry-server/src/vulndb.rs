@@ -1,0 +1,298 @@
+//! Importing OSV advisories: a directory of JSON records, a zip of them, or a tree of
+//! per-ecosystem bundles laid out as `<Ecosystem>/all.zip`. Records whose `modified` is
+//! unchanged are skipped, so an import is incremental and idempotent; packages whose names
+//! gained or lost advisories are rescanned.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gantry_db::NewAdvisory;
+use gantry_vuln::Ecosystem;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::App;
+
+/// Entries a zip may hold, and the largest record read.
+const MAX_ENTRIES: usize = 500_000;
+const MAX_RECORD: u64 = 4 * 1024 * 1024;
+/// Files a directory walk visits.
+const MAX_FILES: usize = 1_000_000;
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub(crate) struct ImportReport {
+    /// Records read.
+    pub(crate) records: usize,
+    pub(crate) added: usize,
+    pub(crate) updated: usize,
+    pub(crate) unchanged: usize,
+    /// Records that could not be parsed, with their names (at most 20 shown).
+    pub(crate) skipped: usize,
+    pub(crate) skipped_examples: Vec<String>,
+    /// Packages queued for a rescan because their advisories changed.
+    pub(crate) rescans: usize,
+    pub(crate) seconds: f64,
+}
+
+/// Turns raw records into advisories to store.
+fn collect(records: Vec<(String, Vec<u8>)>, report: &mut ImportReport) -> Vec<NewAdvisory> {
+    let mut out = Vec::with_capacity(records.len());
+    for (name, bytes) in records {
+        report.records += 1;
+        let parsed = gantry_vuln::parse_advisory(&bytes);
+        let Ok(advisory) = parsed else {
+            report.skipped += 1;
+            if report.skipped_examples.len() < 20 {
+                report.skipped_examples.push(name);
+            }
+            continue;
+        };
+        let mut packages: Vec<(String, String)> = advisory
+            .affected
+            .iter()
+            .filter_map(|a| {
+                let eco = Ecosystem::parse(a.ecosystem.split(':').next().unwrap_or_default())?;
+                Some((eco.as_str().to_owned(), eco.normalize_name(&a.name)))
+            })
+            .collect();
+        packages.sort();
+        packages.dedup();
+        out.push(NewAdvisory {
+            id: advisory.id.clone(),
+            modified: advisory.modified.clone(),
+            withdrawn: advisory.withdrawn.clone(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            packages,
+        });
+    }
+    out
+}
+
+fn read_zip(bytes: &[u8], label: &str, records: &mut Vec<(String, Vec<u8>)>) -> Result<(), String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("{label} is not a valid zip: {e}"))?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(format!("{label} has more than {MAX_ENTRIES} entries"));
+    }
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| format!("{label}: cannot read entry {i}: {e}"))?;
+        let name = entry.name().to_owned();
+        if !name.ends_with(".json") || entry.is_dir() {
+            continue;
+        }
+        let mut body = Vec::new();
+        (&mut entry)
+            .take(MAX_RECORD + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| format!("{label}: cannot read {name}: {e}"))?;
+        if body.len() as u64 > MAX_RECORD {
+            return Err(format!("{label}: {name} is larger than {MAX_RECORD} bytes"));
+        }
+        records.push((format!("{label}:{name}"), body));
+    }
+    Ok(())
+}
+
+/// Reads every record under `path` (a file or a directory tree).
+fn read_path(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut records = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    let mut visited = 0usize;
+    while let Some(p) = stack.pop() {
+        visited += 1;
+        if visited > MAX_FILES {
+            return Err(format!(
+                "more than {MAX_FILES} files under {}",
+                path.display()
+            ));
+        }
+        let meta = std::fs::symlink_metadata(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(&p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .collect();
+            entries.sort();
+            stack.extend(entries);
+            continue;
+        }
+        if !meta.is_file() {
+            continue; // links and devices are not followed
+        }
+        let label = p.display().to_string();
+        if label.ends_with(".zip") {
+            let bytes = std::fs::read(&p).map_err(|e| format!("{label}: {e}"))?;
+            read_zip(&bytes, &label, &mut records)?;
+        } else if label.ends_with(".json") {
+            if meta.len() > MAX_RECORD {
+                return Err(format!("{label} is larger than {MAX_RECORD} bytes"));
+            }
+            let bytes = std::fs::read(&p).map_err(|e| format!("{label}: {e}"))?;
+            records.push((label, bytes));
+        }
+    }
+    Ok(records)
+}
+
+/// Imports records read from `path` on the server.
+pub(crate) async fn import_path(app: &Arc<App>, path: &Path) -> Result<ImportReport, String> {
+    let start = Instant::now();
+    let owned = path.to_path_buf();
+    let records = tokio::task::spawn_blocking(move || read_path(&owned))
+        .await
+        .map_err(|e| e.to_string())??;
+    finish(app, records, start).await
+}
+
+/// Imports an uploaded zip or JSON record.
+pub(crate) async fn import_bytes(app: &Arc<App>, bytes: Vec<u8>) -> Result<ImportReport, String> {
+    let start = Instant::now();
+    let records = tokio::task::spawn_blocking(move || {
+        let mut records = Vec::new();
+        if bytes.starts_with(b"PK") {
+            read_zip(&bytes, "upload", &mut records)?;
+        } else {
+            records.push(("upload".to_owned(), bytes));
+        }
+        Ok::<_, String>(records)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    finish(app, records, start).await
+}
+
+async fn finish(
+    app: &Arc<App>,
+    records: Vec<(String, Vec<u8>)>,
+    start: Instant,
+) -> Result<ImportReport, String> {
+    let mut report = ImportReport::default();
+    let advisories = tokio::task::block_in_place(|| collect(records, &mut report));
+    let outcome = app
+        .db
+        .import_advisories(&advisories)
+        .await
+        .map_err(|e| e.to_string())?;
+    report.added = outcome.added;
+    report.updated = outcome.updated;
+    report.unchanged = outcome.unchanged;
+    report.rescans = rescan(app, &outcome.touched).await?;
+    report.seconds = start.elapsed().as_secs_f64();
+    tracing::info!(
+        records = report.records,
+        added = report.added,
+        updated = report.updated,
+        rescans = report.rescans,
+        seconds = report.seconds,
+        "vulnerability database imported"
+    );
+    Ok(report)
+}
+
+/// Queues scans of live packages whose names an import touched.
+async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, String> {
+    let mut queued = 0;
+    for format_id in app.formats.ids() {
+        let Some(format) = app.formats.get(format_id) else {
+            continue;
+        };
+        let Some(eco) = format.vulnerability_ecosystem() else {
+            continue;
+        };
+        let names: Vec<String> = touched
+            .iter()
+            .filter(|(e, _)| e == eco)
+            .map(|(_, n)| n.clone())
+            .collect();
+        for chunk in names.chunks(500) {
+            let packages = app
+                .db
+                .packages_named(format_id, chunk)
+                .await
+                .map_err(|e| e.to_string())?;
+            let jobs: Vec<_> = packages
+                .iter()
+                .map(|(id, slug)| (*id, crate::jobs::scan::scan_job(slug, "vulndb import")))
+                .collect();
+            queued += jobs.len();
+            app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
+        }
+    }
+    if queued > 0 {
+        app.wake_workers();
+    }
+    Ok(queued)
+}
+
+/// OSV ecosystems fetched by the periodic sync.
+const SYNC_ECOSYSTEMS: &[&str] = &[
+    "PyPI",
+    "npm",
+    "crates.io",
+    "Go",
+    "Maven",
+    "NuGet",
+    "RubyGems",
+    "Packagist",
+];
+
+/// Fetches `<url>/<Ecosystem>/all.zip` for every ecosystem and imports what changed, every
+/// `interval`, until the process stops. Failures are logged and retried at the next round.
+pub(crate) fn spawn_periodic_sync(app: Arc<App>) {
+    let Some(base) = app.config.vulndb_url.clone() else {
+        return;
+    };
+    let interval = std::time::Duration::from_secs(app.config.vulndb_sync_interval_seconds);
+    tokio::spawn(async move {
+        loop {
+            for eco in SYNC_ECOSYSTEMS {
+                let url = format!("{base}/{}/all.zip", url_escape(eco));
+                match fetch_bundle(&app, &url).await {
+                    Ok(Some(bytes)) => match import_bytes(&app, bytes).await {
+                        Ok(report) => {
+                            tracing::info!(%url, added = report.added, updated = report.updated, "vulnerability database synced")
+                        }
+                        Err(e) => {
+                            tracing::warn!(%url, error = %e, "importing a synced bundle failed")
+                        }
+                    },
+                    Ok(None) => tracing::debug!(%url, "no bundle for this ecosystem"),
+                    Err(e) => {
+                        tracing::warn!(%url, error = %e, "fetching a vulnerability bundle failed")
+                    }
+                }
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
+fn url_escape(segment: &str) -> String {
+    segment.replace(' ', "%20")
+}
+
+async fn fetch_bundle(app: &App, url: &str) -> Result<Option<Vec<u8>>, String> {
+    let response = app.http.get(url).send().await.map_err(|e| e.to_string())?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let mut out = Vec::new();
+    let mut stream = response.bytes_stream();
+    use futures::StreamExt as _;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if out.len() + chunk.len() > 1024 * 1024 * 1024 {
+            return Err("bundle larger than 1 GiB".into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Some(out))
+}

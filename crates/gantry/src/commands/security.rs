@@ -1,0 +1,212 @@
+//! Vulnerability verbs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use gantry_client::Client;
+use serde_json::Value;
+
+use super::client::{print_json, split_package};
+use crate::cli::VulndbCommand;
+
+/// Zips and JSON records under `path`, in a stable order.
+fn import_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+        {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "zip" || e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub(crate) async fn vulndb(client: &Client, cmd: VulndbCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        VulndbCommand::Import { path } => {
+            let files = import_files(&path)?;
+            if files.is_empty() {
+                anyhow::bail!("no .zip or .json files under {}", path.display());
+            }
+            let mut totals = serde_json::Map::new();
+            for file in &files {
+                let report = client.upload_bytes("/api/v1/vulndb/import", file).await?;
+                for key in [
+                    "records",
+                    "added",
+                    "updated",
+                    "unchanged",
+                    "skipped",
+                    "rescans",
+                ] {
+                    let sum = totals.get(key).and_then(Value::as_i64).unwrap_or(0)
+                        + report[key].as_i64().unwrap_or(0);
+                    totals.insert(key.into(), sum.into());
+                }
+                let secs = totals.get("seconds").and_then(Value::as_f64).unwrap_or(0.0)
+                    + report["seconds"].as_f64().unwrap_or(0.0);
+                totals.insert("seconds".into(), secs.into());
+                if !json {
+                    eprintln!(
+                        "{}: {} records, {} added, {} updated, {} unchanged",
+                        file.display(),
+                        report["records"],
+                        report["added"],
+                        report["updated"],
+                        report["unchanged"]
+                    );
+                }
+            }
+            let totals = Value::Object(totals);
+            if json {
+                print_json(&totals)?;
+            } else {
+                println!(
+                    "imported {} records ({} added, {} updated, {} unchanged, {} skipped) in {:.2} s; {} packages queued for rescan",
+                    totals["records"], totals["added"], totals["updated"], totals["unchanged"],
+                    totals["skipped"], totals["seconds"].as_f64().unwrap_or(0.0), totals["rescans"]
+                );
+            }
+        }
+        VulndbCommand::Status => {
+            let status = client.get_value("/api/v1/vulndb", &[]).await?;
+            if json {
+                print_json(&status)?;
+            } else {
+                for (eco, n) in status["ecosystems"].as_object().into_iter().flatten() {
+                    println!("{eco:<12} {n}");
+                }
+                println!(
+                    "{} advisories ({} withdrawn); newest modified {}",
+                    status["total"],
+                    status["withdrawn"],
+                    status["newest_modified"].as_str().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn vulnerabilities(
+    client: &Client,
+    package: &str,
+    severity: Option<String>,
+    fixable: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (owner, repo, slug) = split_package(package)?;
+    let mut query = Vec::new();
+    if let Some(s) = severity {
+        query.push(("severity", s));
+    }
+    if fixable {
+        query.push(("fixable", "true".to_owned()));
+    }
+    let report = client
+        .get_value(
+            &format!("/api/v1/packages/{owner}/{repo}/{slug}/vulnerabilities"),
+            &query,
+        )
+        .await?;
+    if json {
+        return print_json(&report);
+    }
+    println!(
+        "{slug}: {} (max severity {}, {} vulnerabilities){}",
+        report["security_scan_status"].as_str().unwrap_or("?"),
+        report["max_severity"].as_str().unwrap_or("-"),
+        report["num_vulnerabilities"],
+        report["scan_reason"]
+            .as_str()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default()
+    );
+    for v in report["vulnerabilities"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let aliases: Vec<&str> = v["aliases"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let fixed: Vec<&str> = v["fixed_versions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!(
+            "  {:<20} {:<8} {}{}{}",
+            v["advisory_id"].as_str().unwrap_or("?"),
+            v["severity"].as_str().unwrap_or("?"),
+            v["summary"].as_str().unwrap_or(""),
+            if aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", aliases.join(", "))
+            },
+            if fixed.is_empty() {
+                String::new()
+            } else {
+                format!(" fixed in {}", fixed.join(", "))
+            },
+        );
+    }
+    Ok(())
+}
+
+pub(crate) async fn scan(client: &Client, package: &str, json: bool) -> anyhow::Result<()> {
+    let (owner, repo, slug) = split_package(package)?;
+    let p = client
+        .send_value(
+            "POST",
+            &format!("/api/v1/packages/{owner}/{repo}/{slug}/scan"),
+            None,
+        )
+        .await?;
+    if json {
+        print_json(&p)?;
+    } else {
+        eprintln!("Queued a scan of {slug}");
+    }
+    Ok(())
+}
+
+pub(crate) async fn summary(client: &Client, scope: &str, json: bool) -> anyhow::Result<()> {
+    let path = match scope.split_once('/') {
+        Some((owner, repo)) => format!("/api/v1/security/{owner}/{repo}/summary"),
+        None => format!("/api/v1/security/{scope}/summary"),
+    };
+    let s = client.get_value(&path, &[]).await?;
+    if json {
+        return print_json(&s);
+    }
+    println!(
+        "{}: {} packages, {} pass, {} fail",
+        s["scope"].as_str().unwrap_or(scope),
+        s["packages"],
+        s["pass"],
+        s["fail"]
+    );
+    for (k, v) in s["by_status"].as_object().into_iter().flatten() {
+        println!("  status {k:<22} {v}");
+    }
+    for (k, v) in s["by_max_severity"].as_object().into_iter().flatten() {
+        println!("  max severity {k:<16} {v}");
+    }
+    for (k, v) in s["scan_age"].as_object().into_iter().flatten() {
+        println!("  newest scan {k:<17} {v}");
+    }
+    Ok(())
+}

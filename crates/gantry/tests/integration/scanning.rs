@@ -1,0 +1,329 @@
+//! Vulnerability scanning with the real OSV bundles and fixtures in ../shared.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{TestResult, TestServer, ADMIN};
+
+fn shared(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(path)
+}
+
+async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, p) = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/packages/{repo}/{slug}"),
+                None,
+            )
+            .await?;
+        let status = p["security_scan_status"].as_str().unwrap_or_default();
+        if !matches!(status, "awaiting_scan" | "scanning" | "not_scanned") {
+            return Ok(p);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{slug} was never scanned: {p}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_fixtures_report_exactly_the_manifest_advisories() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let out = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "vulndb",
+            "import",
+            &shared("osv").display().to_string(),
+            "-F",
+            "json",
+        ],
+    )?;
+    let report: Value = serde_json::from_str(&out)?;
+    assert!(report["added"].as_i64().unwrap_or(0) > 8000, "{report}");
+    let (_, status) = s.call(Method::GET, "/api/v1/vulndb", None, None).await?;
+    // 2661 PyPI records, plus a multi-ecosystem GHSA record that also names a PyPI package.
+    assert_eq!(status["ecosystems"]["PyPI"], 2662, "{status}");
+    assert_eq!(status["total"], 8211, "{status}");
+    assert!(status["ecosystems"]["crates.io"].as_i64().unwrap_or(0) > 1000);
+    assert!(status["withdrawn"].as_i64().unwrap_or(0) >= 13);
+    // Importing the same data again changes nothing.
+    let again = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "vulndb",
+            "import",
+            &shared("osv/PyPI").display().to_string(),
+            "-F",
+            "json",
+        ],
+    )?;
+    let again: Value = serde_json::from_str(&again)?;
+    assert_eq!(again["added"], 0);
+    assert_eq!(again["updated"], 0);
+
+    let manifest = std::fs::read_to_string(shared("fixtures/MANIFEST.tsv"))?;
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.first() != Some(&"python") {
+            continue;
+        }
+        let file = shared("fixtures").join(cols[1]);
+        let slug = s.cli_ok(
+            Some(ADMIN),
+            &["push", "python", "acme/dev", &file.display().to_string()],
+        )?;
+        let p = wait_scanned(&s, "acme/dev", &slug).await?;
+        let expected: BTreeSet<String> = match cols[7] {
+            "-" => BTreeSet::new(),
+            list => list.split(',').map(str::to_owned).collect(),
+        };
+        let (_, report) = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
+                None,
+            )
+            .await?;
+        let found: BTreeSet<String> = report["vulnerabilities"]
+            .as_array()
+            .ok_or("array")?
+            .iter()
+            .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(found, expected, "{}: {report}", cols[1]);
+        let want_status = if expected.is_empty() {
+            "no_vulnerabilities"
+        } else {
+            "vulnerabilities_found"
+        };
+        assert_eq!(p["security_scan_status"], want_status, "{}", cols[1]);
+        assert_eq!(p["num_vulnerabilities"], expected.len());
+        if !expected.is_empty() {
+            assert!(
+                p["max_severity"].as_str().is_some_and(|m| m != "none"),
+                "{p}"
+            );
+            let v = &report["vulnerabilities"][0];
+            assert!(
+                v["aliases"].as_array().is_some_and(|a| !a.is_empty()),
+                "{v}"
+            );
+            assert!(v["affected_ranges"].is_array() && v["references"].is_array());
+        }
+        // The scan is in the provenance trail with the figures the brief's webhooks carry.
+        let (_, trail) = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/packages/acme/dev/{slug}/events"),
+                None,
+            )
+            .await?;
+        let scanned = trail
+            .as_array()
+            .and_then(|t| t.iter().find(|e| e["event"] == "package.security_scanned"))
+            .cloned()
+            .ok_or("no scan event")?;
+        assert_eq!(scanned["context"]["num_vulnerabilities"], expected.len());
+        assert_eq!(scanned["context"]["max_severity"], p["max_severity"]);
+    }
+    let summary = s.cli_ok(
+        Some(ADMIN),
+        &["security", "summary", "acme/dev", "-F", "json"],
+    )?;
+    let summary: Value = serde_json::from_str(&summary)?;
+    assert_eq!(summary["packages"], 8);
+    assert_eq!(summary["fail"], 4);
+    assert_eq!(summary["pass"], 4);
+    assert_eq!(summary["scan_age"]["under_1h"], 8);
+    let high = s.cli_ok(Some(ADMIN), &["vulnerabilities", "acme/dev/AAAAAAAAAAAA"]);
+    assert!(high.is_err(), "unknown packages are an error");
+    Ok(())
+}
+
+fn advisory(modified: &str, withdrawn: Option<&str>) -> Value {
+    let mut a = json!({
+        "schema_version": "1.6.0",
+        "id": "TEST-2026-0001",
+        "modified": modified,
+        "aliases": ["CVE-2026-0001"],
+        "summary": "six is too flexible",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+        "affected": [{
+            "package": {"ecosystem": "PyPI", "name": "Six"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.17.0"}]}]
+        }],
+        "references": [{"type": "WEB", "url": "http://advisories.example.invalid/TEST-2026-0001"}]
+    });
+    if let Some(w) = withdrawn {
+        a["withdrawn"] = w.into();
+    }
+    a
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_rescan_affected_packages_and_say_what_changed() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let raw = s
+        .upload_raw("acme/dev", "notes", "1", "notes.txt", b"text")
+        .await?
+        .1;
+    let wheel = shared("fixtures/python/six-1.16.0-py2.py3-none-any.whl");
+    let slug = s.cli_ok(
+        Some(ADMIN),
+        &["push", "python", "acme/dev", &wheel.display().to_string()],
+    )?;
+    let p = wait_scanned(&s, "acme/dev", &slug).await?;
+    assert_eq!(p["security_scan_status"], "no_vulnerabilities");
+
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("TEST-2026-0001.json");
+    std::fs::write(&file, advisory("2026-01-01T00:00:00Z", None).to_string())?;
+    let out = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "vulndb",
+            "import",
+            &file.display().to_string(),
+            "-F",
+            "json",
+        ],
+    )?;
+    let report: Value = serde_json::from_str(&out)?;
+    assert_eq!(report["added"], 1);
+    assert_eq!(report["rescans"], 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let found = loop {
+        let p = wait_scanned(&s, "acme/dev", &slug).await?;
+        if p["security_scan_status"] == "vulnerabilities_found" || Instant::now() > deadline {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        found["security_scan_status"], "vulnerabilities_found",
+        "{found}"
+    );
+    assert_eq!(found["max_severity"], "critical");
+    let text = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "vulnerabilities",
+            &format!("acme/dev/{slug}"),
+            "--severity",
+            "critical",
+            "--fixable",
+        ],
+    )?;
+    assert!(
+        text.contains("TEST-2026-0001") && text.contains("fixed in 1.17.0"),
+        "{text}"
+    );
+    let none = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "vulnerabilities",
+            &format!("acme/dev/{slug}"),
+            "--severity",
+            "low",
+        ],
+    )?;
+    assert!(!none.contains("TEST-2026-0001"), "{none}");
+
+    // Withdrawn: the rescan resolves it, and the event names what changed.
+    std::fs::write(
+        &file,
+        advisory("2026-02-01T00:00:00Z", Some("2026-02-01T00:00:00Z")).to_string(),
+    )?;
+    let out = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "vulndb",
+            "import",
+            &file.display().to_string(),
+            "-F",
+            "json",
+        ],
+    )?;
+    let report: Value = serde_json::from_str(&out)?;
+    assert_eq!(report["updated"], 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = wait_scanned(&s, "acme/dev", &slug).await?;
+        if p["security_scan_status"] == "no_vulnerabilities" {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("never resolved: {p}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, trail) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/acme/dev/{slug}/events"),
+            None,
+        )
+        .await?;
+    let scans: Vec<&Value> = trail
+        .as_array()
+        .ok_or("array")?
+        .iter()
+        .filter(|e| e["event"] == "package.security_scanned")
+        .collect();
+    assert_eq!(scans.len(), 3, "{trail}");
+    assert_eq!(
+        scans[1]["context"]["new_advisories"],
+        json!(["TEST-2026-0001"])
+    );
+    assert_eq!(
+        scans[2]["context"]["resolved_advisories"],
+        json!(["TEST-2026-0001"])
+    );
+
+    // Raw packages are not scanned, and say so.
+    let raw_slug = raw["slug_perm"].as_str().ok_or("slug")?;
+    let (_, raw_report) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/acme/dev/{raw_slug}/vulnerabilities"),
+            None,
+        )
+        .await?;
+    assert_eq!(raw_report["security_scan_status"], "not_supported");
+    // A rescan on request.
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/packages/acme/dev/{slug}/scan"),
+            None,
+        )
+        .await?;
+    assert_eq!(st, reqwest::StatusCode::ACCEPTED);
+    let (st, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/vulndb/import",
+            Some(&s.token("acme", "admin").await?),
+            Some(json!({"path": "/"})),
+        )
+        .await?;
+    assert_eq!(
+        st,
+        reqwest::StatusCode::FORBIDDEN,
+        "imports are for site admins"
+    );
+    Ok(())
+}
