@@ -730,6 +730,59 @@ impl Db {
             .ok_or(DbError::NotFound("package"))
     }
 
+    /// Promotes several packages into `dest` in one transaction: all or none. Returns the
+    /// promoted packages' ids, or every package's refusal. With `dry_run` the transaction is
+    /// rolled back after every check ran, so the answer is exactly what a real run would do.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn promote_many(
+        &self,
+        items: &[(PackageRow, String, Vec<NewJob>)],
+        dest: &RepoRow,
+        mode: PromotionMode,
+        republish: bool,
+        actor: &NewEvent,
+        dry_run: bool,
+    ) -> Result<std::result::Result<Vec<i64>, Vec<(String, String)>>> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::new();
+        let mut refused = Vec::new();
+        for (package, new_slug, followups) in items {
+            match promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await {
+                Ok(id) => {
+                    if mode == PromotionMode::Copy {
+                        for job in followups {
+                            jobs::enqueue(&mut tx, job).await?;
+                        }
+                        if !followups.is_empty() {
+                            sqlx::query(
+                                "UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1",
+                            )
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                    ids.push(id);
+                }
+                Err(DbError::Conflict(reason)) => refused.push((package.slug_perm.clone(), reason)),
+                Err(DbError::NotFound(what)) => {
+                    refused.push((package.slug_perm.clone(), format!("{what} not found")));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if !refused.is_empty() {
+            tx.rollback().await?;
+            return Ok(Err(refused));
+        }
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(Ok(ids))
+    }
+
     /// Soft-deletes or restores a package, with its event.
     pub async fn set_package_state(
         &self,

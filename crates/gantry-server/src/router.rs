@@ -65,6 +65,7 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::packages::restore))
         .routes(routes!(api::packages::resync))
         .routes(routes!(api::packages::yank))
+        .routes(routes!(api::promotions::promote))
         .routes(routes!(api::packages::quarantine))
         .routes(routes!(api::webhooks::create, api::webhooks::list))
         .routes(routes!(

@@ -89,6 +89,28 @@ pub(crate) enum Command {
         #[arg(long)]
         undo: bool,
     },
+    /// Promote packages in bulk, atomically: all selected packages are copied (or moved), or
+    /// none is.
+    Promote {
+        /// OWNER/REPO the packages are in.
+        source: String,
+        /// REPO in the same namespace, or OWNER/REPO.
+        destination: String,
+        /// Select packages by query, e.g. "name:app tag:tested".
+        #[arg(short = 'q', long, conflicts_with = "slugs")]
+        query: Option<String>,
+        /// Select packages by slug_perm.
+        slugs: Vec<String>,
+        /// Move instead of copy.
+        #[arg(long = "move")]
+        move_: bool,
+        /// Show what would be promoted and what would block, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace packages with the same identity in the destination.
+        #[arg(long)]
+        republish: bool,
+    },
     /// Soft-delete a package (restorable).
     Delete(PackageRef),
     /// Restore a soft-deleted package.

@@ -385,6 +385,75 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 );
             }
         }
+        Command::Promote {
+            source,
+            destination,
+            query,
+            slugs,
+            move_,
+            dry_run,
+            republish,
+        } => {
+            let mut body = serde_json::json!({
+                "source": source, "destination": destination,
+                "mode": if move_ { "move" } else { "copy" },
+                "dry_run": dry_run, "republish": republish,
+            });
+            match (query, slugs.is_empty()) {
+                (Some(q), _) => body["query"] = q.into(),
+                (None, false) => body["slugs"] = slugs.into(),
+                (None, true) => bail!("give -q QUERY or one or more SLUGs"),
+            }
+            let client = client(global)?;
+            let outcome = client
+                .send_value("POST", "/api/v1/promotions", Some(&body))
+                .await;
+            let (result, failed) = match outcome {
+                Ok(r) => {
+                    let refused = r["refused"].as_i64().unwrap_or(0) > 0;
+                    (r, refused)
+                }
+                Err(gantry_client::ClientError::Api {
+                    status: 422,
+                    message,
+                    ..
+                }) => {
+                    // The refusal's details: ask again as a dry run to list every reason.
+                    body["dry_run"] = true.into();
+                    let r = client
+                        .send_value("POST", "/api/v1/promotions", Some(&body))
+                        .await?;
+                    eprintln!("{message}");
+                    (r, true)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if json {
+                print_json(&result)?;
+            } else {
+                for p in result["packages"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                {
+                    println!(
+                        "{:<14} {} {} {} ({}){}",
+                        p["status"].as_str().unwrap_or("?"),
+                        p["slug_perm"].as_str().unwrap_or("?"),
+                        p["format"].as_str().unwrap_or("?"),
+                        p["name"].as_str().unwrap_or("?"),
+                        p["version"].as_str().unwrap_or("?"),
+                        p["reason"]
+                            .as_str()
+                            .map(|r| format!(" — {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Delete(r) => {
             let (owner, repo, slug) = split_package(&r.package)?;
             client(global)?.delete_package(owner, repo, slug).await?;

@@ -494,6 +494,13 @@ fn entries(slug: &str, webhook: i64, py_file: String, upstream: i64) -> Vec<Entr
             Rule::Namespace,
         ),
         entry(
+            "POST",
+            "/api/v1/promotions",
+            "/api/v1/promotions".into(),
+            Some(json!({"source": "acme/dev", "destination": "dev2", "slugs": ["AAAAAAAAAAAA"]})),
+            Rule::CopyOut,
+        ),
+        entry(
             "GET",
             "/api/v1/vulndb",
             "/api/v1/vulndb".into(),

@@ -8,6 +8,7 @@ mod access_matrix;
 mod auth;
 mod pipeline;
 mod promotion;
+mod promotions;
 mod python;
 mod python_upstream;
 mod raw;

@@ -1,0 +1,283 @@
+//! Bulk promotion: every selected package is copied or moved, or none is.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gantry_core::{EventType, PackageQuery, PackageState, SlugPerm, SyncStatus};
+use gantry_db::{PackageRow, PromotionMode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{load_package, load_repo, parse_destination};
+use crate::access::Op;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiJson, AppError, AppResult, ErrorBody};
+
+/// Most packages one promotion may move or copy.
+const MAX_PACKAGES: usize = 1000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PromotionRequest {
+    /// `OWNER/REPO` the packages are in.
+    pub(crate) source: String,
+    /// `REPO` (in the source's namespace) or `OWNER/REPO`.
+    pub(crate) destination: String,
+    /// Select by query (`name:app tag:tested`, as in listings)…
+    pub(crate) query: Option<String>,
+    /// …or by `slug_perm`s.
+    pub(crate) slugs: Option<Vec<String>>,
+    /// `copy` (default) or `move`.
+    #[serde(default = "copy")]
+    pub(crate) mode: String,
+    /// Report what would happen without changing anything.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
+    /// Replace packages with the same identity in the destination.
+    #[serde(default)]
+    pub(crate) republish: bool,
+}
+
+fn copy() -> String {
+    "copy".into()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PromotionItem {
+    pub(crate) slug_perm: String,
+    pub(crate) format: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    /// `promoted`, `would_promote`, `refused`, or `not_promoted` (another package was refused).
+    pub(crate) status: String,
+    pub(crate) reason: Option<String>,
+    /// The `slug_perm` in the destination (new for a copy).
+    pub(crate) result_slug_perm: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PromotionResult {
+    pub(crate) source: String,
+    pub(crate) destination: String,
+    pub(crate) mode: String,
+    pub(crate) dry_run: bool,
+    pub(crate) promoted: usize,
+    pub(crate) refused: usize,
+    pub(crate) packages: Vec<PromotionItem>,
+}
+
+fn item(
+    p: &PackageRow,
+    status: &str,
+    reason: Option<String>,
+    result: Option<String>,
+) -> PromotionItem {
+    PromotionItem {
+        slug_perm: p.slug_perm.clone(),
+        format: p.format.clone(),
+        name: p.name.clone(),
+        version: p.version.clone(),
+        status: status.into(),
+        reason,
+        result_slug_perm: result,
+    }
+}
+
+/// Why a package cannot be promoted, before any database change is tried.
+fn precheck(p: &PackageRow) -> Option<String> {
+    match p.state() {
+        PackageState::Deleted => return Some("the package is deleted".into()),
+        PackageState::Quarantined => {
+            return Some(format!(
+                "the package is quarantined: {}",
+                p.status_reason.as_deref().unwrap_or("no reason given")
+            ))
+        }
+        PackageState::Available => {}
+    }
+    (p.sync_status != SyncStatus::Completed.as_str())
+        .then(|| format!("the package's sync has not completed ({})", p.sync_status))
+}
+
+/// Copies or moves every selected package, in one transaction: either all are promoted or
+/// none is, and a refusal (422) lists every package's reason. `dry_run` runs every check and
+/// reports without changing anything.
+#[utoipa::path(post, path = "/api/v1/promotions", tag = "packages", request_body = PromotionRequest,
+    responses((status = 200, body = PromotionResult), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, description = "nothing was promoted; the body lists every reason")))]
+pub(crate) async fn promote(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PromotionRequest>,
+) -> AppResult<Response> {
+    let mode = match body.mode.as_str() {
+        "copy" => PromotionMode::Copy,
+        "move" => PromotionMode::Move,
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "mode '{other}' must be copy or move"
+            )))
+        }
+    };
+    let (src_owner, src_name) = body
+        .source
+        .split_once('/')
+        .ok_or_else(|| AppError::BadRequest("source must be OWNER/REPO".into()))?;
+    let source = load_repo(
+        &app,
+        &caller,
+        src_owner,
+        src_name,
+        if mode == PromotionMode::Move {
+            Op::MoveOut
+        } else {
+            Op::Read
+        },
+    )
+    .await?;
+    let (dest_owner, dest_name) = parse_destination(src_owner, &body.destination)?;
+    let dest = load_repo(&app, &caller, dest_owner, dest_name, Op::CopyInto).await?;
+    if dest.id == source.id {
+        return Err(AppError::Conflict(
+            "source and destination are the same repository".into(),
+        ));
+    }
+    let mut packages: Vec<PackageRow> = Vec::new();
+    match (&body.query, &body.slugs) {
+        (Some(q), None) => {
+            let query = PackageQuery::parse(q)?;
+            let first = app.db.list_packages(&source, &query, 1, 1000).await?;
+            if usize::try_from(first.total).unwrap_or(usize::MAX) > MAX_PACKAGES {
+                return Err(AppError::Unprocessable(format!(
+                    "the query selects {} packages; a promotion takes at most {MAX_PACKAGES}",
+                    first.total
+                )));
+            }
+            packages = first.packages;
+        }
+        (None, Some(slugs)) => {
+            if slugs.len() > MAX_PACKAGES {
+                return Err(AppError::Unprocessable(format!(
+                    "a promotion takes at most {MAX_PACKAGES} packages"
+                )));
+            }
+            for slug in slugs {
+                packages.push(load_package(&app, &source, slug).await?);
+            }
+        }
+        _ => {
+            return Err(AppError::BadRequest(
+                "give either a query or a list of slugs".into(),
+            ))
+        }
+    }
+    // Oldest first, so that the destination's events follow the source's order.
+    packages.sort_by_key(|p| p.id);
+    packages.dedup_by_key(|p| p.id);
+    if packages.is_empty() {
+        return Err(AppError::Unprocessable(
+            "nothing matches the selection".into(),
+        ));
+    }
+    let refusals: Vec<(String, String)> = packages
+        .iter()
+        .filter_map(|p| precheck(p).map(|r| (p.slug_perm.clone(), r)))
+        .collect();
+    let planned: Vec<(PackageRow, String, Vec<gantry_db::NewJob>)> = packages
+        .iter()
+        .map(|p| {
+            let new_slug = match mode {
+                PromotionMode::Copy => SlugPerm::generate().to_string(),
+                PromotionMode::Move => p.slug_perm.clone(),
+            };
+            let followups = match (
+                mode,
+                app.formats
+                    .get(&p.format)
+                    .and_then(|f| f.vulnerability_ecosystem()),
+            ) {
+                (PromotionMode::Copy, Some(_)) => {
+                    vec![crate::jobs::scan::scan_job(&new_slug, "copy")]
+                }
+                _ => Vec::new(),
+            };
+            (p.clone(), new_slug, followups)
+        })
+        .collect();
+    let outcome = if refusals.is_empty() {
+        let mut event = caller.event(match mode {
+            PromotionMode::Copy => EventType::PackageCopied,
+            PromotionMode::Move => EventType::PackageMoved,
+        });
+        event.context = serde_json::json!({ "bulk": true });
+        app.db
+            .promote_many(&planned, &dest, mode, body.republish, &event, body.dry_run)
+            .await?
+    } else {
+        Err(refusals)
+    };
+    let mode_text = body.mode.clone();
+    let result = |items: Vec<PromotionItem>, promoted: usize, refused: usize| PromotionResult {
+        source: source.slug(),
+        destination: dest.slug(),
+        mode: mode_text.clone(),
+        dry_run: body.dry_run,
+        promoted,
+        refused,
+        packages: items,
+    };
+    match outcome {
+        Ok(_) => {
+            let status = if body.dry_run {
+                "would_promote"
+            } else {
+                "promoted"
+            };
+            let items: Vec<PromotionItem> = planned
+                .iter()
+                .map(|(p, new_slug, _)| item(p, status, None, Some(new_slug.clone())))
+                .collect();
+            if !body.dry_run {
+                app.wake_workers();
+            }
+            let n = items.len();
+            Ok((
+                StatusCode::OK,
+                ApiJson(result(items, if body.dry_run { 0 } else { n }, 0)),
+            )
+                .into_response())
+        }
+        Err(refused) => {
+            let items: Vec<PromotionItem> = planned
+                .iter()
+                .map(
+                    |(p, _, _)| match refused.iter().find(|(s, _)| *s == p.slug_perm) {
+                        Some((_, reason)) => item(p, "refused", Some(reason.clone()), None),
+                        None => item(p, "not_promoted", None, None),
+                    },
+                )
+                .collect();
+            let n = refused.len();
+            let body_json = serde_json::json!({
+                "error": {
+                    "code": "unprocessable",
+                    "message": format!("{n} of {} packages cannot be promoted; nothing was promoted", items.len()),
+                },
+                "result": result(items, 0, n),
+            });
+            let status = if body.dry_run {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            if body.dry_run {
+                return Ok((status, axum::Json(body_json["result"].clone())).into_response());
+            }
+            Ok((status, axum::Json(body_json)).into_response())
+        }
+    }
+}
