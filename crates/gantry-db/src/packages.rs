@@ -318,7 +318,8 @@ impl Db {
             .files
             .first()
             .ok_or_else(|| DbError::Corrupt("a package needs at least one file".into()))?;
-        let size: i64 = new.files.iter().map(|f| f.size).sum();
+        // The package's size is its artifact's; derived files (a wheel's METADATA) are extra.
+        let size: i64 = primary.size;
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
         if let Some(first) = events_to_write.first() {

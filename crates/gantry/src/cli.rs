@@ -517,8 +517,11 @@ pub(crate) enum TokensCommand {
         /// Make the token act for service:OWNER/NAME or user:NAME (narrowed to the scope).
         #[arg(long)]
         principal: Option<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "expires_in_seconds")]
         expires_in_days: Option<i64>,
+        /// For short-lived automation tokens.
+        #[arg(long)]
+        expires_in_seconds: Option<i64>,
         #[arg(long)]
         description: Option<String>,
     },
@@ -609,6 +612,9 @@ pub(crate) struct AuditArgs {
     /// RFC 3339 time (exclusive).
     #[arg(long)]
     pub(crate) until: Option<String>,
+    /// Only events older than this event id (to page back).
+    #[arg(long)]
+    pub(crate) before: Option<i64>,
     #[arg(long, default_value_t = 100)]
     pub(crate) limit: i64,
 }

@@ -19,6 +19,8 @@ use crate::bootstrap::new_token_secret;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
 
 const MIN_PASSWORD_LEN: usize = 8;
+/// An argon2id hash of a random password, verified against when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZfXVDcWDdHZXsaEe3obvTmPr5Ebw0Lm4Nwo0tFCVsUU";
 const MAX_PASSWORD_LEN: usize = 1024;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -191,10 +193,12 @@ pub(crate) async fn login(
         });
     }
     let user = app.db.find_principal("user", "", &body.username).await?;
-    let ok = match user.as_ref().and_then(|u| u.password_hash.clone()) {
-        Some(hash) => verify_password(body.password.clone(), hash).await,
-        None => false,
-    };
+    // Unknown users cost the same argon2 work as known ones, so timing tells nothing.
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let ok = verify_password(body.password.clone(), hash).await && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
         if let Some(wait) = caller.address.and_then(|a| app.auth_limiter.fail(a)) {
             return Err(AppError::TooManyRequests {
@@ -561,4 +565,14 @@ pub(crate) async fn revoke_privilege(
     event.context = serde_json::json!({ "principal": principal.reference() });
     app.db.record_event(&event).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2_hash() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
 }

@@ -110,17 +110,19 @@ pub(crate) async fn tokens(
             privilege,
             principal,
             expires_in_days,
+            expires_in_seconds,
             description,
         } => {
-            let token = client
-                .create_token(
-                    Some(&scope),
-                    privilege.as_deref(),
-                    principal.as_deref(),
-                    expires_in_days,
-                    description.as_deref(),
-                )
-                .await?;
+            let body = serde_json::json!({
+                "scope": scope, "privilege": privilege, "principal": principal,
+                "expires_in_days": expires_in_days, "expires_in_seconds": expires_in_seconds,
+                "description": description,
+            });
+            let token: gantry_client::CreatedToken = serde_json::from_value(
+                client
+                    .send_value("POST", "/api/v1/tokens", Some(&body))
+                    .await?,
+            )?;
             if json_out {
                 print_json(&token)?;
             } else {
@@ -370,6 +372,9 @@ pub(crate) async fn entitlements(
 
 pub(crate) async fn audit(client: &Client, args: AuditArgs, json_out: bool) -> anyhow::Result<()> {
     let mut query = vec![("limit", args.limit.to_string())];
+    if let Some(before) = args.before {
+        query.push(("before", before.to_string()));
+    }
     for (key, value) in [
         ("actor", args.actor),
         ("event", args.event),
