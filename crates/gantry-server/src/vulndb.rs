@@ -250,6 +250,7 @@ pub(crate) fn spawn_periodic_sync(app: Arc<App>) {
     let interval = std::time::Duration::from_secs(app.config.vulndb_sync_interval_seconds);
     tokio::spawn(async move {
         loop {
+            let mut failed = false;
             for eco in SYNC_ECOSYSTEMS {
                 let url = format!("{base}/{}/all.zip", url_escape(eco));
                 match fetch_bundle(&app, &url).await {
@@ -263,11 +264,18 @@ pub(crate) fn spawn_periodic_sync(app: Arc<App>) {
                     },
                     Ok(None) => tracing::debug!(%url, "no bundle for this ecosystem"),
                     Err(e) => {
-                        tracing::warn!(%url, error = %e, "fetching a vulnerability bundle failed")
+                        failed = true;
+                        tracing::warn!(%url, error = %e, "fetching a vulnerability bundle failed");
                     }
                 }
             }
-            tokio::time::sleep(interval).await;
+            // A failed round is tried again within a minute rather than a whole interval.
+            let wait = if failed {
+                interval.min(std::time::Duration::from_secs(60))
+            } else {
+                interval
+            };
+            tokio::time::sleep(wait).await;
         }
     });
 }

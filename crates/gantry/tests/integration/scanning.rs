@@ -327,3 +327,76 @@ async fn imports_rescan_affected_packages_and_say_what_changed() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_syncs_from_a_bundle_url_and_copies_are_scanned() -> TestResult {
+    // A plain HTTP server over the shared bundles stands in for an operator's mirror.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut mirror = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(shared("osv"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("http://127.0.0.1:{port}/PyPI/all.zip"))
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        if Instant::now() > deadline {
+            let _ = mirror.kill();
+            return Err("the bundle mirror did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = TestServer::builder()
+        .arg("--vulndb-url")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .start();
+    let outcome = async {
+        let s = s?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, status) = s.call(Method::GET, "/api/v1/vulndb", None, None).await?;
+            if status["total"] == 8211 {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("never synced: {status}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        s.create_repo("acme", "dev", true).await?;
+        s.create_repo("acme", "prod", true).await?;
+        let wheel = shared("fixtures/python/urllib3-1.24.1-py2.py3-none-any.whl");
+        let slug = s.cli_ok(
+            Some(ADMIN),
+            &["push", "python", "acme/dev", &wheel.display().to_string()],
+        )?;
+        let p = wait_scanned(&s, "acme/dev", &slug).await?;
+        assert_eq!(p["num_vulnerabilities"], 7);
+        // A copy is a new package and gets its own scan.
+        let copy = s.cli_ok(Some(ADMIN), &["cp", &format!("acme/dev/{slug}"), "prod"])?;
+        let c = wait_scanned(&s, "acme/prod", &copy).await?;
+        assert_eq!(c["security_scan_status"], "vulnerabilities_found");
+        assert_eq!(c["num_vulnerabilities"], 7);
+        let (_, summary) = s
+            .admin(Method::GET, "/api/v1/security/acme/summary", None)
+            .await?;
+        assert_eq!(summary["fail"], 2);
+        TestResult::Ok(())
+    }
+    .await;
+    let _ = mirror.kill();
+    let _ = mirror.wait();
+    outcome
+}
