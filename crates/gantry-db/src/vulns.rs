@@ -56,13 +56,18 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = now_millis();
         for adv in advisories {
-            let stored: Option<(String,)> =
-                sqlx::query_as("SELECT modified FROM advisories WHERE id = $1")
+            let stored: Option<(String, String)> =
+                sqlx::query_as("SELECT modified, body FROM advisories WHERE id = $1")
                     .bind(&adv.id)
                     .fetch_optional(&mut *tx)
                     .await?;
             match stored {
-                Some((modified,)) if modified == adv.modified => {
+                // An older snapshot never replaces a newer record; an equal `modified` with
+                // other content does (some sources leave `modified` as a placeholder).
+                Some((modified, body))
+                    if adv.modified < modified
+                        || (adv.modified == modified && adv.body == body) =>
+                {
                     outcome.unchanged += 1;
                     continue;
                 }

@@ -201,7 +201,12 @@ pub(crate) async fn ingest_blob(
         (None, _) => "not_supported",
         // Processed now: scan as soon as the package exists.
         (Some(_), SyncStatus::Completed) => {
-            jobs.push(crate::jobs::scan::scan_job(slug.as_str(), "push"));
+            let reason = if origin.upstream.is_some() {
+                "upstream"
+            } else {
+                "push"
+            };
+            jobs.push(crate::jobs::scan::scan_job(slug.as_str(), reason));
             "awaiting_scan"
         }
         // Scanned once its sync completes.

@@ -285,7 +285,13 @@ fn url_escape(segment: &str) -> String {
 }
 
 async fn fetch_bundle(app: &App, url: &str) -> Result<Option<Vec<u8>>, String> {
-    let response = app.http.get(url).send().await.map_err(|e| e.to_string())?;
+    let response = app
+        .http
+        .get(url)
+        .timeout(std::time::Duration::from_secs(600))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if response.status() == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }

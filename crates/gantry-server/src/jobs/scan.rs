@@ -137,6 +137,12 @@ impl ScanHandler {
             return Ok(Completion::Done);
         };
         if package.state() == PackageState::Deleted {
+            // Nothing to scan; do not leave the package marked as waiting for one.
+            if matches!(package.scan_status.as_str(), "awaiting_scan" | "scanning") {
+                db.set_scan_status(package.id, "not_scanned")
+                    .await
+                    .map_err(JobError::retry)?;
+            }
             return Ok(Completion::Done);
         }
         let previous: Vec<String> = db
@@ -165,9 +171,17 @@ impl ScanHandler {
                 db.set_scan_status(package.id, "scanning")
                     .await
                     .map_err(JobError::retry)?;
-                evaluate(&self.app, eco, &package.name, &package.version)
-                    .await
-                    .map_err(JobError::retry)?
+                match evaluate(&self.app, eco, &package.name, &package.version).await {
+                    Ok(scanned) => scanned,
+                    Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
+                    Err(e) => {
+                        // The last attempt: say so on the package rather than leave it waiting.
+                        db.set_scan_status(package.id, "scan_failed")
+                            .await
+                            .map_err(JobError::retry)?;
+                        return Err(JobError::Fatal(e));
+                    }
+                }
             }
         };
         let new: Vec<&String> = scanned

@@ -532,6 +532,21 @@ pub(crate) async fn upstream_file(
         let file = local.files.first().cloned().ok_or_else(not_found)?;
         return super::serve_file(&app, &caller, &method, &headers, &local, &file).await;
     }
+    // Entitlements count every file served, fetched from an upstream or not.
+    if let Some(token) = caller
+        .token()
+        .filter(|t| t.kind == crate::auth::ENTITLEMENT)
+    {
+        if method != Method::HEAD && !app.db.consume_download(token.id).await? {
+            return Err(caller.deny(
+                AppError::Forbidden(format!(
+                    "this entitlement token has used its {} downloads",
+                    token.max_downloads.unwrap_or(0)
+                )),
+                Some(&repo.namespace),
+            ));
+        }
+    }
     let files = crate::upstream::python::project_files(&app, &upstream, &project)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;

@@ -338,6 +338,11 @@ async fn another_gantry_is_an_upstream_with_credentials_and_priority() -> TestRe
         &dir.path().join("b"),
     )?;
     assert!(!failed.status.success());
+    // A repository with upstreams can be deleted.
+    let (st, body) = s
+        .admin(Method::DELETE, "/api/v1/repos/acme/dev?force=true", None)
+        .await?;
+    assert_eq!(st, reqwest::StatusCode::NO_CONTENT, "{body}");
     Ok(())
 }
 

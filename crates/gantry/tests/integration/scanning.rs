@@ -325,6 +325,11 @@ async fn imports_rescan_affected_packages_and_say_what_changed() -> TestResult {
         reqwest::StatusCode::FORBIDDEN,
         "imports are for site admins"
     );
+    // A repository whose packages have findings can be deleted.
+    let (st, body) = s
+        .admin(Method::DELETE, "/api/v1/repos/acme/dev?force=true", None)
+        .await?;
+    assert_eq!(st, reqwest::StatusCode::NO_CONTENT, "{body}");
     Ok(())
 }
 
