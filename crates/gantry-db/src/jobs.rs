@@ -101,19 +101,29 @@ impl Db {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let sql = format!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
-             locked_until = $2, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $3) \
-             OR (state = 'running' AND locked_until < $3) ORDER BY run_at, id LIMIT 1{lock}) \
-             RETURNING {JOB_COLUMNS}"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(worker)
-            .bind(now + lease_ms)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?)
+        // Two indexed lookups rather than one OR, which would sort every ready job per claim:
+        // due queued jobs first, then jobs whose worker's lease ran out.
+        for candidates in [
+            "state = 'queued' AND run_at <= $3 ORDER BY run_at, id",
+            "state = 'running' AND locked_until < $3 ORDER BY locked_until, id",
+        ] {
+            let sql = format!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
+                 locked_until = $2, updated_at = $3 \
+                 WHERE id = (SELECT id FROM jobs WHERE {candidates} LIMIT 1{lock}) \
+                 RETURNING {JOB_COLUMNS}"
+            );
+            let claimed: Option<JobRow> = sqlx::query_as(&sql)
+                .bind(worker)
+                .bind(now + lease_ms)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            if claimed.is_some() {
+                return Ok(claimed);
+            }
+        }
+        Ok(None)
     }
 
     /// Extends the lease; false when the job is no longer held by `worker`.

@@ -689,12 +689,15 @@ impl Db {
             let (n,): (i64,) = count.query_as().fetch_one(&self.pool).await?;
             n
         };
+        // The page's ids come from the index alone; only those rows are then read whole.
         let mut sql = Sql::new(PACKAGE_SELECT);
+        sql.push(" WHERE p.id IN (SELECT p.id FROM packages p");
         push_filter(&mut sql, repo.id, query);
         sql.push(" ORDER BY p.id DESC LIMIT ")
             .int(page_size)
             .push(" OFFSET ")
-            .int((page - 1).saturating_mul(page_size));
+            .int((page - 1).saturating_mul(page_size))
+            .push(") ORDER BY p.id DESC");
         let mut packages: Vec<PackageRow> = sql.query_as().fetch_all(&self.pool).await?;
         self.load_children(&mut packages).await?;
         Ok(ListPage { packages, total })
