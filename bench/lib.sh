@@ -1,0 +1,185 @@
+# Shared helpers for the benchmark scripts; sourced, not run.
+#
+#   GANTRY_BIN   the server binary (default: target/release/gantry, built if missing)
+#   BENCH_TMP    where scratch directories go (default: ${TMPDIR:-/tmp})
+#   WAIT_QUIET_MAX  seconds to wait for other CPU load to stop before measuring (default 120;
+#                   0 disables)
+#   BENCH_KEEP   set to keep the scratch directory
+#
+# Every server and PostgreSQL cluster started here is stopped, and the scratch directory is
+# removed, when the calling script exits (also on Ctrl-C). All traffic goes to 127.0.0.1.
+
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
+BENCH_PY="$BENCH_DIR/bench.py"
+ADMIN_TOKEN="bench-admin-$$-$RANDOM"
+
+_SERVER_PIDS=()
+_PG_DIRS=()
+WORK=""
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Resolves GANTRY_BIN to an absolute path, building the binary when it is missing.
+resolve_bin() {
+  if [ -z "${GANTRY_BIN:-}" ]; then
+    GANTRY_BIN="target/release/gantry"
+    if [ ! -x "$GANTRY_BIN" ] && [ ! -x "$REPO_ROOT/$GANTRY_BIN" ]; then
+      log "building $GANTRY_BIN (cargo build --release -p gantry)"
+      (cd "$REPO_ROOT" && cargo build --release -p gantry >&2)
+    fi
+    [ -x "$GANTRY_BIN" ] || GANTRY_BIN="$REPO_ROOT/target/release/gantry"
+    # A user-set CARGO_TARGET_DIR puts the build elsewhere.
+    if [ ! -x "$GANTRY_BIN" ] && [ -n "${CARGO_TARGET_DIR:-}" ]; then
+      GANTRY_BIN="$CARGO_TARGET_DIR/release/gantry"
+    fi
+  fi
+  if [ ! -x "$GANTRY_BIN" ]; then
+    echo "GANTRY_BIN=$GANTRY_BIN is not an executable" >&2
+    exit 1
+  fi
+  GANTRY_BIN=$(cd "$(dirname "$GANTRY_BIN")" && pwd)/$(basename "$GANTRY_BIN")
+  export GANTRY_BIN
+}
+
+need() {
+  local cmd
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 || { echo "this benchmark needs '$cmd' on PATH" >&2; exit 1; }
+  done
+}
+
+cleanup() {
+  local rc=$?
+  local pid dir
+  if [ "$rc" != 0 ] && [ -n "$WORK" ]; then
+    for pid in "${_SERVER_PIDS[@]:-}"; do
+      [ -n "$pid" ] || continue
+      if ! kill -0 "$pid" 2>/dev/null; then
+        local st=0
+        wait "$pid" 2>/dev/null || st=$?
+        if [ "$st" -gt 128 ]; then
+          echo "server pid $pid is no longer running: killed by signal $((st - 128)) ($(kill -l $((st - 128)) 2>/dev/null))" >&2
+        else
+          echo "server pid $pid is no longer running: exited with status $st" >&2
+        fi
+      fi
+    done
+    for dir in "$WORK"/*/; do
+      if [ -s "$dir/stderr" ]; then
+        echo "--- last lines of $(basename "$dir") server stderr:" >&2
+        tail -n 20 "$dir/stderr" >&2
+      fi
+    done
+  fi
+  for pid in "${_SERVER_PIDS[@]:-}"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${_SERVER_PIDS[@]:-}"; do
+    [ -n "$pid" ] || continue
+    wait "$pid" 2>/dev/null || true
+  done
+  for dir in "${_PG_DIRS[@]:-}"; do
+    [ -n "$dir" ] || continue
+    "$REPO_ROOT/scripts/pg.sh" stop "$dir" >/dev/null 2>&1 || true
+  done
+  if [ -n "$WORK" ] && [ -d "$WORK" ] && [ -z "${BENCH_KEEP:-}" ]; then
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+
+# Creates the scratch directory and installs the exit trap.
+bench_init() {
+  need python3 curl
+  resolve_bin
+  WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/gantry-bench.XXXXXX")
+  # PostgreSQL runs as the postgres user when we are root: it must be able to enter WORK.
+  chmod 755 "$WORK"
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# start_server NAME [extra server flags…]: sets SERVER_PID, SERVER_URL and SERVER_DATA.
+start_server() {
+  local name=$1; shift
+  local dir="$WORK/$name"
+  mkdir -p "$dir"
+  SERVER_DATA="$dir/data"
+  GANTRY_ADMIN_TOKEN="$ADMIN_TOKEN" GANTRY_LOG="${GANTRY_LOG:-info}" \
+    "$GANTRY_BIN" server --listen 127.0.0.1:0 --data-dir "$SERVER_DATA" "$@" \
+    >"$dir/stdout" 2>"$dir/stderr" &
+  SERVER_PID=$!
+  _SERVER_PIDS+=("$SERVER_PID")
+  local i
+  SERVER_URL=""
+  for i in $(seq 1 300); do
+    SERVER_URL=$(sed -n 's/^gantry listening on \(http:[^ ]*\).*/\1/p' "$dir/stdout" | head -n1)
+    [ -n "$SERVER_URL" ] && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "server $name exited early:" >&2; cat "$dir/stderr" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+  if [ -z "$SERVER_URL" ]; then
+    echo "server $name did not start within 30 s" >&2; cat "$dir/stderr" >&2; exit 1
+  fi
+  case "$SERVER_URL" in
+    http://127.0.0.1:*) ;;
+    *) echo "unexpected listen address $SERVER_URL" >&2; exit 1 ;;
+  esac
+  log "server $name (pid $SERVER_PID) at $SERVER_URL"
+}
+
+stop_server() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# start_postgres NAME: a throwaway cluster with a fresh database; sets PG_URL.
+start_postgres() {
+  local name=$1
+  local dir="$WORK/pg-$name"
+  _PG_DIRS+=("$dir")
+  local base
+  base=$("$REPO_ROOT/scripts/pg.sh" start "$dir" | tail -n1)
+  local port=${base##*:}
+  createdb -h 127.0.0.1 -p "$port" -U postgres gantry_bench
+  PG_URL="$base/gantry_bench"
+  PG_PID=$(head -n1 "$dir/data/postmaster.pid")
+  log "postgres $name (pid $PG_PID) at $PG_URL"
+}
+
+# wait_quiet PID…: waits (up to WAIT_QUIET_MAX seconds, default 120; 0 skips) until processes
+# other than these, their children and this script use under a tenth of a core, so that a
+# compiler or test run elsewhere on the machine does not end up in the figures. Prints a JSON
+# line with what was seen.
+wait_quiet() {
+  local pids
+  pids=$(IFS=,; echo "$*")
+  if [ "${WAIT_QUIET_MAX:-120}" = 0 ]; then echo '{"quiet": null}'; return; fi
+  python3 "$BENCH_PY" wait-quiet --own-pids "$pids" --max-wait "${WAIT_QUIET_MAX:-120}"
+}
+
+# api METHOD PATH [curl args…]: an authenticated call; prints the body, fails on HTTP >= 400.
+api() {
+  local method=$1 path=$2; shift 2
+  curl -sS --fail-with-body -X "$method" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    "$@" "$SERVER_URL$path"
+}
+
+create_repo() {
+  api POST "/api/v1/repos/$1" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"$2\",\"private\":true}" >/dev/null
+}
+
+machine_summary() {
+  local cpu
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+  printf '%s, %s cores, %s GiB RAM, kernel %s' "${cpu:-unknown CPU}" "$(nproc)" \
+    "$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" "$(uname -r)"
+}
