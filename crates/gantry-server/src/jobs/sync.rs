@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use gantry_blobs::{BlobError, MultiHasher};
+use gantry_blobs::BlobError;
 use gantry_core::{EventType, PackageState, SyncStatus};
 use gantry_db::{JobRow, NewEvent, NewJob, PackageRow, SyncOutcome};
 use gantry_formats::{Artifact, Declared, FormatError};
@@ -173,7 +173,10 @@ async fn process(app: &Arc<App>, package: &PackageRow) -> Result<SyncOutcome, Tr
     let result = tokio::task::spawn_blocking(move || {
         let _guard = guard;
         let mut handle = handle;
-        let mut hasher = MultiHasher::new();
+        // Only sha256 is recomputed: it names the blob; the other digests were taken from
+        // the same bytes at upload.
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        let mut size = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = handle
@@ -182,9 +185,16 @@ async fn process(app: &Arc<App>, package: &PackageRow) -> Result<SyncOutcome, Tr
             if n == 0 {
                 break;
             }
-            hasher.update(&buf[..n]);
+            size += n as u64;
+            sha2::Digest::update(&mut hasher, &buf[..n]);
         }
-        let digests = hasher.finish();
+        let digests = gantry_blobs::Digests {
+            size,
+            md5: file.md5.clone(),
+            sha1: file.sha1.clone(),
+            sha256: hex::encode(sha2::Digest::finalize(hasher)),
+            sha512: file.sha512.clone(),
+        };
         if digests.sha256 != file.sha256 {
             return Ok(SyncOutcome::Failed {
                 reason: format!(
