@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 /// Opens storage, bootstraps the admin token, starts the in-process job workers and serves
@@ -47,6 +48,13 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     println!("gantry listening on http://{addr}");
     tracing::info!(%addr, database = ?app.db.backend(), storage = app.blobs.description(), "gantry server started");
     let router = build_router(Arc::clone(&app));
+    // Small responses (index pages, JSON) would otherwise wait on Nagle's algorithm when a
+    // client reuses its connection.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
