@@ -8,6 +8,7 @@ mod events;
 mod jobs;
 mod migrations;
 mod packages;
+mod policies;
 mod principals;
 mod repos;
 mod tokens;
@@ -23,7 +24,11 @@ use sqlx::{AnyPool, Executor};
 pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
 pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
 pub use packages::{
-    ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode, SyncOutcome,
+    GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode,
+    SyncOutcome,
+};
+pub use policies::{
+    DecisionRow, NewDecision, NewRule, PackageActions, PolicyRow, PolicyUpdate, RuleRow,
 };
 pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};

@@ -60,6 +60,23 @@ pub struct PackageFileRow {
     pub sha512: String,
 }
 
+/// A package's entry in an install index (see [`Db::project_index`]).
+#[derive(Debug, Clone, FromRow)]
+pub struct IndexRow {
+    pub slug_perm: String,
+    pub name: String,
+    pub version: String,
+    pub filename: String,
+    pub primary_sha256: String,
+    pub size: i64,
+    pub yanked: i64,
+    pub yank_reason: Option<String>,
+    pub uploaded_at: i64,
+    pub metadata: String,
+    /// sha256 of the `<filename>.metadata` file, when the package has one.
+    pub sidecar_sha256: Option<String>,
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct PackageRow {
     pub id: i64,
@@ -131,7 +148,7 @@ pub enum SyncOutcome {
 }
 
 /// Writes `event` for `package`, filling in the package's slug, repository and checksum.
-async fn insert_package_event(
+pub(crate) async fn insert_package_event(
     conn: &mut AnyConnection,
     package: &PackageRow,
     event: &NewEvent,
@@ -142,6 +159,35 @@ async fn insert_package_event(
     event.namespace = Some(package.namespace.clone());
     event.checksum_sha256 = Some(package.primary_sha256.clone());
     events::insert(conn, &event).await
+}
+
+/// The gate's record of a promotion: decisions to log and the actions they asked for.
+#[derive(Debug, Clone, Default)]
+pub struct GateRecord {
+    pub decisions: Vec<crate::policies::NewDecision>,
+    pub actions: crate::policies::PackageActions,
+}
+
+/// Logs the gate's decisions and applies their actions to the promoted package `id`.
+async fn gate_in(
+    conn: &mut AnyConnection,
+    id: i64,
+    gate: &GateRecord,
+    actor: &NewEvent,
+) -> Result<()> {
+    for d in &gate.decisions {
+        crate::policies::insert_decision(conn, d).await?;
+    }
+    if gate.actions.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(PACKAGE_SELECT);
+    sql.push(" WHERE p.id = ").int(id);
+    let promoted: PackageRow = sql.query_as().fetch_one(&mut *conn).await?;
+    let mut template = actor.clone();
+    template.context = serde_json::json!({ "policy": "promotion gate" });
+    crate::policies::apply_actions_in(conn, id, &promoted, &gate.actions, &template).await?;
+    Ok(())
 }
 
 /// One page of a listing and the number of packages matching overall.
@@ -564,6 +610,30 @@ impl Db {
         Ok(rows)
     }
 
+    /// The files of one project as an install index lists them: one row per live package with
+    /// its primary file and, when there is one, its `<filename>.metadata` sidecar. One indexed
+    /// query without per-package child lookups, so a project with thousands of files stays fast.
+    pub async fn project_index(
+        &self,
+        repository_id: i64,
+        format: &str,
+        normalized_name: &str,
+    ) -> Result<Vec<IndexRow>> {
+        Ok(sqlx::query_as(
+            "SELECT p.slug_perm, p.name, p.version, p.filename, p.primary_sha256, p.size, p.yanked, \
+             p.yank_reason, p.uploaded_at, p.metadata, \
+             (SELECT mf.blob_sha256 FROM package_files mf WHERE mf.package_id = p.id \
+              AND mf.filename = p.filename || '.metadata' ORDER BY mf.position LIMIT 1) AS sidecar_sha256 \
+             FROM packages p WHERE p.repository_id = $1 AND p.normalized_name = $2 AND p.format = $3 \
+             AND p.state = 'available' AND p.sync_status = 'completed' ORDER BY p.id",
+        )
+        .bind(repository_id)
+        .bind(normalized_name)
+        .bind(format)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Names of the projects of one format in a repository: (normalized, display).
     pub async fn project_names(
         &self,
@@ -603,17 +673,19 @@ impl Db {
         let mut sql = Sql::new("SELECT package_id, tag FROM package_tags WHERE package_id IN ");
         sql.int_list(&ids).push(" ORDER BY tag");
         let tags: Vec<(i64, String)> = sql.query_as().fetch_all(&self.pool).await?;
+        let mut files_of: std::collections::HashMap<i64, Vec<PackageFileRow>> =
+            std::collections::HashMap::with_capacity(packages.len());
+        for f in files {
+            files_of.entry(f.package_id).or_default().push(f);
+        }
+        let mut tags_of: std::collections::HashMap<i64, Vec<String>> =
+            std::collections::HashMap::new();
+        for (id, tag) in tags {
+            tags_of.entry(id).or_default().push(tag);
+        }
         for package in packages.iter_mut() {
-            package.files = files
-                .iter()
-                .filter(|f| f.package_id == package.id)
-                .cloned()
-                .collect();
-            package.tags = tags
-                .iter()
-                .filter(|(id, _)| *id == package.id)
-                .map(|(_, t)| t.clone())
-                .collect();
+            package.files = files_of.remove(&package.id).unwrap_or_default();
+            package.tags = tags_of.remove(&package.id).unwrap_or_default();
         }
         Ok(())
     }
@@ -705,7 +777,9 @@ impl Db {
 
     /// Copies or moves a package into `dest` in one transaction. A copy is a new row (new
     /// `slug_perm`) pointing at the same blobs; a move changes the row's repository. Neither
-    /// touches bytes. `followups` are jobs queued with a copy (its scan).
+    /// touches bytes. `followups` are jobs queued with a copy (its scan); `gate` holds the
+    /// policy decisions that allowed the promotion, logged in the same transaction, and the
+    /// actions they asked for, applied to the promoted package.
     #[allow(clippy::too_many_arguments)]
     pub async fn promote(
         &self,
@@ -716,6 +790,7 @@ impl Db {
         new_slug: &str,
         actor: &NewEvent,
         followups: &[NewJob],
+        gate: &GateRecord,
     ) -> Result<PackageRow> {
         let mut tx = self.pool.begin().await?;
         let id = promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await?;
@@ -728,6 +803,7 @@ impl Db {
                 jobs::enqueue(&mut tx, job).await?;
             }
         }
+        gate_in(&mut tx, id, gate, actor).await?;
         tx.commit().await?;
         self.get_package_by_id(id)
             .await?
@@ -740,7 +816,7 @@ impl Db {
     #[allow(clippy::too_many_arguments)]
     pub async fn promote_many(
         &self,
-        items: &[(PackageRow, String, Vec<NewJob>)],
+        items: &[(PackageRow, String, Vec<NewJob>, GateRecord)],
         dest: &RepoRow,
         mode: PromotionMode,
         republish: bool,
@@ -750,7 +826,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::new();
         let mut refused = Vec::new();
-        for (package, new_slug, followups) in items {
+        for (package, new_slug, followups, gate) in items {
             match promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await {
                 Ok(id) => {
                     if mode == PromotionMode::Copy {
@@ -766,6 +842,7 @@ impl Db {
                             .await?;
                         }
                     }
+                    gate_in(&mut tx, id, gate, actor).await?;
                     ids.push(id);
                 }
                 Err(DbError::Conflict(reason)) => refused.push((package.slug_perm.clone(), reason)),

@@ -10,7 +10,7 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use gantry_db::{PackageRow, RepoRow};
+use gantry_db::RepoRow;
 use gantry_formats::python::normalize;
 use gantry_formats::Declared;
 
@@ -140,15 +140,16 @@ pub(crate) async fn index(
     Ok(page(json, body))
 }
 
-fn metadata_file(package: &PackageRow) -> Option<&gantry_db::PackageFileRow> {
-    let wanted = format!("{}.metadata", package.filename);
-    package.files.iter().find(|f| f.filename == wanted)
+/// Only the field the index needs; the rest of the stored metadata is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct IndexMetadata {
+    requires_python: Option<String>,
 }
 
-fn requires_python(package: &PackageRow) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(&package.metadata)
+fn requires_python(metadata: &str) -> Option<String> {
+    serde_json::from_str::<IndexMetadata>(metadata)
         .ok()
-        .and_then(|m| m["requires_python"].as_str().map(str::to_owned))
+        .and_then(|m| m.requires_python)
 }
 
 /// One file on a project page, local or from an upstream.
@@ -164,15 +165,19 @@ struct Entry {
     upload_time: Option<String>,
 }
 
-fn local_entry(base: &BaseUrl, p: &PackageRow) -> Entry {
+fn local_entry(files_base: &str, p: gantry_db::IndexRow) -> Entry {
     Entry {
-        filename: p.filename.clone(),
-        url: file_url(base, p),
-        sha256: Some(p.primary_sha256.clone()),
-        requires_python: requires_python(p),
-        metadata_sha256: metadata_file(p).map(|m| m.sha256.clone()),
-        yanked: (p.yanked != 0).then(|| p.yank_reason.clone().unwrap_or_default()),
-        size: p.files.first().map(|f| f.size),
+        url: format!(
+            "{files_base}/{}/{}",
+            p.slug_perm,
+            super::encode_segment(&p.filename)
+        ),
+        filename: p.filename,
+        sha256: Some(p.primary_sha256),
+        requires_python: requires_python(&p.metadata),
+        metadata_sha256: p.sidecar_sha256,
+        yanked: (p.yanked != 0).then(|| p.yank_reason.unwrap_or_default()),
+        size: Some(p.size),
         upload_time: Some(gantry_core::time::rfc3339(p.uploaded_at)),
     }
 }
@@ -197,18 +202,20 @@ pub(crate) async fn project(
             repo.name
         ));
     }
-    let packages = app
-        .db
-        .project_packages(repo.id, FORMAT, &normalized)
-        .await?;
+    let packages = app.db.project_index(repo.id, FORMAT, &normalized).await?;
+    let has_local = !packages.is_empty();
     let mut display = packages
         .last()
         .map_or_else(|| normalized.clone(), |p| p.name.clone());
-    let mut entries: Vec<Entry> = packages.iter().map(|p| local_entry(&base, p)).collect();
+    let files_base = format!("{}/{owner}/{}/python/files", base.0, repo.name);
+    let mut entries: Vec<Entry> = packages
+        .into_iter()
+        .map(|p| local_entry(&files_base, p))
+        .collect();
     let mut seen: std::collections::HashSet<String> =
         entries.iter().map(|e| e.filename.clone()).collect();
     for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
-        if upstream.local_names_only != 0 && !packages.is_empty() {
+        if upstream.local_names_only != 0 && has_local {
             continue;
         }
         let files = match crate::upstream::python::project_files(&app, &upstream, &normalized).await
@@ -221,7 +228,7 @@ pub(crate) async fn project(
             if !seen.insert(f.filename.clone()) {
                 continue;
             }
-            if packages.is_empty() && entries.is_empty() {
+            if !has_local && entries.is_empty() {
                 if let Ok(parsed) = gantry_formats::python::parse_filename(&f.filename) {
                     display = parsed.name;
                 }
@@ -259,14 +266,6 @@ pub(crate) async fn project(
     Ok(page(json, body))
 }
 
-fn file_url(base: &BaseUrl, package: &PackageRow) -> String {
-    format!(
-        "{}{}",
-        base.0,
-        super::download_path(package, &package.filename)
-    )
-}
-
 fn project_html(name: &str, entries: &[Entry]) -> String {
     let mut html = format!(
         "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.1\"><title>Links for {0}</title></head><body>\n<h1>Links for {0}</h1>\n",
@@ -296,56 +295,108 @@ fn project_html(name: &str, entries: &[Entry]) -> String {
     html
 }
 
+/// PEP 691 project page. Serialised straight from borrowed structs: no intermediate JSON tree
+/// for pages with thousands of files.
+#[derive(serde::Serialize)]
+struct ProjectPage<'a> {
+    meta: Meta,
+    name: String,
+    versions: Vec<String>,
+    files: Vec<FileEntry<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct Meta {
+    #[serde(rename = "api-version")]
+    api_version: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct FileEntry<'a> {
+    filename: &'a str,
+    url: &'a str,
+    hashes: Hashes<'a>,
+    #[serde(rename = "requires-python")]
+    requires_python: Option<&'a str>,
+    #[serde(rename = "core-metadata")]
+    core_metadata: MetadataRef<'a>,
+    #[serde(rename = "dist-info-metadata")]
+    dist_info_metadata: MetadataRef<'a>,
+    yanked: Yanked<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<i64>,
+    #[serde(rename = "upload-time", skip_serializing_if = "Option::is_none")]
+    upload_time: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct Hashes<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+}
+
+/// `false`, or `{"sha256": …}`.
+#[derive(serde::Serialize, Clone, Copy)]
+#[serde(untagged)]
+enum MetadataRef<'a> {
+    Absent(bool),
+    Present { sha256: &'a str },
+}
+
+/// `false`, `true`, or the reason.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Yanked<'a> {
+    Flag(bool),
+    Reason(&'a str),
+}
+
 fn project_json(name: &str, entries: &[Entry]) -> String {
     let mut versions: Vec<String> = Vec::new();
-    let files: Vec<serde_json::Value> = entries
+    let mut seen = std::collections::HashSet::new();
+    let files = entries
         .iter()
         .map(|e| {
             if let Ok(parsed) = gantry_formats::python::parse_filename(&e.filename) {
                 let version = gantry_formats::python::normalize_version(&parsed.version)
                     .unwrap_or(parsed.version);
-                if !versions.contains(&version) {
+                if seen.insert(version.clone()) {
                     versions.push(version);
                 }
             }
-            let metadata = e.metadata_sha256.as_ref().map_or(
-                serde_json::Value::Bool(false),
-                |m| serde_json::json!({ "sha256": m }),
-            );
-            let yanked = match &e.yanked {
-                None => serde_json::Value::Bool(false),
-                Some(reason) if reason.is_empty() => serde_json::Value::Bool(true),
-                Some(reason) => serde_json::Value::String(reason.clone()),
-            };
-            let hashes = e.sha256.as_ref().map_or_else(
-                || serde_json::json!({}),
-                |h| serde_json::json!({ "sha256": h }),
-            );
-            let mut file = serde_json::json!({
-                "filename": e.filename,
-                "url": e.url,
-                "hashes": hashes,
-                "requires-python": e.requires_python,
-                "core-metadata": metadata,
-                "dist-info-metadata": metadata,
-                "yanked": yanked,
-            });
-            if let Some(size) = e.size {
-                file["size"] = size.into();
+            let metadata = e
+                .metadata_sha256
+                .as_deref()
+                .map_or(MetadataRef::Absent(false), |sha256| MetadataRef::Present {
+                    sha256,
+                });
+            FileEntry {
+                filename: &e.filename,
+                url: &e.url,
+                hashes: Hashes {
+                    sha256: e.sha256.as_deref(),
+                },
+                requires_python: e.requires_python.as_deref(),
+                core_metadata: metadata,
+                dist_info_metadata: metadata,
+                yanked: match e.yanked.as_deref() {
+                    None => Yanked::Flag(false),
+                    Some("") => Yanked::Flag(true),
+                    Some(reason) => Yanked::Reason(reason),
+                },
+                size: e.size,
+                upload_time: e.upload_time.as_deref(),
             }
-            if let Some(t) = &e.upload_time {
-                file["upload-time"] = t.clone().into();
-            }
-            file
         })
         .collect();
-    serde_json::json!({
-        "meta": { "api-version": "1.1" },
-        "name": normalize(name),
-        "versions": versions,
-        "files": files,
-    })
-    .to_string()
+    let page = ProjectPage {
+        meta: Meta { api_version: "1.1" },
+        name: normalize(name),
+        versions,
+        files,
+    };
+    // Serialising plain structs of strings and integers cannot fail.
+    serde_json::to_string(&page).unwrap_or_default()
 }
 
 /// `/{owner}/{repo}/python/files/{slug}/{filename}`: a distribution or its metadata file.
