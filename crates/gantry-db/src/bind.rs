@@ -73,4 +73,15 @@ impl Sql {
         }
         q
     }
+
+    pub(crate) fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query::<Any>(&self.text);
+        for v in &self.values {
+            q = match v {
+                Value::Int(i) => q.bind(*i),
+                Value::Text(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }
 }

@@ -222,9 +222,13 @@ impl Db {
         event: &NewEvent,
         job_id: i64,
         worker: &str,
+        followups: &[NewJob],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         jobs::complete_in(&mut tx, job_id, worker).await?;
+        for job in followups {
+            jobs::enqueue(&mut tx, job).await?;
+        }
         sqlx::query("DELETE FROM package_vulnerabilities WHERE package_id = $1")
             .bind(package.id)
             .execute(&mut *tx)

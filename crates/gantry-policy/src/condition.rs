@@ -121,9 +121,8 @@ impl Condition {
             if clauses.len() == MAX_CLAUSES {
                 return Err(ConditionError(format!("more than {MAX_CLAUSES} clauses")));
             }
-            let (field, op_text, value) = split_clause(part).ok_or_else(|| {
-                ConditionError(format!("'{part}' is not FIELD OPERATOR VALUE"))
-            })?;
+            let (field, op_text, value) = split_clause(part)
+                .ok_or_else(|| ConditionError(format!("'{part}' is not FIELD OPERATOR VALUE")))?;
             let op = Op::parse(op_text)
                 .ok_or_else(|| ConditionError(format!("unknown operator '{op_text}'")))?;
             if value.is_empty() {
@@ -133,9 +132,7 @@ impl Condition {
                 match op {
                     Op::Eq => Ok(true),
                     Op::Ne => Ok(false),
-                    _ => Err(ConditionError(format!(
-                        "{field} takes only == and !="
-                    ))),
+                    _ => Err(ConditionError(format!("{field} takes only == and !="))),
                 }
             };
             clauses.push(match field {
@@ -175,13 +172,12 @@ impl Condition {
         );
         self.clauses.iter().all(|clause| match clause {
             Clause::Severity(op, rank) => {
-                let actual = if package["security_scan_status"].as_str()
-                    == Some("no_vulnerabilities")
-                {
-                    Some(0)
-                } else {
-                    package["max_severity"].as_str().and_then(severity_rank)
-                };
+                let actual =
+                    if package["security_scan_status"].as_str() == Some("no_vulnerabilities") {
+                        Some(0)
+                    } else {
+                        package["max_severity"].as_str().and_then(severity_rank)
+                    };
                 scanned && actual.is_some_and(|a| op.holds(a.cmp(rank)))
             }
             Clause::Vulnerabilities(op, n) => {
@@ -219,9 +215,7 @@ impl fmt::Display for Condition {
                 Clause::Vulnerabilities(op, n) => {
                     write!(f, "num_vulnerabilities {} {n}", op.text())?
                 }
-                Clause::Tag(has, tag) => {
-                    write!(f, "tag {} {tag}", if *has { "==" } else { "!=" })?
-                }
+                Clause::Tag(has, tag) => write!(f, "tag {} {tag}", if *has { "==" } else { "!=" })?,
                 Clause::Field(field, equal, value) => {
                     write!(f, "{field} {} {value}", if *equal { "==" } else { "!=" })?
                 }

@@ -276,7 +276,11 @@ add_tags contains "checked"
 
     #[test]
     fn wrong_output_types_are_errors() {
-        let err = evaluate("package gantry\ndeny := 3\n", &json!({}), &Limits::default());
+        let err = evaluate(
+            "package gantry\ndeny := 3\n",
+            &json!({}),
+            &Limits::default(),
+        );
         assert!(matches!(err, Err(PolicyError::Output(_))));
         let err = evaluate(
             "package gantry\nquarantine := \"yes\"\n",
@@ -311,19 +315,29 @@ deny contains "slow" if {
     fn promote_condition() {
         let source = "package gantry\npromote if input.package.num_vulnerabilities == 0\n";
         let limits = Limits::default();
-        assert!(
-            evaluate_promote(source, &json!({"package": {"num_vulnerabilities": 0}}), &limits)
-                .unwrap()
-        );
-        assert!(
-            !evaluate_promote(source, &json!({"package": {"num_vulnerabilities": 1}}), &limits)
-                .unwrap()
-        );
+        assert!(evaluate_promote(
+            source,
+            &json!({"package": {"num_vulnerabilities": 0}}),
+            &limits
+        )
+        .unwrap());
+        assert!(!evaluate_promote(
+            source,
+            &json!({"package": {"num_vulnerabilities": 1}}),
+            &limits
+        )
+        .unwrap());
     }
 
     #[test]
     fn digest_is_stable() {
-        assert_eq!(input_digest(&json!({"a": 1})), input_digest(&json!({"a": 1})));
-        assert_ne!(input_digest(&json!({"a": 1})), input_digest(&json!({"a": 2})));
+        assert_eq!(
+            input_digest(&json!({"a": 1})),
+            input_digest(&json!({"a": 1}))
+        );
+        assert_ne!(
+            input_digest(&json!({"a": 1})),
+            input_digest(&json!({"a": 2}))
+        );
     }
 }

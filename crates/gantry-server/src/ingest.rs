@@ -212,6 +212,17 @@ pub(crate) async fn ingest_blob(
         // Scanned once its sync completes.
         (Some(_), _) => "not_scanned",
     };
+    if sync_status == SyncStatus::Completed
+        && app
+            .db
+            .has_policies_or_rules(&repo.namespace, repo.id)
+            .await?
+    {
+        jobs.push(crate::policy::evaluate_job(
+            slug.as_str(),
+            crate::policy::TRIGGER_SYNCED,
+        ));
+    }
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,

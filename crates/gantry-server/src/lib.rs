@@ -15,6 +15,7 @@ mod jobs;
 mod limiter;
 mod metrics;
 mod native;
+mod policy;
 mod range;
 mod render;
 mod router;

@@ -31,6 +31,7 @@ Authenticate with `Authorization: Bearer <token>`. Errors are `{\"error\": {\"co
         (name = "admin", description = "Site administration"),
         (name = "security", description = "Vulnerability database, scans and summaries"),
         (name = "upstreams", description = "Remote repositories a repository proxies or caches"),
+        (name = "policies", description = "Rego policies, the decision log, and promotion rules"),
         (name = "access", description = "Users, teams, service accounts, privileges, audit log"),
         (name = "system", description = "Health and metrics"),
     )
@@ -107,6 +108,20 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::audit::audit))
         .routes(routes!(api::upstreams::create, api::upstreams::list))
         .routes(routes!(api::upstreams::get, api::upstreams::delete))
+        .routes(routes!(api::policies::create, api::policies::list))
+        .routes(routes!(api::policies::decisions))
+        .routes(routes!(
+            api::policies::get,
+            api::policies::update,
+            api::policies::delete
+        ))
+        .routes(routes!(api::policies::simulate))
+        .routes(routes!(
+            api::policies::create_rule,
+            api::policies::list_rules
+        ))
+        .routes(routes!(api::policies::delete_rule))
+        .routes(routes!(api::policies::tags))
 }
 
 /// The OpenAPI document of the REST API.

@@ -4,6 +4,7 @@
 pub(crate) mod access_control;
 pub(crate) mod audit;
 pub(crate) mod packages;
+pub(crate) mod policies;
 pub(crate) mod promotions;
 pub(crate) mod repos;
 pub(crate) mod security;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use gantry_core::{Event, EventType, Package, PackageQuery, PackageState, SlugPerm, SyncStatus};
+use gantry_core::{Event, EventType, Package, PackageQuery, PackageState, SyncStatus};
 use gantry_db::PromotionMode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -221,35 +221,12 @@ async fn promote(
             dest.slug()
         )));
     }
-    let new_slug = SlugPerm::generate();
     let event = caller.event(match mode {
         PromotionMode::Copy => EventType::PackageCopied,
         PromotionMode::Move => EventType::PackageMoved,
     });
-    // A copy is a new package: it gets its own scan.
-    let followups = match (
-        mode,
-        app.formats
-            .get(&package.format)
-            .and_then(|f| f.vulnerability_ecosystem()),
-    ) {
-        (PromotionMode::Copy, Some(_)) => {
-            vec![crate::jobs::scan::scan_job(new_slug.as_str(), "copy")]
-        }
-        _ => Vec::new(),
-    };
-    let promoted = app
-        .db
-        .promote(
-            &package,
-            &dest,
-            mode,
-            body.republish,
-            new_slug.as_str(),
-            &event,
-            &followups,
-        )
-        .await?;
+    let promoted =
+        crate::policy::promote(app, &package, &source, &dest, mode, body.republish, &event).await?;
     let status = match mode {
         PromotionMode::Copy => StatusCode::CREATED,
         PromotionMode::Move => StatusCode::OK,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gantry_core::{EventType, PackageQuery, PackageState, SlugPerm, SyncStatus};
+use gantry_core::{EventType, PackageQuery, SlugPerm};
 use gantry_db::{PackageRow, PromotionMode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -84,22 +84,6 @@ fn item(
         reason,
         result_slug_perm: result,
     }
-}
-
-/// Why a package cannot be promoted, before any database change is tried.
-fn precheck(p: &PackageRow) -> Option<String> {
-    match p.state() {
-        PackageState::Deleted => return Some("the package is deleted".into()),
-        PackageState::Quarantined => {
-            return Some(format!(
-                "the package is quarantined: {}",
-                p.status_reason.as_deref().unwrap_or("no reason given")
-            ))
-        }
-        PackageState::Available => {}
-    }
-    (p.sync_status != SyncStatus::Completed.as_str())
-        .then(|| format!("the package's sync has not completed ({})", p.sync_status))
 }
 
 /// Copies or moves every selected package, in one transaction: either all are promoted or
@@ -183,13 +167,43 @@ pub(crate) async fn promote(
             "nothing matches the selection".into(),
         ));
     }
-    let refusals: Vec<(String, String)> = packages
+    let mut event = caller.event(match mode {
+        PromotionMode::Copy => EventType::PackageCopied,
+        PromotionMode::Move => EventType::PackageMoved,
+    });
+    event.context = serde_json::json!({ "bulk": true });
+    let mut refusals: Vec<(String, String)> = packages
         .iter()
-        .filter_map(|p| precheck(p).map(|r| (p.slug_perm.clone(), r)))
+        .filter_map(|p| crate::policy::precheck(p).map(|r| (p.slug_perm.clone(), r)))
         .collect();
-    let planned: Vec<(PackageRow, String, Vec<gantry_db::NewJob>)> = packages
+    // The gate runs for every package so that one answer lists every reason; denials are
+    // recorded (event, decision log, actions) unless this is a dry run.
+    let mut gates = Vec::with_capacity(packages.len());
+    for p in &packages {
+        if refusals.iter().any(|(s, _)| *s == p.slug_perm) {
+            gates.push(gantry_db::GateRecord::default());
+            continue;
+        }
+        match crate::policy::gate(&app, p, &source, &dest, &event, !body.dry_run).await? {
+            Ok(record) => gates.push(record),
+            Err(reasons) => {
+                refusals.push((
+                    p.slug_perm.clone(),
+                    format!("blocked by policy: {}", reasons.join("; ")),
+                ));
+                gates.push(gantry_db::GateRecord::default());
+            }
+        }
+    }
+    let planned: Vec<(
+        PackageRow,
+        String,
+        Vec<gantry_db::NewJob>,
+        gantry_db::GateRecord,
+    )> = packages
         .iter()
-        .map(|p| {
+        .zip(gates)
+        .map(|(p, gate)| {
             let new_slug = match mode {
                 PromotionMode::Copy => SlugPerm::generate().to_string(),
                 PromotionMode::Move => p.slug_perm.clone(),
@@ -205,15 +219,10 @@ pub(crate) async fn promote(
                 }
                 _ => Vec::new(),
             };
-            (p.clone(), new_slug, followups)
+            (p.clone(), new_slug, followups, gate)
         })
         .collect();
     let outcome = if refusals.is_empty() {
-        let mut event = caller.event(match mode {
-            PromotionMode::Copy => EventType::PackageCopied,
-            PromotionMode::Move => EventType::PackageMoved,
-        });
-        event.context = serde_json::json!({ "bulk": true });
         app.db
             .promote_many(&planned, &dest, mode, body.republish, &event, body.dry_run)
             .await?
@@ -239,7 +248,7 @@ pub(crate) async fn promote(
             };
             let items: Vec<PromotionItem> = planned
                 .iter()
-                .map(|(p, new_slug, _)| item(p, status, None, Some(new_slug.clone())))
+                .map(|(p, new_slug, _, _)| item(p, status, None, Some(new_slug.clone())))
                 .collect();
             if !body.dry_run {
                 app.wake_workers();
@@ -255,7 +264,7 @@ pub(crate) async fn promote(
             let items: Vec<PromotionItem> = planned
                 .iter()
                 .map(
-                    |(p, _, _)| match refused.iter().find(|(s, _)| *s == p.slug_perm) {
+                    |(p, _, _, _)| match refused.iter().find(|(s, _)| *s == p.slug_perm) {
                         Some((_, reason)) => item(p, "refused", Some(reason.clone()), None),
                         None => item(p, "not_promoted", None, None),
                     },

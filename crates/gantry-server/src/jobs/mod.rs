@@ -1,6 +1,7 @@
 //! Background jobs of the server: package sync, webhook fan-out and delivery. Each runs
 //! through the durable queue of `gantry-jobs`, in `gantry server` or in `gantry worker`.
 
+pub(crate) mod policy;
 pub(crate) mod scan;
 pub(crate) mod sync;
 pub(crate) mod webhooks;
@@ -23,6 +24,12 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     registry.register(
         scan::SCAN_JOB,
         Arc::new(scan::ScanHandler {
+            app: Arc::clone(app),
+        }),
+    );
+    registry.register(
+        crate::policy::EVALUATE_JOB,
+        Arc::new(policy::EvaluateHandler {
             app: Arc::clone(app),
         }),
     );

@@ -203,9 +203,29 @@ impl ScanHandler {
             "reason": payload["reason"],
             "detail": scanned.result.reason,
         });
-        db.record_scan(&package, &scanned.result, &event, job.id, &ctx.worker_id)
+        let followups = if db
+            .has_policies_or_rules(&package.namespace, package.repository_id)
             .await
-            .map_err(JobError::retry)?;
+            .map_err(JobError::retry)?
+        {
+            vec![crate::policy::evaluate_job(
+                &package.slug_perm,
+                crate::policy::TRIGGER_SCANNED,
+            )]
+        } else {
+            Vec::new()
+        };
+        db.record_scan(
+            &package,
+            &scanned.result,
+            &event,
+            job.id,
+            &ctx.worker_id,
+            &followups,
+        )
+        .await
+        .map_err(JobError::retry)?;
+        self.app.wake_workers();
         Ok(Completion::Completed)
     }
 }

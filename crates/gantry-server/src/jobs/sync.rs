@@ -91,13 +91,24 @@ impl SyncHandler {
         };
         let mut event = NewEvent::new(event_type, SYNC_ACTOR);
         event.context = context;
-        let followups = self
+        let mut followups = self
             .app
             .formats
             .get(&package.format)
             .and_then(|f| f.vulnerability_ecosystem())
             .map(|_| vec![super::scan::scan_job(&package.slug_perm, "sync")])
             .unwrap_or_default();
+        if matches!(outcome, SyncOutcome::Completed { .. })
+            && db
+                .has_policies_or_rules(&package.namespace, package.repository_id)
+                .await
+                .map_err(JobError::retry)?
+        {
+            followups.push(crate::policy::evaluate_job(
+                &package.slug_perm,
+                crate::policy::TRIGGER_SYNCED,
+            ));
+        }
         db.finish_sync(
             &package,
             &outcome,

@@ -1,0 +1,718 @@
+//! Policies of a namespace (create, list, get, update, delete, simulate), the decision log,
+//! promotion rules of a repository, and package tags (which policies and rules read).
+//! Changing policies needs admin on the namespace; reading them needs read there.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use gantry_core::{EventType, OwnerName, PackageQuery, Privilege};
+use gantry_db::{DecisionRow, NewRule, PolicyRow, PolicyUpdate, RuleRow};
+use gantry_policy::{Condition, Limits};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{load_package, load_repo, parse_destination};
+use crate::access::Op;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use crate::render::{self, BaseUrl};
+
+const MAX_POLICIES: usize = 100;
+const MAX_RULES: usize = 50;
+/// Most packages one simulation evaluates.
+const MAX_SIMULATED: i64 = 1000;
+const MAX_TAGS: usize = 50;
+
+/// Policy and rule names: 1–64 of letters, digits, `-`, `_`, `.`, starting with a letter or
+/// digit. `decisions` is taken by the decision-log route.
+fn check_name(kind: &str, name: &str) -> AppResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok || name == "decisions" {
+        return Err(AppError::BadRequest(format!(
+            "{kind} name '{name}' must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit (and not 'decisions')"
+        )));
+    }
+    Ok(())
+}
+
+fn check_tag(tag: &str) -> AppResult<()> {
+    if tag.is_empty()
+        || tag.len() > 64
+        || !tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(AppError::BadRequest(format!(
+            "tag '{tag}' must be 1-64 letters, digits, '-', '_', '.' or ':'"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreatePolicy {
+    pub(crate) name: String,
+    /// A Rego (v1) module declaring `package gantry`.
+    pub(crate) rego: String,
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+    /// Lower numbers are evaluated first (default 100); every enabled policy is evaluated.
+    #[serde(default = "hundred")]
+    pub(crate) precedence: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn hundred() -> i64 {
+    100
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdatePolicy {
+    pub(crate) rego: Option<String>,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) precedence: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Policy {
+    pub(crate) id: i64,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) rego: String,
+    pub(crate) enabled: bool,
+    pub(crate) precedence: i64,
+    /// Grows with every change of `rego`; decisions name the version they were made with.
+    pub(crate) version: i64,
+    pub(crate) created_by: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+}
+
+fn render_policy(p: &PolicyRow) -> Policy {
+    Policy {
+        id: p.id,
+        namespace: p.namespace.clone(),
+        name: p.name.clone(),
+        rego: p.rego.clone(),
+        enabled: p.enabled != 0,
+        precedence: p.precedence,
+        version: p.version,
+        created_by: p.created_by.clone(),
+        created_at: gantry_core::time::rfc3339(p.created_at),
+        updated_at: gantry_core::time::rfc3339(p.updated_at),
+    }
+}
+
+async fn compile(rego: &str) -> AppResult<()> {
+    let source = rego.to_owned();
+    tokio::task::spawn_blocking(move || gantry_policy::check(&source, &Limits::default()))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+async fn namespace(app: &App, caller: &Caller, owner: &str, needed: Privilege) -> AppResult<()> {
+    OwnerName::parse(owner)?;
+    caller.require_namespace(owner, needed)?;
+    if !app.db.namespace_exists(owner).await? {
+        return Err(AppError::NotFound(format!("namespace {owner} not found")));
+    }
+    Ok(())
+}
+
+async fn audit(
+    app: &App,
+    caller: &Caller,
+    owner: &str,
+    event_type: EventType,
+    context: serde_json::Value,
+) -> AppResult<()> {
+    let mut event = caller.event(event_type);
+    event.namespace = Some(owner.to_owned());
+    event.context = context;
+    app.db.record_event(&event).await?;
+    Ok(())
+}
+
+async fn load_policy(app: &App, owner: &str, policy: &str) -> AppResult<PolicyRow> {
+    let by_id = match policy.parse::<i64>() {
+        Ok(id) => app
+            .db
+            .get_policy_by_id(id)
+            .await?
+            .filter(|p| p.namespace == owner),
+        Err(_) => None,
+    };
+    match by_id {
+        Some(p) => Ok(p),
+        None => app
+            .db
+            .get_policy(owner, policy)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("policy {policy} not found in {owner}"))),
+    }
+}
+
+/// Creates a policy. A module that does not compile is refused with the compiler's message.
+#[utoipa::path(post, path = "/api/v1/policies/{owner}", tag = "policies",
+    params(("owner" = String, Path)), request_body = CreatePolicy,
+    responses((status = 201, body = Policy), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(owner): ApiPath<String>,
+    ApiJson(body): ApiJson<CreatePolicy>,
+) -> AppResult<(StatusCode, ApiJson<Policy>)> {
+    namespace(&app, &caller, &owner, Privilege::Admin).await?;
+    check_name("policy", &body.name)?;
+    if !(0..=10_000).contains(&body.precedence) {
+        return Err(AppError::BadRequest(
+            "precedence must be between 0 and 10000".into(),
+        ));
+    }
+    compile(&body.rego).await?;
+    if app.db.list_policies(&owner, false).await?.len() >= MAX_POLICIES {
+        return Err(AppError::Conflict(format!(
+            "a namespace may have at most {MAX_POLICIES} policies"
+        )));
+    }
+    let row = app
+        .db
+        .create_policy(
+            &owner,
+            &body.name,
+            &body.rego,
+            body.enabled,
+            body.precedence,
+            &caller.actor(),
+        )
+        .await?;
+    audit(
+        &app,
+        &caller,
+        &owner,
+        EventType::PolicyCreated,
+        serde_json::json!({ "policy": row.name, "version": row.version, "enabled": row.enabled != 0 }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, ApiJson(render_policy(&row))))
+}
+
+/// The namespace's policies in evaluation order.
+#[utoipa::path(get, path = "/api/v1/policies/{owner}", tag = "policies",
+    params(("owner" = String, Path)),
+    responses((status = 200, body = Vec<Policy>), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(owner): ApiPath<String>,
+) -> AppResult<ApiJson<Vec<Policy>>> {
+    namespace(&app, &caller, &owner, Privilege::Read).await?;
+    let rows = app.db.list_policies(&owner, false).await?;
+    Ok(ApiJson(rows.iter().map(render_policy).collect()))
+}
+
+/// One policy, by name or id.
+#[utoipa::path(get, path = "/api/v1/policies/{owner}/{policy}", tag = "policies",
+    params(("owner" = String, Path), ("policy" = String, Path, description = "name or id")),
+    responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, policy)): ApiPath<(String, String)>,
+) -> AppResult<ApiJson<Policy>> {
+    namespace(&app, &caller, &owner, Privilege::Read).await?;
+    Ok(ApiJson(render_policy(
+        &load_policy(&app, &owner, &policy).await?,
+    )))
+}
+
+/// Changes a policy's source (a new version), enables or disables it, or changes its
+/// precedence.
+#[utoipa::path(patch, path = "/api/v1/policies/{owner}/{policy}", tag = "policies",
+    params(("owner" = String, Path), ("policy" = String, Path)), request_body = UpdatePolicy,
+    responses((status = 200, body = Policy), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn update(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, policy)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<UpdatePolicy>,
+) -> AppResult<ApiJson<Policy>> {
+    namespace(&app, &caller, &owner, Privilege::Admin).await?;
+    let row = load_policy(&app, &owner, &policy).await?;
+    if let Some(rego) = &body.rego {
+        compile(rego).await?;
+    }
+    if body.precedence.is_some_and(|p| !(0..=10_000).contains(&p)) {
+        return Err(AppError::BadRequest(
+            "precedence must be between 0 and 10000".into(),
+        ));
+    }
+    let updated = app
+        .db
+        .update_policy(
+            row.id,
+            &PolicyUpdate {
+                rego: body.rego,
+                enabled: body.enabled,
+                precedence: body.precedence,
+            },
+        )
+        .await?;
+    audit(
+        &app,
+        &caller,
+        &owner,
+        EventType::PolicyUpdated,
+        serde_json::json!({ "policy": updated.name, "version": updated.version, "enabled": updated.enabled != 0 }),
+    )
+    .await?;
+    Ok(ApiJson(render_policy(&updated)))
+}
+
+/// Deletes a policy; decisions it made stay in the log.
+#[utoipa::path(delete, path = "/api/v1/policies/{owner}/{policy}", tag = "policies",
+    params(("owner" = String, Path), ("policy" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, policy)): ApiPath<(String, String)>,
+) -> AppResult<StatusCode> {
+    namespace(&app, &caller, &owner, Privilege::Admin).await?;
+    let row = load_policy(&app, &owner, &policy).await?;
+    app.db.delete_policy(row.id).await?;
+    audit(
+        &app,
+        &caller,
+        &owner,
+        EventType::PolicyDeleted,
+        serde_json::json!({ "policy": row.name, "version": row.version }),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SimulateRequest {
+    /// `REPO` (in the policy's namespace) or `OWNER/REPO` whose packages are evaluated.
+    pub(crate) repository: String,
+    /// Which packages (the listing query language); all when empty.
+    #[serde(default)]
+    pub(crate) query: String,
+    /// Evaluate as a promotion into this repository (`REPO` or `OWNER/REPO`).
+    pub(crate) destination: Option<String>,
+    /// The trigger to simulate when there is no destination (default `package.security_scanned`).
+    pub(crate) event: Option<String>,
+    /// Evaluate this source instead of the stored one (try a change before saving it).
+    pub(crate) rego: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SimulatedPackage {
+    pub(crate) slug_perm: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) denied: bool,
+    pub(crate) deny: Vec<String>,
+    pub(crate) quarantine: bool,
+    pub(crate) add_tags: Vec<String>,
+    pub(crate) remove_tags: Vec<String>,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SimulateResult {
+    pub(crate) policy: String,
+    pub(crate) evaluated: usize,
+    pub(crate) denied: usize,
+    pub(crate) packages: Vec<SimulatedPackage>,
+}
+
+/// Evaluates a policy over existing packages without acting or logging.
+#[utoipa::path(post, path = "/api/v1/policies/{owner}/{policy}/simulate", tag = "policies",
+    params(("owner" = String, Path), ("policy" = String, Path)), request_body = SimulateRequest,
+    responses((status = 200, body = SimulateResult), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn simulate(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, policy)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<SimulateRequest>,
+) -> AppResult<ApiJson<SimulateResult>> {
+    namespace(&app, &caller, &owner, Privilege::Read).await?;
+    let row = load_policy(&app, &owner, &policy).await?;
+    let source = match body.rego {
+        Some(rego) => {
+            compile(&rego).await?;
+            rego
+        }
+        None => row.rego.clone(),
+    };
+    let (o, r) = parse_destination(&owner, &body.repository)?;
+    let repo = load_repo(&app, &caller, o, r, Op::Read).await?;
+    let destination = match &body.destination {
+        Some(d) => {
+            let (o, r) = parse_destination(&owner, d)?;
+            Some(load_repo(&app, &caller, o, r, Op::Read).await?)
+        }
+        None => None,
+    };
+    let trigger = match (&destination, body.event.as_deref()) {
+        (Some(_), _) => crate::policy::TRIGGER_PROMOTION.to_owned(),
+        (None, None) => crate::policy::TRIGGER_SCANNED.to_owned(),
+        (None, Some(e @ ("package.synced" | "package.security_scanned"))) => e.to_owned(),
+        (None, Some(other)) => {
+            return Err(AppError::BadRequest(format!(
+                "event '{other}' must be package.synced or package.security_scanned"
+            )))
+        }
+    };
+    let query = PackageQuery::parse(&body.query)?;
+    let page = app
+        .db
+        .list_packages(&repo, &query, 1, MAX_SIMULATED)
+        .await?;
+    let mut packages = Vec::new();
+    let actor = caller.actor();
+    for p in &page.packages {
+        let input =
+            crate::policy::input(&app, p, &repo, destination.as_ref(), &trigger, &actor).await?;
+        let (decision, error) = match crate::policy::run(source.clone(), input).await {
+            Ok(d) => (d, None),
+            Err(e) => (gantry_policy::Decision::default(), Some(e)),
+        };
+        packages.push(SimulatedPackage {
+            slug_perm: p.slug_perm.clone(),
+            name: p.name.clone(),
+            version: p.version.clone(),
+            denied: decision.denied() || error.is_some(),
+            deny: decision.deny,
+            quarantine: decision.quarantine,
+            add_tags: decision.add_tags,
+            remove_tags: decision.remove_tags,
+            error,
+        });
+    }
+    Ok(ApiJson(SimulateResult {
+        policy: row.name,
+        evaluated: packages.len(),
+        denied: packages.iter().filter(|p| p.denied).count(),
+        packages,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct DecisionParams {
+    /// Only this policy's decisions (name or id).
+    pub(crate) policy: Option<String>,
+    /// Only decisions about this package.
+    pub(crate) slug_perm: Option<String>,
+    /// Most decisions returned, newest first (default 100, at most 1000).
+    pub(crate) limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DecisionEntry {
+    pub(crate) id: i64,
+    pub(crate) policy: String,
+    pub(crate) policy_id: Option<i64>,
+    pub(crate) policy_version: i64,
+    /// `package.synced`, `package.security_scanned` or `promotion`.
+    pub(crate) trigger: String,
+    pub(crate) slug_perm: Option<String>,
+    pub(crate) repository: Option<String>,
+    pub(crate) destination: Option<String>,
+    /// sha256 of the input document's JSON.
+    pub(crate) input_digest: String,
+    pub(crate) denied: bool,
+    #[schema(value_type = Object)]
+    pub(crate) output: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub(crate) actions: serde_json::Value,
+    pub(crate) error: Option<String>,
+    pub(crate) actor: String,
+    pub(crate) occurred_at: String,
+}
+
+fn render_decision(d: DecisionRow) -> DecisionEntry {
+    DecisionEntry {
+        id: d.id,
+        policy: d.policy_name,
+        policy_id: d.policy_id,
+        policy_version: d.policy_version,
+        trigger: d.trigger_event,
+        slug_perm: d.slug_perm,
+        repository: d.repository,
+        destination: d.destination,
+        input_digest: d.input_digest,
+        denied: d.denied != 0,
+        output: serde_json::from_str(&d.output).unwrap_or_default(),
+        actions: serde_json::from_str(&d.actions).unwrap_or_default(),
+        error: d.error,
+        actor: d.actor,
+        occurred_at: gantry_core::time::rfc3339(d.occurred_at),
+    }
+}
+
+/// The decision log of the namespace's policies, newest first.
+#[utoipa::path(get, path = "/api/v1/policies/{owner}/decisions", tag = "policies",
+    params(("owner" = String, Path), DecisionParams),
+    responses((status = 200, body = Vec<DecisionEntry>), (status = 403, body = ErrorBody)))]
+pub(crate) async fn decisions(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath(owner): ApiPath<String>,
+    ApiQuery(params): ApiQuery<DecisionParams>,
+) -> AppResult<ApiJson<Vec<DecisionEntry>>> {
+    namespace(&app, &caller, &owner, Privilege::Read).await?;
+    let policy_id = match &params.policy {
+        Some(p) => Some(load_policy(&app, &owner, p).await?.id),
+        None => None,
+    };
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = app
+        .db
+        .list_decisions(&owner, policy_id, params.slug_perm.as_deref(), limit)
+        .await?;
+    Ok(ApiJson(rows.into_iter().map(render_decision).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateRule {
+    pub(crate) name: String,
+    /// `package.security_scanned` (default) or `package.synced`.
+    #[serde(default = "scanned", rename = "on")]
+    pub(crate) on_event: String,
+    /// The shorthand (`max_severity < high and tag == tested`), or `{"rego": "…"}` whose
+    /// module defines `promote`.
+    #[schema(value_type = Object)]
+    pub(crate) condition: serde_json::Value,
+    /// `copy` (default) or `move`.
+    #[serde(default = "copy")]
+    pub(crate) action: String,
+    /// `REPO` (same namespace) or `OWNER/REPO`.
+    pub(crate) destination: String,
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+}
+
+fn scanned() -> String {
+    crate::policy::TRIGGER_SCANNED.into()
+}
+fn copy() -> String {
+    "copy".into()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Rule {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) on: String,
+    /// The shorthand text, or `{"rego": …}`.
+    #[schema(value_type = Object)]
+    pub(crate) condition: serde_json::Value,
+    pub(crate) action: String,
+    pub(crate) destination: String,
+    pub(crate) enabled: bool,
+    pub(crate) created_by: String,
+    pub(crate) created_at: String,
+}
+
+fn render_rule(r: &RuleRow) -> Rule {
+    Rule {
+        id: r.id,
+        name: r.name.clone(),
+        on: r.on_event.clone(),
+        condition: if r.condition_kind == "rego" {
+            serde_json::json!({ "rego": r.condition })
+        } else {
+            serde_json::Value::String(r.condition.clone())
+        },
+        action: r.action.clone(),
+        destination: r.destination.clone(),
+        enabled: r.enabled != 0,
+        created_by: r.created_by.clone(),
+        created_at: gantry_core::time::rfc3339(r.created_at),
+    }
+}
+
+/// Adds a promotion rule: when a package of this repository is scanned (or synced) and
+/// matches the condition, it is copied or moved to the destination through the same gate as
+/// a manual promotion. Needs the `policies` privilege here and write on the destination.
+#[utoipa::path(post, path = "/api/v1/repos/{owner}/{repo}/rules", tag = "policies",
+    params(("owner" = String, Path), ("repo" = String, Path)), request_body = CreateRule,
+    responses((status = 201, body = Rule), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create_rule(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<CreateRule>,
+) -> AppResult<(StatusCode, ApiJson<Rule>)> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
+    check_name("rule", &body.name)?;
+    if !matches!(
+        body.on_event.as_str(),
+        "package.security_scanned" | "package.synced"
+    ) {
+        return Err(AppError::BadRequest(
+            "on must be package.security_scanned or package.synced".into(),
+        ));
+    }
+    if !matches!(body.action.as_str(), "copy" | "move") {
+        return Err(AppError::BadRequest("action must be copy or move".into()));
+    }
+    let (kind, condition) = match &body.condition {
+        serde_json::Value::String(text) => {
+            let parsed = Condition::parse(text).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            ("shorthand", parsed.to_string())
+        }
+        serde_json::Value::Object(o) => match o.get("rego").and_then(|r| r.as_str()) {
+            Some(rego) => {
+                compile(rego).await?;
+                ("rego", rego.to_owned())
+            }
+            None => {
+                return Err(AppError::BadRequest(
+                    "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
+                ))
+            }
+        },
+        _ => {
+            return Err(AppError::BadRequest(
+                "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
+            ))
+        }
+    };
+    let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
+    let dest = load_repo(&app, &caller, dest_owner, dest_name, Op::CopyInto).await?;
+    if dest.id == repo.id {
+        return Err(AppError::BadRequest(
+            "a rule's destination must be another repository".into(),
+        ));
+    }
+    if app.db.list_rules(repo.id, None).await?.len() >= MAX_RULES {
+        return Err(AppError::Conflict(format!(
+            "a repository may have at most {MAX_RULES} rules"
+        )));
+    }
+    let row = app
+        .db
+        .create_rule(&NewRule {
+            repository_id: repo.id,
+            name: body.name,
+            on_event: body.on_event,
+            condition_kind: kind.into(),
+            condition,
+            action: body.action,
+            destination_repository_id: dest.id,
+            enabled: body.enabled,
+            created_by: caller.actor(),
+        })
+        .await?;
+    let mut event = caller.event(EventType::RuleCreated);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.destination_repository = Some(dest.slug());
+    event.context =
+        serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
+    app.db.record_event(&event).await?;
+    Ok((StatusCode::CREATED, ApiJson(render_rule(&row))))
+}
+
+/// The repository's promotion rules.
+#[utoipa::path(get, path = "/api/v1/repos/{owner}/{repo}/rules", tag = "policies",
+    params(("owner" = String, Path), ("repo" = String, Path)),
+    responses((status = 200, body = Vec<Rule>), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_rules(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+) -> AppResult<ApiJson<Vec<Rule>>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
+    let rows = app.db.list_rules(repo.id, None).await?;
+    Ok(ApiJson(rows.iter().map(render_rule).collect()))
+}
+
+/// Deletes a promotion rule.
+#[utoipa::path(delete, path = "/api/v1/repos/{owner}/{repo}/rules/{name}", tag = "policies",
+    params(("owner" = String, Path), ("repo" = String, Path), ("name" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_rule(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo, name)): ApiPath<(String, String, String)>,
+) -> AppResult<StatusCode> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
+    if !app.db.delete_rule(repo.id, &name).await? {
+        return Err(AppError::NotFound(format!(
+            "rule {name} not found in {}",
+            repo.slug()
+        )));
+    }
+    let mut event = caller.event(EventType::RuleDeleted);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.context = serde_json::json!({ "rule": name });
+    app.db.record_event(&event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TagsRequest {
+    #[serde(default)]
+    pub(crate) add: Vec<String>,
+    #[serde(default)]
+    pub(crate) remove: Vec<String>,
+}
+
+/// Adds and removes tags of a package (`package.tags_updated`). Needs the `tag` privilege.
+#[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/{slug_perm}/tags", tag = "packages",
+    params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
+    request_body = TagsRequest,
+    responses((status = 200, body = gantry_core::Package), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn tags(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    base: BaseUrl,
+    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<TagsRequest>,
+) -> AppResult<ApiJson<gantry_core::Package>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Tag).await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    if body.add.len() + body.remove.len() > MAX_TAGS {
+        return Err(AppError::BadRequest(format!(
+            "at most {MAX_TAGS} tags at once"
+        )));
+    }
+    for tag in body.add.iter().chain(&body.remove) {
+        check_tag(tag)?;
+    }
+    let event = caller.event(EventType::PackageTagsUpdated);
+    app.db
+        .update_tags(&package, &body.add, &body.remove, &event)
+        .await?;
+    let package = load_package(&app, &repo, &slug).await?;
+    Ok(ApiJson(render::package(&base, &package)))
+}

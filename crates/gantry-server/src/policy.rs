@@ -1,0 +1,433 @@
+//! Policies at work: building a policy's input, evaluating a namespace's policies (off the
+//! async runtime, under limits), the promotion gate, and the evaluation that follows sync and
+//! scan, including built-in promotion rules.
+
+use std::sync::Arc;
+
+use gantry_core::{EventType, PackageState, SlugPerm, SyncStatus};
+use gantry_db::{
+    GateRecord, NewDecision, NewEvent, NewJob, PackageActions, PackageRow, PolicyRow,
+    PromotionMode, RepoRow, RuleRow,
+};
+use gantry_policy::{Condition, Decision, Limits};
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::render::{self, BaseUrl};
+
+/// Job that evaluates policies and rules after a package event.
+pub(crate) const EVALUATE_JOB: &str = "policy.evaluate";
+
+/// Largest input document a policy is given; a package whose input is larger is denied
+/// (gates fail closed) rather than evaluated.
+const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
+
+pub(crate) const TRIGGER_SYNCED: &str = "package.synced";
+pub(crate) const TRIGGER_SCANNED: &str = "package.security_scanned";
+pub(crate) const TRIGGER_PROMOTION: &str = "promotion";
+
+pub(crate) fn evaluate_job(slug_perm: &str, trigger: &str) -> NewJob {
+    NewJob::new(
+        EVALUATE_JOB,
+        serde_json::json!({ "slug_perm": slug_perm, "trigger": trigger }),
+        5,
+    )
+}
+
+/// The input document of a policy, as documented in docs/policies.md.
+pub(crate) async fn input(
+    app: &App,
+    package: &PackageRow,
+    repository: &RepoRow,
+    destination: Option<&RepoRow>,
+    trigger: &str,
+    actor: &str,
+) -> AppResult<serde_json::Value> {
+    let base = BaseUrl(app.base_url());
+    let vulnerabilities: Vec<serde_json::Value> = app
+        .db
+        .package_findings(package.id)
+        .await?
+        .iter()
+        .filter_map(|f| serde_json::from_str(&f.finding).ok())
+        .collect();
+    Ok(serde_json::json!({
+        "package": render::package(&base, package),
+        "vulnerabilities": vulnerabilities,
+        "repository": render::repository(repository, false),
+        "destination": destination.map(|d| render::repository(d, false)),
+        "event": trigger,
+        "actor": { "name": actor },
+    }))
+}
+
+/// The outcome of a namespace's policies on one input.
+#[derive(Debug, Default)]
+pub(crate) struct Evaluation {
+    pub(crate) decisions: Vec<NewDecision>,
+    /// Every reason, prefixed with the policy's name.
+    pub(crate) deny: Vec<String>,
+    pub(crate) actions: PackageActions,
+    /// (policy name, its decision) for reports.
+    pub(crate) per_policy: Vec<(String, Decision, Option<String>)>,
+}
+
+impl Evaluation {
+    pub(crate) fn denied(&self) -> bool {
+        !self.deny.is_empty()
+    }
+}
+
+/// Runs one policy's source over `input` on a blocking thread (Rego evaluation is CPU work).
+pub(crate) async fn run(source: String, input: serde_json::Value) -> Result<Decision, String> {
+    if input.to_string().len() > MAX_INPUT_BYTES {
+        return Err(format!("the input is larger than {MAX_INPUT_BYTES} bytes"));
+    }
+    tokio::task::spawn_blocking(move || {
+        gantry_policy::evaluate(&source, &input, &Limits::default()).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("evaluation stopped: {e}")))
+}
+
+/// Evaluates `policies` over `input`. A policy that fails to evaluate denies (fail closed).
+pub(crate) async fn evaluate(
+    policies: &[PolicyRow],
+    input: &serde_json::Value,
+    package: &PackageRow,
+    destination: Option<&RepoRow>,
+    trigger: &str,
+    actor: &str,
+) -> Evaluation {
+    let mut out = Evaluation::default();
+    if policies.is_empty() {
+        return out;
+    }
+    let digest = gantry_policy::input_digest(input);
+    let mut quarantine_reasons = Vec::new();
+    for policy in policies {
+        let result = run(policy.rego.clone(), input.clone()).await;
+        let (decision, error) = match result {
+            Ok(d) => (d, None),
+            Err(e) => (
+                Decision {
+                    deny: vec![format!("the policy could not be evaluated: {e}")],
+                    ..Decision::default()
+                },
+                Some(e),
+            ),
+        };
+        for reason in &decision.deny {
+            out.deny.push(format!("{}: {reason}", policy.name));
+        }
+        if decision.quarantine {
+            quarantine_reasons.push(if decision.deny.is_empty() {
+                format!("quarantined by policy {}", policy.name)
+            } else {
+                format!("policy {}: {}", policy.name, decision.deny.join("; "))
+            });
+        }
+        for tag in &decision.add_tags {
+            if !out.actions.add_tags.contains(tag) {
+                out.actions.add_tags.push(tag.clone());
+            }
+        }
+        for tag in &decision.remove_tags {
+            if !out.actions.remove_tags.contains(tag) {
+                out.actions.remove_tags.push(tag.clone());
+            }
+        }
+        out.decisions.push(NewDecision {
+            namespace: policy.namespace.clone(),
+            policy_id: Some(policy.id),
+            policy_name: policy.name.clone(),
+            policy_version: policy.version,
+            trigger_event: trigger.to_owned(),
+            slug_perm: Some(package.slug_perm.clone()),
+            repository: Some(package.repository_slug()),
+            destination: destination.map(RepoRow::slug),
+            input_digest: digest.clone(),
+            denied: decision.denied(),
+            output: serde_json::json!({ "deny": decision.deny }),
+            actions: serde_json::json!({
+                "quarantine": decision.quarantine,
+                "add_tags": decision.add_tags,
+                "remove_tags": decision.remove_tags,
+            }),
+            error: error.clone(),
+            actor: actor.to_owned(),
+        });
+        out.per_policy.push((policy.name.clone(), decision, error));
+    }
+    if !quarantine_reasons.is_empty() {
+        out.actions.quarantine = Some(quarantine_reasons.join("; "));
+    }
+    out
+}
+
+/// The namespace's enabled policies and the evaluation of `package` by them.
+async fn evaluate_package(
+    app: &App,
+    package: &PackageRow,
+    repository: &RepoRow,
+    destination: Option<&RepoRow>,
+    trigger: &str,
+    actor: &str,
+) -> AppResult<Evaluation> {
+    let namespace = destination.map_or(&repository.namespace, |d| &d.namespace);
+    let policies = app.db.list_policies(namespace, true).await?;
+    if policies.is_empty() {
+        return Ok(Evaluation::default());
+    }
+    let input = input(app, package, repository, destination, trigger, actor).await?;
+    Ok(evaluate(&policies, &input, package, destination, trigger, actor).await)
+}
+
+fn violation_event(
+    actor: &NewEvent,
+    trigger: &str,
+    evaluation: &Evaluation,
+    destination: Option<&RepoRow>,
+) -> NewEvent {
+    let mut event = actor.clone();
+    event.event_type = EventType::PackagePolicyViolated;
+    event.destination_repository = destination.map(RepoRow::slug);
+    event.context = serde_json::json!({
+        "trigger": trigger,
+        "reasons": evaluation.deny,
+        "policies": evaluation
+            .per_policy
+            .iter()
+            .filter(|(_, d, _)| d.denied())
+            .map(|(name, _, _)| name)
+            .collect::<Vec<_>>(),
+        "destination": destination.map(RepoRow::slug),
+    });
+    event
+}
+
+/// The promotion gate: the destination namespace's policies on `package`. When they deny,
+/// the decisions, a `package.policy_violated` event and the actions they ask for are
+/// recorded (unless `record` is false, for dry runs) and the reasons are returned; when they
+/// allow, the caller logs the returned record in the promotion's own transaction.
+pub(crate) async fn gate(
+    app: &App,
+    package: &PackageRow,
+    source: &RepoRow,
+    destination: &RepoRow,
+    actor: &NewEvent,
+    record: bool,
+) -> AppResult<Result<GateRecord, Vec<String>>> {
+    let evaluation = evaluate_package(
+        app,
+        package,
+        source,
+        Some(destination),
+        TRIGGER_PROMOTION,
+        &actor.actor,
+    )
+    .await?;
+    if !evaluation.denied() {
+        return Ok(Ok(GateRecord {
+            decisions: evaluation.decisions,
+            actions: evaluation.actions,
+        }));
+    }
+    if record {
+        let violation = violation_event(actor, TRIGGER_PROMOTION, &evaluation, Some(destination));
+        let mut template = actor.clone();
+        template.context = serde_json::json!({ "policy": "promotion gate" });
+        app.db
+            .record_decisions(
+                package,
+                &evaluation.decisions,
+                &evaluation.actions,
+                &template,
+                Some(&violation),
+            )
+            .await?;
+    }
+    Ok(Err(evaluation.deny))
+}
+
+/// Why a package cannot be promoted at all (before policies are asked).
+pub(crate) fn precheck(p: &PackageRow) -> Option<String> {
+    match p.state() {
+        PackageState::Deleted => return Some("the package is deleted".into()),
+        PackageState::Quarantined => {
+            return Some(format!(
+                "the package is quarantined: {}",
+                p.status_reason.as_deref().unwrap_or("no reason given")
+            ))
+        }
+        PackageState::Available => {}
+    }
+    (p.sync_status != SyncStatus::Completed.as_str())
+        .then(|| format!("the package's sync has not completed ({})", p.sync_status))
+}
+
+/// Copies or moves one package through the gate, as a manual promotion and a rule do.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn promote(
+    app: &App,
+    package: &PackageRow,
+    source: &RepoRow,
+    dest: &RepoRow,
+    mode: PromotionMode,
+    republish: bool,
+    actor: &NewEvent,
+) -> AppResult<PackageRow> {
+    let gate = match gate(app, package, source, dest, actor, true).await? {
+        Ok(record) => record,
+        Err(reasons) => {
+            return Err(AppError::Unprocessable(format!(
+                "the promotion of {} {} to {} is blocked by policy: {}",
+                package.name,
+                package.version,
+                dest.slug(),
+                reasons.join("; ")
+            )))
+        }
+    };
+    let new_slug = match mode {
+        PromotionMode::Copy => SlugPerm::generate().to_string(),
+        PromotionMode::Move => package.slug_perm.clone(),
+    };
+    // A copy is a new package: it gets its own scan.
+    let followups = match (
+        mode,
+        app.formats
+            .get(&package.format)
+            .and_then(|f| f.vulnerability_ecosystem()),
+    ) {
+        (PromotionMode::Copy, Some(_)) => {
+            vec![crate::jobs::scan::scan_job(&new_slug, "copy")]
+        }
+        _ => Vec::new(),
+    };
+    let promoted = app
+        .db
+        .promote(
+            package, dest, mode, republish, &new_slug, actor, &followups, &gate,
+        )
+        .await?;
+    app.wake_workers();
+    Ok(promoted)
+}
+
+/// Whether a rule's condition holds for the package.
+async fn rule_matches(
+    app: &App,
+    rule: &RuleRow,
+    package: &PackageRow,
+    repo: &RepoRow,
+) -> Result<bool, String> {
+    match rule.condition_kind.as_str() {
+        "rego" => {
+            let input = input(app, package, repo, None, &rule.on_event, &rule_actor(rule))
+                .await
+                .map_err(|e| e.to_string())?;
+            let source = rule.condition.clone();
+            tokio::task::spawn_blocking(move || {
+                gantry_policy::evaluate_promote(&source, &input, &Limits::default())
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+        }
+        _ => {
+            let condition = Condition::parse(&rule.condition).map_err(|e| e.to_string())?;
+            let json = serde_json::to_value(render::package(&BaseUrl(app.base_url()), package))
+                .map_err(|e| e.to_string())?;
+            Ok(condition.matches(&json))
+        }
+    }
+}
+
+fn rule_actor(rule: &RuleRow) -> String {
+    format!("rule:{}", rule.name)
+}
+
+/// After `trigger` happened to the package: its namespace's policies, then its repository's
+/// rules listening for `trigger`.
+pub(crate) async fn after_event(app: &Arc<App>, slug_perm: &str, trigger: &str) -> AppResult<()> {
+    let Some(package) = app.db.get_package_by_slug(slug_perm).await? else {
+        return Ok(());
+    };
+    if package.state() == PackageState::Deleted {
+        return Ok(());
+    }
+    let Some(repo) = app
+        .db
+        .get_repo(&package.namespace, &package.repository_name)
+        .await?
+    else {
+        return Ok(());
+    };
+    let evaluation = evaluate_package(app, &package, &repo, None, trigger, "policy").await?;
+    if !evaluation.decisions.is_empty() {
+        let actor = NewEvent::new(EventType::PackagePolicyViolated, "policy");
+        let violation = evaluation
+            .denied()
+            .then(|| violation_event(&actor, trigger, &evaluation, None));
+        let mut template = NewEvent::new(EventType::PackageTagsUpdated, "policy");
+        template.context = serde_json::json!({ "trigger": trigger });
+        app.db
+            .record_decisions(
+                &package,
+                &evaluation.decisions,
+                &evaluation.actions,
+                &template,
+                violation.as_ref(),
+            )
+            .await?;
+    }
+    for rule in app.db.list_rules(repo.id, Some(trigger)).await? {
+        // The package as it is now: a policy or an earlier rule may have changed it.
+        let Some(package) = app.db.get_package_by_slug(slug_perm).await? else {
+            return Ok(());
+        };
+        if package.repository_id != repo.id || precheck(&package).is_some() {
+            continue;
+        }
+        match rule_matches(app, &rule, &package, &repo).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::warn!(rule = %rule.name, %error, "rule condition failed; not promoting");
+                continue;
+            }
+        }
+        let Some(dest) = app
+            .db
+            .get_repo_by_id(rule.destination_repository_id)
+            .await?
+        else {
+            continue;
+        };
+        let mode = if rule.action == "move" {
+            PromotionMode::Move
+        } else {
+            PromotionMode::Copy
+        };
+        let mut actor = NewEvent::new(
+            match mode {
+                PromotionMode::Copy => EventType::PackageCopied,
+                PromotionMode::Move => EventType::PackageMoved,
+            },
+            &rule_actor(&rule),
+        );
+        actor.context = serde_json::json!({ "rule": rule.name, "trigger": trigger });
+        match promote(app, &package, &repo, &dest, mode, false, &actor).await {
+            Ok(promoted) => {
+                tracing::info!(rule = %rule.name, package = %package.slug_perm, to = %dest.slug(), result = %promoted.slug_perm, "rule promoted a package");
+            }
+            // Blocked by policy (recorded), or already present: the rule's work is done.
+            Err(AppError::Unprocessable(reason) | AppError::Conflict(reason)) => {
+                tracing::info!(rule = %rule.name, package = %package.slug_perm, %reason, "rule did not promote");
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
