@@ -341,3 +341,123 @@ deny contains "slow" if {
         );
     }
 }
+
+/// The example policies of docs/policies.md, evaluated as written.
+#[cfg(test)]
+mod documented_examples {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn example(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/policies")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap()
+    }
+
+    fn input(package: serde_json::Value, destination: Option<&str>) -> serde_json::Value {
+        let mut p = json!({
+            "name": "app", "version": "1.0", "tags": [], "metadata": {},
+            "security_scan_status": "no_vulnerabilities", "max_severity": "none",
+            "num_vulnerabilities": 0, "uploaded_at": "2020-01-01T00:00:00Z",
+        });
+        if let (Some(p), Some(extra)) = (p.as_object_mut(), package.as_object()) {
+            for (k, v) in extra {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+        json!({
+            "package": p, "vulnerabilities": [], "repository": {"name": "dev"},
+            "destination": destination.map(|d| json!({"name": d})),
+            "event": if destination.is_some() { "promotion" } else { "package.security_scanned" },
+            "actor": {"name": "alice"},
+        })
+    }
+
+    fn run(name: &str, package: serde_json::Value, destination: Option<&str>) -> Decision {
+        evaluate(
+            &example(name),
+            &input(package, destination),
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn severity_threshold() {
+        let f = "severity-threshold.rego";
+        assert!(!run(f, json!({}), Some("staging")).denied());
+        let d = run(
+            f,
+            json!({"max_severity": "critical", "num_vulnerabilities": 2, "security_scan_status": "vulnerabilities_found"}),
+            Some("staging"),
+        );
+        assert_eq!(
+            d.deny,
+            vec!["app 1.0 has 2 known vulnerabilities (worst: critical)"]
+        );
+        assert!(d.quarantine);
+        let d = run(f, json!({"max_severity": "unknown"}), Some("staging"));
+        assert!(d.denied() && d.quarantine);
+        assert!(!run(f, json!({"max_severity": "medium"}), Some("staging")).denied());
+        let d = run(
+            f,
+            json!({"max_severity": null, "security_scan_status": "awaiting_scan"}),
+            Some("staging"),
+        );
+        assert!(d.denied() && !d.quarantine, "{d:?}");
+        // Not a promotion: nothing to decide.
+        assert_eq!(
+            run(f, json!({"max_severity": "critical"}), None),
+            Decision::default()
+        );
+    }
+
+    #[test]
+    fn licence_allowlist() {
+        let f = "licence-allowlist.rego";
+        assert!(!run(f, json!({"metadata": {"license": "MIT"}}), Some("prod")).denied());
+        assert!(!run(
+            f,
+            json!({"metadata": {"license_expression": "Apache-2.0", "license": "whatever"}}),
+            Some("prod")
+        )
+        .denied());
+        let d = run(f, json!({"metadata": {"license": "GPL-3.0"}}), Some("prod"));
+        assert_eq!(
+            d.deny,
+            vec!["app 1.0 is licensed \"GPL-3.0\", which is not on the allow-list"]
+        );
+        let d = run(f, json!({"metadata": {"license": null}}), Some("prod"));
+        assert_eq!(d.deny, vec!["app 1.0 declares no licence"]);
+        assert!(!run(f, json!({}), None).denied());
+    }
+
+    #[test]
+    fn required_tag() {
+        let f = "required-tag.rego";
+        let d = run(f, json!({}), Some("production"));
+        assert_eq!(d.deny, vec!["app 1.0 is not tagged 'tested'"]);
+        assert!(!run(f, json!({"tags": ["tested"]}), Some("production")).denied());
+        assert!(!run(f, json!({}), Some("staging")).denied());
+    }
+
+    #[test]
+    fn minimum_age() {
+        let f = "minimum-age.rego";
+        assert!(!run(
+            f,
+            json!({"uploaded_at": "2020-01-01T00:00:00Z"}),
+            Some("prod")
+        )
+        .denied());
+        let d = run(
+            f,
+            json!({"uploaded_at": "2200-01-01T00:00:00Z"}),
+            Some("prod"),
+        );
+        assert!(d.denied(), "{d:?}");
+        assert!(d.deny[0].contains("packages wait 86400 seconds"), "{d:?}");
+    }
+}

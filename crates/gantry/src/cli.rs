@@ -161,6 +161,119 @@ pub(crate) enum Command {
     /// Security summaries.
     #[command(subcommand)]
     Security(SecurityCommand),
+    /// Rego policies of a namespace: gates on promotion, actions after sync and scan.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Built-in promotion rules of a repository.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Add or remove tags of a package.
+    #[command(subcommand)]
+    Tags(TagsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Create a policy in OWNER from a Rego file (`package gantry`); refused with the
+    /// compiler's message when it does not compile.
+    Create {
+        owner: String,
+        #[arg(long)]
+        name: String,
+        /// The Rego module.
+        #[arg(long)]
+        file: PathBuf,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+        /// Lower numbers are evaluated first.
+        #[arg(long, default_value_t = 100)]
+        precedence: i64,
+    },
+    /// List OWNER's policies in evaluation order.
+    Ls { owner: String },
+    /// Show OWNER/POLICY with its source.
+    Show { policy: String },
+    /// Change OWNER/POLICY: a new source (a new version), enable/disable, precedence.
+    Update {
+        policy: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        #[arg(long)]
+        precedence: Option<i64>,
+    },
+    /// Delete OWNER/POLICY (its decisions stay in the log).
+    Delete { policy: String },
+    /// Evaluate OWNER/POLICY over existing packages without acting.
+    Simulate {
+        policy: String,
+        /// Which packages, e.g. "name:app" (all when omitted).
+        #[arg(short = 'q', long, default_value = "")]
+        query: String,
+        /// The repository whose packages are evaluated (REPO or OWNER/REPO).
+        #[arg(long)]
+        repo: String,
+        /// Evaluate as a promotion into this repository.
+        #[arg(long)]
+        destination: Option<String>,
+        /// Try this Rego file instead of the stored source.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// The decision log of OWNER, or of OWNER/POLICY, newest first.
+    Decisions {
+        scope: String,
+        /// Only decisions about this package.
+        #[arg(long)]
+        slug: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Create a rule on OWNER/REPO: when a package there is scanned (or synced) and matches
+    /// the condition, copy (or move) it to the destination through the policy gate.
+    Create {
+        repo: String,
+        #[arg(long)]
+        name: String,
+        /// package.security_scanned or package.synced.
+        #[arg(long, default_value = "package.security_scanned")]
+        on: String,
+        /// Shorthand condition, e.g. "max_severity < high and tag == tested".
+        #[arg(long, conflicts_with = "rego_file")]
+        condition: Option<String>,
+        /// A Rego module defining `promote` instead of a shorthand condition.
+        #[arg(long)]
+        rego_file: Option<PathBuf>,
+        /// copy or move.
+        #[arg(long, default_value = "copy")]
+        action: String,
+        /// REPO in the same namespace, or OWNER/REPO.
+        #[arg(long)]
+        destination: String,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List OWNER/REPO's rules.
+    Ls { repo: String },
+    /// Delete OWNER/REPO/NAME.
+    Delete { rule: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TagsCommand {
+    /// Add tags to OWNER/REPO/SLUG.
+    Add { package: String, tags: Vec<String> },
+    /// Remove tags from OWNER/REPO/SLUG.
+    Remove { package: String, tags: Vec<String> },
 }
 
 #[derive(Debug, Subcommand)]

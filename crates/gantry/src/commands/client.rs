@@ -85,7 +85,7 @@ fn event_line(e: &Event) -> String {
     line
 }
 
-fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
+pub(crate) fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
     let saved = settings::load();
     let url = global
         .api_url
@@ -508,6 +508,9 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         Command::Security(crate::cli::SecurityCommand::Summary { scope }) => {
             super::security::summary(&client(global)?, &scope, json).await?;
         }
+        Command::Policy(cmd) => super::policy::policy(&client(global)?, cmd, json).await?,
+        Command::Rules(cmd) => super::policy::rules(&client(global)?, cmd, json).await?,
+        Command::Tags(cmd) => super::policy::tags(&client(global)?, cmd, json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

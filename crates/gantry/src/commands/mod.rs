@@ -2,6 +2,7 @@
 
 mod access;
 mod client;
+mod policy;
 mod security;
 mod server;
 

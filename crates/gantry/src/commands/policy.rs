@@ -1,0 +1,329 @@
+//! Policy, rule and tag verbs.
+
+use anyhow::{bail, Context};
+use gantry_client::Client;
+use serde_json::{json, Value};
+
+use super::client::{print_json, split_package};
+use crate::cli::{PolicyCommand, RulesCommand, TagsCommand};
+
+fn read(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn split_policy(text: &str) -> anyhow::Result<(&str, &str)> {
+    match text.split_once('/') {
+        Some((o, p)) if !o.is_empty() && !p.is_empty() && !p.contains('/') => Ok((o, p)),
+        _ => bail!("'{text}' must be OWNER/POLICY"),
+    }
+}
+
+fn describe_policy(p: &Value) -> String {
+    format!(
+        "{:<24} v{:<4} precedence {:<5} {}",
+        p["name"].as_str().unwrap_or_default(),
+        p["version"],
+        p["precedence"],
+        if p["enabled"].as_bool() == Some(true) {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    )
+}
+
+pub(crate) async fn policy(
+    client: &Client,
+    cmd: PolicyCommand,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        PolicyCommand::Create {
+            owner,
+            name,
+            file,
+            disabled,
+            precedence,
+        } => {
+            let body = json!({
+                "name": name, "rego": read(&file)?, "enabled": !disabled, "precedence": precedence,
+            });
+            let created = client
+                .send_value("POST", &format!("/api/v1/policies/{owner}"), Some(&body))
+                .await?;
+            if json_out {
+                print_json(&created)?;
+            } else {
+                println!("{}", describe_policy(&created));
+            }
+        }
+        PolicyCommand::Ls { owner } => {
+            let list = client
+                .get_value(&format!("/api/v1/policies/{owner}"), &[])
+                .await?;
+            if json_out {
+                print_json(&list)?;
+            } else {
+                for p in list.as_array().into_iter().flatten() {
+                    println!("{}", describe_policy(p));
+                }
+            }
+        }
+        PolicyCommand::Show { policy } => {
+            let (owner, name) = split_policy(&policy)?;
+            let p = client
+                .get_value(&format!("/api/v1/policies/{owner}/{name}"), &[])
+                .await?;
+            if json_out {
+                print_json(&p)?;
+            } else {
+                println!(
+                    "{}\n\n{}",
+                    describe_policy(&p),
+                    p["rego"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        PolicyCommand::Update {
+            policy,
+            file,
+            enable,
+            disable,
+            precedence,
+        } => {
+            let (owner, name) = split_policy(&policy)?;
+            let mut body = json!({});
+            if let Some(file) = file {
+                body["rego"] = read(&file)?.into();
+            }
+            if enable || disable {
+                body["enabled"] = enable.into();
+            }
+            if let Some(p) = precedence {
+                body["precedence"] = p.into();
+            }
+            let updated = client
+                .send_value(
+                    "PATCH",
+                    &format!("/api/v1/policies/{owner}/{name}"),
+                    Some(&body),
+                )
+                .await?;
+            if json_out {
+                print_json(&updated)?;
+            } else {
+                println!("{}", describe_policy(&updated));
+            }
+        }
+        PolicyCommand::Delete { policy } => {
+            let (owner, name) = split_policy(&policy)?;
+            client
+                .send_value("DELETE", &format!("/api/v1/policies/{owner}/{name}"), None)
+                .await?;
+            eprintln!("Deleted policy {owner}/{name}");
+        }
+        PolicyCommand::Simulate {
+            policy,
+            query,
+            repo,
+            destination,
+            file,
+        } => {
+            let (owner, name) = split_policy(&policy)?;
+            let mut body =
+                json!({ "repository": repo, "query": query, "destination": destination });
+            if let Some(file) = file {
+                body["rego"] = read(&file)?.into();
+            }
+            let result = client
+                .send_value(
+                    "POST",
+                    &format!("/api/v1/policies/{owner}/{name}/simulate"),
+                    Some(&body),
+                )
+                .await?;
+            if json_out {
+                print_json(&result)?;
+            } else {
+                for p in result["packages"].as_array().into_iter().flatten() {
+                    let verdict = if p["denied"].as_bool() == Some(true) {
+                        "DENY "
+                    } else {
+                        "allow"
+                    };
+                    let mut line = format!(
+                        "{verdict} {} {} {}",
+                        p["slug_perm"].as_str().unwrap_or_default(),
+                        p["name"].as_str().unwrap_or_default(),
+                        p["version"].as_str().unwrap_or_default()
+                    );
+                    for reason in p["deny"].as_array().into_iter().flatten() {
+                        line.push_str(&format!(
+                            "\n      - {}",
+                            reason.as_str().unwrap_or_default()
+                        ));
+                    }
+                    if let Some(e) = p["error"].as_str() {
+                        line.push_str(&format!("\n      ! {e}"));
+                    }
+                    if p["quarantine"].as_bool() == Some(true) {
+                        line.push_str("\n      → would quarantine");
+                    }
+                    println!("{line}");
+                }
+                eprintln!(
+                    "{} evaluated, {} denied (nothing was changed)",
+                    result["evaluated"], result["denied"]
+                );
+            }
+        }
+        PolicyCommand::Decisions { scope, slug, limit } => {
+            let (owner, policy) = match scope.split_once('/') {
+                Some((o, p)) => (o, Some(p)),
+                None => (scope.as_str(), None),
+            };
+            let mut query = vec![("limit", limit.to_string())];
+            if let Some(p) = policy {
+                query.push(("policy", p.to_owned()));
+            }
+            if let Some(s) = slug {
+                query.push(("slug_perm", s));
+            }
+            let list = client
+                .get_value(&format!("/api/v1/policies/{owner}/decisions"), &query)
+                .await?;
+            if json_out {
+                print_json(&list)?;
+            } else {
+                for d in list.as_array().into_iter().flatten() {
+                    println!(
+                        "{} {} v{} {} {} {} {}{}",
+                        d["occurred_at"].as_str().unwrap_or_default(),
+                        d["policy"].as_str().unwrap_or_default(),
+                        d["policy_version"],
+                        d["trigger"].as_str().unwrap_or_default(),
+                        d["slug_perm"].as_str().unwrap_or("-"),
+                        if d["denied"].as_bool() == Some(true) {
+                            "DENY"
+                        } else {
+                            "allow"
+                        },
+                        d["output"]["deny"],
+                        d["destination"]
+                            .as_str()
+                            .map(|t| format!(" → {t}"))
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn rules(
+    client: &Client,
+    cmd: RulesCommand,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let describe = |r: &Value| {
+        format!(
+            "{:<20} on {} if {} → {} to {}{}",
+            r["name"].as_str().unwrap_or_default(),
+            r["on"].as_str().unwrap_or_default(),
+            match &r["condition"] {
+                Value::String(s) => s.clone(),
+                _ => "(rego)".into(),
+            },
+            r["action"].as_str().unwrap_or_default(),
+            r["destination"].as_str().unwrap_or_default(),
+            if r["enabled"].as_bool() == Some(true) {
+                ""
+            } else {
+                " (disabled)"
+            }
+        )
+    };
+    match cmd {
+        RulesCommand::Create {
+            repo,
+            name,
+            on,
+            condition,
+            rego_file,
+            action,
+            destination,
+            disabled,
+        } => {
+            let condition = match (condition, rego_file) {
+                (Some(c), None) => Value::String(c),
+                (None, Some(f)) => json!({ "rego": read(&f)? }),
+                _ => bail!("give --condition TEXT or --rego-file FILE"),
+            };
+            let body = json!({
+                "name": name, "on": on, "condition": condition, "action": action,
+                "destination": destination, "enabled": !disabled,
+            });
+            let created = client
+                .send_value("POST", &format!("/api/v1/repos/{repo}/rules"), Some(&body))
+                .await?;
+            if json_out {
+                print_json(&created)?;
+            } else {
+                println!("{}", describe(&created));
+            }
+        }
+        RulesCommand::Ls { repo } => {
+            let list = client
+                .get_value(&format!("/api/v1/repos/{repo}/rules"), &[])
+                .await?;
+            if json_out {
+                print_json(&list)?;
+            } else {
+                for r in list.as_array().into_iter().flatten() {
+                    println!("{}", describe(r));
+                }
+            }
+        }
+        RulesCommand::Delete { rule } => {
+            let (owner, repo, name) = match rule.split('/').collect::<Vec<_>>().as_slice() {
+                [o, r, n] => (*o, *r, *n),
+                _ => bail!("'{rule}' must be OWNER/REPO/NAME"),
+            };
+            client
+                .send_value(
+                    "DELETE",
+                    &format!("/api/v1/repos/{owner}/{repo}/rules/{name}"),
+                    None,
+                )
+                .await?;
+            eprintln!("Deleted rule {rule}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn tags(client: &Client, cmd: TagsCommand, json_out: bool) -> anyhow::Result<()> {
+    let (package, body) = match cmd {
+        TagsCommand::Add { package, tags } => (package, json!({ "add": tags })),
+        TagsCommand::Remove { package, tags } => (package, json!({ "remove": tags })),
+    };
+    let (owner, repo, slug) = split_package(&package)?;
+    let updated = client
+        .send_value(
+            "POST",
+            &format!("/api/v1/packages/{owner}/{repo}/{slug}/tags"),
+            Some(&body),
+        )
+        .await?;
+    if json_out {
+        print_json(&updated)?;
+    } else {
+        println!(
+            "{} tags: {}",
+            updated["slug_perm"].as_str().unwrap_or_default(),
+            updated["tags"]
+        );
+    }
+    Ok(())
+}
