@@ -107,13 +107,15 @@ fn engine(source: &str, limits: &Limits) -> Result<Engine, PolicyError> {
 }
 
 /// Checks that `source` parses as a `package gantry` module and evaluates over an empty input
-/// (which catches most type errors of rule heads) within the limits.
+/// (which catches unknown functions and most type errors of rule heads). A module that only
+/// runs out of time here is accepted: its evaluations will fail, and deny, until it is fixed.
 pub fn check(source: &str, limits: &Limits) -> Result<(), PolicyError> {
     let mut engine = engine(source, limits)?;
-    engine
-        .eval_query(PACKAGE.into(), false)
-        .map_err(|e| PolicyError::Compile(e.to_string()))?;
-    Ok(())
+    match engine.eval_query(PACKAGE.into(), false) {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("exceeded time limit") => Ok(()),
+        Err(e) => Err(PolicyError::Compile(e.to_string())),
+    }
 }
 
 /// Evaluates the module over `input` and reads `deny`, `quarantine`, `add_tags` and
@@ -307,7 +309,11 @@ deny contains "slow" if {
         };
         let started = std::time::Instant::now();
         let result = evaluate(source, &json!({}), &limits);
-        assert!(matches!(result, Err(PolicyError::Eval(_))), "{result:?}");
+        assert!(
+            matches!(&result, Err(PolicyError::Eval(m)) if m.contains("exceeded time limit")),
+            "{result:?}"
+        );
+        assert!(check(source, &limits).is_ok());
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 

@@ -7,6 +7,7 @@ mod access_control;
 mod access_matrix;
 mod auth;
 mod pipeline;
+mod policies;
 mod promotion;
 mod promotions;
 mod python;
