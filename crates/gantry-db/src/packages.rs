@@ -634,6 +634,30 @@ impl Db {
         .await?)
     }
 
+    /// A summary of the rows [`Db::project_index`] would return that changes whenever any of
+    /// them does (every package change sets `updated_at`): a cached index page is reused only
+    /// while this is unchanged.
+    pub async fn project_index_validator(
+        &self,
+        repository_id: i64,
+        format: &str,
+        normalized_name: &str,
+    ) -> Result<String> {
+        let (count, ids, updated, yanked): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(id), 0) AS BIGINT), \
+             CAST(COALESCE(MAX(updated_at), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(yanked), 0) AS BIGINT) FROM packages WHERE repository_id = $1 \
+             AND normalized_name = $2 AND format = $3 AND state = 'available' \
+             AND sync_status = 'completed'",
+        )
+        .bind(repository_id)
+        .bind(normalized_name)
+        .bind(format)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(format!("{count}-{ids}-{updated}-{yanked}"))
+    }
+
     /// Names of the projects of one format in a repository: (normalized, display).
     pub async fn project_names(
         &self,

@@ -27,6 +27,8 @@ pub struct App {
     pub(crate) bound_url: OnceLock<String>,
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
     pub(crate) auth_limiter: crate::limiter::AuthLimiter,
+    /// Rendered install-index pages (see `index_cache`).
+    pub(crate) index_cache: crate::index_cache::IndexCache,
 }
 
 impl App {
@@ -59,6 +61,7 @@ impl App {
             bound_url: OnceLock::new(),
             trusted_proxies,
             auth_limiter,
+            index_cache: crate::index_cache::IndexCache::new(64 * 1024 * 1024),
         }))
     }
 

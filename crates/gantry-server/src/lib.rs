@@ -10,6 +10,7 @@ mod auth;
 mod bootstrap;
 pub mod config;
 mod error;
+mod index_cache;
 mod ingest;
 mod jobs;
 mod limiter;

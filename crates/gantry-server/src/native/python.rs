@@ -81,7 +81,7 @@ fn wants_json(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     best_json > 0.0 && best_json >= best_html
 }
 
-fn page(json: bool, body: String) -> Response {
+fn page(json: bool, body: impl Into<axum::body::Body>) -> Response {
     let content_type = if json {
         JSON_TYPE
     } else {
@@ -92,7 +92,7 @@ fn page(json: bool, body: String) -> Response {
             (CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (VARY, HeaderValue::from_static("Accept")),
         ],
-        body,
+        axum::body::Body::from(body.into()),
     )
         .into_response()
 }
@@ -202,6 +202,22 @@ pub(crate) async fn project(
             repo.name
         ));
     }
+    let json = wants_json(&headers, &uri);
+    let upstreams = app.db.list_upstreams(repo.id, Some(FORMAT)).await?;
+    // Pages made of local packages only are cached while their rows are unchanged.
+    let cached = if upstreams.is_empty() {
+        let validator = app
+            .db
+            .project_index_validator(repo.id, FORMAT, &normalized)
+            .await?;
+        let key = format!("{}|{}|{normalized}|{json}|{owner}", base.0, repo.id);
+        if let Some(body) = app.index_cache.get(&key, &validator) {
+            return Ok(cached_page(json, &headers, &validator, body));
+        }
+        Some((key, validator))
+    } else {
+        None
+    };
     let packages = app.db.project_index(repo.id, FORMAT, &normalized).await?;
     let has_local = !packages.is_empty();
     let mut display = packages
@@ -214,7 +230,7 @@ pub(crate) async fn project(
         .collect();
     let mut seen: std::collections::HashSet<String> =
         entries.iter().map(|e| e.filename.clone()).collect();
-    for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
+    for upstream in upstreams {
         if upstream.local_names_only != 0 && has_local {
             continue;
         }
@@ -257,13 +273,44 @@ pub(crate) async fn project(
             repo.slug()
         )));
     }
-    let json = wants_json(&headers, &uri);
     let body = if json {
         project_json(&display, &entries)
     } else {
         project_html(&display, &entries)
     };
-    Ok(page(json, body))
+    match cached {
+        Some((key, validator)) => {
+            let body = bytes::Bytes::from(body);
+            app.index_cache.put(key, validator.clone(), body.clone());
+            Ok(cached_page(json, &headers, &validator, body))
+        }
+        None => Ok(page(json, body)),
+    }
+}
+
+/// A page with an ETag derived from its validator; `If-None-Match` with it gets 304.
+fn cached_page(json: bool, headers: &HeaderMap, validator: &str, body: bytes::Bytes) -> Response {
+    let etag = format!("\"{}-{validator}\"", if json { "j" } else { "h" });
+    let matches = headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        page(json, body)
+    };
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ETAG, value);
+    }
+    if matches {
+        response
+            .headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept"));
+    }
+    response
 }
 
 fn project_html(name: &str, entries: &[Entry]) -> String {

@@ -600,3 +600,74 @@ async fn bad_distributions_get_clear_errors() -> TestResult {
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     Ok(())
 }
+
+/// Project pages are reused while their packages are unchanged (ETag, 304) and rendered anew
+/// after any change to them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_pages_are_cached_until_their_packages_change() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let slug = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "push",
+            "python",
+            "acme/dev",
+            &fixture("six-1.16.0-py2.py3-none-any.whl")
+                .display()
+                .to_string(),
+        ],
+    )?;
+    let page = |etag: Option<String>| {
+        let mut req = s.req(Method::GET, "/acme/dev/python/simple/six/", Some(ADMIN));
+        if let Some(tag) = etag {
+            req = req.header("if-none-match", tag);
+        }
+        req.send()
+    };
+    let first = page(None).await?;
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = first
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no etag")?
+        .to_owned();
+    let first_body = first.text().await?;
+    assert!(!first_body.contains("data-yanked"));
+    let again = page(None).await?;
+    assert_eq!(again.text().await?, first_body);
+    assert_eq!(
+        page(Some(etag.clone())).await?.status(),
+        StatusCode::NOT_MODIFIED
+    );
+
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/packages/acme/dev/{slug}/yank"),
+            Some(json!({"yanked": true, "reason": "broken"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK);
+    let changed = page(Some(etag.clone())).await?;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(
+        changed.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some(etag.as_str())
+    );
+    assert!(changed.text().await?.contains("data-yanked=\"broken\""));
+
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "quarantine",
+            "add",
+            &format!("acme/dev/{slug}"),
+            "--reason",
+            "held",
+        ],
+    )?;
+    assert_eq!(page(None).await?.status(), StatusCode::NOT_FOUND);
+    Ok(())
+}
