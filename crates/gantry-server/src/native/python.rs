@@ -82,6 +82,7 @@ fn wants_json(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
 }
 
 fn page(json: bool, body: impl Into<axum::body::Body>) -> Response {
+    let body: axum::body::Body = body.into();
     let content_type = if json {
         JSON_TYPE
     } else {
@@ -92,7 +93,7 @@ fn page(json: bool, body: impl Into<axum::body::Body>) -> Response {
             (CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (VARY, HeaderValue::from_static("Accept")),
         ],
-        axum::body::Body::from(body.into()),
+        body,
     )
         .into_response()
 }
