@@ -214,9 +214,10 @@ pub(crate) enum PolicyCommand {
         /// Which packages, e.g. "name:app" (all when omitted).
         #[arg(short = 'q', long, default_value = "")]
         query: String,
-        /// The repository whose packages are evaluated (REPO or OWNER/REPO).
+        /// Only this repository's packages (REPO or OWNER/REPO); every readable repository
+        /// of OWNER when omitted.
         #[arg(long)]
-        repo: String,
+        repo: Option<String>,
         /// Evaluate as a promotion into this repository.
         #[arg(long)]
         destination: Option<String>,

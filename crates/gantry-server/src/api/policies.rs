@@ -312,8 +312,9 @@ pub(crate) async fn delete(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SimulateRequest {
-    /// `REPO` (in the policy's namespace) or `OWNER/REPO` whose packages are evaluated.
-    pub(crate) repository: String,
+    /// `REPO` (in the policy's namespace) or `OWNER/REPO` whose packages are evaluated;
+    /// every repository of the namespace the caller may read when absent.
+    pub(crate) repository: Option<String>,
     /// Which packages (the listing query language); all when empty.
     #[serde(default)]
     pub(crate) query: String,
@@ -328,6 +329,8 @@ pub(crate) struct SimulateRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SimulatedPackage {
     pub(crate) slug_perm: String,
+    /// `OWNER/REPO`.
+    pub(crate) repository: String,
     pub(crate) name: String,
     pub(crate) version: String,
     pub(crate) denied: bool,
@@ -366,8 +369,19 @@ pub(crate) async fn simulate(
         }
         None => row.rego.clone(),
     };
-    let (o, r) = parse_destination(&owner, &body.repository)?;
-    let repo = load_repo(&app, &caller, o, r, Op::Read).await?;
+    let repos = match &body.repository {
+        Some(name) => {
+            let (o, r) = parse_destination(&owner, name)?;
+            vec![load_repo(&app, &caller, o, r, Op::Read).await?]
+        }
+        None => app
+            .db
+            .list_repos(&owner)
+            .await?
+            .into_iter()
+            .filter(|r| caller.can_read(r))
+            .collect(),
+    };
     let destination = match &body.destination {
         Some(d) => {
             let (o, r) = parse_destination(&owner, d)?;
@@ -386,21 +400,27 @@ pub(crate) async fn simulate(
         }
     };
     let query = PackageQuery::parse(&body.query)?;
-    let page = app
-        .db
-        .list_packages(&repo, &query, 1, MAX_SIMULATED)
-        .await?;
+    let mut selected = Vec::new();
+    for repo in &repos {
+        let room = MAX_SIMULATED - i64::try_from(selected.len()).unwrap_or(MAX_SIMULATED);
+        if room <= 0 {
+            break;
+        }
+        let page = app.db.list_packages(repo, &query, 1, room).await?;
+        selected.extend(page.packages.into_iter().map(|p| (repo, p)));
+    }
     let mut packages = Vec::new();
     let actor = caller.actor();
-    for p in &page.packages {
+    for (repo, p) in &selected {
         let input =
-            crate::policy::input(&app, p, &repo, destination.as_ref(), &trigger, &actor).await?;
+            crate::policy::input(&app, p, repo, destination.as_ref(), &trigger, &actor).await?;
         let (decision, error) = match crate::policy::run(source.clone(), input).await {
             Ok(d) => (d, None),
             Err(e) => (gantry_policy::Decision::default(), Some(e)),
         };
         packages.push(SimulatedPackage {
             slug_perm: p.slug_perm.clone(),
+            repository: repo.slug(),
             name: p.name.clone(),
             version: p.version.clone(),
             denied: decision.denied() || error.is_some(),

@@ -152,8 +152,9 @@ pub(crate) async fn policy(
                         "allow"
                     };
                     let mut line = format!(
-                        "{verdict} {} {} {}",
+                        "{verdict} {} {} {} {}",
                         p["slug_perm"].as_str().unwrap_or_default(),
+                        p["repository"].as_str().unwrap_or_default(),
                         p["name"].as_str().unwrap_or_default(),
                         p["version"].as_str().unwrap_or_default()
                     );

@@ -351,6 +351,24 @@ async fn the_gate_refuses_promotions_with_every_reason_and_logs_each_decision() 
     )?;
     assert!(sim.contains(&format!("allow {six}")), "{sim}");
     assert!(sim.contains(&format!("DENY  {requests}")), "{sim}");
+    // Without --repo, every repository of the namespace: the copy in staging too.
+    let all = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "policy",
+            "simulate",
+            "acme/licences",
+            "-q",
+            "name:six",
+            "--destination",
+            "production",
+        ],
+    )?;
+    assert_eq!(
+        all.lines().filter(|l| l.starts_with("allow")).count(),
+        2,
+        "{all}"
+    );
     let before = log.as_array().map(Vec::len);
     let (_, after) = s
         .admin(
