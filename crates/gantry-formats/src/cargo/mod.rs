@@ -5,6 +5,7 @@
 
 mod archive;
 
+pub use semver::Version;
 use serde_json::{json, Map, Value};
 
 use crate::format::{

@@ -1,0 +1,78 @@
+//! The few queries of the cargo protocol that need less than whole package rows: a sparse
+//! index file reads one indexed range of `packages` (by repository and normalised name) and
+//! nothing else, so a crate with thousands of versions costs one query.
+
+use sqlx::FromRow;
+
+use crate::{Db, Result};
+
+/// One live version of a crate, as an index file needs it.
+#[derive(Debug, Clone, FromRow)]
+pub struct CrateVersionRow {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    /// The `.crate`'s sha256 (the index's `cksum`).
+    pub primary_sha256: String,
+    pub metadata: String,
+    pub yanked: i64,
+    pub uploader: String,
+    pub updated_at: i64,
+}
+
+const FORMAT: &str = "cargo";
+
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Db {
+    /// The live, synced versions of one crate in a repository, in publish order.
+    pub async fn crate_versions(
+        &self,
+        repository_id: i64,
+        normalized_name: &str,
+    ) -> Result<Vec<CrateVersionRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, version, primary_sha256, metadata, yanked, uploader, updated_at \
+             FROM packages WHERE repository_id = $1 AND normalized_name = $2 AND format = $3 \
+             AND state = 'available' AND sync_status = 'completed' ORDER BY id",
+        )
+        .bind(repository_id)
+        .bind(normalized_name)
+        .bind(FORMAT)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Versions of the crates whose normalised name contains `needle` (already normalised),
+    /// at most `limit` rows, by name: (name, normalised name, version, metadata, yanked).
+    pub async fn crate_search(
+        &self,
+        repository_id: i64,
+        needle: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT name, normalized_name, version, metadata, yanked FROM packages \
+             WHERE repository_id = $1 AND format = $2 AND normalized_name LIKE $3 ESCAPE '\\' \
+             AND state = 'available' AND sync_status = 'completed' \
+             ORDER BY normalized_name, id LIMIT $4",
+        )
+        .bind(repository_id)
+        .bind(FORMAT)
+        .bind(like_pattern(needle))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
