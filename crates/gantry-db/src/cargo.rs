@@ -36,7 +36,8 @@ fn like_pattern(text: &str) -> String {
 }
 
 impl Db {
-    /// The live, synced versions of one crate in a repository, in publish order.
+    /// The live, synced versions of one crate in a repository, in publish order (a copy keeps
+    /// its original upload time).
     pub async fn crate_versions(
         &self,
         repository_id: i64,
@@ -45,7 +46,7 @@ impl Db {
         Ok(sqlx::query_as(
             "SELECT id, name, version, primary_sha256, metadata, yanked, uploader, updated_at \
              FROM packages WHERE repository_id = $1 AND normalized_name = $2 AND format = $3 \
-             AND state = 'available' AND sync_status = 'completed' ORDER BY id",
+             AND state = 'available' AND sync_status = 'completed' ORDER BY uploaded_at, id",
         )
         .bind(repository_id)
         .bind(normalized_name)

@@ -230,11 +230,12 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     std::fs::write(
         extra.join("Cargo.toml"),
         "[package]\nname = \"gantry-extra\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\
-         description = \"extra\"\nlicense = \"MIT\"\nlinks = \"gantryextra\"\nbuild = false\n\n\
+         description = \"extra\"\nlicense = \"MIT\"\nlinks = \"gantryextra\"\nbuild = \"build.rs\"\n\n\
          [dependencies]\ndemo = { package = \"gantry-demo\", version = \"0.1\", registry = \"gantry\", optional = true }\n\n\
          [features]\nmore = [\"dep:demo\"]\n",
     )?;
     std::fs::write(extra.join("src/lib.rs"), "")?;
+    std::fs::write(extra.join("build.rs"), "fn main() {}\n")?;
     client.ok(
         &extra,
         Some(&write),
