@@ -181,7 +181,13 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
         client.ok(
             &lib,
             Some(&write),
-            &["publish", "--registry", "gantry", "--no-verify", "--allow-dirty"],
+            &[
+                "publish",
+                "--registry",
+                "gantry",
+                "--no-verify",
+                "--allow-dirty",
+            ],
         )?;
     }
     // A read token cannot publish; cargo shows the server's reason.
@@ -189,7 +195,13 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     let out = client.run(
         &lib,
         Some(&read),
-        &["publish", "--registry", "gantry", "--no-verify", "--allow-dirty"],
+        &[
+            "publish",
+            "--registry",
+            "gantry",
+            "--no-verify",
+            "--allow-dirty",
+        ],
     )?;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -200,7 +212,13 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     let out = client.run(
         &again,
         Some(&write),
-        &["publish", "--registry", "gantry", "--no-verify", "--allow-dirty"],
+        &[
+            "publish",
+            "--registry",
+            "gantry",
+            "--no-verify",
+            "--allow-dirty",
+        ],
     )?;
     assert!(!out.status.success());
     assert!(
@@ -212,7 +230,13 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     let out = client.run(
         &other,
         Some(&write),
-        &["publish", "--registry", "gantry", "--no-verify", "--allow-dirty"],
+        &[
+            "publish",
+            "--registry",
+            "gantry",
+            "--no-verify",
+            "--allow-dirty",
+        ],
     )?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate"));
@@ -239,7 +263,13 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     client.ok(
         &extra,
         Some(&write),
-        &["publish", "--registry", "gantry", "--no-verify", "--allow-dirty"],
+        &[
+            "publish",
+            "--registry",
+            "gantry",
+            "--no-verify",
+            "--allow-dirty",
+        ],
     )?;
     let lines = index_lines(&s, "acme/dev", "ga/nt/gantry-extra").await?;
     assert_eq!(lines[0]["features2"]["more"], json!(["dep:demo"]));
@@ -253,7 +283,14 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     let out = client.ok(
         client.work.path(),
         Some(&write),
-        &["yank", "--registry", "gantry", "--version", "0.1.1", "gantry-demo"],
+        &[
+            "yank",
+            "--registry",
+            "gantry",
+            "--version",
+            "0.1.1",
+            "gantry-demo",
+        ],
     );
     out?;
     let app = client.app("consumer", "gantry-demo", "0.1")?;
@@ -265,7 +302,15 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     client.ok(
         client.work.path(),
         Some(&write),
-        &["yank", "--registry", "gantry", "--undo", "--version", "0.1.1", "gantry-demo"],
+        &[
+            "yank",
+            "--registry",
+            "gantry",
+            "--undo",
+            "--version",
+            "0.1.1",
+            "gantry-demo",
+        ],
     )?;
     client.ok(&app, Some(&read), &["update"])?;
     assert_eq!(locked_version(&app, "gantry-demo")?, "0.1.1");
@@ -287,7 +332,11 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
 
     // Copy 0.1.0 and move 0.1.1 to staging: both indexes change at once.
     let (_, listing) = s
-        .admin(Method::GET, "/api/v1/packages/acme/dev?query=format:cargo", None)
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/dev?query=format:cargo",
+            None,
+        )
         .await?;
     let slug_of = |v: &str| {
         listing["results"]
@@ -304,7 +353,10 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     let dev: Vec<Value> = index_lines(&s, "acme/dev", "ga/nt/gantry-demo").await?;
     let staging = index_lines(&s, "acme/staging", "ga/nt/gantry-demo").await?;
     let versions = |lines: &[Value]| -> Vec<String> {
-        lines.iter().filter_map(|l| l["vers"].as_str().map(str::to_owned)).collect()
+        lines
+            .iter()
+            .filter_map(|l| l["vers"].as_str().map(str::to_owned))
+            .collect()
     };
     assert_eq!(versions(&dev), ["0.1.0"]);
     assert_eq!(versions(&staging), ["0.1.0", "0.1.1"]);
@@ -332,7 +384,11 @@ fn publish_body(meta: &Value, krate: &[u8]) -> Vec<u8> {
 async fn cargo_index_entries_caching_and_errors() -> TestResult {
     let s = TestServer::start()?;
     s.create_repo("acme", "pub", false).await?;
-    for file in ["serde_json-1.0.100.crate", "itoa-1.0.11.crate", "hyper-0.14.9.crate"] {
+    for file in [
+        "serde_json-1.0.100.crate",
+        "itoa-1.0.11.crate",
+        "hyper-0.14.9.crate",
+    ] {
         let path = fixture(file).display().to_string();
         s.cli_ok(Some(ADMIN), &["push", "cargo", "acme/pub", &path])?;
     }
@@ -344,7 +400,10 @@ async fn cargo_index_entries_caching_and_errors() -> TestResult {
     assert_eq!(config["auth-required"], false);
     assert_eq!(
         config["dl"],
-        format!("{}/acme/pub/cargo/api/v1/crates/{{crate}}/{{version}}/download", s.url)
+        format!(
+            "{}/acme/pub/cargo/api/v1/crates/{{crate}}/{{version}}/download",
+            s.url
+        )
     );
     let resp = s
         .req(Method::GET, "/acme/pub/cargo/index/se/rd/serde_json", None)
@@ -364,15 +423,32 @@ async fn cargo_index_entries_caching_and_errors() -> TestResult {
     assert_eq!(entry["yanked"], false);
     assert_eq!(entry["rust_version"], "1.36");
     let deps = entry["deps"].as_array().ok_or("deps")?;
-    let dep = |n: &str| deps.iter().find(|d| d["name"] == n).cloned().unwrap_or_default();
+    let dep = |n: &str| {
+        deps.iter()
+            .find(|d| d["name"] == n)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(dep("indexmap")["optional"], true);
     assert_eq!(dep("itoa")["kind"], "normal");
     assert_eq!(dep("serde_derive")["kind"], "dev");
-    for key in ["kind", "target", "optional", "default_features", "package", "registry", "features", "req"] {
+    for key in [
+        "kind",
+        "target",
+        "optional",
+        "default_features",
+        "package",
+        "registry",
+        "features",
+        "req",
+    ] {
         assert!(dep("itoa").get(key).is_some(), "{key} missing");
     }
     assert_eq!(entry["features"]["std"], json!(["serde/std"]));
-    assert_eq!(entry["features"]["preserve_order"], json!(["indexmap", "std"]));
+    assert_eq!(
+        entry["features"]["preserve_order"],
+        json!(["indexmap", "std"])
+    );
     assert!(entry.get("features2").is_none(), "{entry}");
     assert_eq!(entry["v"], 1);
     let hyper = index_lines(&s, "acme/pub", "hy/pe/hyper").await?;
@@ -380,12 +456,22 @@ async fn cargo_index_entries_caching_and_errors() -> TestResult {
     assert!(hdeps.iter().any(|d| d["target"].is_string()), "{hyper:?}");
     // Another spelling of the name reaches the same crate.
     let (st, _) = s
-        .call(Method::GET, "/acme/pub/cargo/index/se/rd/serde-json", None, None)
+        .call(
+            Method::GET,
+            "/acme/pub/cargo/index/se/rd/serde-json",
+            None,
+            None,
+        )
         .await?;
     assert_eq!(st, StatusCode::OK);
     // A path that does not belong to the name is not found.
     let (st, _) = s
-        .call(Method::GET, "/acme/pub/cargo/index/xx/yy/serde_json", None, None)
+        .call(
+            Method::GET,
+            "/acme/pub/cargo/index/xx/yy/serde_json",
+            None,
+            None,
+        )
         .await?;
     assert_eq!(st, StatusCode::NOT_FOUND);
     // Conditional requests.
@@ -403,14 +489,26 @@ async fn cargo_index_entries_caching_and_errors() -> TestResult {
     assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
     // Downloads serve the very bytes.
     let bytes = s
-        .req(Method::GET, "/acme/pub/cargo/api/v1/crates/itoa/1.0.11/download", None)
+        .req(
+            Method::GET,
+            "/acme/pub/cargo/api/v1/crates/itoa/1.0.11/download",
+            None,
+        )
         .send()
         .await?
         .bytes()
         .await?;
-    assert_eq!(bytes.as_ref(), std::fs::read(fixture("itoa-1.0.11.crate"))?.as_slice());
+    assert_eq!(
+        bytes.as_ref(),
+        std::fs::read(fixture("itoa-1.0.11.crate"))?.as_slice()
+    );
     let (st, _) = s
-        .call(Method::GET, "/acme/pub/cargo/api/v1/crates/itoa/9.9.9/download", None, None)
+        .call(
+            Method::GET,
+            "/acme/pub/cargo/api/v1/crates/itoa/9.9.9/download",
+            None,
+            None,
+        )
         .await?;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
@@ -426,7 +524,12 @@ async fn cargo_index_entries_caching_and_errors() -> TestResult {
     let resp = publish(publish_body(&meta, &krate)).await?;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await?;
-    assert!(body["errors"][0]["detail"].as_str().is_some_and(|d| d.contains("version")), "{body}");
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("version")),
+        "{body}"
+    );
     assert_eq!(body["error"]["code"], "bad_request");
     let resp = publish(vec![1, 2]).await?;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
@@ -434,10 +537,16 @@ async fn cargo_index_entries_caching_and_errors() -> TestResult {
     short.truncate(short.len() - 10);
     assert_eq!(publish(short).await?.status(), StatusCode::BAD_REQUEST);
     let hostile = json!({"name": "../etc", "vers": "1.0.0"});
-    assert_eq!(publish(publish_body(&hostile, b"x")).await?.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        publish(publish_body(&hostile, b"x")).await?.status(),
+        StatusCode::BAD_REQUEST
+    );
     // itoa 1.0.11 is there already (pushed by the CLI).
     let meta = json!({"name": "itoa", "vers": "1.0.11", "deps": [], "features": {"no-panic": []}, "links": null});
-    assert_eq!(publish(publish_body(&meta, &krate)).await?.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        publish(publish_body(&meta, &krate)).await?.status(),
+        StatusCode::CONFLICT
+    );
     // A .crate that is not one.
     let path = client_tmp_file(b"not a crate")?;
     let out = s.cli(
@@ -459,7 +568,11 @@ async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Valu
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, p) = s
-            .admin(Method::GET, &format!("/api/v1/packages/{repo}/{slug}"), None)
+            .admin(
+                Method::GET,
+                &format!("/api/v1/packages/{repo}/{slug}"),
+                None,
+            )
             .await?;
         let status = p["security_scan_status"].as_str().unwrap_or_default();
         if !matches!(status, "awaiting_scan" | "scanning" | "not_scanned") {
@@ -478,7 +591,11 @@ async fn cargo_fixtures_report_exactly_the_manifest_advisories() -> TestResult {
     s.create_repo("acme", "dev", true).await?;
     s.cli_ok(
         Some(ADMIN),
-        &["vulndb", "import", &shared("osv/crates.io").display().to_string()],
+        &[
+            "vulndb",
+            "import",
+            &shared("osv/crates.io").display().to_string(),
+        ],
     )?;
     let manifest = std::fs::read_to_string(shared("fixtures/MANIFEST.tsv"))?;
     let mut seen = 0;

@@ -12,7 +12,11 @@ use crate::common::{TestResult, TestServer, ADMIN};
 
 async fn add_upstream(s: &TestServer, repo: &str, body: Value) -> TestResult<Value> {
     let (st, u) = s
-        .admin(Method::POST, &format!("/api/v1/repos/{repo}/upstreams"), Some(body))
+        .admin(
+            Method::POST,
+            &format!("/api/v1/repos/{repo}/upstreams"),
+            Some(body),
+        )
         .await?;
     assert_eq!(st, StatusCode::CREATED, "{u}");
     Ok(u)
@@ -32,7 +36,11 @@ async fn get(s: &TestServer, path: &str) -> TestResult<(StatusCode, Vec<u8>)> {
 async fn cargo_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
     let mut upstream = TestServer::start()?;
     upstream.create_repo("up", "crates", true).await?;
-    for file in ["itoa-1.0.11.crate", "serde_json-1.0.100.crate", "smallvec-1.6.0.crate"] {
+    for file in [
+        "itoa-1.0.11.crate",
+        "serde_json-1.0.100.crate",
+        "smallvec-1.6.0.crate",
+    ] {
         let path = fixture(file).display().to_string();
         upstream.cli_ok(Some(ADMIN), &["push", "cargo", "up/crates", &path])?;
     }
@@ -84,12 +92,19 @@ async fn cargo_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, list) = s
-            .admin(Method::GET, "/api/v1/packages/acme/cache?query=name:itoa", None)
+            .admin(
+                Method::GET,
+                "/api/v1/packages/acme/cache?query=name:itoa",
+                None,
+            )
             .await?;
         let cached = list
             .as_array()
             .or(list["results"].as_array())
-            .is_some_and(|a| a.iter().any(|p| p["version"] == "1.0.11" && p["format"] == "cargo"));
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|p| p["version"] == "1.0.11" && p["format"] == "cargo")
+            });
         if cached {
             break;
         }
@@ -111,10 +126,18 @@ async fn cargo_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
     let (st, bytes) = get(&s, "/acme/cache/cargo/api/v1/crates/itoa/1.0.11/download").await?;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(bytes, itoa);
-    let (st, _) = get(&s, "/acme/proxy/cargo/api/v1/crates/serde_json/1.0.100/download").await?;
+    let (st, _) = get(
+        &s,
+        "/acme/proxy/cargo/api/v1/crates/serde_json/1.0.100/download",
+    )
+    .await?;
     assert_eq!(st, StatusCode::BAD_GATEWAY);
     let (st, _) = get(&s, "/acme/proxy/cargo/index/sm/al/smallvec").await?;
-    assert_eq!(st, StatusCode::NOT_FOUND, "never fetched, nothing to serve stale");
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "never fetched, nothing to serve stale"
+    );
     // cargo still resolves and builds from the cache with the upstream gone.
     std::fs::remove_file(app.join("Cargo.lock"))?;
     let fresh = CargoClient::new(&format!("{}/acme/cache/cargo/index/", s.url))?;
