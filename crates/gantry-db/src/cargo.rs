@@ -55,6 +55,26 @@ impl Db {
         .await?)
     }
 
+    /// What identifies the current state of a crate's index file: the (id, updated_at,
+    /// yanked) of its live versions in publish order. A yank, resync, promotion, quarantine or deletion
+    /// changes it; it reads no metadata, so it is cheap to check on every request.
+    pub async fn crate_version_stamps(
+        &self,
+        repository_id: i64,
+        normalized_name: &str,
+    ) -> Result<Vec<(i64, i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, updated_at, yanked FROM packages WHERE repository_id = $1 AND normalized_name = $2 \
+             AND format = $3 AND state = 'available' AND sync_status = 'completed' \
+             ORDER BY uploaded_at, id",
+        )
+        .bind(repository_id)
+        .bind(normalized_name)
+        .bind(FORMAT)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Versions of the crates whose normalised name contains `needle` (already normalised),
     /// at most `limit` rows, by name: (name, normalised name, version, metadata, yanked).
     pub async fn crate_search(

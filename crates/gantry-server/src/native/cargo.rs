@@ -4,8 +4,8 @@
 //! carry cargo's `{"errors": [{"detail": …}]}` beside the Contract's envelope, so cargo prints
 //! the real reason.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -156,6 +156,97 @@ pub(crate) async fn index_file3(
     index_file(&app, &caller, &headers, &owner, &repo, &path, &name).await
 }
 
+/// Rendered local parts of index files, keyed by server, repository and crate, each with the
+/// stamp it was built from. A request checks the stamp with one small indexed query and
+/// re-renders only when the versions changed, so a crate with thousands of versions is not
+/// re-read and re-serialised on every request. Every replica checks against the database, so
+/// none serves a stale file.
+struct IndexCache {
+    files: HashMap<(usize, i64, String), CachedFile>,
+    bytes: usize,
+}
+
+struct CachedFile {
+    stamp: [u8; 32],
+    body: Arc<str>,
+    last_modified: i64,
+}
+
+/// Bytes of rendered index files kept in memory.
+const INDEX_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+static INDEX_CACHE: OnceLock<Mutex<IndexCache>> = OnceLock::new();
+
+fn index_cache() -> &'static Mutex<IndexCache> {
+    INDEX_CACHE.get_or_init(|| {
+        Mutex::new(IndexCache {
+            files: HashMap::new(),
+            bytes: 0,
+        })
+    })
+}
+
+fn stamp_of(stamps: impl Iterator<Item = (i64, i64, i64)>) -> [u8; 32] {
+    let mut hasher = sha2::Sha256::new();
+    for (id, updated_at, yanked) in stamps {
+        hasher.update(id.to_le_bytes());
+        hasher.update(updated_at.to_le_bytes());
+        hasher.update(yanked.to_le_bytes());
+    }
+    hasher.finalize().into()
+}
+
+/// The local lines of a crate's index file and their latest change, from the cache when its
+/// stamp is current.
+async fn local_lines(
+    app: &Arc<App>,
+    repo: &RepoRow,
+    normalized: &str,
+    stamp: [u8; 32],
+) -> AppResult<(Arc<str>, i64)> {
+    let key = (Arc::as_ptr(app) as usize, repo.id, normalized.to_owned());
+    if let Ok(cache) = index_cache().lock() {
+        if let Some(hit) = cache.files.get(&key).filter(|f| f.stamp == stamp) {
+            return Ok((Arc::clone(&hit.body), hit.last_modified));
+        }
+    }
+    let rows = app.db.crate_versions(repo.id, normalized).await?;
+    let mut body = String::with_capacity(rows.len() * 512);
+    let mut last_modified = 0i64;
+    for row in &rows {
+        let Some(line) = local_line(row) else {
+            tracing::warn!(crate_name = %row.name, version = %row.version, "stored cargo metadata has no index entry");
+            continue;
+        };
+        body.push_str(&line);
+        body.push('\n');
+        last_modified = last_modified.max(row.updated_at);
+    }
+    let body: Arc<str> = Arc::from(body);
+    // Stamped with what was read, which may be newer than the stamp the request saw.
+    let read_stamp = stamp_of(rows.iter().map(|r| (r.id, r.updated_at, r.yanked)));
+    if let Ok(mut cache) = index_cache().lock() {
+        if cache.bytes + body.len() > INDEX_CACHE_BYTES {
+            cache.files.clear();
+            cache.bytes = 0;
+        }
+        if body.len() <= INDEX_CACHE_BYTES {
+            cache.bytes += body.len();
+            if let Some(old) = cache.files.insert(
+                key,
+                CachedFile {
+                    stamp: read_stamp,
+                    body: Arc::clone(&body),
+                    last_modified,
+                },
+            ) {
+                cache.bytes = cache.bytes.saturating_sub(old.body.len());
+            }
+        }
+    }
+    Ok((body, last_modified))
+}
+
 async fn index_file(
     app: &Arc<App>,
     caller: &Caller,
@@ -171,45 +262,48 @@ async fn index_file(
         return Err(not_found());
     }
     let normalized = normalize(name);
-    let rows = app.db.crate_versions(repo.id, &normalized).await?;
-    let mut body = String::with_capacity(rows.len() * 512);
-    let mut seen: HashSet<String> = HashSet::with_capacity(rows.len());
-    let mut last_modified = 0i64;
-    for row in &rows {
-        let Some(line) = local_line(row) else {
-            tracing::warn!(crate_name = %row.name, version = %row.version, "stored cargo metadata has no index entry");
-            continue;
-        };
-        body.push_str(&line);
-        body.push('\n');
-        seen.insert(build_less(&row.version));
-        last_modified = last_modified.max(row.updated_at);
-    }
-    let mut from_upstream = false;
+    let stamps = app.db.crate_version_stamps(repo.id, &normalized).await?;
+    let stamp = stamp_of(stamps.iter().copied());
+    let mut upstream_lines: Vec<crate::upstream::cargo::UpstreamLine> = Vec::new();
     for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
-        if upstream.local_names_only != 0 && !rows.is_empty() {
+        if upstream.local_names_only != 0 && !stamps.is_empty() {
             continue;
         }
-        let Ok(lines) = crate::upstream::cargo::index_lines(app, &upstream, &normalized).await
-        else {
+        match crate::upstream::cargo::index_lines(app, &upstream, name).await {
+            Ok(lines) => upstream_lines.extend(lines),
             // Already logged and counted; the other sources still answer.
-            continue;
-        };
-        for line in lines {
-            if seen.insert(build_less(&line.vers)) {
-                body.push_str(&line.json);
-                body.push('\n');
-                from_upstream = true;
-            }
+            Err(_) => continue,
         }
     }
-    if body.is_empty() {
+    let (local, last_modified) = if stamps.is_empty() {
+        (Arc::from(""), 0)
+    } else {
+        local_lines(app, &repo, &normalized, stamp).await?
+    };
+    let mut seen: HashSet<String> = local
+        .lines()
+        .filter_map(|l| {
+            // Only the version is needed; a full parse of every local line is not.
+            let start = l.find("\"vers\":\"")? + 8;
+            let end = l[start..].find('"')? + start;
+            Some(build_less(&l[start..end]))
+        })
+        .collect();
+    let mut extra = String::new();
+    for line in upstream_lines {
+        if seen.insert(build_less(&line.vers)) {
+            extra.push_str(&line.json);
+            extra.push('\n');
+        }
+    }
+    if local.is_empty() && extra.is_empty() {
         return Err(not_found());
     }
-    let etag = format!(
-        "\"{}\"",
-        hex::encode(&sha2::Sha256::digest(body.as_bytes())[..16])
-    );
+    let from_upstream = !extra.is_empty();
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(stamp);
+    hasher.update(extra.as_bytes());
+    let etag = format!("\"{}\"", hex::encode(&hasher.finalize()[..16]));
     let mut out = HeaderMap::new();
     let header = |v: &str| HeaderValue::from_str(v).map_err(AppError::internal);
     out.insert(ETAG, header(&etag)?);
@@ -234,7 +328,21 @@ async fn index_file(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    let body = if extra.is_empty() {
+        Body::from(Bytes::from_owner(ArcStr(local)))
+    } else {
+        Body::from(format!("{local}{extra}"))
+    };
     Ok((StatusCode::OK, out, body).into_response())
+}
+
+/// A cached index file handed to the response body without a copy.
+struct ArcStr(Arc<str>);
+
+impl AsRef<[u8]> for ArcStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// A version without its build metadata: cargo treats `1.0.0+a` and `1.0.0+b` as one.
