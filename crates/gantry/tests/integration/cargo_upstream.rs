@@ -113,6 +113,39 @@ async fn cargo_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // With --local-names-only, a crate published locally hides the upstream's versions of the
+    // same name (dependency confusion), while other names still come through.
+    s.create_repo("acme", "guarded", true).await?;
+    add_upstream(
+        &s,
+        "acme/guarded",
+        json!({"format": "cargo", "name": "up", "url": index, "mode": "proxy",
+               "username": "token", "password": up_token, "local_names_only": true}),
+    )
+    .await?;
+    let write = s.token("acme", "write").await?;
+    let guarded = CargoClient::new(&format!("{}/acme/guarded/cargo/index/", s.url))?;
+    let own = guarded.lib("itoa", "0.0.1", 1)?;
+    guarded.ok(
+        &own,
+        Some(&write),
+        &[
+            "publish",
+            "--registry",
+            "gantry",
+            "--no-verify",
+            "--allow-dirty",
+        ],
+    )?;
+    let (_, body) = get(&s, "/acme/guarded/cargo/index/it/oa/itoa").await?;
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("\"0.0.1\"") && !text.contains("1.0.11"),
+        "{text}"
+    );
+    let (st, _) = get(&s, "/acme/guarded/cargo/index/se/rd/serde_json").await?;
+    assert_eq!(st, StatusCode::OK);
+
     // Also warm the proxy's index of serde_json before the outage.
     let (st, _) = get(&s, "/acme/proxy/cargo/index/se/rd/serde_json").await?;
     assert_eq!(st, StatusCode::OK);
