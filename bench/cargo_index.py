@@ -113,6 +113,34 @@ def cmd_publish(args):
                       "per_second": round(args.count / seconds, 1)}))
 
 
+def cmd_rerender(args):
+    """Times the first index-file request after each change: yanks and un-yanks one version
+    in turn (through the cargo API), then GETs the file; each GET renders it anew."""
+    base = urllib.parse.urlsplit(args.url)
+    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=60)
+    api = f"/{args.owner}/{args.repo}/cargo/api/v1/crates/{args.name}/{args.version}"
+    index = f"/{args.owner}/{args.repo}/cargo/index/{args.path}"
+    times = []
+    for i in range(args.requests):
+        method, action = ("DELETE", "yank") if i % 2 == 0 else ("PUT", "unyank")
+        conn.request(method, f"{api}/{action}", headers={"Authorization": args.token})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise SystemExit(f"{action} failed: {resp.status}")
+        t = time.perf_counter()
+        conn.request("GET", index, headers={"Authorization": args.token})
+        resp = conn.getresponse()
+        data = resp.read()
+        times.append((time.perf_counter() - t) * 1000)
+        if resp.status != 200:
+            raise SystemExit(f"index failed: {resp.status}")
+    times.sort()
+    pick = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 3)
+    print(json.dumps({"n": len(times), "bytes": len(data), "p50_ms": pick(0.5),
+                      "p90_ms": pick(0.9), "p99_ms": pick(0.99), "max_ms": round(times[-1], 3)}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -126,6 +154,16 @@ def main():
     sp.add_argument("--version-prefix", default="1.0.")
     sp.add_argument("--concurrency", type=int, default=4)
     sp.set_defaults(func=cmd_publish)
+    sp = sub.add_parser("rerender")
+    sp.add_argument("--url", required=True)
+    sp.add_argument("--token", required=True)
+    sp.add_argument("--owner", required=True)
+    sp.add_argument("--repo", required=True)
+    sp.add_argument("--name", default="benchcrate")
+    sp.add_argument("--version", default="1.0.0")
+    sp.add_argument("--path", default="be/nc/benchcrate")
+    sp.add_argument("--requests", type=int, default=200)
+    sp.set_defaults(func=cmd_rerender)
     args = ap.parse_args()
     args.func(args)
 

@@ -23,7 +23,9 @@
 #     body cargo sends), CONCURRENCY keep-alive connections, timed;
 #  2. GET /acme/dev/cargo/index/be/nc/benchcrate (the crate's index file) REQUESTS times on one
 #     keep-alive connection, then with a new connection per request. Target: p99 < 10 ms;
-#  3. the same on a private repository, with a token (authentication and access checks).
+#  3. the same on a private repository, with a token (authentication and access checks);
+#  4. RERENDERS times (default 200): yank or un-yank 1.0.0, then GET the index file once —
+#     the request after a change renders the file from the database again.
 # Every result is a JSON line on stdout. All traffic goes to 127.0.0.1.
 set -euo pipefail
 
@@ -117,4 +119,8 @@ latency index-file-keepalive "$FILE"
 latency index-file-new-connection-each "$FILE" --new-connection
 log "3. the same on a private repository, with a token"
 latency index-file-private-keepalive /acme/priv/cargo/index/be/nc/benchcrate --token "$TOKEN"
+log "4. the first request after each change (a yank or un-yank), which renders the file anew"
+python3 "$PY" wait-quiet --own-pids "$GANTRY_PID" --max-wait "$WAIT_QUIET_MAX" >/dev/null
+python3 "$CPY" rerender --url "$URL" --token "$TOKEN" --owner acme --repo dev --requests "${RERENDERS:-200}" \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); d={"step":"index-file-after-change",**d}; print(json.dumps(d))'
 log "done; gantry RSS: $(awk '/VmRSS/ {print $2" kB"}' "/proc/$GANTRY_PID/status")"

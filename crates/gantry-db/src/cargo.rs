@@ -55,24 +55,30 @@ impl Db {
         .await?)
     }
 
-    /// What identifies the current state of a crate's index file: the (id, updated_at,
-    /// yanked) of its live versions in publish order. A yank, resync, promotion, quarantine or deletion
-    /// changes it; it reads no metadata, so it is cheap to check on every request.
-    pub async fn crate_version_stamps(
+    /// What identifies the current state of a crate's index file, in one row: how many live
+    /// versions it has and sums over their ids, change times and yank flags. Any change that
+    /// adds, removes, yanks, resyncs or re-states a version changes it (a new row has a new
+    /// id; a change sets `updated_at` to now or flips `yanked`). It reads no metadata, so it is
+    /// cheap to check on every request.
+    pub async fn crate_index_stamp(
         &self,
         repository_id: i64,
         normalized_name: &str,
-    ) -> Result<Vec<(i64, i64, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT id, updated_at, yanked FROM packages WHERE repository_id = $1 AND normalized_name = $2 \
-             AND format = $3 AND state = 'available' AND sync_status = 'completed' \
-             ORDER BY uploaded_at, id",
+    ) -> Result<[i64; 4]> {
+        let (count, ids, times, yanks): (i64, i64, i64, i64) = sqlx::query_as(
+            // PostgreSQL sums bigints as numeric: cast back.
+            "SELECT COUNT(*), CAST(COALESCE(SUM(id), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(updated_at), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(yanked * id), 0) AS BIGINT) FROM packages WHERE repository_id = $1 \
+             AND normalized_name = $2 AND format = $3 AND state = 'available' \
+             AND sync_status = 'completed'",
         )
         .bind(repository_id)
         .bind(normalized_name)
         .bind(FORMAT)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok([count, ids, times, yanks])
     }
 
     /// Versions of the crates whose normalised name contains `needle` (already normalised),

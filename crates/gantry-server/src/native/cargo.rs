@@ -167,7 +167,7 @@ struct IndexCache {
 }
 
 struct CachedFile {
-    stamp: [u8; 32],
+    stamp: [i64; 4],
     body: Arc<str>,
     last_modified: i64,
 }
@@ -186,14 +186,16 @@ fn index_cache() -> &'static Mutex<IndexCache> {
     })
 }
 
-fn stamp_of(stamps: impl Iterator<Item = (i64, i64, i64)>) -> [u8; 32] {
-    let mut hasher = sha2::Sha256::new();
-    for (id, updated_at, yanked) in stamps {
-        hasher.update(id.to_le_bytes());
-        hasher.update(updated_at.to_le_bytes());
-        hasher.update(yanked.to_le_bytes());
-    }
-    hasher.finalize().into()
+/// The stamp of rows read, computed as the database computes it.
+fn stamp_of(rows: &[CrateVersionRow]) -> [i64; 4] {
+    rows.iter().fold([0; 4], |[n, ids, times, yanks], r| {
+        [
+            n + 1,
+            ids.wrapping_add(r.id),
+            times.wrapping_add(r.updated_at),
+            yanks.wrapping_add(r.yanked * r.id),
+        ]
+    })
 }
 
 /// The local lines of a crate's index file and their latest change, from the cache when its
@@ -202,7 +204,7 @@ async fn local_lines(
     app: &Arc<App>,
     repo: &RepoRow,
     normalized: &str,
-    stamp: [u8; 32],
+    stamp: [i64; 4],
 ) -> AppResult<(Arc<str>, i64)> {
     let key = (Arc::as_ptr(app) as usize, repo.id, normalized.to_owned());
     if let Ok(cache) = index_cache().lock() {
@@ -224,7 +226,7 @@ async fn local_lines(
     }
     let body: Arc<str> = Arc::from(body);
     // Stamped with what was read, which may be newer than the stamp the request saw.
-    let read_stamp = stamp_of(rows.iter().map(|r| (r.id, r.updated_at, r.yanked)));
+    let read_stamp = stamp_of(&rows);
     if let Ok(mut cache) = index_cache().lock() {
         if cache.bytes + body.len() > INDEX_CACHE_BYTES {
             cache.files.clear();
@@ -262,11 +264,11 @@ async fn index_file(
         return Err(not_found());
     }
     let normalized = normalize(name);
-    let stamps = app.db.crate_version_stamps(repo.id, &normalized).await?;
-    let stamp = stamp_of(stamps.iter().copied());
+    let stamp = app.db.crate_index_stamp(repo.id, &normalized).await?;
+    let local_versions = stamp[0];
     let mut upstream_lines: Vec<crate::upstream::cargo::UpstreamLine> = Vec::new();
     for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
-        if upstream.local_names_only != 0 && !stamps.is_empty() {
+        if upstream.local_names_only != 0 && local_versions > 0 {
             continue;
         }
         match crate::upstream::cargo::index_lines(app, &upstream, name).await {
@@ -275,7 +277,7 @@ async fn index_file(
             Err(_) => continue,
         }
     }
-    let (local, last_modified) = if stamps.is_empty() {
+    let (local, last_modified) = if local_versions == 0 {
         (Arc::from(""), 0)
     } else {
         local_lines(app, &repo, &normalized, stamp).await?
@@ -301,7 +303,9 @@ async fn index_file(
     }
     let from_upstream = !extra.is_empty();
     let mut hasher = sha2::Sha256::new();
-    hasher.update(stamp);
+    for part in stamp {
+        hasher.update(part.to_le_bytes());
+    }
     hasher.update(extra.as_bytes());
     let etag = format!("\"{}\"", hex::encode(&hasher.finalize()[..16]));
     let mut out = HeaderMap::new();
