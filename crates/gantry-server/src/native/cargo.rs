@@ -100,9 +100,29 @@ pub(crate) async fn config(
     Ok(ok_json(&body))
 }
 
+/// The stored index entry of a version, taken from its metadata as written.
+#[derive(Deserialize)]
+struct StoredEntry<'a> {
+    #[serde(borrow)]
+    index: &'a serde_json::value::RawValue,
+}
+
 /// One line of an index file for a local version: the stored entry plus `cksum` and
-/// `yanked`.
+/// `yanked`. The entry's text is spliced in as stored, without building a JSON tree of it.
 fn local_line(row: &CrateVersionRow) -> Option<String> {
+    let stored: StoredEntry<'_> = serde_json::from_str(&row.metadata).ok()?;
+    let raw = stored.index.get();
+    let fields = raw.strip_prefix('{')?.trim_start();
+    // Stored metadata is compact JSON; anything else is re-serialised to stay on one line.
+    if raw.contains('\n') || fields.starts_with('}') {
+        return local_line_slow(row);
+    }
+    let sha = serde_json::to_string(&row.primary_sha256).ok()?;
+    let yanked = if row.yanked != 0 { "true" } else { "false" };
+    Some(format!("{{\"cksum\":{sha},\"yanked\":{yanked},{fields}"))
+}
+
+fn local_line_slow(row: &CrateVersionRow) -> Option<String> {
     let mut metadata: serde_json::Value = serde_json::from_str(&row.metadata).ok()?;
     let mut entry = match metadata.get_mut("index").map(serde_json::Value::take) {
         Some(serde_json::Value::Object(entry)) => entry,
