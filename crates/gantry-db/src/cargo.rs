@@ -55,6 +55,24 @@ impl Db {
         .await?)
     }
 
+    /// (name, version) of every version of a crate that is not deleted, quarantined ones
+    /// included: what a new publish must not collide with.
+    pub async fn crate_name_versions(
+        &self,
+        repository_id: i64,
+        normalized_name: &str,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT name, version FROM packages WHERE repository_id = $1 AND normalized_name = $2 \
+             AND format = $3 AND state <> 'deleted' ORDER BY id",
+        )
+        .bind(repository_id)
+        .bind(normalized_name)
+        .bind(FORMAT)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// What identifies the current state of a crate's index file, in one row: how many live
     /// versions it has and sums over their ids, change times and yank flags. Any change that
     /// adds, removes, yanks, resyncs or re-states a version changes it (a new row has a new

@@ -556,16 +556,18 @@ async fn check_new_version(
     name: &str,
     version: &str,
 ) -> AppResult<()> {
-    let existing = app.db.crate_versions(repo.id, &normalize(name)).await?;
-    if let Some(other) = existing.iter().find(|r| r.name != name) {
+    let existing = app
+        .db
+        .crate_name_versions(repo.id, &normalize(name))
+        .await?;
+    if let Some((other, _)) = existing.iter().find(|(n, _)| n != name) {
         return Err(AppError::Conflict(format!(
-            "crate '{name}' would duplicate the existing crate '{}' in {} (names are compared ignoring case and '-'/'_')",
-            other.name,
+            "crate '{name}' would duplicate the existing crate '{other}' in {} (names are compared ignoring case and '-'/'_')",
             repo.slug()
         )));
     }
     let wanted = build_less(version);
-    if existing.iter().any(|r| build_less(&r.version) == wanted) {
+    if existing.iter().any(|(_, v)| build_less(v) == wanted) {
         return Err(AppError::Conflict(format!(
             "crate {name}@{version} already exists in {}; a published version cannot be replaced",
             repo.slug()

@@ -512,6 +512,32 @@ async fn cargo_index_entries_caching_and_errors() -> TestResult {
         .await?;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
+    // Ownership is not managed per crate.
+    let (st, _) = s
+        .call(
+            Method::PUT,
+            "/acme/pub/cargo/api/v1/crates/itoa/owners",
+            Some(ADMIN),
+            Some(json!({"users": ["x"]})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    // The package JSON links the cargo download.
+    let (_, listing) = s
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/pub?query=name:itoa",
+            None,
+        )
+        .await?;
+    let url = listing[0]["files"][0]["download_url"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        url.ends_with("/acme/pub/cargo/api/v1/crates/itoa/1.0.11/download"),
+        "{listing}"
+    );
+
     // Publish bodies that disagree with their crate, or are malformed, get cargo's errors.
     let krate = std::fs::read(fixture("itoa-1.0.11.crate"))?;
     let publish = |body: Vec<u8>| {
