@@ -4,6 +4,7 @@
 //! transaction, so the provenance trail can never disagree with the data.
 
 mod bind;
+mod cargo;
 mod events;
 mod jobs;
 mod migrations;
@@ -21,6 +22,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use cargo::CrateVersionRow;
 pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
 pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
 pub use packages::{

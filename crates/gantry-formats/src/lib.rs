@@ -7,6 +7,7 @@
 //! To add a format: create `src/<format>/`, implement [`Format`], and list it in
 //! [`Registry::builtin`].
 
+pub mod cargo;
 mod format;
 pub mod python;
 pub mod raw;

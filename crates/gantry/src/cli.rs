@@ -294,7 +294,7 @@ pub(crate) enum SecurityCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format, e.g. python.
+    /// Package format: python or cargo.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -307,7 +307,8 @@ pub(crate) enum UpstreamCommand {
         repo: String,
         #[arg(long)]
         name: String,
-        /// For Python: the simple index root, e.g. http://host/simple/.
+        /// For Python: the simple index root, e.g. http://host/simple/; for cargo: the sparse
+        /// index root without `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.

@@ -17,7 +17,7 @@ use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
 /// Formats that can have upstreams today.
-const FORMATS: &[&str] = &["python"];
+const FORMATS: &[&str] = &["python", "cargo"];
 const MAX_UPSTREAMS: usize = 32;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! Native protocol routes, one module per format, and the file-serving logic they share.
 
+pub(crate) mod cargo;
 pub(crate) mod python;
 pub(crate) mod raw;
 
@@ -46,6 +47,11 @@ pub(crate) fn download_path(package: &PackageRow, filename: &str) -> String {
             encode_segment(&package.version),
             encode_segment(filename)
         ),
+        "cargo" => format!(
+            "/{ns}/{repo}/cargo/api/v1/crates/{}/{}/download",
+            encode_segment(&package.name),
+            encode_segment(&package.version)
+        ),
         other => format!(
             "/{ns}/{repo}/{other}/files/{}/{}",
             package.slug_perm,
@@ -74,6 +80,28 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     (
         "HEAD",
         "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
+    ),
+    ("GET", "/{owner}/{repo}/cargo/index/config.json"),
+    ("GET", "/{owner}/{repo}/cargo/index/{a}/{name}"),
+    ("GET", "/{owner}/{repo}/cargo/index/{a}/{b}/{name}"),
+    ("PUT", "/{owner}/{repo}/cargo/api/v1/crates/new"),
+    ("GET", "/{owner}/{repo}/cargo/api/v1/crates"),
+    ("GET", "/{owner}/{repo}/cargo/api/v1/crates/{name}/owners"),
+    (
+        "DELETE",
+        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/yank",
+    ),
+    (
+        "PUT",
+        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/unyank",
+    ),
+    (
+        "GET",
+        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
+    ),
+    (
+        "HEAD",
+        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
     ),
 ];
 
@@ -112,6 +140,46 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route(
             "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
             get(python::upstream_file),
+        )
+        .merge(cargo_routes())
+}
+
+fn cargo_routes() -> Router<Arc<App>> {
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::{delete, put};
+    Router::new()
+        .route(
+            "/{owner}/{repo}/cargo/index/config.json",
+            get(cargo::config),
+        )
+        .route(
+            "/{owner}/{repo}/cargo/index/{a}/{name}",
+            get(cargo::index_file2),
+        )
+        .route(
+            "/{owner}/{repo}/cargo/index/{a}/{b}/{name}",
+            get(cargo::index_file3),
+        )
+        .route(
+            "/{owner}/{repo}/cargo/api/v1/crates/new",
+            put(cargo::publish).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/{owner}/{repo}/cargo/api/v1/crates", get(cargo::search))
+        .route(
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/owners",
+            get(cargo::owners),
+        )
+        .route(
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/yank",
+            delete(cargo::yank),
+        )
+        .route(
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/unyank",
+            put(cargo::unyank),
+        )
+        .route(
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
+            get(cargo::download),
         )
 }
 

@@ -61,6 +61,9 @@ enum Rule {
     Site,
     /// Fixed status for every caller with a valid (or no) token.
     Always(u16),
+    /// Read on acme/dev, except that an anonymous caller is asked to authenticate (cargo
+    /// sends its token only after a 401 on `config.json`).
+    ReadChallenge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +107,12 @@ fn want(rule: Rule, caller: Caller) -> Want {
         Rule::CopyOut => match caller {
             C::Anonymous | C::OtherNamespace => Want::Hidden,
             C::Read | C::OutsideAllowlist => Want::Forbidden,
+            _ => Want::Allowed,
+        },
+        Rule::ReadChallenge => match caller {
+            C::Anonymous => Want::Unauthorized,
+            C::OtherNamespace => Want::Hidden,
+            C::OutsideAllowlist => Want::Forbidden,
             _ => Want::Allowed,
         },
         Rule::Repo {
@@ -740,6 +749,76 @@ fn entries(slug: &str, webhook: i64, py_file: String, upstream: i64) -> Vec<Entr
             None,
             repo(Level::Read),
         ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/cargo/index/config.json",
+            "/acme/dev/cargo/index/config.json".into(),
+            None,
+            Rule::ReadChallenge,
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/cargo/index/{a}/{name}",
+            "/acme/dev/cargo/index/1/a".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/cargo/index/{a}/{b}/{name}",
+            "/acme/dev/cargo/index/it/oa/itoa".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "PUT",
+            "/{owner}/{repo}/cargo/api/v1/crates/new",
+            "/acme/dev/cargo/api/v1/crates/new".into(),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/cargo/api/v1/crates",
+            "/acme/dev/cargo/api/v1/crates?q=itoa".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/owners",
+            "/acme/dev/cargo/api/v1/crates/itoa/owners".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "DELETE",
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/yank",
+            "/acme/dev/cargo/api/v1/crates/itoa/1.0.11/yank".into(),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "PUT",
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/unyank",
+            "/acme/dev/cargo/api/v1/crates/itoa/1.0.11/unyank".into(),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
+            "/acme/dev/cargo/api/v1/crates/itoa/1.0.11/download".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
+            "/acme/dev/cargo/api/v1/crates/itoa/1.0.11/download".into(),
+            None,
+            repo(Level::Read),
+        ),
     ]
 }
 
@@ -788,6 +867,12 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         &["push", "python", "acme/dev", &wheel.display().to_string()],
     )?;
     let py_file = format!("/acme/dev/python/files/{py_slug}/six-1.16.0-py2.py3-none-any.whl");
+    let itoa = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/cargo/itoa-1.0.11.crate");
+    s.cli_ok(
+        Some(ADMIN),
+        &["push", "cargo", "acme/dev", &itoa.display().to_string()],
+    )?;
     let (st, hook) = s
         .admin(
             Method::POST,
@@ -901,9 +986,14 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
                 Caller::OutsideAllowlist => (Some(admin.as_str()), "203.0.113.7"),
             };
             let method = Method::from_bytes(e.method.as_bytes())?;
-            let mut req = s
-                .req(method, &e.path, token)
-                .header("x-forwarded-for", address);
+            let mut req = match token {
+                // cargo sends its token as the whole Authorization header.
+                Some(t) if e.template.contains("/cargo/") => {
+                    s.req(method, &e.path, None).header("authorization", t)
+                }
+                _ => s.req(method, &e.path, token),
+            }
+            .header("x-forwarded-for", address);
             if let Some(body) = &e.body {
                 req = req.json(body);
             } else if e.method == "POST" {

@@ -6,6 +6,8 @@ mod common;
 mod access_control;
 mod access_matrix;
 mod auth;
+mod cargo;
+mod cargo_upstream;
 mod pipeline;
 mod policies;
 mod promotion;

@@ -1,0 +1,452 @@
+//! Cargo upstreams: another sparse index (`config.json` for the download template, one
+//! index file per crate). Index files and the config are cached with the upstream's TTL and
+//! served stale while it is down; `.crate` files are streamed through, and in `cache` mode
+//! stored as packages on the way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use gantry_db::{RepoRow, UpstreamRow};
+use gantry_formats::cargo::{index_path, normalize};
+use gantry_formats::Declared;
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::ingest::Upload;
+
+const FORMAT: &str = "cargo";
+/// Largest index file or config read from an upstream.
+const MAX_FILE: usize = 32 * 1024 * 1024;
+/// Most versions taken from one index file.
+const MAX_LINES: usize = 100_000;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Cache key of the upstream's `config.json` (crate names cannot contain a dot).
+const CONFIG_KEY: &str = "config.json";
+
+/// One version an upstream's index lists: its line as the upstream wrote it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct UpstreamLine {
+    pub(crate) vers: String,
+    pub(crate) cksum: Option<String>,
+    pub(crate) json: String,
+}
+
+fn root(upstream: &UpstreamRow) -> String {
+    upstream
+        .url
+        .strip_prefix("sparse+")
+        .unwrap_or(&upstream.url)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A cached document: fresh from the cache, fetched, or — when the upstream fails — stale
+/// from the cache.
+async fn cached<F, Fut>(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    key: &str,
+    fetch: F,
+) -> Result<String, String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let cached = app
+        .db
+        .upstream_cache_get(upstream.id, key)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some((body, fetched_at)) = &cached {
+        let age = gantry_core::time::now_millis() - fetched_at;
+        if age < upstream.index_ttl_seconds.saturating_mul(1000) {
+            return Ok(body.clone());
+        }
+    }
+    match fetch().await {
+        Ok(body) => {
+            if let Err(e) = app.db.upstream_cache_put(upstream.id, key, &body).await {
+                tracing::warn!(error = %e, "caching an upstream index file failed");
+            }
+            Ok(body)
+        }
+        Err(error) => {
+            app.metrics.upstream_failure(&upstream.name);
+            tracing::warn!(upstream = %upstream.name, key, %error, stale = cached.is_some(), "upstream index fetch failed");
+            match cached {
+                Some((body, _)) => Ok(body),
+                None => Err(error),
+            }
+        }
+    }
+}
+
+/// GETs a small document; `Ok(None)` on 404.
+async fn get_text(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    url: &str,
+) -> Result<Option<String>, String> {
+    app.webhook_deny
+        .check(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let response = super::python::request(app, upstream, url)
+        .timeout(FETCH_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(format!("{url} answered HTTP {status}"));
+    }
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("reading {url}: {e}"))?;
+        if body.len() + chunk.len() > MAX_FILE {
+            return Err(format!("{url} is larger than {MAX_FILE} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body)
+        .map(Some)
+        .map_err(|_| format!("{url} is not UTF-8"))
+}
+
+/// The versions an upstream's index lists for `name` (as the client spelled it).
+pub(crate) async fn index_lines(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    name: &str,
+) -> Result<Vec<UpstreamLine>, String> {
+    if !gantry_formats::cargo::valid_crate_name(name) {
+        return Ok(Vec::new());
+    }
+    let lower = name.to_ascii_lowercase();
+    let url = format!("{}/{}", root(upstream), index_path(&lower));
+    let body = cached(app, upstream, &lower, || async {
+        let text = get_text(app, upstream, &url).await?.unwrap_or_default();
+        let lines = parse_index(&text, name);
+        serde_json::to_string(&lines).map_err(|e| e.to_string())
+    })
+    .await?;
+    Ok(serde_json::from_str(&body).unwrap_or_default())
+}
+
+/// The well-formed lines of an index file that are about `name`.
+fn parse_index(text: &str, name: &str) -> Vec<UpstreamLine> {
+    let wanted = normalize(name);
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line).ok()?;
+            let entry_name = entry["name"].as_str()?;
+            let vers = entry["vers"].as_str()?;
+            if normalize(entry_name) != wanted
+                || gantry_formats::cargo::Version::parse(vers).is_err()
+            {
+                return None;
+            }
+            Some(UpstreamLine {
+                vers: vers.to_owned(),
+                cksum: entry["cksum"].as_str().map(str::to_ascii_lowercase),
+                // Re-serialised, so one line stays one line whatever the upstream sent.
+                json: entry.to_string(),
+            })
+        })
+        .take(MAX_LINES)
+        .collect()
+}
+
+/// Where the upstream serves `name`@`version`, from its `config.json` download template.
+async fn download_url(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    name: &str,
+    version: &str,
+    cksum: &str,
+) -> Result<String, String> {
+    let config_url = format!("{}/config.json", root(upstream));
+    let body = cached(app, upstream, CONFIG_KEY, || async {
+        get_text(app, upstream, &config_url)
+            .await?
+            .ok_or_else(|| format!("{config_url} not found"))
+    })
+    .await?;
+    let config: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("{config_url} is not JSON: {e}"))?;
+    let dl = config["dl"]
+        .as_str()
+        .ok_or_else(|| format!("{config_url} has no dl"))?;
+    Ok(expand_dl(dl, name, version, cksum))
+}
+
+fn expand_dl(dl: &str, name: &str, version: &str, cksum: &str) -> String {
+    let markers = [
+        "{crate}",
+        "{version}",
+        "{prefix}",
+        "{lowerprefix}",
+        "{sha256-checksum}",
+    ];
+    if !markers.iter().any(|m| dl.contains(m)) {
+        return format!("{}/{name}/{version}/download", dl.trim_end_matches('/'));
+    }
+    dl.replace("{crate}", name)
+        .replace("{version}", version)
+        .replace("{lowerprefix}", &prefix_of(&name.to_ascii_lowercase()))
+        .replace("{prefix}", &prefix_of(name))
+        .replace("{sha256-checksum}", cksum)
+}
+
+/// The directory part of a crate's index path, in the case of `name` (names are ASCII).
+fn prefix_of(name: &str) -> String {
+    match name.len() {
+        0 => String::new(),
+        1 => "1".into(),
+        2 => "2".into(),
+        3 => format!("3/{}", &name[..1]),
+        _ => format!("{}/{}", &name[..2], &name[2..4]),
+    }
+}
+
+/// A `.crate` only an upstream has: the first upstream (by priority) whose index lists the
+/// version serves it.
+pub(crate) async fn download(
+    app: &Arc<App>,
+    caller: &Caller,
+    method: &Method,
+    repo: RepoRow,
+    name: &str,
+    version: &str,
+) -> AppResult<Response> {
+    let not_found = || {
+        AppError::NotFound(format!(
+            "crate {name}@{version} not found in {}",
+            repo.slug()
+        ))
+    };
+    let mut found = None;
+    for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
+        let Ok(lines) = index_lines(app, &upstream, name).await else {
+            continue;
+        };
+        if let Some(line) = lines.into_iter().find(|l| l.vers == version) {
+            found = Some((upstream, line));
+            break;
+        }
+    }
+    let (upstream, line) = found.ok_or_else(not_found)?;
+    // Entitlements count every file served, fetched from an upstream or not.
+    if let Some(token) = caller
+        .token()
+        .filter(|t| t.kind == crate::auth::ENTITLEMENT)
+    {
+        if method != Method::HEAD && !app.db.consume_download(token.id).await? {
+            return Err(caller.deny(
+                AppError::Forbidden(format!(
+                    "this entitlement token has used its {} downloads",
+                    token.max_downloads.unwrap_or(0)
+                )),
+                Some(&repo.namespace),
+            ));
+        }
+    }
+    let cksum = line.cksum.clone().unwrap_or_default();
+    let url = download_url(app, &upstream, name, version, &cksum)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
+    app.webhook_deny
+        .check(&url)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream download url: {e}")))?;
+    let response = super::python::request(app, &upstream, &url)
+        .send()
+        .await
+        .map_err(|e| {
+            app.metrics.upstream_failure(&upstream.name);
+            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+        })?;
+    if !response.status().is_success() {
+        app.metrics.upstream_failure(&upstream.name);
+        return Err(AppError::BadGateway(format!(
+            "upstream {} answered HTTP {} for {name}@{version}",
+            upstream.name,
+            response.status()
+        )));
+    }
+    let mut out = HeaderMap::new();
+    out.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
+    if let Some(length) = response.content_length() {
+        out.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    if method == Method::HEAD {
+        return Ok((StatusCode::OK, out).into_response());
+    }
+    let upstream_bytes = response.bytes_stream();
+    if upstream.mode != "cache" {
+        let metrics_app = Arc::clone(app);
+        let body = upstream_bytes.map(move |chunk| {
+            if let Ok(b) = &chunk {
+                metrics_app.metrics.add_sent(b.len() as u64);
+            }
+            chunk
+        });
+        return Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response());
+    }
+    let client_rx = tee_into_cache(
+        Arc::clone(app),
+        repo,
+        upstream.name.clone(),
+        format!("{name}-{version}.crate"),
+        line.cksum,
+        upstream_bytes,
+    );
+    let body = futures::stream::unfold(client_rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+}
+
+/// Streams an upstream `.crate` to the client and into the blob store at once; once
+/// complete and matching the index's checksum, the stored file becomes a package. The copy
+/// is finished even when the client goes away.
+fn tee_into_cache(
+    app: Arc<App>,
+    repo: RepoRow,
+    upstream_name: String,
+    filename: String,
+    expected_sha256: Option<String>,
+    mut source: impl futures::Stream<Item = Result<bytes::Bytes, reqwest::Error>>
+        + Send
+        + Unpin
+        + 'static,
+) -> tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>> {
+    let (client_tx, client_rx) = tokio::sync::mpsc::channel(8);
+    let (blob_tx, blob_rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    tokio::spawn(async move {
+        let limit = app.config.max_upload_size;
+        let blob_stream = futures::stream::unfold(blob_rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        let store = app.blobs.put_stream(blob_stream, limit);
+        let pump = async {
+            while let Some(chunk) = source.next().await {
+                match chunk {
+                    Ok(bytes) => {
+                        app.metrics.add_sent(bytes.len() as u64);
+                        // A client that went away does not stop the cache fill.
+                        let _ = client_tx.send(Ok(bytes.clone())).await;
+                        if blob_tx.send(Ok(bytes)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!("upstream stream failed: {e}");
+                        let _ = client_tx
+                            .send(Err(std::io::Error::other(message.clone())))
+                            .await;
+                        let _ = blob_tx.send(Err(std::io::Error::other(message))).await;
+                        break;
+                    }
+                }
+            }
+            drop(blob_tx);
+            drop(client_tx);
+        };
+        let (stored, ()) = futures::join!(store, pump);
+        let digests = match stored {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, %filename, "caching an upstream crate failed");
+                return;
+            }
+        };
+        if expected_sha256
+            .as_deref()
+            .is_some_and(|want| !want.eq_ignore_ascii_case(&digests.sha256))
+        {
+            tracing::error!(%filename, upstream = %upstream_name, got = %digests.sha256, "upstream crate does not match its index checksum; not cached");
+            app.metrics.upstream_failure(&upstream_name);
+            return;
+        }
+        let Some(format) = app.formats.get(FORMAT) else {
+            return;
+        };
+        let origin = crate::ingest::Origin {
+            actor: format!("upstream:{upstream_name}"),
+            address: None,
+            upstream: Some(upstream_name.clone()),
+        };
+        let upload = Upload {
+            declared: Declared {
+                filename: filename.clone(),
+                ..Declared::default()
+            },
+            republish: false,
+            tags: Vec::new(),
+            content_length: None,
+            inline: true,
+            identical_ok: true,
+        };
+        if let Err(e) =
+            crate::ingest::ingest_blob(&app, &origin, &repo, format, upload, digests, None).await
+        {
+            tracing::warn!(error = %e, %filename, "storing a cached upstream crate as a package failed");
+        }
+    });
+    client_rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_download_templates() {
+        assert_eq!(
+            expand_dl("http://h/api/v1/crates", "serde", "1.0.0", "ab"),
+            "http://h/api/v1/crates/serde/1.0.0/download"
+        );
+        assert_eq!(
+            expand_dl(
+                "http://h/{crate}/{version}/{sha256-checksum}",
+                "a",
+                "1.0.0",
+                "ab"
+            ),
+            "http://h/a/1.0.0/ab"
+        );
+        assert_eq!(
+            expand_dl(
+                "http://h/{lowerprefix}/{prefix}/{crate}",
+                "Serde",
+                "1.0.0",
+                ""
+            ),
+            "http://h/se/rd/Se/rd/Serde"
+        );
+        assert_eq!(
+            expand_dl("http://h/{prefix}", "abc", "1.0.0", ""),
+            "http://h/3/a"
+        );
+    }
+
+    #[test]
+    fn keeps_only_lines_about_the_crate() {
+        let text = "{\"name\":\"demo\",\"vers\":\"1.0.0\",\"cksum\":\"AB\"}\n\nnot json\n{\"name\":\"other\",\"vers\":\"1.0.0\"}\n{\"name\":\"Demo\",\"vers\":\"x\"}\n";
+        let lines = parse_index(text, "demo");
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].cksum.as_deref(), Some("ab"));
+    }
+}
