@@ -24,6 +24,8 @@ struct Inner {
 struct Page {
     validator: String,
     body: Bytes,
+    /// A number kept with the page (cargo keeps the last change time for Last-Modified).
+    extra: i64,
     used: u64,
 }
 
@@ -37,6 +39,11 @@ impl IndexCache {
 
     /// The page stored under `key` if it was rendered from data with this `validator`.
     pub(crate) fn get(&self, key: &str, validator: &str) -> Option<Bytes> {
+        self.get_with(key, validator).map(|(body, _)| body)
+    }
+
+    /// [`Self::get`] with the number stored beside the page.
+    pub(crate) fn get_with(&self, key: &str, validator: &str) -> Option<(Bytes, i64)> {
         let mut inner = self.inner.lock().ok()?;
         inner.clock += 1;
         let clock = inner.clock;
@@ -45,10 +52,15 @@ impl IndexCache {
             return None;
         }
         page.used = clock;
-        Some(page.body.clone())
+        Some((page.body.clone(), page.extra))
     }
 
     pub(crate) fn put(&self, key: String, validator: String, body: Bytes) {
+        self.put_with(key, validator, body, 0);
+    }
+
+    /// [`Self::put`] with a number kept beside the page.
+    pub(crate) fn put_with(&self, key: String, validator: String, body: Bytes, extra: i64) {
         if body.len() > self.max_bytes / 4 {
             return;
         }
@@ -79,6 +91,7 @@ impl IndexCache {
             Page {
                 validator,
                 body,
+                extra,
                 used: clock,
             },
         );

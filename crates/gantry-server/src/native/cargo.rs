@@ -4,8 +4,8 @@
 //! carry cargo's `{"errors": [{"detail": …}]}` beside the Contract's envelope, so cargo prints
 //! the real reason.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -176,36 +176,6 @@ pub(crate) async fn index_file3(
     index_file(&app, &caller, &headers, &owner, &repo, &path, &name).await
 }
 
-/// Rendered local parts of index files, keyed by server, repository and crate, each with the
-/// stamp it was built from. A request checks the stamp with one small indexed query and
-/// re-renders only when the versions changed, so a crate with thousands of versions is not
-/// re-read and re-serialised on every request. Every replica checks against the database, so
-/// none serves a stale file.
-struct IndexCache {
-    files: HashMap<(usize, i64, String), CachedFile>,
-    bytes: usize,
-}
-
-struct CachedFile {
-    stamp: [i64; 4],
-    body: Arc<str>,
-    last_modified: i64,
-}
-
-/// Bytes of rendered index files kept in memory.
-const INDEX_CACHE_BYTES: usize = 64 * 1024 * 1024;
-
-static INDEX_CACHE: OnceLock<Mutex<IndexCache>> = OnceLock::new();
-
-fn index_cache() -> &'static Mutex<IndexCache> {
-    INDEX_CACHE.get_or_init(|| {
-        Mutex::new(IndexCache {
-            files: HashMap::new(),
-            bytes: 0,
-        })
-    })
-}
-
 /// The stamp of rows read, computed as the database computes it.
 fn stamp_of(rows: &[CrateVersionRow]) -> [i64; 4] {
     rows.iter().fold([0; 4], |[n, ids, times, yanks], r| {
@@ -218,19 +188,20 @@ fn stamp_of(rows: &[CrateVersionRow]) -> [i64; 4] {
     })
 }
 
-/// The local lines of a crate's index file and their latest change, from the cache when its
-/// stamp is current.
+/// The local lines of a crate's index file and their latest change, from the shared index
+/// cache (`crate::index_cache`) when its stamp is current: a crate with thousands of versions
+/// is not re-read and re-serialised on every request, and every replica checks the stamp
+/// against the database, so none serves a stale file.
 async fn local_lines(
     app: &Arc<App>,
     repo: &RepoRow,
     normalized: &str,
     stamp: [i64; 4],
-) -> AppResult<(Arc<str>, i64)> {
-    let key = (Arc::as_ptr(app) as usize, repo.id, normalized.to_owned());
-    if let Ok(cache) = index_cache().lock() {
-        if let Some(hit) = cache.files.get(&key).filter(|f| f.stamp == stamp) {
-            return Ok((Arc::clone(&hit.body), hit.last_modified));
-        }
+) -> AppResult<(Bytes, i64)> {
+    let key = format!("cargo|{}|{normalized}", repo.id);
+    let validator = |s: [i64; 4]| format!("{}-{}-{}-{}", s[0], s[1], s[2], s[3]);
+    if let Some(hit) = app.index_cache.get_with(&key, &validator(stamp)) {
+        return Ok(hit);
     }
     let rows = app.db.crate_versions(repo.id, normalized).await?;
     let mut body = String::with_capacity(rows.len() * 512);
@@ -244,28 +215,10 @@ async fn local_lines(
         body.push('\n');
         last_modified = last_modified.max(row.updated_at);
     }
-    let body: Arc<str> = Arc::from(body);
+    let body = Bytes::from(body);
     // Stamped with what was read, which may be newer than the stamp the request saw.
-    let read_stamp = stamp_of(&rows);
-    if let Ok(mut cache) = index_cache().lock() {
-        if cache.bytes + body.len() > INDEX_CACHE_BYTES {
-            cache.files.clear();
-            cache.bytes = 0;
-        }
-        if body.len() <= INDEX_CACHE_BYTES {
-            cache.bytes += body.len();
-            if let Some(old) = cache.files.insert(
-                key,
-                CachedFile {
-                    stamp: read_stamp,
-                    body: Arc::clone(&body),
-                    last_modified,
-                },
-            ) {
-                cache.bytes = cache.bytes.saturating_sub(old.body.len());
-            }
-        }
-    }
+    app.index_cache
+        .put_with(key, validator(stamp_of(&rows)), body.clone(), last_modified);
     Ok((body, last_modified))
 }
 
@@ -297,11 +250,13 @@ async fn index_file(
             Err(_) => continue,
         }
     }
-    let (local, last_modified) = if local_versions == 0 {
-        (Arc::from(""), 0)
+    let (local_bytes, last_modified) = if local_versions == 0 {
+        (Bytes::new(), 0)
     } else {
         local_lines(app, &repo, &normalized, stamp).await?
     };
+    // Rendered here from strings, so always UTF-8.
+    let local = std::str::from_utf8(&local_bytes).unwrap_or_default();
     let mut seen: HashSet<String> = local
         .lines()
         .filter_map(|l| {
@@ -353,20 +308,11 @@ async fn index_file(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     let body = if extra.is_empty() {
-        Body::from(Bytes::from_owner(ArcStr(local)))
+        Body::from(local_bytes.clone())
     } else {
         Body::from(format!("{local}{extra}"))
     };
     Ok((StatusCode::OK, out, body).into_response())
-}
-
-/// A cached index file handed to the response body without a copy.
-struct ArcStr(Arc<str>);
-
-impl AsRef<[u8]> for ArcStr {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
 }
 
 /// A version without its build metadata: cargo treats `1.0.0+a` and `1.0.0+b` as one.
