@@ -6,10 +6,13 @@
 //! (`max_severity < high and tag == tested`) or a Rego module defining `promote`.
 //!
 //! Evaluation is bounded: the source length is limited, the input is size-checked by the
-//! caller, and every evaluation runs under a wall-clock timer; an evaluation that runs out of
-//! time is an error, which callers treat as a denial (gates fail closed).
+//! caller, every evaluation runs under a wall-clock timer, and the server runs evaluations in
+//! a child process with a capped address space ([`child`]), so a policy that allocates without
+//! bound fails alone. An evaluation that fails is an error, which callers treat as a denial
+//! (gates fail closed).
 //! This crate does no I/O and knows nothing of the database or HTTP.
 
+pub mod child;
 mod condition;
 mod rego;
 

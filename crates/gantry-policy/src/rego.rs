@@ -53,7 +53,7 @@ impl Default for Limits {
 }
 
 /// What a policy decided about one input.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Decision {
     /// Reasons to refuse; empty means allowed.
     pub deny: Vec<String>,

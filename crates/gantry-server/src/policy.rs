@@ -9,7 +9,10 @@ use gantry_db::{
     GateRecord, NewDecision, NewEvent, NewJob, PackageActions, PackageRow, PolicyRow,
     PromotionMode, RepoRow, RuleRow,
 };
-use gantry_policy::{Condition, Decision, Limits};
+use std::time::Duration;
+
+use gantry_policy::child::{Request, Response};
+use gantry_policy::{Condition, Decision};
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -78,16 +81,82 @@ impl Evaluation {
     }
 }
 
-/// Runs one policy's source over `input` on a blocking thread (Rego evaluation is CPU work).
+/// Wall-clock time one evaluation may take inside the evaluator.
+const EVAL_TIME_MS: u64 = 250;
+
+/// How long the server waits for an evaluator process (start-up included) before killing it.
+const CHILD_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Runs one request in an evaluator process: this binary started with
+/// [`gantry_policy::child::ARG`], its address space capped, so a policy that allocates without
+/// bound (or crashes) takes down only that process.
+pub(crate) async fn in_child(request: &Request) -> Result<Response, String> {
+    use tokio::io::AsyncWriteExt;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the evaluator: {e}"))?;
+    let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+    let mut child = tokio::process::Command::new(exe)
+        .arg(gantry_policy::child::ARG)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start the evaluator: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A child that died early shows in its exit status below.
+        let _ = stdin.write_all(&body).await;
+    }
+    let output = tokio::time::timeout(CHILD_DEADLINE, child.wait_with_output())
+        .await
+        .map_err(|_| "the evaluation did not finish in time".to_owned())?
+        .map_err(|e| format!("the evaluator failed: {e}"))?;
+    match serde_json::from_slice::<Response>(&output.stdout) {
+        Ok(response) => Ok(response),
+        Err(_) => Err(format!(
+            "the evaluation was stopped ({}): the policy probably exceeded the evaluator's {} MiB memory limit",
+            output.status,
+            gantry_policy::child::MEMORY_LIMIT_BYTES / (1024 * 1024)
+        )),
+    }
+}
+
+/// Runs one policy's source over `input` in an evaluator process.
 pub(crate) async fn run(source: String, input: serde_json::Value) -> Result<Decision, String> {
     if input.to_string().len() > MAX_INPUT_BYTES {
         return Err(format!("the input is larger than {MAX_INPUT_BYTES} bytes"));
     }
-    tokio::task::spawn_blocking(move || {
-        gantry_policy::evaluate(&source, &input, &Limits::default()).map_err(|e| e.to_string())
-    })
-    .await
-    .unwrap_or_else(|e| Err(format!("evaluation stopped: {e}")))
+    let request = Request::Policy {
+        source,
+        input,
+        time_ms: EVAL_TIME_MS,
+    };
+    match in_child(&request).await? {
+        Response::Decision(d) => Ok(d),
+        Response::Failed(e) | Response::Invalid(e) => Err(e),
+        other => Err(format!("unexpected answer from the evaluator: {other:?}")),
+    }
+}
+
+/// Checks that a module compiles and evaluates over an empty input, in an evaluator process.
+/// `Err` carries the compiler's message, or why evaluation stopped, for the client.
+pub(crate) async fn check(source: &str) -> AppResult<()> {
+    let request = Request::Check {
+        source: source.to_owned(),
+        time_ms: EVAL_TIME_MS,
+    };
+    let response = in_child(&request)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("the policy could not be evaluated: {e}")))?;
+    match response {
+        Response::Checked => Ok(()),
+        Response::Invalid(e) => Err(AppError::BadRequest(e)),
+        Response::Failed(e) => Err(AppError::BadRequest(format!(
+            "the policy does not evaluate: {e}"
+        ))),
+        other => Err(AppError::Internal(format!(
+            "unexpected answer from the evaluator: {other:?}"
+        ))),
+    }
 }
 
 /// Evaluates `policies` over `input`. A policy that fails to evaluate denies (fail closed).
@@ -327,13 +396,16 @@ async fn rule_matches(
             let input = input(app, package, repo, None, &rule.on_event, &rule_actor(rule))
                 .await
                 .map_err(|e| e.to_string())?;
-            let source = rule.condition.clone();
-            tokio::task::spawn_blocking(move || {
-                gantry_policy::evaluate_promote(&source, &input, &Limits::default())
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()))
+            let request = Request::Promote {
+                source: rule.condition.clone(),
+                input,
+                time_ms: EVAL_TIME_MS,
+            };
+            match in_child(&request).await? {
+                Response::Promote(p) => Ok(p),
+                Response::Failed(e) | Response::Invalid(e) => Err(e),
+                other => Err(format!("unexpected answer from the evaluator: {other:?}")),
+            }
         }
         _ => {
             let condition = Condition::parse(&rule.condition).map_err(|e| e.to_string())?;

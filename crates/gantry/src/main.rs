@@ -7,6 +7,12 @@ mod settings;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // The server evaluates policies in child processes of this binary (see
+    // gantry_policy::child); that mode is not a CLI verb.
+    if std::env::args().nth(1).as_deref() == Some(gantry_policy::child::ARG) {
+        let code = gantry_policy::child::main();
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(2));
+    }
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, OwnerName, PackageQuery, Privilege};
 use gantry_db::{DecisionRow, NewRule, PolicyRow, PolicyUpdate, RuleRow};
-use gantry_policy::{Condition, Limits};
+use gantry_policy::Condition;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -118,11 +118,7 @@ fn render_policy(p: &PolicyRow) -> Policy {
 }
 
 async fn compile(rego: &str) -> AppResult<()> {
-    let source = rego.to_owned();
-    tokio::task::spawn_blocking(move || gantry_policy::check(&source, &Limits::default()))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::BadRequest(e.to_string()))
+    crate::policy::check(rego).await
 }
 
 async fn namespace(app: &App, caller: &Caller, owner: &str, needed: Privilege) -> AppResult<()> {

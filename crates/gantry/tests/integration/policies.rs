@@ -485,6 +485,38 @@ async fn the_gate_refuses_promotions_with_every_reason_and_logs_each_decision() 
         "{body}"
     );
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+
+    // One that allocates without bound fails in its evaluator process, not in the server;
+    // unconditionally so, it is refused when created.
+    s.cli_ok(Some(ADMIN), &["policy", "delete", "acme/runaway"])?;
+    let bomb = "count(numbers.range(1, 100000000000)) == 0";
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/policies/acme",
+            Some(json!({"name": "hog", "rego": format!("package gantry\n\ndeny contains \"x\" if {{\n\t{bomb}\n}}\n")})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/policies/acme",
+            Some(json!({"name": "hog", "rego": format!("package gantry\n\ndeny contains \"x\" if {{\n\tinput.destination != null\n\t{bomb}\n}}\n")})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/packages/acme/dev/{fresh}/copy"),
+            Some(json!({"destination": "production"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("memory limit"), "{body}");
+    let (st, _) = s.call(Method::GET, "/healthz", None, None).await?;
+    assert_eq!(st, StatusCode::OK);
     Ok(())
 }
 
