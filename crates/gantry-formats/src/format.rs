@@ -148,6 +148,7 @@ impl Registry {
         };
         registry.register(Arc::new(crate::raw::Raw));
         registry.register(Arc::new(crate::python::Python));
+        registry.register(Arc::new(crate::npm::Npm));
         registry
     }
 

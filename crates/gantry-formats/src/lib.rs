@@ -8,6 +8,7 @@
 //! [`Registry::builtin`].
 
 mod format;
+pub mod npm;
 pub mod python;
 pub mod raw;
 mod sniff;
