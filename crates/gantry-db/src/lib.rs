@@ -7,6 +7,7 @@ mod bind;
 mod events;
 mod jobs;
 mod migrations;
+mod npm;
 mod packages;
 mod principals;
 mod repos;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
 pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
+pub use npm::NpmVersionRow;
 pub use packages::{
     ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode, SyncOutcome,
 };

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_upstreams.sql")),
     (6, include_str!("../migrations/0006_vulnerabilities.sql")),
     (7, include_str!("../migrations/0007_listing_index.sql")),
+    (9, include_str!("../migrations/0009_npm.sql")),
 ];
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;

@@ -1,0 +1,361 @@
+//! Packuments rendered from stored packages, merged with upstreams' packuments. A local
+//! version's document is stored once at publish (`metadata.manifest` and
+//! `metadata.abbreviated`) and spliced in as raw JSON with its `dist`, so rendering 2,000
+//! versions parses no version document into a tree.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use gantry_db::{NpmVersionRow, RepoRow, UpstreamRow};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::AppResult;
+use crate::upstream::npm::{escape_name, RemotePackument};
+
+/// What a stored version's metadata holds that a packument needs.
+#[derive(Deserialize)]
+struct Stored<'a> {
+    #[serde(borrow)]
+    manifest: Option<&'a RawValue>,
+    #[serde(borrow)]
+    abbreviated: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    description: Option<Cow<'a, str>>,
+    #[serde(default)]
+    file_count: Option<u64>,
+    #[serde(default)]
+    unpacked_size: Option<u64>,
+}
+
+/// Everything a packument is made of.
+pub(crate) struct Sources {
+    pub(crate) name: String,
+    pub(crate) local: Vec<NpmVersionRow>,
+    pub(crate) tags: Vec<(String, String)>,
+    /// Upstreams in priority order with their packuments and when they were fetched.
+    pub(crate) remote: Vec<(UpstreamRow, RemotePackument, i64)>,
+}
+
+/// The stored versions, dist-tags and upstream packuments of `name`. Upstreams are skipped
+/// for names held locally when they are `local_names_only`; a failing upstream without a
+/// cached copy is left out (its failure is logged and counted).
+pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Sources> {
+    let local = app.db.npm_versions(repo.id, name).await?;
+    let tags = app.db.npm_dist_tags(repo.id, name).await?;
+    let mut remote = Vec::new();
+    for upstream in app.db.list_upstreams(repo.id, Some(super::FORMAT)).await? {
+        if upstream.local_names_only != 0 && !local.is_empty() {
+            continue;
+        }
+        if let Ok((packument, fetched_at)) =
+            crate::upstream::npm::packument(app, &upstream, name).await
+        {
+            remote.push((upstream, packument, fetched_at));
+        }
+    }
+    Ok(Sources {
+        name: name.to_owned(),
+        local,
+        tags,
+        remote,
+    })
+}
+
+/// Orders versions by semver precedence (unparseable ones first).
+fn newest<'a>(versions: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(semver::Version, &str)> = None;
+    let mut any_release = false;
+    let all: Vec<(semver::Version, &str)> = versions
+        .filter_map(|v| semver::Version::parse(v).ok().map(|p| (p, v)))
+        .collect();
+    for (parsed, _) in &all {
+        any_release |= parsed.pre.is_empty();
+    }
+    for (parsed, v) in all {
+        // `latest` prefers releases; prereleases count only when there is nothing else.
+        if any_release && !parsed.pre.is_empty() {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(b, _)| parsed > *b) {
+            best = Some((parsed, v));
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
+impl Sources {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.local.is_empty() && self.remote.iter().all(|(_, p, _)| p.versions.is_empty())
+    }
+
+    /// Versions from upstreams that no local version (or higher-priority upstream) has.
+    fn remote_versions(&self) -> Vec<(&str, &UpstreamRow, &RemotePackument, &Value)> {
+        let mut seen: HashSet<&str> = self.local.iter().map(|r| r.version.as_str()).collect();
+        let mut out = Vec::new();
+        for (upstream, packument, _) in &self.remote {
+            for (version, doc) in &packument.versions {
+                if seen.insert(version.as_str()) {
+                    out.push((version.as_str(), upstream, packument, doc));
+                }
+            }
+        }
+        out
+    }
+
+    /// The dist-tags: upstreams' (higher priority first), overridden by local ones, limited to
+    /// versions that exist; `latest` defaults to the newest release.
+    pub(crate) fn dist_tags(&self) -> BTreeMap<String, String> {
+        let remote = self.remote_versions();
+        let exists: HashSet<&str> = self
+            .local
+            .iter()
+            .map(|r| r.version.as_str())
+            .chain(remote.iter().map(|(v, ..)| *v))
+            .collect();
+        let mut tags = BTreeMap::new();
+        for (_, packument, _) in self.remote.iter().rev() {
+            for (tag, version) in &packument.dist_tags {
+                tags.insert(tag.clone(), version.clone());
+            }
+        }
+        for (tag, version) in &self.tags {
+            tags.insert(tag.clone(), version.clone());
+        }
+        tags.retain(|_, v| exists.contains(v.as_str()));
+        if !tags.contains_key("latest") {
+            if let Some(v) = newest(exists.iter().copied()) {
+                tags.insert("latest".into(), v.to_owned());
+            }
+        }
+        tags
+    }
+
+    /// A validator for the packument as it would render: changes whenever a version, a tag,
+    /// an upstream copy or the links' base changes.
+    pub(crate) fn etag(&self, base: &str, abbreviated: bool) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (base, abbreviated, &self.name).hash(&mut h);
+        for r in &self.local {
+            (r.id, r.updated_at, r.yanked, &r.yank_reason).hash(&mut h);
+        }
+        self.tags.hash(&mut h);
+        for (u, _, fetched) in &self.remote {
+            (u.id, fetched).hash(&mut h);
+        }
+        format!("W/\"{:016x}\"", h.finish())
+    }
+
+    /// `_rev` of the full packument: npm's write requests echo it back.
+    fn rev(&self) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for r in &self.local {
+            (r.id, r.updated_at).hash(&mut h);
+        }
+        self.tags.hash(&mut h);
+        format!("{}-{:016x}", self.local.len().max(1), h.finish())
+    }
+
+    /// Renders the packument: full, or abbreviated (`application/vnd.npm.install-v1+json`).
+    pub(crate) fn render(&self, base: &str, owner: &str, repo: &str, abbreviated: bool) -> String {
+        let stored: Vec<Option<Stored<'_>>> = self
+            .local
+            .iter()
+            .map(|r| serde_json::from_str::<Stored<'_>>(&r.metadata).ok())
+            .collect();
+        let remote = self.remote_versions();
+        let tags = self.dist_tags();
+        let json = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        let name = json(&self.name);
+        let mut out = String::with_capacity(64 + self.local.len() * 1024);
+        let modified_ms = self.local.iter().map(|r| r.updated_at).max();
+        let modified = modified_ms.map(gantry_core::time::rfc3339);
+        out.push('{');
+        if abbreviated {
+            let _ = write!(out, "\"name\":{name}");
+            if let Some(m) = &modified {
+                let _ = write!(out, ",\"modified\":\"{m}\"");
+            }
+        } else {
+            let _ = write!(
+                out,
+                "\"_id\":{name},\"_rev\":\"{}\",\"name\":{name}",
+                self.rev()
+            );
+            let latest_desc = tags.get("latest").and_then(|v| {
+                self.local
+                    .iter()
+                    .zip(&stored)
+                    .find(|(r, _)| &r.version == v)
+                    .and_then(|(_, s)| s.as_ref()?.description.as_deref().map(str::to_owned))
+                    .or_else(|| {
+                        remote
+                            .iter()
+                            .find(|(rv, ..)| rv == v)
+                            .and_then(|(_, _, p, _)| p.description.clone())
+                    })
+            });
+            if let Some(d) = latest_desc {
+                let _ = write!(out, ",\"description\":{}", json(&d));
+            }
+        }
+        out.push_str(",\"dist-tags\":");
+        out.push_str(&serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into()));
+        out.push_str(",\"versions\":{");
+        let mut first = true;
+        for (row, s) in self.local.iter().zip(&stored) {
+            let doc = s.as_ref().and_then(|s| {
+                if abbreviated {
+                    s.abbreviated
+                } else {
+                    s.manifest
+                }
+            });
+            let body = doc.map_or("{}", RawValue::get).trim();
+            let inner = body
+                .strip_prefix('{')
+                .and_then(|b| b.strip_suffix('}'))
+                .unwrap_or("")
+                .trim();
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(out, "{}:{{", json(&row.version));
+            if inner.is_empty() {
+                let _ = write!(out, "\"name\":{name},\"version\":{}", json(&row.version));
+            } else {
+                out.push_str(inner);
+            }
+            if !abbreviated {
+                let _ = write!(
+                    out,
+                    ",\"_id\":{}",
+                    json(&format!("{}@{}", self.name, row.version))
+                );
+            }
+            if row.yanked != 0 {
+                let message = row.yank_reason.as_deref().unwrap_or("deprecated");
+                let _ = write!(out, ",\"deprecated\":{}", json(message));
+            }
+            let integrity = hex::decode(&row.sha512)
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                ",\"dist\":{{\"shasum\":\"{}\",\"integrity\":\"sha512-{integrity}\",\"tarball\":{}",
+                row.sha1,
+                json(&format!(
+                    "{base}/{owner}/{repo}/npm/files/{}/{}",
+                    row.slug_perm,
+                    super::super::encode_segment(&row.filename)
+                ))
+            );
+            if let Some(s) = s {
+                if let Some(n) = s.file_count {
+                    let _ = write!(out, ",\"fileCount\":{n}");
+                }
+                if let Some(n) = s.unpacked_size {
+                    let _ = write!(out, ",\"unpackedSize\":{n}");
+                }
+            }
+            out.push_str("}}");
+        }
+        for (version, upstream, _, doc) in &remote {
+            let mut doc = (*doc).clone();
+            if let Some(map) = doc.as_object_mut() {
+                if abbreviated {
+                    map.retain(|k, _| {
+                        k == "dist"
+                            || k == "deprecated"
+                            || gantry_formats::npm::ABBREVIATED_FIELDS.contains(&k.as_str())
+                    });
+                }
+                if let Some(dist) = map.get_mut("dist").and_then(Value::as_object_mut) {
+                    dist.insert(
+                        "tarball".into(),
+                        Value::String(format!(
+                            "{base}/{owner}/{repo}/npm/-/upstream/{}/{}/{version}",
+                            upstream.id,
+                            escape_name(&self.name)
+                        )),
+                    );
+                }
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(
+                out,
+                "{}:{}",
+                json(version),
+                serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
+            );
+        }
+        out.push('}');
+        if !abbreviated {
+            let mut time: HashMap<&str, String> = HashMap::new();
+            for (v, _, packument, _) in &remote {
+                if let Some(t) = packument.time.get(*v) {
+                    time.insert(v, t.clone());
+                }
+            }
+            out.push_str(",\"time\":{");
+            let created = self.local.iter().map(|r| r.uploaded_at).min();
+            if let Some(c) = created {
+                let _ = write!(out, "\"created\":\"{}\"", gantry_core::time::rfc3339(c));
+            }
+            if let Some(m) = &modified {
+                if created.is_some() {
+                    out.push(',');
+                }
+                let _ = write!(out, "\"modified\":\"{m}\"");
+            }
+            let mut any = created.is_some() || modified.is_some();
+            for row in &self.local {
+                if any {
+                    out.push(',');
+                }
+                any = true;
+                let _ = write!(
+                    out,
+                    "{}:\"{}\"",
+                    json(&row.version),
+                    gantry_core::time::rfc3339(row.uploaded_at)
+                );
+            }
+            for (v, t) in &time {
+                if any {
+                    out.push(',');
+                }
+                any = true;
+                let _ = write!(out, "{}:{}", json(v), json(t));
+            }
+            out.push('}');
+        }
+        out.push('}');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_prefers_releases() {
+        assert_eq!(
+            newest(["1.0.0", "2.0.0-beta.1", "1.5.0"].into_iter()),
+            Some("1.5.0")
+        );
+        assert_eq!(newest(["1.0.0-a", "1.0.0-b"].into_iter()), Some("1.0.0-b"));
+        assert_eq!(newest(std::iter::empty()), None);
+    }
+}
