@@ -6,6 +6,8 @@ mod common;
 mod access_control;
 mod access_matrix;
 mod auth;
+mod npm;
+mod npm_upstream;
 mod pipeline;
 mod promotion;
 mod promotions;
