@@ -140,7 +140,7 @@ pub(crate) enum Command {
     Entitlements(EntitlementsCommand),
     /// Show a namespace's audit log: every mutation and denied request.
     Audit(AuditArgs),
-    /// Manage a repository's upstreams for one format: `gantry upstream python create …`.
+    /// Manage a repository's upstreams for one format: `gantry upstream python|npm create …`.
     Upstream(UpstreamArgs),
     /// The vulnerability database.
     #[command(subcommand)]
@@ -180,7 +180,7 @@ pub(crate) enum SecurityCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format, e.g. python.
+    /// Package format: python or npm.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -193,7 +193,8 @@ pub(crate) enum UpstreamCommand {
         repo: String,
         #[arg(long)]
         name: String,
-        /// For Python: the simple index root, e.g. http://host/simple/.
+        /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
+        /// registry root, e.g. http://host/.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.

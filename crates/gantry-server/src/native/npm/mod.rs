@@ -822,18 +822,19 @@ pub(crate) async fn upstream_tarball(
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let missing =
         || AppError::NotFound(format!("{package}@{version} not found in {}", repo.slug()));
+    validate_name(&package).map_err(|_| missing())?;
+    let version = normalize_version(&version).map_err(|_| missing())?;
+    // Local versions win, and a lockfile keeps this URL after the tarball was cached.
+    if let Some(local) = live_version(&app, &repo, &package, &version).await? {
+        let file = local.files.first().cloned().ok_or_else(missing)?;
+        return super::serve_file(&app, &caller, &method, &headers, &local, &file).await;
+    }
     let upstream = app
         .db
         .get_upstream(upstream_id)
         .await?
         .filter(|u| u.repository_id == repo.id && u.format == FORMAT)
         .ok_or_else(missing)?;
-    validate_name(&package).map_err(|_| missing())?;
-    let version = normalize_version(&version).map_err(|_| missing())?;
-    if let Some(local) = live_version(&app, &repo, &package, &version).await? {
-        let file = local.files.first().cloned().ok_or_else(missing)?;
-        return super::serve_file(&app, &caller, &method, &headers, &local, &file).await;
-    }
     if let Some(token) = caller
         .token()
         .filter(|t| t.kind == crate::auth::ENTITLEMENT)
