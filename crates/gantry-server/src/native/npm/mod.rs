@@ -656,7 +656,16 @@ async fn update_metadata(
         return Err(not_found(name, repo));
     }
     let empty = serde_json::Map::new();
-    let versions = document["versions"].as_object().unwrap_or(&empty);
+    let versions = match document["versions"].as_object() {
+        Some(v) => v,
+        // An unpublish lists what stays; without the list nothing could be told apart.
+        None if unpublish => {
+            return Err(AppError::BadRequest(
+                "an unpublish update must list the versions that stay".into(),
+            ))
+        }
+        None => &empty,
+    };
     let mut may_yank = false;
     for row in &live {
         let Some(doc) = versions.get(&row.version) else {
