@@ -96,6 +96,33 @@ def cmd_publish(args):
     print(json.dumps({"published": n, "seconds": round(secs, 1), "per_second": round(n / secs, 1)}))
 
 
+def cmd_cold(args):
+    """Times packument renders that cannot come from Gantry's render cache: before each GET a
+    dist-tag moves (alternating between two versions), which changes the packument."""
+    from python_index import summarize
+    client = Client(args.url, bearer(args.token))
+    path = f"{args.prefix.rstrip('/')}/{args.name}"
+    tag_path = f"{args.prefix.rstrip('/')}/-/package/{args.name}/dist-tags/bench"
+    headers = {"Accept": args.accept}
+    samples = []
+    size = 0
+    for i in range(args.requests):
+        body = json.dumps(["1.0.0", "1.0.1"][i % 2]).encode()
+        status, data, _ = client.request("PUT", tag_path, body, {"Content-Type": "application/json"})
+        if status not in (200, 201):
+            raise SystemExit(f"PUT {tag_path}: HTTP {status}: {data[:300]!r}")
+        t = time.perf_counter()
+        status, data, _ = client.request("GET", path, None, headers)
+        samples.append((time.perf_counter() - t) * 1000)
+        if status != 200:
+            raise SystemExit(f"GET {path}: HTTP {status}")
+        size = len(data)
+    r = summarize(samples)
+    r.update({"label": args.label, "bytes": size, "accept": args.accept})
+    log(f"  {args.label}: n={r['n']} p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
+    print(json.dumps(r))
+
+
 def cmd_verdaccio_storage(args):
     """Writes the versions as verdaccio's local storage (`<storage>/<name>/package.json` and
     the tarballs), which is what its publish endpoint would have left there."""
@@ -135,6 +162,15 @@ def main():
     sp.add_argument("--name", default="benchpkg")
     sp.add_argument("--count", type=int, required=True)
     sp.set_defaults(func=cmd_publish)
+    sp = sub.add_parser("cold")
+    sp.add_argument("--url", required=True)
+    sp.add_argument("--token")
+    sp.add_argument("--prefix", required=True)
+    sp.add_argument("--name", default="benchpkg")
+    sp.add_argument("--accept", default="application/json")
+    sp.add_argument("--label", default="cold")
+    sp.add_argument("--requests", type=int, default=200)
+    sp.set_defaults(func=cmd_cold)
     sp = sub.add_parser("verdaccio-storage")
     sp.add_argument("--storage", required=True)
     sp.add_argument("--name", default="benchpkg")

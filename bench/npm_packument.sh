@@ -14,6 +14,7 @@
 #   REQUESTS        sequential packument requests per measurement, on one keep-alive
 #                   connection, after 20 warm-up requests (default 1000; each measurement also
 #                   stops after MAX_SECONDS, default 120)
+#   COLD_REQUESTS   packument requests timed after a change (default 200; see step 2)
 #   WAIT_QUIET_MAX  seconds to wait, before each measurement, for other processes to leave the
 #                   CPU (default 60; 0 disables); the CPU they used is reported either way
 #   BENCH_TMP, BENCH_KEEP   scratch directory location, and keep it when set
@@ -24,7 +25,9 @@
 #     package.json is about 1 KiB: description, repository, scripts, five dependencies, two
 #     devDependencies, one peerDependency), timed;
 #  2. GET /acme/dev/npm/benchpkg full (Accept: application/json) and abbreviated
-#     (Accept: application/vnd.npm.install-v1+json, as npm install sends it). Target: p99 < 20 ms;
+#     (Accept: application/vnd.npm.install-v1+json, as npm install sends it), REQUESTS times
+#     each; then COLD_REQUESTS times each right after moving a dist-tag, so that every one is
+#     rendered afresh rather than served from the render cache. Target: p99 < 20 ms;
 #  3. writes the same versions into a fresh verdaccio's storage (verdaccio 6, no uplinks) and
 #     measures GET /benchpkg the same two ways.
 # Every result is a JSON line on stdout (and in WORK/results.jsonl). All traffic goes to
@@ -38,6 +41,7 @@ NPY="$BENCH_DIR/npm_packument.py"
 
 VERSIONS=${VERSIONS:-2000}
 REQUESTS=${REQUESTS:-1000}
+COLD_REQUESTS=${COLD_REQUESTS:-200}
 MAX_SECONDS=${MAX_SECONDS:-120}
 WAIT_QUIET_MAX=${WAIT_QUIET_MAX:-60}
 VERDACCIO=${VERDACCIO:-$REPO_ROOT/target/test-tools/npm/node_modules/.bin/verdaccio}
@@ -127,6 +131,15 @@ done
 log "2. gantry packument, $VERSIONS versions"
 latency gantry-full "$URL" /acme/dev/npm/benchpkg "$FULL"
 latency gantry-abbreviated "$URL" /acme/dev/npm/benchpkg "$ABBREVIATED"
+# Renders after a change: a dist-tag moves before every request, so none is served from the
+# render cache (the PUT is not timed).
+for kind in full abbreviated; do
+  accept=$FULL
+  [ "$kind" = abbreviated ] && accept=$ABBREVIATED
+  python3 "$PY" wait-quiet --own-pids "$GANTRY_PID" --max-wait "$WAIT_QUIET_MAX" >/dev/null
+  emit "gantry-$kind-after-change" "$(python3 "$NPY" cold --url "$URL" --token "$TOKEN" --prefix /acme/dev/npm \
+    --accept "$accept" --label "gantry-$kind-after-change" --requests "$COLD_REQUESTS")"
+done
 
 # ---------------------------------------------------------------------------- 3. verdaccio
 VPORT=$(python3 "$PY" free-port)

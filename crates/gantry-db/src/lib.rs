@@ -23,7 +23,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
 pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
-pub use npm::NpmVersionRow;
+pub use npm::{NpmDocument, NpmVersionRow};
 pub use packages::{
     ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode, SyncOutcome,
 };

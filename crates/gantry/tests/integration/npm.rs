@@ -247,6 +247,14 @@ async fn npm_publish_install_ci_view_dist_tag_deprecate_unpublish() -> TestResul
     )?;
     let ls = publisher.ok(work.path(), &["dist-tag", "ls", "@acme/hello"])?;
     assert!(ls.contains("next: 1.1.0-beta.1"), "{ls}");
+    // Rendered again (the tag changed it) from the version documents stored by the first
+    // render: the same versions.
+    let (_, again) = packument(&s, "/acme/dev/npm/@acme%2fhello", Some(&read), false).await?;
+    assert_eq!(again["versions"], full["versions"]);
+    assert_eq!(again["description"], "says hi");
+    assert_eq!(again["dist-tags"]["next"], "1.1.0-beta.1");
+    let (_, abbrev_again) = packument(&s, "/acme/dev/npm/@acme/hello", Some(&read), true).await?;
+    assert_eq!(abbrev_again["versions"], abbrev["versions"]);
     publisher.ok(work.path(), &["dist-tag", "rm", "@acme/hello", "next"])?;
     let ls = publisher.ok(work.path(), &["dist-tag", "ls", "@acme/hello"])?;
     assert!(!ls.contains("next"), "{ls}");

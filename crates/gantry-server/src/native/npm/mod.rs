@@ -116,14 +116,14 @@ pub(crate) async fn get(
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let (name, rest) =
         split_name(&path).ok_or_else(|| AppError::NotFound(format!("no npm package at {path}")))?;
-    let sources = packument::gather(&app, &repo, &name).await?;
+    let mut sources = packument::gather(&app, &repo, &name).await?;
     if sources.is_empty() {
         return Err(not_found(&name, &repo));
     }
     match rest.as_slice() {
         [] => {
             let abbreviated = wants_abbreviated(&headers);
-            let etag = sources.etag(&base.0, abbreviated);
+            let mut etag = sources.etag(&base.0, abbreviated);
             let mut out = HeaderMap::new();
             out.insert(
                 ETAG,
@@ -145,15 +145,33 @@ pub(crate) async fn get(
                     "application/json; charset=utf-8"
                 }),
             );
-            let body = sources.render(&base.0, &owner, &repo.name, abbreviated);
+            let links = format!("{}/{owner}/{}", base.0, repo.name);
+            if let Some(body) = packument::cached(repo.id, &name, abbreviated, &links, &etag) {
+                return Ok((StatusCode::OK, out, body).into_response());
+            }
+            sources.load(&app, &repo, abbreviated).await?;
+            let fresh = sources.etag(&base.0, abbreviated);
+            if fresh != etag {
+                // A version changed between the two reads: describe what is rendered.
+                etag = fresh;
+                out.insert(
+                    ETAG,
+                    HeaderValue::from_str(&etag).map_err(AppError::internal)?,
+                );
+            }
+            let (body, fills) = sources.render(&base.0, &owner, &repo.name, abbreviated);
+            store_documents(&app, fills);
+            let body = bytes::Bytes::from(body);
+            packument::keep(repo.id, &name, abbreviated, &links, &etag, body.clone());
             Ok((StatusCode::OK, out, body).into_response())
         }
         [wanted] => {
             let tags = sources.dist_tags();
             let version = tags.get(wanted).cloned().unwrap_or_else(|| wanted.clone());
-            let full: Value =
-                serde_json::from_str(&sources.render(&base.0, &owner, &repo.name, false))
-                    .map_err(AppError::internal)?;
+            sources.load(&app, &repo, false).await?;
+            let (body, fills) = sources.render(&base.0, &owner, &repo.name, false);
+            store_documents(&app, fills);
+            let full: Value = serde_json::from_str(&body).map_err(AppError::internal)?;
             let doc = full["versions"][&version].clone();
             if doc.is_null() {
                 return Err(AppError::NotFound(format!(
@@ -165,6 +183,20 @@ pub(crate) async fn get(
         }
         _ => Err(not_found(&name, &repo)),
     }
+}
+
+/// Stores version documents rendered from metadata, after the response (a failure only
+/// means the next render parses the metadata again).
+fn store_documents(app: &Arc<App>, fills: Vec<gantry_db::NpmDocument>) {
+    if fills.is_empty() {
+        return;
+    }
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        if let Err(e) = app.db.npm_put_documents(&fills).await {
+            tracing::warn!(error = %e, "storing npm version documents failed");
+        }
+    });
 }
 
 /// `GET /{owner}/{repo}/npm/files/{slug}/{filename}`: a stored tarball.
@@ -651,7 +683,7 @@ async fn update_metadata(
     document: &Value,
     unpublish: bool,
 ) -> AppResult<Response> {
-    let live = app.db.npm_versions(repo.id, name).await?;
+    let live = app.db.npm_versions(repo.id, name, true).await?;
     if live.is_empty() {
         return Err(not_found(name, repo));
     }
@@ -784,7 +816,7 @@ pub(crate) async fn delete(
         .ok_or_else(|| AppError::NotFound(format!("no npm route at {path}")))?;
     match rest.as_slice() {
         [] => {
-            let live = app.db.npm_versions(repo.id, &name).await?;
+            let live = app.db.npm_versions(repo.id, &name, true).await?;
             if live.is_empty() {
                 return Err(not_found(&name, &repo));
             }
@@ -799,7 +831,7 @@ pub(crate) async fn delete(
             Ok(json_response(StatusCode::OK, json!({ "ok": true })))
         }
         [dash, filename] if dash == "-" => {
-            let live = app.db.npm_versions(repo.id, &name).await?;
+            let live = app.db.npm_versions(repo.id, &name, true).await?;
             if let Some(row) = live.iter().find(|r| &r.filename == filename) {
                 if let Some(package) = app.db.get_package_by_id(row.id).await? {
                     unpublish_package(&app, &caller, &package).await?;

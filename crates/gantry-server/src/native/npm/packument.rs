@@ -7,10 +7,11 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use gantry_db::{NpmVersionRow, RepoRow, UpstreamRow};
+use bytes::Bytes;
+use gantry_db::{NpmDocument, NpmVersionRow, RepoRow, UpstreamRow};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -18,6 +19,72 @@ use serde_json::Value;
 use crate::app::App;
 use crate::error::AppResult;
 use crate::upstream::npm::{escape_name, RemotePackument};
+
+/// Rendered packuments by (repository, name, abbreviated, links' base), with the validator
+/// they were rendered for. A request whose sources have the same validator gets the stored
+/// bytes; anything that changes a packument changes its validator, so entries never go stale,
+/// they are only replaced. Bounded by total size.
+static RENDERED: Mutex<Option<Rendered>> = Mutex::new(None);
+/// Bytes of rendered packuments kept.
+const RENDERED_MAX_BYTES: usize = 128 * 1024 * 1024;
+
+type RenderKey = (i64, String, bool, String);
+
+#[derive(Default)]
+struct Rendered {
+    entries: HashMap<RenderKey, (String, Bytes)>,
+    bytes: usize,
+}
+
+/// The packument rendered before for the same validator, if kept.
+pub(crate) fn cached(
+    repo_id: i64,
+    name: &str,
+    abbreviated: bool,
+    base: &str,
+    etag: &str,
+) -> Option<Bytes> {
+    let guard = RENDERED.lock().ok()?;
+    let key = (repo_id, name.to_owned(), abbreviated, base.to_owned());
+    guard
+        .as_ref()?
+        .entries
+        .get(&key)
+        .filter(|(tag, _)| tag == etag)
+        .map(|(_, body)| body.clone())
+}
+
+/// Keeps a rendered packument for its validator.
+pub(crate) fn keep(
+    repo_id: i64,
+    name: &str,
+    abbreviated: bool,
+    base: &str,
+    etag: &str,
+    body: Bytes,
+) {
+    if body.len() > RENDERED_MAX_BYTES / 4 {
+        return;
+    }
+    let Ok(mut guard) = RENDERED.lock() else {
+        return;
+    };
+    let rendered = guard.get_or_insert_with(Rendered::default);
+    let key = (repo_id, name.to_owned(), abbreviated, base.to_owned());
+    if let Some((_, old)) = rendered.entries.remove(&key) {
+        rendered.bytes -= old.len();
+    }
+    while rendered.bytes + body.len() > RENDERED_MAX_BYTES {
+        let Some(victim) = rendered.entries.keys().next().cloned() else {
+            break;
+        };
+        if let Some((_, old)) = rendered.entries.remove(&victim) {
+            rendered.bytes -= old.len();
+        }
+    }
+    rendered.bytes += body.len();
+    rendered.entries.insert(key, (etag.to_owned(), body));
+}
 
 /// What a stored version's metadata holds that a packument needs.
 #[derive(Deserialize)]
@@ -37,7 +104,10 @@ struct Stored<'a> {
 /// Everything a packument is made of.
 pub(crate) struct Sources {
     pub(crate) name: String,
-    pub(crate) local: Vec<NpmVersionRow>,
+    /// (id, version, updated_at, yanked) of the local versions: enough for validators and
+    /// dist-tags; the rows themselves are read only to render.
+    stamps: Vec<(i64, String, i64, i64)>,
+    local: Vec<NpmVersionRow>,
     pub(crate) tags: Vec<(String, String)>,
     /// Upstreams in priority order with their packuments and when they were fetched.
     pub(crate) remote: Vec<(UpstreamRow, RemotePackument, i64)>,
@@ -47,11 +117,11 @@ pub(crate) struct Sources {
 /// for names held locally when they are `local_names_only`; a failing upstream without a
 /// cached copy is left out (its failure is logged and counted).
 pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Sources> {
-    let local = app.db.npm_versions(repo.id, name).await?;
+    let stamps = app.db.npm_version_stamps(repo.id, name).await?;
     let tags = app.db.npm_dist_tags(repo.id, name).await?;
     let mut remote = Vec::new();
     for upstream in app.db.list_upstreams(repo.id, Some(super::FORMAT)).await? {
-        if upstream.local_names_only != 0 && !local.is_empty() {
+        if upstream.local_names_only != 0 && !stamps.is_empty() {
             continue;
         }
         if let Ok((packument, fetched_at)) =
@@ -62,7 +132,8 @@ pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppRes
     }
     Ok(Sources {
         name: name.to_owned(),
-        local,
+        stamps,
+        local: Vec::new(),
         tags,
         remote,
     })
@@ -92,12 +163,32 @@ fn newest<'a>(versions: impl Iterator<Item = &'a str>) -> Option<&'a str> {
 
 impl Sources {
     pub(crate) fn is_empty(&self) -> bool {
-        self.local.is_empty() && self.remote.iter().all(|(_, p, _)| p.versions.is_empty())
+        self.stamps.is_empty() && self.remote.iter().all(|(_, p, _)| p.versions.is_empty())
+    }
+
+    /// Reads the local versions' rows (documents and digests), and takes their stamps from
+    /// them so that validators describe exactly what is rendered.
+    pub(crate) async fn load(
+        &mut self,
+        app: &App,
+        repo: &RepoRow,
+        abbreviated: bool,
+    ) -> AppResult<()> {
+        self.local = app
+            .db
+            .npm_versions(repo.id, &self.name, abbreviated)
+            .await?;
+        self.stamps = self
+            .local
+            .iter()
+            .map(|r| (r.id, r.version.clone(), r.updated_at, r.yanked))
+            .collect();
+        Ok(())
     }
 
     /// Versions from upstreams that no local version (or higher-priority upstream) has.
     fn remote_versions(&self) -> Vec<(&str, &UpstreamRow, &RemotePackument, &Value)> {
-        let mut seen: HashSet<&str> = self.local.iter().map(|r| r.version.as_str()).collect();
+        let mut seen: HashSet<&str> = self.stamps.iter().map(|(_, v, ..)| v.as_str()).collect();
         let mut out = Vec::new();
         for (upstream, packument, _) in &self.remote {
             for (version, doc) in &packument.versions {
@@ -114,9 +205,9 @@ impl Sources {
     pub(crate) fn dist_tags(&self) -> BTreeMap<String, String> {
         let remote = self.remote_versions();
         let exists: HashSet<&str> = self
-            .local
+            .stamps
             .iter()
-            .map(|r| r.version.as_str())
+            .map(|(_, v, ..)| v.as_str())
             .chain(remote.iter().map(|(v, ..)| *v))
             .collect();
         let mut tags = BTreeMap::new();
@@ -142,9 +233,7 @@ impl Sources {
     pub(crate) fn etag(&self, base: &str, abbreviated: bool) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (base, abbreviated, &self.name).hash(&mut h);
-        for r in &self.local {
-            (r.id, r.updated_at, r.yanked, &r.yank_reason).hash(&mut h);
-        }
+        self.stamps.hash(&mut h);
         self.tags.hash(&mut h);
         for (u, _, fetched) in &self.remote {
             (u.id, fetched).hash(&mut h);
@@ -155,19 +244,46 @@ impl Sources {
     /// `_rev` of the full packument: npm's write requests echo it back.
     fn rev(&self) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        for r in &self.local {
-            (r.id, r.updated_at).hash(&mut h);
-        }
+        self.stamps.hash(&mut h);
         self.tags.hash(&mut h);
-        format!("{}-{:016x}", self.local.len().max(1), h.finish())
+        format!("{}-{:016x}", self.stamps.len().max(1), h.finish())
     }
 
     /// Renders the packument: full, or abbreviated (`application/vnd.npm.install-v1+json`).
-    pub(crate) fn render(&self, base: &str, owner: &str, repo: &str, abbreviated: bool) -> String {
+    /// Also returns the documents of versions that had none stored yet, taken from their
+    /// metadata, for the caller to store.
+    pub(crate) fn render(
+        &self,
+        base: &str,
+        owner: &str,
+        repo: &str,
+        abbreviated: bool,
+    ) -> (String, Vec<NpmDocument>) {
+        // Only versions whose documents are not stored yet have their metadata parsed.
         let stored: Vec<Option<Stored<'_>>> = self
             .local
             .iter()
-            .map(|r| serde_json::from_str::<Stored<'_>>(&r.metadata).ok())
+            .map(|r| {
+                r.metadata
+                    .as_deref()
+                    .and_then(|m| serde_json::from_str::<Stored<'_>>(m).ok())
+            })
+            .collect();
+        let fills: Vec<NpmDocument> = self
+            .local
+            .iter()
+            .zip(&stored)
+            .filter_map(|(r, s)| {
+                let s = s.as_ref()?;
+                Some(NpmDocument {
+                    sha256: r.sha256.clone(),
+                    manifest: s.manifest?.get().to_owned(),
+                    abbreviated: s.abbreviated?.get().to_owned(),
+                    description: s.description.as_deref().map(str::to_owned),
+                    file_count: s.file_count.and_then(|n| i64::try_from(n).ok()),
+                    unpacked_size: s.unpacked_size.and_then(|n| i64::try_from(n).ok()),
+                })
+            })
             .collect();
         let remote = self.remote_versions();
         let tags = self.dist_tags();
@@ -193,7 +309,11 @@ impl Sources {
                     .iter()
                     .zip(&stored)
                     .find(|(r, _)| &r.version == v)
-                    .and_then(|(_, s)| s.as_ref()?.description.as_deref().map(str::to_owned))
+                    .and_then(|(r, s)| {
+                        r.description
+                            .clone()
+                            .or_else(|| s.as_ref()?.description.as_deref().map(str::to_owned))
+                    })
                     .or_else(|| {
                         remote
                             .iter()
@@ -210,14 +330,22 @@ impl Sources {
         out.push_str(",\"versions\":{");
         let mut first = true;
         for (row, s) in self.local.iter().zip(&stored) {
-            let doc = s.as_ref().and_then(|s| {
-                if abbreviated {
-                    s.abbreviated
-                } else {
-                    s.manifest
-                }
-            });
-            let body = doc.map_or("{}", RawValue::get).trim();
+            let body = row
+                .doc
+                .as_deref()
+                .or_else(|| {
+                    s.as_ref()
+                        .and_then(|s| {
+                            if abbreviated {
+                                s.abbreviated
+                            } else {
+                                s.manifest
+                            }
+                        })
+                        .map(RawValue::get)
+                })
+                .unwrap_or("{}")
+                .trim();
             let inner = body
                 .strip_prefix('{')
                 .and_then(|b| b.strip_suffix('}'))
@@ -257,13 +385,19 @@ impl Sources {
                     super::super::encode_segment(&row.filename)
                 ))
             );
-            if let Some(s) = s {
-                if let Some(n) = s.file_count {
-                    let _ = write!(out, ",\"fileCount\":{n}");
-                }
-                if let Some(n) = s.unpacked_size {
-                    let _ = write!(out, ",\"unpackedSize\":{n}");
-                }
+            let file_count = row
+                .file_count
+                .or_else(|| s.as_ref()?.file_count.and_then(|n| i64::try_from(n).ok()));
+            if let Some(n) = file_count {
+                let _ = write!(out, ",\"fileCount\":{n}");
+            }
+            let unpacked_size = row.unpacked_size.or_else(|| {
+                s.as_ref()?
+                    .unpacked_size
+                    .and_then(|n| i64::try_from(n).ok())
+            });
+            if let Some(n) = unpacked_size {
+                let _ = write!(out, ",\"unpackedSize\":{n}");
             }
             out.push_str("}}");
         }
@@ -341,7 +475,7 @@ impl Sources {
             out.push('}');
         }
         out.push('}');
-        out
+        (out, fills)
     }
 }
 
