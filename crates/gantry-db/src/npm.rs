@@ -21,7 +21,6 @@ pub struct NpmVersionRow {
     pub sha256: String,
     pub sha1: String,
     pub sha512: String,
-    pub size: i64,
     /// The full or abbreviated document, as asked for; `None` until stored.
     pub doc: Option<String>,
     pub description: Option<String>,
@@ -35,6 +34,8 @@ pub struct NpmVersionRow {
 #[derive(Debug, Clone)]
 pub struct NpmDocument {
     pub sha256: String,
+    pub sha1: String,
+    pub sha512: String,
     pub manifest: String,
     pub abbreviated: String,
     pub description: Option<String>,
@@ -59,13 +60,13 @@ impl Db {
         };
         let sql = format!(
             "SELECT p.id, p.slug_perm, p.name, p.version, p.filename, p.uploaded_at, p.updated_at, \
-             p.yanked, p.yank_reason, b.sha256, b.sha1, b.sha512, b.size, {doc} AS doc, \
-             d.description, d.file_count, d.unpacked_size, \
+             p.yanked, p.yank_reason, p.primary_sha256 AS sha256, \
+             COALESCE(d.sha1, b.sha1) AS sha1, COALESCE(d.sha512, b.sha512) AS sha512, \
+             {doc} AS doc, d.description, d.file_count, d.unpacked_size, \
              CASE WHEN d.sha256 IS NULL THEN p.metadata ELSE NULL END AS metadata \
              FROM packages p \
-             JOIN package_files f ON f.package_id = p.id AND f.position = 0 \
-             JOIN blobs b ON b.sha256 = f.blob_sha256 \
-             LEFT JOIN npm_documents d ON d.sha256 = b.sha256 \
+             LEFT JOIN npm_documents d ON d.sha256 = p.primary_sha256 \
+             LEFT JOIN blobs b ON d.sha256 IS NULL AND b.sha256 = p.primary_sha256 \
              WHERE p.repository_id = $1 AND p.normalized_name = $2 AND p.format = 'npm' \
              AND p.state = 'available' AND p.sync_status = 'completed' ORDER BY p.id"
         );
@@ -81,10 +82,13 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         for d in documents {
             sqlx::query(
-                "INSERT INTO npm_documents (sha256, manifest, abbreviated, description, file_count, \
-                 unpacked_size) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+                "INSERT INTO npm_documents (sha256, sha1, sha512, manifest, abbreviated, description, \
+                 file_count, unpacked_size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (sha256) DO NOTHING",
             )
             .bind(&d.sha256)
+            .bind(&d.sha1)
+            .bind(&d.sha512)
             .bind(&d.manifest)
             .bind(&d.abbreviated)
             .bind(d.description.clone())

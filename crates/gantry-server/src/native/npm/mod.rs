@@ -149,7 +149,9 @@ pub(crate) async fn get(
             if let Some(body) = packument::cached(repo.id, &name, abbreviated, &links, &etag) {
                 return Ok((StatusCode::OK, out, body).into_response());
             }
+            let started = std::time::Instant::now();
             sources.load(&app, &repo, abbreviated).await?;
+            let loaded = started.elapsed();
             let fresh = sources.etag(&base.0, abbreviated);
             if fresh != etag {
                 // A version changed between the two reads: describe what is rendered.
@@ -160,6 +162,15 @@ pub(crate) async fn get(
                 );
             }
             let (body, fills) = sources.render(&base.0, &owner, &repo.name, abbreviated);
+            tracing::debug!(
+                package = %name,
+                abbreviated,
+                load_ms = loaded.as_secs_f64() * 1000.0,
+                render_ms = (started.elapsed() - loaded).as_secs_f64() * 1000.0,
+                bytes = body.len(),
+                documents_filled = fills.len(),
+                "npm packument rendered"
+            );
             store_documents(&app, fills);
             let body = bytes::Bytes::from(body);
             packument::keep(repo.id, &name, abbreviated, &links, &etag, body.clone());

@@ -277,6 +277,8 @@ impl Sources {
                 let s = s.as_ref()?;
                 Some(NpmDocument {
                     sha256: r.sha256.clone(),
+                    sha1: r.sha1.clone(),
+                    sha512: r.sha512.clone(),
                     manifest: s.manifest?.get().to_owned(),
                     abbreviated: s.abbreviated?.get().to_owned(),
                     description: s.description.as_deref().map(str::to_owned),
