@@ -177,9 +177,9 @@ pub(crate) async fn get(
             Ok((StatusCode::OK, out, body).into_response())
         }
         [wanted] => {
+            sources.load(&app, &repo, false).await?;
             let tags = sources.dist_tags();
             let version = tags.get(wanted).cloned().unwrap_or_else(|| wanted.clone());
-            sources.load(&app, &repo, false).await?;
             let (body, fills) = sources.render(&base.0, &owner, &repo.name, false);
             store_documents(&app, fills);
             let full: Value = serde_json::from_str(&body).map_err(AppError::internal)?;
@@ -242,10 +242,11 @@ async fn current_tags(
     repo: &RepoRow,
     name: &str,
 ) -> AppResult<std::collections::BTreeMap<String, String>> {
-    let sources = packument::gather(app, repo, name).await?;
+    let mut sources = packument::gather(app, repo, name).await?;
     if sources.is_empty() {
         return Err(not_found(name, repo));
     }
+    sources.load(app, repo, true).await?;
     Ok(sources.dist_tags())
 }
 

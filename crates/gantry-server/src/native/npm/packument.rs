@@ -104,9 +104,9 @@ struct Stored<'a> {
 /// Everything a packument is made of.
 pub(crate) struct Sources {
     pub(crate) name: String,
-    /// (id, version, updated_at, yanked) of the local versions: enough for validators and
-    /// dist-tags; the rows themselves are read only to render.
-    stamps: Vec<(i64, String, i64, i64)>,
+    /// Summary of the local versions (see `Db::npm_fingerprint`): enough for validators; the
+    /// rows themselves are read only to render.
+    fingerprint: (i64, i64, i64, i64),
     local: Vec<NpmVersionRow>,
     pub(crate) tags: Vec<(String, String)>,
     /// Upstreams in priority order with their packuments and when they were fetched.
@@ -117,11 +117,11 @@ pub(crate) struct Sources {
 /// for names held locally when they are `local_names_only`; a failing upstream without a
 /// cached copy is left out (its failure is logged and counted).
 pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Sources> {
-    let stamps = app.db.npm_version_stamps(repo.id, name).await?;
+    let fingerprint = app.db.npm_fingerprint(repo.id, name).await?;
     let tags = app.db.npm_dist_tags(repo.id, name).await?;
     let mut remote = Vec::new();
     for upstream in app.db.list_upstreams(repo.id, Some(super::FORMAT)).await? {
-        if upstream.local_names_only != 0 && !stamps.is_empty() {
+        if upstream.local_names_only != 0 && fingerprint.0 > 0 {
             continue;
         }
         if let Ok((packument, fetched_at)) =
@@ -132,7 +132,7 @@ pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppRes
     }
     Ok(Sources {
         name: name.to_owned(),
-        stamps,
+        fingerprint,
         local: Vec::new(),
         tags,
         remote,
@@ -163,11 +163,12 @@ fn newest<'a>(versions: impl Iterator<Item = &'a str>) -> Option<&'a str> {
 
 impl Sources {
     pub(crate) fn is_empty(&self) -> bool {
-        self.stamps.is_empty() && self.remote.iter().all(|(_, p, _)| p.versions.is_empty())
+        self.fingerprint.0 == 0 && self.remote.iter().all(|(_, p, _)| p.versions.is_empty())
     }
 
-    /// Reads the local versions' rows (documents and digests), and takes their stamps from
-    /// them so that validators describe exactly what is rendered.
+    /// Reads the local versions' rows (documents and digests), and takes the fingerprint from
+    /// them so that validators describe exactly what is rendered. Versions and dist-tags are
+    /// known only after this.
     pub(crate) async fn load(
         &mut self,
         app: &App,
@@ -178,17 +179,23 @@ impl Sources {
             .db
             .npm_versions(repo.id, &self.name, abbreviated)
             .await?;
-        self.stamps = self
+        self.fingerprint = self
             .local
             .iter()
-            .map(|r| (r.id, r.version.clone(), r.updated_at, r.yanked))
-            .collect();
+            .fold((0, 0, 0, 0), |(n, newest, ids, stamps), r| {
+                (
+                    n + 1,
+                    newest.max(r.updated_at),
+                    ids + r.id,
+                    stamps + r.updated_at,
+                )
+            });
         Ok(())
     }
 
     /// Versions from upstreams that no local version (or higher-priority upstream) has.
     fn remote_versions(&self) -> Vec<(&str, &UpstreamRow, &RemotePackument, &Value)> {
-        let mut seen: HashSet<&str> = self.stamps.iter().map(|(_, v, ..)| v.as_str()).collect();
+        let mut seen: HashSet<&str> = self.local.iter().map(|r| r.version.as_str()).collect();
         let mut out = Vec::new();
         for (upstream, packument, _) in &self.remote {
             for (version, doc) in &packument.versions {
@@ -205,9 +212,9 @@ impl Sources {
     pub(crate) fn dist_tags(&self) -> BTreeMap<String, String> {
         let remote = self.remote_versions();
         let exists: HashSet<&str> = self
-            .stamps
+            .local
             .iter()
-            .map(|(_, v, ..)| v.as_str())
+            .map(|r| r.version.as_str())
             .chain(remote.iter().map(|(v, ..)| *v))
             .collect();
         let mut tags = BTreeMap::new();
@@ -233,7 +240,7 @@ impl Sources {
     pub(crate) fn etag(&self, base: &str, abbreviated: bool) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (base, abbreviated, &self.name).hash(&mut h);
-        self.stamps.hash(&mut h);
+        self.fingerprint.hash(&mut h);
         self.tags.hash(&mut h);
         for (u, _, fetched) in &self.remote {
             (u.id, fetched).hash(&mut h);
@@ -244,9 +251,9 @@ impl Sources {
     /// `_rev` of the full packument: npm's write requests echo it back.
     fn rev(&self) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.stamps.hash(&mut h);
+        self.fingerprint.hash(&mut h);
         self.tags.hash(&mut h);
-        format!("{}-{:016x}", self.stamps.len().max(1), h.finish())
+        format!("{}-{:016x}", self.fingerprint.0.max(1), h.finish())
     }
 
     /// Renders the packument: full, or abbreviated (`application/vnd.npm.install-v1+json`).
