@@ -139,6 +139,18 @@ pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppRes
     })
 }
 
+/// Appends `text` as a JSON string; text without quotes, backslashes and control characters
+/// (names, versions, digests, URLs) is copied as it is.
+fn push_str(out: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
+    }
+}
+
 /// Orders versions by semver precedence (unparseable ones first).
 fn newest<'a>(versions: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(semver::Version, &str)> = None;
@@ -298,7 +310,14 @@ impl Sources {
         let tags = self.dist_tags();
         let json = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
         let name = json(&self.name);
-        let mut out = String::with_capacity(64 + self.local.len() * 1024);
+        let mut out = String::with_capacity(
+            1024 + self
+                .local
+                .iter()
+                .map(|r| r.doc.as_ref().map_or(1024, String::len) + 512)
+                .sum::<usize>(),
+        );
+        let files = format!("{base}/{owner}/{repo}/npm/files/");
         let modified_ms = self.local.iter().map(|r| r.updated_at).max();
         let modified = modified_ms.map(gantry_core::time::rfc3339);
         out.push('{');
@@ -364,35 +383,38 @@ impl Sources {
                 out.push(',');
             }
             first = false;
-            let _ = write!(out, "{}:{{", json(&row.version));
+            push_str(&mut out, &row.version);
+            out.push_str(":{");
             if inner.is_empty() {
-                let _ = write!(out, "\"name\":{name},\"version\":{}", json(&row.version));
+                out.push_str("\"name\":");
+                out.push_str(&name);
+                out.push_str(",\"version\":");
+                push_str(&mut out, &row.version);
             } else {
                 out.push_str(inner);
             }
             if !abbreviated {
-                let _ = write!(
-                    out,
-                    ",\"_id\":{}",
-                    json(&format!("{}@{}", self.name, row.version))
-                );
+                out.push_str(",\"_id\":");
+                push_str(&mut out, &format!("{}@{}", self.name, row.version));
             }
             if row.yanked != 0 {
-                let message = row.yank_reason.as_deref().unwrap_or("deprecated");
-                let _ = write!(out, ",\"deprecated\":{}", json(message));
+                out.push_str(",\"deprecated\":");
+                push_str(&mut out, row.yank_reason.as_deref().unwrap_or("deprecated"));
             }
-            let integrity = hex::decode(&row.sha512)
-                .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                ",\"dist\":{{\"shasum\":\"{}\",\"integrity\":\"sha512-{integrity}\",\"tarball\":{}",
-                row.sha1,
-                json(&format!(
-                    "{base}/{owner}/{repo}/npm/files/{}/{}",
+            out.push_str(",\"dist\":{\"shasum\":");
+            push_str(&mut out, &row.sha1);
+            out.push_str(",\"integrity\":\"sha512-");
+            if let Ok(digest) = hex::decode(&row.sha512) {
+                base64::engine::general_purpose::STANDARD.encode_string(digest, &mut out);
+            }
+            out.push_str("\",\"tarball\":");
+            push_str(
+                &mut out,
+                &format!(
+                    "{files}{}/{}",
                     row.slug_perm,
                     super::super::encode_segment(&row.filename)
-                ))
+                ),
             );
             let file_count = row
                 .file_count
@@ -491,6 +513,14 @@ impl Sources {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_only_when_needed() {
+        let mut out = String::new();
+        push_str(&mut out, "1.0.0");
+        push_str(&mut out, "say \"hi\"\n");
+        assert_eq!(out, r#""1.0.0""say \"hi\"\n""#);
+    }
 
     #[test]
     fn latest_prefers_releases() {
