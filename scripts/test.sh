@@ -21,6 +21,22 @@ if [ ! -x "$tools/venv/bin/twine" ] || [ ! -x "$tools/venv/bin/uv" ] || [ ! -x "
 fi
 export GANTRY_TEST_TOOLS="$tools/venv/bin"
 
+step "verdaccio (npm upstream peer) in target/test-tools/npm"
+# verdaccio 6.8.0 runs on Node 20; node-fetch is pinned because newer 2.x releases break it.
+if [ ! -x "$tools/npm/node_modules/.bin/verdaccio" ]; then
+  mkdir -p "$tools/npm"
+  cat > "$tools/npm/package.json" <<'JSON'
+{
+  "name": "gantry-test-tools",
+  "private": true,
+  "dependencies": { "verdaccio": "6.8.0" },
+  "overrides": { "node-fetch": "2.7.0" }
+}
+JSON
+  (cd "$tools/npm" && npm install --no-audit --no-fund --loglevel=error)
+fi
+export GANTRY_TEST_VERDACCIO="$tools/npm/node_modules/.bin/verdaccio"
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -8,6 +8,7 @@ mod cargo;
 mod events;
 mod jobs;
 mod migrations;
+mod npm;
 mod packages;
 mod policies;
 mod principals;
@@ -25,6 +26,7 @@ use sqlx::{AnyPool, Executor};
 pub use cargo::CrateVersionRow;
 pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
 pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
+pub use npm::{NpmDocument, NpmVersionRow};
 pub use packages::{
     GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode,
     SyncOutcome,

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_vulnerabilities.sql")),
     (7, include_str!("../migrations/0007_listing_index.sql")),
     (8, include_str!("../migrations/0008_policies.sql")),
+    (9, include_str!("../migrations/0009_npm.sql")),
 ];
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;

@@ -149,6 +149,7 @@ impl Registry {
         registry.register(Arc::new(crate::raw::Raw));
         registry.register(Arc::new(crate::python::Python));
         registry.register(Arc::new(crate::cargo::Cargo));
+        registry.register(Arc::new(crate::npm::Npm));
         registry
     }
 

@@ -9,6 +9,7 @@
 
 pub mod cargo;
 mod format;
+pub mod npm;
 pub mod python;
 pub mod raw;
 mod sniff;

@@ -140,7 +140,7 @@ pub(crate) enum Command {
     Entitlements(EntitlementsCommand),
     /// Show a namespace's audit log: every mutation and denied request.
     Audit(AuditArgs),
-    /// Manage a repository's upstreams for one format: `gantry upstream python create …`.
+    /// Manage a repository's upstreams for one format: `gantry upstream python|npm create …`.
     Upstream(UpstreamArgs),
     /// The vulnerability database.
     #[command(subcommand)]
@@ -294,7 +294,7 @@ pub(crate) enum SecurityCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python or cargo.
+    /// Package format: python, npm or cargo.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -307,8 +307,9 @@ pub(crate) enum UpstreamCommand {
         repo: String,
         #[arg(long)]
         name: String,
-        /// For Python: the simple index root, e.g. http://host/simple/; for cargo: the sparse
-        /// index root without `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/.
+        /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
+        /// registry root, e.g. http://host/; for cargo: the sparse index root without
+        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.

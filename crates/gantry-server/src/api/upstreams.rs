@@ -17,16 +17,17 @@ use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
 /// Formats that can have upstreams today.
-const FORMATS: &[&str] = &["python", "cargo"];
+const FORMATS: &[&str] = &["python", "npm", "cargo"];
 const MAX_UPSTREAMS: usize = 32;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUpstream {
-    /// `python`.
+    /// `python` or `npm`.
     pub(crate) format: String,
     pub(crate) name: String,
-    /// For Python: the simple index root, e.g. `http://host/simple/`.
+    /// For Python: the simple index root, e.g. `http://host/simple/`; for npm: the
+    /// registry root, e.g. `http://host/`.
     pub(crate) url: String,
     /// Lower numbers are tried first (default 1).
     #[serde(default = "one")]

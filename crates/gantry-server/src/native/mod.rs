@@ -1,6 +1,7 @@
 //! Native protocol routes, one module per format, and the file-serving logic they share.
 
 pub(crate) mod cargo;
+pub(crate) mod npm;
 pub(crate) mod python;
 pub(crate) mod raw;
 
@@ -103,6 +104,30 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
         "HEAD",
         "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
     ),
+    ("GET", "/{owner}/{repo}/npm/-/whoami"),
+    ("GET", "/{owner}/{repo}/npm/-/ping"),
+    ("GET", "/{owner}/{repo}/npm/-/package/{package}/dist-tags"),
+    (
+        "PUT",
+        "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
+    ),
+    (
+        "DELETE",
+        "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
+    ),
+    (
+        "GET",
+        "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
+    ),
+    (
+        "HEAD",
+        "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
+    ),
+    ("GET", "/{owner}/{repo}/npm/files/{slug}/{filename}"),
+    ("HEAD", "/{owner}/{repo}/npm/files/{slug}/{filename}"),
+    ("GET", "/{owner}/{repo}/npm/{*path}"),
+    ("PUT", "/{owner}/{repo}/npm/{*path}"),
+    ("DELETE", "/{owner}/{repo}/npm/{*path}"),
 ];
 
 pub(crate) fn routes() -> Router<Arc<App>> {
@@ -142,6 +167,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
             get(python::upstream_file),
         )
         .merge(cargo_routes())
+        .merge(npm_routes())
 }
 
 fn cargo_routes() -> Router<Arc<App>> {
@@ -180,6 +206,39 @@ fn cargo_routes() -> Router<Arc<App>> {
         .route(
             "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
             get(cargo::download),
+        )
+}
+
+fn npm_routes() -> Router<Arc<App>> {
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::put;
+    Router::new()
+        .route("/{owner}/{repo}/npm/-/whoami", get(npm::whoami))
+        .route("/{owner}/{repo}/npm/-/ping", get(npm::ping))
+        .route(
+            "/{owner}/{repo}/npm/-/package/{package}/dist-tags",
+            get(npm::dist_tags),
+        )
+        .route(
+            "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
+            put(npm::dist_tag_put).delete(npm::dist_tag_delete),
+        )
+        .route(
+            "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
+            get(npm::upstream_tarball),
+        )
+        .route(
+            "/{owner}/{repo}/npm/files/{slug}/{filename}",
+            get(npm::file),
+        )
+        // Publish bodies are bounded while they stream (tarball by the configured maximum,
+        // the rest of the document by its own bound), not by the extractor's default limit.
+        .route(
+            "/{owner}/{repo}/npm/{*path}",
+            get(npm::get)
+                .put(npm::put)
+                .delete(npm::delete)
+                .layer(DefaultBodyLimit::disable()),
         )
 }
 

@@ -2,4 +2,5 @@
 //! and files (streamed through, and in `cache` mode stored as packages on the way).
 
 pub(crate) mod cargo;
+pub(crate) mod npm;
 pub(crate) mod python;

@@ -173,7 +173,13 @@ fn repo_admin() -> Rule {
 /// The private Python project of acme/dev (a real wheel, renamed nowhere).
 const PRIVATE_PY: &str = "six";
 
-fn entries(slug: &str, webhook: i64, py_file: String, upstream: i64) -> Vec<Entry> {
+fn entries(
+    slug: &str,
+    webhook: i64,
+    py_file: String,
+    upstream: i64,
+    npm_file: String,
+) -> Vec<Entry> {
     let pkg = format!("/api/v1/packages/acme/dev/{slug}");
     let ghost = "/api/v1/packages/acme/dev/AAAAAAAAAAAA";
     let hook = format!("/api/v1/webhooks/acme/dev/{webhook}");
@@ -820,7 +826,103 @@ fn entries(slug: &str, webhook: i64, py_file: String, upstream: i64) -> Vec<Entr
             repo(Level::Read),
         ),
     ]
+    .into_iter()
+    .chain(npm_entries(upstream, npm_file))
+    .collect()
 }
+
+/// The npm registry routes, called with the bearer token npm sends from `.npmrc`.
+fn npm_entries(upstream: i64, npm_file: String) -> Vec<Entry> {
+    vec![
+        entry(
+            "GET",
+            "/{owner}/{repo}/npm/-/whoami",
+            "/acme/dev/npm/-/whoami".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/npm/-/ping",
+            "/acme/dev/npm/-/ping".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/npm/-/package/{package}/dist-tags",
+            format!("/acme/dev/npm/-/package/{PRIVATE_NPM}/dist-tags"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "PUT",
+            "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
+            format!("/acme/dev/npm/-/package/{PRIVATE_NPM}/dist-tags/matrix"),
+            Some(json!("7.0.0")),
+            repo(Level::Write),
+        ),
+        entry(
+            "DELETE",
+            "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
+            format!("/acme/dev/npm/-/package/{PRIVATE_NPM}/dist-tags/matrix"),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
+            format!("/acme/dev/npm/-/upstream/{upstream}/{PRIVATE_NPM}/7.0.0"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
+            format!("/acme/dev/npm/-/upstream/{upstream}/{PRIVATE_NPM}/7.0.0"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/npm/files/{slug}/{filename}",
+            npm_file.clone(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/npm/files/{slug}/{filename}",
+            npm_file,
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/npm/{*path}",
+            format!("/acme/dev/npm/{PRIVATE_NPM}"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "PUT",
+            "/{owner}/{repo}/npm/{*path}",
+            format!("/acme/dev/npm/{PRIVATE_NPM}"),
+            Some(json!({"name": PRIVATE_NPM, "versions": {}})),
+            repo(Level::Write),
+        ),
+        entry(
+            "DELETE",
+            "/{owner}/{repo}/npm/{*path}",
+            "/acme/dev/npm/not-here/-rev/1-matrix".into(),
+            None,
+            repo(Level::Admin),
+        ),
+    ]
+}
+
+/// The private npm package of acme/dev (a real tarball).
+const PRIVATE_NPM: &str = "is-number";
 
 fn routes_of_the_server() -> TestResult<BTreeSet<(String, String)>> {
     let out = std::process::Command::new(crate::common::bin())
@@ -873,6 +975,13 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         Some(ADMIN),
         &["push", "cargo", "acme/dev", &itoa.display().to_string()],
     )?;
+    let tgz = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/npm/is-number-7.0.0.tgz");
+    let npm_slug = s.cli_ok(
+        Some(ADMIN),
+        &["push", "npm", "acme/dev", &tgz.display().to_string()],
+    )?;
+    let npm_file = format!("/acme/dev/npm/files/{npm_slug}/is-number-7.0.0.tgz");
     let (st, hook) = s
         .admin(
             Method::POST,
@@ -953,7 +1062,13 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         )
         .await?;
     assert_eq!(st, StatusCode::CREATED, "{up}");
-    let table = entries(&slug, webhook, py_file, up["id"].as_i64().ok_or("id")?);
+    let table = entries(
+        &slug,
+        webhook,
+        py_file,
+        up["id"].as_i64().ok_or("id")?,
+        npm_file,
+    );
     // Coverage: the matrix and the server's route table are the same set.
     let covered: BTreeSet<(String, String)> = table
         .iter()

@@ -8,6 +8,8 @@ mod access_matrix;
 mod auth;
 mod cargo;
 mod cargo_upstream;
+mod npm;
+mod npm_upstream;
 mod pipeline;
 mod policies;
 mod promotion;
