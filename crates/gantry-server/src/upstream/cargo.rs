@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::ingest::Upload;
 
 const FORMAT: &str = "cargo";
 /// Largest index file or config read from an upstream.
@@ -304,108 +303,22 @@ pub(crate) async fn download(
         });
         return Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response());
     }
-    let client_rx = tee_into_cache(
+    let body = super::tee_into_cache(
         Arc::clone(app),
         repo,
+        FORMAT,
         upstream.name.clone(),
-        format!("{name}-{version}.crate"),
-        line.cksum,
+        Declared {
+            filename: format!("{name}-{version}.crate"),
+            ..Declared::default()
+        },
+        super::Expected {
+            sha256: line.cksum,
+            ..Default::default()
+        },
         upstream_bytes,
     );
-    let body = futures::stream::unfold(client_rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    });
     Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
-}
-
-/// Streams an upstream `.crate` to the client and into the blob store at once; once
-/// complete and matching the index's checksum, the stored file becomes a package. The copy
-/// is finished even when the client goes away.
-fn tee_into_cache(
-    app: Arc<App>,
-    repo: RepoRow,
-    upstream_name: String,
-    filename: String,
-    expected_sha256: Option<String>,
-    mut source: impl futures::Stream<Item = Result<bytes::Bytes, reqwest::Error>>
-        + Send
-        + Unpin
-        + 'static,
-) -> tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>> {
-    let (client_tx, client_rx) = tokio::sync::mpsc::channel(8);
-    let (blob_tx, blob_rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
-    tokio::spawn(async move {
-        let limit = app.config.max_upload_size;
-        let blob_stream = futures::stream::unfold(blob_rx, |mut rx| async move {
-            rx.recv().await.map(|chunk| (chunk, rx))
-        });
-        let store = app.blobs.put_stream(blob_stream, limit);
-        let pump = async {
-            while let Some(chunk) = source.next().await {
-                match chunk {
-                    Ok(bytes) => {
-                        app.metrics.add_sent(bytes.len() as u64);
-                        // A client that went away does not stop the cache fill.
-                        let _ = client_tx.send(Ok(bytes.clone())).await;
-                        if blob_tx.send(Ok(bytes)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let message = format!("upstream stream failed: {e}");
-                        let _ = client_tx
-                            .send(Err(std::io::Error::other(message.clone())))
-                            .await;
-                        let _ = blob_tx.send(Err(std::io::Error::other(message))).await;
-                        break;
-                    }
-                }
-            }
-            drop(blob_tx);
-            drop(client_tx);
-        };
-        let (stored, ()) = futures::join!(store, pump);
-        let digests = match stored {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, %filename, "caching an upstream crate failed");
-                return;
-            }
-        };
-        if expected_sha256
-            .as_deref()
-            .is_some_and(|want| !want.eq_ignore_ascii_case(&digests.sha256))
-        {
-            tracing::error!(%filename, upstream = %upstream_name, got = %digests.sha256, "upstream crate does not match its index checksum; not cached");
-            app.metrics.upstream_failure(&upstream_name);
-            return;
-        }
-        let Some(format) = app.formats.get(FORMAT) else {
-            return;
-        };
-        let origin = crate::ingest::Origin {
-            actor: format!("upstream:{upstream_name}"),
-            address: None,
-            upstream: Some(upstream_name.clone()),
-        };
-        let upload = Upload {
-            declared: Declared {
-                filename: filename.clone(),
-                ..Declared::default()
-            },
-            republish: false,
-            tags: Vec::new(),
-            content_length: None,
-            inline: true,
-            identical_ok: true,
-        };
-        if let Err(e) =
-            crate::ingest::ingest_blob(&app, &origin, &repo, format, upload, digests, None).await
-        {
-            tracing::warn!(error = %e, %filename, "storing a cached upstream crate as a package failed");
-        }
-    });
-    client_rx
 }
 
 #[cfg(test)]
