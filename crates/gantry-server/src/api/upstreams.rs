@@ -23,11 +23,12 @@ const MAX_UPSTREAMS: usize = 32;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUpstream {
-    /// `python` or `npm`.
+    /// `python`, `npm` or `cargo`.
     pub(crate) format: String,
     pub(crate) name: String,
     /// For Python: the simple index root, e.g. `http://host/simple/`; for npm: the
-    /// registry root, e.g. `http://host/`.
+    /// registry root, e.g. `http://host/`; for cargo: the sparse index root without
+    /// `sparse+`, e.g. `http://host/OWNER/REPO/cargo/index/`.
     pub(crate) url: String,
     /// Lower numbers are tried first (default 1).
     #[serde(default = "one")]
