@@ -61,7 +61,7 @@ impl App {
             bound_url: OnceLock::new(),
             trusted_proxies,
             auth_limiter,
-            index_cache: crate::index_cache::IndexCache::new(64 * 1024 * 1024),
+            index_cache: crate::index_cache::IndexCache::new(128 * 1024 * 1024),
         }))
     }
 

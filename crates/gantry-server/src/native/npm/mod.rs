@@ -142,7 +142,8 @@ pub(crate) async fn get(
                 }),
             );
             let links = format!("{}/{owner}/{}", base.0, repo.name);
-            if let Some(body) = packument::cached(repo.id, &name, abbreviated, &links, &etag) {
+            if let Some(body) = packument::cached(&app, repo.id, &name, abbreviated, &links, &etag)
+            {
                 return Ok((StatusCode::OK, out, body).into_response());
             }
             let started = std::time::Instant::now();
@@ -169,7 +170,15 @@ pub(crate) async fn get(
             );
             store_documents(&app, fills);
             let body = bytes::Bytes::from(body);
-            packument::keep(repo.id, &name, abbreviated, &links, &etag, body.clone());
+            packument::keep(
+                &app,
+                repo.id,
+                &name,
+                abbreviated,
+                &links,
+                &etag,
+                body.clone(),
+            );
             Ok((StatusCode::OK, out, body).into_response())
         }
         [wanted] => {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -20,42 +20,29 @@ use crate::app::App;
 use crate::error::AppResult;
 use crate::upstream::npm::{escape_name, RemotePackument};
 
-/// Rendered packuments by (repository, name, abbreviated, links' base), with the validator
-/// they were rendered for. A request whose sources have the same validator gets the stored
-/// bytes; anything that changes a packument changes its validator, so entries never go stale,
-/// they are only replaced. Bounded by total size.
-static RENDERED: Mutex<Option<Rendered>> = Mutex::new(None);
-/// Bytes of rendered packuments kept.
-const RENDERED_MAX_BYTES: usize = 128 * 1024 * 1024;
-
-type RenderKey = (i64, String, bool, String);
-
-#[derive(Default)]
-struct Rendered {
-    entries: HashMap<RenderKey, (String, Bytes)>,
-    bytes: usize,
+/// Where a rendered packument is kept in the shared index cache (`crate::index_cache`), with
+/// its ETag as the validator: anything that changes a packument changes its ETag, so entries
+/// never go stale, they are only replaced.
+fn cache_key(repo_id: i64, name: &str, abbreviated: bool, base: &str) -> String {
+    format!("npm|{repo_id}|{name}|{abbreviated}|{base}")
 }
 
 /// The packument rendered before for the same validator, if kept.
 pub(crate) fn cached(
+    app: &App,
     repo_id: i64,
     name: &str,
     abbreviated: bool,
     base: &str,
     etag: &str,
 ) -> Option<Bytes> {
-    let guard = RENDERED.lock().ok()?;
-    let key = (repo_id, name.to_owned(), abbreviated, base.to_owned());
-    guard
-        .as_ref()?
-        .entries
-        .get(&key)
-        .filter(|(tag, _)| tag == etag)
-        .map(|(_, body)| body.clone())
+    app.index_cache
+        .get(&cache_key(repo_id, name, abbreviated, base), etag)
 }
 
 /// Keeps a rendered packument for its validator.
 pub(crate) fn keep(
+    app: &App,
     repo_id: i64,
     name: &str,
     abbreviated: bool,
@@ -63,27 +50,11 @@ pub(crate) fn keep(
     etag: &str,
     body: Bytes,
 ) {
-    if body.len() > RENDERED_MAX_BYTES / 4 {
-        return;
-    }
-    let Ok(mut guard) = RENDERED.lock() else {
-        return;
-    };
-    let rendered = guard.get_or_insert_with(Rendered::default);
-    let key = (repo_id, name.to_owned(), abbreviated, base.to_owned());
-    if let Some((_, old)) = rendered.entries.remove(&key) {
-        rendered.bytes -= old.len();
-    }
-    while rendered.bytes + body.len() > RENDERED_MAX_BYTES {
-        let Some(victim) = rendered.entries.keys().next().cloned() else {
-            break;
-        };
-        if let Some((_, old)) = rendered.entries.remove(&victim) {
-            rendered.bytes -= old.len();
-        }
-    }
-    rendered.bytes += body.len();
-    rendered.entries.insert(key, (etag.to_owned(), body));
+    app.index_cache.put(
+        cache_key(repo_id, name, abbreviated, base),
+        etag.to_owned(),
+        body,
+    );
 }
 
 /// What a stored version's metadata holds that a packument needs.
