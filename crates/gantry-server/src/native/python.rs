@@ -9,7 +9,6 @@ use axum::extract::{Multipart, OriginalUri, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use gantry_db::RepoRow;
 use gantry_formats::python::normalize;
 use gantry_formats::Declared;
@@ -653,64 +652,19 @@ pub(crate) async fn upstream_file(
         .into_iter()
         .find(|f| f.filename == filename)
         .ok_or_else(not_found)?;
-    app.webhook_deny
-        .check(&remote.url)
-        .await
-        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?;
-    let response = crate::upstream::python::request(&app, &upstream, &remote.url)
-        .send()
-        .await
-        .map_err(|e| {
-            app.metrics.upstream_failure(&upstream.name);
-            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
-        })?;
-    if !response.status().is_success() {
-        app.metrics.upstream_failure(&upstream.name);
-        return Err(AppError::BadGateway(format!(
-            "upstream {} answered HTTP {} for {filename}",
-            upstream.name,
-            response.status()
-        )));
-    }
-    let mut out = HeaderMap::new();
-    out.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    if let Some(length) = response.content_length() {
-        out.insert(
-            axum::http::header::CONTENT_LENGTH,
-            HeaderValue::from(length),
-        );
-    }
-    if method == Method::HEAD {
-        return Ok((StatusCode::OK, out).into_response());
-    }
-    let upstream_bytes = response.bytes_stream();
-    if upstream.mode != "cache" {
-        let metrics_app = Arc::clone(&app);
-        let body = upstream_bytes.map(move |chunk| {
-            if let Ok(b) = &chunk {
-                metrics_app.metrics.add_sent(b.len() as u64);
-            }
-            chunk
-        });
-        return Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response());
-    }
-    let body = crate::upstream::tee_into_cache(
-        app,
-        repo,
-        FORMAT,
-        upstream.name.clone(),
-        Declared {
+    let file = crate::upstream::RemoteFile {
+        format: FORMAT,
+        url: remote.url,
+        what: filename.clone(),
+        content_type: "application/octet-stream",
+        declared: Declared {
             filename,
             ..Declared::default()
         },
-        crate::upstream::Expected {
+        expected: crate::upstream::Expected {
             sha256: remote.sha256,
             ..Default::default()
         },
-        upstream_bytes,
-    );
-    Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+    };
+    crate::upstream::serve_file(app, repo, &upstream, &method, file).await
 }

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
+use axum::response::Response;
 use futures::StreamExt;
 use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::cargo::{index_path, normalize};
@@ -265,60 +264,21 @@ pub(crate) async fn download(
     let url = download_url(app, &upstream, name, version, &cksum)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
-    app.webhook_deny
-        .check(&url)
-        .await
-        .map_err(|e| AppError::BadGateway(format!("upstream download url: {e}")))?;
-    let response = super::python::request(app, &upstream, &url)
-        .send()
-        .await
-        .map_err(|e| {
-            app.metrics.upstream_failure(&upstream.name);
-            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
-        })?;
-    if !response.status().is_success() {
-        app.metrics.upstream_failure(&upstream.name);
-        return Err(AppError::BadGateway(format!(
-            "upstream {} answered HTTP {} for {name}@{version}",
-            upstream.name,
-            response.status()
-        )));
-    }
-    let mut out = HeaderMap::new();
-    out.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));
-    if let Some(length) = response.content_length() {
-        out.insert(CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    if method == Method::HEAD {
-        return Ok((StatusCode::OK, out).into_response());
-    }
-    let upstream_bytes = response.bytes_stream();
-    if upstream.mode != "cache" {
-        let metrics_app = Arc::clone(app);
-        let body = upstream_bytes.map(move |chunk| {
-            if let Ok(b) = &chunk {
-                metrics_app.metrics.add_sent(b.len() as u64);
-            }
-            chunk
-        });
-        return Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response());
-    }
-    let body = super::tee_into_cache(
-        Arc::clone(app),
-        repo,
-        FORMAT,
-        upstream.name.clone(),
-        Declared {
+    let file = super::RemoteFile {
+        format: FORMAT,
+        url,
+        what: format!("{name}@{version}"),
+        content_type: "application/x-tar",
+        declared: Declared {
             filename: format!("{name}-{version}.crate"),
             ..Declared::default()
         },
-        super::Expected {
+        expected: super::Expected {
             sha256: line.cksum,
             ..Default::default()
         },
-        upstream_bytes,
-    );
-    Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+    };
+    super::serve_file(Arc::clone(app), repo, &upstream, method, file).await
 }
 
 #[cfg(test)]

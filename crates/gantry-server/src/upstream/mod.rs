@@ -7,12 +7,90 @@ pub(crate) mod python;
 
 use std::sync::Arc;
 
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
-use gantry_db::RepoRow;
+use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::Declared;
 
 use crate::app::App;
+use crate::error::{AppError, AppResult};
 use crate::ingest::{Origin, Upload};
+
+/// A file of an upstream, as a native route serves it.
+pub(crate) struct RemoteFile {
+    pub(crate) format: &'static str,
+    /// Where the upstream serves it.
+    pub(crate) url: String,
+    /// What it is called in error messages (`name@version`, a filename).
+    pub(crate) what: String,
+    pub(crate) content_type: &'static str,
+    /// How it is stored when cached.
+    pub(crate) declared: Declared,
+    pub(crate) expected: Expected,
+}
+
+/// Fetches an upstream file (the URL checked against the deny list) and streams it to the
+/// client; in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
+/// failing upstream is a 502, logged and counted.
+pub(crate) async fn serve_file(
+    app: Arc<App>,
+    repo: RepoRow,
+    upstream: &UpstreamRow,
+    method: &Method,
+    file: RemoteFile,
+) -> AppResult<Response> {
+    app.webhook_deny
+        .check(&file.url)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?;
+    let response = python::request(&app, upstream, &file.url)
+        .send()
+        .await
+        .map_err(|e| {
+            app.metrics.upstream_failure(&upstream.name);
+            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+        })?;
+    if !response.status().is_success() {
+        app.metrics.upstream_failure(&upstream.name);
+        return Err(AppError::BadGateway(format!(
+            "upstream {} answered HTTP {} for {}",
+            upstream.name,
+            response.status(),
+            file.what
+        )));
+    }
+    let mut out = HeaderMap::new();
+    out.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
+    if let Some(length) = response.content_length() {
+        out.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    if method == Method::HEAD {
+        return Ok((StatusCode::OK, out).into_response());
+    }
+    let upstream_bytes = response.bytes_stream();
+    if upstream.mode != "cache" {
+        let metrics_app = Arc::clone(&app);
+        let body = upstream_bytes.map(move |chunk| {
+            if let Ok(b) = &chunk {
+                metrics_app.metrics.add_sent(b.len() as u64);
+            }
+            chunk
+        });
+        return Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response());
+    }
+    let body = tee_into_cache(
+        app,
+        repo,
+        file.format,
+        upstream.name.clone(),
+        file.declared,
+        file.expected,
+        upstream_bytes,
+    );
+    Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+}
 
 /// Digests a file fetched from an upstream must have, from the upstream's index, before it is
 /// cached. Absent ones are not checked.
@@ -38,7 +116,7 @@ impl Expected {
 /// download does not wait for the whole file); once complete and matching `expected`, the
 /// stored file becomes a package of `repo` with source `upstream`. The copy is finished even
 /// when the client goes away. Returns the client's body stream.
-pub(crate) fn tee_into_cache(
+fn tee_into_cache(
     app: Arc<App>,
     repo: RepoRow,
     format: &'static str,

@@ -2,12 +2,9 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
 use gantry_formats::npm::{normalize_version, tarball_filename, validate_name};
 use gantry_formats::Declared;
 
@@ -79,60 +76,18 @@ pub(crate) async fn upstream_tarball(
         sha512: doc["dist"]["integrity"].as_str().and_then(sha512_hex),
         sha1: doc["dist"]["shasum"].as_str().map(str::to_ascii_lowercase),
     };
-    app.webhook_deny
-        .check(&url)
-        .await
-        .map_err(|e| AppError::BadGateway(format!("upstream tarball url: {e}")))?;
-    let response = crate::upstream::python::request(&app, &upstream, &url)
-        .send()
-        .await
-        .map_err(|e| {
-            app.metrics.upstream_failure(&upstream.name);
-            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
-        })?;
-    if !response.status().is_success() {
-        app.metrics.upstream_failure(&upstream.name);
-        return Err(AppError::BadGateway(format!(
-            "upstream {} answered HTTP {} for {package}@{version}",
-            upstream.name,
-            response.status()
-        )));
-    }
-    let mut out = HeaderMap::new();
-    out.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    if let Some(length) = response.content_length() {
-        out.insert(CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    if method == Method::HEAD {
-        return Ok((StatusCode::OK, out).into_response());
-    }
-    let upstream_bytes = response.bytes_stream();
-    if upstream.mode != "cache" {
-        let metrics_app = Arc::clone(&app);
-        let body = upstream_bytes.map(move |chunk| {
-            if let Ok(b) = &chunk {
-                metrics_app.metrics.add_sent(b.len() as u64);
-            }
-            chunk
-        });
-        return Ok((StatusCode::OK, out, Body::from_stream(body)).into_response());
-    }
-    let body = crate::upstream::tee_into_cache(
-        app,
-        repo,
-        FORMAT,
-        upstream.name.clone(),
-        Declared {
+    let file = crate::upstream::RemoteFile {
+        format: FORMAT,
+        url,
+        what: format!("{package}@{version}"),
+        content_type: "application/octet-stream",
+        declared: Declared {
             name: Some(package.clone()),
             version: Some(version.clone()),
             filename: tarball_filename(&package, &version),
             ..Declared::default()
         },
         expected,
-        upstream_bytes,
-    );
-    Ok((StatusCode::OK, out, Body::from_stream(body)).into_response())
+    };
+    crate::upstream::serve_file(app, repo, &upstream, &method, file).await
 }
