@@ -3,10 +3,8 @@
 //! private repository of the test's server; the sparse index's format, caching headers and
 //! errors over HTTP; promotion between repositories; the real crates of ../shared scanned.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -590,27 +588,6 @@ fn client_tmp_file(bytes: &[u8]) -> TestResult<(tempfile::TempDir, PathBuf)> {
     Ok((dir, path))
 }
 
-async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, p) = s
-            .admin(
-                Method::GET,
-                &format!("/api/v1/packages/{repo}/{slug}"),
-                None,
-            )
-            .await?;
-        let status = p["security_scan_status"].as_str().unwrap_or_default();
-        if !matches!(status, "awaiting_scan" | "scanning" | "not_scanned") {
-            return Ok(p);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{slug} was never scanned: {p}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cargo_fixtures_report_exactly_the_manifest_advisories() -> TestResult {
     let s = TestServer::start()?;
@@ -623,48 +600,11 @@ async fn cargo_fixtures_report_exactly_the_manifest_advisories() -> TestResult {
             &shared("osv/crates.io").display().to_string(),
         ],
     )?;
-    let manifest = std::fs::read_to_string(shared("fixtures/MANIFEST.tsv"))?;
-    let mut seen = 0;
-    for line in manifest.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.first() != Some(&"cargo") {
-            continue;
-        }
-        seen += 1;
-        let file = shared("fixtures").join(cols[1]);
-        let slug = s.cli_ok(
-            Some(ADMIN),
-            &["push", "cargo", "acme/dev", &file.display().to_string()],
-        )?;
-        let p = wait_scanned(&s, "acme/dev", &slug).await?;
-        assert_eq!(p["name"], cols[2]);
-        assert_eq!(p["version"], cols[3]);
-        assert_eq!(p["checksum_sha256"], cols[4]);
-        let expected: BTreeSet<String> = match cols[7] {
-            "-" => BTreeSet::new(),
-            list => list.split(',').map(str::to_owned).collect(),
-        };
-        let (_, report) = s
-            .admin(
-                Method::GET,
-                &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
-                None,
-            )
-            .await?;
-        let found: BTreeSet<String> = report["vulnerabilities"]
-            .as_array()
-            .ok_or("array")?
-            .iter()
-            .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
-            .collect();
-        assert_eq!(found, expected, "{}: {report}", cols[1]);
-        let want = if expected.is_empty() {
-            "no_vulnerabilities"
-        } else {
-            "vulnerabilities_found"
-        };
-        assert_eq!(p["security_scan_status"], want, "{}", cols[1]);
+    let rows = crate::scanning::manifest_rows("cargo")?;
+    for row in &rows {
+        let cols: Vec<&str> = row.iter().map(String::as_str).collect();
+        crate::scanning::push_and_check_fixture(&s, "acme/dev", &cols).await?;
     }
-    assert_eq!(seen, 5);
+    assert_eq!(rows.len(), 5);
     Ok(())
 }

@@ -3,10 +3,8 @@
 //! whoami; packuments over HTTP; publish documents that disagree with their tarball; access
 //! for read tokens and strangers; and the scan of the shared npm fixtures.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
@@ -455,65 +453,11 @@ async fn npm_fixtures_report_exactly_the_manifest_advisories() -> TestResult {
         Some(ADMIN),
         &["vulndb", "import", &shared("osv/npm").display().to_string()],
     )?;
-    let manifest = std::fs::read_to_string(shared("fixtures/MANIFEST.tsv"))?;
-    let mut seen = 0;
-    for line in manifest.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.first() != Some(&"npm") {
-            continue;
-        }
-        seen += 1;
-        let file = shared("fixtures").join(cols[1]);
-        let slug = s.cli_ok(
-            Some(ADMIN),
-            &["push", "npm", "acme/dev", &file.display().to_string()],
-        )?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let p = loop {
-            let (_, p) = s
-                .admin(
-                    Method::GET,
-                    &format!("/api/v1/packages/acme/dev/{slug}"),
-                    None,
-                )
-                .await?;
-            let status = p["security_scan_status"].as_str().unwrap_or_default();
-            if !matches!(status, "awaiting_scan" | "scanning" | "not_scanned") {
-                break p;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("{slug} was never scanned: {p}").into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert_eq!(p["name"], cols[2]);
-        assert_eq!(p["version"], cols[3]);
-        assert_eq!(p["checksum_sha256"], cols[4]);
-        let expected: BTreeSet<String> = match cols[7] {
-            "-" => BTreeSet::new(),
-            list => list.split(',').map(str::to_owned).collect(),
-        };
-        let (_, report) = s
-            .admin(
-                Method::GET,
-                &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
-                None,
-            )
-            .await?;
-        let found: BTreeSet<String> = report["vulnerabilities"]
-            .as_array()
-            .ok_or("array")?
-            .iter()
-            .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
-            .collect();
-        assert_eq!(found, expected, "{}: {report}", cols[1]);
-        let want = if expected.is_empty() {
-            "no_vulnerabilities"
-        } else {
-            "vulnerabilities_found"
-        };
-        assert_eq!(p["security_scan_status"], want, "{}", cols[1]);
+    let rows = crate::scanning::manifest_rows("npm")?;
+    for row in &rows {
+        let cols: Vec<&str> = row.iter().map(String::as_str).collect();
+        crate::scanning::push_and_check_fixture(&s, "acme/dev", &cols).await?;
     }
-    assert_eq!(seen, 7);
+    assert_eq!(rows.len(), 7);
     Ok(())
 }

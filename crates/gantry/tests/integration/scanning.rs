@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 
 use crate::common::{TestResult, TestServer, ADMIN};
 
-fn shared(path: &str) -> PathBuf {
+pub(crate) fn shared(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared")
         .join(path)
 }
 
-async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
+pub(crate) async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, p) = s
@@ -34,6 +34,61 @@ async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Valu
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Pushes the fixture of one `MANIFEST.tsv` row (`cols`) with `gantry push FORMAT`, waits for
+/// its scan and checks that it reports exactly the row's `expected_from_shared_osv`
+/// advisories. Returns the package, its vulnerability report and the expected ids.
+pub(crate) async fn push_and_check_fixture(
+    s: &TestServer,
+    repo: &str,
+    cols: &[&str],
+) -> TestResult<(Value, Value, BTreeSet<String>)> {
+    let file = shared("fixtures").join(cols[1]);
+    let slug = s.cli_ok(
+        Some(ADMIN),
+        &["push", cols[0], repo, &file.display().to_string()],
+    )?;
+    let p = wait_scanned(s, repo, &slug).await?;
+    assert_eq!(p["name"], cols[2], "{}", cols[1]);
+    assert_eq!(p["version"], cols[3], "{}", cols[1]);
+    assert_eq!(p["checksum_sha256"], cols[4], "{}", cols[1]);
+    let expected: BTreeSet<String> = match cols[7] {
+        "-" => BTreeSet::new(),
+        list => list.split(',').map(str::to_owned).collect(),
+    };
+    let (_, report) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/{repo}/{slug}/vulnerabilities"),
+            None,
+        )
+        .await?;
+    let found: BTreeSet<String> = report["vulnerabilities"]
+        .as_array()
+        .ok_or("array")?
+        .iter()
+        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found, expected, "{}: {report}", cols[1]);
+    let want_status = if expected.is_empty() {
+        "no_vulnerabilities"
+    } else {
+        "vulnerabilities_found"
+    };
+    assert_eq!(p["security_scan_status"], want_status, "{}", cols[1]);
+    Ok((p, report, expected))
+}
+
+/// The fixture rows of one format in `MANIFEST.tsv`.
+pub(crate) fn manifest_rows(format: &str) -> TestResult<Vec<Vec<String>>> {
+    let manifest = std::fs::read_to_string(shared("fixtures/MANIFEST.tsv"))?;
+    Ok(manifest
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|cols| cols.first().map(String::as_str) == Some(format))
+        .collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,42 +128,10 @@ async fn python_fixtures_report_exactly_the_manifest_advisories() -> TestResult 
     assert_eq!(again["added"], 0);
     assert_eq!(again["updated"], 0);
 
-    let manifest = std::fs::read_to_string(shared("fixtures/MANIFEST.tsv"))?;
-    for line in manifest.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.first() != Some(&"python") {
-            continue;
-        }
-        let file = shared("fixtures").join(cols[1]);
-        let slug = s.cli_ok(
-            Some(ADMIN),
-            &["push", "python", "acme/dev", &file.display().to_string()],
-        )?;
-        let p = wait_scanned(&s, "acme/dev", &slug).await?;
-        let expected: BTreeSet<String> = match cols[7] {
-            "-" => BTreeSet::new(),
-            list => list.split(',').map(str::to_owned).collect(),
-        };
-        let (_, report) = s
-            .admin(
-                Method::GET,
-                &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
-                None,
-            )
-            .await?;
-        let found: BTreeSet<String> = report["vulnerabilities"]
-            .as_array()
-            .ok_or("array")?
-            .iter()
-            .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
-            .collect();
-        assert_eq!(found, expected, "{}: {report}", cols[1]);
-        let want_status = if expected.is_empty() {
-            "no_vulnerabilities"
-        } else {
-            "vulnerabilities_found"
-        };
-        assert_eq!(p["security_scan_status"], want_status, "{}", cols[1]);
+    for row in manifest_rows("python")? {
+        let cols: Vec<&str> = row.iter().map(String::as_str).collect();
+        let (p, report, expected) = push_and_check_fixture(&s, "acme/dev", &cols).await?;
+        let slug = p["slug_perm"].as_str().unwrap_or_default().to_owned();
         assert_eq!(p["num_vulnerabilities"], expected.len());
         if !expected.is_empty() {
             assert!(
