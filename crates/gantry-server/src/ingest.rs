@@ -166,6 +166,9 @@ pub(crate) async fn ingest_blob(
             )));
         }
     }
+    if format.id() == "cargo" {
+        crate::native::cargo::check_spelling(app, repo, &identity.name).await?;
+    }
     let mut files = vec![NewFile {
         filename,
         content_type,

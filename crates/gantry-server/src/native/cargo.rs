@@ -494,6 +494,31 @@ async fn publish_inner(
     })))
 }
 
+/// One spelling per crate: `name` may not join versions stored under another spelling.
+fn refuse_other_spelling(
+    repo: &RepoRow,
+    name: &str,
+    existing: &[(String, String)],
+) -> AppResult<()> {
+    if let Some((other, _)) = existing.iter().find(|(n, _)| n != name) {
+        return Err(AppError::Conflict(format!(
+            "crate '{name}' would duplicate the existing crate '{other}' in {} (names are compared ignoring case and '-'/'_')",
+            repo.slug()
+        )));
+    }
+    Ok(())
+}
+
+/// The spelling rule for crates that arrive by other paths than `cargo publish` (`gantry
+/// push cargo`, the REST upload).
+pub(crate) async fn check_spelling(app: &App, repo: &RepoRow, name: &str) -> AppResult<()> {
+    let existing = app
+        .db
+        .crate_name_versions(repo.id, &normalize(name))
+        .await?;
+    refuse_other_spelling(repo, name, &existing)
+}
+
 /// cargo's uniqueness rules: one spelling per crate (names equal but for case and `-`/`_`
 /// are one crate), and one version per version number, build metadata aside.
 async fn check_new_version(
@@ -506,12 +531,7 @@ async fn check_new_version(
         .db
         .crate_name_versions(repo.id, &normalize(name))
         .await?;
-    if let Some((other, _)) = existing.iter().find(|(n, _)| n != name) {
-        return Err(AppError::Conflict(format!(
-            "crate '{name}' would duplicate the existing crate '{other}' in {} (names are compared ignoring case and '-'/'_')",
-            repo.slug()
-        )));
-    }
+    refuse_other_spelling(repo, name, &existing)?;
     let wanted = build_less(version);
     if existing.iter().any(|(_, v)| build_less(v) == wanted) {
         return Err(AppError::Conflict(format!(

@@ -238,6 +238,24 @@ async fn cargo_publish_build_yank_and_promote_with_the_real_client() -> TestResu
     )?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate"));
+    // `gantry push cargo` keeps the same rule.
+    let out = client.run(&other, None, &["package", "--no-verify", "--allow-dirty"])?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packaged = client.target.path().join("package/Gantry_Demo-0.3.0.crate");
+    let out = s.cli(
+        Some(ADMIN),
+        &["push", "cargo", "acme/dev", &packaged.display().to_string()],
+    )?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("duplicate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let lines = index_lines(&s, "acme/dev", "ga/nt/gantry-demo").await?;
     assert_eq!(lines.len(), 2);
