@@ -236,7 +236,7 @@ async fn adjust_count(conn: &mut AnyConnection, repository_id: i64, delta: i64) 
 }
 
 /// The live package in `repository_id` with the identity of `(format, name, version,
-/// qualifier)`, if any.
+/// qualifier)`, if any: its id, slug and state.
 async fn live_conflict(
     conn: &mut AnyConnection,
     repository_id: i64,
@@ -244,9 +244,9 @@ async fn live_conflict(
     normalized_name: &str,
     version: &str,
     qualifier: &str,
-) -> Result<Option<(i64, String)>> {
+) -> Result<Option<(i64, String, String)>> {
     Ok(sqlx::query_as(
-        "SELECT id, slug_perm FROM packages WHERE repository_id = $1 AND format = $2 \
+        "SELECT id, slug_perm, state FROM packages WHERE repository_id = $1 AND format = $2 \
          AND normalized_name = $3 AND version = $4 AND qualifier = $5 AND state <> 'deleted'",
     )
     .bind(repository_id)
@@ -259,7 +259,9 @@ async fn live_conflict(
 }
 
 /// Refuses, or with `republish` soft-deletes, a live package that has the same identity in
-/// the destination.
+/// the destination. A quarantined package is never replaced: republishing over it would hand
+/// its bytes back to every client under a new, available package, so whoever may release the
+/// quarantine has to release it first.
 #[allow(clippy::too_many_arguments)]
 async fn clear_identity(
     conn: &mut AnyConnection,
@@ -271,17 +273,24 @@ async fn clear_identity(
     republish: bool,
     actor: &NewEvent,
 ) -> Result<()> {
-    let Some((id, slug)) =
+    let Some((id, slug, state)) =
         live_conflict(conn, dest.id, format, normalized_name, version, qualifier).await?
     else {
         return Ok(());
     };
+    let what = if qualifier.is_empty() || qualifier == version {
+        format!("{format} package {normalized_name} {version}")
+    } else {
+        format!("{format} package {normalized_name} {version} ({qualifier})")
+    };
+    if state == PackageState::Quarantined.as_str() {
+        return Err(DbError::Conflict(format!(
+            "{what} in {} is quarantined as {slug}; it cannot be replaced until the quarantine \
+             is released",
+            dest.slug()
+        )));
+    }
     if !republish {
-        let what = if qualifier.is_empty() || qualifier == version {
-            format!("{format} package {normalized_name} {version}")
-        } else {
-            format!("{format} package {normalized_name} {version} ({qualifier})")
-        };
         return Err(DbError::Conflict(format!(
             "{what} already exists in {} as {slug}; set republish to replace it",
             dest.slug()
@@ -464,7 +473,10 @@ impl Db {
     }
 
     /// Records the end of a sync job: the package's new status, metadata and event, and the
-    /// job's completion, in one transaction.
+    /// job's completion, in one transaction. `scan_queued` says whether `followups` hold a
+    /// scan (the package then awaits it); other follow-ups (policy evaluation) leave the scan
+    /// status alone, so a format without a scanner stays `not_supported`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_sync(
         &self,
         package: &PackageRow,
@@ -473,15 +485,18 @@ impl Db {
         job_id: i64,
         worker: &str,
         followups: &[NewJob],
+        scan_queued: bool,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         jobs::complete_in(&mut tx, job_id, worker).await?;
         let now = now_millis();
-        if matches!(outcome, SyncOutcome::Completed { .. }) && !followups.is_empty() {
-            sqlx::query("UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1")
-                .bind(package.id)
-                .execute(&mut *tx)
-                .await?;
+        if matches!(outcome, SyncOutcome::Completed { .. }) {
+            if scan_queued {
+                sqlx::query("UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1")
+                    .bind(package.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for job in followups {
                 jobs::enqueue(&mut tx, job).await?;
             }

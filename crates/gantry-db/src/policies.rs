@@ -382,6 +382,7 @@ impl Db {
         namespace: &str,
         policy_id: Option<i64>,
         slug_perm: Option<&str>,
+        before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<DecisionRow>> {
         let mut sql = Sql::new(&format!(
@@ -393,6 +394,9 @@ impl Db {
         }
         if let Some(slug) = slug_perm {
             sql.push(" AND slug_perm = ").str(slug);
+        }
+        if let Some(id) = before_id {
+            sql.push(" AND id < ").int(id);
         }
         sql.push(" ORDER BY id DESC LIMIT ").int(limit);
         Ok(sql.query_as().fetch_all(&self.pool).await?)

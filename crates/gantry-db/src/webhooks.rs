@@ -100,6 +100,8 @@ pub struct AttemptRow {
     pub latency_ms: i64,
     pub response_excerpt: Option<String>,
     pub error: Option<String>,
+    /// 1 when the receiver was in a private range the operator allowed.
+    pub private_target: i64,
 }
 
 /// What one attempt at a delivery found.
@@ -109,6 +111,8 @@ pub struct AttemptResult {
     pub latency_ms: i64,
     pub response_excerpt: Option<String>,
     pub error: Option<String>,
+    /// The receiver was in a private range the operator allowed.
+    pub private_target: bool,
     pub success: bool,
     /// No attempt will follow this one.
     pub last: bool,
@@ -387,7 +391,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, \
-             response_excerpt, error) VALUES ($1, $2, $3, $4, $5, $6)",
+             response_excerpt, error, private_target) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(delivery_id)
         .bind(now)
@@ -395,6 +399,7 @@ impl Db {
         .bind(result.latency_ms)
         .bind(result.response_excerpt.clone())
         .bind(result.error.clone())
+        .bind(i64::from(result.private_target))
         .execute(&mut *tx)
         .await?;
         let state = match (result.success, result.last) {
@@ -466,8 +471,8 @@ impl Db {
             return Ok(Vec::new());
         }
         let mut sql = Sql::new(
-            "SELECT id, delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error \
-             FROM webhook_attempts WHERE delivery_id IN ",
+            "SELECT id, delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error, \
+             private_target FROM webhook_attempts WHERE delivery_id IN ",
         );
         sql.int_list(delivery_ids).push(" ORDER BY id");
         Ok(sql.query_as().fetch_all(&self.pool).await?)

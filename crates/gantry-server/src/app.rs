@@ -5,7 +5,7 @@ use anyhow::Context;
 use gantry_blobs::BlobStore;
 use gantry_db::Db;
 use gantry_formats::Registry;
-use gantry_webhooks::DenyList;
+use gantry_webhooks::OutboundRules;
 use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
@@ -22,7 +22,8 @@ pub struct App {
     pub(crate) wake: Arc<Notify>,
     /// Client for webhook deliveries.
     pub(crate) http: reqwest::Client,
-    pub(crate) webhook_deny: DenyList,
+    /// Where webhooks and upstreams may connect.
+    pub(crate) outbound: OutboundRules,
     /// The URL links point at when no public URL is configured: the bound address.
     pub(crate) bound_url: OnceLock<String>,
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
@@ -42,7 +43,10 @@ impl App {
             .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
         let blobs = BlobStore::open(&config.storage_url)
             .with_context(|| format!("cannot open blob storage {}", config.storage_url))?;
-        let webhook_deny = DenyList::new(&config.webhook_deny_networks)?;
+        let outbound = OutboundRules::new(
+            &config.outbound_allow_networks,
+            &config.webhook_deny_networks,
+        )?;
         let trusted_proxies = crate::access::parse_networks(&config.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("invalid trusted_proxies: {e}"))?;
         let auth_limiter = crate::limiter::AuthLimiter::new(
@@ -57,7 +61,7 @@ impl App {
             metrics: Metrics::new(),
             wake: Arc::new(Notify::new()),
             http: gantry_webhooks::client()?,
-            webhook_deny,
+            outbound,
             bound_url: OnceLock::new(),
             trusted_proxies,
             auth_limiter,

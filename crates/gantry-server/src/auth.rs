@@ -246,42 +246,49 @@ impl Caller {
     /// caller is asked to authenticate (401); anyone else is refused (403). Denials go to the
     /// audit log.
     pub(crate) fn require(&self, repo: &RepoRow, op: Op) -> Result<(), AppError> {
+        self.check(repo, op).map_err(|err| {
+            if matches!(err, AppError::Forbidden(_)) && self.can_read(repo) {
+                tracing::warn!(repository = %repo.slug(), address = ?self.address, op = op.key(), "request denied");
+            }
+            self.deny(err, Some(repo.namespace.as_str()))
+        })
+    }
+
+    /// Whether the caller may do `op` on `repo`, by the same rules as [`Caller::require`]
+    /// (privileges and address rules), without recording anything. Routes that gather
+    /// packages from several repositories (simulations, decision logs) filter with this so
+    /// that they show exactly what the read routes would.
+    pub(crate) fn may(&self, repo: &RepoRow, op: Op) -> bool {
+        self.check(repo, op).is_ok()
+    }
+
+    fn check(&self, repo: &RepoRow, op: Op) -> Result<(), AppError> {
         let needed = access::required(repo, op);
         let granted = self.granted(&repo.namespace, Some(&repo.name));
         let public_read = !repo.is_private() && !op.mutates() && needed == Privilege::Read;
         let allowed = public_read || granted.is_some_and(|g| g.covers(needed));
-        let ns = Some(repo.namespace.as_str());
         if !allowed {
             if !self.can_read(repo) {
-                return Err(self.deny(not_found_repo(&repo.namespace, &repo.name), ns));
+                return Err(not_found_repo(&repo.namespace, &repo.name));
             }
             if self.is_anonymous() {
-                return Err(self.deny(
-                    AppError::Unauthorized(format!(
-                        "authentication required to {} in {}",
-                        op.key(),
-                        repo.slug()
-                    )),
-                    ns,
-                ));
-            }
-            return Err(self.deny(
-                AppError::Forbidden(format!(
-                    "{} needs the {needed} privilege on {}",
+                return Err(AppError::Unauthorized(format!(
+                    "authentication required to {} in {}",
                     op.key(),
                     repo.slug()
-                )),
-                ns,
-            ));
+                )));
+            }
+            return Err(AppError::Forbidden(format!(
+                "{} needs the {needed} privilege on {}",
+                op.key(),
+                repo.slug()
+            )));
         }
         // Address rules apply to everything but the administration of the repository by its
         // admins, so an allowlist can never lock the owners out.
         let admin = granted.is_some_and(|g| g.covers(Privilege::Admin));
         if !(op.administrative() && admin) {
-            if let Err(message) = access::address_allowed(repo, self.address) {
-                tracing::warn!(repository = %repo.slug(), address = ?self.address, "request denied by address rules");
-                return Err(self.deny(AppError::Forbidden(message), ns));
-            }
+            access::address_allowed(repo, self.address).map_err(AppError::Forbidden)?;
         }
         Ok(())
     }

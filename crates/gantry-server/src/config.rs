@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub webhook_disable_after: Option<i64>,
     pub webhook_timeout_seconds: Option<f64>,
     pub webhook_deny_networks: Option<Vec<String>>,
+    pub outbound_allow_networks: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
     pub auth_failure_limit: Option<u32>,
     pub auth_failure_window_seconds: Option<u64>,
@@ -76,8 +77,11 @@ pub struct ServerConfig {
     /// Consecutive failed attempts after which a webhook is disabled.
     pub webhook_disable_after: i64,
     pub webhook_timeout_seconds: f64,
-    /// Networks (CIDR) webhooks may not target, besides the cloud metadata range.
+    /// Networks (CIDR) webhooks and upstreams may not target; wins over the allow list.
     pub webhook_deny_networks: Vec<String>,
+    /// Private networks (CIDR) webhooks and upstreams may target; by default only public
+    /// addresses are reachable, and the cloud metadata address never is.
+    pub outbound_allow_networks: Vec<String>,
     /// Proxies (CIDR) whose `X-Forwarded-For` is believed; empty: the socket address counts.
     pub trusted_proxies: Vec<String>,
     pub auth_failure_limit: u32,
@@ -103,6 +107,7 @@ pub struct Overrides {
     pub webhook_disable_after: Option<i64>,
     pub webhook_timeout_seconds: Option<f64>,
     pub webhook_deny_networks: Option<Vec<String>>,
+    pub outbound_allow_networks: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
     pub auth_failure_limit: Option<u32>,
     pub auth_failure_window_seconds: Option<u64>,
@@ -166,6 +171,10 @@ impl ServerConfig {
             webhook_deny_networks: overrides
                 .webhook_deny_networks
                 .or(file.webhook_deny_networks)
+                .unwrap_or_default(),
+            outbound_allow_networks: overrides
+                .outbound_allow_networks
+                .or(file.outbound_allow_networks)
                 .unwrap_or_default(),
             trusted_proxies: overrides
                 .trusted_proxies

@@ -1,18 +1,15 @@
 //! Webhook deliveries: the Contract's payload, the `X-Gantry-Signature-256` HMAC, checks of
 //! target URLs against denied networks, and one HTTP attempt with a timeout.
 
-use std::net::IpAddr;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-/// Networks no webhook may target: link-local IPv4 (where cloud instance-metadata endpoints
-/// live) and the IPv6 metadata address.
-pub const ALWAYS_DENIED: &[&str] = &["169.254.0.0/16", "fd00:ec2::254/128"];
+mod outbound;
+
+pub use outbound::{OutboundRules, Resolved, TargetError, ALWAYS_DENIED, NOT_PUBLIC};
 
 /// Longest part of a receiver's response kept with an attempt.
 const EXCERPT_LEN: usize = 512;
@@ -41,87 +38,6 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
-    #[error("target URL must be an absolute http:// or https:// URL: {0}")]
-    BadUrl(String),
-    #[error("target {0} is in a denied network ({1})")]
-    Denied(String, String),
-    #[error("invalid network '{0}' in the webhook deny list")]
-    BadNetwork(String),
-    #[error("cannot resolve target host {0}")]
-    Unresolvable(String),
-}
-
-/// Networks refused as webhook targets: [`ALWAYS_DENIED`] plus the operator's list.
-#[derive(Debug, Clone)]
-pub struct DenyList {
-    networks: Vec<IpNet>,
-}
-
-impl DenyList {
-    pub fn new(extra: &[String]) -> Result<Self, TargetError> {
-        let networks = ALWAYS_DENIED
-            .iter()
-            .map(|s| (*s).to_owned())
-            .chain(extra.iter().cloned())
-            .map(|s| IpNet::from_str(s.trim()).map_err(|_| TargetError::BadNetwork(s.clone())))
-            .collect::<Result<_, _>>()?;
-        Ok(Self { networks })
-    }
-
-    fn check_ip(&self, ip: IpAddr) -> Result<(), TargetError> {
-        // An IPv4-mapped IPv6 address reaches the IPv4 host: judge it as that.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match self.networks.iter().find(|n| n.contains(&ip)) {
-            Some(net) => Err(TargetError::Denied(ip.to_string(), net.to_string())),
-            None => Ok(()),
-        }
-    }
-
-    /// Checks the URL's form and every address its host resolves to.
-    pub async fn check(&self, target: &str) -> Result<(), TargetError> {
-        self.resolve(target).await.map(|_| ())
-    }
-
-    /// Checks the target and returns its host with the address to connect to (`None` for an
-    /// IP literal), so the connection goes where the check looked.
-    pub async fn resolve(
-        &self,
-        target: &str,
-    ) -> Result<Option<(String, std::net::SocketAddr)>, TargetError> {
-        let url = url::Url::parse(target).map_err(|_| TargetError::BadUrl(target.to_owned()))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(TargetError::BadUrl(target.to_owned()));
-        }
-        let host = url
-            .host_str()
-            .ok_or_else(|| TargetError::BadUrl(target.to_owned()))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return self.check_ip(ip).map(|()| None);
-        }
-        let port = url.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|_| TargetError::Unresolvable(host.clone()))?
-            .collect();
-        for addr in &addrs {
-            self.check_ip(addr.ip())?;
-        }
-        let first = addrs
-            .first()
-            .copied()
-            .ok_or_else(|| TargetError::Unresolvable(host.clone()))?;
-        Ok(Some((host, first)))
-    }
-}
-
 /// What one attempt found.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -129,6 +45,9 @@ pub struct Attempt {
     pub latency: Duration,
     pub response_excerpt: Option<String>,
     pub error: Option<String>,
+    /// The receiver is in a private range the operator allowed: its answers are shown to
+    /// site admins only.
+    pub private_target: bool,
 }
 
 impl Attempt {
@@ -150,20 +69,22 @@ pub struct Request<'a> {
 
 /// Sends one attempt. Redirects are not followed, and the connection goes to the address
 /// that was checked (no second DNS answer can redirect it).
-pub async fn send(client: &reqwest::Client, deny: &DenyList, req: Request<'_>) -> Attempt {
+pub async fn send(client: &reqwest::Client, rules: &OutboundRules, req: Request<'_>) -> Attempt {
     let start = Instant::now();
     let failed = |error: String| Attempt {
         status_code: None,
         latency: start.elapsed(),
         response_excerpt: None,
         error: Some(error),
+        private_target: false,
     };
-    let pinned = match deny.resolve(req.target_url).await {
-        Ok(pinned) => pinned,
+    let resolved = match rules.resolve(req.target_url).await {
+        Ok(resolved) => resolved,
         Err(e) => return failed(e.to_string()),
     };
+    let private_target = resolved.private;
     let pinned_client;
-    let client = match pinned {
+    let client = match resolved.pinned {
         None => client,
         Some((host, addr)) => match client_builder().resolve(&host, addr).build() {
             Ok(c) => {
@@ -201,6 +122,7 @@ pub async fn send(client: &reqwest::Client, deny: &DenyList, req: Request<'_>) -
                 response_excerpt: (!excerpt.is_empty()).then_some(excerpt),
                 error: (!(200..300).contains(&status))
                     .then(|| format!("receiver answered HTTP {status}")),
+                private_target,
             }
         }
         Err(e) => Attempt {
@@ -212,6 +134,7 @@ pub async fn send(client: &reqwest::Client, deny: &DenyList, req: Request<'_>) -
             } else {
                 format!("request failed: {e}")
             }),
+            private_target,
         },
     }
 }
@@ -239,36 +162,5 @@ mod tests {
             sign("Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-    }
-
-    #[tokio::test]
-    async fn metadata_and_configured_networks_are_denied() {
-        let deny =
-            DenyList::new(&["10.0.0.0/8".into()]).unwrap_or_else(|_| DenyList { networks: vec![] });
-        assert!(matches!(
-            deny.check("http://169.254.169.254/latest").await,
-            Err(TargetError::Denied(..))
-        ));
-        for denied in [
-            "http://10.1.2.3/x",
-            "http://[::ffff:169.254.169.254]/",
-            "http://[::ffff:10.0.0.1]/",
-            "http://169.254.1.1/",
-        ] {
-            assert!(
-                matches!(deny.check(denied).await, Err(TargetError::Denied(..))),
-                "{denied}"
-            );
-        }
-        assert!(deny.check("http://127.0.0.1:9/hook").await.is_ok());
-        assert!(matches!(
-            deny.check("ftp://127.0.0.1/").await,
-            Err(TargetError::BadUrl(_))
-        ));
-        assert!(matches!(
-            deny.check("not a url").await,
-            Err(TargetError::BadUrl(_))
-        ));
-        assert!(DenyList::new(&["nonsense".into()]).is_err());
     }
 }

@@ -369,10 +369,15 @@ pub(crate) struct ServerArgs {
     /// Timeout of one webhook delivery attempt in seconds (default 10).
     #[arg(long, env = "GANTRY_WEBHOOK_TIMEOUT_SECONDS")]
     pub(crate) webhook_timeout_seconds: Option<f64>,
-    /// Networks (CIDR, comma-separated) webhooks may not target; the cloud metadata address
-    /// is always denied.
+    /// Networks (CIDR, comma-separated) webhooks and upstreams may not target; wins over
+    /// --outbound-allow-networks. The cloud metadata address is always denied.
     #[arg(long, env = "GANTRY_WEBHOOK_DENY_NETWORKS", value_delimiter = ',')]
     pub(crate) webhook_deny_networks: Option<Vec<String>>,
+    /// Private networks (CIDR, comma-separated) that webhooks and upstreams may target, e.g.
+    /// 10.0.0.0/8 for an internal index. By default private, loopback, link-local and
+    /// unique-local addresses are refused.
+    #[arg(long, env = "GANTRY_OUTBOUND_ALLOW_NETWORKS", value_delimiter = ',')]
+    pub(crate) outbound_allow_networks: Option<Vec<String>>,
     /// Proxies (CIDR, comma-separated) whose X-Forwarded-For names the client address.
     #[arg(long, env = "GANTRY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub(crate) trusted_proxies: Option<Vec<String>>,
@@ -390,7 +395,7 @@ pub(crate) struct ServerArgs {
     pub(crate) vulndb_sync_interval_seconds: Option<u64>,
     /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
     /// public_url, workers, job_lease_seconds, webhook_retry_schedule, webhook_disable_after,
-    /// webhook_timeout_seconds, webhook_deny_networks. Flags and environment variables win.
+    /// webhook_timeout_seconds, webhook_deny_networks, outbound_allow_networks. Flags and environment variables win.
     #[arg(long, env = "GANTRY_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 }

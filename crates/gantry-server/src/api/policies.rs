@@ -375,7 +375,7 @@ pub(crate) async fn simulate(
             .list_repos(&owner)
             .await?
             .into_iter()
-            .filter(|r| caller.can_read(r))
+            .filter(|r| caller.may(r, Op::Read))
             .collect(),
     };
     let destination = match &body.destination {
@@ -504,11 +504,80 @@ pub(crate) async fn decisions(
         None => None,
     };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = app
-        .db
-        .list_decisions(&owner, policy_id, params.slug_perm.as_deref(), limit)
-        .await?;
-    Ok(ApiJson(rows.into_iter().map(render_decision).collect()))
+    // Entries name packages, repositories and destinations: show only those whose
+    // repositories the caller may read right now (privileges and address rules), as the read
+    // routes would. Filtering happens after the query, so read newest-first in batches.
+    let mut readable = ReadableRepos::default();
+    let mut shown = Vec::new();
+    let mut before = None;
+    for _ in 0..MAX_DECISION_BATCHES {
+        let rows = app
+            .db
+            .list_decisions(
+                &owner,
+                policy_id,
+                params.slug_perm.as_deref(),
+                before,
+                limit,
+            )
+            .await?;
+        let exhausted = rows.len() < usize::try_from(limit).unwrap_or(usize::MAX);
+        for row in rows {
+            before = Some(row.id);
+            if readable
+                .all(&app, &caller, [&row.repository, &row.destination])
+                .await?
+            {
+                shown.push(render_decision(row));
+                if shown.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
+                    return Ok(ApiJson(shown));
+                }
+            }
+        }
+        if exhausted {
+            break;
+        }
+    }
+    Ok(ApiJson(shown))
+}
+
+/// Most batches the decision log reads to fill a page the caller may see.
+const MAX_DECISION_BATCHES: usize = 10;
+
+/// Which repositories (by `OWNER/REPO`) the caller may read, remembered for one request.
+#[derive(Default)]
+struct ReadableRepos(std::collections::HashMap<String, bool>);
+
+impl ReadableRepos {
+    async fn all<'a>(
+        &mut self,
+        app: &App,
+        caller: &Caller,
+        slugs: impl IntoIterator<Item = &'a Option<String>>,
+    ) -> AppResult<bool> {
+        for slug in slugs.into_iter().flatten() {
+            if !self.one(app, caller, slug).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn one(&mut self, app: &App, caller: &Caller, slug: &str) -> AppResult<bool> {
+        if let Some(known) = self.0.get(slug) {
+            return Ok(*known);
+        }
+        let readable = match slug.split_once('/') {
+            Some((o, r)) => app
+                .db
+                .get_repo(o, r)
+                .await?
+                .is_some_and(|repo| caller.may(&repo, Op::Read)),
+            None => false,
+        };
+        self.0.insert(slug.to_owned(), readable);
+        Ok(readable)
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

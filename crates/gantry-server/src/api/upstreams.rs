@@ -143,7 +143,7 @@ pub(crate) async fn create(
     if body.url.len() > 2048 {
         return Err(AppError::BadRequest("url is too long".into()));
     }
-    app.webhook_deny
+    app.outbound
         .check(&body.url)
         .await
         .map_err(|e| AppError::BadRequest(format!("upstream url: {e}")))?;

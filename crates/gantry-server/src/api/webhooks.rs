@@ -91,7 +91,12 @@ pub(crate) struct Attempt {
     pub(crate) attempted_at: String,
     pub(crate) status_code: Option<i64>,
     pub(crate) latency_ms: i64,
+    /// The start of the receiver's answer; for a receiver in a private range (allowed by the
+    /// operator) shown to site admins only.
     pub(crate) response_excerpt: Option<String>,
+    /// The excerpt exists but is withheld: the receiver is in a private range.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) response_excerpt_hidden: bool,
     pub(crate) error: Option<String>,
 }
 
@@ -118,8 +123,22 @@ pub(crate) struct PingResult {
     pub(crate) success: bool,
     pub(crate) status_code: Option<i64>,
     pub(crate) latency_ms: i64,
+    /// The start of the receiver's answer; for a receiver in a private range (allowed by the
+    /// operator) shown to site admins only.
     pub(crate) response_excerpt: Option<String>,
+    /// The excerpt exists but is withheld: the receiver is in a private range.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) response_excerpt_hidden: bool,
     pub(crate) error: Option<String>,
+}
+
+/// A receiver's answer as `caller` may see it: a private-range receiver's answer would let a
+/// repository admin read internal services through Gantry, so only site admins see it.
+fn excerpt(caller: &Caller, text: Option<&String>, private_target: bool) -> (Option<String>, bool) {
+    match text {
+        Some(_) if private_target && !caller.is_site_admin() => (None, true),
+        other => (other.cloned(), false),
+    }
 }
 
 fn render(row: &WebhookRow) -> Webhook {
@@ -140,7 +159,7 @@ fn render(row: &WebhookRow) -> Webhook {
     }
 }
 
-fn render_delivery(row: &DeliveryRow, attempts: &[AttemptRow]) -> Delivery {
+fn render_delivery(caller: &Caller, row: &DeliveryRow, attempts: &[AttemptRow]) -> Delivery {
     Delivery {
         id: row.id,
         delivery_id: row.delivery_uuid.clone(),
@@ -154,12 +173,17 @@ fn render_delivery(row: &DeliveryRow, attempts: &[AttemptRow]) -> Delivery {
         attempt_log: attempts
             .iter()
             .filter(|a| a.delivery_id == row.id)
-            .map(|a| Attempt {
-                attempted_at: gantry_core::time::rfc3339(a.attempted_at),
-                status_code: a.status_code,
-                latency_ms: a.latency_ms,
-                response_excerpt: a.response_excerpt.clone(),
-                error: a.error.clone(),
+            .map(|a| {
+                let (response_excerpt, response_excerpt_hidden) =
+                    excerpt(caller, a.response_excerpt.as_ref(), a.private_target != 0);
+                Attempt {
+                    attempted_at: gantry_core::time::rfc3339(a.attempted_at),
+                    status_code: a.status_code,
+                    latency_ms: a.latency_ms,
+                    response_excerpt,
+                    response_excerpt_hidden,
+                    error: a.error.clone(),
+                }
             })
             .collect(),
         payload: serde_json::from_str(&row.payload).unwrap_or_default(),
@@ -172,7 +196,7 @@ async fn check_target(app: &App, url: &str) -> AppResult<()> {
             "target_url is longer than {MAX_URL_LEN} characters"
         )));
     }
-    app.webhook_deny
+    app.outbound
         .check(url)
         .await
         .map_err(|e| AppError::BadRequest(e.to_string()))
@@ -424,7 +448,7 @@ pub(crate) async fn ping(
     let body = serde_json::to_string(&payload).map_err(AppError::internal)?;
     let sent = gantry_webhooks::send(
         &app.http,
-        &app.webhook_deny,
+        &app.outbound,
         gantry_webhooks::Request {
             target_url: &webhook.target_url,
             body: body.as_bytes(),
@@ -454,12 +478,18 @@ pub(crate) async fn ping(
             &result,
         )
         .await?;
+    let (response_excerpt, response_excerpt_hidden) = excerpt(
+        &caller,
+        result.response_excerpt.as_ref(),
+        result.private_target,
+    );
     Ok(ApiJson(PingResult {
         delivery_id: uuid,
         success: result.success,
         status_code: result.status_code,
         latency_ms: result.latency_ms,
-        response_excerpt: result.response_excerpt,
+        response_excerpt,
+        response_excerpt_hidden,
         error: result.error,
     }))
 }
@@ -479,7 +509,9 @@ pub(crate) async fn deliveries(
     let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
     let attempts = app.db.list_attempts(&ids).await?;
     Ok(ApiJson(
-        rows.iter().map(|d| render_delivery(d, &attempts)).collect(),
+        rows.iter()
+            .map(|d| render_delivery(&caller, d, &attempts))
+            .collect(),
     ))
 }
 
@@ -530,5 +562,8 @@ pub(crate) async fn redeliver(
         .get_delivery(new_id)
         .await?
         .ok_or_else(|| AppError::internal("delivery vanished"))?;
-    Ok((StatusCode::ACCEPTED, ApiJson(render_delivery(&row, &[]))))
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(render_delivery(&caller, &row, &[])),
+    ))
 }

@@ -98,6 +98,7 @@ impl SyncHandler {
             .and_then(|f| f.vulnerability_ecosystem())
             .map(|_| vec![super::scan::scan_job(&package.slug_perm, "sync")])
             .unwrap_or_default();
+        let scan_queued = !followups.is_empty();
         if matches!(outcome, SyncOutcome::Completed { .. })
             && db
                 .has_policies_or_rules(&package.namespace, package.repository_id)
@@ -116,6 +117,7 @@ impl SyncHandler {
             job.id,
             &ctx.worker_id,
             &followups,
+            scan_queued,
         )
         .await
         .map_err(JobError::retry)?;

@@ -158,7 +158,7 @@ pub(crate) async fn attempt(
 ) -> Result<(AttemptResult, bool), gantry_db::DbError> {
     let sent = gantry_webhooks::send(
         &app.http,
-        &app.webhook_deny,
+        &app.outbound,
         gantry_webhooks::Request {
             target_url: &webhook.target_url,
             body: body.as_bytes(),
@@ -195,6 +195,7 @@ pub(crate) fn attempt_result(sent: &gantry_webhooks::Attempt, last: bool) -> Att
         latency_ms: i64::try_from(sent.latency.as_millis()).unwrap_or(i64::MAX),
         response_excerpt: sent.response_excerpt.clone(),
         error: sent.error.clone(),
+        private_target: sent.private_target,
         success: sent.succeeded(),
         last,
     }

@@ -91,10 +91,7 @@ async fn get_text(
     upstream: &UpstreamRow,
     url: &str,
 ) -> Result<Option<String>, String> {
-    app.webhook_deny
-        .check(url)
-        .await
-        .map_err(|e| e.to_string())?;
+    app.outbound.check(url).await.map_err(|e| e.to_string())?;
     let response = super::python::request(app, upstream, url)
         .timeout(FETCH_TIMEOUT)
         .send()

@@ -41,7 +41,7 @@ pub(crate) async fn serve_file(
     method: &Method,
     file: RemoteFile,
 ) -> AppResult<Response> {
-    app.webhook_deny
+    app.outbound
         .check(&file.url)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?;

@@ -84,10 +84,7 @@ async fn fetch(
         upstream.url.trim_end_matches('/'),
         escape_name(name)
     );
-    app.webhook_deny
-        .check(&url)
-        .await
-        .map_err(|e| e.to_string())?;
+    app.outbound.check(&url).await.map_err(|e| e.to_string())?;
     let response = super::python::request(app, upstream, &url)
         .header("accept", "application/json")
         .timeout(FETCH_TIMEOUT)

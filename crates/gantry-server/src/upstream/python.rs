@@ -85,7 +85,7 @@ async fn fetch(
     project: &str,
 ) -> Result<Vec<RemoteFile>, String> {
     let page_url = format!("{}/{project}/", upstream.url.trim_end_matches('/'));
-    app.webhook_deny
+    app.outbound
         .check(&page_url)
         .await
         .map_err(|e| e.to_string())?;

@@ -45,6 +45,7 @@ fn configure(args: ServerArgs) -> anyhow::Result<ServerConfig> {
             webhook_disable_after: args.webhook_disable_after,
             webhook_timeout_seconds: args.webhook_timeout_seconds,
             webhook_deny_networks: args.webhook_deny_networks,
+            outbound_allow_networks: args.outbound_allow_networks,
             trusted_proxies: args.trusted_proxies,
             auth_failure_limit: args.auth_failure_limit,
             auth_failure_window_seconds: args.auth_failure_window_seconds,

@@ -17,6 +17,9 @@ pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>
 
 pub const ADMIN: &str = "gty_test_admin_token_0123456789";
 
+/// The outbound allow list test servers get: their peers listen on loopback.
+pub const LOOPBACK: &str = "127.0.0.0/8";
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub fn bin() -> &'static str {
@@ -157,6 +160,9 @@ impl TestServer {
             .env_remove("GANTRY_ADMIN_TOKEN")
             .env_remove("GANTRY_DATABASE_URL")
             .env("GANTRY_LOG", "warn")
+            // Peers (receivers, upstream indexes) run on loopback; a test of the default
+            // outbound rules sets this to "".
+            .env("GANTRY_OUTBOUND_ALLOW_NETWORKS", LOOPBACK)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(url) = &database_url {
@@ -262,6 +268,7 @@ impl TestServer {
             .arg(&self.url)
             .env_remove("GANTRY_DATABASE_URL")
             .env("GANTRY_LOG", "warn")
+            .env("GANTRY_OUTBOUND_ALLOW_NETWORKS", LOOPBACK)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(url) = &self.database_url {

@@ -920,3 +920,67 @@ async fn the_briefs_workflow_end_to_end() -> TestResult {
     assert_eq!(names_in(&s, "acme/staging").await?, vec!["idna", "six"]);
     Ok(())
 }
+
+/// A format without a scanner is `not_supported`, not `awaiting_scan`, when the namespace has
+/// policies: the README's severity policy then lets raw packages through the gate (it blocked
+/// them as "not scanned" forever), and the policies still run after sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_packages_pass_the_severity_gate_when_policies_exist() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    s.create_repo("acme", "staging", true).await?;
+    let threshold = example("severity-threshold.rego").display().to_string();
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "policy", "create", "acme", "--name", "severity", "--file", &threshold,
+        ],
+    )?;
+    let tagger =
+        "package gantry\n\nadd_tags contains \"seen\" if input.event == \"package.synced\"\n";
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/policies/acme",
+            Some(json!({"name": "tagger", "rego": tagger})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), b"release 1.0")?;
+    let slug = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "push",
+            "raw",
+            "acme/dev",
+            &file.path().display().to_string(),
+            "--name",
+            "app",
+            "--version",
+            "1.0",
+        ],
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let p = loop {
+        let p = package(&s, "acme/dev", &slug).await?;
+        let tagged = p["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "seen"));
+        if tagged || Instant::now() > deadline {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(p["security_scan_status"], "not_supported", "{p}");
+    assert!(
+        p["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "seen")),
+        "policies still run after sync: {p}"
+    );
+    let staged = s.cli_ok(Some(ADMIN), &["cp", &format!("acme/dev/{slug}"), "staging"])?;
+    let copy = package(&s, "acme/staging", &staged).await?;
+    assert_eq!(copy["security_scan_status"], "not_supported", "{copy}");
+    Ok(())
+}
