@@ -87,6 +87,44 @@ impl From<std::io::Error> for FormatError {
     }
 }
 
+/// Where a package's file lives, for building its download path.
+#[derive(Debug, Clone, Copy)]
+pub struct FileLocation<'a> {
+    pub namespace: &'a str,
+    pub repository: &'a str,
+    pub name: &'a str,
+    pub version: &'a str,
+    pub slug_perm: &'a str,
+    pub filename: &'a str,
+}
+
+impl FileLocation<'_> {
+    /// `/{namespace}/{repository}/{format}/files/{slug_perm}/{filename}`: where formats whose
+    /// clients take URLs from an index serve files.
+    pub fn default_path(&self, format: &str) -> String {
+        format!(
+            "/{}/{}/{format}/files/{}/{}",
+            self.namespace,
+            self.repository,
+            self.slug_perm,
+            encode_segment(self.filename)
+        )
+    }
+}
+
+/// Characters left as they are in a URL path segment.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'+');
+
+/// `segment` percent-encoded for a URL path.
+pub fn encode_segment(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
 /// One package format.
 pub trait Format: Send + Sync + 'static {
     /// The format's id as used in URLs, the CLI and package JSON (`raw`, `python`, …).
@@ -106,6 +144,11 @@ pub trait Format: Send + Sync + 'static {
     /// The OSV ecosystem whose advisories apply, if any.
     fn vulnerability_ecosystem(&self) -> Option<&'static str> {
         None
+    }
+
+    /// The path (from the server's root) where the format's native protocol serves a file.
+    fn download_path(&self, file: &FileLocation<'_>) -> String {
+        file.default_path(self.id())
     }
 }
 
@@ -141,16 +184,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Every format built into Gantry.
-    pub fn builtin() -> Self {
-        let mut registry = Self {
+    /// A registry without formats.
+    pub fn empty() -> Self {
+        Self {
             formats: BTreeMap::new(),
-        };
-        registry.register(Arc::new(crate::raw::Raw));
-        registry.register(Arc::new(crate::python::Python));
-        registry.register(Arc::new(crate::cargo::Cargo));
-        registry.register(Arc::new(crate::npm::Npm));
-        registry
+        }
     }
 
     pub fn register(&mut self, format: Arc<dyn Format>) {

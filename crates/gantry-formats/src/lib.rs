@@ -4,8 +4,8 @@
 //! reading the artifact they are handed, and know nothing of HTTP or the database; the
 //! server's native-protocol routes and the sync pipeline call them.
 //!
-//! To add a format: create `src/<format>/`, implement [`Format`], and list it in
-//! [`Registry::builtin`].
+//! A format's server side (its native protocol and pipeline hooks) is registered with the
+//! server, which builds the [`Registry`] from that one list.
 
 pub mod cargo;
 mod format;
@@ -15,7 +15,7 @@ pub mod raw;
 mod sniff;
 
 pub use format::{
-    verify_declared_checksums, Artifact, Declared, ExtraFile, Format, FormatError, Identity,
-    Processed, ReadSeek, Registry,
+    encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile, FileLocation, Format,
+    FormatError, Identity, Processed, ReadSeek, Registry,
 };
 pub use sniff::content_type;

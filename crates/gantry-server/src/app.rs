@@ -57,7 +57,7 @@ impl App {
             config,
             db,
             blobs,
-            formats: Registry::builtin(),
+            formats: crate::plugin::plugins().formats().clone(),
             metrics: Metrics::new(),
             wake: Arc::new(Notify::new()),
             http: gantry_webhooks::client()?,

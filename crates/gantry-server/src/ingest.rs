@@ -166,8 +166,8 @@ pub(crate) async fn ingest_blob(
             )));
         }
     }
-    if format.id() == "cargo" {
-        crate::native::cargo::check_spelling(app, repo, &identity.name).await?;
+    if let Some(plugin) = crate::plugin::plugins().get(format.id()) {
+        plugin.before_insert(app, repo, &identity).await?;
     }
     let mut files = vec![NewFile {
         filename,

@@ -14,7 +14,6 @@ use crate::api;
 use crate::app::App;
 use crate::error::AppError;
 use crate::metrics;
-use crate::native;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -150,11 +149,8 @@ pub fn route_table() -> Vec<(String, String)> {
         })
         .collect();
     routes.push(("GET".into(), "/api/v1/openapi.json".into()));
-    routes.extend(
-        native::ROUTES
-            .iter()
-            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned())),
-    );
+    let (_, native) = crate::plugin::plugins().routes();
+    routes.extend(native.into_iter().map(|(m, p)| (m.to_owned(), p)));
     routes.sort();
     routes
 }
@@ -181,7 +177,7 @@ pub fn build_router(app: Arc<App>) -> Router {
             async move { Json(doc.as_ref().clone()) }
         }),
     )
-    .merge(native::routes())
+    .merge(crate::plugin::plugins().routes().0)
     .route_layer(middleware::from_fn_with_state(
         Arc::clone(&app),
         metrics::track,

@@ -351,6 +351,17 @@ impl Format for Cargo {
         "cargo"
     }
 
+    /// Cargo downloads from the web API's path (its `config.json` names it).
+    fn download_path(&self, file: &crate::FileLocation<'_>) -> String {
+        format!(
+            "/{}/{}/cargo/api/v1/crates/{}/{}/download",
+            file.namespace,
+            file.repository,
+            crate::encode_segment(file.name),
+            crate::encode_segment(file.version)
+        )
+    }
+
     /// The identity lives in the crate's manifest, so uploads are processed before they are
     /// stored as packages.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {

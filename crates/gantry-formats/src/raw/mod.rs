@@ -41,6 +41,18 @@ impl Format for Raw {
         "raw"
     }
 
+    /// Raw files are addressed by what the uploader named them.
+    fn download_path(&self, file: &crate::FileLocation<'_>) -> String {
+        format!(
+            "/{}/{}/raw/{}/{}/{}",
+            file.namespace,
+            file.repository,
+            crate::encode_segment(file.name),
+            crate::encode_segment(file.version),
+            crate::encode_segment(file.filename)
+        )
+    }
+
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {
         check_field("filename", &declared.filename, MAX_FILENAME_LEN)?;
         let name = declared

@@ -16,8 +16,6 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
-/// Formats that can have upstreams today.
-const FORMATS: &[&str] = &["python", "npm", "cargo"];
 const MAX_UPSTREAMS: usize = 32;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -120,10 +118,11 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<CreateUpstream>,
 ) -> AppResult<(StatusCode, ApiJson<Upstream>)> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
-    if !FORMATS.contains(&body.format.as_str()) {
+    let formats = crate::plugin::plugins().with_upstreams();
+    if !formats.contains(&body.format.as_str()) {
         return Err(AppError::BadRequest(format!(
             "upstreams are supported for: {}",
-            FORMATS.join(", ")
+            formats.join(", ")
         )));
     }
     RepoName::parse(&body.name)?;

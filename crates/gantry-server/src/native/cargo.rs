@@ -768,3 +768,45 @@ async fn download_inner(
     }
     crate::upstream::cargo::download(app, caller, method, repo, name, version).await
 }
+
+/// Cargo: the sparse index and the registry web API.
+pub(crate) struct Plugin;
+
+impl crate::plugin::FormatPlugin for Plugin {
+    fn format(&self) -> Arc<dyn gantry_formats::Format> {
+        Arc::new(gantry_formats::cargo::Cargo)
+    }
+
+    fn routes(&self) -> crate::plugin::RouteSet {
+        const API: &str = "/{owner}/{repo}/cargo/api/v1/crates";
+        crate::plugin::RouteSet::new()
+            .get("/{owner}/{repo}/cargo/index/config.json", config)
+            .get("/{owner}/{repo}/cargo/index/{a}/{name}", index_file2)
+            .get("/{owner}/{repo}/cargo/index/{a}/{b}/{name}", index_file3)
+            .put_upload(&format!("{API}/new"), publish)
+            .get(API, search)
+            .get(&format!("{API}/{{name}}/owners"), owners)
+            .delete(&format!("{API}/{{name}}/{{version}}/yank"), yank)
+            .put(&format!("{API}/{{name}}/{{version}}/unyank"), unyank)
+            .file(&format!("{API}/{{name}}/{{version}}/download"), download)
+    }
+
+    /// cargo prints `errors[].detail`.
+    fn client_shape(&self) -> Option<crate::client_error::ClientShape> {
+        Some(crate::client_error::ClientShape::Cargo)
+    }
+
+    fn has_upstreams(&self) -> bool {
+        true
+    }
+
+    /// One spelling per crate name in a repository, as cargo's own registry keeps it.
+    fn before_insert<'a>(
+        &'a self,
+        app: &'a App,
+        repo: &'a RepoRow,
+        identity: &'a gantry_formats::Identity,
+    ) -> futures::future::BoxFuture<'a, AppResult<()>> {
+        Box::pin(check_spelling(app, repo, &identity.name))
+    }
+}

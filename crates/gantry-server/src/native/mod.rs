@@ -14,232 +14,31 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use futures::StreamExt;
 use gantry_core::PackageState;
 use gantry_db::{PackageFileRow, PackageRow};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::app::App;
 use crate::auth::{Caller, ENTITLEMENT};
 use crate::error::{AppError, AppResult};
 use crate::range::{self, RangeRequest};
 
-/// Characters left as they are in a path segment.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'+');
-
-pub(crate) fn encode_segment(segment: &str) -> String {
-    utf8_percent_encode(segment, SEGMENT).to_string()
-}
+pub(crate) use gantry_formats::encode_segment;
 
 /// Where the native protocol of the package's format serves one of its files.
 pub(crate) fn download_path(package: &PackageRow, filename: &str) -> String {
-    let (ns, repo) = (&package.namespace, &package.repository_name);
-    match package.format.as_str() {
-        "raw" => format!(
-            "/{ns}/{repo}/raw/{}/{}/{}",
-            encode_segment(&package.name),
-            encode_segment(&package.version),
-            encode_segment(filename)
-        ),
-        "cargo" => format!(
-            "/{ns}/{repo}/cargo/api/v1/crates/{}/{}/download",
-            encode_segment(&package.name),
-            encode_segment(&package.version)
-        ),
-        other => format!(
-            "/{ns}/{repo}/{other}/files/{}/{}",
-            package.slug_perm,
-            encode_segment(filename)
-        ),
+    let location = gantry_formats::FileLocation {
+        namespace: &package.namespace,
+        repository: &package.repository_name,
+        name: &package.name,
+        version: &package.version,
+        slug_perm: &package.slug_perm,
+        filename,
+    };
+    match crate::plugin::plugins().formats().get(&package.format) {
+        Some(format) => format.download_path(&location),
+        None => location.default_path(&package.format),
     }
-}
-
-/// Every native-protocol route: (method, path template). Kept beside [`routes`] so tests can
-/// check that each one is covered by the access matrix.
-pub(crate) const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/{owner}/{repo}/raw/{name}/{version}/{filename}"),
-    ("HEAD", "/{owner}/{repo}/raw/{name}/{version}/{filename}"),
-    ("POST", "/{owner}/{repo}/python/"),
-    ("POST", "/{owner}/{repo}/python"),
-    ("GET", "/{owner}/{repo}/python/simple/"),
-    ("GET", "/{owner}/{repo}/python/simple"),
-    ("GET", "/{owner}/{repo}/python/simple/{project}/"),
-    ("GET", "/{owner}/{repo}/python/simple/{project}"),
-    ("GET", "/{owner}/{repo}/python/files/{slug}/{filename}"),
-    ("HEAD", "/{owner}/{repo}/python/files/{slug}/{filename}"),
-    (
-        "GET",
-        "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
-    ),
-    (
-        "HEAD",
-        "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
-    ),
-    ("GET", "/{owner}/{repo}/cargo/index/config.json"),
-    ("GET", "/{owner}/{repo}/cargo/index/{a}/{name}"),
-    ("GET", "/{owner}/{repo}/cargo/index/{a}/{b}/{name}"),
-    ("PUT", "/{owner}/{repo}/cargo/api/v1/crates/new"),
-    ("GET", "/{owner}/{repo}/cargo/api/v1/crates"),
-    ("GET", "/{owner}/{repo}/cargo/api/v1/crates/{name}/owners"),
-    (
-        "DELETE",
-        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/yank",
-    ),
-    (
-        "PUT",
-        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/unyank",
-    ),
-    (
-        "GET",
-        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
-    ),
-    (
-        "HEAD",
-        "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
-    ),
-    ("GET", "/{owner}/{repo}/npm/-/whoami"),
-    ("GET", "/{owner}/{repo}/npm/-/ping"),
-    ("GET", "/{owner}/{repo}/npm/-/package/{package}/dist-tags"),
-    (
-        "PUT",
-        "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
-    ),
-    (
-        "DELETE",
-        "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
-    ),
-    (
-        "GET",
-        "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
-    ),
-    (
-        "HEAD",
-        "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
-    ),
-    ("GET", "/{owner}/{repo}/npm/files/{slug}/{filename}"),
-    ("HEAD", "/{owner}/{repo}/npm/files/{slug}/{filename}"),
-    ("GET", "/{owner}/{repo}/npm/{*path}"),
-    ("PUT", "/{owner}/{repo}/npm/{*path}"),
-    ("DELETE", "/{owner}/{repo}/npm/{*path}"),
-];
-
-pub(crate) fn routes() -> Router<Arc<App>> {
-    use axum::extract::DefaultBodyLimit;
-    use axum::routing::post;
-    Router::new()
-        .route(
-            "/{owner}/{repo}/raw/{name}/{version}/{filename}",
-            get(raw::download),
-        )
-        // Upload bodies are bounded by the configured maximum while they stream, not by the
-        // extractor's default limit.
-        .route(
-            "/{owner}/{repo}/python/",
-            post(python::upload).layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/{owner}/{repo}/python",
-            post(python::upload).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/{owner}/{repo}/python/simple/", get(python::index))
-        .route("/{owner}/{repo}/python/simple", get(python::index))
-        .route(
-            "/{owner}/{repo}/python/simple/{project}/",
-            get(python::project),
-        )
-        .route(
-            "/{owner}/{repo}/python/simple/{project}",
-            get(python::project),
-        )
-        .route(
-            "/{owner}/{repo}/python/files/{slug}/{filename}",
-            get(python::file),
-        )
-        .route(
-            "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
-            get(python::upstream_file),
-        )
-        .merge(cargo_routes())
-        .merge(npm_routes())
-}
-
-fn cargo_routes() -> Router<Arc<App>> {
-    use axum::extract::DefaultBodyLimit;
-    use axum::routing::{delete, put};
-    Router::new()
-        .route(
-            "/{owner}/{repo}/cargo/index/config.json",
-            get(cargo::config),
-        )
-        .route(
-            "/{owner}/{repo}/cargo/index/{a}/{name}",
-            get(cargo::index_file2),
-        )
-        .route(
-            "/{owner}/{repo}/cargo/index/{a}/{b}/{name}",
-            get(cargo::index_file3),
-        )
-        .route(
-            "/{owner}/{repo}/cargo/api/v1/crates/new",
-            put(cargo::publish).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/{owner}/{repo}/cargo/api/v1/crates", get(cargo::search))
-        .route(
-            "/{owner}/{repo}/cargo/api/v1/crates/{name}/owners",
-            get(cargo::owners),
-        )
-        .route(
-            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/yank",
-            delete(cargo::yank),
-        )
-        .route(
-            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/unyank",
-            put(cargo::unyank),
-        )
-        .route(
-            "/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download",
-            get(cargo::download),
-        )
-}
-
-fn npm_routes() -> Router<Arc<App>> {
-    use axum::extract::DefaultBodyLimit;
-    use axum::routing::put;
-    Router::new()
-        .route("/{owner}/{repo}/npm/-/whoami", get(npm::whoami))
-        .route("/{owner}/{repo}/npm/-/ping", get(npm::ping))
-        .route(
-            "/{owner}/{repo}/npm/-/package/{package}/dist-tags",
-            get(npm::dist_tags),
-        )
-        .route(
-            "/{owner}/{repo}/npm/-/package/{package}/dist-tags/{tag}",
-            put(npm::dist_tag_put).delete(npm::dist_tag_delete),
-        )
-        .route(
-            "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
-            get(npm::upstream_tarball),
-        )
-        .route(
-            "/{owner}/{repo}/npm/files/{slug}/{filename}",
-            get(npm::file),
-        )
-        // Publish bodies are bounded while they stream (tarball by the configured maximum,
-        // the rest of the document by its own bound), not by the extractor's default limit.
-        .route(
-            "/{owner}/{repo}/npm/{*path}",
-            get(npm::get)
-                .put(npm::put)
-                .delete(npm::delete)
-                .layer(DefaultBodyLimit::disable()),
-        )
 }
 
 /// Refuses files of packages that may not be downloaded.

@@ -668,3 +668,36 @@ pub(crate) async fn upstream_file(
     };
     crate::upstream::serve_file(app, repo, &upstream, &method, file).await
 }
+
+/// Python: the legacy upload API, the simple API and file downloads (local and upstream).
+pub(crate) struct Plugin;
+
+impl crate::plugin::FormatPlugin for Plugin {
+    fn format(&self) -> Arc<dyn gantry_formats::Format> {
+        Arc::new(gantry_formats::python::Python)
+    }
+
+    fn routes(&self) -> crate::plugin::RouteSet {
+        crate::plugin::RouteSet::new()
+            .post_upload("/{owner}/{repo}/python/", upload)
+            .post_upload("/{owner}/{repo}/python", upload)
+            .get("/{owner}/{repo}/python/simple/", index)
+            .get("/{owner}/{repo}/python/simple", index)
+            .get("/{owner}/{repo}/python/simple/{project}/", project)
+            .get("/{owner}/{repo}/python/simple/{project}", project)
+            .file("/{owner}/{repo}/python/files/{slug}/{filename}", file)
+            .file(
+                "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
+                upstream_file,
+            )
+    }
+
+    /// twine prints the HTTP reason phrase of a refusal.
+    fn client_shape(&self) -> Option<crate::client_error::ClientShape> {
+        Some(crate::client_error::ClientShape::ReasonPhrase)
+    }
+
+    fn has_upstreams(&self) -> bool {
+        true
+    }
+}

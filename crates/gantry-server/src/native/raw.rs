@@ -44,3 +44,17 @@ pub(crate) async fn download(
         .ok_or_else(not_found)?;
     super::serve_file(&app, &caller, &method, &headers, &package, file).await
 }
+
+/// Raw files: one download route; uploads go through the REST API.
+pub(crate) struct Plugin;
+
+impl crate::plugin::FormatPlugin for Plugin {
+    fn format(&self) -> Arc<dyn gantry_formats::Format> {
+        Arc::new(gantry_formats::raw::Raw)
+    }
+
+    fn routes(&self) -> crate::plugin::RouteSet {
+        crate::plugin::RouteSet::new()
+            .file("/{owner}/{repo}/raw/{name}/{version}/{filename}", download)
+    }
+}

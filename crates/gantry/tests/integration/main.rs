@@ -8,6 +8,7 @@ mod access_matrix;
 mod auth;
 mod cargo;
 mod cargo_upstream;
+mod client_errors;
 mod hardening;
 mod npm;
 mod npm_upstream;

@@ -52,7 +52,7 @@ pub(crate) fn ok(out: &Output, what: &str) -> TestResult {
     .into())
 }
 
-fn twine(
+pub(crate) fn twine(
     s: &TestServer,
     repo: &str,
     token: &str,

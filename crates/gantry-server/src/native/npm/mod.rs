@@ -9,10 +9,6 @@ mod split;
 mod tags;
 mod upstream;
 
-pub(crate) use publish::{delete, put};
-pub(crate) use tags::{dist_tag_delete, dist_tag_put, dist_tags};
-pub(crate) use upstream::upstream_tarball;
-
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -252,6 +248,44 @@ async fn live_version(
         .db
         .find_live_package(repo.id, FORMAT, name, version, "")
         .await?)
+}
+
+/// npm: the registry API (packuments, tarballs, publish, dist-tags, unpublish).
+pub(crate) struct Plugin;
+
+impl crate::plugin::FormatPlugin for Plugin {
+    fn format(&self) -> Arc<dyn gantry_formats::Format> {
+        Arc::new(gantry_formats::npm::Npm)
+    }
+
+    fn routes(&self) -> crate::plugin::RouteSet {
+        const TAGS: &str = "/{owner}/{repo}/npm/-/package/{package}/dist-tags";
+        // Publish documents are bounded while they stream (the tarball by the configured
+        // maximum, the rest by its own bound).
+        crate::plugin::RouteSet::new()
+            .get("/{owner}/{repo}/npm/-/whoami", whoami)
+            .get("/{owner}/{repo}/npm/-/ping", ping)
+            .get(TAGS, tags::dist_tags)
+            .put(&format!("{TAGS}/{{tag}}"), tags::dist_tag_put)
+            .delete(&format!("{TAGS}/{{tag}}"), tags::dist_tag_delete)
+            .file(
+                "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
+                upstream::upstream_tarball,
+            )
+            .file("/{owner}/{repo}/npm/files/{slug}/{filename}", file)
+            .get("/{owner}/{repo}/npm/{*path}", get)
+            .put_upload("/{owner}/{repo}/npm/{*path}", publish::put)
+            .delete("/{owner}/{repo}/npm/{*path}", publish::delete)
+    }
+
+    /// npm prints `body.error` as a string.
+    fn client_shape(&self) -> Option<crate::client_error::ClientShape> {
+        Some(crate::client_error::ClientShape::Npm)
+    }
+
+    fn has_upstreams(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,206 @@
+//! The server side of a format: its native protocol's routes and its hooks into the shared
+//! pipeline. Every format implements [`FormatPlugin`] once and is listed in [`registered`];
+//! nothing else in the server names a format. The route table (used by `gantry admin
+//! routes`, the access matrix and the docs) is read from the same [`RouteSet`]s that build
+//! the router, so it cannot drift from what the server answers.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::Router;
+use futures::future::BoxFuture;
+use gantry_db::RepoRow;
+use gantry_formats::{Format, Identity};
+
+use crate::app::App;
+use crate::client_error::ClientShape;
+use crate::error::AppResult;
+
+/// One format as the server sees it.
+pub(crate) trait FormatPlugin: Send + Sync + 'static {
+    /// The format's pure part: parsing, validation, identity, limits.
+    fn format(&self) -> Arc<dyn Format>;
+
+    /// The native protocol's routes.
+    fn routes(&self) -> RouteSet;
+
+    /// How the format's clients show errors (the REST envelope when `None`).
+    fn client_shape(&self) -> Option<ClientShape> {
+        None
+    }
+
+    /// Whether repositories may configure upstreams of this format.
+    fn has_upstreams(&self) -> bool {
+        false
+    }
+
+    /// Checks a new package must pass before it is inserted (after its artifact was
+    /// processed), e.g. cargo's one spelling per crate name.
+    fn before_insert<'a>(
+        &'a self,
+        _app: &'a App,
+        _repo: &'a RepoRow,
+        _identity: &'a Identity,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Every format this server serves: the one list to extend when a format is added.
+pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
+    vec![
+        Arc::new(crate::native::raw::Plugin),
+        Arc::new(crate::native::python::Plugin),
+        Arc::new(crate::native::cargo::Plugin),
+        Arc::new(crate::native::npm::Plugin),
+    ]
+}
+
+/// The registered plugins: formats are compiled in, so one list serves the whole process.
+pub(crate) fn plugins() -> &'static Plugins {
+    static PLUGINS: std::sync::LazyLock<Plugins> =
+        std::sync::LazyLock::new(|| Plugins::new(registered()));
+    &PLUGINS
+}
+
+/// The registered plugins, by format id.
+#[derive(Clone)]
+pub(crate) struct Plugins {
+    plugins: Vec<Arc<dyn FormatPlugin>>,
+    formats: gantry_formats::Registry,
+}
+
+impl Plugins {
+    pub(crate) fn new(plugins: Vec<Arc<dyn FormatPlugin>>) -> Self {
+        let mut formats = gantry_formats::Registry::empty();
+        for plugin in &plugins {
+            formats.register(plugin.format());
+        }
+        Self { plugins, formats }
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&Arc<dyn FormatPlugin>> {
+        self.plugins.iter().find(|p| p.format().id() == id)
+    }
+
+    pub(crate) fn formats(&self) -> &gantry_formats::Registry {
+        &self.formats
+    }
+
+    /// Ids of the formats that support upstreams.
+    pub(crate) fn with_upstreams(&self) -> Vec<&'static str> {
+        self.plugins
+            .iter()
+            .filter(|p| p.has_upstreams())
+            .map(|p| p.format().id())
+            .collect()
+    }
+
+    /// Every format's native routes, each in its clients' error shape, and their table.
+    pub(crate) fn routes(&self) -> (Router<Arc<App>>, Vec<(&'static str, String)>) {
+        let mut router = Router::new();
+        let mut table = Vec::new();
+        for plugin in &self.plugins {
+            let set = plugin.routes();
+            table.extend(set.table);
+            router = router.merge(match plugin.client_shape() {
+                Some(shape) => shape.apply(set.router),
+                None => set.router,
+            });
+        }
+        (router, table)
+    }
+}
+
+/// A format's routes, recorded as they are added.
+pub(crate) struct RouteSet {
+    router: Router<Arc<App>>,
+    table: Vec<(&'static str, String)>,
+}
+
+impl Default for RouteSet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RouteSet {
+    pub(crate) fn new() -> Self {
+        Self {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    fn add(mut self, path: &str, methods: &[&'static str], route: MethodRouter<Arc<App>>) -> Self {
+        self.table
+            .extend(methods.iter().map(|m| (*m, path.to_owned())));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    /// `GET` (an index, a document).
+    pub(crate) fn get<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        self.add(path, &["GET"], get(handler))
+    }
+
+    /// `GET` and `HEAD` of a file.
+    pub(crate) fn file<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        self.add(path, &["GET", "HEAD"], get(handler))
+    }
+
+    /// `PUT` of a small document.
+    pub(crate) fn put<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        self.add(path, &["PUT"], put(handler))
+    }
+
+    /// `DELETE`.
+    pub(crate) fn delete<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        self.add(path, &["DELETE"], delete(handler))
+    }
+
+    /// `POST` of an upload, bounded by the configured maximum while it streams rather than by
+    /// the extractor's default limit.
+    pub(crate) fn post_upload<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        self.add(
+            path,
+            &["POST"],
+            post(handler).layer(DefaultBodyLimit::disable()),
+        )
+    }
+
+    /// `PUT` of an upload, bounded as for [`RouteSet::post_upload`].
+    pub(crate) fn put_upload<H, T>(self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        self.add(
+            path,
+            &["PUT"],
+            put(handler).layer(DefaultBodyLimit::disable()),
+        )
+    }
+}
