@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use gantry_db::{Db, JobRow};
+use gantry_db::{Db, JobRow, NewJob};
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -61,6 +61,55 @@ pub trait JobHandler: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Completion, JobError>>;
 }
 
+/// A kind of job: a payload type, stored as JSON in the queue. Each kind lives beside the
+/// handler that runs it; enqueue one with [`Job::to_new_job`] inside the transaction of the
+/// change that causes it.
+pub trait Job: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static {
+    /// The kind stored in the queue; never change it once jobs of it may be queued.
+    const KIND: &'static str;
+    /// Attempts before the job is marked dead.
+    const MAX_ATTEMPTS: i64 = 5;
+
+    fn to_new_job(&self) -> NewJob {
+        // A payload of plain fields always serialises; should it not, the job fails loudly
+        // when it is read back rather than running with made-up values.
+        let payload = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        NewJob::new(Self::KIND, payload, Self::MAX_ATTEMPTS)
+    }
+}
+
+/// Runs the jobs of one [`Job`] kind, handed their payload already parsed.
+pub trait Handler: Send + Sync + 'static {
+    type Job: Job;
+
+    fn run<'a>(
+        &'a self,
+        payload: Self::Job,
+        job: &'a JobRow,
+        ctx: &'a JobContext,
+    ) -> BoxFuture<'a, Result<Completion, JobError>>;
+}
+
+/// Parses the payload for a typed handler: a payload that does not parse fails the job for
+/// good, with the reason, instead of running it with empty values.
+struct Typed<H>(H);
+
+impl<H: Handler> JobHandler for Typed<H> {
+    fn run<'a>(
+        &'a self,
+        job: &'a JobRow,
+        ctx: &'a JobContext,
+    ) -> BoxFuture<'a, Result<Completion, JobError>> {
+        match serde_json::from_str::<H::Job>(&job.payload) {
+            Ok(payload) => self.0.run(payload, job, ctx),
+            Err(e) => {
+                let message = format!("bad payload for {} job: {e}", H::Job::KIND);
+                Box::pin(async move { Err(JobError::Fatal(message)) })
+            }
+        }
+    }
+}
+
 /// Handlers by job kind.
 #[derive(Default, Clone)]
 pub struct Registry {
@@ -74,6 +123,11 @@ impl Registry {
 
     pub fn register(&mut self, kind: &'static str, handler: Arc<dyn JobHandler>) {
         self.handlers.insert(kind, handler);
+    }
+
+    /// Registers a typed handler under its job's kind.
+    pub fn add<H: Handler>(&mut self, handler: H) {
+        self.handlers.insert(H::Job::KIND, Arc::new(Typed(handler)));
     }
 }
 
@@ -267,7 +321,6 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gantry_db::NewJob;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     struct Flaky {
@@ -405,6 +458,76 @@ mod tests {
         // The first worker lost its lease and can no longer complete the job.
         assert!(db.complete_job(id, "dead-worker").await.is_err());
         db.complete_job(id, "other").await?;
+        Ok(())
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Greet {
+        name: String,
+    }
+
+    impl Job for Greet {
+        const KIND: &'static str = "greet";
+    }
+
+    struct Greeter {
+        seen: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Handler for Arc<Greeter> {
+        type Job = Greet;
+
+        fn run<'a>(
+            &'a self,
+            payload: Greet,
+            _job: &'a JobRow,
+            _ctx: &'a JobContext,
+        ) -> BoxFuture<'a, Result<Completion, JobError>> {
+            Box::pin(async move {
+                if let Ok(mut seen) = self.seen.lock() {
+                    seen.push(payload.name);
+                }
+                Ok(Completion::Done)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn typed_jobs_get_their_payload_and_bad_payloads_fail_loudly(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (db, _dir) = db().await?;
+        let greeter = Arc::new(Greeter {
+            seen: std::sync::Mutex::new(Vec::new()),
+        });
+        let mut registry = Registry::new();
+        registry.add(Arc::clone(&greeter));
+        let good = db
+            .enqueue_job(&Greet { name: "ada".into() }.to_new_job())
+            .await?;
+        let bad = db
+            .enqueue_job(&NewJob::new("greet", serde_json::json!({"nom": 1}), 3))
+            .await?;
+        let workers = Workers::start(
+            db.clone(),
+            Arc::new(registry),
+            config(),
+            Arc::new(Notify::new()),
+            "t",
+        );
+        assert!(wait_until(|| greeter.seen.lock().is_ok_and(|s| s.len() == 1)).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        workers.shutdown().await;
+        assert!(db.get_job(good).await?.is_none(), "the good job ran");
+        let job = db.get_job(bad).await?.ok_or("bad job gone")?;
+        assert_eq!(job.state, "dead", "a bad payload is not retried");
+        assert!(
+            job.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("bad payload for greet job")),
+            "{:?}",
+            job.last_error
+        );
+        assert_eq!(job.attempts, 1);
         Ok(())
     }
 

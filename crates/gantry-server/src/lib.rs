@@ -2,31 +2,25 @@
 //! each format, authentication, metrics, and the wiring of the database, blob store and
 //! formats behind them. [`serve`] runs it until SIGINT/SIGTERM.
 
-mod access;
 mod api;
-mod app;
 mod audit;
-mod auth;
 mod bootstrap;
-mod client_error;
-pub mod config;
-mod error;
-mod index_cache;
-mod ingest;
+mod formats;
 mod jobs;
-mod limiter;
-mod metrics;
 mod native;
-mod plugin;
 mod policy;
-mod range;
-mod render;
 mod router;
 mod upstream;
 mod vulndb;
 
-pub use app::App;
-pub use config::ServerConfig;
+// The shared toolkit, under the names the server's modules have always used.
+pub(crate) use gantry_protocol::{
+    access, app, auth, client_error, error, ingest, metrics, pipeline, plugin, render,
+};
+
+pub use gantry_protocol::app::App;
+pub use gantry_protocol::config;
+pub use gantry_protocol::config::ServerConfig;
 pub use router::{build_router, openapi, route_table};
 
 use std::net::SocketAddr;
@@ -39,6 +33,7 @@ use tokio::net::TcpListener;
 /// Opens storage, bootstraps the admin token, starts the in-process job workers and serves
 /// HTTP until a shutdown signal; in-flight requests and running jobs are allowed to finish.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    formats::install();
     let app = App::open(config).await?;
     bootstrap::admin_token(&app).await?;
     let listener = TcpListener::bind(&app.config.listen)
@@ -74,6 +69,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 /// Runs job workers only (no HTTP) against the configured database and storage, until a
 /// shutdown signal.
 pub async fn work(config: ServerConfig, count: usize) -> anyhow::Result<()> {
+    formats::install();
     let app = App::open(config).await?;
     let workers = jobs::start_workers(&app, count.max(1), "worker");
     println!("gantry worker running {} job worker(s)", count.max(1));

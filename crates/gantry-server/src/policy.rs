@@ -19,22 +19,25 @@ use crate::error::{AppError, AppResult};
 use crate::render::{self, BaseUrl};
 
 /// Job that evaluates policies and rules after a package event.
-pub(crate) const EVALUATE_JOB: &str = "policy.evaluate";
-
 /// Largest input document a policy is given; a package whose input is larger is denied
 /// (gates fail closed) rather than evaluated.
 const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
 
-pub(crate) const TRIGGER_SYNCED: &str = "package.synced";
-pub(crate) const TRIGGER_SCANNED: &str = "package.security_scanned";
-pub(crate) const TRIGGER_PROMOTION: &str = "promotion";
+pub(crate) use crate::pipeline::{TRIGGER_PROMOTION, TRIGGER_SCANNED};
 
-pub(crate) fn evaluate_job(slug_perm: &str, trigger: &str) -> NewJob {
-    NewJob::new(
-        EVALUATE_JOB,
-        serde_json::json!({ "slug_perm": slug_perm, "trigger": trigger }),
-        5,
-    )
+/// What follows a promotion: a copy is a new package and gets its own scan.
+pub(crate) fn promotion_followups(
+    app: &App,
+    mode: PromotionMode,
+    format: &str,
+    new_slug: &str,
+) -> Vec<NewJob> {
+    match mode {
+        PromotionMode::Copy => crate::pipeline::scan(app, format, new_slug, "copy")
+            .into_iter()
+            .collect(),
+        PromotionMode::Move => Vec::new(),
+    }
 }
 
 /// The input document of a policy, as documented in docs/policies.md.
@@ -363,17 +366,7 @@ pub(crate) async fn promote(
         PromotionMode::Move => package.slug_perm.clone(),
     };
     // A copy is a new package: it gets its own scan.
-    let followups = match (
-        mode,
-        app.formats
-            .get(&package.format)
-            .and_then(|f| f.vulnerability_ecosystem()),
-    ) {
-        (PromotionMode::Copy, Some(_)) => {
-            vec![crate::jobs::scan::scan_job(&new_slug, "copy")]
-        }
-        _ => Vec::new(),
-    };
+    let followups = promotion_followups(app, mode, &package.format, &new_slug);
     let promoted = app
         .db
         .promote(

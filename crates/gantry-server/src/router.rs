@@ -130,6 +130,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every route the server answers: (method, path template), REST and native.
 pub fn route_table() -> Vec<(String, String)> {
+    crate::formats::install();
     let doc = serde_json::to_value(openapi()).unwrap_or_default();
     let mut routes: Vec<(String, String)> = doc["paths"]
         .as_object()
@@ -168,6 +169,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 pub fn build_router(app: Arc<App>) -> Router {
+    crate::formats::install();
     let (api, openapi) = api_router().split_for_parts();
     let openapi = Arc::new(openapi);
     api.route(

@@ -145,7 +145,8 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
     client_builder().build()
 }
 
-fn client_builder() -> reqwest::ClientBuilder {
+/// The settings of every outbound client: no redirects, a 5 s connect timeout.
+pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))

@@ -208,17 +208,7 @@ pub(crate) async fn promote(
                 PromotionMode::Copy => SlugPerm::generate().to_string(),
                 PromotionMode::Move => p.slug_perm.clone(),
             };
-            let followups = match (
-                mode,
-                app.formats
-                    .get(&p.format)
-                    .and_then(|f| f.vulnerability_ecosystem()),
-            ) {
-                (PromotionMode::Copy, Some(_)) => {
-                    vec![crate::jobs::scan::scan_job(&new_slug, "copy")]
-                }
-                _ => Vec::new(),
-            };
+            let followups = crate::policy::promotion_followups(&app, mode, &p.format, &new_slug);
             (p.clone(), new_slug, followups, gate)
         })
         .collect();

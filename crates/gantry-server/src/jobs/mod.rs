@@ -15,24 +15,15 @@ use crate::app::App;
 
 pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers {
     let mut registry = Registry::new();
-    registry.register(
-        sync::SYNC_JOB,
-        Arc::new(sync::SyncHandler {
-            app: Arc::clone(app),
-        }),
-    );
-    registry.register(
-        scan::SCAN_JOB,
-        Arc::new(scan::ScanHandler {
-            app: Arc::clone(app),
-        }),
-    );
-    registry.register(
-        crate::policy::EVALUATE_JOB,
-        Arc::new(policy::EvaluateHandler {
-            app: Arc::clone(app),
-        }),
-    );
+    registry.add(sync::SyncHandler {
+        app: Arc::clone(app),
+    });
+    registry.add(scan::ScanHandler {
+        app: Arc::clone(app),
+    });
+    registry.add(policy::EvaluateHandler {
+        app: Arc::clone(app),
+    });
     registry.register(
         gantry_db::DISPATCH_JOB,
         Arc::new(webhooks::DispatchHandler {

@@ -6,36 +6,38 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use gantry_core::{EventType, PackageState};
 use gantry_db::{JobRow, NewEvent, NewJob, ScanResult};
-use gantry_jobs::{Completion, JobContext, JobError, JobHandler};
+use gantry_jobs::{Completion, Handler, Job as _, JobContext, JobError};
 use gantry_vuln::{Ecosystem, MatchResult, Severity};
 
 use crate::app::App;
+use crate::pipeline::ScanPackage;
 
-pub(crate) const SCAN_JOB: &str = "package.scan";
-const SCAN_MAX_ATTEMPTS: i64 = 5;
 const SCAN_ACTOR: &str = "gantry (scan)";
 
 /// A scan of the package `slug_perm`; `reason` says what asked for it (push, sync, copy,
 /// upstream, rescan, vulndb import).
 pub(crate) fn scan_job(slug_perm: &str, reason: &str) -> NewJob {
-    NewJob::new(
-        SCAN_JOB,
-        serde_json::json!({ "slug_perm": slug_perm, "reason": reason }),
-        SCAN_MAX_ATTEMPTS,
-    )
+    ScanPackage {
+        slug_perm: slug_perm.to_owned(),
+        reason: reason.to_owned(),
+    }
+    .to_new_job()
 }
 
 pub(crate) struct ScanHandler {
     pub(crate) app: Arc<App>,
 }
 
-impl JobHandler for ScanHandler {
+impl Handler for ScanHandler {
+    type Job = ScanPackage;
+
     fn run<'a>(
         &'a self,
+        payload: ScanPackage,
         job: &'a JobRow,
         ctx: &'a JobContext,
     ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(self.scan(job, ctx))
+        Box::pin(async move { self.scan(payload, job, ctx).await })
     }
 }
 
@@ -124,10 +126,13 @@ pub(crate) async fn evaluate(
 }
 
 impl ScanHandler {
-    async fn scan(&self, job: &JobRow, ctx: &JobContext) -> Result<Completion, JobError> {
-        let payload: serde_json::Value = serde_json::from_str(&job.payload)
-            .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
-        let slug = payload["slug_perm"].as_str().unwrap_or_default();
+    async fn scan(
+        &self,
+        payload: ScanPackage,
+        job: &JobRow,
+        ctx: &JobContext,
+    ) -> Result<Completion, JobError> {
+        let slug = payload.slug_perm.as_str();
         let db = &self.app.db;
         let Some(package) = db
             .get_package_by_slug(slug)
@@ -200,21 +205,20 @@ impl ScanHandler {
             "num_vulnerabilities": scanned.ids.len(),
             "new_advisories": new,
             "resolved_advisories": resolved,
-            "reason": payload["reason"],
+            "reason": payload.reason,
             "detail": scanned.result.reason,
         });
-        let followups = if db
-            .has_policies_or_rules(&package.namespace, package.repository_id)
-            .await
-            .map_err(JobError::retry)?
-        {
-            vec![crate::policy::evaluate_job(
-                &package.slug_perm,
-                crate::policy::TRIGGER_SCANNED,
-            )]
-        } else {
-            Vec::new()
-        };
+        let followups: Vec<NewJob> = crate::pipeline::evaluation(
+            &self.app,
+            &package.namespace,
+            package.repository_id,
+            &package.slug_perm,
+            crate::pipeline::TRIGGER_SCANNED,
+        )
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?
+        .into_iter()
+        .collect();
         db.record_scan(
             &package,
             &scanned.result,

@@ -9,21 +9,21 @@ use gantry_blobs::BlobError;
 use gantry_core::{EventType, PackageState, SyncStatus};
 use gantry_db::{JobRow, NewEvent, NewJob, PackageRow, SyncOutcome};
 use gantry_formats::{Artifact, Declared, FormatError};
-use gantry_jobs::{Completion, JobContext, JobError, JobHandler};
+use gantry_jobs::{Completion, Handler, Job as _, JobContext, JobError};
+
+use crate::pipeline::SyncPackage;
 
 use crate::app::App;
 
-pub(crate) const SYNC_JOB: &str = "package.sync";
-const SYNC_MAX_ATTEMPTS: i64 = 5;
 /// Who sync events are attributed to.
 const SYNC_ACTOR: &str = "gantry (sync)";
 
 pub(crate) fn sync_job(slug_perm: &str, requested_by: &str) -> NewJob {
-    NewJob::new(
-        SYNC_JOB,
-        serde_json::json!({ "slug_perm": slug_perm, "requested_by": requested_by }),
-        SYNC_MAX_ATTEMPTS,
-    )
+    SyncPackage {
+        slug_perm: slug_perm.to_owned(),
+        requested_by: requested_by.to_owned(),
+    }
+    .to_new_job()
 }
 
 pub(crate) struct SyncHandler {
@@ -34,21 +34,27 @@ pub(crate) struct SyncHandler {
 /// simply bad, which is a [`SyncOutcome::Failed`].
 struct Transient(String);
 
-impl JobHandler for SyncHandler {
+impl Handler for SyncHandler {
+    type Job = SyncPackage;
+
     fn run<'a>(
         &'a self,
+        payload: SyncPackage,
         job: &'a JobRow,
         ctx: &'a JobContext,
     ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(self.sync(job, ctx))
+        Box::pin(async move { self.sync(payload, job, ctx).await })
     }
 }
 
 impl SyncHandler {
-    async fn sync(&self, job: &JobRow, ctx: &JobContext) -> Result<Completion, JobError> {
-        let payload: serde_json::Value = serde_json::from_str(&job.payload)
-            .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
-        let slug = payload["slug_perm"].as_str().unwrap_or_default();
+    async fn sync(
+        &self,
+        payload: SyncPackage,
+        job: &JobRow,
+        ctx: &JobContext,
+    ) -> Result<Completion, JobError> {
+        let slug = payload.slug_perm.as_str();
         let db = &self.app.db;
         let package = db
             .get_package_by_slug(slug)
@@ -67,7 +73,7 @@ impl SyncHandler {
         let mut syncing = NewEvent::new(EventType::PackageSyncing, SYNC_ACTOR);
         syncing.context = serde_json::json!({
             "attempt": job.attempts,
-            "requested_by": payload["requested_by"],
+            "requested_by": payload.requested_by,
         });
         db.start_sync(&package, &syncing)
             .await
@@ -91,33 +97,27 @@ impl SyncHandler {
         };
         let mut event = NewEvent::new(event_type, SYNC_ACTOR);
         event.context = context;
-        let mut followups = self
-            .app
-            .formats
-            .get(&package.format)
-            .and_then(|f| f.vulnerability_ecosystem())
-            .map(|_| vec![super::scan::scan_job(&package.slug_perm, "sync")])
-            .unwrap_or_default();
-        let scan_queued = !followups.is_empty();
-        if matches!(outcome, SyncOutcome::Completed { .. })
-            && db
-                .has_policies_or_rules(&package.namespace, package.repository_id)
-                .await
-                .map_err(JobError::retry)?
-        {
-            followups.push(crate::policy::evaluate_job(
+        let followups = match outcome {
+            SyncOutcome::Completed { .. } => crate::pipeline::after_sync(
+                &self.app,
+                &package.format,
+                &package.namespace,
+                package.repository_id,
                 &package.slug_perm,
-                crate::policy::TRIGGER_SYNCED,
-            ));
-        }
+                "sync",
+            )
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?,
+            SyncOutcome::Failed { .. } => crate::pipeline::Followups::default(),
+        };
         db.finish_sync(
             &package,
             &outcome,
             &event,
             job.id,
             &ctx.worker_id,
-            &followups,
-            scan_queued,
+            &followups.jobs,
+            followups.scan,
         )
         .await
         .map_err(JobError::retry)?;

@@ -91,8 +91,9 @@ async fn get_text(
     upstream: &UpstreamRow,
     url: &str,
 ) -> Result<Option<String>, String> {
-    app.outbound.check(url).await.map_err(|e| e.to_string())?;
-    let response = super::python::request(app, upstream, url)
+    let response = super::request(app, upstream, url)
+        .await
+        .map_err(|e| e.to_string())?
         .timeout(FETCH_TIMEOUT)
         .send()
         .await

@@ -84,8 +84,9 @@ async fn fetch(
         upstream.url.trim_end_matches('/'),
         escape_name(name)
     );
-    app.outbound.check(&url).await.map_err(|e| e.to_string())?;
-    let response = super::python::request(app, upstream, &url)
+    let response = super::request(app, upstream, &url)
+        .await
+        .map_err(|e| e.to_string())?
         .header("accept", "application/json")
         .timeout(FETCH_TIMEOUT)
         .send()

@@ -65,31 +65,15 @@ pub(crate) async fn project_files(
     }
 }
 
-/// A request to the upstream, with its credentials.
-pub(crate) fn request(app: &App, upstream: &UpstreamRow, url: &str) -> reqwest::RequestBuilder {
-    let builder = app.http.get(url);
-    // Credentials go only to the upstream's own origin, not to file hosts it links to.
-    let same_origin = url::Url::parse(url)
-        .ok()
-        .zip(url::Url::parse(&upstream.url).ok())
-        .is_some_and(|(a, b)| a.origin() == b.origin());
-    match (&upstream.username, same_origin) {
-        (Some(user), true) => builder.basic_auth(user, upstream.password.as_deref()),
-        _ => builder,
-    }
-}
-
 async fn fetch(
     app: &Arc<App>,
     upstream: &UpstreamRow,
     project: &str,
 ) -> Result<Vec<RemoteFile>, String> {
     let page_url = format!("{}/{project}/", upstream.url.trim_end_matches('/'));
-    app.outbound
-        .check(&page_url)
+    let response = super::request(app, upstream, &page_url)
         .await
-        .map_err(|e| e.to_string())?;
-    let response = request(app, upstream, &page_url)
+        .map_err(|e| e.to_string())?
         .header(
             "accept",
             format!("{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"),

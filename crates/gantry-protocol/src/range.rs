@@ -4,7 +4,7 @@ use gantry_blobs::BlobRange;
 
 /// What to serve for a `Range` header against a body of `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum RangeRequest {
+pub enum RangeRequest {
     /// No usable range: serve the whole body (also for multi-range requests, which RFC 9110
     /// lets a server ignore).
     Full,
@@ -12,7 +12,7 @@ pub(crate) enum RangeRequest {
     Unsatisfiable,
 }
 
-pub(crate) fn parse(header: Option<&str>, size: u64) -> RangeRequest {
+pub fn parse(header: Option<&str>, size: u64) -> RangeRequest {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
         return RangeRequest::Full;
     };

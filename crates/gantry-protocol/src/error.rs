@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum AppError {
+pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -44,27 +44,27 @@ pub(crate) enum AppError {
 
 /// Who was refused, attached to a denial's response for the audit middleware.
 #[derive(Debug, Clone)]
-pub(crate) struct Denial {
-    pub(crate) namespace: Option<String>,
-    pub(crate) actor: String,
-    pub(crate) address: Option<String>,
+pub struct Denial {
+    pub namespace: Option<String>,
+    pub actor: String,
+    pub address: Option<String>,
 }
 
 /// A denial's record as the audit middleware finds it on the response.
 #[derive(Debug, Clone)]
-pub(crate) struct DeniedResponse {
-    pub(crate) denial: Denial,
-    pub(crate) reason: String,
+pub struct DeniedResponse {
+    pub denial: Denial,
+    pub reason: String,
 }
 
 /// Body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ErrorBody {
+pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ErrorDetail {
+pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `not_found`.
     pub code: &'static str,
     /// Human-readable explanation.
@@ -72,7 +72,7 @@ pub(crate) struct ErrorDetail {
 }
 
 impl AppError {
-    pub(crate) fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -90,7 +90,7 @@ impl AppError {
         }
     }
 
-    pub(crate) fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             AppError::BadRequest(_) => "bad_request",
             AppError::Unauthorized(_) => "unauthorized",
@@ -108,7 +108,7 @@ impl AppError {
         }
     }
 
-    pub(crate) fn internal(err: impl std::fmt::Display) -> Self {
+    pub fn internal(err: impl std::fmt::Display) -> Self {
         AppError::Internal(err.to_string())
     }
 }
@@ -232,7 +232,7 @@ impl From<PathRejection> for AppError {
 /// `Json` whose rejections are [`AppError`]s.
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(AppError))]
-pub(crate) struct ApiJson<T>(pub T);
+pub struct ApiJson<T>(pub T);
 
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
@@ -243,11 +243,11 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
 /// `Query` whose rejections are [`AppError`]s.
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(AppError))]
-pub(crate) struct ApiQuery<T>(pub T);
+pub struct ApiQuery<T>(pub T);
 
 /// `Path` whose rejections are [`AppError`]s.
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(AppError))]
-pub(crate) struct ApiPath<T>(pub T);
+pub struct ApiPath<T>(pub T);
 
-pub(crate) type AppResult<T> = Result<T, AppError>;
+pub type AppResult<T> = Result<T, AppError>;

@@ -18,7 +18,7 @@ use gantry_db::RepoRow;
 use ipnet::IpNet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     Read,
     Push,
     CopyInto,
@@ -36,10 +36,10 @@ pub(crate) enum Op {
 }
 
 /// Most networks a repository list may hold.
-pub(crate) const MAX_NETWORKS: usize = 256;
+pub const MAX_NETWORKS: usize = 256;
 
 impl Op {
-    pub(crate) const CONFIGURABLE: &'static [Op] = &[
+    pub const CONFIGURABLE: &'static [Op] = &[
         Op::Read,
         Op::Push,
         Op::CopyInto,
@@ -54,7 +54,7 @@ impl Op {
         Op::Policies,
     ];
 
-    pub(crate) fn key(self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
             Op::Read => "read",
             Op::Push => "push",
@@ -72,7 +72,7 @@ impl Op {
         }
     }
 
-    pub(crate) fn default_privilege(self) -> Privilege {
+    pub fn default_privilege(self) -> Privilege {
         match self {
             Op::Read => Privilege::Read,
             Op::Push | Op::CopyInto | Op::Tag | Op::Yank => Privilege::Write,
@@ -80,12 +80,12 @@ impl Op {
         }
     }
 
-    pub(crate) fn mutates(self) -> bool {
+    pub fn mutates(self) -> bool {
         self != Op::Read
     }
 
     /// Repository administration, which a repository's admins may do from any address.
-    pub(crate) fn administrative(self) -> bool {
+    pub fn administrative(self) -> bool {
         matches!(
             self,
             Op::Webhooks | Op::Upstreams | Op::Policies | Op::Admin
@@ -94,7 +94,7 @@ impl Op {
 }
 
 /// The minimum privilege `op` needs on `repo`.
-pub(crate) fn required(repo: &RepoRow, op: Op) -> Privilege {
+pub fn required(repo: &RepoRow, op: Op) -> Privilege {
     if op == Op::Admin {
         return Privilege::Admin;
     }
@@ -109,7 +109,7 @@ pub(crate) fn required(repo: &RepoRow, op: Op) -> Privilege {
 }
 
 /// Checks a `permissions` object: known operations, known privileges.
-pub(crate) fn validate_permissions(value: &serde_json::Value) -> Result<(), String> {
+pub fn validate_permissions(value: &serde_json::Value) -> Result<(), String> {
     let Some(map) = value.as_object() else {
         return Err("permissions must be an object of operation → privilege".into());
     };
@@ -131,7 +131,7 @@ pub(crate) fn validate_permissions(value: &serde_json::Value) -> Result<(), Stri
 }
 
 /// Parses CIDR networks (a bare address is a single-host network).
-pub(crate) fn parse_networks(list: &[String]) -> Result<Vec<IpNet>, String> {
+pub fn parse_networks(list: &[String]) -> Result<Vec<IpNet>, String> {
     if list.len() > MAX_NETWORKS {
         return Err(format!("at most {MAX_NETWORKS} networks"));
     }
@@ -153,7 +153,7 @@ fn stored_networks(json: &str) -> Vec<IpNet> {
 }
 
 /// Whether `addr` may reach `repo`: not in its denylist, and in its allowlist when it has one.
-pub(crate) fn address_allowed(repo: &RepoRow, addr: Option<IpAddr>) -> Result<(), String> {
+pub fn address_allowed(repo: &RepoRow, addr: Option<IpAddr>) -> Result<(), String> {
     let deny = stored_networks(&repo.ip_denylist);
     let allow = stored_networks(&repo.ip_allowlist);
     let shown = addr.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string());
@@ -184,7 +184,7 @@ pub(crate) fn address_allowed(repo: &RepoRow, addr: Option<IpAddr>) -> Result<()
 
 /// The client address: the socket's peer, or, when that peer is a trusted proxy, the
 /// right-most address of `X-Forwarded-For` that is not itself a trusted proxy.
-pub(crate) fn client_address(
+pub fn client_address(
     peer: Option<IpAddr>,
     forwarded_for: Option<&str>,
     trusted: &[IpNet],

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-pub(crate) struct IndexCache {
+pub struct IndexCache {
     max_bytes: usize,
     inner: Mutex<Inner>,
 }
@@ -30,7 +30,7 @@ struct Page {
 }
 
 impl IndexCache {
-    pub(crate) fn new(max_bytes: usize) -> Self {
+    pub fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes,
             inner: Mutex::new(Inner::default()),
@@ -38,12 +38,12 @@ impl IndexCache {
     }
 
     /// The page stored under `key` if it was rendered from data with this `validator`.
-    pub(crate) fn get(&self, key: &str, validator: &str) -> Option<Bytes> {
+    pub fn get(&self, key: &str, validator: &str) -> Option<Bytes> {
         self.get_with(key, validator).map(|(body, _)| body)
     }
 
     /// [`Self::get`] with the number stored beside the page.
-    pub(crate) fn get_with(&self, key: &str, validator: &str) -> Option<(Bytes, i64)> {
+    pub fn get_with(&self, key: &str, validator: &str) -> Option<(Bytes, i64)> {
         let mut inner = self.inner.lock().ok()?;
         inner.clock += 1;
         let clock = inner.clock;
@@ -55,12 +55,12 @@ impl IndexCache {
         Some((page.body.clone(), page.extra))
     }
 
-    pub(crate) fn put(&self, key: String, validator: String, body: Bytes) {
+    pub fn put(&self, key: String, validator: String, body: Bytes) {
         self.put_with(key, validator, body, 0);
     }
 
     /// [`Self::put`] with a number kept beside the page.
-    pub(crate) fn put_with(&self, key: String, validator: String, body: Bytes, extra: i64) {
+    pub fn put_with(&self, key: String, validator: String, body: Bytes, extra: i64) {
         if body.len() > self.max_bytes / 4 {
             return;
         }

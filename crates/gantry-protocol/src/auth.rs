@@ -19,23 +19,23 @@ use crate::access::{self, Op};
 use crate::app::App;
 use crate::error::{AppError, Denial};
 
-pub(crate) const ENTITLEMENT: &str = "entitlement";
+pub const ENTITLEMENT: &str = "entitlement";
 
 #[derive(Debug, Clone)]
-pub(crate) enum Principal {
+pub enum Principal {
     Anonymous,
     Token(Box<TokenRow>),
 }
 
 /// The authenticated caller of a request and where it came from.
 #[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    pub(crate) principal: Principal,
+pub struct Caller {
+    pub principal: Principal,
     /// The principal the token belongs to, if any.
-    pub(crate) owner: Option<PrincipalRow>,
+    pub owner: Option<PrincipalRow>,
     /// The owner's grants, own and through teams: (namespace, repository or '', privilege).
-    pub(crate) grants: Vec<(String, String, Privilege)>,
-    pub(crate) address: Option<IpAddr>,
+    pub grants: Vec<(String, String, Privilege)>,
+    pub address: Option<IpAddr>,
 }
 
 fn token_from_parts(parts: &Parts) -> Option<String> {
@@ -137,7 +137,7 @@ fn min_privilege(a: Privilege, b: Privilege) -> Privilege {
 
 impl Caller {
     /// How the caller is named in events: the principal or token description, and prefix.
-    pub(crate) fn actor(&self) -> String {
+    pub fn actor(&self) -> String {
         match (&self.principal, &self.owner) {
             (Principal::Anonymous, _) => "anonymous".to_owned(),
             (Principal::Token(t), Some(owner)) => format!("{} ({}…)", owner.reference(), t.prefix),
@@ -145,14 +145,14 @@ impl Caller {
         }
     }
 
-    pub(crate) fn token(&self) -> Option<&TokenRow> {
+    pub fn token(&self) -> Option<&TokenRow> {
         match &self.principal {
             Principal::Token(t) => Some(t),
             Principal::Anonymous => None,
         }
     }
 
-    pub(crate) fn is_site_admin(&self) -> bool {
+    pub fn is_site_admin(&self) -> bool {
         let Some(t) = self.token() else { return false };
         t.site_admin != 0
             || (self.is_full_token() && self.owner.as_ref().is_some_and(|o| o.site_admin != 0))
@@ -161,7 +161,7 @@ impl Caller {
     /// Whether the token carries all of its principal's rights: unscoped, admin-capped, not an
     /// entitlement. Only such a token may act as its principal in account matters (minting
     /// tokens, site administration).
-    pub(crate) fn is_full_token(&self) -> bool {
+    pub fn is_full_token(&self) -> bool {
         self.token().is_some_and(|t| {
             t.namespace.is_none()
                 && t.kind != ENTITLEMENT
@@ -169,19 +169,19 @@ impl Caller {
         })
     }
 
-    pub(crate) fn is_anonymous(&self) -> bool {
+    pub fn is_anonymous(&self) -> bool {
         matches!(self.principal, Principal::Anonymous)
     }
 
     /// A new event attributed to this caller.
-    pub(crate) fn event(&self, event_type: EventType) -> NewEvent {
+    pub fn event(&self, event_type: EventType) -> NewEvent {
         let mut event = NewEvent::new(event_type, &self.actor());
         event.source_address = self.address.map(|a| a.to_string());
         event
     }
 
     /// `err`, marked so that the denial is written to the audit log.
-    pub(crate) fn deny(&self, err: AppError, namespace: Option<&str>) -> AppError {
+    pub fn deny(&self, err: AppError, namespace: Option<&str>) -> AppError {
         AppError::Denied(
             Box::new(err),
             Box::new(Denial {
@@ -214,7 +214,7 @@ impl Caller {
     }
 
     /// The privilege the caller holds on `namespace` (and `repo`, if given).
-    pub(crate) fn granted(&self, namespace: &str, repo: Option<&str>) -> Option<Privilege> {
+    pub fn granted(&self, namespace: &str, repo: Option<&str>) -> Option<Privilege> {
         let token = self.token()?;
         if token.site_admin != 0 {
             return Some(Privilege::Admin);
@@ -237,7 +237,7 @@ impl Caller {
     }
 
     /// Whether the caller may see the repository at all.
-    pub(crate) fn can_read(&self, repo: &RepoRow) -> bool {
+    pub fn can_read(&self, repo: &RepoRow) -> bool {
         !repo.is_private() || self.granted(&repo.namespace, Some(&repo.name)).is_some()
     }
 
@@ -245,7 +245,7 @@ impl Caller {
     /// caller who may not see a private repository learns nothing of it (404); an anonymous
     /// caller is asked to authenticate (401); anyone else is refused (403). Denials go to the
     /// audit log.
-    pub(crate) fn require(&self, repo: &RepoRow, op: Op) -> Result<(), AppError> {
+    pub fn require(&self, repo: &RepoRow, op: Op) -> Result<(), AppError> {
         self.check(repo, op).map_err(|err| {
             if matches!(err, AppError::Forbidden(_)) && self.can_read(repo) {
                 tracing::warn!(repository = %repo.slug(), address = ?self.address, op = op.key(), "request denied");
@@ -258,7 +258,7 @@ impl Caller {
     /// (privileges and address rules), without recording anything. Routes that gather
     /// packages from several repositories (simulations, decision logs) filter with this so
     /// that they show exactly what the read routes would.
-    pub(crate) fn may(&self, repo: &RepoRow, op: Op) -> bool {
+    pub fn may(&self, repo: &RepoRow, op: Op) -> bool {
         self.check(repo, op).is_ok()
     }
 
@@ -294,11 +294,7 @@ impl Caller {
     }
 
     /// Requires `needed` on the namespace as a whole (repository creation, tokens, teams).
-    pub(crate) fn require_namespace(
-        &self,
-        namespace: &str,
-        needed: Privilege,
-    ) -> Result<(), AppError> {
+    pub fn require_namespace(&self, namespace: &str, needed: Privilege) -> Result<(), AppError> {
         if self
             .granted(namespace, None)
             .is_some_and(|g| g.covers(needed))
@@ -320,7 +316,7 @@ impl Caller {
     }
 
     /// Requires a site admin.
-    pub(crate) fn require_site_admin(&self) -> Result<(), AppError> {
+    pub fn require_site_admin(&self) -> Result<(), AppError> {
         if self.is_site_admin() {
             return Ok(());
         }
@@ -335,7 +331,7 @@ impl Caller {
     }
 }
 
-pub(crate) fn not_found_repo(owner: &str, repo: &str) -> AppError {
+pub fn not_found_repo(owner: &str, repo: &str) -> AppError {
     AppError::NotFound(format!("repository {owner}/{repo} not found"))
 }
 

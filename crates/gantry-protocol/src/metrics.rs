@@ -45,7 +45,7 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
-pub(crate) struct Metrics {
+pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
@@ -57,7 +57,7 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("gantry");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
@@ -105,11 +105,11 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn add_received(&self, bytes: u64) {
+    pub fn add_received(&self, bytes: u64) {
         self.bytes_received.inc_by(bytes);
     }
 
-    pub(crate) fn upstream_failure(&self, upstream: &str) {
+    pub fn upstream_failure(&self, upstream: &str) {
         self.upstream_failures
             .get_or_create(&UpstreamLabels {
                 upstream: upstream.to_owned(),
@@ -117,12 +117,12 @@ impl Metrics {
             .inc();
     }
 
-    pub(crate) fn add_sent(&self, bytes: u64) {
+    pub fn add_sent(&self, bytes: u64) {
         self.bytes_sent.inc_by(bytes);
     }
 
     /// The Prometheus text exposition, with the gauges refreshed from the database's counts.
-    pub(crate) fn render(
+    pub fn render(
         &self,
         counts: &[(String, i64)],
         job_counts: &[(String, i64)],
@@ -166,7 +166,7 @@ impl Default for Metrics {
 }
 
 /// Middleware recording each routed request.
-pub(crate) async fn track(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+pub async fn track(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

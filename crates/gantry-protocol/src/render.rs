@@ -18,7 +18,7 @@ use crate::error::AppError;
 /// The URL this server is reached at, for links in responses: the configured public URL, or
 /// `http://` plus the request's `Host`.
 #[derive(Debug, Clone)]
-pub(crate) struct BaseUrl(pub String);
+pub struct BaseUrl(pub String);
 
 fn plausible_host(host: &str) -> bool {
     !host.is_empty()
@@ -46,7 +46,7 @@ impl FromRequestParts<Arc<App>> for BaseUrl {
 }
 
 /// A repository's JSON; `admin` adds its access settings.
-pub(crate) fn repository(row: &RepoRow, admin: bool) -> Repository {
+pub fn repository(row: &RepoRow, admin: bool) -> Repository {
     let list = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
     Repository {
         ip_allowlist: admin.then(|| list(&row.ip_allowlist)),
@@ -74,7 +74,7 @@ pub(crate) fn repository(row: &RepoRow, admin: bool) -> Repository {
     }
 }
 
-pub(crate) fn package(base: &BaseUrl, row: &PackageRow) -> Package {
+pub fn package(base: &BaseUrl, row: &PackageRow) -> Package {
     let base = base.0.as_str();
     let files: Vec<PackageFile> = row
         .files
@@ -87,7 +87,7 @@ pub(crate) fn package(base: &BaseUrl, row: &PackageRow) -> Package {
             checksum_sha256: f.sha256.clone(),
             checksum_sha512: f.sha512.clone(),
             content_type: f.content_type.clone(),
-            download_url: format!("{base}{}", crate::native::download_path(row, &f.filename)),
+            download_url: format!("{base}{}", crate::serve::download_path(row, &f.filename)),
         })
         .collect();
     let primary = files.first();
@@ -139,7 +139,7 @@ pub(crate) fn package(base: &BaseUrl, row: &PackageRow) -> Package {
     }
 }
 
-pub(crate) fn event(row: EventRow) -> Event {
+pub fn event(row: EventRow) -> Event {
     Event {
         id: row.id,
         event: row.event_type,

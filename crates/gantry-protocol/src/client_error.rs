@@ -20,7 +20,7 @@ const MAX_REASON: usize = 400;
 
 /// How a protocol's client shows an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ClientShape {
+pub enum ClientShape {
     /// `{"error": "message"}` (npm's registry fetch appends `body.error` to its message).
     Npm,
     /// The envelope plus `{"errors": [{"detail": "message"}]}` (cargo's registry web API).
@@ -31,7 +31,7 @@ pub(crate) enum ClientShape {
 
 impl ClientShape {
     /// `router` with its error responses rewritten into this shape.
-    pub(crate) fn apply<S: Clone + Send + Sync + 'static>(self, router: Router<S>) -> Router<S> {
+    pub fn apply<S: Clone + Send + Sync + 'static>(self, router: Router<S>) -> Router<S> {
         router.layer(axum::middleware::map_response(move |r| self.reshape(r)))
     }
 

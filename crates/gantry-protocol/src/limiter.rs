@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 /// Addresses tracked at most; the oldest windows are dropped beyond this.
 const MAX_TRACKED: usize = 100_000;
 
-pub(crate) struct AuthLimiter {
+pub struct AuthLimiter {
     limit: u32,
     window: Duration,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 impl AuthLimiter {
-    pub(crate) fn new(limit: u32, window: Duration) -> Self {
+    pub fn new(limit: u32, window: Duration) -> Self {
         Self {
             limit,
             window,
@@ -25,7 +25,7 @@ impl AuthLimiter {
     }
 
     /// Seconds until `addr` may try again, when it is blocked now.
-    pub(crate) fn blocked(&self, addr: IpAddr) -> Option<u64> {
+    pub fn blocked(&self, addr: IpAddr) -> Option<u64> {
         let failures = self.failures.lock().ok()?;
         let (count, start) = failures.get(&addr)?;
         let elapsed = start.elapsed();
@@ -34,7 +34,7 @@ impl AuthLimiter {
     }
 
     /// Records a failure; returns the wait when this failure blocks the address.
-    pub(crate) fn fail(&self, addr: IpAddr) -> Option<u64> {
+    pub fn fail(&self, addr: IpAddr) -> Option<u64> {
         let Ok(mut failures) = self.failures.lock() else {
             return None;
         };

@@ -16,9 +16,9 @@ use gantry_formats::{Artifact, Declared, Format, Processed};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::jobs::sync::sync_job;
+use gantry_jobs::Job as _;
 
-pub(crate) struct Upload {
+pub struct Upload {
     pub declared: Declared,
     pub republish: bool,
     pub tags: Vec<String>,
@@ -32,13 +32,13 @@ pub(crate) struct Upload {
 }
 
 /// What an upload did.
-pub(crate) struct Ingested {
-    pub(crate) package: PackageRow,
+pub struct Ingested {
+    pub package: PackageRow,
     /// False when an identical file was already there.
-    pub(crate) created: bool,
+    pub created: bool,
 }
 
-pub(crate) async fn ingest<S, E>(
+pub async fn ingest<S, E>(
     app: &Arc<App>,
     caller: &Caller,
     repo: &RepoRow,
@@ -84,11 +84,11 @@ where
 }
 
 /// Who an ingested package comes from.
-pub(crate) struct Origin {
-    pub(crate) actor: String,
-    pub(crate) address: Option<String>,
+pub struct Origin {
+    pub actor: String,
+    pub address: Option<String>,
     /// The upstream a cached package was fetched from.
-    pub(crate) upstream: Option<String>,
+    pub upstream: Option<String>,
 }
 
 impl Origin {
@@ -100,7 +100,7 @@ impl Origin {
 }
 
 /// Creates the package of bytes already in the blob store.
-pub(crate) async fn ingest_blob(
+pub async fn ingest_blob(
     app: &Arc<App>,
     origin: &Origin,
     repo: &RepoRow,
@@ -125,7 +125,11 @@ pub(crate) async fn ingest_blob(
                 serde_json::json!({}),
                 SyncStatus::AwaitingSync,
                 vec![created],
-                vec![sync_job(slug.as_str(), &origin.actor)],
+                vec![crate::pipeline::SyncPackage {
+                    slug_perm: slug.to_string(),
+                    requested_by: origin.actor.clone(),
+                }
+                .to_new_job()],
             ),
             _ => {
                 let processed = process(app, &format, &upload.declared, &digests).await?;
@@ -198,34 +202,35 @@ pub(crate) async fn ingest_blob(
             sha512: stored.sha512,
         });
     }
-    let ecosystem = format.vulnerability_ecosystem();
     let mut jobs = jobs;
-    let scan_status = match (ecosystem, sync_status) {
-        (None, _) => "not_supported",
-        // Processed now: scan as soon as the package exists.
-        (Some(_), SyncStatus::Completed) => {
-            let reason = if origin.upstream.is_some() {
-                "upstream"
-            } else {
-                "push"
-            };
-            jobs.push(crate::jobs::scan::scan_job(slug.as_str(), reason));
-            "awaiting_scan"
-        }
-        // Scanned once its sync completes.
-        (Some(_), _) => "not_scanned",
-    };
-    if sync_status == SyncStatus::Completed
-        && app
-            .db
-            .has_policies_or_rules(&repo.namespace, repo.id)
-            .await?
-    {
-        jobs.push(crate::policy::evaluate_job(
+    let scan_status = if sync_status == SyncStatus::Completed {
+        // Processed now: what follows a sync follows at once.
+        let reason = if origin.upstream.is_some() {
+            "upstream"
+        } else {
+            "push"
+        };
+        let followups = crate::pipeline::after_sync(
+            app,
+            format.id(),
+            &repo.namespace,
+            repo.id,
             slug.as_str(),
-            crate::policy::TRIGGER_SYNCED,
-        ));
-    }
+            reason,
+        )
+        .await?;
+        jobs.extend(followups.jobs);
+        if followups.scan {
+            "awaiting_scan"
+        } else {
+            "not_supported"
+        }
+    } else if format.vulnerability_ecosystem().is_some() {
+        // Scanned once its sync completes.
+        "not_scanned"
+    } else {
+        "not_supported"
+    };
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,

@@ -19,7 +19,7 @@ use crate::client_error::ClientShape;
 use crate::error::AppResult;
 
 /// One format as the server sees it.
-pub(crate) trait FormatPlugin: Send + Sync + 'static {
+pub trait FormatPlugin: Send + Sync + 'static {
     /// The format's pure part: parsing, validation, identity, limits.
     fn format(&self) -> Arc<dyn Format>;
 
@@ -48,32 +48,31 @@ pub(crate) trait FormatPlugin: Send + Sync + 'static {
     }
 }
 
-/// Every format this server serves: the one list to extend when a format is added.
-pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
-    vec![
-        Arc::new(crate::native::raw::Plugin),
-        Arc::new(crate::native::python::Plugin),
-        Arc::new(crate::native::cargo::Plugin),
-        Arc::new(crate::native::npm::Plugin),
-    ]
+static PLUGINS: std::sync::OnceLock<Plugins> = std::sync::OnceLock::new();
+
+/// Registers the formats this process serves (once, at start; later calls are ignored). The
+/// server passes its one list of format plugins.
+pub fn install(plugins: Vec<Arc<dyn FormatPlugin>>) -> &'static Plugins {
+    PLUGINS.get_or_init(|| Plugins::new(plugins))
 }
 
 /// The registered plugins: formats are compiled in, so one list serves the whole process.
-pub(crate) fn plugins() -> &'static Plugins {
-    static PLUGINS: std::sync::LazyLock<Plugins> =
-        std::sync::LazyLock::new(|| Plugins::new(registered()));
-    &PLUGINS
+/// Before [`install`] the list is empty.
+pub fn plugins() -> &'static Plugins {
+    static NONE: std::sync::LazyLock<Plugins> =
+        std::sync::LazyLock::new(|| Plugins::new(Vec::new()));
+    PLUGINS.get().unwrap_or(&NONE)
 }
 
 /// The registered plugins, by format id.
 #[derive(Clone)]
-pub(crate) struct Plugins {
+pub struct Plugins {
     plugins: Vec<Arc<dyn FormatPlugin>>,
     formats: gantry_formats::Registry,
 }
 
 impl Plugins {
-    pub(crate) fn new(plugins: Vec<Arc<dyn FormatPlugin>>) -> Self {
+    pub fn new(plugins: Vec<Arc<dyn FormatPlugin>>) -> Self {
         let mut formats = gantry_formats::Registry::empty();
         for plugin in &plugins {
             formats.register(plugin.format());
@@ -81,16 +80,16 @@ impl Plugins {
         Self { plugins, formats }
     }
 
-    pub(crate) fn get(&self, id: &str) -> Option<&Arc<dyn FormatPlugin>> {
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn FormatPlugin>> {
         self.plugins.iter().find(|p| p.format().id() == id)
     }
 
-    pub(crate) fn formats(&self) -> &gantry_formats::Registry {
+    pub fn formats(&self) -> &gantry_formats::Registry {
         &self.formats
     }
 
     /// Ids of the formats that support upstreams.
-    pub(crate) fn with_upstreams(&self) -> Vec<&'static str> {
+    pub fn with_upstreams(&self) -> Vec<&'static str> {
         self.plugins
             .iter()
             .filter(|p| p.has_upstreams())
@@ -99,7 +98,7 @@ impl Plugins {
     }
 
     /// Every format's native routes, each in its clients' error shape, and their table.
-    pub(crate) fn routes(&self) -> (Router<Arc<App>>, Vec<(&'static str, String)>) {
+    pub fn routes(&self) -> (Router<Arc<App>>, Vec<(&'static str, String)>) {
         let mut router = Router::new();
         let mut table = Vec::new();
         for plugin in &self.plugins {
@@ -115,7 +114,7 @@ impl Plugins {
 }
 
 /// A format's routes, recorded as they are added.
-pub(crate) struct RouteSet {
+pub struct RouteSet {
     router: Router<Arc<App>>,
     table: Vec<(&'static str, String)>,
 }
@@ -127,7 +126,7 @@ impl Default for RouteSet {
 }
 
 impl RouteSet {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             router: Router::new(),
             table: Vec::new(),
@@ -142,7 +141,7 @@ impl RouteSet {
     }
 
     /// `GET` (an index, a document).
-    pub(crate) fn get<H, T>(self, path: &str, handler: H) -> Self
+    pub fn get<H, T>(self, path: &str, handler: H) -> Self
     where
         H: Handler<T, Arc<App>>,
         T: 'static,
@@ -151,7 +150,7 @@ impl RouteSet {
     }
 
     /// `GET` and `HEAD` of a file.
-    pub(crate) fn file<H, T>(self, path: &str, handler: H) -> Self
+    pub fn file<H, T>(self, path: &str, handler: H) -> Self
     where
         H: Handler<T, Arc<App>>,
         T: 'static,
@@ -160,7 +159,7 @@ impl RouteSet {
     }
 
     /// `PUT` of a small document.
-    pub(crate) fn put<H, T>(self, path: &str, handler: H) -> Self
+    pub fn put<H, T>(self, path: &str, handler: H) -> Self
     where
         H: Handler<T, Arc<App>>,
         T: 'static,
@@ -169,7 +168,7 @@ impl RouteSet {
     }
 
     /// `DELETE`.
-    pub(crate) fn delete<H, T>(self, path: &str, handler: H) -> Self
+    pub fn delete<H, T>(self, path: &str, handler: H) -> Self
     where
         H: Handler<T, Arc<App>>,
         T: 'static,
@@ -179,7 +178,7 @@ impl RouteSet {
 
     /// `POST` of an upload, bounded by the configured maximum while it streams rather than by
     /// the extractor's default limit.
-    pub(crate) fn post_upload<H, T>(self, path: &str, handler: H) -> Self
+    pub fn post_upload<H, T>(self, path: &str, handler: H) -> Self
     where
         H: Handler<T, Arc<App>>,
         T: 'static,
@@ -192,7 +191,7 @@ impl RouteSet {
     }
 
     /// `PUT` of an upload, bounded as for [`RouteSet::post_upload`].
-    pub(crate) fn put_upload<H, T>(self, path: &str, handler: H) -> Self
+    pub fn put_upload<H, T>(self, path: &str, handler: H) -> Self
     where
         H: Handler<T, Arc<App>>,
         T: 'static,

@@ -13,23 +13,23 @@ use crate::metrics::Metrics;
 
 /// Everything a request handler may need; shared behind an `Arc`.
 pub struct App {
-    pub(crate) config: ServerConfig,
-    pub(crate) db: Db,
-    pub(crate) blobs: BlobStore,
-    pub(crate) formats: Registry,
-    pub(crate) metrics: Metrics,
+    pub config: ServerConfig,
+    pub db: Db,
+    pub blobs: BlobStore,
+    pub formats: Registry,
+    pub metrics: Metrics,
     /// Wakes this process's job workers when a job was just enqueued.
-    pub(crate) wake: Arc<Notify>,
+    pub wake: Arc<Notify>,
     /// Client for webhook deliveries.
-    pub(crate) http: reqwest::Client,
+    pub http: reqwest::Client,
     /// Where webhooks and upstreams may connect.
-    pub(crate) outbound: OutboundRules,
+    pub outbound: OutboundRules,
     /// The URL links point at when no public URL is configured: the bound address.
-    pub(crate) bound_url: OnceLock<String>,
-    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
-    pub(crate) auth_limiter: crate::limiter::AuthLimiter,
+    pub bound_url: OnceLock<String>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub auth_limiter: crate::limiter::AuthLimiter,
     /// Rendered install-index pages (see `index_cache`).
-    pub(crate) index_cache: crate::index_cache::IndexCache,
+    pub index_cache: crate::index_cache::IndexCache,
 }
 
 impl App {
@@ -70,7 +70,7 @@ impl App {
     }
 
     /// Base URL for links built outside a request (webhook payloads).
-    pub(crate) fn base_url(&self) -> String {
+    pub fn base_url(&self) -> String {
         if let Some(url) = &self.config.public_url {
             return url.clone();
         }
@@ -81,12 +81,12 @@ impl App {
     }
 
     /// Lets idle workers of this process pick up a job enqueued just now.
-    pub(crate) fn wake_workers(&self) {
+    pub fn wake_workers(&self) {
         self.wake.notify_waiters();
     }
 
     /// Where parsers get local copies of blobs from remote stores.
-    pub(crate) fn scratch_dir(&self) -> PathBuf {
+    pub fn scratch_dir(&self) -> PathBuf {
         self.config.data_dir.join("tmp")
     }
 }

@@ -1,0 +1,225 @@
+//! Fetching from upstreams: index pages (cached, served stale while an upstream is down)
+//! and files (streamed through, and in `cache` mode stored as packages on the way).
+
+use std::sync::Arc;
+
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use gantry_db::{RepoRow, UpstreamRow};
+use gantry_formats::Declared;
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::ingest::{Origin, Upload};
+
+/// A file of an upstream, as a native route serves it.
+pub struct RemoteFile {
+    pub format: &'static str,
+    /// Where the upstream serves it.
+    pub url: String,
+    /// What it is called in error messages (`name@version`, a filename).
+    pub what: String,
+    pub content_type: &'static str,
+    /// How it is stored when cached.
+    pub declared: Declared,
+    pub expected: Expected,
+}
+
+/// A GET of `url` at an upstream, checked against the outbound rules and connected to the
+/// address the check looked at (a DNS answer that changes between the check and the
+/// connection cannot redirect it), with the upstream's credentials when `url` is on the
+/// upstream's own origin (not on file hosts it links to).
+pub async fn request(
+    app: &App,
+    upstream: &UpstreamRow,
+    url: &str,
+) -> Result<reqwest::RequestBuilder, gantry_webhooks::TargetError> {
+    let resolved = app.outbound.resolve(url).await?;
+    let builder = match resolved.pinned {
+        None => app.http.get(url),
+        Some((host, addr)) => match gantry_webhooks::client_builder()
+            .resolve(&host, addr)
+            .build()
+        {
+            Ok(client) => client.get(url),
+            // Building a client only fails when TLS cannot initialise; the shared client
+            // would fail the same way, so use it and let the request report the error.
+            Err(_) => app.http.get(url),
+        },
+    };
+    let same_origin = url::Url::parse(url)
+        .ok()
+        .zip(url::Url::parse(&upstream.url).ok())
+        .is_some_and(|(a, b)| a.origin() == b.origin());
+    Ok(match (&upstream.username, same_origin) {
+        (Some(user), true) => builder.basic_auth(user, upstream.password.as_deref()),
+        _ => builder,
+    })
+}
+
+/// Fetches an upstream file (the URL checked against the deny list) and streams it to the
+/// client; in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
+/// failing upstream is a 502, logged and counted.
+pub async fn serve_file(
+    app: Arc<App>,
+    repo: RepoRow,
+    upstream: &UpstreamRow,
+    method: &Method,
+    file: RemoteFile,
+) -> AppResult<Response> {
+    let response = request(&app, upstream, &file.url)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?
+        .send()
+        .await
+        .map_err(|e| {
+            app.metrics.upstream_failure(&upstream.name);
+            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+        })?;
+    if !response.status().is_success() {
+        app.metrics.upstream_failure(&upstream.name);
+        return Err(AppError::BadGateway(format!(
+            "upstream {} answered HTTP {} for {}",
+            upstream.name,
+            response.status(),
+            file.what
+        )));
+    }
+    let mut out = HeaderMap::new();
+    out.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
+    if let Some(length) = response.content_length() {
+        out.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    if method == Method::HEAD {
+        return Ok((StatusCode::OK, out).into_response());
+    }
+    let upstream_bytes = response.bytes_stream();
+    if upstream.mode != "cache" {
+        let metrics_app = Arc::clone(&app);
+        let body = upstream_bytes.map(move |chunk| {
+            if let Ok(b) = &chunk {
+                metrics_app.metrics.add_sent(b.len() as u64);
+            }
+            chunk
+        });
+        return Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response());
+    }
+    let body = tee_into_cache(
+        app,
+        repo,
+        file.format,
+        upstream.name.clone(),
+        file.declared,
+        file.expected,
+        upstream_bytes,
+    );
+    Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+}
+
+/// Digests a file fetched from an upstream must have, from the upstream's index, before it is
+/// cached. Absent ones are not checked.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    pub sha256: Option<String>,
+    pub sha512: Option<String>,
+    pub sha1: Option<String>,
+}
+
+impl Expected {
+    fn matches(&self, digests: &gantry_blobs::Digests) -> bool {
+        let ok = |want: &Option<String>, got: &str| {
+            want.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(got))
+        };
+        ok(&self.sha256, &digests.sha256)
+            && ok(&self.sha512, &digests.sha512)
+            && ok(&self.sha1, &digests.sha1)
+    }
+}
+
+/// Streams an upstream file to the client and into the blob store at once (the first
+/// download does not wait for the whole file); once complete and matching `expected`, the
+/// stored file becomes a package of `repo` with source `upstream`. The copy is finished even
+/// when the client goes away. Returns the client's body stream.
+fn tee_into_cache(
+    app: Arc<App>,
+    repo: RepoRow,
+    format: &'static str,
+    upstream_name: String,
+    declared: Declared,
+    expected: Expected,
+    mut source: impl Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send + Unpin + 'static,
+) -> impl Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let (client_tx, client_rx) = tokio::sync::mpsc::channel(8);
+    let (blob_tx, blob_rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    tokio::spawn(async move {
+        let filename = declared.filename.clone();
+        let limit = app.config.max_upload_size;
+        let blob_stream = futures::stream::unfold(blob_rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        let store = app.blobs.put_stream(blob_stream, limit);
+        let pump = async {
+            while let Some(chunk) = source.next().await {
+                match chunk {
+                    Ok(bytes) => {
+                        app.metrics.add_sent(bytes.len() as u64);
+                        // A client that went away does not stop the cache fill.
+                        let _ = client_tx.send(Ok(bytes.clone())).await;
+                        if blob_tx.send(Ok(bytes)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let message = format!("upstream stream failed: {e}");
+                        let _ = client_tx
+                            .send(Err(std::io::Error::other(message.clone())))
+                            .await;
+                        let _ = blob_tx.send(Err(std::io::Error::other(message))).await;
+                        break;
+                    }
+                }
+            }
+            drop(blob_tx);
+            drop(client_tx);
+        };
+        let (stored, ()) = futures::join!(store, pump);
+        let digests = match stored {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, %filename, "caching an upstream file failed");
+                return;
+            }
+        };
+        if !expected.matches(&digests) {
+            tracing::error!(%filename, upstream = %upstream_name, got = %digests.sha256, "upstream file does not match the digests of its index; not cached");
+            app.metrics.upstream_failure(&upstream_name);
+            return;
+        }
+        let Some(format) = app.formats.get(format) else {
+            return;
+        };
+        let origin = Origin {
+            actor: format!("upstream:{upstream_name}"),
+            address: None,
+            upstream: Some(upstream_name.clone()),
+        };
+        let upload = Upload {
+            declared,
+            republish: false,
+            tags: Vec::new(),
+            content_length: None,
+            inline: true,
+            identical_ok: true,
+        };
+        if let Err(e) =
+            crate::ingest::ingest_blob(&app, &origin, &repo, format, upload, digests, None).await
+        {
+            tracing::warn!(error = %e, %filename, "storing a cached upstream file as a package failed");
+        }
+    });
+    futures::stream::unfold(client_rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    })
+}
