@@ -7,6 +7,7 @@
 //! To add a format: create `src/<format>/`, implement [`Format`], and list it in
 //! [`Registry::builtin`].
 
+mod archive;
 pub mod cargo;
 mod format;
 pub mod npm;

@@ -9,6 +9,7 @@ mod auth;
 mod cargo;
 mod cargo_upstream;
 mod hardening;
+mod hardening_archives;
 mod npm;
 mod npm_upstream;
 mod pipeline;
