@@ -10,6 +10,8 @@ mod cargo;
 mod cargo_upstream;
 mod hardening;
 mod hardening_archives;
+mod hardening_http;
+mod hardening_leftovers;
 mod npm;
 mod npm_upstream;
 mod pipeline;
