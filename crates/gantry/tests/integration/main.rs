@@ -12,6 +12,7 @@ mod hardening;
 mod hardening_archives;
 mod hardening_http;
 mod hardening_leftovers;
+mod hardening_policy;
 mod npm;
 mod npm_upstream;
 mod pipeline;
