@@ -44,6 +44,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit and integration tests on SQLite"
 cargo test --workspace --locked
 
+step "schemathesis against the REST API (every operation, with and without a token)"
+# Installed with the venv's own interpreter, so it lands in this venv even when the venv was
+# copied from another checkout.
+if [ ! -x "$tools/venv/bin/st" ]; then
+  "$tools/venv/bin/python" -m pip install --quiet schemathesis
+fi
+scripts/schemathesis.sh 20
+
 step "integration tests on PostgreSQL"
 pg_dir=$(mktemp -d /tmp/gantry-pg.XXXXXX)
 cleanup() { scripts/pg.sh stop "$pg_dir"; rm -rf "$pg_dir"; }

@@ -47,6 +47,47 @@ fn validate(kind: &'static str, name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Characters refused in any name, version or filename a client hands in, inside or outside an
+/// archive: control characters, the invisible marks that reorder or hide text (a right-to-left
+/// override makes `exe.txt` read as `txt.exe`), and U+FFFD, which is what invalid UTF-8 became
+/// on its way in (the original bytes are lost, so storing it would keep a name the client never
+/// sent).
+pub fn is_odd_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{FFFD}'
+        )
+}
+
+/// A text for an error message: at most `max` characters of `text`, escaped so that control
+/// and bidirectional characters show as escapes, marked when cut. Error bodies never echo an
+/// unbounded client value.
+pub fn quote_prefix(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if is_odd_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A namespace name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OwnerName(String);
@@ -95,6 +136,18 @@ impl fmt::Display for RepoName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn odd_characters_are_spotted_and_quoted_safely() {
+        for odd in ['\u{202E}', '\u{FFFD}', '\n', '\0', '\u{2066}', '\u{200F}'] {
+            assert!(is_odd_char(odd), "{odd:?}");
+        }
+        for fine in ['a', 'é', '中', '-', '\u{200D}'] {
+            assert!(!is_odd_char(fine), "{fine:?}");
+        }
+        assert_eq!(quote_prefix("ab\u{202E}c", 10), "ab\\u{202e}c");
+        assert_eq!(quote_prefix(&"x".repeat(1000), 5), "xxxxx…");
+    }
 
     #[test]
     fn accepts_good_names() {

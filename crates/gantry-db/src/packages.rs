@@ -950,6 +950,14 @@ impl Db {
     }
 
     /// Packages by state over all repositories, for metrics.
+    /// Whether any package file (in any state) refers to the blob.
+    pub async fn blob_referenced(&self, sha256: &str) -> Result<bool> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM package_files WHERE blob_sha256 = ");
+        sql.str(sha256);
+        let (count,): (i64,) = sql.query_as().fetch_one(&self.pool).await?;
+        Ok(count > 0)
+    }
+
     pub async fn package_counts_by_state(&self) -> Result<Vec<(String, i64)>> {
         Ok(
             sqlx::query_as("SELECT state, COUNT(*) FROM packages GROUP BY state ORDER BY state")

@@ -7,6 +7,7 @@
 //! A format's server side (its native protocol and pipeline hooks) is registered with the
 //! server, which builds the [`Registry`] from that one list.
 
+mod archive;
 pub mod cargo;
 mod format;
 pub mod npm;

@@ -22,6 +22,10 @@ pub const MEMORY_LIMIT_BYTES: u64 = 1024 * 1024 * 1024;
 /// Largest request accepted on stdin.
 const MAX_REQUEST_BYTES: u64 = 8 * 1024 * 1024;
 
+/// Time beyond a request's evaluation limit that parsing, compiling and answering may take
+/// together. Regorus's timer runs during evaluation only; this watchdog bounds the rest.
+const OVERHEAD_MS: u64 = 250;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Request {
@@ -102,12 +106,47 @@ pub fn main() -> i32 {
         eprintln!("cannot read the request: {e}");
         return 2;
     }
-    let response = match serde_json::from_str::<Request>(&text) {
-        Ok(request) => answer(request),
-        Err(e) => Response::Failed(format!("bad request: {e}")),
+    let request = match serde_json::from_str::<Request>(&text) {
+        Ok(request) => request,
+        Err(e) => return reply(&Response::Failed(format!("bad request: {e}"))),
     };
+    let budget = Duration::from_millis(time_ms(&request).clamp(1, 60_000) + OVERHEAD_MS);
+    // The kernel's CPU limit backs the watchdog up, should the thread not get to run.
+    let cpu_seconds = budget.as_secs() + 2;
+    let _ = rlimit::setrlimit(rlimit::Resource::CPU, cpu_seconds, cpu_seconds);
+    std::thread::spawn(move || {
+        std::thread::sleep(budget);
+        let code = reply(&Response::Failed(format!(
+            "exceeded time limit: parsing and evaluation took more than {} ms",
+            budget.as_millis()
+        )));
+        std::process::exit(code);
+    });
+    reply(&answer(request))
+}
+
+fn time_ms(request: &Request) -> u64 {
+    match request {
+        Request::Check { time_ms, .. }
+        | Request::Policy { time_ms, .. }
+        | Request::Promote { time_ms, .. } => *time_ms,
+    }
+}
+
+/// Writes the one response; whichever of the evaluation and the watchdog comes first wins,
+/// the other finds it answered.
+fn reply(response: &Response) -> i32 {
+    static ANSWERED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut answered = match ANSWERED.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if *answered {
+        return 0;
+    }
+    *answered = true;
     let mut out = std::io::stdout().lock();
-    if serde_json::to_writer(&mut out, &response).is_err() || out.flush().is_err() {
+    if serde_json::to_writer(&mut out, response).is_err() || out.flush().is_err() {
         return 2;
     }
     0

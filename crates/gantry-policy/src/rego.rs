@@ -26,6 +26,9 @@ pub enum PolicyError {
     Package(String),
     #[error("the policy is longer than {0} bytes")]
     TooLong(usize),
+    /// Brackets nest deeper than the parser is allowed to recurse.
+    #[error("the policy nests brackets more than {0} deep")]
+    TooDeep(usize),
     /// Evaluation failed: a runtime error, or the time limit was reached.
     #[error("evaluation failed: {0}")]
     Eval(String),
@@ -73,9 +76,62 @@ impl Decision {
     }
 }
 
+/// Deepest nesting of `(`, `[` and `{` (together) a module may have. The parser recurses once
+/// per level, and its time is not under the evaluation timer: 15,000 nested `[` kept an
+/// evaluator busy for seconds. Real policies stay under ten.
+pub(crate) const MAX_NESTING: usize = 64;
+
+/// The deepest bracket nesting of a Rego source, outside strings and comments, stopping as
+/// soon as it passes `max`.
+fn nesting_exceeds(source: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '`' => {
+                for c in chars.by_ref() {
+                    if c == '`' {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn engine(source: &str, limits: &Limits) -> Result<Engine, PolicyError> {
     if source.len() > limits.max_source_bytes {
         return Err(PolicyError::TooLong(limits.max_source_bytes));
+    }
+    if nesting_exceeds(source, MAX_NESTING) {
+        return Err(PolicyError::TooDeep(MAX_NESTING));
     }
     let mut engine = Engine::new();
     engine.set_rego_v0(false);
@@ -255,6 +311,35 @@ add_tags contains "checked"
         assert!(!d.quarantine);
         let d = evaluate(THRESHOLD, &input("critical", false), &limits).unwrap();
         assert!(!d.denied());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        for (open, close) in [('[', ']'), ('(', ')'), ('{', '}')] {
+            let deep = format!(
+                "package gantry\nx := {}1{}\n",
+                open.to_string().repeat(15_000),
+                close.to_string().repeat(15_000)
+            );
+            let start = std::time::Instant::now();
+            let err = check(&deep, &Limits::default());
+            assert!(matches!(err, Err(PolicyError::TooDeep(_))), "{open}");
+            assert!(start.elapsed() < Duration::from_millis(100));
+        }
+        // Mixed brackets count together.
+        let mixed = format!("package gantry\nx := {}1\n", "[{(".repeat(30));
+        assert!(matches!(
+            check(&mixed, &Limits::default()),
+            Err(PolicyError::TooDeep(_))
+        ));
+        // Brackets in strings and comments do not count; ordinary nesting is fine.
+        let fine = format!(
+            "package gantry\n# {}\ns := \"{}\\\"\"\nr := `{}`\nx := [[{{\"a\": (1 + 2)}}]]\n",
+            "[".repeat(500),
+            "(".repeat(500),
+            "{".repeat(500)
+        );
+        assert!(check(&fine, &Limits::default()).is_ok(), "{fine}");
     }
 
     #[test]

@@ -18,6 +18,19 @@ pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: f64 = 10.0;
 /// Failed authentications from one address within the window before it gets 429.
 pub const DEFAULT_AUTH_FAILURE_LIMIT: u32 = 10;
 pub const DEFAULT_AUTH_FAILURE_WINDOW_SECONDS: u64 = 60;
+/// Seconds a connection has, from when it is ready for a request, to send the request's
+/// headers in full.
+pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 30;
+/// Seconds a connection may stay silent while no request is being handled.
+pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 60;
+/// Seconds a request or response body may go without a byte moving.
+pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 60;
+/// Seconds one request body (an upload) may take in all. Temporary upload files older than
+/// this are what killed uploads left, and are removed.
+pub const DEFAULT_UPLOAD_TIMEOUT_SECONDS: u64 = 24 * 3600;
+/// Connections served at once; more wait in the listen backlog. Room for 1,000 concurrent
+/// clients with keep-alive and a few connections each for the busiest.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// The settings a TOML file may carry; every field optional.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +54,11 @@ pub struct FileConfig {
     pub auth_failure_window_seconds: Option<u64>,
     pub vulndb_url: Option<String>,
     pub vulndb_sync_interval_seconds: Option<u64>,
+    pub header_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub body_timeout_seconds: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub upload_timeout_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -89,6 +107,11 @@ pub struct ServerConfig {
     /// Base URL of OSV bundles laid out as `<Ecosystem>/all.zip`, synced periodically.
     pub vulndb_url: Option<String>,
     pub vulndb_sync_interval_seconds: u64,
+    pub header_timeout_seconds: u64,
+    pub idle_timeout_seconds: u64,
+    pub body_timeout_seconds: u64,
+    pub max_connections: usize,
+    pub upload_timeout_seconds: u64,
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -113,6 +136,11 @@ pub struct Overrides {
     pub auth_failure_window_seconds: Option<u64>,
     pub vulndb_url: Option<String>,
     pub vulndb_sync_interval_seconds: Option<u64>,
+    pub header_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub body_timeout_seconds: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub upload_timeout_seconds: Option<u64>,
 }
 
 impl ServerConfig {
@@ -199,6 +227,31 @@ impl ServerConfig {
                 .or(file.vulndb_sync_interval_seconds)
                 .unwrap_or(86_400)
                 .max(60),
+            header_timeout_seconds: overrides
+                .header_timeout_seconds
+                .or(file.header_timeout_seconds)
+                .unwrap_or(DEFAULT_HEADER_TIMEOUT_SECONDS)
+                .max(1),
+            idle_timeout_seconds: overrides
+                .idle_timeout_seconds
+                .or(file.idle_timeout_seconds)
+                .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECONDS)
+                .max(1),
+            body_timeout_seconds: overrides
+                .body_timeout_seconds
+                .or(file.body_timeout_seconds)
+                .unwrap_or(DEFAULT_BODY_TIMEOUT_SECONDS)
+                .max(1),
+            max_connections: overrides
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+                .max(1),
+            upload_timeout_seconds: overrides
+                .upload_timeout_seconds
+                .or(file.upload_timeout_seconds)
+                .unwrap_or(DEFAULT_UPLOAD_TIMEOUT_SECONDS)
+                .max(60),
             data_dir,
         }
     }
@@ -225,6 +278,19 @@ mod tests {
         assert_eq!(config.max_upload_size, 1000);
         assert_eq!(config.storage_url, "/srv/g/blobs");
         assert!(config.database_url.starts_with("sqlite:///srv/g/gantry.db"));
+        assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let file = toml_from_str("header_timeout_seconds = 5\nmax_connections = 10\n")?;
+        let config = ServerConfig::resolve(
+            Overrides {
+                max_connections: Some(20),
+                ..Overrides::default()
+            },
+            file,
+        );
+        assert_eq!(
+            (config.header_timeout_seconds, config.max_connections),
+            (5, 20)
+        );
         Ok(())
     }
 

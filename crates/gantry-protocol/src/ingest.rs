@@ -71,7 +71,8 @@ where
         address: caller.address.map(|a| a.to_string()),
         upstream: None,
     };
-    ingest_blob(
+    let sha256 = digests.sha256.clone();
+    let outcome = ingest_blob(
         app,
         &origin,
         repo,
@@ -80,7 +81,25 @@ where
         digests,
         declared_identity,
     )
-    .await
+    .await;
+    if outcome.is_err() {
+        discard_unreferenced(app, &sha256).await;
+    }
+    outcome
+}
+
+/// Removes the blob of a rejected upload, unless a file refers to it: blobs are shared by
+/// content, so the same bytes may belong to a package already.
+async fn discard_unreferenced(app: &Arc<App>, sha256: &str) {
+    match app.db.blob_referenced(sha256).await {
+        Ok(false) => {
+            if let Err(error) = app.blobs.delete(sha256).await {
+                tracing::warn!(%error, sha256, "cannot remove the blob of a rejected upload");
+            }
+        }
+        Ok(true) => {}
+        Err(error) => tracing::warn!(%error, sha256, "cannot check the blob of a rejected upload"),
+    }
 }
 
 /// Who an ingested package comes from.

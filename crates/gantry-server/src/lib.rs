@@ -5,8 +5,10 @@
 mod api;
 mod audit;
 mod bootstrap;
+mod connections;
 mod formats;
 mod jobs;
+mod middleware;
 mod native;
 mod policy;
 mod router;
@@ -23,11 +25,9 @@ pub use gantry_protocol::config;
 pub use gantry_protocol::config::ServerConfig;
 pub use router::{build_router, openapi, route_table};
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 /// Opens storage, bootstraps the admin token, starts the in-process job workers and serves
@@ -43,23 +43,13 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let _ = app.bound_url.set(format!("http://{addr}"));
     let workers = jobs::start_workers(&app, app.config.workers, "server");
     vulndb::spawn_periodic_sync(Arc::clone(&app));
+    spawn_temporary_sweep(&app);
     // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
     println!("gantry listening on http://{addr}");
     tracing::info!(%addr, database = ?app.db.backend(), storage = app.blobs.description(), "gantry server started");
     let router = build_router(Arc::clone(&app));
-    // Small responses (index pages, JSON) would otherwise wait on Nagle's algorithm when a
-    // client reuses its connection.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let limits = connections::Limits::from_config(&app.config);
+    connections::serve(listener, router, limits, shutdown_signal()).await;
     workers.shutdown().await;
     tracing::info!("gantry server stopped");
     app.db.close().await;
@@ -78,6 +68,25 @@ pub async fn work(config: ServerConfig, count: usize) -> anyhow::Result<()> {
     workers.shutdown().await;
     app.db.close().await;
     Ok(())
+}
+
+/// Removes, at start and then hourly, temporary upload files that no live upload can still be
+/// writing: older than the upload timeout. Other replicas share the store, so age is the only
+/// safe test.
+fn spawn_temporary_sweep(app: &Arc<App>) {
+    let blobs = app.blobs.clone();
+    let max_age = std::time::Duration::from_secs(app.config.upload_timeout_seconds);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match blobs.sweep_temporary(max_age).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed stale temporary upload files"),
+                Err(error) => tracing::warn!(%error, "sweeping temporary upload files failed"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

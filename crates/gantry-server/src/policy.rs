@@ -94,6 +94,26 @@ const CHILD_DEADLINE: Duration = Duration::from_secs(10);
 /// [`gantry_policy::child::ARG`], its address space capped, so a policy that allocates without
 /// bound (or crashes) takes down only that process.
 pub(crate) async fn in_child(request: &Request) -> Result<Response, String> {
+    // Each evaluator is a process of up to a GiB: at most a few run at once, and an
+    // evaluation that cannot get a slot in time fails like one that ran out of time.
+    let _slot = tokio::time::timeout(CHILD_DEADLINE, evaluator_slots().acquire())
+        .await
+        .map_err(|_| "too many policy evaluations are running; try again".to_owned())?
+        .map_err(|e| e.to_string())?;
+    spawn_child(request).await
+}
+
+/// Evaluator processes that may run at once: one per core, at least two.
+fn max_evaluators() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+fn evaluator_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(max_evaluators()))
+}
+
+async fn spawn_child(request: &Request) -> Result<Response, String> {
     use tokio::io::AsyncWriteExt;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the evaluator: {e}"))?;
     let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;

@@ -125,7 +125,63 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
 
 /// The OpenAPI document of the REST API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut doc = api_router().into_openapi();
+    document_common_errors(&mut doc);
+    doc
+}
+
+/// Error answers any operation can give, whatever its handler does: a malformed path, query
+/// or body (400), a bad or expired token (401), an address outside a repository's allowlist
+/// or a missing privilege (403), something that is not there or not visible (404), too many
+/// failed authentications (429), and for operations with a body, one that does not fit its
+/// schema (422). Each is documented on every operation that does not
+/// document it already, so the document matches what clients really get.
+fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    const COMMON: &[(&str, &str)] = &[
+        ("400", "the request is malformed"),
+        ("401", "the credentials are invalid or expired"),
+        (
+            "403",
+            "the caller may not do this, or its address is not allowed",
+        ),
+        ("404", "not found, or not visible to the caller"),
+        ("429", "too many failed authentications from this address"),
+    ];
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            let with_body: &[(&str, &str)] = if operation.request_body.is_some() {
+                &[("422", "the body does not fit the operation's schema")]
+            } else {
+                &[]
+            };
+            for (status, description) in COMMON.iter().chain(with_body) {
+                if operation.responses.responses.contains_key(*status) {
+                    continue;
+                }
+                let response = ResponseBuilder::new()
+                    .description(*description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build();
+                operation
+                    .responses
+                    .responses
+                    .insert((*status).to_owned(), response.into());
+            }
+        }
+    }
 }
 
 /// Every route the server answers: (method, path template), REST and native.
@@ -170,7 +226,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 pub fn build_router(app: Arc<App>) -> Router {
     crate::formats::install();
-    let (api, openapi) = api_router().split_for_parts();
+    let (api, mut openapi) = api_router().split_for_parts();
+    document_common_errors(&mut openapi);
     let openapi = Arc::new(openapi);
     api.route(
         "/api/v1/openapi.json",
@@ -190,6 +247,7 @@ pub fn build_router(app: Arc<App>) -> Router {
     ))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
+    .layer(middleware::from_fn(crate::middleware::security_headers))
     .layer(CatchPanicLayer::custom(panic_response))
     .with_state(app)
 }

@@ -393,9 +393,29 @@ pub(crate) struct ServerArgs {
     /// Seconds between syncs of --vulndb-url (default 86400).
     #[arg(long, env = "GANTRY_VULNDB_SYNC_INTERVAL_SECONDS")]
     pub(crate) vulndb_sync_interval_seconds: Option<u64>,
+    /// Seconds a connection has, from when it is ready for a request, to send all of the
+    /// request's headers (default 30).
+    #[arg(long, env = "GANTRY_HEADER_TIMEOUT_SECONDS")]
+    pub(crate) header_timeout_seconds: Option<u64>,
+    /// Seconds a connection may stay silent while no request is being handled (default 60).
+    #[arg(long, env = "GANTRY_IDLE_TIMEOUT_SECONDS")]
+    pub(crate) idle_timeout_seconds: Option<u64>,
+    /// Seconds a request or response body may go without progress (default 60).
+    #[arg(long, env = "GANTRY_BODY_TIMEOUT_SECONDS")]
+    pub(crate) body_timeout_seconds: Option<u64>,
+    /// Connections served at once; more wait in the listen backlog (default 4096).
+    #[arg(long, env = "GANTRY_MAX_CONNECTIONS")]
+    pub(crate) max_connections: Option<usize>,
+    /// Seconds one request body (an upload) may take in all (default 86400); temporary upload
+    /// files older than this are removed at start and hourly.
+    #[arg(long, env = "GANTRY_UPLOAD_TIMEOUT_SECONDS")]
+    pub(crate) upload_timeout_seconds: Option<u64>,
     /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
     /// public_url, workers, job_lease_seconds, webhook_retry_schedule, webhook_disable_after,
-    /// webhook_timeout_seconds, webhook_deny_networks, outbound_allow_networks. Flags and environment variables win.
+    /// webhook_timeout_seconds, webhook_deny_networks, outbound_allow_networks,
+    /// header_timeout_seconds, idle_timeout_seconds, body_timeout_seconds, max_connections,
+    /// upload_timeout_seconds.
+    /// Flags and environment variables win.
     #[arg(long, env = "GANTRY_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 }

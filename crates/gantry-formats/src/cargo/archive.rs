@@ -1,9 +1,9 @@
-//! Bounded reader of `.crate` files (gzip-compressed tar). Every entry must sit under one
-//! top-level directory; entry names that escape it, links, devices, too many entries and too
-//! many unpacked bytes are refused. Only `Cargo.toml` is kept, up to a size bound.
+//! Bounded reader of `.crate` files (gzip-compressed tar), over the shared reader in
+//! `crate::archive`. Every entry must sit under one top-level directory; entry names that
+//! escape it or hide their form, links, devices, too many entries and too many unpacked bytes
+//! are refused. Only `Cargo.toml` is kept, up to a size bound.
 
-use std::io::Read;
-
+use crate::archive::{quote, walk_tar_gz, Flow, Kind, TarLimits};
 use crate::format::{FormatError, ReadSeek};
 
 /// Entries a crate may hold.
@@ -17,15 +17,6 @@ fn invalid(msg: impl Into<String>) -> FormatError {
     FormatError::Invalid(msg.into())
 }
 
-fn unsafe_name(name: &str) -> bool {
-    name.starts_with('/')
-        || name.starts_with('\\')
-        || name.contains('\0')
-        || name.contains('\\')
-        || name.split('/').any(|part| part == "..")
-        || (name.len() > 1 && name.as_bytes()[1] == b':')
-}
-
 /// What a crate archive holds that matters: its top-level directory and `Cargo.toml`.
 pub(super) struct CrateArchive {
     pub(super) top: String,
@@ -33,76 +24,64 @@ pub(super) struct CrateArchive {
 }
 
 pub(super) fn read(content: &mut dyn ReadSeek) -> Result<CrateArchive, FormatError> {
-    let gz = flate2::read::GzDecoder::new(content);
-    let mut archive = tar::Archive::new(gz.take(MAX_UNPACKED));
-    let entries = archive
-        .entries()
-        .map_err(|e| invalid(format!("not a valid .crate (gzip tar) archive: {e}")))?;
+    let limits = TarLimits {
+        what: ".crate (gzip tar) archive",
+        max_entries: MAX_ENTRIES,
+        max_stream: MAX_UNPACKED,
+    };
     let mut top: Option<String> = None;
     let mut manifest: Option<Vec<u8>> = None;
-    let mut count = 0usize;
-    for entry in entries {
-        count += 1;
-        if count > MAX_ENTRIES {
+    walk_tar_gz(content, limits, |entry| {
+        let path = entry.path.as_str();
+        // Cargo refuses backslashes in crate paths; so does this, beyond the shared checks.
+        if path.contains('\\') {
             return Err(invalid(format!(
-                "crate has more than {MAX_ENTRIES} entries"
+                "crate entry '{}' escapes the archive",
+                quote(path)
             )));
         }
-        let mut entry =
-            entry.map_err(|e| invalid(format!("not a valid .crate (gzip tar) archive: {e}")))?;
-        let path = entry
-            .path()
-            .map_err(|e| invalid(format!("bad entry name: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        if unsafe_name(&path) {
-            return Err(invalid(format!("crate entry '{path}' escapes the archive")));
-        }
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() || kind.is_hard_link() {
-            return Err(invalid(format!("crate entry '{path}' is a link")));
-        }
-        // PAX and GNU long-name headers are consumed by the tar reader; what is left must be
-        // a file or a directory.
-        if !(kind.is_file() || kind.is_dir() || kind == tar::EntryType::Continuous) {
-            return Err(invalid(format!(
-                "crate entry '{path}' is neither a file nor a directory"
-            )));
+        match entry.kind {
+            Kind::Link(_) => {
+                return Err(invalid(format!("crate entry '{}' is a link", quote(path))))
+            }
+            Kind::Other(_) => {
+                return Err(invalid(format!(
+                    "crate entry '{}' is neither a file nor a directory",
+                    quote(path)
+                )))
+            }
+            Kind::File | Kind::Dir => {}
         }
         let clean = path.trim_start_matches("./");
         let (first, rest) = clean.split_once('/').unwrap_or((clean, ""));
         if first.is_empty() {
-            return Err(invalid(format!("crate entry '{path}' has no directory")));
+            return Err(invalid(format!(
+                "crate entry '{}' has no directory",
+                quote(path)
+            )));
         }
         match &top {
             None => top = Some(first.to_owned()),
             Some(t) if t != first => {
                 return Err(invalid(format!(
-                    "crate entries must all be under one directory ('{t}' and '{first}')"
+                    "crate entries must all be under one directory ('{}' and '{}')",
+                    quote(t),
+                    quote(first)
                 )))
             }
             Some(_) => {}
         }
-        if rest == "Cargo.toml" && kind.is_file() {
+        if rest == "Cargo.toml" && entry.kind == Kind::File {
             if manifest.is_some() {
                 return Err(invalid("crate has more than one Cargo.toml"));
             }
-            if entry.size() > MAX_MANIFEST {
-                return Err(invalid(format!(
-                    "Cargo.toml is larger than {MAX_MANIFEST} bytes"
-                )));
-            }
-            let mut out = Vec::new();
-            entry
-                .by_ref()
-                .take(MAX_MANIFEST + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| invalid(format!("cannot read Cargo.toml: {e}")))?;
-            manifest = Some(out);
+            manifest = Some(entry.read_bounded(MAX_MANIFEST, "Cargo.toml")?);
         }
-    }
+        Ok(Flow::Continue)
+    })?;
     let top = top.ok_or_else(|| invalid("the crate archive is empty"))?;
-    let manifest = manifest.ok_or_else(|| invalid(format!("crate has no {top}/Cargo.toml")))?;
+    let manifest =
+        manifest.ok_or_else(|| invalid(format!("crate has no {}/Cargo.toml", quote(&top))))?;
     Ok(CrateArchive { top, manifest })
 }
 
@@ -157,6 +136,10 @@ pub(super) mod tests {
         let _ = gz.write_all(&tar);
         let link = gz.finish().unwrap_or_default();
         assert!(read(&mut Cursor::new(link)).is_err());
+
+        let huge = crate::archive::tests::huge_extension(b'x', 1 << 31);
+        let err = read(&mut Cursor::new(huge)).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("extended header") && e.len() < 300));
         Ok(())
     }
 }

@@ -58,6 +58,7 @@ pub fn index_path(name: &str) -> String {
 
 /// A semantic version as cargo requires for published crates.
 pub fn parse_version(version: &str) -> Result<semver::Version, FormatError> {
+    crate::format::check_version_len(version)?;
     semver::Version::parse(version)
         .map_err(|e| FormatError::Invalid(format!("'{version}' is not a semantic version: {e}")))
 }

@@ -80,6 +80,7 @@ pub fn validate_name(name: &str) -> Result<(), FormatError> {
 
 /// The semver form of a version (`v1.2.3` and `=1.2.3` become `1.2.3`).
 pub fn normalize_version(version: &str) -> Result<String, FormatError> {
+    crate::format::check_version_len(version)?;
     let trimmed = version.trim().trim_start_matches(['v', '=']);
     semver::Version::parse(trimmed)
         .map(|v| v.to_string())
@@ -320,6 +321,9 @@ mod tests {
         assert_eq!(normalize_version("v1.2.3")?, "1.2.3");
         assert_eq!(normalize_version("1.0.0-beta.1+b")?, "1.0.0-beta.1+b");
         assert!(normalize_version("1.0").is_err());
+        let long = format!("1.0.0-{}", "a".repeat(10_000));
+        let err = normalize_version(&long).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("longer than 256") && e.len() < 200));
         assert_eq!(tarball_filename("@s/pkg", "1.0.0"), "pkg-1.0.0.tgz");
         Ok(())
     }

@@ -1,9 +1,9 @@
-//! A bounded reader of npm package tarballs (gzip-compressed tar). Every entry is checked:
-//! names that escape the archive and links of any kind are refused, as are archives with too
+//! A bounded reader of npm package tarballs (gzip-compressed tar), over the shared reader in
+//! `crate::archive`. Every entry is checked: names that escape the archive or hide their form,
+//! links of any kind and special files (devices, FIFOs) are refused, as are archives with too
 //! many entries or too many unpacked bytes. Only `package.json` is kept in memory.
 
-use std::io::Read;
-
+use crate::archive::{quote, walk_tar_gz, Flow, Kind, TarLimits};
 use crate::format::{FormatError, ReadSeek};
 
 /// Entries a tarball may hold.
@@ -15,14 +15,6 @@ pub(super) const MAX_UNPACKED: u64 = 2 * 1024 * 1024 * 1024;
 
 fn invalid(msg: impl Into<String>) -> FormatError {
     FormatError::Invalid(msg.into())
-}
-
-fn unsafe_name(name: &str) -> bool {
-    name.starts_with('/')
-        || name.starts_with('\\')
-        || name.contains('\0')
-        || name.split(['/', '\\']).any(|part| part == "..")
-        || (name.len() > 1 && name.as_bytes()[1] == b':')
 }
 
 /// What a tarball holds.
@@ -38,73 +30,53 @@ pub struct Contents {
 
 /// Reads a tarball from start to end.
 pub fn read(content: &mut dyn ReadSeek) -> Result<Contents, FormatError> {
-    let gz = flate2::read::GzDecoder::new(content);
-    // The tar reader sees at most the bound (plus headers); past it the read fails below.
-    let mut archive = tar::Archive::new(gz.take(MAX_UNPACKED + 64 * 1024 * 1024));
-    let entries = archive
-        .entries()
-        .map_err(|e| invalid(format!("not a valid npm tarball (.tgz): {e}")))?;
+    let limits = TarLimits {
+        what: "npm tarball (.tgz)",
+        max_entries: MAX_ENTRIES,
+        // The tar reader sees at most the bound (plus headers); past it the read fails.
+        max_stream: MAX_UNPACKED + 64 * 1024 * 1024,
+    };
     let mut manifest: Option<Vec<u8>> = None;
     let mut file_count = 0u64;
     let mut unpacked_size = 0u64;
     let mut has_binding_gyp = false;
-    for (count, entry) in entries.enumerate() {
-        if count >= MAX_ENTRIES {
-            return Err(invalid(format!(
-                "the tarball has more than {MAX_ENTRIES} entries"
-            )));
-        }
-        let mut entry =
-            entry.map_err(|e| invalid(format!("not a valid npm tarball (.tgz): {e}")))?;
-        let path = entry
-            .path()
-            .map_err(|e| invalid(format!("bad entry name in the tarball: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        if unsafe_name(&path) {
-            return Err(invalid(format!(
-                "tarball entry '{path}' escapes the archive"
-            )));
-        }
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() || kind.is_hard_link() {
-            return Err(invalid(format!(
-                "tarball entry '{path}' is a link; npm packages may not contain links"
-            )));
-        }
-        if !kind.is_file() {
-            continue;
+    walk_tar_gz(content, limits, |entry| {
+        match entry.kind {
+            Kind::Link(_) => {
+                return Err(invalid(format!(
+                    "tarball entry '{}' is a link; npm packages may not contain links",
+                    quote(&entry.path)
+                )))
+            }
+            Kind::Other(_) => {
+                return Err(invalid(format!(
+                    "tarball entry '{}' is a device, FIFO or other special file; npm packages hold files and directories only",
+                    quote(&entry.path)
+                )))
+            }
+            Kind::Dir => return Ok(Flow::Continue),
+            Kind::File => {}
         }
         file_count += 1;
-        unpacked_size = unpacked_size.saturating_add(entry.size());
+        unpacked_size = unpacked_size.saturating_add(entry.size);
         if unpacked_size > MAX_UNPACKED {
             return Err(invalid(format!(
                 "the tarball unpacks to more than {MAX_UNPACKED} bytes"
             )));
         }
-        let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
-        if parts.len() != 2 {
-            continue;
-        }
-        if parts[1] == "binding.gyp" {
+        let path = entry.path.trim_start_matches("./");
+        let Some((_, file)) = path.split_once('/').filter(|(_, f)| !f.contains('/')) else {
+            return Ok(Flow::Continue);
+        };
+        if file == "binding.gyp" {
             has_binding_gyp = true;
         }
         // npm itself reads the first top-level package.json; so does this.
-        if parts[1] == "package.json" && manifest.is_none() {
-            if entry.size() > MAX_MANIFEST {
-                return Err(invalid(format!(
-                    "package.json is larger than {MAX_MANIFEST} bytes"
-                )));
-            }
-            let mut out = Vec::new();
-            entry
-                .by_ref()
-                .take(MAX_MANIFEST + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| invalid(format!("cannot read package.json: {e}")))?;
-            manifest = Some(out);
+        if file == "package.json" && manifest.is_none() {
+            manifest = Some(entry.read_bounded(MAX_MANIFEST, "package.json")?);
         }
-    }
+        Ok(Flow::Continue)
+    })?;
     let manifest = manifest.ok_or_else(|| {
         invalid("the tarball has no package.json at its top level (package/package.json)")
     })?;
@@ -170,5 +142,30 @@ pub(crate) mod tests {
         assert!(read(&mut Cursor::new(b"not gzip at all".to_vec())).is_err());
         let none = tgz_with(|b| append(b, "package/index.js", b""));
         assert!(read(&mut Cursor::new(none)).is_err());
+        for (kind, what) in [
+            (b'3', "character device"),
+            (b'4', "block device"),
+            (b'6', "FIFO"),
+        ] {
+            let mut tar = crate::archive::tests::header_block(b"package/package.json", b'0', 2);
+            tar.extend(b"{}".iter().copied().chain(std::iter::repeat_n(0, 510)));
+            tar.extend(crate::archive::tests::header_block(b"package/dev", kind, 0));
+            tar.extend([0u8; 1024]);
+            let err = read(&mut Cursor::new(crate::archive::tests::gzip(&tar)));
+            assert!(
+                err.as_ref()
+                    .err()
+                    .is_some_and(|e| e.to_string().contains("device, FIFO")),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_huge_long_name_is_refused_before_it_is_read() {
+        // 512 MiB declared, a few KB of gzip: the bound is on the declared size.
+        let bytes = crate::archive::tests::huge_extension(b'L', 512 * 1024 * 1024);
+        let err = read(&mut Cursor::new(bytes)).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("extended header") && e.len() < 300));
     }
 }

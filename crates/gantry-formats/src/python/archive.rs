@@ -1,9 +1,12 @@
 //! Bounded readers that find the core metadata inside wheels and sdists. They refuse entry
-//! names that escape the archive, links in tar archives, and archives with too many entries;
-//! only the metadata file is decompressed, and only up to a size bound.
+//! names that escape the archive or hide their form, links out of a tar archive, links and
+//! devices in a zip, and archives with too many entries; only the metadata file is
+//! decompressed, and only up to a size bound. Tar archives go through the shared reader in
+//! `crate::archive`, which bounds extension headers.
 
 use std::io::{Read, Seek};
 
+use crate::archive::{check_entry_name, quote, walk_tar_gz, Flow, Kind, TarLimits};
 use crate::format::{FormatError, ReadSeek};
 
 /// Entries an archive may hold.
@@ -15,14 +18,6 @@ pub(super) const MAX_TAR_SCAN: u64 = 4 * 1024 * 1024 * 1024;
 
 fn invalid(msg: impl Into<String>) -> FormatError {
     FormatError::Invalid(msg.into())
-}
-
-fn unsafe_name(name: &str) -> bool {
-    name.starts_with('/')
-        || name.starts_with('\\')
-        || name.contains('\0')
-        || name.split(['/', '\\']).any(|part| part == "..")
-        || (name.len() > 1 && name.as_bytes()[1] == b':')
 }
 
 fn read_bounded(mut reader: impl Read, what: &str) -> Result<Vec<u8>, FormatError> {
@@ -40,19 +35,36 @@ fn read_bounded(mut reader: impl Read, what: &str) -> Result<Vec<u8>, FormatErro
     Ok(out)
 }
 
-/// Opens a zip archive and checks every entry name.
+/// Opens a zip archive and checks every entry: its name, and that it is a file or a directory.
+/// Installers would create a symlink entry as a link, pointing anywhere.
 fn open_zip<R: Read + Seek>(content: R) -> Result<zip::ZipArchive<R>, FormatError> {
-    let archive = zip::ZipArchive::new(content)
+    let mut archive = zip::ZipArchive::new(content)
         .map_err(|e| invalid(format!("not a valid zip archive: {e}")))?;
     if archive.len() > MAX_ENTRIES {
         return Err(invalid(format!(
             "archive has more than {MAX_ENTRIES} entries"
         )));
     }
-    if let Some(bad) = archive.file_names().find(|n| unsafe_name(n)) {
-        return Err(invalid(format!(
-            "archive entry '{bad}' escapes the archive"
-        )));
+    for index in 0..archive.len() {
+        let file = archive
+            .by_index_raw(index)
+            .map_err(|e| invalid(format!("not a valid zip archive: {e}")))?;
+        let name = file.name();
+        check_entry_name(name)?;
+        if file.is_symlink() {
+            return Err(invalid(format!(
+                "archive entry '{}' is a symbolic link",
+                quote(name)
+            )));
+        }
+        // Only the file-type bits matter; 0 means the archiver recorded none.
+        let file_type = file.unix_mode().map_or(0, |mode| mode & 0o170_000);
+        if !matches!(file_type, 0 | 0o100_000 | 0o040_000) {
+            return Err(invalid(format!(
+                "archive entry '{}' is neither a file nor a directory",
+                quote(name)
+            )));
+        }
     }
     Ok(archive)
 }
@@ -78,10 +90,11 @@ pub(super) fn wheel_metadata(content: &mut dyn ReadSeek) -> Result<Vec<u8>, Form
     };
     let file = archive
         .by_name(&name)
-        .map_err(|e| invalid(format!("cannot open {name}: {e}")))?;
+        .map_err(|e| invalid(format!("cannot open {}: {e}", quote(&name))))?;
     if file.size() > MAX_METADATA {
         return Err(invalid(format!(
-            "{name} is larger than {MAX_METADATA} bytes"
+            "{} is larger than {MAX_METADATA} bytes",
+            quote(&name)
         )));
     }
     read_bounded(file, &name)
@@ -100,61 +113,54 @@ pub(super) fn zip_sdist_metadata(content: &mut dyn ReadSeek) -> Result<Vec<u8>, 
         .ok_or_else(|| invalid("sdist has no top-level PKG-INFO"))?;
     let file = archive
         .by_name(&name)
-        .map_err(|e| invalid(format!("cannot open {name}: {e}")))?;
+        .map_err(|e| invalid(format!("cannot open {}: {e}", quote(&name))))?;
     read_bounded(file, &name)
 }
 
 /// The `PKG-INFO` at the top of a `.tar.gz` sdist.
 pub(super) fn tar_sdist_metadata(content: &mut dyn ReadSeek) -> Result<Vec<u8>, FormatError> {
-    let gz = flate2::read::GzDecoder::new(content);
-    let mut archive = tar::Archive::new(gz.take(MAX_TAR_SCAN));
-    let entries = archive
-        .entries()
-        .map_err(|e| invalid(format!("not a valid tar.gz archive: {e}")))?;
-    for (count, entry) in entries.enumerate() {
-        if count >= MAX_ENTRIES {
-            return Err(invalid(format!(
-                "archive has more than {MAX_ENTRIES} entries"
-            )));
-        }
-        let entry = entry.map_err(|e| invalid(format!("not a valid tar.gz archive: {e}")))?;
-        let path = entry
-            .path()
-            .map_err(|e| invalid(format!("bad entry name: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        if unsafe_name(&path) {
-            return Err(invalid(format!(
-                "archive entry '{path}' escapes the archive"
-            )));
-        }
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() || kind.is_hard_link() {
-            let target = entry
-                .link_name()
-                .ok()
-                .flatten()
-                .map(|t| t.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            // A link may point within the archive only.
-            if target.is_empty() || unsafe_name(&target) {
-                return Err(invalid(format!(
-                    "archive entry '{path}' links outside the archive ('{target}')"
-                )));
+    let limits = TarLimits {
+        what: "tar.gz archive",
+        max_entries: MAX_ENTRIES,
+        max_stream: MAX_TAR_SCAN,
+    };
+    let mut found = None;
+    walk_tar_gz(content, limits, |entry| {
+        match &entry.kind {
+            Kind::Link(target) => {
+                // A link may point within the archive only.
+                if target.is_empty() || check_entry_name(target).is_err() {
+                    return Err(invalid(format!(
+                        "archive entry '{}' links outside the archive ('{}')",
+                        quote(&entry.path),
+                        quote(target)
+                    )));
+                }
+                return Ok(Flow::Continue);
             }
-            continue;
+            Kind::Other(_) => {
+                return Err(invalid(format!(
+                    "archive entry '{}' is neither a file, a directory nor a link",
+                    quote(&entry.path)
+                )))
+            }
+            Kind::File | Kind::Dir => {}
         }
         // Some tools write entries as `./pkg-1.0/PKG-INFO`.
-        let parts: Vec<&str> = path
+        let parts: Vec<&str> = entry
+            .path
             .trim_start_matches("./")
             .trim_end_matches('/')
             .split('/')
             .collect();
-        if parts.len() == 2 && parts[1] == "PKG-INFO" && kind.is_file() {
-            return read_bounded(entry, &path);
+        if parts.len() == 2 && parts[1] == "PKG-INFO" && entry.kind == Kind::File {
+            let what = quote(&entry.path);
+            found = Some(entry.read_bounded(MAX_METADATA, &what)?);
+            return Ok(Flow::Stop);
         }
-    }
-    Err(invalid("sdist has no top-level PKG-INFO"))
+        Ok(Flow::Continue)
+    })?;
+    found.ok_or_else(|| invalid("sdist has no top-level PKG-INFO"))
 }
 
 #[cfg(test)]
@@ -190,6 +196,29 @@ mod tests {
         let none = zip_with(&[("pkg/__init__.py", b"")]);
         assert!(wheel_metadata(&mut Cursor::new(none)).is_err());
         assert!(wheel_metadata(&mut Cursor::new(b"not a zip".to_vec())).is_err());
+
+        let mut out = Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut out);
+            let _ = w.add_symlink(
+                "pkg/evil",
+                "/etc/passwd",
+                zip::write::SimpleFileOptions::default(),
+            );
+            let _ = w.start_file(
+                "pkg-1.0.dist-info/METADATA",
+                zip::write::SimpleFileOptions::default(),
+            );
+            let _ = w.write_all(b"Name: pkg\n");
+            let _ = w.finish();
+        }
+        let err = wheel_metadata(&mut Cursor::new(out.into_inner())).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("symbolic link")));
+        let rtl = zip_with(&[
+            ("pkg/a\u{202E}yp.exe", b""),
+            ("pkg-1.0.dist-info/METADATA", b"Name: pkg\n"),
+        ]);
+        assert!(wheel_metadata(&mut Cursor::new(rtl)).is_err());
         Ok(())
     }
 
@@ -233,5 +262,9 @@ mod tests {
         assert!(tar_sdist_metadata(&mut Cursor::new(b"\x1f\x8bgarbage".to_vec())).is_err());
         let empty = tar_gz_with(|b| append(b, "pkg-1.0/setup.py", b""));
         assert!(tar_sdist_metadata(&mut Cursor::new(empty)).is_err());
+        // 1 GiB declared as a long name over a tiny gzip: refused on the declared size.
+        let huge = crate::archive::tests::huge_extension(b'L', 1 << 30);
+        let err = tar_sdist_metadata(&mut Cursor::new(huge)).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("extended header")));
     }
 }

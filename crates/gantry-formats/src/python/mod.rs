@@ -49,6 +49,7 @@ pub fn valid_project_name(name: &str) -> bool {
 
 /// PEP 440 normalised form of a version.
 pub fn normalize_version(version: &str) -> Result<String, FormatError> {
+    crate::format::check_version_len(version)?;
     pep440_rs::Version::from_str(version.trim())
         .map(|v| v.to_string())
         .map_err(|e| FormatError::Invalid(format!("'{version}' is not a PEP 440 version: {e}")))
@@ -84,13 +85,14 @@ const MAX_FILENAME_LEN: usize = 255;
 pub fn parse_filename(filename: &str) -> Result<FileName, FormatError> {
     let invalid = |why: &str| {
         FormatError::Invalid(format!(
-            "'{filename}' is not a valid distribution filename: {why}"
+            "'{}' is not a valid distribution filename: {why}",
+            gantry_core::names::quote_prefix(filename, MAX_FILENAME_LEN)
         ))
     };
     if filename.is_empty()
         || filename.len() > MAX_FILENAME_LEN
         || filename.contains(['/', '\\'])
-        || filename.chars().any(char::is_control)
+        || filename.chars().any(gantry_core::names::is_odd_char)
     {
         return Err(invalid("bad characters or length"));
     }

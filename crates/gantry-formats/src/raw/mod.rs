@@ -22,15 +22,19 @@ fn check_field(field: &str, value: &str, max: usize) -> Result<(), FormatError> 
             "{field} is longer than {max} characters"
         )));
     }
+    let quoted = gantry_core::names::quote_prefix(value, max);
     if value == "." || value == ".." || value.contains(['/', '\\']) {
         return Err(FormatError::Invalid(format!(
-            "{field} '{value}' must not contain path separators or be '.' or '..'"
+            "{field} '{quoted}' must not contain path separators or be '.' or '..'"
         )));
     }
-    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    // U+FFFD is what invalid UTF-8 in the request became; the bytes the client meant are gone.
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || gantry_core::names::is_odd_char(c))
+    {
         return Err(FormatError::Invalid(format!(
-            "{field} '{}' must not contain whitespace or control characters",
-            value.escape_debug()
+            "{field} '{quoted}' must not contain whitespace, control or invisible formatting characters, or invalid UTF-8"
         )));
     }
     Ok(())
@@ -147,6 +151,9 @@ mod tests {
             ("app", "1.0", ".."),
             ("app", "", "x"),
             ("app", "1 0", "x"),
+            ("app", "1.0", "invoice\u{202E}fdp.exe"),
+            ("app", "1.0", "bad-\u{FFFD}\u{FFFD}.bin"),
+            ("app\u{2066}", "1.0", "x"),
         ] {
             assert!(
                 matches!(

@@ -169,7 +169,15 @@ pub(crate) async fn list(
         .filter(|r| caller.can_read(r))
         .map(|r| render::repository(r, is_admin(&caller, r)))
         .collect();
-    if visible.is_empty() && !app.db.namespace_exists(&owner).await? {
+    // An empty list would tell a stranger that the namespace exists (with only private
+    // repositories); only a caller with a grant somewhere in it learns that.
+    let has_grant = || {
+        caller.granted(&owner, None).is_some()
+            || repos
+                .iter()
+                .any(|r| caller.granted(&owner, Some(&r.name)).is_some())
+    };
+    if visible.is_empty() && (!has_grant() || !app.db.namespace_exists(&owner).await?) {
         return Err(AppError::NotFound(format!("namespace {owner} not found")));
     }
     Ok(ApiJson(visible))

@@ -23,7 +23,8 @@ pub(crate) async fn healthz(State(app): State<Arc<App>>) -> AppResult<&'static s
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "metrics in the Prometheus text format", body = String)))]
+    responses((status = 200, description = "metrics in the OpenMetrics text format", body = String,
+        content_type = "application/openmetrics-text")))]
 pub(crate) async fn metrics(State(app): State<Arc<App>>) -> AppResult<impl IntoResponse> {
     let counts = app.db.package_counts_by_state().await?;
     let job_counts = app.db.job_counts().await?;
