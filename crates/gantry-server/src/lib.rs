@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod bootstrap;
 pub mod config;
+mod drain;
 mod error;
 mod index_cache;
 mod ingest;

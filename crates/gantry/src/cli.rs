@@ -393,11 +393,21 @@ pub(crate) struct ServerArgs {
     /// Seconds between syncs of --vulndb-url (default 86400).
     #[arg(long, env = "GANTRY_VULNDB_SYNC_INTERVAL_SECONDS")]
     pub(crate) vulndb_sync_interval_seconds: Option<u64>,
+    /// Log lines as text (coloured only on a terminal; NO_COLOR turns colour off) or as one
+    /// JSON object per line, for log shippers.
+    #[arg(long, env = "GANTRY_LOG_FORMAT", value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
     /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
     /// public_url, workers, job_lease_seconds, webhook_retry_schedule, webhook_disable_after,
     /// webhook_timeout_seconds, webhook_deny_networks, outbound_allow_networks. Flags and environment variables win.
     #[arg(long, env = "GANTRY_CONFIG")]
     pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

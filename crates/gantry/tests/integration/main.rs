@@ -8,6 +8,8 @@ mod access_matrix;
 mod auth;
 mod cargo;
 mod cargo_upstream;
+mod cli_messages;
+mod early_refusal;
 mod hardening;
 mod npm;
 mod npm_upstream;
