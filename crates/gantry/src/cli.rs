@@ -381,7 +381,8 @@ pub(crate) struct ServerArgs {
     /// Proxies (CIDR, comma-separated) whose X-Forwarded-For names the client address.
     #[arg(long, env = "GANTRY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub(crate) trusted_proxies: Option<Vec<String>>,
-    /// Failed authentications per address within the window before 429 (default 10).
+    /// Failed authentications per address (IPv6: per /64) within the window before bad tokens
+    /// and logins get 429 (default 10); valid tokens are never refused.
     #[arg(long, env = "GANTRY_AUTH_FAILURE_LIMIT")]
     pub(crate) auth_failure_limit: Option<u32>,
     /// The window of --auth-failure-limit in seconds (default 60).
