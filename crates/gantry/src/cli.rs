@@ -117,7 +117,7 @@ pub(crate) enum Command {
     Restore(PackageRef),
     /// Show a package's provenance trail.
     Events(PackageRef),
-    /// Create API tokens.
+    /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
     /// Manage a repository's webhooks and their deliveries.
@@ -657,7 +657,8 @@ pub(crate) enum TokensCommand {
         #[arg(long)]
         description: Option<String>,
     },
-    /// List tokens scoped to OWNER[/REPO], or your own (prefixes only).
+    /// List tokens scoped to OWNER[/REPO], or your own: prefix, kind, scope, privilege,
+    /// expiry and description (never the secret).
     Ls { scope: Option<String> },
     /// Revoke a token by id.
     Revoke { id: i64 },
@@ -723,7 +724,7 @@ pub(crate) enum EntitlementsCommand {
         #[arg(long)]
         max_downloads: Option<i64>,
     },
-    /// List OWNER/REPO's entitlements with their download counts.
+    /// List OWNER/REPO's entitlements with their expiry and download counts.
     Ls { repo: String },
     /// Revoke an entitlement by id.
     Revoke { id: i64 },

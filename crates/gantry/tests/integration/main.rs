@@ -8,6 +8,7 @@ mod access_matrix;
 mod auth;
 mod cargo;
 mod cargo_upstream;
+mod cli_listings;
 mod cli_messages;
 mod early_refusal;
 mod hardening;
