@@ -40,13 +40,16 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One package on one line. The filename tells apart the files of one release (a wheel and
+/// an sdist share name and version).
 fn describe(p: &Package) -> String {
     format!(
-        "{} {} {} ({}) in {} [{}; sync {}] sha256:{}",
+        "{} {} {} ({}) {} in {} [{}; sync {}] sha256:{}",
         p.slug_perm,
         p.format,
         p.name,
         p.version,
+        p.filename,
         p.repository,
         p.state,
         p.sync_status,

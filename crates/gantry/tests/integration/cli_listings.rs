@@ -72,3 +72,67 @@ fn chrono_year() -> String {
         year += 1;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_pkgs_shows_filenames_and_queries_cover_package_fields() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let dir = tempfile::tempdir()?;
+    for (file, version) in [
+        ("app-1.0.tar.gz", "1.0"),
+        ("app-1.0-linux.bin", "1.0-linux"),
+    ] {
+        let path = dir.path().join(file);
+        std::fs::write(&path, file.as_bytes())?;
+        s.cli_ok(
+            Some(ADMIN),
+            &[
+                "push",
+                "raw",
+                "acme/dev",
+                path.to_str().ok_or("path")?,
+                "--name",
+                "app",
+                "--version",
+                version,
+            ],
+        )?;
+    }
+    let listing = s.cli_ok(Some(ADMIN), &["ls", "pkgs", "acme/dev"])?;
+    assert!(listing.contains("app-1.0.tar.gz"), "{listing}");
+    assert!(listing.contains("app-1.0-linux.bin"), "{listing}");
+    let upstream = s.cli_ok(
+        Some(ADMIN),
+        &["ls", "pkgs", "acme/dev", "-q", "source:upstream"],
+    )?;
+    assert!(upstream.is_empty(), "{upstream}");
+    let uploaded = s.cli_ok(
+        Some(ADMIN),
+        &["ls", "pkgs", "acme/dev", "-q", "source:upload"],
+    )?;
+    assert_eq!(uploaded.lines().count(), 2, "{uploaded}");
+    let one = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "ls",
+            "pkgs",
+            "acme/dev",
+            "-q",
+            "filename:app-1.0.tar.gz sync_status:completed",
+        ],
+    )?;
+    assert_eq!(one.lines().count(), 1, "{one}");
+    assert!(one.contains("app-1.0.tar.gz"), "{one}");
+    let none = s.cli_ok(
+        Some(ADMIN),
+        &["ls", "pkgs", "acme/dev", "-q", "is_yanked:true"],
+    )?;
+    assert!(none.is_empty(), "{none}");
+    let out = s.cli(Some(ADMIN), &["ls", "pkgs", "acme/dev", "-q", "colour:red"])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown query field 'colour'") && err.contains("source"),
+        "{err}"
+    );
+    Ok(())
+}
