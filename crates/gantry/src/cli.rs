@@ -288,8 +288,20 @@ pub(crate) enum VulndbCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SecurityCommand {
-    /// Scan figures of OWNER or OWNER/REPO.
-    Summary { scope: String },
+    /// Scan figures of OWNER or OWNER/REPO, and with --packages (or a filter) the packages
+    /// behind them.
+    Summary {
+        scope: String,
+        /// List the packages behind the counts.
+        #[arg(long)]
+        packages: bool,
+        /// Only packages whose max severity is one of these, e.g. high,critical (lists them).
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only packages with a vulnerability that has a fixed version (lists them).
+        #[arg(long)]
+        fixable: bool,
+    },
 }
 
 #[derive(Debug, Args)]

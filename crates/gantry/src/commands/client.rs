@@ -508,8 +508,18 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 .await?;
         }
         Command::Scan(r) => super::security::scan(&client(global)?, &r.package, json).await?,
-        Command::Security(crate::cli::SecurityCommand::Summary { scope }) => {
-            super::security::summary(&client(global)?, &scope, json).await?;
+        Command::Security(crate::cli::SecurityCommand::Summary {
+            scope,
+            packages,
+            severity,
+            fixable,
+        }) => {
+            let filters = super::security::SummaryFilters {
+                packages,
+                severity,
+                fixable,
+            };
+            super::security::summary(&client(global)?, &scope, &filters, json).await?;
         }
         Command::Policy(cmd) => super::policy::policy(&client(global)?, cmd, json).await?,
         Command::Rules(cmd) => super::policy::rules(&client(global)?, cmd, json).await?,

@@ -183,12 +183,43 @@ pub(crate) async fn scan(client: &Client, package: &str, json: bool) -> anyhow::
     Ok(())
 }
 
-pub(crate) async fn summary(client: &Client, scope: &str, json: bool) -> anyhow::Result<()> {
+/// What `security summary` lists beside the counts.
+pub(crate) struct SummaryFilters {
+    pub(crate) packages: bool,
+    pub(crate) severity: Option<String>,
+    pub(crate) fixable: bool,
+}
+
+/// Prints the counts of a map in the given key order, on one line.
+fn counts_line(label: &str, map: &serde_json::Value, order: &[&str]) {
+    let parts: Vec<String> = order
+        .iter()
+        .map(|k| format!("{k} {}", map[*k].as_i64().unwrap_or(0)))
+        .collect();
+    println!("  {label:<14} {}", parts.join(", "));
+}
+
+pub(crate) async fn summary(
+    client: &Client,
+    scope: &str,
+    filters: &SummaryFilters,
+    json: bool,
+) -> anyhow::Result<()> {
     let path = match scope.split_once('/') {
         Some((owner, repo)) => format!("/api/v1/security/{owner}/{repo}/summary"),
         None => format!("/api/v1/security/{scope}/summary"),
     };
-    let s = client.get_value(&path, &[]).await?;
+    let mut query = Vec::new();
+    if filters.packages {
+        query.push(("packages", "true".to_owned()));
+    }
+    if let Some(s) = &filters.severity {
+        query.push(("severity", s.clone()));
+    }
+    if filters.fixable {
+        query.push(("fixable", "true".to_owned()));
+    }
+    let s = client.get_value(&path, &query).await?;
     if json {
         return print_json(&s);
     }
@@ -199,14 +230,54 @@ pub(crate) async fn summary(client: &Client, scope: &str, json: bool) -> anyhow:
         s["pass"],
         s["fail"]
     );
-    for (k, v) in s["by_status"].as_object().into_iter().flatten() {
-        println!("  status {k:<22} {v}");
+    let statuses = [
+        "no_vulnerabilities",
+        "vulnerabilities_found",
+        "indeterminate",
+        "awaiting_scan",
+        "scanning",
+        "not_scanned",
+        "not_supported",
+        "scan_failed",
+    ];
+    counts_line("scan status", &s["by_status"], &statuses);
+    let severities = ["critical", "high", "medium", "low", "unknown", "none"];
+    counts_line("max severity", &s["by_max_severity"], &severities);
+    let ages: Vec<&str> = s["scan_age_order"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    counts_line("newest scan", &s["scan_age"], &ages);
+    let Some(list) = s["package_list"].as_array() else {
+        return Ok(());
+    };
+    println!();
+    for p in list {
+        println!(
+            "{} {} {} {} ({}) {} {} max {} vulnerabilities {}{}",
+            p["slug_perm"].as_str().unwrap_or("?"),
+            p["repository"].as_str().unwrap_or("?"),
+            p["format"].as_str().unwrap_or("?"),
+            p["name"].as_str().unwrap_or("?"),
+            p["version"].as_str().unwrap_or("?"),
+            p["filename"].as_str().unwrap_or("?"),
+            p["security_scan_status"].as_str().unwrap_or("?"),
+            p["max_severity"].as_str().unwrap_or("-"),
+            p["num_vulnerabilities"],
+            p["fixable_vulnerabilities"]
+                .as_i64()
+                .map(|n| format!(" ({n} fixable)"))
+                .unwrap_or_default(),
+        );
     }
-    for (k, v) in s["by_max_severity"].as_object().into_iter().flatten() {
-        println!("  max severity {k:<16} {v}");
-    }
-    for (k, v) in s["scan_age"].as_object().into_iter().flatten() {
-        println!("  newest scan {k:<17} {v}");
-    }
+    eprintln!(
+        "{} package(s){}",
+        list.len(),
+        if s["package_list_truncated"] == true {
+            " (the first 1000)"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }

@@ -25,5 +25,6 @@ mod receiver;
 mod repos;
 mod robustness;
 mod scanning;
+mod security_summary;
 mod server;
 mod webhooks;
