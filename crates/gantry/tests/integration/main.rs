@@ -11,6 +11,7 @@ mod cargo_upstream;
 mod cli_listings;
 mod cli_messages;
 mod early_refusal;
+mod gate_quarantine;
 mod hardening;
 mod npm;
 mod npm_upstream;
