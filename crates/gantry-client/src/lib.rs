@@ -72,8 +72,23 @@ pub const NOT_SIGNED_IN_HINT: &str =
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
+/// Called with the size of each chunk of an upload as it is handed to the connection.
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A streamed request body from a file, reporting chunks to `progress`.
+fn file_body(handle: tokio::fs::File, progress: Option<Progress>) -> reqwest::Body {
+    use futures::StreamExt;
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024).inspect(move |chunk| {
+            if let (Some(report), Ok(bytes)) = (&progress, chunk) {
+                report(bytes.len() as u64);
+            }
+        });
+    reqwest::Body::wrap_stream(stream)
+}
+
 /// Options of an upload.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct UploadOptions {
     pub name: Option<String>,
     pub version: Option<String>,
@@ -82,6 +97,21 @@ pub struct UploadOptions {
     pub republish: bool,
     pub tags: Vec<String>,
     pub checksum_sha256: Option<String>,
+    /// Told about every chunk sent, for a progress bar.
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("filename", &self.filename)
+            .field("republish", &self.republish)
+            .field("tags", &self.tags)
+            .field("checksum_sha256", &self.checksum_sha256)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One page of a package listing.
@@ -201,10 +231,15 @@ impl Client {
     }
 
     /// POSTs a file's bytes (streamed) to `path` and returns the JSON answer.
-    pub async fn upload_bytes(&self, path: &str, file: &Path) -> Result<Value> {
+    pub async fn upload_bytes(
+        &self,
+        path: &str,
+        file: &Path,
+        progress: Option<Progress>,
+    ) -> Result<Value> {
         let handle = tokio::fs::File::open(file).await?;
         let size = handle.metadata().await?.len();
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(handle));
+        let body = file_body(handle, progress);
         let content_type = if file.extension().is_some_and(|e| e == "json") {
             "application/octet-stream"
         } else {
@@ -316,10 +351,7 @@ impl Client {
         if let Some(s) = &options.checksum_sha256 {
             query.push(("checksum_sha256", s.clone()));
         }
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-            handle,
-            256 * 1024,
-        ));
+        let body = file_body(handle, options.progress.clone());
         self.json(
             self.request(
                 Method::POST,

@@ -99,12 +99,26 @@ pub(crate) fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
     Ok(Client::new(&url, token)?)
 }
 
-/// Polls the package's sync status until it completes, with progress on stderr. A failed
-/// sync is resynced up to `resyncs` times before giving up.
+/// Polls the package's sync status until it completes. A failed sync is resynced up to
+/// `resyncs` times before giving up. A spinner shows the state on a terminal; elsewhere only
+/// resyncs are reported.
 async fn wait_for_sync(
     client: &Client,
     package: &Package,
     resyncs: u32,
+    json: bool,
+) -> anyhow::Result<Package> {
+    let spinner = super::progress::spinner(&format!("sync of {}", package.slug_perm), json);
+    let result = poll_sync(client, package, resyncs, &spinner).await;
+    spinner.finish_and_clear();
+    result
+}
+
+async fn poll_sync(
+    client: &Client,
+    package: &Package,
+    resyncs: u32,
+    spinner: &indicatif::ProgressBar,
 ) -> anyhow::Result<Package> {
     let (owner, repo) = split_repo(&package.repository)?;
     let start = Instant::now();
@@ -118,7 +132,6 @@ async fn wait_for_sync(
         let progress = status["sync_progress"].as_i64().unwrap_or(0);
         match sync {
             "completed" => {
-                eprintln!("\rsync: completed (100%)   ");
                 return Ok(client.get_package(owner, repo, &package.slug_perm).await?);
             }
             "failed" => {
@@ -126,16 +139,16 @@ async fn wait_for_sync(
                     .as_str()
                     .unwrap_or("no reason given");
                 if resyncs_left == 0 {
-                    eprintln!();
                     bail!("sync of {} failed: {reason}", package.slug_perm);
                 }
                 resyncs_left -= 1;
-                eprintln!(
-                    "\rsync failed: {reason}; resyncing ({} of {resyncs})",
-                    resyncs - resyncs_left
-                );
+                spinner.suspend(|| {
+                    eprintln!(
+                        "sync failed: {reason}; resyncing ({} of {resyncs})",
+                        resyncs - resyncs_left
+                    );
+                });
                 if let Err(e) = client.resync(owner, repo, &package.slug_perm).await {
-                    eprintln!();
                     bail!(
                         "sync of {} failed: {reason} (and resyncing it failed: {e})",
                         package.slug_perm
@@ -145,8 +158,10 @@ async fn wait_for_sync(
                 continue;
             }
             other => {
-                eprint!("\rsync: {other} ({progress}%)   ");
-                let _ = std::io::stderr().flush();
+                spinner.set_message(format!(
+                    "sync of {}: {other} ({progress}%)",
+                    package.slug_perm
+                ));
             }
         }
         if start.elapsed() > SYNC_TIMEOUT {
@@ -168,8 +183,13 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             let client = client(global)?;
             let mut package = client.resync(owner, repo, slug).await?;
             if !args.no_wait {
-                package =
-                    wait_for_sync(&client, &package, args.sync_attempts.saturating_sub(1)).await?;
+                package = wait_for_sync(
+                    &client,
+                    &package,
+                    args.sync_attempts.saturating_sub(1),
+                    json,
+                )
+                .await?;
             }
             if json {
                 print_json(&package)?;
@@ -270,6 +290,17 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         Command::Push(args) => {
             let (owner, repo) = split_repo(&args.repo)?;
             let client = client(global)?;
+            let size = std::fs::metadata(&args.file)
+                .with_context(|| format!("cannot read {}", args.file.display()))?
+                .len();
+            let shown = args.file.file_name().map_or_else(
+                || args.file.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
+            let bar = super::progress::bytes(size, &format!("{shown} → {owner}/{repo}"), json);
+            if bar.is_hidden() {
+                eprintln!("Uploading {} to {owner}/{repo} …", args.file.display());
+            }
             let options = UploadOptions {
                 name: args.name,
                 version: args.version,
@@ -277,13 +308,15 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 republish: args.republish,
                 tags: args.tags,
                 checksum_sha256: None,
+                progress: Some(super::progress::reporter(&bar)),
             };
-            eprintln!("Uploading {} to {owner}/{repo} …", args.file.display());
-            let mut package = client
+            let uploaded = client
                 .upload(&args.format, owner, repo, &args.file, &options)
-                .await?;
+                .await;
+            bar.finish_and_clear();
+            let mut package = uploaded?;
             if !args.no_wait {
-                package = wait_for_sync(&client, &package, args.sync_attempts).await?;
+                package = wait_for_sync(&client, &package, args.sync_attempts, json).await?;
             }
             if json {
                 print_json(&package)?;
@@ -408,9 +441,17 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 (None, true) => bail!("give -q QUERY or one or more SLUGs"),
             }
             let client = client(global)?;
+            let spinner = super::progress::spinner(
+                &format!(
+                    "{} {source} → {destination}",
+                    if dry_run { "checking" } else { "promoting" }
+                ),
+                json,
+            );
             let outcome = client
                 .send_value("POST", "/api/v1/promotions", Some(&body))
                 .await;
+            spinner.finish_and_clear();
             let (result, failed) = match outcome {
                 Ok(r) => {
                     let refused = r["refused"].as_i64().unwrap_or(0) > 0;
@@ -540,7 +581,7 @@ async fn promote(
         .promote(action, owner, repo, slug, &args.destination, args.republish)
         .await?;
     if !args.no_wait {
-        package = wait_for_sync(&client, &package, args.sync_attempts).await?;
+        package = wait_for_sync(&client, &package, args.sync_attempts, json).await?;
     }
     if json {
         print_json(&package)?;

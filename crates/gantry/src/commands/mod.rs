@@ -3,6 +3,7 @@
 mod access;
 mod client;
 mod policy;
+mod progress;
 mod security;
 mod server;
 

@@ -40,8 +40,29 @@ pub(crate) async fn vulndb(client: &Client, cmd: VulndbCommand, json: bool) -> a
                 anyhow::bail!("no .zip or .json files under {}", path.display());
             }
             let mut totals = serde_json::Map::new();
+            let size: u64 = files
+                .iter()
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum();
+            let bar = super::progress::bytes(size, "importing", json);
             for file in &files {
-                let report = client.upload_bytes("/api/v1/vulndb/import", file).await?;
+                let name = file.file_name().unwrap_or_default().to_string_lossy();
+                bar.set_message(format!("importing {name}"));
+                let report = client
+                    .upload_bytes(
+                        "/api/v1/vulndb/import",
+                        file,
+                        Some(super::progress::reporter(&bar)),
+                    )
+                    .await;
+                let report = match report {
+                    Ok(r) => r,
+                    Err(e) => {
+                        bar.finish_and_clear();
+                        return Err(e.into());
+                    }
+                };
                 for key in [
                     "records",
                     "added",
@@ -58,22 +79,26 @@ pub(crate) async fn vulndb(client: &Client, cmd: VulndbCommand, json: bool) -> a
                     + report["seconds"].as_f64().unwrap_or(0.0);
                 totals.insert("seconds".into(), secs.into());
                 if !json {
-                    eprintln!(
-                        "{}: {} records, {} added, {} updated, {} unchanged",
+                    // Records are counted per bundle: a record that names several ecosystems
+                    // is one record here, but counts in each ecosystem of `vulndb status`.
+                    let line = format!(
+                        "{}: {} records in this file ({} added, {} updated, {} unchanged)",
                         file.display(),
                         report["records"],
                         report["added"],
                         report["updated"],
                         report["unchanged"]
                     );
+                    bar.suspend(|| eprintln!("{line}"));
                 }
             }
+            bar.finish_and_clear();
             let totals = Value::Object(totals);
             if json {
                 print_json(&totals)?;
             } else {
                 println!(
-                    "imported {} records ({} added, {} updated, {} unchanged, {} skipped) in {:.2} s; {} packages queued for rescan",
+                    "imported {} records, counted per file ({} added, {} updated, {} unchanged, {} skipped) in {:.2} s; {} packages queued for rescan",
                     totals["records"], totals["added"], totals["updated"], totals["unchanged"],
                     totals["skipped"], totals["seconds"].as_f64().unwrap_or(0.0), totals["rescans"]
                 );
@@ -84,11 +109,15 @@ pub(crate) async fn vulndb(client: &Client, cmd: VulndbCommand, json: bool) -> a
             if json {
                 print_json(&status)?;
             } else {
+                // An advisory that affects several ecosystems counts once in each, so the
+                // lines can add up to more than the total (and to more than an import's
+                // per-file record counts).
+                println!("advisories affecting each ecosystem:");
                 for (eco, n) in status["ecosystems"].as_object().into_iter().flatten() {
-                    println!("{eco:<12} {n}");
+                    println!("  {eco:<12} {n}");
                 }
                 println!(
-                    "{} advisories ({} withdrawn); newest modified {}",
+                    "{} distinct advisories ({} withdrawn); newest modified {}",
                     status["total"],
                     status["withdrawn"],
                     status["newest_modified"].as_str().unwrap_or("-")

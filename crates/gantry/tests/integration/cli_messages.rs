@@ -127,3 +127,86 @@ fn server_logs_in_a_file_have_no_colour_codes_and_json_is_one_object_a_line() ->
     assert_eq!(started["level"], "INFO");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_show_a_progress_bar_only_where_one_belongs() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("big.bin");
+    std::fs::File::create(&file)?.set_len(20 * 1024 * 1024)?;
+    let file = file.to_str().ok_or("path")?;
+    let push = |version: &str, json: bool, env: &[(&str, &str)]| {
+        let mut args = vec![
+            "push",
+            "raw",
+            "acme/dev",
+            file,
+            "--name",
+            "big",
+            "--version",
+        ];
+        args.push(version);
+        if json {
+            args.extend(["-F", "json"]);
+        }
+        s.cli_with_env(Some(ADMIN), env, &args)
+    };
+    // On a terminal (forced here: the test's stderr is a pipe): bytes, rate and ETA.
+    let out = push("1", false, &[("GANTRY_PROGRESS", "always")])?;
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MiB") && err.contains("ETA"), "{err}");
+    // Not a terminal: no bar, no carriage-return noise.
+    let out = push("2", false, &[])?;
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("ETA") && !err.contains('\r'), "{err:?}");
+    // JSON: stdout is the package, stderr has no bar even when forced.
+    let out = push("3", true, &[("GANTRY_PROGRESS", "always")])?;
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("ETA"), "{err}");
+    let package: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(package["version"], "3");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vulndb_counts_say_what_they_count() -> TestResult {
+    let s = TestServer::start()?;
+    let dir = tempfile::tempdir()?;
+    let record = serde_json::json!({
+        "schema_version": "1.6.0", "id": "TEST-2026-0003", "modified": "2026-01-01T00:00:00Z",
+        "affected": [
+            {"package": {"ecosystem": "PyPI", "name": "a"}, "versions": ["1.0"]},
+            {"package": {"ecosystem": "npm", "name": "a"}, "versions": ["1.0.0"]}
+        ]
+    });
+    let file = dir.path().join("TEST-2026-0003.json");
+    std::fs::write(&file, record.to_string())?;
+    let out = s.cli_ok(
+        Some(ADMIN),
+        &["vulndb", "import", file.to_str().ok_or("path")?],
+    )?;
+    assert!(
+        out.contains("imported 1 records, counted per file"),
+        "{out}"
+    );
+    let status = s.cli_ok(None, &["vulndb", "status"])?;
+    assert!(
+        status.contains("advisories affecting each ecosystem"),
+        "{status}"
+    );
+    assert!(status.contains("1 distinct advisories"), "{status}");
+    // One record, two ecosystems: each counts it.
+    assert!(
+        status.lines().any(|l| l.trim() == "PyPI         1"),
+        "{status}"
+    );
+    assert!(
+        status.lines().any(|l| l.trim() == "npm          1"),
+        "{status}"
+    );
+    Ok(())
+}
