@@ -174,15 +174,20 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
-    /// Create a policy in OWNER from a Rego file (`package gantry`); refused with the
-    /// compiler's message when it does not compile.
+    /// Create a policy in OWNER from a Rego file (`package gantry`) or a built-in example;
+    /// refused with the compiler's message when it does not compile.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["file", "example"])))]
     Create {
         owner: String,
-        #[arg(long)]
-        name: String,
+        /// The policy's name (default: the example's name).
+        #[arg(long, required_unless_present = "example")]
+        name: Option<String>,
         /// The Rego module.
         #[arg(long)]
-        file: PathBuf,
+        file: Option<PathBuf>,
+        /// A built-in example (see `gantry policy examples`), e.g. severity-threshold.
+        #[arg(long)]
+        example: Option<String>,
         /// Create it disabled.
         #[arg(long)]
         disabled: bool,
@@ -190,6 +195,8 @@ pub(crate) enum PolicyCommand {
         #[arg(long, default_value_t = 100)]
         precedence: i64,
     },
+    /// List the built-in example policies, or print one's source (to save and adapt it).
+    Examples { name: Option<String> },
     /// List OWNER's policies in evaluation order.
     Ls { owner: String },
     /// Show OWNER/POLICY with its source.

@@ -3,6 +3,7 @@
 mod access;
 mod client;
 mod policy;
+mod policy_examples;
 mod progress;
 mod security;
 mod server;

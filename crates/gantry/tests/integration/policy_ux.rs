@@ -1,4 +1,5 @@
-//! A promotion gate whose policy asks for quarantine says so, in the API and the CLI.
+//! What policy users see: a gate that quarantines says so, in the API and the CLI; the
+//! example policies come with the binary.
 
 use reqwest::Method;
 use serde_json::json;
@@ -87,5 +88,60 @@ async fn a_gate_denial_that_quarantines_says_so() -> TestResult {
             .is_some_and(|r| r.contains("was quarantined in acme/dev")),
         "{bulk}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_policies_are_built_into_the_binary() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let list = s.cli_ok(None, &["policy", "examples"])?;
+    for name in [
+        "severity-threshold",
+        "licence-allowlist",
+        "required-tag",
+        "minimum-age",
+    ] {
+        assert!(list.contains(name), "{list}");
+    }
+    let source = s.cli_ok(None, &["policy", "examples", "required-tag"])?;
+    assert!(source.starts_with("package gantry"), "{source}");
+    // Run from a directory without the docs: the example comes from the binary.
+    let elsewhere = tempfile::tempdir()?;
+    let out = std::process::Command::new(crate::common::bin())
+        .current_dir(elsewhere.path())
+        .args([
+            "policy",
+            "create",
+            "acme",
+            "--example",
+            "severity-threshold",
+        ])
+        .env("GANTRY_URL", &s.url)
+        .env("GANTRY_TOKEN", ADMIN)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, policy) = s
+        .admin(
+            Method::GET,
+            "/api/v1/policies/acme/severity-threshold",
+            None,
+        )
+        .await?;
+    assert!(
+        policy["rego"]
+            .as_str()
+            .is_some_and(|r| r.contains("blocking := {\"high\", \"critical\", \"unknown\"}")),
+        "{policy}"
+    );
+    let out = s.cli(
+        Some(ADMIN),
+        &["policy", "create", "acme", "--example", "nope"],
+    )?;
+    assert!(String::from_utf8_lossy(&out.stderr).contains("severity-threshold"));
     Ok(())
 }
