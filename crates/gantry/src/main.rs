@@ -2,6 +2,8 @@
 
 mod cli;
 mod commands;
+#[cfg(test)]
+mod docs_drift;
 mod settings;
 
 use clap::Parser;
