@@ -21,6 +21,8 @@ pub enum QueryError {
     UnknownField(String),
     #[error("query field '{0}' takes true or false")]
     NotBoolean(String),
+    #[error("query field '{0}' takes a whole number")]
+    NotInteger(String),
     #[error("query field '{0}' needs a value")]
     EmptyValue(String),
     #[error("unknown package state '{0}' (known: available, quarantined, deleted)")]
@@ -67,11 +69,15 @@ pub enum Field {
     OriginRepository,
     /// `is_yanked` (alias `yanked`): `true` or `false`.
     Yanked,
+    /// `num_vulnerabilities`: a whole number.
+    NumVulnerabilities,
+    /// `size`: the package's size in bytes, a whole number.
+    Size,
 }
 
 impl Field {
     /// The query names, JSON names first.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 13] = [
         "source",
         "upstream",
         "sync_status",
@@ -83,6 +89,8 @@ impl Field {
         "checksum_sha256",
         "origin_repository",
         "is_yanked",
+        "num_vulnerabilities",
+        "size",
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -98,6 +106,8 @@ impl Field {
             "checksum_sha256" | "sha256" => Field::Sha256,
             "origin_repository" => Field::OriginRepository,
             "is_yanked" | "yanked" => Field::Yanked,
+            "num_vulnerabilities" => Field::NumVulnerabilities,
+            "size" => Field::Size,
             _ => return None,
         })
     }
@@ -150,13 +160,16 @@ impl PackageQuery {
                 other => {
                     let known =
                         Field::parse(other).ok_or(QueryError::UnknownField(field.to_owned()))?;
-                    let value = if known == Field::Yanked {
-                        match value.to_ascii_lowercase().as_str() {
+                    let value = match known {
+                        Field::Yanked => match value.to_ascii_lowercase().as_str() {
                             "true" | "false" => value.to_ascii_lowercase(),
                             _ => return Err(QueryError::NotBoolean(field.to_owned())),
-                        }
-                    } else {
-                        value
+                        },
+                        Field::NumVulnerabilities | Field::Size => match value.parse::<i64>() {
+                            Ok(n) => n.to_string(),
+                            Err(_) => return Err(QueryError::NotInteger(field.to_owned())),
+                        },
+                        _ => value,
                     };
                     query.fields.push((known, value));
                 }
@@ -220,6 +233,10 @@ mod tests {
         assert_eq!(
             PackageQuery::parse("yanked:maybe"),
             Err(QueryError::NotBoolean("yanked".into()))
+        );
+        assert_eq!(
+            PackageQuery::parse("size:big"),
+            Err(QueryError::NotInteger("size".into()))
         );
         assert!(q.fields_match(|f| match f {
             Field::Filename => vec!["x.whl".into(), "a-1.0.tar.gz".into()],

@@ -1012,6 +1012,16 @@ fn push_field(sql: &mut Sql, field: QueryField, value: &str) {
             sql.push(" AND p.yanked = ").int(i64::from(value == "true"));
             return;
         }
+        QueryField::NumVulnerabilities | QueryField::Size => {
+            let column = if field == QueryField::Size {
+                " AND p.size = "
+            } else {
+                " AND p.num_vulnerabilities = "
+            };
+            // The parser accepted only whole numbers.
+            sql.push(column).int(value.parse().unwrap_or(-1));
+            return;
+        }
         QueryField::Filename => {
             sql.push(
                 " AND EXISTS (SELECT 1 FROM package_files f WHERE f.package_id = p.id AND f.filename = ",
@@ -1040,6 +1050,8 @@ impl PackageRow {
             QueryField::Sha256 => one(&self.primary_sha256),
             QueryField::OriginRepository => one(&self.origin_repository),
             QueryField::Yanked => one(if self.yanked != 0 { "true" } else { "false" }),
+            QueryField::NumVulnerabilities => vec![self.num_vulnerabilities.to_string()],
+            QueryField::Size => vec![self.size.to_string()],
             QueryField::Filename => {
                 let mut names: Vec<String> =
                     self.files.iter().map(|f| f.filename.clone()).collect();

@@ -128,6 +128,9 @@ async fn ls_pkgs_shows_filenames_and_queries_cover_package_fields() -> TestResul
         &["ls", "pkgs", "acme/dev", "-q", "is_yanked:true"],
     )?;
     assert!(none.is_empty(), "{none}");
+    let sized = s.cli_ok(Some(ADMIN), &["ls", "pkgs", "acme/dev", "-q", "size:14"])?;
+    assert_eq!(sized.lines().count(), 1, "{sized}");
+    assert!(sized.contains("app-1.0.tar.gz"), "{sized}");
     let out = s.cli(Some(ADMIN), &["ls", "pkgs", "acme/dev", "-q", "colour:red"])?;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
