@@ -19,8 +19,11 @@ pub enum ClientError {
         code: String,
         message: String,
     },
-    #[error("cannot reach {url}: {source}")]
+    /// The exchange failed below HTTP; `what` says at which step. The cause (with the
+    /// operating system's reason) is the error's source, so it is not repeated here.
+    #[error("{what} {url}")]
     Http {
+        what: &'static str,
         url: String,
         #[source]
         source: reqwest::Error,
@@ -31,10 +34,61 @@ pub enum ClientError {
     BadUrl(String),
 }
 
+impl ClientError {
+    /// Wraps a transport error. reqwest's own message names the URL too; it is dropped so
+    /// the URL appears once.
+    pub fn http(url: &str, source: reqwest::Error) -> Self {
+        let what = if source.is_connect() {
+            "cannot reach"
+        } else if source.is_timeout() {
+            "timed out talking to"
+        } else if source.is_decode() || source.is_body() && !source.is_request() {
+            "cannot read the answer of"
+        } else {
+            "the connection broke while sending the request to"
+        };
+        ClientError::Http {
+            what,
+            url: url.to_owned(),
+            source: source.without_url(),
+        }
+    }
+
+    /// The error envelope's code: the server's for an API error, a local one otherwise.
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Api { code, .. } => code,
+            ClientError::Http { .. } => "connection_failed",
+            ClientError::Io(_) => "io_error",
+            ClientError::BadUrl(_) => "bad_url",
+        }
+    }
+}
+
+/// Appended to a 401, 403 or 404 answer when the request carried no token: a private
+/// repository answers 404 to anonymous callers, which otherwise reads as "it does not exist".
+pub const NOT_SIGNED_IN_HINT: &str =
+    "or you are not signed in: set GANTRY_TOKEN or run gantry login";
+
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
+/// Called with the size of each chunk of an upload as it is handed to the connection.
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A streamed request body from a file, reporting chunks to `progress`.
+fn file_body(handle: tokio::fs::File, progress: Option<Progress>) -> reqwest::Body {
+    use futures::StreamExt;
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024).inspect(move |chunk| {
+            if let (Some(report), Ok(bytes)) = (&progress, chunk) {
+                report(bytes.len() as u64);
+            }
+        });
+    reqwest::Body::wrap_stream(stream)
+}
+
 /// Options of an upload.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct UploadOptions {
     pub name: Option<String>,
     pub version: Option<String>,
@@ -43,6 +97,21 @@ pub struct UploadOptions {
     pub republish: bool,
     pub tags: Vec<String>,
     pub checksum_sha256: Option<String>,
+    /// Told about every chunk sent, for a progress bar.
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("filename", &self.filename)
+            .field("republish", &self.republish)
+            .field("tags", &self.tags)
+            .field("checksum_sha256", &self.checksum_sha256)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One page of a package listing.
@@ -86,10 +155,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("gantry-cli/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ClientError::Http {
-                url: base.clone(),
-                source: e,
-            })?;
+            .map_err(|e| ClientError::http(&base, e))?;
         Ok(Self { base, token, http })
     }
 
@@ -106,31 +172,35 @@ impl Client {
     }
 
     async fn send(&self, builder: RequestBuilder) -> Result<Response> {
-        let response = builder.send().await.map_err(|e| ClientError::Http {
-            url: self.base.clone(),
-            source: e,
-        })?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| ClientError::http(&self.base, e))?;
         if response.status().is_success() {
             return Ok(response);
         }
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         let error = &body["error"];
+        let mut message = error["message"]
+            .as_str()
+            .map_or_else(|| status_text(status), str::to_owned);
+        if self.token.is_none() && matches!(status.as_u16(), 401 | 403 | 404) {
+            message = format!("{}, {NOT_SIGNED_IN_HINT}", message.trim_end_matches('.'));
+        }
         Err(ClientError::Api {
             status: status.as_u16(),
             code: error["code"].as_str().unwrap_or("unknown").to_owned(),
-            message: error["message"]
-                .as_str()
-                .map_or_else(|| status_text(status), str::to_owned),
+            message,
         })
     }
 
     async fn json<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
         let response = self.send(builder).await?;
-        response.json().await.map_err(|e| ClientError::Http {
-            url: self.base.clone(),
-            source: e,
-        })
+        response
+            .json()
+            .await
+            .map_err(|e| ClientError::http(&self.base, e))
     }
 
     /// GET of any API path, with query parameters.
@@ -153,18 +223,23 @@ impl Client {
             req = req.json(body);
         }
         let response = self.send(req).await?;
-        let text = response.text().await.map_err(|e| ClientError::Http {
-            url: self.base.clone(),
-            source: e,
-        })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ClientError::http(&self.base, e))?;
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// POSTs a file's bytes (streamed) to `path` and returns the JSON answer.
-    pub async fn upload_bytes(&self, path: &str, file: &Path) -> Result<Value> {
+    pub async fn upload_bytes(
+        &self,
+        path: &str,
+        file: &Path,
+        progress: Option<Progress>,
+    ) -> Result<Value> {
         let handle = tokio::fs::File::open(file).await?;
         let size = handle.metadata().await?.len();
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(handle));
+        let body = file_body(handle, progress);
         let content_type = if file.extension().is_some_and(|e| e == "json") {
             "application/octet-stream"
         } else {
@@ -276,10 +351,7 @@ impl Client {
         if let Some(s) = &options.checksum_sha256 {
             query.push(("checksum_sha256", s.clone()));
         }
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-            handle,
-            256 * 1024,
-        ));
+        let body = file_body(handle, options.progress.clone());
         self.json(
             self.request(
                 Method::POST,
@@ -335,10 +407,10 @@ impl Client {
             header("x-pagination-page"),
             header("x-pagination-pagetotal"),
         );
-        let packages = response.json().await.map_err(|e| ClientError::Http {
-            url: self.base.clone(),
-            source: e,
-        })?;
+        let packages = response
+            .json()
+            .await
+            .map_err(|e| ClientError::http(&self.base, e))?;
         Ok(PackagePage {
             packages,
             total,

@@ -14,4 +14,4 @@ pub use model::{
     Severity, SyncStatus,
 };
 pub use names::{NameError, OwnerName, RepoName};
-pub use query::{PackageQuery, QueryError};
+pub use query::{Field as QueryField, PackageQuery, QueryError};

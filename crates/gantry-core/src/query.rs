@@ -2,6 +2,7 @@
 //! `gantry ls pkgs -q`: whitespace-separated terms, all of which must match.
 //!
 //! * `name:N`, `version:V`, `format:F`, `tag:T`, `state:S` — exact field matches;
+//! * every other field of the package JSON a user filters by, exactly: see [`Field`];
 //! * a bare word — a substring of the package name;
 //! * `AND` between terms is accepted and ignored (terms are always joined by "and").
 
@@ -16,8 +17,12 @@ pub enum QueryError {
     TooLong,
     #[error("query has more than {MAX_TERMS} terms")]
     TooManyTerms,
-    #[error("unknown query field '{0}' (known: name, version, format, tag, state)")]
+    #[error("unknown query field '{0}' (known: name, version, format, tag, state, {fields})", fields = Field::NAMES.join(", "))]
     UnknownField(String),
+    #[error("query field '{0}' takes true or false")]
+    NotBoolean(String),
+    #[error("query field '{0}' takes a whole number")]
+    NotInteger(String),
     #[error("query field '{0}' needs a value")]
     EmptyValue(String),
     #[error("unknown package state '{0}' (known: available, quarantined, deleted)")]
@@ -34,6 +39,88 @@ pub struct PackageQuery {
     pub tags: Vec<String>,
     pub state: Option<PackageState>,
     pub name_contains: Vec<String>,
+    /// Exact matches on the other package fields, in the order given.
+    pub fields: Vec<(Field, String)>,
+}
+
+/// Package fields beyond the common five that a query can match exactly. Each is a field of
+/// the package JSON (the query name is the JSON name; a shorter alias is accepted too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `source`: `upload` or `upstream`.
+    Source,
+    /// `upstream`: the name of the upstream a cached package came from.
+    Upstream,
+    /// `sync_status`: `awaiting_sync`, `syncing`, `completed`, `failed`.
+    SyncStatus,
+    /// `security_scan_status` (alias `scan_status`).
+    ScanStatus,
+    /// `max_severity`: `none`, `low`, `medium`, `high`, `critical`, `unknown`.
+    MaxSeverity,
+    /// `filename`: any of the package's files.
+    Filename,
+    /// `uploader`: the actor that uploaded it.
+    Uploader,
+    /// `slug_perm` (alias `slug`).
+    SlugPerm,
+    /// `checksum_sha256` (alias `sha256`): the primary file's digest.
+    Sha256,
+    /// `origin_repository`: where the package was first uploaded.
+    OriginRepository,
+    /// `is_yanked` (alias `yanked`): `true` or `false`.
+    Yanked,
+    /// `num_vulnerabilities`: a whole number.
+    NumVulnerabilities,
+    /// `size`: the package's size in bytes, a whole number.
+    Size,
+}
+
+impl Field {
+    /// The query names, JSON names first.
+    pub const NAMES: [&'static str; 13] = [
+        "source",
+        "upstream",
+        "sync_status",
+        "security_scan_status",
+        "max_severity",
+        "filename",
+        "uploader",
+        "slug_perm",
+        "checksum_sha256",
+        "origin_repository",
+        "is_yanked",
+        "num_vulnerabilities",
+        "size",
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "source" => Field::Source,
+            "upstream" => Field::Upstream,
+            "sync_status" => Field::SyncStatus,
+            "security_scan_status" | "scan_status" => Field::ScanStatus,
+            "max_severity" | "severity" => Field::MaxSeverity,
+            "filename" => Field::Filename,
+            "uploader" => Field::Uploader,
+            "slug_perm" | "slug" => Field::SlugPerm,
+            "checksum_sha256" | "sha256" => Field::Sha256,
+            "origin_repository" => Field::OriginRepository,
+            "is_yanked" | "yanked" => Field::Yanked,
+            "num_vulnerabilities" => Field::NumVulnerabilities,
+            "size" => Field::Size,
+            _ => return None,
+        })
+    }
+}
+
+impl PackageQuery {
+    /// Whether the `fields` terms hold, given each field's values for one package (several
+    /// for `filename`; none when the package has no such value).
+    pub fn fields_match(&self, values: impl Fn(Field) -> Vec<String>) -> bool {
+        self.fields
+            .iter()
+            .all(|(field, want)| values(*field).iter().any(|v| v == want))
+    }
 }
 
 impl PackageQuery {
@@ -70,7 +157,22 @@ impl PackageQuery {
                     query.state =
                         Some(PackageState::parse(&value).ok_or(QueryError::UnknownState(value))?);
                 }
-                _ => return Err(QueryError::UnknownField(field.to_owned())),
+                other => {
+                    let known =
+                        Field::parse(other).ok_or(QueryError::UnknownField(field.to_owned()))?;
+                    let value = match known {
+                        Field::Yanked => match value.to_ascii_lowercase().as_str() {
+                            "true" | "false" => value.to_ascii_lowercase(),
+                            _ => return Err(QueryError::NotBoolean(field.to_owned())),
+                        },
+                        Field::NumVulnerabilities | Field::Size => match value.parse::<i64>() {
+                            Ok(n) => n.to_string(),
+                            Err(_) => return Err(QueryError::NotInteger(field.to_owned())),
+                        },
+                        _ => value,
+                    };
+                    query.fields.push((known, value));
+                }
             }
         }
         Ok(query)
@@ -110,6 +212,39 @@ mod tests {
             PackageQuery::parse(&"a ".repeat(17)),
             Err(QueryError::TooManyTerms)
         );
+    }
+
+    #[test]
+    fn every_other_package_field_is_a_query_field() {
+        let q = PackageQuery::parse("source:upstream filename:a-1.0.tar.gz yanked:TRUE sha256:ab")
+            .unwrap_or_default();
+        assert_eq!(
+            q.fields,
+            vec![
+                (Field::Source, "upstream".to_owned()),
+                (Field::Filename, "a-1.0.tar.gz".to_owned()),
+                (Field::Yanked, "true".to_owned()),
+                (Field::Sha256, "ab".to_owned()),
+            ]
+        );
+        for name in Field::NAMES {
+            assert!(Field::parse(name).is_some(), "{name}");
+        }
+        assert_eq!(
+            PackageQuery::parse("yanked:maybe"),
+            Err(QueryError::NotBoolean("yanked".into()))
+        );
+        assert_eq!(
+            PackageQuery::parse("size:big"),
+            Err(QueryError::NotInteger("size".into()))
+        );
+        assert!(q.fields_match(|f| match f {
+            Field::Filename => vec!["x.whl".into(), "a-1.0.tar.gz".into()],
+            Field::Source => vec!["upstream".into()],
+            Field::Yanked => vec!["true".into()],
+            _ => vec!["ab".into()],
+        }));
+        assert!(!q.fields_match(|_| Vec::new()));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};
 pub use tokens::{NewToken, TokenRow};
 pub use upstreams::{NewUpstream, UpstreamRow};
-pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanResult};
+pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanPackageRow, ScanResult};
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
     DELIVER_JOB,

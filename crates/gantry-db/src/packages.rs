@@ -1,7 +1,7 @@
 //! Packages, their files and tags; promotion (copy and move); soft delete and restore.
 
 use gantry_core::time::now_millis;
-use gantry_core::{EventType, PackageQuery, PackageState, SyncStatus};
+use gantry_core::{EventType, PackageQuery, PackageState, QueryField, SyncStatus};
 use sqlx::{AnyConnection, FromRow};
 
 use crate::bind::Sql;
@@ -998,6 +998,75 @@ fn push_filter(sql: &mut Sql, repository_id: i64, query: &PackageQuery) {
         sql.push(" AND LOWER(p.name) LIKE ")
             .str(&escape_like(word))
             .push(" ESCAPE '\\'");
+    }
+    for (field, value) in &query.fields {
+        push_field(sql, *field, value);
+    }
+}
+
+/// One exact `field:value` term of a listing query.
+fn push_field(sql: &mut Sql, field: QueryField, value: &str) {
+    let column = match field {
+        QueryField::Source => "p.source",
+        QueryField::Upstream => "p.upstream_name",
+        QueryField::SyncStatus => "p.sync_status",
+        QueryField::ScanStatus => "p.scan_status",
+        QueryField::MaxSeverity => "p.max_severity",
+        QueryField::Uploader => "p.uploader",
+        QueryField::SlugPerm => "p.slug_perm",
+        QueryField::Sha256 => "p.primary_sha256",
+        QueryField::OriginRepository => "p.origin_repository",
+        QueryField::Yanked => {
+            sql.push(" AND p.yanked = ").int(i64::from(value == "true"));
+            return;
+        }
+        QueryField::NumVulnerabilities | QueryField::Size => {
+            let column = if field == QueryField::Size {
+                " AND p.size = "
+            } else {
+                " AND p.num_vulnerabilities = "
+            };
+            // The parser accepted only whole numbers.
+            sql.push(column).int(value.parse().unwrap_or(-1));
+            return;
+        }
+        QueryField::Filename => {
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM package_files f WHERE f.package_id = p.id AND f.filename = ",
+            )
+            .str(value)
+            .push(")");
+            return;
+        }
+    };
+    sql.push(" AND ").push(column).push(" = ").str(value);
+}
+
+impl PackageRow {
+    /// This package's values of a query field, for matching a query without the database
+    /// (webhook filters).
+    pub fn query_values(&self, field: QueryField) -> Vec<String> {
+        let one = |v: &str| vec![v.to_owned()];
+        match field {
+            QueryField::Source => one(&self.source),
+            QueryField::Upstream => self.upstream_name.iter().cloned().collect(),
+            QueryField::SyncStatus => one(&self.sync_status),
+            QueryField::ScanStatus => one(&self.scan_status),
+            QueryField::MaxSeverity => self.max_severity.iter().cloned().collect(),
+            QueryField::Uploader => one(&self.uploader),
+            QueryField::SlugPerm => one(&self.slug_perm),
+            QueryField::Sha256 => one(&self.primary_sha256),
+            QueryField::OriginRepository => one(&self.origin_repository),
+            QueryField::Yanked => one(if self.yanked != 0 { "true" } else { "false" }),
+            QueryField::NumVulnerabilities => vec![self.num_vulnerabilities.to_string()],
+            QueryField::Size => vec![self.size.to_string()],
+            QueryField::Filename => {
+                let mut names: Vec<String> =
+                    self.files.iter().map(|f| f.filename.clone()).collect();
+                names.push(self.filename.clone());
+                names
+            }
+        }
     }
 }
 

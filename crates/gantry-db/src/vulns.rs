@@ -37,6 +37,23 @@ pub struct FindingRow {
     pub finding: String,
 }
 
+/// A package as a security summary sees it.
+#[derive(Debug, Clone, FromRow)]
+pub struct ScanPackageRow {
+    pub id: i64,
+    pub slug_perm: String,
+    /// The repository's name (without the namespace).
+    pub repository: String,
+    pub format: String,
+    pub name: String,
+    pub version: String,
+    pub filename: String,
+    pub scan_status: String,
+    pub max_severity: Option<String>,
+    pub scanned_at: Option<i64>,
+    pub num_vulnerabilities: i64,
+}
+
 /// A scan's result to record.
 #[derive(Debug, Clone)]
 pub struct ScanResult {
@@ -268,13 +285,17 @@ impl Db {
 
     /// Scan figures of live packages in a namespace, or one repository of it: rows of
     /// (scan_status, max_severity, scanned_at).
-    pub async fn scan_rows(
+    /// The scan fields of every live package of a namespace (or one repository of it), for
+    /// security summaries, newest first.
+    pub async fn scan_packages(
         &self,
         namespace: &str,
         repository: Option<&str>,
-    ) -> Result<Vec<(String, Option<String>, Option<i64>)>> {
+    ) -> Result<Vec<ScanPackageRow>> {
         let mut sql = Sql::new(
-            "SELECT p.scan_status, p.max_severity, p.scanned_at FROM packages p \
+            "SELECT p.id, p.slug_perm, r.name AS repository, p.format, p.name, p.version, \
+             p.filename, p.scan_status, p.max_severity, p.scanned_at, p.num_vulnerabilities \
+             FROM packages p \
              JOIN repositories r ON r.id = p.repository_id JOIN namespaces n ON n.id = r.namespace_id \
              WHERE p.state <> 'deleted' AND n.name = ",
         );
@@ -282,6 +303,7 @@ impl Db {
         if let Some(repo) = repository {
             sql.push(" AND r.name = ").str(repo);
         }
+        sql.push(" ORDER BY p.id DESC");
         Ok(sql.query_as().fetch_all(&self.pool).await?)
     }
 }

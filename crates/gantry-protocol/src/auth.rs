@@ -92,10 +92,13 @@ impl FromRequestParts<Arc<App>> for Caller {
             parts.extensions.insert(caller.clone());
             return Ok(caller);
         };
-        if let Some(wait) = address.and_then(|a| app.auth_limiter.blocked(a)) {
-            return Err(too_many(wait));
-        }
+        // The lookup comes first: a valid token passes even while its address is blocked
+        // (CI runners behind one NAT address must not lock each other out). Only failures
+        // are limited; a token lookup is one indexed query, so that costs little.
         let Some(token) = app.db.find_token(&secret).await? else {
+            if let Some(wait) = address.and_then(|a| app.auth_limiter.blocked(a)) {
+                return Err(too_many(wait));
+            }
             if let Some(wait) = address.and_then(|a| app.auth_limiter.fail(a)) {
                 return Err(too_many(wait));
             }

@@ -15,7 +15,8 @@ pub const DEFAULT_JOB_LEASE_SECONDS: u64 = 60;
 pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &[f64] = &[5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0];
 pub const DEFAULT_WEBHOOK_DISABLE_AFTER: i64 = 20;
 pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: f64 = 10.0;
-/// Failed authentications from one address within the window before it gets 429.
+/// Failed authentications from one address (IPv6: one /64) within the window before its bad
+/// tokens and logins get 429; valid tokens are never refused.
 pub const DEFAULT_AUTH_FAILURE_LIMIT: u32 = 10;
 pub const DEFAULT_AUTH_FAILURE_WINDOW_SECONDS: u64 = 60;
 /// Seconds a connection has, from when it is ready for a request, to send the request's

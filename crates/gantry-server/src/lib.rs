@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod bootstrap;
 mod connections;
+mod drain;
 mod formats;
 mod jobs;
 mod middleware;

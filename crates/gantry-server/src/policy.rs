@@ -302,6 +302,34 @@ fn violation_event(
 /// the decisions, a `package.policy_violated` event and the actions they ask for are
 /// recorded (unless `record` is false, for dry runs) and the reasons are returned; when they
 /// allow, the caller logs the returned record in the promotion's own transaction.
+/// A gate's denial: the reasons, and the quarantine a policy asked for, which is applied to
+/// the source package when the denial is recorded (the caller must tell the user).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GateDenial {
+    pub(crate) reasons: Vec<String>,
+    /// Why the package was quarantined (or would be, on a dry run).
+    pub(crate) quarantine: Option<String>,
+}
+
+impl GateDenial {
+    /// The reasons, then what happened to the package, for an error message.
+    pub(crate) fn message(&self, package: &PackageRow, recorded: bool) -> String {
+        let mut text = self.reasons.join("; ");
+        if let Some(why) = &self.quarantine {
+            let verb = if recorded {
+                "was quarantined"
+            } else {
+                "would be quarantined"
+            };
+            text.push_str(&format!(
+                "; the package {verb} in {} ({why})",
+                package.repository_slug()
+            ));
+        }
+        text
+    }
+}
+
 pub(crate) async fn gate(
     app: &App,
     package: &PackageRow,
@@ -309,7 +337,7 @@ pub(crate) async fn gate(
     destination: &RepoRow,
     actor: &NewEvent,
     record: bool,
-) -> AppResult<Result<GateRecord, Vec<String>>> {
+) -> AppResult<Result<GateRecord, GateDenial>> {
     let evaluation = evaluate_package(
         app,
         package,
@@ -339,7 +367,10 @@ pub(crate) async fn gate(
             )
             .await?;
     }
-    Ok(Err(evaluation.deny))
+    Ok(Err(GateDenial {
+        quarantine: evaluation.actions.quarantine.clone(),
+        reasons: evaluation.deny,
+    }))
 }
 
 /// Why a package cannot be promoted at all (before policies are asked).
@@ -371,13 +402,13 @@ pub(crate) async fn promote(
 ) -> AppResult<PackageRow> {
     let gate = match gate(app, package, source, dest, actor, true).await? {
         Ok(record) => record,
-        Err(reasons) => {
+        Err(denial) => {
             return Err(AppError::Unprocessable(format!(
                 "the promotion of {} {} to {} is blocked by policy: {}",
                 package.name,
                 package.version,
                 dest.slug(),
-                reasons.join("; ")
+                denial.message(package, true)
             )))
         }
     };

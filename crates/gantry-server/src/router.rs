@@ -248,6 +248,7 @@ pub fn build_router(app: Arc<App>) -> Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(middleware::from_fn(crate::middleware::security_headers))
+    .layer(middleware::from_fn(crate::drain::drain_unread_bodies))
     .layer(CatchPanicLayer::custom(panic_response))
     .with_state(app)
 }

@@ -5,6 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod access;
+
+pub(crate) use access::{
+    AuditArgs, EntitlementsCommand, PrivilegesCommand, ServiceAccountsCommand, TeamsCommand,
+    TokensCommand, UsersCommand, WebhooksCommand,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gantry",
@@ -91,33 +98,14 @@ pub(crate) enum Command {
     },
     /// Promote packages in bulk, atomically: all selected packages are copied (or moved), or
     /// none is.
-    Promote {
-        /// OWNER/REPO the packages are in.
-        source: String,
-        /// REPO in the same namespace, or OWNER/REPO.
-        destination: String,
-        /// Select packages by query, e.g. "name:app tag:tested".
-        #[arg(short = 'q', long, conflicts_with = "slugs")]
-        query: Option<String>,
-        /// Select packages by slug_perm.
-        slugs: Vec<String>,
-        /// Move instead of copy.
-        #[arg(long = "move")]
-        move_: bool,
-        /// Show what would be promoted and what would block, changing nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Replace packages with the same identity in the destination.
-        #[arg(long)]
-        republish: bool,
-    },
+    Promote(BulkPromoteArgs),
     /// Soft-delete a package (restorable).
     Delete(PackageRef),
     /// Restore a soft-deleted package.
     Restore(PackageRef),
     /// Show a package's provenance trail.
     Events(PackageRef),
-    /// Create API tokens.
+    /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
     /// Manage a repository's webhooks and their deliveries.
@@ -174,15 +162,20 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
-    /// Create a policy in OWNER from a Rego file (`package gantry`); refused with the
-    /// compiler's message when it does not compile.
+    /// Create a policy in OWNER from a Rego file (`package gantry`) or a built-in example;
+    /// refused with the compiler's message when it does not compile.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["file", "example"])))]
     Create {
         owner: String,
-        #[arg(long)]
-        name: String,
+        /// The policy's name (default: the example's name).
+        #[arg(long, required_unless_present = "example")]
+        name: Option<String>,
         /// The Rego module.
         #[arg(long)]
-        file: PathBuf,
+        file: Option<PathBuf>,
+        /// A built-in example (see `gantry policy examples`), e.g. severity-threshold.
+        #[arg(long)]
+        example: Option<String>,
         /// Create it disabled.
         #[arg(long)]
         disabled: bool,
@@ -190,6 +183,8 @@ pub(crate) enum PolicyCommand {
         #[arg(long, default_value_t = 100)]
         precedence: i64,
     },
+    /// List the built-in example policies, or print one's source (to save and adapt it).
+    Examples { name: Option<String> },
     /// List OWNER's policies in evaluation order.
     Ls { owner: String },
     /// Show OWNER/POLICY with its source.
@@ -288,8 +283,20 @@ pub(crate) enum VulndbCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SecurityCommand {
-    /// Scan figures of OWNER or OWNER/REPO.
-    Summary { scope: String },
+    /// Scan figures of OWNER or OWNER/REPO, and with --packages (or a filter) the packages
+    /// behind them.
+    Summary {
+        scope: String,
+        /// List the packages behind the counts.
+        #[arg(long)]
+        packages: bool,
+        /// Only packages whose max severity is one of these, e.g. high,critical (lists them).
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only packages with a vulnerability that has a fixed version (lists them).
+        #[arg(long)]
+        fixable: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -381,7 +388,8 @@ pub(crate) struct ServerArgs {
     /// Proxies (CIDR, comma-separated) whose X-Forwarded-For names the client address.
     #[arg(long, env = "GANTRY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub(crate) trusted_proxies: Option<Vec<String>>,
-    /// Failed authentications per address within the window before 429 (default 10).
+    /// Failed authentications per address (IPv6: per /64) within the window before bad tokens
+    /// and logins get 429 (default 10); valid tokens are never refused.
     #[arg(long, env = "GANTRY_AUTH_FAILURE_LIMIT")]
     pub(crate) auth_failure_limit: Option<u32>,
     /// The window of --auth-failure-limit in seconds (default 60).
@@ -410,6 +418,10 @@ pub(crate) struct ServerArgs {
     /// files older than this are removed at start and hourly.
     #[arg(long, env = "GANTRY_UPLOAD_TIMEOUT_SECONDS")]
     pub(crate) upload_timeout_seconds: Option<u64>,
+    /// Log lines as text (coloured only on a terminal; NO_COLOR turns colour off) or as one
+    /// JSON object per line, for log shippers.
+    #[arg(long, env = "GANTRY_LOG_FORMAT", value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
     /// TOML file with any of: listen, data_dir, database_url, storage_url, max_upload_size,
     /// public_url, workers, job_lease_seconds, webhook_retry_schedule, webhook_disable_after,
     /// webhook_timeout_seconds, webhook_deny_networks, outbound_allow_networks,
@@ -418,6 +430,12 @@ pub(crate) struct ServerArgs {
     /// Flags and environment variables win.
     #[arg(long, env = "GANTRY_CONFIG")]
     pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -524,6 +542,28 @@ pub(crate) enum LsCommand {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct BulkPromoteArgs {
+    /// OWNER/REPO the packages are in.
+    pub(crate) source: String,
+    /// REPO in the same namespace, or OWNER/REPO.
+    pub(crate) destination: String,
+    /// Select packages by query, e.g. "name:app tag:tested".
+    #[arg(short = 'q', long, conflicts_with = "slugs")]
+    pub(crate) query: Option<String>,
+    /// Select packages by slug_perm.
+    pub(crate) slugs: Vec<String>,
+    /// Move instead of copy.
+    #[arg(long = "move")]
+    pub(crate) move_: bool,
+    /// Show what would be promoted and what would block, changing nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Replace packages with the same identity in the destination.
+    #[arg(long)]
+    pub(crate) republish: bool,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct PackageRef {
     /// OWNER/REPO/SLUG
     pub(crate) package: String,
@@ -584,180 +624,6 @@ pub(crate) enum AdminCommand {
         #[arg(long)]
         state: Option<String>,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum WebhooksCommand {
-    /// Create a webhook for a repository.
-    Create {
-        /// OWNER/REPO
-        repo: String,
-        /// URL that receives a POST per event.
-        #[arg(long = "target-url")]
-        target_url: String,
-        /// Comma-separated event types, or * for all.
-        #[arg(long, value_delimiter = ',', default_value = "*")]
-        events: Vec<String>,
-        /// Secret for the X-Gantry-Signature-256 HMAC.
-        #[arg(long)]
-        secret: Option<String>,
-        /// Only packages matching this query, e.g. "name:app tag:tested".
-        #[arg(long)]
-        package_query: Option<String>,
-        /// Extra header sent with every delivery, as NAME=VALUE.
-        #[arg(long)]
-        header: Option<String>,
-        /// Create it disabled.
-        #[arg(long)]
-        inactive: bool,
-    },
-    /// List a repository's webhooks.
-    Ls { repo: String },
-    /// Change a webhook; --enable re-enables one disabled after failures.
-    Update {
-        repo: String,
-        id: i64,
-        #[arg(long = "target-url")]
-        target_url: Option<String>,
-        #[arg(long, value_delimiter = ',')]
-        events: Option<Vec<String>>,
-        #[arg(long)]
-        secret: Option<String>,
-        #[arg(long)]
-        package_query: Option<String>,
-        #[arg(long)]
-        header: Option<String>,
-        #[arg(long, conflicts_with = "disable")]
-        enable: bool,
-        #[arg(long)]
-        disable: bool,
-    },
-    /// Delete a webhook.
-    Delete { repo: String, id: i64 },
-    /// Send a ping event now and show the receiver's answer.
-    Ping { repo: String, id: i64 },
-    /// Show recent deliveries and their attempts.
-    Deliveries { repo: String, id: i64 },
-    /// Queue a delivery again.
-    Redeliver {
-        repo: String,
-        id: i64,
-        /// Numeric delivery id (from `deliveries`).
-        delivery: i64,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum TokensCommand {
-    /// Create a token scoped to a namespace or repository; prints the secret once.
-    Create {
-        /// OWNER or OWNER/REPO
-        scope: String,
-        #[arg(long, value_parser = ["read", "write", "admin"])]
-        privilege: Option<String>,
-        /// Make the token act for service:OWNER/NAME or user:NAME (narrowed to the scope).
-        #[arg(long)]
-        principal: Option<String>,
-        #[arg(long, conflicts_with = "expires_in_seconds")]
-        expires_in_days: Option<i64>,
-        /// For short-lived automation tokens.
-        #[arg(long)]
-        expires_in_seconds: Option<i64>,
-        #[arg(long)]
-        description: Option<String>,
-    },
-    /// List tokens scoped to OWNER[/REPO], or your own (prefixes only).
-    Ls { scope: Option<String> },
-    /// Revoke a token by id.
-    Revoke { id: i64 },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum UsersCommand {
-    /// Create a user; the password is read from standard input (or GANTRY_PASSWORD).
-    Create {
-        name: String,
-        #[arg(long)]
-        site_admin: bool,
-    },
-    /// List users.
-    Ls,
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum TeamsCommand {
-    /// Create a team: OWNER/TEAM.
-    Create { team: String },
-    /// List a namespace's teams and members.
-    Ls { owner: String },
-    /// Add a user to OWNER/TEAM.
-    AddMember { team: String, user: String },
-    /// Remove a user from OWNER/TEAM.
-    RemoveMember { team: String, user: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum ServiceAccountsCommand {
-    /// Create a service account: OWNER/NAME.
-    Create { account: String },
-    /// List a namespace's service accounts.
-    Ls { owner: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum PrivilegesCommand {
-    /// List grants on a namespace and its repositories.
-    Ls { owner: String },
-    /// Grant PRINCIPAL (user:NAME, team:NAME, service:NAME) a privilege on OWNER or OWNER/REPO.
-    Grant {
-        scope: String,
-        principal: String,
-        #[arg(value_parser = ["read", "write", "admin"])]
-        privilege: String,
-    },
-    /// Remove PRINCIPAL's grant on OWNER or OWNER/REPO.
-    Revoke { scope: String, principal: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum EntitlementsCommand {
-    /// Create a read-only token for OWNER/REPO; prints the secret once.
-    Create {
-        repo: String,
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long)]
-        expires_in_days: Option<i64>,
-        /// Downloads allowed in all.
-        #[arg(long)]
-        max_downloads: Option<i64>,
-    },
-    /// List OWNER/REPO's entitlements with their download counts.
-    Ls { repo: String },
-    /// Revoke an entitlement by id.
-    Revoke { id: i64 },
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct AuditArgs {
-    pub(crate) owner: String,
-    /// Part of the actor's name.
-    #[arg(long)]
-    pub(crate) actor: Option<String>,
-    /// Event type, e.g. package.moved or request.denied.
-    #[arg(long)]
-    pub(crate) event: Option<String>,
-    /// RFC 3339 time (inclusive).
-    #[arg(long)]
-    pub(crate) since: Option<String>,
-    /// RFC 3339 time (exclusive).
-    #[arg(long)]
-    pub(crate) until: Option<String>,
-    /// Only events older than this event id (to page back).
-    #[arg(long)]
-    pub(crate) before: Option<i64>,
-    #[arg(long, default_value_t = 100)]
-    pub(crate) limit: i64,
 }
 
 #[cfg(test)]

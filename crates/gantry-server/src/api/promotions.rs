@@ -56,6 +56,9 @@ pub(crate) struct PromotionItem {
     pub(crate) reason: Option<String>,
     /// The `slug_perm` in the destination (new for a copy).
     pub(crate) result_slug_perm: Option<String>,
+    /// True when a denying policy's `quarantine` quarantined the package in the source
+    /// repository (never on a dry run; the reason then says it would be).
+    pub(crate) quarantined: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,6 +86,7 @@ fn item(
         status: status.into(),
         reason,
         result_slug_perm: result,
+        quarantined: false,
     }
 }
 
@@ -179,6 +183,7 @@ pub(crate) async fn promote(
     // The gate runs for every package so that one answer lists every reason; denials are
     // recorded (event, decision log, actions) unless this is a dry run.
     let mut gates = Vec::with_capacity(packages.len());
+    let mut quarantined: Vec<String> = Vec::new();
     for p in &packages {
         if refusals.iter().any(|(s, _)| *s == p.slug_perm) {
             gates.push(gantry_db::GateRecord::default());
@@ -186,10 +191,13 @@ pub(crate) async fn promote(
         }
         match crate::policy::gate(&app, p, &source, &dest, &event, !body.dry_run).await? {
             Ok(record) => gates.push(record),
-            Err(reasons) => {
+            Err(denial) => {
+                if denial.quarantine.is_some() && !body.dry_run {
+                    quarantined.push(p.slug_perm.clone());
+                }
                 refusals.push((
                     p.slug_perm.clone(),
-                    format!("blocked by policy: {}", reasons.join("; ")),
+                    format!("blocked by policy: {}", denial.message(p, !body.dry_run)),
                 ));
                 gates.push(gantry_db::GateRecord::default());
             }
@@ -255,7 +263,10 @@ pub(crate) async fn promote(
                 .iter()
                 .map(
                     |(p, _, _, _)| match refused.iter().find(|(s, _)| *s == p.slug_perm) {
-                        Some((_, reason)) => item(p, "refused", Some(reason.clone()), None),
+                        Some((_, reason)) => PromotionItem {
+                            quarantined: quarantined.contains(&p.slug_perm),
+                            ..item(p, "refused", Some(reason.clone()), None)
+                        },
                         None => item(p, "not_promoted", None, None),
                     },
                 )

@@ -127,20 +127,7 @@ pub(crate) async fn vulnerabilities(
 ) -> AppResult<ApiJson<VulnerabilityReport>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let p = load_package(&app, &repo, &slug).await?;
-    let wanted: Option<Vec<Severity>> = match params.severity.as_deref() {
-        None | Some("") => None,
-        Some(list) => Some(
-            list.split(',')
-                .map(|s| {
-                    Severity::parse(s.trim()).ok_or_else(|| {
-                        AppError::BadRequest(format!(
-                            "unknown severity '{s}' (none, low, medium, high, critical, unknown)"
-                        ))
-                    })
-                })
-                .collect::<AppResult<_>>()?,
-        ),
-    };
+    let wanted = parse_severities(params.severity.as_deref())?;
     let findings = app.db.package_findings(p.id).await?;
     let vulnerabilities = findings
         .iter()
@@ -189,37 +176,97 @@ pub(crate) async fn scan(
     Ok((StatusCode::ACCEPTED, ApiJson(render::package(&base, &p))))
 }
 
+/// The scan-age buckets, youngest first.
+const AGE_BUCKETS: [&str; 5] = ["under_1h", "under_1d", "under_7d", "under_30d", "older"];
+/// Packages listed in a summary at most.
+const MAX_LISTED: usize = 1000;
+
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SecuritySummary {
-    /// `OWNER` or `OWNER/REPO`.
     pub(crate) scope: String,
     pub(crate) packages: i64,
-    /// Packages by scan status.
     pub(crate) by_status: serde_json::Map<String, serde_json::Value>,
-    /// Scanned packages by max severity.
     pub(crate) by_max_severity: serde_json::Map<String, serde_json::Value>,
-    /// Scanned packages without (pass) and with (fail) vulnerabilities.
     pub(crate) pass: i64,
     pub(crate) fail: i64,
-    /// Age of each package's latest scan, in buckets.
     pub(crate) scan_age: serde_json::Map<String, serde_json::Value>,
+    /// The keys of `scan_age`, youngest first (JSON objects have no order).
+    pub(crate) scan_age_order: Vec<&'static str>,
     pub(crate) newest_scan_at: Option<String>,
+    /// The packages behind the counts, newest first, when asked for with `packages=true`,
+    /// `severity` or `fixable`; at most 1000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) package_list: Option<Vec<SummaryPackage>>,
+    /// Whether `package_list` was cut at 1000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) package_list_truncated: Option<bool>,
 }
 
-fn summarize(scope: String, rows: &[(String, Option<String>, Option<i64>)]) -> SecuritySummary {
-    let mut by_status = serde_json::Map::new();
-    for s in ScanStatus::ALL {
-        by_status.insert(s.as_str().into(), 0.into());
+/// One package behind a summary's counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SummaryPackage {
+    pub(crate) slug_perm: String,
+    pub(crate) repository: String,
+    pub(crate) format: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) filename: String,
+    pub(crate) security_scan_status: String,
+    pub(crate) max_severity: Option<String>,
+    pub(crate) num_vulnerabilities: i64,
+    /// Findings with a fixed version (of the requested severities); only with `fixable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fixable_vulnerabilities: Option<i64>,
+    /// The `scan_age` bucket; null when never scanned.
+    pub(crate) scan_age: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct SummaryParams {
+    /// List the packages behind the counts.
+    #[serde(default)]
+    pub(crate) packages: bool,
+    /// Comma-separated max severities to list, e.g. `high,critical` (implies `packages`).
+    pub(crate) severity: Option<String>,
+    /// List only packages with a finding that has a fixed version (implies `packages`).
+    #[serde(default)]
+    pub(crate) fixable: bool,
+}
+
+fn age_bucket(now: i64, at: i64) -> &'static str {
+    match (now - at) / 3_600_000 {
+        h if h < 1 => "under_1h",
+        h if h < 24 => "under_1d",
+        h if h < 24 * 7 => "under_7d",
+        h if h < 24 * 30 => "under_30d",
+        _ => "older",
     }
-    let mut by_max = serde_json::Map::new();
-    for s in Severity::ALL {
-        by_max.insert(s.as_str().into(), 0.into());
+}
+
+fn parse_severities(text: Option<&str>) -> AppResult<Option<Vec<Severity>>> {
+    match text {
+        None | Some("") => Ok(None),
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                Severity::parse(s.trim()).ok_or_else(|| {
+                    AppError::BadRequest(format!(
+                        "unknown severity '{s}' (none, low, medium, high, critical, unknown)"
+                    ))
+                })
+            })
+            .collect::<AppResult<Vec<_>>>()
+            .map(Some),
     }
-    let buckets = ["under_1h", "under_1d", "under_7d", "under_30d", "older"];
-    let mut age: serde_json::Map<String, serde_json::Value> = buckets
-        .iter()
-        .map(|b| ((*b).to_owned(), 0.into()))
-        .collect();
+}
+
+fn summarize(scope: String, rows: &[gantry_db::ScanPackageRow]) -> SecuritySummary {
+    let zeroes = |keys: &mut dyn Iterator<Item = &str>| -> serde_json::Map<_, _> {
+        keys.map(|k| (k.to_owned(), 0.into())).collect()
+    };
+    let mut by_status = zeroes(&mut ScanStatus::ALL.iter().map(|s| s.as_str()));
+    let mut by_max = zeroes(&mut Severity::ALL.iter().map(|s| s.as_str()));
+    let mut age = zeroes(&mut AGE_BUCKETS.into_iter());
     let bump = |map: &mut serde_json::Map<String, serde_json::Value>, key: &str| {
         let n = map
             .get(key)
@@ -230,33 +277,22 @@ fn summarize(scope: String, rows: &[(String, Option<String>, Option<i64>)]) -> S
     let now = gantry_core::time::now_millis();
     let (mut pass, mut fail) = (0, 0);
     let mut newest: Option<i64> = None;
-    for (status, max, scanned_at) in rows {
+    for row in rows {
+        let status = row.scan_status.as_str();
         bump(&mut by_status, status);
-        match status.as_str() {
+        match status {
             "no_vulnerabilities" => pass += 1,
             "vulnerabilities_found" => fail += 1,
             _ => {}
         }
-        if let (Some(max), true) = (
-            max,
-            matches!(
-                status.as_str(),
-                "no_vulnerabilities" | "vulnerabilities_found"
-            ),
-        ) {
+        if let (Some(max), "no_vulnerabilities" | "vulnerabilities_found") =
+            (&row.max_severity, status)
+        {
             bump(&mut by_max, max);
         }
-        if let Some(at) = scanned_at {
-            newest = Some(newest.map_or(*at, |n| n.max(*at)));
-            let hours = (now - at) / 3_600_000;
-            let bucket = match hours {
-                h if h < 1 => "under_1h",
-                h if h < 24 => "under_1d",
-                h if h < 24 * 7 => "under_7d",
-                h if h < 24 * 30 => "under_30d",
-                _ => "older",
-            };
-            bump(&mut age, bucket);
+        if let Some(at) = row.scanned_at {
+            newest = Some(newest.map_or(at, |n| n.max(at)));
+            bump(&mut age, age_bucket(now, at));
         }
     }
     SecuritySummary {
@@ -267,35 +303,126 @@ fn summarize(scope: String, rows: &[(String, Option<String>, Option<i64>)]) -> S
         pass,
         fail,
         scan_age: age,
+        scan_age_order: AGE_BUCKETS.to_vec(),
         newest_scan_at: newest.map(gantry_core::time::rfc3339),
+        package_list: None,
+        package_list_truncated: None,
     }
 }
 
-/// Scan figures of a repository.
+/// The packages behind the counts that pass the filters. `fixable` reads each candidate's
+/// findings, so the list stops at [`MAX_LISTED`].
+async fn list_packages(
+    app: &App,
+    namespace: &str,
+    rows: &[gantry_db::ScanPackageRow],
+    params: &SummaryParams,
+) -> AppResult<(Vec<SummaryPackage>, bool)> {
+    let wanted = parse_severities(params.severity.as_deref())?;
+    let now = gantry_core::time::now_millis();
+    let mut listed = Vec::new();
+    for row in rows {
+        let max = row.max_severity.as_deref().and_then(Severity::parse);
+        if wanted
+            .as_ref()
+            .is_some_and(|w| !max.is_some_and(|m| w.contains(&m)))
+        {
+            continue;
+        }
+        let fixable = if params.fixable {
+            let findings = app.db.package_findings(row.id).await?;
+            let n = findings
+                .iter()
+                .filter(|f| {
+                    wanted.as_ref().is_none_or(|w| {
+                        Severity::parse(&f.severity).is_some_and(|s| w.contains(&s))
+                    })
+                })
+                .filter_map(|f| serde_json::from_str::<serde_json::Value>(&f.finding).ok())
+                .filter(|f| {
+                    f["fixed_versions"]
+                        .as_array()
+                        .is_some_and(|v| !v.is_empty())
+                })
+                .count();
+            if n == 0 {
+                continue;
+            }
+            Some(i64::try_from(n).unwrap_or(i64::MAX))
+        } else {
+            None
+        };
+        if listed.len() == MAX_LISTED {
+            return Ok((listed, true));
+        }
+        listed.push(SummaryPackage {
+            slug_perm: row.slug_perm.clone(),
+            repository: format!("{namespace}/{}", row.repository),
+            format: row.format.clone(),
+            name: row.name.clone(),
+            version: row.version.clone(),
+            filename: row.filename.clone(),
+            security_scan_status: row.scan_status.clone(),
+            max_severity: row.max_severity.clone(),
+            num_vulnerabilities: row.num_vulnerabilities,
+            fixable_vulnerabilities: fixable,
+            scan_age: row.scanned_at.map(|at| age_bucket(now, at)),
+        });
+    }
+    Ok((listed, false))
+}
+
+async fn summary(
+    app: &App,
+    scope: String,
+    namespace: &str,
+    repository: Option<&str>,
+    params: &SummaryParams,
+) -> AppResult<SecuritySummary> {
+    let rows = app.db.scan_packages(namespace, repository).await?;
+    let mut result = summarize(scope, &rows);
+    if params.packages || params.fixable || params.severity.is_some() {
+        let (list, truncated) = list_packages(app, namespace, &rows, params).await?;
+        result.package_list = Some(list);
+        result.package_list_truncated = Some(truncated);
+    }
+    Ok(result)
+}
+
 #[utoipa::path(get, path = "/api/v1/security/{owner}/{repo}/summary", tag = "security",
-    params(("owner" = String, Path), ("repo" = String, Path)),
-    responses((status = 200, body = SecuritySummary), (status = 404, body = ErrorBody)))]
+    params(("owner" = String, Path), ("repo" = String, Path), SummaryParams),
+    responses((status = 200, body = SecuritySummary), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub(crate) async fn repo_summary(
     State(app): State<Arc<App>>,
     caller: Caller,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<SummaryParams>,
 ) -> AppResult<ApiJson<SecuritySummary>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let rows = app.db.scan_rows(&repo.namespace, Some(&repo.name)).await?;
-    Ok(ApiJson(summarize(repo.slug(), &rows)))
+    let result = summary(
+        &app,
+        repo.slug(),
+        &repo.namespace,
+        Some(&repo.name),
+        &params,
+    )
+    .await?;
+    Ok(ApiJson(result))
 }
 
-/// Scan figures of a whole namespace. Needs read on the namespace.
 #[utoipa::path(get, path = "/api/v1/security/{owner}/summary", tag = "security",
-    params(("owner" = String, Path)),
-    responses((status = 200, body = SecuritySummary), (status = 403, body = ErrorBody)))]
+    params(("owner" = String, Path), SummaryParams),
+    responses((status = 200, body = SecuritySummary), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 pub(crate) async fn namespace_summary(
     State(app): State<Arc<App>>,
     caller: Caller,
     ApiPath(owner): ApiPath<String>,
+    ApiQuery(params): ApiQuery<SummaryParams>,
 ) -> AppResult<ApiJson<SecuritySummary>> {
     OwnerName::parse(&owner)?;
     caller.require_namespace(&owner, Privilege::Read)?;
-    let rows = app.db.scan_rows(&owner, None).await?;
-    Ok(ApiJson(summarize(owner, &rows)))
+    let result = summary(&app, owner.clone(), &owner, None, &params).await?;
+    Ok(ApiJson(result))
 }

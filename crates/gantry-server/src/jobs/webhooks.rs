@@ -48,7 +48,13 @@ pub(crate) fn filter_matches(query: Option<&str>, package: Option<&PackageRow>) 
         .name_contains
         .iter()
         .all(|w| p.name.to_lowercase().contains(&w.to_lowercase()));
-    name_ok && version_ok && format_ok && state_ok && tags_ok && words_ok
+    name_ok
+        && version_ok
+        && format_ok
+        && state_ok
+        && tags_ok
+        && words_ok
+        && q.fields_match(|f| p.query_values(f))
 }
 
 /// The payload of `event` for one delivery.

@@ -54,18 +54,30 @@ fn show_list(json_out: bool, list: &Value, text: impl Fn(&Value) -> String) -> a
     Ok(())
 }
 
+/// One token or entitlement: what it may do, when it expires, and (for entitlements) how
+/// often it was used. The secret is never listed; the prefix tells tokens apart.
 fn token_line(t: &Value) -> String {
+    let downloads = if t["kind"] == "entitlement" || t["max_downloads"].is_i64() {
+        let count = t["download_count"].as_i64().unwrap_or(0);
+        match t["max_downloads"].as_i64() {
+            Some(max) => format!(" downloads {count}/{max}"),
+            None => format!(" downloads {count}"),
+        }
+    } else {
+        String::new()
+    };
     format!(
-        "{:>5} {}… {:<11} {:<14} {:<5} {}{}{}",
+        "{:>5} {}… {:<11} {:<14} {:<5} expires {}{downloads}{}{}",
         t["id"],
         t["prefix"].as_str().unwrap_or("?"),
         t["kind"].as_str().unwrap_or("?"),
         t["scope"].as_str().unwrap_or("-"),
         t["privilege"].as_str().unwrap_or("?"),
-        t["description"].as_str().unwrap_or(""),
-        t["max_downloads"]
-            .as_i64()
-            .map(|m| format!(" [{}/{m} downloads]", t["download_count"]))
+        t["expires_at"].as_str().unwrap_or("never"),
+        t["description"]
+            .as_str()
+            .filter(|d| !d.is_empty())
+            .map(|d| format!(" — {d}"))
             .unwrap_or_default(),
         if t["revoked_at"].is_string() {
             " (revoked)"

@@ -2,20 +2,14 @@
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use gantry_client::{Client, UploadOptions};
-use gantry_core::{Event, Package, Repository};
+use gantry_client::Client;
+use gantry_core::Repository;
 use serde::Serialize;
 
-use crate::cli::{
-    AdminCommand, Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand, WebhooksCommand,
-};
+use crate::cli::{AdminCommand, Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand};
 use crate::settings;
-
-/// How long `push`, `cp` and `mv` wait for sync before giving up.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub(crate) fn split_repo(text: &str) -> anyhow::Result<(&str, &str)> {
     match text.split('/').collect::<Vec<_>>().as_slice() {
@@ -40,20 +34,6 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn describe(p: &Package) -> String {
-    format!(
-        "{} {} {} ({}) in {} [{}; sync {}] sha256:{}",
-        p.slug_perm,
-        p.format,
-        p.name,
-        p.version,
-        p.repository,
-        p.state,
-        p.sync_status,
-        p.checksum_sha256
-    )
-}
-
 fn repo_line(r: &Repository) -> String {
     format!(
         "{} [{}] {} package(s){}",
@@ -68,23 +48,6 @@ fn repo_line(r: &Repository) -> String {
     )
 }
 
-fn event_line(e: &Event) -> String {
-    let mut line = format!("{} {:<26} by {}", e.occurred_at, e.event, e.actor);
-    if let Some(repo) = &e.repository {
-        line.push_str(&format!(" in {repo}"));
-    }
-    if let (Some(from), Some(to)) = (&e.source_repository, &e.destination_repository) {
-        line.push_str(&format!(" ({from} → {to})"));
-    }
-    if let Some(slug) = &e.slug_perm {
-        line.push_str(&format!(" [{slug}]"));
-    }
-    if let Some(sum) = &e.checksum_sha256 {
-        line.push_str(&format!(" sha256:{sum}"));
-    }
-    line
-}
-
 pub(crate) fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
     let saved = settings::load();
     let url = global
@@ -96,84 +59,13 @@ pub(crate) fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
     Ok(Client::new(&url, token)?)
 }
 
-/// Polls the package's sync status until it completes, with progress on stderr. A failed
-/// sync is resynced up to `resyncs` times before giving up.
-async fn wait_for_sync(
-    client: &Client,
-    package: &Package,
-    resyncs: u32,
-) -> anyhow::Result<Package> {
-    let (owner, repo) = split_repo(&package.repository)?;
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(100);
-    let mut resyncs_left = resyncs;
-    loop {
-        let status = client
-            .package_status(owner, repo, &package.slug_perm)
-            .await?;
-        let sync = status["sync_status"].as_str().unwrap_or("");
-        let progress = status["sync_progress"].as_i64().unwrap_or(0);
-        match sync {
-            "completed" => {
-                eprintln!("\rsync: completed (100%)   ");
-                return Ok(client.get_package(owner, repo, &package.slug_perm).await?);
-            }
-            "failed" => {
-                let reason = status["status_reason"]
-                    .as_str()
-                    .unwrap_or("no reason given");
-                if resyncs_left == 0 {
-                    eprintln!();
-                    bail!("sync of {} failed: {reason}", package.slug_perm);
-                }
-                resyncs_left -= 1;
-                eprintln!(
-                    "\rsync failed: {reason}; resyncing ({} of {resyncs})",
-                    resyncs - resyncs_left
-                );
-                if let Err(e) = client.resync(owner, repo, &package.slug_perm).await {
-                    eprintln!();
-                    bail!(
-                        "sync of {} failed: {reason} (and resyncing it failed: {e})",
-                        package.slug_perm
-                    );
-                }
-                delay = Duration::from_millis(100);
-                continue;
-            }
-            other => {
-                eprint!("\rsync: {other} ({progress}%)   ");
-                let _ = std::io::stderr().flush();
-            }
-        }
-        if start.elapsed() > SYNC_TIMEOUT {
-            bail!("timed out waiting for {} to sync", package.slug_perm);
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(1));
-    }
-}
-
 pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
     let json = global.output == OutputFormat::Json;
     match command {
         Command::Server(_) | Command::Worker(_) | Command::Admin(AdminCommand::Routes) => {
             unreachable!("dispatched before")
         }
-        Command::Resync(args) => {
-            let (owner, repo, slug) = split_package(&args.package)?;
-            let client = client(global)?;
-            let mut package = client.resync(owner, repo, slug).await?;
-            if !args.no_wait {
-                package =
-                    wait_for_sync(&client, &package, args.sync_attempts.saturating_sub(1)).await?;
-            }
-            if json {
-                print_json(&package)?;
-            } else {
-                println!("{}", describe(&package));
-            }
-        }
+        Command::Resync(args) => super::packages::resync(global, args, json).await?,
         Command::Admin(AdminCommand::Jobs { state }) => {
             let jobs = client(global)?.admin_jobs(state.as_deref()).await?;
             if json {
@@ -197,64 +89,8 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 eprintln!("{} job(s)", jobs.len());
             }
         }
-        Command::Webhooks(cmd) => webhooks(global, cmd, json).await?,
-        Command::Login(args) => {
-            let url_for_login = global
-                .api_url
-                .clone()
-                .or(settings::load().url)
-                .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
-            let token = match (args.api_key, args.username) {
-                (Some(t), _) => t,
-                (None, Some(username)) => {
-                    let password = super::access::read_password()?;
-                    let created = Client::new(&url_for_login, None)?
-                        .send_value(
-                            "POST",
-                            "/api/v1/login",
-                            Some(
-                                &serde_json::json!({ "username": username, "password": password }),
-                            ),
-                        )
-                        .await?;
-                    created["token"]
-                        .as_str()
-                        .context("the server returned no token")?
-                        .to_owned()
-                }
-                (None, None) => {
-                    eprint!("API token: ");
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line)?;
-                    line.trim().to_owned()
-                }
-            };
-            if token.is_empty() {
-                bail!("no token given");
-            }
-            let mut saved = settings::load();
-            let url = global
-                .api_url
-                .clone()
-                .or(saved.url.clone())
-                .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
-            let who = Client::new(&url, Some(token.clone()))?
-                .whoami()
-                .await
-                .context("the server refused the token")?;
-            saved.url = Some(url);
-            saved.token = Some(token);
-            let path = settings::save(&saved)?;
-            if json {
-                print_json(&who)?;
-            } else {
-                println!(
-                    "Logged in as {}; settings saved to {}",
-                    who["actor"].as_str().unwrap_or("?"),
-                    path.display()
-                );
-            }
-        }
+        Command::Webhooks(cmd) => super::webhooks::webhooks(global, cmd, json).await?,
+        Command::Login(args) => login(global, args, json).await?,
         Command::Whoami => {
             let who = client(global)?.whoami().await?;
             if json {
@@ -264,225 +100,31 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             }
         }
         Command::Repos(cmd) => repos(global, cmd, json).await?,
-        Command::Push(args) => {
-            let (owner, repo) = split_repo(&args.repo)?;
-            let client = client(global)?;
-            let options = UploadOptions {
-                name: args.name,
-                version: args.version,
-                filename: args.filename,
-                republish: args.republish,
-                tags: args.tags,
-                checksum_sha256: None,
-            };
-            eprintln!("Uploading {} to {owner}/{repo} …", args.file.display());
-            let mut package = client
-                .upload(&args.format, owner, repo, &args.file, &options)
-                .await?;
-            if !args.no_wait {
-                package = wait_for_sync(&client, &package, args.sync_attempts).await?;
-            }
-            if json {
-                print_json(&package)?;
-            } else {
-                eprintln!("Created {}", describe(&package));
-                println!("{}", package.slug_perm);
-            }
-        }
+        Command::Push(args) => super::packages::push(global, args, json).await?,
         Command::Ls(LsCommand::Pkgs {
             repo,
             query,
             page,
             page_size,
         }) => {
-            let (owner, repo) = split_repo(&repo)?;
-            let result = client(global)?
-                .list_packages(owner, repo, query.as_deref(), page, page_size)
-                .await?;
-            if json {
-                print_json(&result.packages)?;
-            } else {
-                for p in &result.packages {
-                    println!("{}", describe(p));
-                }
-                eprintln!(
-                    "{} package(s) in all; page {} of {}",
-                    result.total, result.page, result.page_total
-                );
-            }
+            super::packages::list(global, &repo, query.as_deref(), (page, page_size), json).await?;
         }
         Command::Ls(LsCommand::Repos { owner }) => {
             repos(global, ReposCommand::Ls { owner }, json).await?;
         }
-        Command::Status(r) => {
-            let (owner, repo, slug) = split_package(&r.package)?;
-            let client = client(global)?;
-            let status = client.package_status(owner, repo, slug).await?;
-            if json {
-                print_json(&client.get_package(owner, repo, slug).await?)?;
-            } else {
-                println!(
-                    "{slug}: sync {} ({}%), state {}{}",
-                    status["sync_status"].as_str().unwrap_or("?"),
-                    status["sync_progress"].as_i64().unwrap_or(0),
-                    status["state"].as_str().unwrap_or("?"),
-                    status["status_reason"]
-                        .as_str()
-                        .map(|r| format!(" — {r}"))
-                        .unwrap_or_default()
-                );
-            }
-        }
-        Command::Cp(args) => promote(global, "copy", args, json).await?,
-        Command::Mv(args) => promote(global, "move", args, json).await?,
-        Command::Quarantine(cmd) => {
-            let (package, reason, release) = match cmd {
-                crate::cli::QuarantineCommand::Add { package, reason } => (package, reason, false),
-                crate::cli::QuarantineCommand::Remove { package, reason } => {
-                    (package, reason, true)
-                }
-            };
-            let (owner, repo, slug) = split_package(&package)?;
-            let updated = client(global)?
-                .send_value(
-                    "POST",
-                    &format!("/api/v1/packages/{owner}/{repo}/{slug}/quarantine"),
-                    Some(&serde_json::json!({ "release": release, "reason": reason })),
-                )
-                .await?;
-            let updated: Package = serde_json::from_value(updated)?;
-            if json {
-                print_json(&updated)?;
-            } else {
-                println!("{}", describe(&updated));
-            }
-        }
+        Command::Status(r) => super::packages::status(global, r, json).await?,
+        Command::Cp(args) => super::packages::promote(global, "copy", args, json).await?,
+        Command::Mv(args) => super::packages::promote(global, "move", args, json).await?,
+        Command::Quarantine(cmd) => super::packages::quarantine(global, cmd, json).await?,
         Command::Yank {
             package,
             reason,
             undo,
-        } => {
-            let (owner, repo, slug) = split_package(&package)?;
-            let updated = client(global)?
-                .send_value(
-                    "POST",
-                    &format!("/api/v1/packages/{owner}/{repo}/{slug}/yank"),
-                    Some(&serde_json::json!({ "yanked": !undo, "reason": reason })),
-                )
-                .await?;
-            let updated: Package = serde_json::from_value(updated)?;
-            if json {
-                print_json(&updated)?;
-            } else {
-                println!(
-                    "{} {}",
-                    describe(&updated),
-                    if updated.is_yanked {
-                        "(yanked)"
-                    } else {
-                        "(not yanked)"
-                    }
-                );
-            }
-        }
-        Command::Promote {
-            source,
-            destination,
-            query,
-            slugs,
-            move_,
-            dry_run,
-            republish,
-        } => {
-            let mut body = serde_json::json!({
-                "source": source, "destination": destination,
-                "mode": if move_ { "move" } else { "copy" },
-                "dry_run": dry_run, "republish": republish,
-            });
-            match (query, slugs.is_empty()) {
-                (Some(q), _) => body["query"] = q.into(),
-                (None, false) => body["slugs"] = slugs.into(),
-                (None, true) => bail!("give -q QUERY or one or more SLUGs"),
-            }
-            let client = client(global)?;
-            let outcome = client
-                .send_value("POST", "/api/v1/promotions", Some(&body))
-                .await;
-            let (result, failed) = match outcome {
-                Ok(r) => {
-                    let refused = r["refused"].as_i64().unwrap_or(0) > 0;
-                    (r, refused)
-                }
-                Err(gantry_client::ClientError::Api {
-                    status: 422,
-                    message,
-                    ..
-                }) => {
-                    // The refusal's details: ask again as a dry run to list every reason.
-                    body["dry_run"] = true.into();
-                    let r = client
-                        .send_value("POST", "/api/v1/promotions", Some(&body))
-                        .await?;
-                    eprintln!("{message}");
-                    (r, true)
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if json {
-                print_json(&result)?;
-            } else {
-                for p in result["packages"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                {
-                    println!(
-                        "{:<14} {} {} {} ({}){}",
-                        p["status"].as_str().unwrap_or("?"),
-                        p["slug_perm"].as_str().unwrap_or("?"),
-                        p["format"].as_str().unwrap_or("?"),
-                        p["name"].as_str().unwrap_or("?"),
-                        p["version"].as_str().unwrap_or("?"),
-                        p["reason"]
-                            .as_str()
-                            .map(|r| format!(" — {r}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-            if failed {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
-        Command::Delete(r) => {
-            let (owner, repo, slug) = split_package(&r.package)?;
-            client(global)?.delete_package(owner, repo, slug).await?;
-            if json {
-                print_json(&serde_json::json!({ "deleted": slug }))?;
-            } else {
-                eprintln!("Deleted {slug} (restorable with `gantry restore`)");
-            }
-        }
-        Command::Restore(r) => {
-            let (owner, repo, slug) = split_package(&r.package)?;
-            let package = client(global)?.restore_package(owner, repo, slug).await?;
-            if json {
-                print_json(&package)?;
-            } else {
-                println!("{}", describe(&package));
-            }
-        }
-        Command::Events(r) => {
-            let (owner, repo, slug) = split_package(&r.package)?;
-            let events = client(global)?.events(owner, repo, slug).await?;
-            if json {
-                print_json(&events)?;
-            } else {
-                for e in &events {
-                    println!("{}", event_line(e));
-                }
-            }
-        }
+        } => super::packages::yank(global, &package, reason, undo, json).await?,
+        Command::Promote(args) => return super::packages::bulk_promote(global, args, json).await,
+        Command::Delete(r) => super::packages::delete(global, r, json).await?,
+        Command::Restore(r) => super::packages::restore(global, r, json).await?,
+        Command::Events(r) => super::packages::events(global, r, json).await?,
         Command::Tokens(cmd) => super::access::tokens(&client(global)?, cmd, json).await?,
         Command::Users(cmd) => super::access::users(&client(global)?, cmd, json).await?,
         Command::Teams(cmd) => super::access::teams(&client(global)?, cmd, json).await?,
@@ -494,7 +136,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             super::access::entitlements(&client(global)?, cmd, json).await?;
         }
         Command::Audit(args) => super::access::audit(&client(global)?, args, json).await?,
-        Command::Upstream(args) => upstream(global, args, json).await?,
+        Command::Upstream(args) => super::webhooks::upstream(global, args, json).await?,
         Command::Vulndb(cmd) => super::security::vulndb(&client(global)?, cmd, json).await?,
         Command::Vulnerabilities {
             package,
@@ -505,41 +147,24 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
                 .await?;
         }
         Command::Scan(r) => super::security::scan(&client(global)?, &r.package, json).await?,
-        Command::Security(crate::cli::SecurityCommand::Summary { scope }) => {
-            super::security::summary(&client(global)?, &scope, json).await?;
+        Command::Security(crate::cli::SecurityCommand::Summary {
+            scope,
+            packages,
+            severity,
+            fixable,
+        }) => {
+            let filters = super::security::SummaryFilters {
+                packages,
+                severity,
+                fixable,
+            };
+            super::security::summary(&client(global)?, &scope, &filters, json).await?;
         }
         Command::Policy(cmd) => super::policy::policy(&client(global)?, cmd, json).await?,
         Command::Rules(cmd) => super::policy::rules(&client(global)?, cmd, json).await?,
         Command::Tags(cmd) => super::policy::tags(&client(global)?, cmd, json).await?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn promote(
-    global: &GlobalArgs,
-    action: &str,
-    args: crate::cli::PromoteArgs,
-    json: bool,
-) -> anyhow::Result<()> {
-    let (owner, repo, slug) = split_package(&args.package)?;
-    let client = client(global)?;
-    let mut package = client
-        .promote(action, owner, repo, slug, &args.destination, args.republish)
-        .await?;
-    if !args.no_wait {
-        package = wait_for_sync(&client, &package, args.sync_attempts).await?;
-    }
-    if json {
-        print_json(&package)?;
-    } else {
-        eprintln!(
-            "{} {owner}/{repo}/{slug} → {}",
-            if action == "copy" { "Copied" } else { "Moved" },
-            package.repository
-        );
-        println!("{}", package.slug_perm);
-    }
-    Ok(())
 }
 
 async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Result<()> {
@@ -642,271 +267,61 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
     Ok(())
 }
 
-fn parse_header(text: &str) -> anyhow::Result<serde_json::Value> {
-    let (name, value) = text
-        .split_once('=')
-        .context("--header must be NAME=VALUE")?;
-    Ok(serde_json::json!({ "name": name.trim(), "value": value }))
-}
-
-fn webhook_line(w: &serde_json::Value) -> String {
-    format!(
-        "{:>4} {} [{}] events {}{}{}",
-        w["id"],
-        w["target_url"].as_str().unwrap_or("?"),
-        if w["is_active"] == true {
-            "active"
-        } else {
-            "disabled"
-        },
-        w["events"]
-            .as_array()
-            .map(|e| e
-                .iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(","))
-            .unwrap_or_default(),
-        w["package_query"]
-            .as_str()
-            .map(|q| format!(" filter \"{q}\""))
-            .unwrap_or_default(),
-        w["disabled_reason"]
-            .as_str()
-            .map(|r| format!(" — {r}"))
-            .unwrap_or_default(),
-    )
-}
-
-async fn webhooks(global: &GlobalArgs, cmd: WebhooksCommand, json: bool) -> anyhow::Result<()> {
-    let client = client(global)?;
-    let show = |v: &serde_json::Value| -> anyhow::Result<()> {
-        if json {
-            print_json(v)
-        } else {
-            println!("{}", webhook_line(v));
-            Ok(())
-        }
-    };
-    match cmd {
-        WebhooksCommand::Create {
-            repo,
-            target_url,
-            events,
-            secret,
-            package_query,
-            header,
-            inactive,
-        } => {
-            let (owner, name) = split_repo(&repo)?;
-            let mut body = serde_json::json!({
-                "target_url": target_url, "events": events, "is_active": !inactive,
-            });
-            if let Some(s) = secret {
-                body["secret"] = s.into();
-            }
-            if let Some(q) = package_query {
-                body["package_query"] = q.into();
-            }
-            if let Some(h) = header {
-                body["extra_header"] = parse_header(&h)?;
-            }
-            show(&client.create_webhook(owner, name, &body).await?)?;
-        }
-        WebhooksCommand::Ls { repo } => {
-            let (owner, name) = split_repo(&repo)?;
-            let list = client.list_webhooks(owner, name).await?;
-            if json {
-                print_json(&list)?;
-            } else {
-                for w in &list {
-                    println!("{}", webhook_line(w));
-                }
-            }
-        }
-        WebhooksCommand::Update {
-            repo,
-            id,
-            target_url,
-            events,
-            secret,
-            package_query,
-            header,
-            enable,
-            disable,
-        } => {
-            let (owner, name) = split_repo(&repo)?;
-            let mut body = serde_json::json!({});
-            if let Some(u) = target_url {
-                body["target_url"] = u.into();
-            }
-            if let Some(e) = events {
-                body["events"] = e.into();
-            }
-            if let Some(s) = secret {
-                body["secret"] = s.into();
-            }
-            if let Some(q) = package_query {
-                body["package_query"] = q.into();
-            }
-            if let Some(h) = header {
-                body["extra_header"] = parse_header(&h)?;
-            }
-            if enable || disable {
-                body["is_active"] = enable.into();
-            }
-            show(&client.update_webhook(owner, name, id, &body).await?)?;
-        }
-        WebhooksCommand::Delete { repo, id } => {
-            let (owner, name) = split_repo(&repo)?;
-            client.delete_webhook(owner, name, id).await?;
-            if json {
-                print_json(&serde_json::json!({ "deleted": id }))?;
-            } else {
-                eprintln!("Deleted webhook {id}");
-            }
-        }
-        WebhooksCommand::Ping { repo, id } => {
-            let (owner, name) = split_repo(&repo)?;
-            let result = client.ping_webhook(owner, name, id).await?;
-            if json {
-                print_json(&result)?;
-            } else {
-                println!(
-                    "ping {}: {} in {} ms{}",
-                    result["delivery_id"].as_str().unwrap_or("?"),
-                    result["status_code"]
-                        .as_i64()
-                        .map_or_else(|| "no answer".to_owned(), |c| format!("HTTP {c}")),
-                    result["latency_ms"],
-                    result["error"]
-                        .as_str()
-                        .map(|e| format!(" — {e}"))
-                        .unwrap_or_default()
-                );
-            }
-            if result["success"] != true {
-                bail!("the receiver did not accept the ping");
-            }
-        }
-        WebhooksCommand::Deliveries { repo, id } => {
-            let (owner, name) = split_repo(&repo)?;
-            let list = client.webhook_deliveries(owner, name, id).await?;
-            if json {
-                print_json(&list)?;
-            } else {
-                for d in &list {
-                    println!(
-                        "{:>6} {} {:<26} {:<9} attempts {}{}",
-                        d["id"],
-                        d["delivery_id"].as_str().unwrap_or("?"),
-                        d["event"].as_str().unwrap_or("?"),
-                        d["state"].as_str().unwrap_or("?"),
-                        d["attempts"],
-                        d["last_error"]
-                            .as_str()
-                            .map(|e| format!(" — {e}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-        }
-        WebhooksCommand::Redeliver { repo, id, delivery } => {
-            let (owner, name) = split_repo(&repo)?;
-            let d = client.redeliver(owner, name, id, delivery).await?;
-            if json {
-                print_json(&d)?;
-            } else {
-                println!(
-                    "queued delivery {} ({})",
-                    d["id"],
-                    d["delivery_id"].as_str().unwrap_or("?")
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn upstream(
-    global: &GlobalArgs,
-    args: crate::cli::UpstreamArgs,
-    json: bool,
-) -> anyhow::Result<()> {
-    use crate::cli::UpstreamCommand;
-    let client = client(global)?;
-    let line = |u: &serde_json::Value| {
-        format!(
-            "{:>4} {:<16} {:<6} priority {:<3} {} ({}){}",
-            u["id"],
-            u["name"].as_str().unwrap_or("?"),
-            u["format"].as_str().unwrap_or("?"),
-            u["priority"],
-            u["url"].as_str().unwrap_or("?"),
-            u["mode"].as_str().unwrap_or("?"),
-            if u["local_names_only"] == true {
-                " local-names-only"
-            } else {
-                ""
-            }
-        )
-    };
-    match args.command {
-        UpstreamCommand::Create {
-            repo,
-            name,
-            url,
-            priority,
-            mode,
-            username,
-            password,
-            index_ttl_seconds,
-            local_names_only,
-        } => {
-            let (owner, repo) = split_repo(&repo)?;
-            let created = client
+/// `gantry login`: check a token (given, read from stdin, or exchanged for a user's
+/// password) with `whoami`, then save it with the server URL.
+async fn login(global: &GlobalArgs, args: crate::cli::LoginArgs, json: bool) -> anyhow::Result<()> {
+    let url_for_login = global
+        .api_url
+        .clone()
+        .or(settings::load().url)
+        .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
+    let token = match (args.api_key, args.username) {
+        (Some(t), _) => t,
+        (None, Some(username)) => {
+            let password = super::access::read_password()?;
+            let created = Client::new(&url_for_login, None)?
                 .send_value(
                     "POST",
-                    &format!("/api/v1/repos/{owner}/{repo}/upstreams"),
-                    Some(&serde_json::json!({
-                        "format": args.format, "name": name, "url": url, "priority": priority,
-                        "mode": mode, "username": username, "password": password,
-                        "index_ttl_seconds": index_ttl_seconds, "local_names_only": local_names_only,
-                    })),
+                    "/api/v1/login",
+                    Some(&serde_json::json!({ "username": username, "password": password })),
                 )
                 .await?;
-            if json {
-                print_json(&created)?;
-            } else {
-                println!("{}", line(&created));
-            }
+            created["token"]
+                .as_str()
+                .context("the server returned no token")?
+                .to_owned()
         }
-        UpstreamCommand::Ls { repo } => {
-            let (owner, repo) = split_repo(&repo)?;
-            let list = client
-                .get_value(&format!("/api/v1/repos/{owner}/{repo}/upstreams"), &[])
-                .await?;
-            if json {
-                print_json(&list)?;
-            } else {
-                for u in list.as_array().map(Vec::as_slice).unwrap_or_default() {
-                    if u["format"] == args.format.as_str() {
-                        println!("{}", line(u));
-                    }
-                }
-            }
+        (None, None) => {
+            eprint!("API token: ");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim().to_owned()
         }
-        UpstreamCommand::Delete { repo, id } => {
-            let (owner, repo) = split_repo(&repo)?;
-            client
-                .send_value(
-                    "DELETE",
-                    &format!("/api/v1/repos/{owner}/{repo}/upstreams/{id}"),
-                    None,
-                )
-                .await?;
-            eprintln!("Deleted upstream {id}");
-        }
+    };
+    if token.is_empty() {
+        bail!("no token given");
+    }
+    let mut saved = settings::load();
+    let url = global
+        .api_url
+        .clone()
+        .or(saved.url.clone())
+        .unwrap_or_else(|| settings::DEFAULT_URL.to_owned());
+    let who = Client::new(&url, Some(token.clone()))?
+        .whoami()
+        .await
+        .context("the server refused the token")?;
+    saved.url = Some(url);
+    saved.token = Some(token);
+    let path = settings::save(&saved)?;
+    if json {
+        print_json(&who)?;
+    } else {
+        println!(
+            "Logged in as {}; settings saved to {}",
+            who["actor"].as_str().unwrap_or("?"),
+            path.display()
+        );
     }
     Ok(())
 }

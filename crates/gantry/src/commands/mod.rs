@@ -2,9 +2,13 @@
 
 mod access;
 mod client;
+mod packages;
 mod policy;
+mod policy_examples;
+mod progress;
 mod security;
 mod server;
+mod webhooks;
 
 use std::process::ExitCode;
 

@@ -42,11 +42,24 @@ pub(crate) async fn policy(
             owner,
             name,
             file,
+            example,
             disabled,
             precedence,
         } => {
+            let (rego, default_name) = match (&file, &example) {
+                (Some(file), _) => (read(file)?, None),
+                (None, Some(example)) => {
+                    let e = super::policy_examples::find(example)?;
+                    (e.source.to_owned(), Some(e.name))
+                }
+                (None, None) => anyhow::bail!("give --file or --example"),
+            };
+            let name = name
+                .as_deref()
+                .or(default_name)
+                .ok_or_else(|| anyhow::anyhow!("give --name"))?;
             let body = json!({
-                "name": name, "rego": read(&file)?, "enabled": !disabled, "precedence": precedence,
+                "name": name, "rego": rego, "enabled": !disabled, "precedence": precedence,
             });
             let created = client
                 .send_value("POST", &format!("/api/v1/policies/{owner}"), Some(&body))
@@ -55,6 +68,27 @@ pub(crate) async fn policy(
                 print_json(&created)?;
             } else {
                 println!("{}", describe_policy(&created));
+            }
+        }
+        PolicyCommand::Examples { name: Some(name) } => {
+            let e = super::policy_examples::find(&name)?;
+            if json_out {
+                print_json(&json!({ "name": e.name, "summary": e.summary(), "rego": e.source }))?;
+            } else {
+                print!("{}", e.source);
+            }
+        }
+        PolicyCommand::Examples { name: None } => {
+            let list: Vec<_> = super::policy_examples::EXAMPLES
+                .iter()
+                .map(|e| json!({ "name": e.name, "summary": e.summary() }))
+                .collect();
+            if json_out {
+                print_json(&list)?;
+            } else {
+                for e in &super::policy_examples::EXAMPLES {
+                    println!("{:<20} {}", e.name, e.summary());
+                }
             }
         }
         PolicyCommand::Ls { owner } => {

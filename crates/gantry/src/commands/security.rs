@@ -40,8 +40,29 @@ pub(crate) async fn vulndb(client: &Client, cmd: VulndbCommand, json: bool) -> a
                 anyhow::bail!("no .zip or .json files under {}", path.display());
             }
             let mut totals = serde_json::Map::new();
+            let size: u64 = files
+                .iter()
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum();
+            let bar = super::progress::bytes(size, "importing", json);
             for file in &files {
-                let report = client.upload_bytes("/api/v1/vulndb/import", file).await?;
+                let name = file.file_name().unwrap_or_default().to_string_lossy();
+                bar.set_message(format!("importing {name}"));
+                let report = client
+                    .upload_bytes(
+                        "/api/v1/vulndb/import",
+                        file,
+                        Some(super::progress::reporter(&bar)),
+                    )
+                    .await;
+                let report = match report {
+                    Ok(r) => r,
+                    Err(e) => {
+                        bar.finish_and_clear();
+                        return Err(e.into());
+                    }
+                };
                 for key in [
                     "records",
                     "added",
@@ -58,22 +79,26 @@ pub(crate) async fn vulndb(client: &Client, cmd: VulndbCommand, json: bool) -> a
                     + report["seconds"].as_f64().unwrap_or(0.0);
                 totals.insert("seconds".into(), secs.into());
                 if !json {
-                    eprintln!(
-                        "{}: {} records, {} added, {} updated, {} unchanged",
+                    // Records are counted per bundle: a record that names several ecosystems
+                    // is one record here, but counts in each ecosystem of `vulndb status`.
+                    let line = format!(
+                        "{}: {} records in this file ({} added, {} updated, {} unchanged)",
                         file.display(),
                         report["records"],
                         report["added"],
                         report["updated"],
                         report["unchanged"]
                     );
+                    bar.suspend(|| eprintln!("{line}"));
                 }
             }
+            bar.finish_and_clear();
             let totals = Value::Object(totals);
             if json {
                 print_json(&totals)?;
             } else {
                 println!(
-                    "imported {} records ({} added, {} updated, {} unchanged, {} skipped) in {:.2} s; {} packages queued for rescan",
+                    "imported {} records, counted per file ({} added, {} updated, {} unchanged, {} skipped) in {:.2} s; {} packages queued for rescan",
                     totals["records"], totals["added"], totals["updated"], totals["unchanged"],
                     totals["skipped"], totals["seconds"].as_f64().unwrap_or(0.0), totals["rescans"]
                 );
@@ -84,11 +109,15 @@ pub(crate) async fn vulndb(client: &Client, cmd: VulndbCommand, json: bool) -> a
             if json {
                 print_json(&status)?;
             } else {
+                // An advisory that affects several ecosystems counts once in each, so the
+                // lines can add up to more than the total (and to more than an import's
+                // per-file record counts).
+                println!("advisories affecting each ecosystem:");
                 for (eco, n) in status["ecosystems"].as_object().into_iter().flatten() {
-                    println!("{eco:<12} {n}");
+                    println!("  {eco:<12} {n}");
                 }
                 println!(
-                    "{} advisories ({} withdrawn); newest modified {}",
+                    "{} distinct advisories ({} withdrawn); newest modified {}",
                     status["total"],
                     status["withdrawn"],
                     status["newest_modified"].as_str().unwrap_or("-")
@@ -183,12 +212,43 @@ pub(crate) async fn scan(client: &Client, package: &str, json: bool) -> anyhow::
     Ok(())
 }
 
-pub(crate) async fn summary(client: &Client, scope: &str, json: bool) -> anyhow::Result<()> {
+/// What `security summary` lists beside the counts.
+pub(crate) struct SummaryFilters {
+    pub(crate) packages: bool,
+    pub(crate) severity: Option<String>,
+    pub(crate) fixable: bool,
+}
+
+/// Prints the counts of a map in the given key order, on one line.
+fn counts_line(label: &str, map: &serde_json::Value, order: &[&str]) {
+    let parts: Vec<String> = order
+        .iter()
+        .map(|k| format!("{k} {}", map[*k].as_i64().unwrap_or(0)))
+        .collect();
+    println!("  {label:<14} {}", parts.join(", "));
+}
+
+pub(crate) async fn summary(
+    client: &Client,
+    scope: &str,
+    filters: &SummaryFilters,
+    json: bool,
+) -> anyhow::Result<()> {
     let path = match scope.split_once('/') {
         Some((owner, repo)) => format!("/api/v1/security/{owner}/{repo}/summary"),
         None => format!("/api/v1/security/{scope}/summary"),
     };
-    let s = client.get_value(&path, &[]).await?;
+    let mut query = Vec::new();
+    if filters.packages {
+        query.push(("packages", "true".to_owned()));
+    }
+    if let Some(s) = &filters.severity {
+        query.push(("severity", s.clone()));
+    }
+    if filters.fixable {
+        query.push(("fixable", "true".to_owned()));
+    }
+    let s = client.get_value(&path, &query).await?;
     if json {
         return print_json(&s);
     }
@@ -199,14 +259,54 @@ pub(crate) async fn summary(client: &Client, scope: &str, json: bool) -> anyhow:
         s["pass"],
         s["fail"]
     );
-    for (k, v) in s["by_status"].as_object().into_iter().flatten() {
-        println!("  status {k:<22} {v}");
+    let statuses = [
+        "no_vulnerabilities",
+        "vulnerabilities_found",
+        "indeterminate",
+        "awaiting_scan",
+        "scanning",
+        "not_scanned",
+        "not_supported",
+        "scan_failed",
+    ];
+    counts_line("scan status", &s["by_status"], &statuses);
+    let severities = ["critical", "high", "medium", "low", "unknown", "none"];
+    counts_line("max severity", &s["by_max_severity"], &severities);
+    let ages: Vec<&str> = s["scan_age_order"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    counts_line("newest scan", &s["scan_age"], &ages);
+    let Some(list) = s["package_list"].as_array() else {
+        return Ok(());
+    };
+    println!();
+    for p in list {
+        println!(
+            "{} {} {} {} ({}) {} {} max {} vulnerabilities {}{}",
+            p["slug_perm"].as_str().unwrap_or("?"),
+            p["repository"].as_str().unwrap_or("?"),
+            p["format"].as_str().unwrap_or("?"),
+            p["name"].as_str().unwrap_or("?"),
+            p["version"].as_str().unwrap_or("?"),
+            p["filename"].as_str().unwrap_or("?"),
+            p["security_scan_status"].as_str().unwrap_or("?"),
+            p["max_severity"].as_str().unwrap_or("-"),
+            p["num_vulnerabilities"],
+            p["fixable_vulnerabilities"]
+                .as_i64()
+                .map(|n| format!(" ({n} fixable)"))
+                .unwrap_or_default(),
+        );
     }
-    for (k, v) in s["by_max_severity"].as_object().into_iter().flatten() {
-        println!("  max severity {k:<16} {v}");
-    }
-    for (k, v) in s["scan_age"].as_object().into_iter().flatten() {
-        println!("  newest scan {k:<17} {v}");
-    }
+    eprintln!(
+        "{} package(s){}",
+        list.len(),
+        if s["package_list_truncated"] == true {
+            " (the first 1000)"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }

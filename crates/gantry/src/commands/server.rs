@@ -3,7 +3,25 @@ use std::process::ExitCode;
 use gantry_server::config::{FileConfig, Overrides};
 use gantry_server::ServerConfig;
 
-use crate::cli::ServerArgs;
+use crate::cli::{LogFormat, ServerArgs};
+
+/// Logs go to stderr. Colour codes only reach a terminal: in a file or a pipe they are noise
+/// that log tools do not strip.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            builder.with_ansi(colour).init();
+        }
+    }
+}
 
 pub(crate) async fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let config = configure(args)?;
@@ -19,13 +37,7 @@ pub(crate) async fn worker(args: ServerArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn configure(args: ServerArgs) -> anyhow::Result<ServerConfig> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(args.log_format);
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),

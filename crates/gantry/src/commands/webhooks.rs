@@ -1,0 +1,279 @@
+//! Webhooks and upstreams of a repository.
+
+use anyhow::{bail, Context};
+
+use super::client::{client, print_json, split_repo};
+use crate::cli::{GlobalArgs, WebhooksCommand};
+
+fn parse_header(text: &str) -> anyhow::Result<serde_json::Value> {
+    let (name, value) = text
+        .split_once('=')
+        .context("--header must be NAME=VALUE")?;
+    Ok(serde_json::json!({ "name": name.trim(), "value": value }))
+}
+
+fn webhook_line(w: &serde_json::Value) -> String {
+    format!(
+        "{:>4} {} [{}] events {}{}{}",
+        w["id"],
+        w["target_url"].as_str().unwrap_or("?"),
+        if w["is_active"] == true {
+            "active"
+        } else {
+            "disabled"
+        },
+        w["events"]
+            .as_array()
+            .map(|e| e
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(","))
+            .unwrap_or_default(),
+        w["package_query"]
+            .as_str()
+            .map(|q| format!(" filter \"{q}\""))
+            .unwrap_or_default(),
+        w["disabled_reason"]
+            .as_str()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default(),
+    )
+}
+
+pub(crate) async fn webhooks(
+    global: &GlobalArgs,
+    cmd: WebhooksCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    let client = client(global)?;
+    let show = |v: &serde_json::Value| -> anyhow::Result<()> {
+        if json {
+            print_json(v)
+        } else {
+            println!("{}", webhook_line(v));
+            Ok(())
+        }
+    };
+    match cmd {
+        WebhooksCommand::Create {
+            repo,
+            target_url,
+            events,
+            secret,
+            package_query,
+            header,
+            inactive,
+        } => {
+            let (owner, name) = split_repo(&repo)?;
+            let mut body = serde_json::json!({
+                "target_url": target_url, "events": events, "is_active": !inactive,
+            });
+            if let Some(s) = secret {
+                body["secret"] = s.into();
+            }
+            if let Some(q) = package_query {
+                body["package_query"] = q.into();
+            }
+            if let Some(h) = header {
+                body["extra_header"] = parse_header(&h)?;
+            }
+            show(&client.create_webhook(owner, name, &body).await?)?;
+        }
+        WebhooksCommand::Ls { repo } => {
+            let (owner, name) = split_repo(&repo)?;
+            let list = client.list_webhooks(owner, name).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for w in &list {
+                    println!("{}", webhook_line(w));
+                }
+            }
+        }
+        WebhooksCommand::Update {
+            repo,
+            id,
+            target_url,
+            events,
+            secret,
+            package_query,
+            header,
+            enable,
+            disable,
+        } => {
+            let (owner, name) = split_repo(&repo)?;
+            let mut body = serde_json::json!({});
+            if let Some(u) = target_url {
+                body["target_url"] = u.into();
+            }
+            if let Some(e) = events {
+                body["events"] = e.into();
+            }
+            if let Some(s) = secret {
+                body["secret"] = s.into();
+            }
+            if let Some(q) = package_query {
+                body["package_query"] = q.into();
+            }
+            if let Some(h) = header {
+                body["extra_header"] = parse_header(&h)?;
+            }
+            if enable || disable {
+                body["is_active"] = enable.into();
+            }
+            show(&client.update_webhook(owner, name, id, &body).await?)?;
+        }
+        WebhooksCommand::Delete { repo, id } => {
+            let (owner, name) = split_repo(&repo)?;
+            client.delete_webhook(owner, name, id).await?;
+            if json {
+                print_json(&serde_json::json!({ "deleted": id }))?;
+            } else {
+                eprintln!("Deleted webhook {id}");
+            }
+        }
+        WebhooksCommand::Ping { repo, id } => {
+            let (owner, name) = split_repo(&repo)?;
+            let result = client.ping_webhook(owner, name, id).await?;
+            if json {
+                print_json(&result)?;
+            } else {
+                println!(
+                    "ping {}: {} in {} ms{}",
+                    result["delivery_id"].as_str().unwrap_or("?"),
+                    result["status_code"]
+                        .as_i64()
+                        .map_or_else(|| "no answer".to_owned(), |c| format!("HTTP {c}")),
+                    result["latency_ms"],
+                    result["error"]
+                        .as_str()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            if result["success"] != true {
+                bail!("the receiver did not accept the ping");
+            }
+        }
+        WebhooksCommand::Deliveries { repo, id } => {
+            let (owner, name) = split_repo(&repo)?;
+            let list = client.webhook_deliveries(owner, name, id).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for d in &list {
+                    println!(
+                        "{:>6} {} {:<26} {:<9} attempts {}{}",
+                        d["id"],
+                        d["delivery_id"].as_str().unwrap_or("?"),
+                        d["event"].as_str().unwrap_or("?"),
+                        d["state"].as_str().unwrap_or("?"),
+                        d["attempts"],
+                        d["last_error"]
+                            .as_str()
+                            .map(|e| format!(" — {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        WebhooksCommand::Redeliver { repo, id, delivery } => {
+            let (owner, name) = split_repo(&repo)?;
+            let d = client.redeliver(owner, name, id, delivery).await?;
+            if json {
+                print_json(&d)?;
+            } else {
+                println!(
+                    "queued delivery {} ({})",
+                    d["id"],
+                    d["delivery_id"].as_str().unwrap_or("?")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn upstream(
+    global: &GlobalArgs,
+    args: crate::cli::UpstreamArgs,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::cli::UpstreamCommand;
+    let client = client(global)?;
+    let line = |u: &serde_json::Value| {
+        format!(
+            "{:>4} {:<16} {:<6} priority {:<3} {} ({}){}",
+            u["id"],
+            u["name"].as_str().unwrap_or("?"),
+            u["format"].as_str().unwrap_or("?"),
+            u["priority"],
+            u["url"].as_str().unwrap_or("?"),
+            u["mode"].as_str().unwrap_or("?"),
+            if u["local_names_only"] == true {
+                " local-names-only"
+            } else {
+                ""
+            }
+        )
+    };
+    match args.command {
+        UpstreamCommand::Create {
+            repo,
+            name,
+            url,
+            priority,
+            mode,
+            username,
+            password,
+            index_ttl_seconds,
+            local_names_only,
+        } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let created = client
+                .send_value(
+                    "POST",
+                    &format!("/api/v1/repos/{owner}/{repo}/upstreams"),
+                    Some(&serde_json::json!({
+                        "format": args.format, "name": name, "url": url, "priority": priority,
+                        "mode": mode, "username": username, "password": password,
+                        "index_ttl_seconds": index_ttl_seconds, "local_names_only": local_names_only,
+                    })),
+                )
+                .await?;
+            if json {
+                print_json(&created)?;
+            } else {
+                println!("{}", line(&created));
+            }
+        }
+        UpstreamCommand::Ls { repo } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let list = client
+                .get_value(&format!("/api/v1/repos/{owner}/{repo}/upstreams"), &[])
+                .await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for u in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+                    if u["format"] == args.format.as_str() {
+                        println!("{}", line(u));
+                    }
+                }
+            }
+        }
+        UpstreamCommand::Delete { repo, id } => {
+            let (owner, repo) = split_repo(&repo)?;
+            client
+                .send_value(
+                    "DELETE",
+                    &format!("/api/v1/repos/{owner}/{repo}/upstreams/{id}"),
+                    None,
+                )
+                .await?;
+            eprintln!("Deleted upstream {id}");
+        }
+    }
+    Ok(())
+}
