@@ -17,21 +17,21 @@ use crate::format::{FormatError, ReadSeek};
 /// Largest body of one extension entry (a GNU long name or link, or a set of PAX records).
 /// Linux paths stop at 4,096 bytes; PAX records for one entry (path, linkpath, times, ids, a
 /// few extended attributes) fit with room to spare.
-pub(crate) const MAX_EXTENSION: u64 = 8 * 1024;
+pub const MAX_EXTENSION: u64 = 8 * 1024;
 /// Characters of a client-supplied name quoted in an error message.
-pub(crate) const QUOTE_LEN: usize = 200;
+pub const QUOTE_LEN: usize = 200;
 
 fn invalid(msg: impl Into<String>) -> FormatError {
     FormatError::Invalid(msg.into())
 }
 
 /// A name for an error message: a bounded, escaped prefix.
-pub(crate) fn quote(name: &str) -> String {
+pub fn quote(name: &str) -> String {
     quote_prefix(name, QUOTE_LEN)
 }
 
 /// Whether an entry name could land outside the directory an archive is unpacked into.
-pub(crate) fn escapes(name: &str) -> bool {
+pub fn escapes(name: &str) -> bool {
     name.starts_with('/')
         || name.starts_with('\\')
         || name.contains('\0')
@@ -41,7 +41,7 @@ pub(crate) fn escapes(name: &str) -> bool {
 
 /// Checks an entry name: it must not escape the archive, nor carry control characters or the
 /// invisible marks that disguise a name.
-pub(crate) fn check_entry_name(name: &str) -> Result<(), FormatError> {
+pub fn check_entry_name(name: &str) -> Result<(), FormatError> {
     if escapes(name) {
         return Err(invalid(format!(
             "archive entry '{}' escapes the archive",
@@ -59,7 +59,7 @@ pub(crate) fn check_entry_name(name: &str) -> Result<(), FormatError> {
 
 /// What an entry is, once its extension headers are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     File,
     Dir,
     /// A symbolic or hard link, with its target.
@@ -69,18 +69,18 @@ pub(crate) enum Kind {
 }
 
 /// One entry of an archive, as a visitor sees it.
-pub(crate) struct Entry<'r> {
+pub struct Entry<'r> {
     /// The full name, checked with [`check_entry_name`].
-    pub(crate) path: String,
-    pub(crate) kind: Kind,
+    pub path: String,
+    pub kind: Kind,
     /// The size the header declares.
-    pub(crate) size: u64,
+    pub size: u64,
     body: &'r mut dyn Read,
 }
 
 impl Entry<'_> {
     /// Reads the body, refusing one larger than `max` bytes without reading past the bound.
-    pub(crate) fn read_bounded(&mut self, max: u64, what: &str) -> Result<Vec<u8>, FormatError> {
+    pub fn read_bounded(&mut self, max: u64, what: &str) -> Result<Vec<u8>, FormatError> {
         if self.size > max {
             return Err(invalid(format!("{what} is larger than {max} bytes")));
         }
@@ -102,20 +102,20 @@ fn read_at_most(reader: &mut dyn Read, max: u64, what: &str) -> Result<Vec<u8>, 
 
 /// What a visitor wants after an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flow {
+pub enum Flow {
     Continue,
     Stop,
 }
 
 /// The bounds of one kind of archive.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct TarLimits {
+pub struct TarLimits {
     /// How the archive is named in errors ("npm tarball (.tgz)").
-    pub(crate) what: &'static str,
+    pub what: &'static str,
     /// Entries, counting extension entries.
-    pub(crate) max_entries: usize,
+    pub max_entries: usize,
     /// Bytes of decompressed tar stream read at most; past it the archive is refused.
-    pub(crate) max_stream: u64,
+    pub max_stream: u64,
 }
 
 /// Names an extension entry gives to the entry after it.
@@ -184,7 +184,7 @@ fn apply_pax(records: &[u8], pending: &mut Pending) -> Result<(), FormatError> {
 /// Reads a gzip-compressed tar archive entry by entry, calling `visit` with each file,
 /// directory, link or other entry (never an extension entry) until it says [`Flow::Stop`] or
 /// the archive ends. Entry names are checked before `visit` sees them.
-pub(crate) fn walk_tar_gz(
+pub fn walk_tar_gz(
     content: &mut dyn ReadSeek,
     limits: TarLimits,
     mut visit: impl FnMut(&mut Entry<'_>) -> Result<Flow, FormatError>,
@@ -287,19 +287,19 @@ pub(crate) fn walk_tar_gz(
     Ok(())
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use std::io::{Cursor, Write};
+/// Hostile archives for the tests of the format crates.
+#[doc(hidden)]
+pub mod testing {
+    use std::io::Write;
 
-    pub(crate) fn gzip(tar: &[u8]) -> Vec<u8> {
+    pub fn gzip(tar: &[u8]) -> Vec<u8> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let _ = gz.write_all(tar);
         gz.finish().unwrap_or_default()
     }
 
     /// A raw tar header block with the given name, type and declared size.
-    pub(crate) fn header_block(name: &[u8], kind: u8, size: u64) -> Vec<u8> {
+    pub fn header_block(name: &[u8], kind: u8, size: u64) -> Vec<u8> {
         let mut header = tar::Header::new_gnu();
         header.set_size(size);
         header.set_mode(0o644);
@@ -314,12 +314,19 @@ pub(crate) mod tests {
     /// A gzip stream of a tar whose first entry is an extension entry declaring `size` bytes,
     /// followed by a few blocks of it. The gzip is tiny whatever `size` says; a reader that
     /// trusts the declared size would try to hold it all.
-    pub(crate) fn huge_extension(kind: u8, size: u64) -> Vec<u8> {
+    pub fn huge_extension(kind: u8, size: u64) -> Vec<u8> {
         let mut tar = header_block(b"././@LongLink", kind, size);
         // Sixteen KiB of body follow: more than the cap, far less than declared.
         tar.extend(std::iter::repeat_n(b'a', 16 * 1024));
         gzip(&tar)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use std::io::Cursor;
 
     fn limits() -> TarLimits {
         TarLimits {

@@ -52,10 +52,10 @@ pub struct Processed {
 
 /// Longest version any format accepts. npm's own semver stops at 256 characters; nothing real
 /// comes near, and a version is stored, indexed and echoed in every listing.
-pub(crate) const MAX_VERSION_LEN: usize = 256;
+pub const MAX_VERSION_LEN: usize = 256;
 
 /// Refuses a version longer than [`MAX_VERSION_LEN`] before it is parsed or quoted.
-pub(crate) fn check_version_len(version: &str) -> Result<(), FormatError> {
+pub fn check_version_len(version: &str) -> Result<(), FormatError> {
     if version.len() > MAX_VERSION_LEN {
         return Err(FormatError::Invalid(format!(
             "version '{}' is longer than {MAX_VERSION_LEN} characters",

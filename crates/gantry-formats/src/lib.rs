@@ -7,12 +7,8 @@
 //! A format's server side (its native protocol and pipeline hooks) is registered with the
 //! server, which builds the [`Registry`] from that one list.
 
-mod archive;
-pub mod cargo;
-mod format;
-pub mod npm;
-pub mod python;
-pub mod raw;
+pub mod archive;
+pub mod format;
 mod sniff;
 
 pub use format::{

@@ -7,10 +7,10 @@ use gantry_protocol::plugin::FormatPlugin;
 /// Every registered format's plugin.
 pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
     vec![
-        Arc::new(crate::native::raw::Plugin),
-        Arc::new(crate::native::python::Plugin),
-        Arc::new(crate::native::cargo::Plugin),
-        Arc::new(crate::native::npm::Plugin),
+        Arc::new(gantry_format_raw::Plugin),
+        Arc::new(gantry_format_python::Plugin),
+        Arc::new(gantry_format_cargo::Plugin),
+        Arc::new(gantry_format_npm::Plugin),
     ]
 }
 

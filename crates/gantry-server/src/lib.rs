@@ -10,15 +10,13 @@ mod drain;
 mod formats;
 mod jobs;
 mod middleware;
-mod native;
 mod policy;
 mod router;
-mod upstream;
 mod vulndb;
 
 // The shared toolkit, under the names the server's modules have always used.
 pub(crate) use gantry_protocol::{
-    access, app, auth, client_error, error, ingest, metrics, pipeline, plugin, render,
+    access, app, auth, error, ingest, metrics, pipeline, plugin, render,
 };
 
 pub use gantry_protocol::app::App;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::pure::{normalize_version, tarball_filename};
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderValue, StatusCode};
@@ -11,18 +12,17 @@ use base64::Engine as _;
 use futures::StreamExt;
 use gantry_core::{EventType, PackageState};
 use gantry_db::{PackageRow, RepoRow};
-use gantry_formats::npm::{normalize_version, tarball_filename};
 use gantry_formats::Declared;
 use serde_json::{json, Value};
 
 use super::tags::{tag_event, valid_tag};
 use super::{json_response, not_found, split, split_name, FORMAT};
 use crate::access::Op;
-use crate::api::load_repo;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::ingest::{Origin, Upload};
+use gantry_protocol::repo::load_repo;
 
 /// Largest publish document without its tarball (deprecate and unpublish send whole
 /// packuments back).
@@ -232,7 +232,7 @@ async fn publish(
         .await?;
     let manifest = tokio::task::spawn_blocking(move || {
         let mut file = file;
-        gantry_formats::npm::read_manifest(&mut file)
+        crate::pure::read_manifest(&mut file)
     })
     .await
     .map_err(AppError::internal)??;

@@ -5,21 +5,21 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::pure::normalize;
 use axum::extract::{Multipart, OriginalUri, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gantry_db::RepoRow;
-use gantry_formats::python::normalize;
 use gantry_formats::Declared;
 
 use crate::access::Op;
-use crate::api::load_repo;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::ingest::{ingest, Upload};
 use crate::render::BaseUrl;
+use gantry_protocol::repo::load_repo;
 
 const FORMAT: &str = "python";
 const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
@@ -234,8 +234,7 @@ pub(crate) async fn project(
         if upstream.local_names_only != 0 && has_local {
             continue;
         }
-        let files = match crate::upstream::python::project_files(&app, &upstream, &normalized).await
-        {
+        let files = match crate::upstream::project_files(&app, &upstream, &normalized).await {
             Ok(files) => files,
             // Already logged and counted; the other sources still answer.
             Err(_) => continue,
@@ -245,7 +244,7 @@ pub(crate) async fn project(
                 continue;
             }
             if !has_local && entries.is_empty() {
-                if let Ok(parsed) = gantry_formats::python::parse_filename(&f.filename) {
+                if let Ok(parsed) = crate::pure::parse_filename(&f.filename) {
                     display = parsed.name;
                 }
             }
@@ -404,9 +403,9 @@ fn project_json(name: &str, entries: &[Entry]) -> String {
     let files = entries
         .iter()
         .map(|e| {
-            if let Ok(parsed) = gantry_formats::python::parse_filename(&e.filename) {
-                let version = gantry_formats::python::normalize_version(&parsed.version)
-                    .unwrap_or(parsed.version);
+            if let Ok(parsed) = crate::pure::parse_filename(&e.filename) {
+                let version =
+                    crate::pure::normalize_version(&parsed.version).unwrap_or(parsed.version);
                 if seen.insert(version.clone()) {
                     versions.push(version);
                 }
@@ -618,10 +617,9 @@ pub(crate) async fn upstream_file(
         .await?
         .filter(|u| u.repository_id == repo.id && u.format == FORMAT)
         .ok_or_else(not_found)?;
-    let parsed = gantry_formats::python::parse_filename(&filename).map_err(|_| not_found())?;
+    let parsed = crate::pure::parse_filename(&filename).map_err(|_| not_found())?;
     let project = normalize(&parsed.name);
-    let version =
-        gantry_formats::python::normalize_version(&parsed.version).unwrap_or(parsed.version);
+    let version = crate::pure::normalize_version(&parsed.version).unwrap_or(parsed.version);
     if let Some(local) = app
         .db
         .find_live_package(repo.id, FORMAT, &project, &version, &filename)
@@ -645,14 +643,14 @@ pub(crate) async fn upstream_file(
             ));
         }
     }
-    let files = crate::upstream::python::project_files(&app, &upstream, &project)
+    let files = crate::upstream::project_files(&app, &upstream, &project)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
     let remote = files
         .into_iter()
         .find(|f| f.filename == filename)
         .ok_or_else(not_found)?;
-    let file = crate::upstream::RemoteFile {
+    let file = gantry_protocol::upstream::RemoteFile {
         format: FORMAT,
         url: remote.url,
         what: filename.clone(),
@@ -661,20 +659,20 @@ pub(crate) async fn upstream_file(
             filename,
             ..Declared::default()
         },
-        expected: crate::upstream::Expected {
+        expected: gantry_protocol::upstream::Expected {
             sha256: remote.sha256,
             ..Default::default()
         },
     };
-    crate::upstream::serve_file(app, repo, &upstream, &method, file).await
+    gantry_protocol::upstream::serve_file(app, repo, &upstream, &method, file).await
 }
 
 /// Python: the legacy upload API, the simple API and file downloads (local and upstream).
-pub(crate) struct Plugin;
+pub struct Plugin;
 
 impl crate::plugin::FormatPlugin for Plugin {
     fn format(&self) -> Arc<dyn gantry_formats::Format> {
-        Arc::new(gantry_formats::python::Python)
+        Arc::new(crate::pure::Python)
     }
 
     fn routes(&self) -> crate::plugin::RouteSet {

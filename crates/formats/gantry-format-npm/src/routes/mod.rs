@@ -11,21 +11,21 @@ mod upstream;
 
 use std::sync::Arc;
 
+use crate::pure::validate_name;
 use axum::extract::State;
 use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gantry_db::{PackageRow, RepoRow};
-use gantry_formats::npm::validate_name;
 use serde_json::{json, Value};
 
 use crate::access::Op;
-use crate::api::load_repo;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::render::BaseUrl;
+use gantry_protocol::repo::load_repo;
 
 pub(crate) const FORMAT: &str = "npm";
 const ABBREVIATED_TYPE: &str = "application/vnd.npm.install-v1+json";
@@ -251,11 +251,11 @@ async fn live_version(
 }
 
 /// npm: the registry API (packuments, tarballs, publish, dist-tags, unpublish).
-pub(crate) struct Plugin;
+pub struct Plugin;
 
 impl crate::plugin::FormatPlugin for Plugin {
     fn format(&self) -> Arc<dyn gantry_formats::Format> {
-        Arc::new(gantry_formats::npm::Npm)
+        Arc::new(crate::pure::Npm)
     }
 
     fn routes(&self) -> crate::plugin::RouteSet {

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::AppResult;
-use crate::upstream::npm::{escape_name, RemotePackument};
+use crate::upstream::{escape_name, RemotePackument};
 
 /// Where a rendered packument is kept in the shared index cache (`crate::index_cache`), with
 /// its ETag as the validator: anything that changes a packument changes its ETag, so entries
@@ -95,8 +95,7 @@ pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppRes
         if upstream.local_names_only != 0 && fingerprint.0 > 0 {
             continue;
         }
-        if let Ok((packument, fetched_at)) =
-            crate::upstream::npm::packument(app, &upstream, name).await
+        if let Ok((packument, fetched_at)) = crate::upstream::packument(app, &upstream, name).await
         {
             remote.push((upstream, packument, fetched_at));
         }
@@ -410,7 +409,7 @@ impl Sources {
                     map.retain(|k, _| {
                         k == "dist"
                             || k == "deprecated"
-                            || gantry_formats::npm::ABBREVIATED_FIELDS.contains(&k.as_str())
+                            || crate::pure::ABBREVIATED_FIELDS.contains(&k.as_str())
                     });
                 }
                 if let Some(dist) = map.get_mut("dist").and_then(Value::as_object_mut) {

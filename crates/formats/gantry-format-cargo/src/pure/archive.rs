@@ -137,7 +137,7 @@ pub(super) mod tests {
         let link = gz.finish().unwrap_or_default();
         assert!(read(&mut Cursor::new(link)).is_err());
 
-        let huge = crate::archive::tests::huge_extension(b'x', 1 << 31);
+        let huge = crate::archive::testing::huge_extension(b'x', 1 << 31);
         let err = read(&mut Cursor::new(huge)).err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("extended header") && e.len() < 300));
         Ok(())

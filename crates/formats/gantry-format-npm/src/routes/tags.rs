@@ -2,20 +2,20 @@
 
 use std::sync::Arc;
 
+use crate::pure::{normalize_version, validate_name};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use gantry_core::{EventType, PackageState};
 use gantry_db::{PackageRow, RepoRow};
-use gantry_formats::npm::{normalize_version, validate_name};
 use serde_json::{json, Value};
 
 use super::{json_response, live_version, not_found, packument};
 use crate::access::Op;
-use crate::api::load_repo;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
+use gantry_protocol::repo::load_repo;
 
 /// Largest dist-tag request body.
 const MAX_TAG_BODY: usize = 4096;

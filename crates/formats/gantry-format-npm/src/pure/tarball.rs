@@ -147,11 +147,15 @@ pub(crate) mod tests {
             (b'4', "block device"),
             (b'6', "FIFO"),
         ] {
-            let mut tar = crate::archive::tests::header_block(b"package/package.json", b'0', 2);
+            let mut tar = crate::archive::testing::header_block(b"package/package.json", b'0', 2);
             tar.extend(b"{}".iter().copied().chain(std::iter::repeat_n(0, 510)));
-            tar.extend(crate::archive::tests::header_block(b"package/dev", kind, 0));
+            tar.extend(crate::archive::testing::header_block(
+                b"package/dev",
+                kind,
+                0,
+            ));
             tar.extend([0u8; 1024]);
-            let err = read(&mut Cursor::new(crate::archive::tests::gzip(&tar)));
+            let err = read(&mut Cursor::new(crate::archive::testing::gzip(&tar)));
             assert!(
                 err.as_ref()
                     .err()
@@ -164,7 +168,7 @@ pub(crate) mod tests {
     #[test]
     fn a_huge_long_name_is_refused_before_it_is_read() {
         // 512 MiB declared, a few KB of gzip: the bound is on the declared size.
-        let bytes = crate::archive::tests::huge_extension(b'L', 512 * 1024 * 1024);
+        let bytes = crate::archive::testing::huge_extension(b'L', 512 * 1024 * 1024);
         let err = read(&mut Cursor::new(bytes)).err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("extended header") && e.len() < 300));
     }

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::pure::{index_path, normalize};
 use axum::http::Method;
 use axum::response::Response;
 use futures::StreamExt;
 use gantry_db::{RepoRow, UpstreamRow};
-use gantry_formats::cargo::{index_path, normalize};
 use gantry_formats::Declared;
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +91,7 @@ async fn get_text(
     upstream: &UpstreamRow,
     url: &str,
 ) -> Result<Option<String>, String> {
-    let response = super::request(app, upstream, url)
+    let response = gantry_protocol::upstream::request(app, upstream, url)
         .await
         .map_err(|e| e.to_string())?
         .timeout(FETCH_TIMEOUT)
@@ -125,7 +125,7 @@ pub(crate) async fn index_lines(
     upstream: &UpstreamRow,
     name: &str,
 ) -> Result<Vec<UpstreamLine>, String> {
-    if !gantry_formats::cargo::valid_crate_name(name) {
+    if !crate::pure::valid_crate_name(name) {
         return Ok(Vec::new());
     }
     let lower = name.to_ascii_lowercase();
@@ -148,9 +148,7 @@ fn parse_index(text: &str, name: &str) -> Vec<UpstreamLine> {
             let entry: serde_json::Value = serde_json::from_str(line).ok()?;
             let entry_name = entry["name"].as_str()?;
             let vers = entry["vers"].as_str()?;
-            if normalize(entry_name) != wanted
-                || gantry_formats::cargo::Version::parse(vers).is_err()
-            {
+            if normalize(entry_name) != wanted || crate::pure::Version::parse(vers).is_err() {
                 return None;
             }
             Some(UpstreamLine {
@@ -262,7 +260,7 @@ pub(crate) async fn download(
     let url = download_url(app, &upstream, name, version, &cksum)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
-    let file = super::RemoteFile {
+    let file = gantry_protocol::upstream::RemoteFile {
         format: FORMAT,
         url,
         what: format!("{name}@{version}"),
@@ -271,12 +269,12 @@ pub(crate) async fn download(
             filename: format!("{name}-{version}.crate"),
             ..Declared::default()
         },
-        expected: super::Expected {
+        expected: gantry_protocol::upstream::Expected {
             sha256: line.cksum,
             ..Default::default()
         },
     };
-    super::serve_file(Arc::clone(app), repo, &upstream, method, file).await
+    gantry_protocol::upstream::serve_file(Arc::clone(app), repo, &upstream, method, file).await
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 
-use crate::api::load_repo;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
+use gantry_protocol::repo::load_repo;
 
 pub(crate) async fn download(
     State(app): State<Arc<App>>,
@@ -46,11 +46,11 @@ pub(crate) async fn download(
 }
 
 /// Raw files: one download route; uploads go through the REST API.
-pub(crate) struct Plugin;
+pub struct Plugin;
 
 impl crate::plugin::FormatPlugin for Plugin {
     fn format(&self) -> Arc<dyn gantry_formats::Format> {
-        Arc::new(gantry_formats::raw::Raw)
+        Arc::new(crate::pure::Raw)
     }
 
     fn routes(&self) -> crate::plugin::RouteSet {

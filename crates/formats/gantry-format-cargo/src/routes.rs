@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::pure::{index_path, normalize, parse_version, valid_crate_name};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{
@@ -18,18 +19,17 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use gantry_db::{CrateVersionRow, RepoRow};
-use gantry_formats::cargo::{index_path, normalize, parse_version, valid_crate_name};
 use gantry_formats::Declared;
 use serde::Deserialize;
 use sha2::Digest;
 
 use crate::access::Op;
-use crate::api::load_repo;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::ingest::{ingest_blob, Origin, Upload};
 use crate::render::BaseUrl;
+use gantry_protocol::repo::load_repo;
 
 const FORMAT: &str = "cargo";
 /// Largest publish metadata document.
@@ -239,12 +239,12 @@ async fn index_file(
     let normalized = normalize(name);
     let stamp = app.db.crate_index_stamp(repo.id, &normalized).await?;
     let local_versions = stamp[0];
-    let mut upstream_lines: Vec<crate::upstream::cargo::UpstreamLine> = Vec::new();
+    let mut upstream_lines: Vec<crate::upstream::UpstreamLine> = Vec::new();
     for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
         if upstream.local_names_only != 0 && local_versions > 0 {
             continue;
         }
-        match crate::upstream::cargo::index_lines(app, &upstream, name).await {
+        match crate::upstream::index_lines(app, &upstream, name).await {
             Ok(lines) => upstream_lines.extend(lines),
             // Already logged and counted; the other sources still answer.
             Err(_) => continue,
@@ -464,7 +464,7 @@ async fn publish_inner(
         )));
     }
     let manifest = read_stored_crate(app, &digests.sha256).await?;
-    gantry_formats::cargo::check_publish_metadata(&publish, &manifest)?;
+    crate::pure::check_publish_metadata(&publish, &manifest)?;
     let format = app
         .formats
         .get(FORMAT)
@@ -542,14 +542,11 @@ async fn check_new_version(
     Ok(())
 }
 
-async fn read_stored_crate(
-    app: &Arc<App>,
-    sha256: &str,
-) -> AppResult<gantry_formats::cargo::Manifest> {
+async fn read_stored_crate(app: &Arc<App>, sha256: &str) -> AppResult<crate::pure::Manifest> {
     let (file, _guard) = app.blobs.open_file(sha256, &app.scratch_dir()).await?;
     tokio::task::spawn_blocking(move || {
         let mut file = file;
-        gantry_formats::cargo::read_crate(&mut file)
+        crate::pure::read_crate(&mut file)
     })
     .await
     .map_err(AppError::internal)?
@@ -688,12 +685,7 @@ async fn search_inner(
         .crate_search(repo.id, &normalize(query.trim()), SEARCH_ROWS)
         .await?;
     // (name, newest unyanked version, its description) per crate, in name order.
-    let mut crates: Vec<(
-        String,
-        String,
-        Option<gantry_formats::cargo::Version>,
-        String,
-    )> = Vec::new();
+    let mut crates: Vec<(String, String, Option<crate::pure::Version>, String)> = Vec::new();
     for (name, normalized, version, metadata, yanked) in rows {
         if crates.last().is_none_or(|c| c.0 != normalized) {
             crates.push((normalized.clone(), name.clone(), None, String::new()));
@@ -701,7 +693,7 @@ async fn search_inner(
         let Some(entry) = crates.last_mut() else {
             continue;
         };
-        let Ok(parsed) = gantry_formats::cargo::Version::parse(&version) else {
+        let Ok(parsed) = crate::pure::Version::parse(&version) else {
             continue;
         };
         if yanked == 0 && entry.2.as_ref().is_none_or(|v| parsed > *v) {
@@ -766,15 +758,15 @@ async fn download_inner(
             .ok_or_else(|| AppError::NotFound(format!("crate {name}@{version} has no file")))?;
         return super::serve_file(app, caller, method, headers, &package, &file).await;
     }
-    crate::upstream::cargo::download(app, caller, method, repo, name, version).await
+    crate::upstream::download(app, caller, method, repo, name, version).await
 }
 
 /// Cargo: the sparse index and the registry web API.
-pub(crate) struct Plugin;
+pub struct Plugin;
 
 impl crate::plugin::FormatPlugin for Plugin {
     fn format(&self) -> Arc<dyn gantry_formats::Format> {
-        Arc::new(gantry_formats::cargo::Cargo)
+        Arc::new(crate::pure::Cargo)
     }
 
     fn routes(&self) -> crate::plugin::RouteSet {

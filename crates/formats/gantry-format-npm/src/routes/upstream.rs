@@ -2,19 +2,19 @@
 
 use std::sync::Arc;
 
+use crate::pure::{normalize_version, tarball_filename, validate_name};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use gantry_formats::npm::{normalize_version, tarball_filename, validate_name};
 use gantry_formats::Declared;
 
 use super::publish::sha512_hex;
 use super::{live_version, FORMAT};
 use crate::access::Op;
-use crate::api::load_repo;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
+use gantry_protocol::repo::load_repo;
 
 /// `GET /{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}`: a tarball an upstream
 /// offers. A version cached (or published) here before is served from the repository;
@@ -63,7 +63,7 @@ pub(crate) async fn upstream_tarball(
             ));
         }
     }
-    let (remote, _) = crate::upstream::npm::packument(&app, &upstream, &package)
+    let (remote, _) = crate::upstream::packument(&app, &upstream, &package)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
     let doc = remote.versions.get(&version).ok_or_else(missing)?;
@@ -71,12 +71,12 @@ pub(crate) async fn upstream_tarball(
         .as_str()
         .ok_or_else(missing)?
         .to_owned();
-    let expected = crate::upstream::Expected {
+    let expected = gantry_protocol::upstream::Expected {
         sha256: None,
         sha512: doc["dist"]["integrity"].as_str().and_then(sha512_hex),
         sha1: doc["dist"]["shasum"].as_str().map(str::to_ascii_lowercase),
     };
-    let file = crate::upstream::RemoteFile {
+    let file = gantry_protocol::upstream::RemoteFile {
         format: FORMAT,
         url,
         what: format!("{package}@{version}"),
@@ -89,5 +89,5 @@ pub(crate) async fn upstream_tarball(
         },
         expected,
     };
-    crate::upstream::serve_file(app, repo, &upstream, &method, file).await
+    gantry_protocol::upstream::serve_file(app, repo, &upstream, &method, file).await
 }

@@ -71,7 +71,7 @@ async fn fetch(
     project: &str,
 ) -> Result<Vec<RemoteFile>, String> {
     let page_url = format!("{}/{project}/", upstream.url.trim_end_matches('/'));
-    let response = super::request(app, upstream, &page_url)
+    let response = gantry_protocol::upstream::request(app, upstream, &page_url)
         .await
         .map_err(|e| e.to_string())?
         .header(
@@ -239,7 +239,7 @@ fn parse_html(text: &str, base: &str) -> Vec<RemoteFile> {
         } else {
             label
         };
-        if gantry_formats::python::parse_filename(&filename).is_err() {
+        if crate::pure::parse_filename(&filename).is_err() {
             continue;
         }
         files.push(RemoteFile {

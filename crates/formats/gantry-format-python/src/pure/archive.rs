@@ -263,7 +263,7 @@ mod tests {
         let empty = tar_gz_with(|b| append(b, "pkg-1.0/setup.py", b""));
         assert!(tar_sdist_metadata(&mut Cursor::new(empty)).is_err());
         // 1 GiB declared as a long name over a tiny gzip: refused on the declared size.
-        let huge = crate::archive::tests::huge_extension(b'L', 1 << 30);
+        let huge = crate::archive::testing::huge_extension(b'L', 1 << 30);
         let err = tar_sdist_metadata(&mut Cursor::new(huge)).err();
         assert!(err.is_some_and(|e| e.to_string().contains("extended header")));
     }

@@ -84,7 +84,7 @@ async fn fetch(
         upstream.url.trim_end_matches('/'),
         escape_name(name)
     );
-    let response = super::request(app, upstream, &url)
+    let response = gantry_protocol::upstream::request(app, upstream, &url)
         .await
         .map_err(|e| e.to_string())?
         .header("accept", "application/json")
@@ -133,7 +133,7 @@ pub(crate) fn parse(body: &[u8], name: &str) -> Result<RemotePackument, String> 
     let mut versions = BTreeMap::new();
     if let Some(all) = doc.get("versions").and_then(Value::as_object) {
         for (version, document) in all.iter().take(MAX_VERSIONS) {
-            let Ok(normal) = gantry_formats::npm::normalize_version(version) else {
+            let Ok(normal) = crate::pure::normalize_version(version) else {
                 continue;
             };
             if normal != *version
