@@ -176,7 +176,7 @@ impl Sources {
     }
 
     /// Versions from upstreams that no local version (or higher-priority upstream) has.
-    fn remote_versions(&self) -> Vec<(&str, &UpstreamRow, &RemotePackument, &Value)> {
+    fn remote_versions(&self) -> Vec<RemoteVersion<'_>> {
         let mut seen: HashSet<&str> = self.local.iter().map(|r| r.version.as_str()).collect();
         let mut out = Vec::new();
         for (upstream, packument, _) in &self.remote {
@@ -258,10 +258,58 @@ impl Sources {
                     .and_then(|m| serde_json::from_str::<Stored<'_>>(m).ok())
             })
             .collect();
-        let fills: Vec<NpmDocument> = self
-            .local
+        let fills = self.fills(&stored);
+        let remote = self.remote_versions();
+        let page = Page {
+            name: json(&self.name),
+            files: format!("{base}/{owner}/{repo}/npm/files/"),
+            upstream_files: format!("{base}/{owner}/{repo}/npm/-/upstream/"),
+            abbreviated,
+            modified: self
+                .local
+                .iter()
+                .map(|r| r.updated_at)
+                .max()
+                .map(gantry_core::time::rfc3339),
+        };
+        let mut out = String::with_capacity(
+            1024 + self
+                .local
+                .iter()
+                .map(|r| r.doc.as_ref().map_or(1024, String::len) + 512)
+                .sum::<usize>(),
+        );
+        let tags = self.dist_tags();
+        self.head(&mut out, &page, &tags, &stored, &remote);
+        out.push_str(",\"dist-tags\":");
+        out.push_str(&serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into()));
+        out.push_str(",\"versions\":{");
+        let mut first = true;
+        for (row, s) in self.local.iter().zip(&stored) {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            self.local_version(&mut out, &page, row, s.as_ref());
+        }
+        for (version, upstream, _, doc) in &remote {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            self.remote_version(&mut out, &page, version, upstream, doc);
+        }
+        out.push('}');
+        if !abbreviated {
+            self.times(&mut out, &page, &remote);
+        }
+        out.push('}');
+        (out, fills)
+    }
+
+    /// Documents of local versions that are not stored yet, to store after this render.
+    fn fills(&self, stored: &[Option<Stored<'_>>]) -> Vec<NpmDocument> {
+        self.local
             .iter()
-            .zip(&stored)
+            .zip(stored)
             .filter_map(|(r, s)| {
                 let s = s.as_ref()?;
                 Some(NpmDocument {
@@ -275,209 +323,220 @@ impl Sources {
                     unpacked_size: s.unpacked_size.and_then(|n| i64::try_from(n).ok()),
                 })
             })
-            .collect();
-        let remote = self.remote_versions();
-        let tags = self.dist_tags();
-        let json = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-        let name = json(&self.name);
-        let mut out = String::with_capacity(
-            1024 + self
-                .local
-                .iter()
-                .map(|r| r.doc.as_ref().map_or(1024, String::len) + 512)
-                .sum::<usize>(),
-        );
-        let files = format!("{base}/{owner}/{repo}/npm/files/");
-        let modified_ms = self.local.iter().map(|r| r.updated_at).max();
-        let modified = modified_ms.map(gantry_core::time::rfc3339);
+            .collect()
+    }
+
+    /// `{` and the fields before `dist-tags`: name and modified time (abbreviated), or id,
+    /// revision, name and the latest version's description (full).
+    fn head(
+        &self,
+        out: &mut String,
+        page: &Page,
+        tags: &BTreeMap<String, String>,
+        stored: &[Option<Stored<'_>>],
+        remote: &[RemoteVersion<'_>],
+    ) {
+        let name = &page.name;
         out.push('{');
-        if abbreviated {
+        if page.abbreviated {
             let _ = write!(out, "\"name\":{name}");
-            if let Some(m) = &modified {
+            if let Some(m) = &page.modified {
                 let _ = write!(out, ",\"modified\":\"{m}\"");
             }
-        } else {
-            let _ = write!(
-                out,
-                "\"_id\":{name},\"_rev\":\"{}\",\"name\":{name}",
-                self.rev()
-            );
-            let latest_desc = tags.get("latest").and_then(|v| {
-                self.local
-                    .iter()
-                    .zip(&stored)
-                    .find(|(r, _)| &r.version == v)
-                    .and_then(|(r, s)| {
-                        r.description
-                            .clone()
-                            .or_else(|| s.as_ref()?.description.as_deref().map(str::to_owned))
-                    })
-                    .or_else(|| {
-                        remote
-                            .iter()
-                            .find(|(rv, ..)| rv == v)
-                            .and_then(|(_, _, p, _)| p.description.clone())
-                    })
-            });
-            if let Some(d) = latest_desc {
-                let _ = write!(out, ",\"description\":{}", json(&d));
-            }
+            return;
         }
-        out.push_str(",\"dist-tags\":");
-        out.push_str(&serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into()));
-        out.push_str(",\"versions\":{");
-        let mut first = true;
-        for (row, s) in self.local.iter().zip(&stored) {
-            let body = row
-                .doc
-                .as_deref()
-                .or_else(|| {
-                    s.as_ref()
-                        .and_then(|s| {
-                            if abbreviated {
-                                s.abbreviated
-                            } else {
-                                s.manifest
-                            }
-                        })
-                        .map(RawValue::get)
+        let _ = write!(
+            out,
+            "\"_id\":{name},\"_rev\":\"{}\",\"name\":{name}",
+            self.rev()
+        );
+        let latest_desc = tags.get("latest").and_then(|v| {
+            self.local
+                .iter()
+                .zip(stored)
+                .find(|(r, _)| &r.version == v)
+                .and_then(|(r, s)| {
+                    r.description
+                        .clone()
+                        .or_else(|| s.as_ref()?.description.as_deref().map(str::to_owned))
                 })
-                .unwrap_or("{}")
-                .trim();
-            let inner = body
-                .strip_prefix('{')
-                .and_then(|b| b.strip_suffix('}'))
-                .unwrap_or("")
-                .trim();
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            push_str(&mut out, &row.version);
-            out.push_str(":{");
-            if inner.is_empty() {
-                out.push_str("\"name\":");
-                out.push_str(&name);
-                out.push_str(",\"version\":");
-                push_str(&mut out, &row.version);
-            } else {
-                out.push_str(inner);
-            }
-            if !abbreviated {
-                out.push_str(",\"_id\":");
-                push_str(&mut out, &format!("{}@{}", self.name, row.version));
-            }
-            if row.yanked != 0 {
-                out.push_str(",\"deprecated\":");
-                push_str(&mut out, row.yank_reason.as_deref().unwrap_or("deprecated"));
-            }
-            out.push_str(",\"dist\":{\"shasum\":");
-            push_str(&mut out, &row.sha1);
-            out.push_str(",\"integrity\":\"sha512-");
-            if let Ok(digest) = hex::decode(&row.sha512) {
-                base64::engine::general_purpose::STANDARD.encode_string(digest, &mut out);
-            }
-            out.push_str("\",\"tarball\":");
-            push_str(
-                &mut out,
-                &format!(
-                    "{files}{}/{}",
-                    row.slug_perm,
-                    super::super::encode_segment(&row.filename)
-                ),
-            );
-            let file_count = row
-                .file_count
-                .or_else(|| s.as_ref()?.file_count.and_then(|n| i64::try_from(n).ok()));
-            if let Some(n) = file_count {
-                let _ = write!(out, ",\"fileCount\":{n}");
-            }
-            let unpacked_size = row.unpacked_size.or_else(|| {
-                s.as_ref()?
-                    .unpacked_size
-                    .and_then(|n| i64::try_from(n).ok())
-            });
-            if let Some(n) = unpacked_size {
-                let _ = write!(out, ",\"unpackedSize\":{n}");
-            }
-            out.push_str("}}");
+                .or_else(|| {
+                    remote
+                        .iter()
+                        .find(|(rv, ..)| rv == v)
+                        .and_then(|(_, _, p, _)| p.description.clone())
+                })
+        });
+        if let Some(d) = latest_desc {
+            let _ = write!(out, ",\"description\":{}", json(&d));
         }
-        for (version, upstream, _, doc) in &remote {
-            let mut doc = (*doc).clone();
-            if let Some(map) = doc.as_object_mut() {
-                if abbreviated {
-                    map.retain(|k, _| {
-                        k == "dist"
-                            || k == "deprecated"
-                            || crate::pure::ABBREVIATED_FIELDS.contains(&k.as_str())
-                    });
-                }
-                if let Some(dist) = map.get_mut("dist").and_then(Value::as_object_mut) {
-                    dist.insert(
-                        "tarball".into(),
-                        Value::String(format!(
-                            "{base}/{owner}/{repo}/npm/-/upstream/{}/{}/{version}",
-                            upstream.id,
-                            escape_name(&self.name)
-                        )),
-                    );
-                }
-            }
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            let _ = write!(
-                out,
-                "{}:{}",
-                json(version),
-                serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
-            );
+    }
+
+    /// One local version: its stored document spliced in, with `_id`, `deprecated` and `dist`.
+    fn local_version(
+        &self,
+        out: &mut String,
+        page: &Page,
+        row: &NpmVersionRow,
+        s: Option<&Stored<'_>>,
+    ) {
+        let body = row
+            .doc
+            .as_deref()
+            .or_else(|| {
+                s.and_then(|s| {
+                    if page.abbreviated {
+                        s.abbreviated
+                    } else {
+                        s.manifest
+                    }
+                })
+                .map(RawValue::get)
+            })
+            .unwrap_or("{}")
+            .trim();
+        let inner = body
+            .strip_prefix('{')
+            .and_then(|b| b.strip_suffix('}'))
+            .unwrap_or("")
+            .trim();
+        push_str(out, &row.version);
+        out.push_str(":{");
+        if inner.is_empty() {
+            out.push_str("\"name\":");
+            out.push_str(&page.name);
+            out.push_str(",\"version\":");
+            push_str(out, &row.version);
+        } else {
+            out.push_str(inner);
         }
-        out.push('}');
-        if !abbreviated {
-            let mut time: HashMap<&str, String> = HashMap::new();
-            for (v, _, packument, _) in &remote {
-                if let Some(t) = packument.time.get(*v) {
-                    time.insert(v, t.clone());
-                }
+        if !page.abbreviated {
+            out.push_str(",\"_id\":");
+            push_str(out, &format!("{}@{}", self.name, row.version));
+        }
+        if row.yanked != 0 {
+            out.push_str(",\"deprecated\":");
+            push_str(out, row.yank_reason.as_deref().unwrap_or("deprecated"));
+        }
+        out.push_str(",\"dist\":{\"shasum\":");
+        push_str(out, &row.sha1);
+        out.push_str(",\"integrity\":\"sha512-");
+        if let Ok(digest) = hex::decode(&row.sha512) {
+            base64::engine::general_purpose::STANDARD.encode_string(digest, out);
+        }
+        out.push_str("\",\"tarball\":");
+        push_str(
+            out,
+            &format!(
+                "{}{}/{}",
+                page.files,
+                row.slug_perm,
+                super::super::encode_segment(&row.filename)
+            ),
+        );
+        let file_count = row
+            .file_count
+            .or_else(|| s?.file_count.and_then(|n| i64::try_from(n).ok()));
+        if let Some(n) = file_count {
+            let _ = write!(out, ",\"fileCount\":{n}");
+        }
+        let unpacked_size = row
+            .unpacked_size
+            .or_else(|| s?.unpacked_size.and_then(|n| i64::try_from(n).ok()));
+        if let Some(n) = unpacked_size {
+            let _ = write!(out, ",\"unpackedSize\":{n}");
+        }
+        out.push_str("}}");
+    }
+
+    /// One upstream version, its tarball pointed at this repository's upstream route.
+    fn remote_version(
+        &self,
+        out: &mut String,
+        page: &Page,
+        version: &str,
+        upstream: &UpstreamRow,
+        doc: &Value,
+    ) {
+        let mut doc = doc.clone();
+        if let Some(map) = doc.as_object_mut() {
+            if page.abbreviated {
+                map.retain(|k, _| {
+                    k == "dist"
+                        || k == "deprecated"
+                        || crate::pure::ABBREVIATED_FIELDS.contains(&k.as_str())
+                });
             }
-            out.push_str(",\"time\":{");
-            let created = self.local.iter().map(|r| r.uploaded_at).min();
-            if let Some(c) = created {
-                let _ = write!(out, "\"created\":\"{}\"", gantry_core::time::rfc3339(c));
-            }
-            if let Some(m) = &modified {
-                if created.is_some() {
-                    out.push(',');
-                }
-                let _ = write!(out, "\"modified\":\"{m}\"");
-            }
-            let mut any = created.is_some() || modified.is_some();
-            for row in &self.local {
-                if any {
-                    out.push(',');
-                }
-                any = true;
-                let _ = write!(
-                    out,
-                    "{}:\"{}\"",
-                    json(&row.version),
-                    gantry_core::time::rfc3339(row.uploaded_at)
+            if let Some(dist) = map.get_mut("dist").and_then(Value::as_object_mut) {
+                dist.insert(
+                    "tarball".into(),
+                    Value::String(format!(
+                        "{}{}/{}/{version}",
+                        page.upstream_files,
+                        upstream.id,
+                        escape_name(&self.name)
+                    )),
                 );
             }
-            for (v, t) in &time {
-                if any {
-                    out.push(',');
-                }
-                any = true;
-                let _ = write!(out, "{}:{}", json(v), json(t));
-            }
-            out.push('}');
         }
-        out.push('}');
-        (out, fills)
+        let _ = write!(
+            out,
+            "{}:{}",
+            json(version),
+            serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into())
+        );
     }
+
+    /// The full packument's `time`: created, modified, and each version's publish time.
+    fn times(&self, out: &mut String, page: &Page, remote: &[RemoteVersion<'_>]) {
+        let mut time: HashMap<&str, String> = HashMap::new();
+        for (v, _, packument, _) in remote {
+            if let Some(t) = packument.time.get(*v) {
+                time.insert(v, t.clone());
+            }
+        }
+        out.push_str(",\"time\":{");
+        let created = self.local.iter().map(|r| r.uploaded_at).min();
+        let mut fields: Vec<String> = Vec::new();
+        if let Some(c) = created {
+            fields.push(format!("\"created\":\"{}\"", gantry_core::time::rfc3339(c)));
+        }
+        if let Some(m) = &page.modified {
+            fields.push(format!("\"modified\":\"{m}\""));
+        }
+        for row in &self.local {
+            fields.push(format!(
+                "{}:\"{}\"",
+                json(&row.version),
+                gantry_core::time::rfc3339(row.uploaded_at)
+            ));
+        }
+        for (v, t) in &time {
+            fields.push(format!("{}:{}", json(v), json(t)));
+        }
+        out.push_str(&fields.join(","));
+        out.push('}');
+    }
+}
+
+/// What every part of one rendering shares.
+struct Page {
+    /// The package name as a JSON string.
+    name: String,
+    /// Where local tarballs are served, up to the slug.
+    files: String,
+    /// Where upstream tarballs are served, up to the upstream's id.
+    upstream_files: String,
+    abbreviated: bool,
+    modified: Option<String>,
+}
+
+/// An upstream version: (version, upstream, its packument, the version's document).
+type RemoteVersion<'a> = (&'a str, &'a UpstreamRow, &'a RemotePackument, &'a Value);
+
+/// `text` as a JSON string.
+fn json(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
 }
 
 #[cfg(test)]
