@@ -118,6 +118,18 @@ impl Origin {
     }
 }
 
+/// What processing (now, or later by the sync job) makes of an upload.
+struct Prepared {
+    identity: gantry_formats::Identity,
+    filename: String,
+    content_type: String,
+    metadata: serde_json::Value,
+    sync_status: SyncStatus,
+    extra: Vec<gantry_formats::ExtraFile>,
+    events: Vec<gantry_db::NewEvent>,
+    jobs: Vec<gantry_db::NewJob>,
+}
+
 /// Creates the package of bytes already in the blob store.
 pub async fn ingest_blob(
     app: &Arc<App>,
@@ -128,70 +140,38 @@ pub async fn ingest_blob(
     digests: Digests,
     declared_identity: Option<gantry_formats::Identity>,
 ) -> AppResult<Ingested> {
-    let limit = app.config.max_upload_size;
     let slug = SlugPerm::generate();
-    let mut created = origin.event(EventType::PackageCreated);
-    created.context = serde_json::json!({
-        "filename": upload.declared.filename, "size": digests.size, "upstream": origin.upstream,
-    });
-    let mut extra = Vec::new();
-    let (identity, filename, content_type, metadata, sync_status, events, jobs) =
-        match (upload.inline, declared_identity) {
-            (false, Some(identity)) => (
-                identity,
-                upload.declared.filename.clone(),
-                gantry_formats::content_type(&upload.declared.filename, &[]).to_owned(),
-                serde_json::json!({}),
-                SyncStatus::AwaitingSync,
-                vec![created],
-                vec![crate::pipeline::SyncPackage {
-                    slug_perm: slug.to_string(),
-                    requested_by: origin.actor.clone(),
-                }
-                .to_new_job()],
-            ),
-            _ => {
-                let processed = process(app, &format, &upload.declared, &digests).await?;
-                extra = processed.extra_files.clone();
-                (
-                    processed.identity,
-                    processed.filename,
-                    processed.content_type,
-                    processed.metadata,
-                    SyncStatus::Completed,
-                    vec![created, origin.event(EventType::PackageSynced)],
-                    Vec::new(),
-                )
-            }
-        };
+    let prepared = prepare(
+        app,
+        origin,
+        &format,
+        &upload,
+        &digests,
+        declared_identity,
+        &slug,
+    )
+    .await?;
     if upload.identical_ok && !upload.republish {
-        let existing = app
-            .db
-            .find_live_package(
-                repo.id,
-                format.id(),
-                &identity.normalized_name,
-                &identity.version,
-                &identity.qualifier,
-            )
-            .await?;
-        if let Some(existing) = existing {
-            if existing.primary_sha256 == digests.sha256 {
-                return Ok(Ingested {
-                    package: existing,
-                    created: false,
-                });
-            }
-            return Err(AppError::Conflict(format!(
-                "{} already exists in {} with different content; a published file cannot be replaced",
-                identity.qualifier,
-                repo.slug()
-            )));
+        if let Some(existing) = identical(app, repo, &format, &prepared.identity, &digests).await? {
+            return Ok(Ingested {
+                package: existing,
+                created: false,
+            });
         }
     }
     if let Some(plugin) = crate::plugin::plugins().get(format.id()) {
-        plugin.before_insert(app, repo, &identity).await?;
+        plugin.before_insert(app, repo, &prepared.identity).await?;
     }
+    let Prepared {
+        identity,
+        filename,
+        content_type,
+        metadata,
+        sync_status,
+        extra,
+        events,
+        mut jobs,
+    } = prepared;
     let mut files = vec![NewFile {
         filename,
         content_type,
@@ -201,27 +181,7 @@ pub async fn ingest_blob(
         sha256: digests.sha256.clone(),
         sha512: digests.sha512.clone(),
     }];
-    for file in extra {
-        let stored = app
-            .blobs
-            .put_stream(
-                futures::stream::once(async move {
-                    Ok::<_, std::io::Error>(bytes::Bytes::from(file.content))
-                }),
-                limit,
-            )
-            .await?;
-        files.push(NewFile {
-            filename: file.filename,
-            content_type: file.content_type,
-            size: i64::try_from(stored.size).unwrap_or(i64::MAX),
-            md5: stored.md5,
-            sha1: stored.sha1,
-            sha256: stored.sha256,
-            sha512: stored.sha512,
-        });
-    }
-    let mut jobs = jobs;
+    files.extend(store_extra_files(app, extra).await?);
     let scan_status = if sync_status == SyncStatus::Completed {
         // Processed now: what follows a sync follows at once.
         let reason = if origin.upstream.is_some() {
@@ -286,6 +246,109 @@ pub async fn ingest_blob(
         package: row,
         created: true,
     })
+}
+
+/// Processes the upload now, or, when the format can name the package from what was
+/// declared and the caller does not need it inline, leaves it to the sync job.
+async fn prepare(
+    app: &Arc<App>,
+    origin: &Origin,
+    format: &Arc<dyn Format>,
+    upload: &Upload,
+    digests: &Digests,
+    declared_identity: Option<gantry_formats::Identity>,
+    slug: &SlugPerm,
+) -> AppResult<Prepared> {
+    let mut created = origin.event(EventType::PackageCreated);
+    created.context = serde_json::json!({
+        "filename": upload.declared.filename, "size": digests.size, "upstream": origin.upstream,
+    });
+    if let (false, Some(identity)) = (upload.inline, declared_identity) {
+        return Ok(Prepared {
+            identity,
+            filename: upload.declared.filename.clone(),
+            content_type: gantry_formats::content_type(&upload.declared.filename, &[]).to_owned(),
+            metadata: serde_json::json!({}),
+            sync_status: SyncStatus::AwaitingSync,
+            extra: Vec::new(),
+            events: vec![created],
+            jobs: vec![crate::pipeline::SyncPackage {
+                slug_perm: slug.to_string(),
+                requested_by: origin.actor.clone(),
+            }
+            .to_new_job()],
+        });
+    }
+    let processed = process(app, format, &upload.declared, digests).await?;
+    Ok(Prepared {
+        identity: processed.identity,
+        filename: processed.filename,
+        content_type: processed.content_type,
+        metadata: processed.metadata,
+        sync_status: SyncStatus::Completed,
+        extra: processed.extra_files,
+        events: vec![created, origin.event(EventType::PackageSynced)],
+        jobs: Vec::new(),
+    })
+}
+
+/// For clients that re-upload what is already there (twine, cargo): the live package of
+/// the same identity when it holds the same bytes; a conflict when it holds other bytes.
+async fn identical(
+    app: &App,
+    repo: &RepoRow,
+    format: &Arc<dyn Format>,
+    identity: &gantry_formats::Identity,
+    digests: &Digests,
+) -> AppResult<Option<gantry_db::PackageRow>> {
+    let existing = app
+        .db
+        .find_live_package(
+            repo.id,
+            format.id(),
+            &identity.normalized_name,
+            &identity.version,
+            &identity.qualifier,
+        )
+        .await?;
+    match existing {
+        Some(existing) if existing.primary_sha256 == digests.sha256 => Ok(Some(existing)),
+        Some(_) => Err(AppError::Conflict(format!(
+            "{} already exists in {} with different content; a published file cannot be replaced",
+            identity.qualifier,
+            repo.slug()
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Stores the small files derived from an artifact (a wheel's METADATA) as blobs.
+async fn store_extra_files(
+    app: &App,
+    extra: Vec<gantry_formats::ExtraFile>,
+) -> AppResult<Vec<NewFile>> {
+    let mut files = Vec::with_capacity(extra.len());
+    for file in extra {
+        let stored = app
+            .blobs
+            .put_stream(
+                futures::stream::once(async move {
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(file.content))
+                }),
+                app.config.max_upload_size,
+            )
+            .await?;
+        files.push(NewFile {
+            filename: file.filename,
+            content_type: file.content_type,
+            size: i64::try_from(stored.size).unwrap_or(i64::MAX),
+            md5: stored.md5,
+            sha1: stored.sha1,
+            sha256: stored.sha256,
+            sha512: stored.sha512,
+        });
+    }
+    Ok(files)
 }
 
 /// Runs the format's processing on a blocking thread over a file of the stored blob.

@@ -225,31 +225,7 @@ async fn publish(
             )));
         }
     }
-    // The tarball's package.json decides; the document must agree with it.
-    let (file, _guard) = app
-        .blobs
-        .open_file(&digests.sha256, &app.scratch_dir())
-        .await?;
-    let manifest = tokio::task::spawn_blocking(move || {
-        let mut file = file;
-        crate::pure::read_manifest(&mut file)
-    })
-    .await
-    .map_err(AppError::internal)??;
-    for field in [
-        "dependencies",
-        "optionalDependencies",
-        "peerDependencies",
-        "devDependencies",
-    ] {
-        if version_doc.get(field).is_some()
-            && !same_map(version_doc.get(field), manifest.document.get(field))
-        {
-            return Err(AppError::BadRequest(format!(
-                "the publish document's {field} disagree with the tarball's package.json"
-            )));
-        }
-    }
+    let manifest = check_against_tarball(app, version_doc, &digests).await?;
     let declared = Declared {
         name: Some(name.to_owned()),
         version: Some(version_key.clone()),
@@ -288,8 +264,58 @@ async fn publish(
             }
             other => other,
         })?;
-    let version = ingested.package.version.clone();
-    // `npm publish` sends {"latest": v}, or {"<tag>": v} with --tag.
+    publish_tags(app, caller, repo, name, document, &ingested.package).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        json!({ "ok": true, "id": name, "slug_perm": ingested.package.slug_perm }),
+    ))
+}
+
+/// Reads the tarball's package.json, which decides; the document's dependencies must agree
+/// with it.
+async fn check_against_tarball(
+    app: &Arc<App>,
+    version_doc: &Value,
+    digests: &gantry_blobs::Digests,
+) -> AppResult<crate::pure::Manifest> {
+    let (file, _guard) = app
+        .blobs
+        .open_file(&digests.sha256, &app.scratch_dir())
+        .await?;
+    let manifest = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        crate::pure::read_manifest(&mut file)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    for field in [
+        "dependencies",
+        "optionalDependencies",
+        "peerDependencies",
+        "devDependencies",
+    ] {
+        if version_doc.get(field).is_some()
+            && !same_map(version_doc.get(field), manifest.document.get(field))
+        {
+            return Err(AppError::BadRequest(format!(
+                "the publish document's {field} disagree with the tarball's package.json"
+            )));
+        }
+    }
+    Ok(manifest)
+}
+
+/// Points the dist-tags the publish names at the new version (`npm publish` sends
+/// `{"latest": v}`, or `{"<tag>": v}` with `--tag`), and `latest` when the name has none.
+async fn publish_tags(
+    app: &Arc<App>,
+    caller: &Caller,
+    repo: &RepoRow,
+    name: &str,
+    document: &Value,
+    package: &gantry_db::PackageRow,
+) -> AppResult<()> {
+    let version = package.version.clone();
     let mut tagged = Vec::new();
     if let Some(tags) = document["dist-tags"].as_object() {
         for (tag, v) in tags {
@@ -316,15 +342,12 @@ async fn publish(
         tag_event(
             app,
             caller,
-            &ingested.package,
+            package,
             json!({ "dist_tags": tagged, "version": version, "action": "publish" }),
         )
         .await?;
     }
-    Ok(json_response(
-        StatusCode::CREATED,
-        json!({ "ok": true, "id": name, "slug_perm": ingested.package.slug_perm }),
-    ))
+    Ok(())
 }
 
 /// A document without a tarball: deprecation messages, and for an unpublish (`-rev`) the
