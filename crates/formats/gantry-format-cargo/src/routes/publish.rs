@@ -1,0 +1,237 @@
+//! `cargo publish`: the length-prefixed body, the crate's own manifest as the source of
+//! truth, and cargo's one-spelling-per-name rule.
+
+use super::*;
+
+/// Reads a request body piece by piece: the framing of cargo's publish body first, then the
+/// rest as a stream.
+struct BodyReader<S> {
+    stream: S,
+    buffer: Vec<u8>,
+}
+
+impl<S, E> BodyReader<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    async fn take(&mut self, n: usize) -> AppResult<Vec<u8>> {
+        while self.buffer.len() < n {
+            match self.stream.next().await {
+                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    return Err(AppError::BadRequest(format!(
+                        "reading the upload failed: {e}"
+                    )))
+                }
+                None => return Err(AppError::BadRequest("the publish body ended early".into())),
+            }
+        }
+        let rest = self.buffer.split_off(n);
+        Ok(std::mem::replace(&mut self.buffer, rest))
+    }
+
+    async fn take_u32(&mut self) -> AppResult<u32> {
+        let bytes = self.take(4).await?;
+        let mut le = [0u8; 4];
+        le.copy_from_slice(&bytes);
+        Ok(u32::from_le_bytes(le))
+    }
+
+    /// The next `length` bytes as a stream; it ends early if the body does.
+    fn rest(self, length: u64) -> impl Stream<Item = Result<Bytes, String>> + Send
+    where
+        S: Send + 'static,
+        E: Send,
+    {
+        let first = Bytes::from(self.buffer);
+        let state = (Some(first), self.stream, length);
+        futures::stream::unfold(state, |(first, mut stream, left)| async move {
+            if left == 0 {
+                return None;
+            }
+            let chunk = match first.filter(|b| !b.is_empty()) {
+                Some(b) => b,
+                None => match stream.next().await? {
+                    Ok(b) => b,
+                    Err(e) => {
+                        return Some((
+                            Err(format!("reading the upload failed: {e}")),
+                            (None, stream, 0),
+                        ))
+                    }
+                },
+            };
+            let take = u64::try_from(chunk.len()).unwrap_or(u64::MAX).min(left);
+            let piece = chunk.slice(..usize::try_from(take).unwrap_or(chunk.len()));
+            Some((Ok(piece), (None, stream, left - take)))
+        })
+    }
+}
+
+/// `PUT /{owner}/{repo}/cargo/api/v1/crates/new`: `cargo publish`. The body is the
+/// publish metadata (JSON, length-prefixed) and the `.crate` (length-prefixed), which is
+/// streamed into the blob store and then checked against the metadata.
+pub(crate) async fn publish(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    request: axum::extract::Request,
+) -> Response {
+    match publish_inner(&app, &caller, &owner, &repo, request).await {
+        Ok(response) => response,
+        Err(err) => {
+            let mut response = cargo_error(err);
+            // The rest of an unread body must not be taken for the next request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            response
+        }
+    }
+}
+
+async fn publish_inner(
+    app: &Arc<App>,
+    caller: &Caller,
+    owner: &str,
+    repo: &str,
+    request: axum::extract::Request,
+) -> AppResult<Response> {
+    // Authorise before reading the body, so strangers learn nothing from its errors.
+    let repo: RepoRow = load_repo(app, caller, owner, repo, Op::Push).await?;
+    let limit = app.config.max_upload_size;
+    let mut reader = BodyReader {
+        stream: request.into_body().into_data_stream(),
+        buffer: Vec::new(),
+    };
+    let json_len = reader.take_u32().await?;
+    if json_len > MAX_PUBLISH_JSON {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the publish metadata is larger than {MAX_PUBLISH_JSON} bytes"
+        )));
+    }
+    let raw = reader
+        .take(usize::try_from(json_len).map_err(AppError::internal)?)
+        .await?;
+    let publish: serde_json::Value = serde_json::from_slice(&raw)
+        .map_err(|e| AppError::BadRequest(format!("the publish metadata is not JSON: {e}")))?;
+    let name = publish["name"].as_str().unwrap_or_default().to_owned();
+    let version = publish["vers"].as_str().unwrap_or_default().to_owned();
+    if !valid_crate_name(&name) {
+        return Err(AppError::BadRequest(format!(
+            "'{name}' is not a valid crate name (ASCII letters, digits, '-' and '_', starting with a letter, at most 64 characters)"
+        )));
+    }
+    parse_version(&version)?;
+    let crate_len = u64::from(reader.take_u32().await?);
+    if crate_len > limit {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the crate exceeds the maximum size of {limit} bytes"
+        )));
+    }
+    check_new_version(app, &repo, &name, &version).await?;
+    let metrics_app = Arc::clone(app);
+    let body = reader.rest(crate_len).map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            metrics_app.metrics.add_received(bytes.len() as u64);
+        }
+        chunk
+    });
+    let digests = app.blobs.put_stream(body, limit).await?;
+    if digests.size != crate_len {
+        return Err(AppError::BadRequest(format!(
+            "the publish body holds {} bytes of crate, its header says {crate_len}",
+            digests.size
+        )));
+    }
+    let manifest = read_stored_crate(app, &digests.sha256).await?;
+    crate::pure::check_publish_metadata(&publish, &manifest)?;
+    let format = app
+        .formats
+        .get(FORMAT)
+        .ok_or_else(|| AppError::internal("cargo format missing"))?;
+    let origin = Origin {
+        actor: caller.actor(),
+        address: caller.address.map(|a| a.to_string()),
+        upstream: None,
+    };
+    let upload = Upload {
+        declared: Declared {
+            name: Some(name.clone()),
+            version: Some(version.clone()),
+            filename: format!("{name}-{version}.crate"),
+            ..Declared::default()
+        },
+        republish: false,
+        tags: Vec::new(),
+        content_length: None,
+        inline: true,
+        identical_ok: false,
+    };
+    ingest_blob(app, &origin, &repo, format, upload, digests, None).await?;
+    tracing::info!(repository = %repo.slug(), crate_name = %name, %version, "crate published");
+    Ok(ok_json(&serde_json::json!({
+        "warnings": { "invalid_categories": [], "invalid_badges": [], "other": [] }
+    })))
+}
+
+/// One spelling per crate: `name` may not join versions stored under another spelling.
+fn refuse_other_spelling(
+    repo: &RepoRow,
+    name: &str,
+    existing: &[(String, String)],
+) -> AppResult<()> {
+    if let Some((other, _)) = existing.iter().find(|(n, _)| n != name) {
+        return Err(AppError::Conflict(format!(
+            "crate '{name}' would duplicate the existing crate '{other}' in {} (names are compared ignoring case and '-'/'_')",
+            repo.slug()
+        )));
+    }
+    Ok(())
+}
+
+/// The spelling rule for crates that arrive by other paths than `cargo publish` (`gantry
+/// push cargo`, the REST upload).
+pub(crate) async fn check_spelling(app: &App, repo: &RepoRow, name: &str) -> AppResult<()> {
+    let existing = app
+        .db
+        .crate_name_versions(repo.id, &normalize(name))
+        .await?;
+    refuse_other_spelling(repo, name, &existing)
+}
+
+/// cargo's uniqueness rules: one spelling per crate (names equal but for case and `-`/`_`
+/// are one crate), and one version per version number, build metadata aside.
+async fn check_new_version(
+    app: &Arc<App>,
+    repo: &RepoRow,
+    name: &str,
+    version: &str,
+) -> AppResult<()> {
+    let existing = app
+        .db
+        .crate_name_versions(repo.id, &normalize(name))
+        .await?;
+    refuse_other_spelling(repo, name, &existing)?;
+    let wanted = build_less(version);
+    if existing.iter().any(|(_, v)| build_less(v) == wanted) {
+        return Err(AppError::Conflict(format!(
+            "crate {name}@{version} already exists in {}; a published version cannot be replaced",
+            repo.slug()
+        )));
+    }
+    Ok(())
+}
+
+async fn read_stored_crate(app: &Arc<App>, sha256: &str) -> AppResult<crate::pure::Manifest> {
+    let (file, _guard) = app.blobs.open_file(sha256, &app.scratch_dir()).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        crate::pure::read_crate(&mut file)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::from)
+}

@@ -1,0 +1,129 @@
+//! The legacy upload API that twine, poetry and uv publish with.
+
+use super::*;
+
+/// `POST /{owner}/{repo}/python/`: the legacy upload API that twine, poetry and uv publish
+/// use (multipart form, `:action=file_upload`, the file in `content`).
+pub(crate) async fn upload(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    request: axum::extract::Request,
+) -> Response {
+    match upload_inner(&app, &caller, &owner, &repo, request).await {
+        Ok(response) => response,
+        Err(err) => {
+            let mut response = err.into_response();
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+            response
+        }
+    }
+}
+
+async fn upload_inner(
+    app: &Arc<App>,
+    caller: &Caller,
+    owner: &str,
+    repo: &str,
+    request: axum::extract::Request,
+) -> AppResult<Response> {
+    // Authorise before reading the body, so strangers learn nothing from form errors.
+    let repo: RepoRow = load_repo(app, caller, owner, repo, Op::Push).await?;
+    let mut multipart = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
+        .await
+        .map_err(|e| {
+            AppError::BadRequest(format!(
+                "expected a multipart upload form: {}",
+                e.body_text()
+            ))
+        })?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut form_bytes = 0usize;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        AppError::BadRequest(format!("malformed upload form: {}", e.body_text()))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "content" {
+            let filename = field
+                .file_name()
+                .map(str::to_owned)
+                .ok_or_else(|| AppError::BadRequest("the content field has no filename".into()))?;
+            let get = |key: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| !v.is_empty())
+            };
+            if get(":action").is_some_and(|a| a != "file_upload") {
+                return Err(AppError::BadRequest(
+                    "only :action=file_upload is supported".into(),
+                ));
+            }
+            let declared = Declared {
+                name: get("name"),
+                version: get("version"),
+                filename,
+                md5: get("md5_digest"),
+                sha1: None,
+                sha256: get("sha256_digest"),
+                sha512: None,
+            };
+            let format = app
+                .formats
+                .get(FORMAT)
+                .ok_or_else(|| AppError::internal("python format missing"))?;
+            let outcome = ingest(
+                app,
+                caller,
+                &repo,
+                format,
+                Upload {
+                    declared,
+                    republish: false,
+                    tags: Vec::new(),
+                    content_length: None,
+                    inline: true,
+                    identical_ok: true,
+                },
+                field,
+            )
+            .await
+            .map_err(|e| match e {
+                // A form that disagrees with the file is a bad request, checksums included.
+                AppError::Unprocessable(m) => AppError::BadRequest(m),
+                other => other,
+            })?;
+            // twine wants 200 for a new file and for an identical re-upload alike.
+            return Ok((
+                StatusCode::OK,
+                axum::Json(serde_json::json!({
+                    "ok": true,
+                    "created": outcome.created,
+                    "slug_perm": outcome.package.slug_perm,
+                })),
+            )
+                .into_response());
+        }
+        if fields.len() >= MAX_FORM_FIELDS {
+            return Err(AppError::BadRequest(format!(
+                "more than {MAX_FORM_FIELDS} form fields"
+            )));
+        }
+        let value = field.text().await.map_err(bad)?;
+        form_bytes += name.len() + value.len();
+        if form_bytes > MAX_FORM_BYTES {
+            return Err(AppError::PayloadTooLarge(
+                "the form fields are too large".into(),
+            ));
+        }
+        fields.push((name, value));
+    }
+    Err(AppError::BadRequest(
+        "the upload has no content field".into(),
+    ))
+}
