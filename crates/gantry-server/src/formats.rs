@@ -18,3 +18,39 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
 pub(crate) fn install() {
     gantry_protocol::plugin::install(registered());
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// `crates/README.md` is the map of the workspace: every crate and every registered
+    /// format has its line, so a new one cannot land without it.
+    #[test]
+    fn the_crate_map_lists_every_crate_and_format() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let map = std::fs::read_to_string(crates.join("README.md")).unwrap_or_default();
+        let mut names = Vec::new();
+        for dir in [crates.clone(), crates.join("formats")] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.path().join("Cargo.toml").is_file() {
+                    names.push(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        assert!(names.len() >= 15, "found only {names:?}");
+        for name in &names {
+            assert!(
+                map.contains(&format!("[`{name}`]")),
+                "crates/README.md has no line for {name}"
+            );
+        }
+        for plugin in super::registered() {
+            let id = plugin.format().id();
+            assert!(
+                map.contains(&format!("[`gantry-format-{id}`]"))
+                    && map.contains(&format!("`{id}`")),
+                "crates/README.md has no line for the {id} format"
+            );
+        }
+    }
+}
