@@ -16,7 +16,9 @@ use gantry_formats::{Format, Identity};
 
 use crate::app::App;
 use crate::client_error::ClientShape;
-use crate::error::AppResult;
+use axum::extract::State;
+
+use crate::error::{ApiPath, AppResult};
 
 /// One format as the server sees it.
 pub trait FormatPlugin: Send + Sync + 'static {
@@ -156,6 +158,28 @@ impl RouteSet {
         T: 'static,
     {
         self.add(path, &["GET", "HEAD"], get(handler))
+    }
+
+    /// `GET` and `HEAD /{owner}/{repo}/{format}/files/{slug}/{filename}`: the package files of
+    /// `format` by slug, served by the toolkit.
+    pub fn slug_files(self, format: &'static str) -> Self {
+        let path = format!("/{{owner}}/{{repo}}/{format}/files/{{slug}}/{{filename}}");
+        let handler = move |State(app): State<Arc<App>>,
+                            caller: crate::auth::Caller,
+                            method: axum::http::Method,
+                            headers: axum::http::HeaderMap,
+                            ApiPath((owner, repo, slug, filename)): ApiPath<(
+            String,
+            String,
+            String,
+            String,
+        )>| async move {
+            crate::serve::serve_by_slug(
+                &app, &caller, &method, &headers, format, &owner, &repo, &slug, &filename,
+            )
+            .await
+        };
+        self.add(&path, &["GET", "HEAD"], get(handler))
     }
 
     /// `PUT` of a small document.

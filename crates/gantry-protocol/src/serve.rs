@@ -147,3 +147,36 @@ pub async fn serve_file(
     });
     Ok((status, headers, Body::from_stream(stream)).into_response())
 }
+
+/// `GET`/`HEAD /{owner}/{repo}/{format}/files/{slug}/{filename}`: a file of a package of
+/// `format`, by the package's slug: the layout of formats whose clients take file URLs from
+/// an index page (register it with [`crate::plugin::RouteSet::slug_files`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_by_slug(
+    app: &Arc<App>,
+    caller: &Caller,
+    method: &Method,
+    headers: &HeaderMap,
+    format: &str,
+    owner: &str,
+    repo: &str,
+    slug: &str,
+    filename: &str,
+) -> AppResult<Response> {
+    let repo = crate::repo::load_repo(app, caller, owner, repo, crate::access::Op::Read).await?;
+    let missing = || AppError::NotFound(format!("file {filename} not found in {}", repo.slug()));
+    let slug = gantry_core::SlugPerm::parse(slug).ok_or_else(missing)?;
+    let package = app
+        .db
+        .get_package(repo.id, slug.as_str())
+        .await?
+        .filter(|p| p.format == format)
+        .ok_or_else(missing)?;
+    let file = package
+        .files
+        .iter()
+        .find(|f| f.filename == filename)
+        .ok_or_else(missing)?
+        .clone();
+    serve_file(app, caller, method, headers, &package, &file).await
+}

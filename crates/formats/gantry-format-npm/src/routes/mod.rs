@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::pure::validate_name;
 use axum::extract::State;
 use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gantry_db::{PackageRow, RepoRow};
@@ -211,32 +211,6 @@ fn store_documents(app: &Arc<App>, fills: Vec<gantry_db::NpmDocument>) {
     });
 }
 
-/// `GET /{owner}/{repo}/npm/files/{slug}/{filename}`: a stored tarball.
-pub(crate) async fn file(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    method: Method,
-    headers: HeaderMap,
-    ApiPath((owner, repo, slug, filename)): ApiPath<(String, String, String, String)>,
-) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let missing = || AppError::NotFound(format!("file {filename} not found in {}", repo.slug()));
-    let slug = gantry_core::SlugPerm::parse(&slug).ok_or_else(missing)?;
-    let package = app
-        .db
-        .get_package(repo.id, slug.as_str())
-        .await?
-        .filter(|p| p.format == FORMAT)
-        .ok_or_else(missing)?;
-    let file = package
-        .files
-        .iter()
-        .find(|f| f.filename == filename)
-        .ok_or_else(missing)?
-        .clone();
-    super::serve_file(&app, &caller, &method, &headers, &package, &file).await
-}
-
 /// The live local package of `name@version`.
 async fn live_version(
     app: &Arc<App>,
@@ -272,7 +246,7 @@ impl crate::plugin::FormatPlugin for Plugin {
                 "/{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}",
                 upstream::upstream_tarball,
             )
-            .file("/{owner}/{repo}/npm/files/{slug}/{filename}", file)
+            .slug_files(FORMAT)
             .get("/{owner}/{repo}/npm/{*path}", get)
             .put_upload("/{owner}/{repo}/npm/{*path}", publish::put)
             .delete("/{owner}/{repo}/npm/{*path}", publish::delete)

@@ -108,32 +108,6 @@ fn redirect(to: &str) -> AppResult<Response> {
     Ok((StatusCode::MOVED_PERMANENTLY, [(LOCATION, location)]).into_response())
 }
 
-/// `/{owner}/{repo}/python/files/{slug}/{filename}`: a distribution or its metadata file.
-pub(crate) async fn file(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    method: Method,
-    headers: HeaderMap,
-    ApiPath((owner, repo, slug, filename)): ApiPath<(String, String, String, String)>,
-) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let not_found = || AppError::NotFound(format!("file {filename} not found in {}", repo.slug()));
-    let slug = gantry_core::SlugPerm::parse(&slug).ok_or_else(not_found)?;
-    let package = app
-        .db
-        .get_package(repo.id, slug.as_str())
-        .await?
-        .filter(|p| p.format == FORMAT)
-        .ok_or_else(not_found)?;
-    let file = package
-        .files
-        .iter()
-        .find(|f| f.filename == filename)
-        .ok_or_else(not_found)?
-        .clone();
-    super::serve_file(&app, &caller, &method, &headers, &package, &file).await
-}
-
 /// `/{owner}/{repo}/python/upstream/{upstream}/{filename}`: a file an upstream offers. A file
 /// cached before is served from the repository. Otherwise it is streamed from the upstream
 /// to the client; in `cache` mode it is stored on the way and becomes a package of the
@@ -220,7 +194,7 @@ impl crate::plugin::FormatPlugin for Plugin {
             .get("/{owner}/{repo}/python/simple", index)
             .get("/{owner}/{repo}/python/simple/{project}/", project)
             .get("/{owner}/{repo}/python/simple/{project}", project)
-            .file("/{owner}/{repo}/python/files/{slug}/{filename}", file)
+            .slug_files(FORMAT)
             .file(
                 "/{owner}/{repo}/python/upstream/{upstream}/{filename}",
                 upstream_file,
