@@ -87,6 +87,82 @@ pub(crate) async fn complete_in(conn: &mut AnyConnection, id: i64, worker: &str)
     Ok(())
 }
 
+/// How one backend claims the next runnable job: the one place the queue differs by backend.
+pub trait JobClaim: Send + Sync {
+    fn claim<'a>(
+        &'a self,
+        pool: &'a sqlx::AnyPool,
+        worker: &'a str,
+        lease_ms: i64,
+    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>>;
+}
+
+/// PostgreSQL: the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so replicas claiming
+/// at the same moment take different jobs instead of waiting on each other.
+pub struct PostgresClaim;
+
+/// SQLite: one statement under the database's single writer lock is already exclusive.
+pub struct SqliteClaim;
+
+impl JobClaim for PostgresClaim {
+    fn claim<'a>(
+        &'a self,
+        pool: &'a sqlx::AnyPool,
+        worker: &'a str,
+        lease_ms: i64,
+    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
+        Box::pin(claim_with(
+            pool,
+            worker,
+            lease_ms,
+            " FOR UPDATE SKIP LOCKED",
+        ))
+    }
+}
+
+impl JobClaim for SqliteClaim {
+    fn claim<'a>(
+        &'a self,
+        pool: &'a sqlx::AnyPool,
+        worker: &'a str,
+        lease_ms: i64,
+    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
+        Box::pin(claim_with(pool, worker, lease_ms, ""))
+    }
+}
+
+async fn claim_with(
+    pool: &sqlx::AnyPool,
+    worker: &str,
+    lease_ms: i64,
+    lock: &str,
+) -> Result<Option<JobRow>> {
+    let now = now_millis();
+    // Two indexed lookups rather than one OR, which would sort every ready job per claim:
+    // due queued jobs first, then jobs whose worker's lease ran out.
+    for candidates in [
+        "state = 'queued' AND run_at <= $3 ORDER BY run_at, id",
+        "state = 'running' AND locked_until < $3 ORDER BY locked_until, id",
+    ] {
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
+             locked_until = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE {candidates} LIMIT 1{lock}) \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let claimed: Option<JobRow> = sqlx::query_as(&sql)
+            .bind(worker)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+        if claimed.is_some() {
+            return Ok(claimed);
+        }
+    }
+    Ok(None)
+}
+
 impl Db {
     pub async fn enqueue_job(&self, job: &NewJob) -> Result<i64> {
         let mut conn = self.pool.acquire().await?;
@@ -96,34 +172,11 @@ impl Db {
     /// Claims the next runnable job for `worker` for `lease_ms`: a queued job that is due,
     /// or a running job whose lease expired (its worker is gone).
     pub async fn claim_job(&self, worker: &str, lease_ms: i64) -> Result<Option<JobRow>> {
-        let now = now_millis();
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        let claim: &dyn JobClaim = match self.backend {
+            Backend::Postgres => &PostgresClaim,
+            Backend::Sqlite => &SqliteClaim,
         };
-        // Two indexed lookups rather than one OR, which would sort every ready job per claim:
-        // due queued jobs first, then jobs whose worker's lease ran out.
-        for candidates in [
-            "state = 'queued' AND run_at <= $3 ORDER BY run_at, id",
-            "state = 'running' AND locked_until < $3 ORDER BY locked_until, id",
-        ] {
-            let sql = format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, \
-                 locked_until = $2, updated_at = $3 \
-                 WHERE id = (SELECT id FROM jobs WHERE {candidates} LIMIT 1{lock}) \
-                 RETURNING {JOB_COLUMNS}"
-            );
-            let claimed: Option<JobRow> = sqlx::query_as(&sql)
-                .bind(worker)
-                .bind(now + lease_ms)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-            if claimed.is_some() {
-                return Ok(claimed);
-            }
-        }
-        Ok(None)
+        claim.claim(&self.pool, worker, lease_ms).await
     }
 
     /// Extends the lease; false when the job is no longer held by `worker`.

@@ -25,7 +25,9 @@ use sqlx::{AnyPool, Executor};
 
 pub use cargo::CrateVersionRow;
 pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
-pub use jobs::{JobRow, NewJob, JOB_DEAD, JOB_QUEUED, JOB_RUNNING};
+pub use jobs::{
+    JobClaim, JobRow, NewJob, PostgresClaim, SqliteClaim, JOB_DEAD, JOB_QUEUED, JOB_RUNNING,
+};
 pub use npm::{NpmDocument, NpmVersionRow};
 pub use packages::{
     GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode,
