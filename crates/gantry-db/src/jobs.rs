@@ -163,7 +163,37 @@ async fn claim_with(
     Ok(None)
 }
 
+/// Serialises scheduling of singleton jobs across replicas on PostgreSQL.
+const PG_SCHEDULE_LOCK: i64 = 0x6761_6e74_7273;
+
 impl Db {
+    /// Enqueues `job` unless a job of its kind is queued or running (other than `except`, the
+    /// job doing the scheduling): periodic work then has exactly one outstanding job, which
+    /// one worker of one replica claims. Returns whether it was enqueued.
+    pub async fn schedule_job(&self, job: &NewJob, except: Option<i64>) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_SCHEDULE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (outstanding,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('queued', 'running') \
+             AND id <> $2",
+        )
+        .bind(&job.kind)
+        .bind(except.unwrap_or(-1))
+        .fetch_one(&mut *tx)
+        .await?;
+        if outstanding > 0 {
+            return Ok(false);
+        }
+        enqueue(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub async fn enqueue_job(&self, job: &NewJob) -> Result<i64> {
         let mut conn = self.pool.acquire().await?;
         enqueue(&mut conn, job).await

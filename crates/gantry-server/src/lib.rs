@@ -41,7 +41,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let _ = app.bound_url.set(format!("http://{addr}"));
     let workers = jobs::start_workers(&app, app.config.workers, "server");
-    vulndb::spawn_periodic_sync(Arc::clone(&app));
+    vulndb::schedule_sync(&app).await?;
     spawn_temporary_sweep(&app);
     // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
     println!("gantry listening on http://{addr}");

@@ -6,7 +6,11 @@
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use gantry_db::JobRow;
+use gantry_jobs::{Completion, Handler, Job, JobContext, JobError};
 
 use gantry_db::NewAdvisory;
 use gantry_vuln::Ecosystem;
@@ -241,43 +245,90 @@ const SYNC_ECOSYSTEMS: &[&str] = &[
     "Packagist",
 ];
 
-/// Fetches `<url>/<Ecosystem>/all.zip` for every ecosystem and imports what changed, every
-/// `interval`, until the process stops. Failures are logged and retried at the next round.
-pub(crate) fn spawn_periodic_sync(app: Arc<App>) {
-    let Some(base) = app.config.vulndb_url.clone() else {
-        return;
-    };
-    let interval = std::time::Duration::from_secs(app.config.vulndb_sync_interval_seconds);
-    tokio::spawn(async move {
-        loop {
-            let mut failed = false;
-            for eco in SYNC_ECOSYSTEMS {
-                let url = format!("{base}/{}/all.zip", url_escape(eco));
-                match fetch_bundle(&app, &url).await {
-                    Ok(Some(bytes)) => match import_bytes(&app, bytes).await {
-                        Ok(report) => {
-                            tracing::info!(%url, added = report.added, updated = report.updated, "vulnerability database synced")
-                        }
-                        Err(e) => {
-                            tracing::warn!(%url, error = %e, "importing a synced bundle failed")
-                        }
-                    },
-                    Ok(None) => tracing::debug!(%url, "no bundle for this ecosystem"),
-                    Err(e) => {
-                        failed = true;
-                        tracing::warn!(%url, error = %e, "fetching a vulnerability bundle failed");
-                    }
-                }
-            }
+/// One round of the periodic sync of the vulnerability database (`vulndb.sync`): a scheduled
+/// job, so it runs on one replica at a time, stops with the workers on shutdown, and is
+/// taken over by another worker if its own dies. Each round schedules the next.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct VulndbSync {}
+
+impl Job for VulndbSync {
+    const KIND: &'static str = "vulndb.sync";
+    const MAX_ATTEMPTS: i64 = 3;
+}
+
+/// Schedules the first round when `vulndb_url` is set and no round is outstanding (a
+/// round scheduled by an earlier run keeps its time).
+pub(crate) async fn schedule_sync(app: &App) -> anyhow::Result<()> {
+    if app.config.vulndb_url.is_some() {
+        app.db
+            .schedule_job(&VulndbSync {}.to_new_job(), None)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) struct SyncHandler {
+    pub(crate) app: Arc<App>,
+}
+
+impl Handler for SyncHandler {
+    type Job = VulndbSync;
+
+    fn run<'a>(
+        &'a self,
+        _payload: VulndbSync,
+        job: &'a JobRow,
+        _ctx: &'a JobContext,
+    ) -> BoxFuture<'a, Result<Completion, JobError>> {
+        Box::pin(async move {
+            let Some(base) = self.app.config.vulndb_url.clone() else {
+                // The operator removed the URL: the schedule ends here.
+                return Ok(Completion::Done);
+            };
+            let failed = sync_round(&self.app, &base).await;
+            let interval = Duration::from_secs(self.app.config.vulndb_sync_interval_seconds);
             // A failed round is tried again within a minute rather than a whole interval.
             let wait = if failed {
-                interval.min(std::time::Duration::from_secs(60))
+                interval.min(Duration::from_secs(60))
             } else {
                 interval
             };
-            tokio::time::sleep(wait).await;
+            let mut next = VulndbSync {}.to_new_job();
+            next.run_at = Some(
+                gantry_core::time::now_millis()
+                    + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+            );
+            self.app
+                .db
+                .schedule_job(&next, Some(job.id))
+                .await
+                .map_err(JobError::retry)?;
+            Ok(Completion::Done)
+        })
+    }
+}
+
+/// Fetches `<base>/<Ecosystem>/all.zip` for every ecosystem and imports what changed; true
+/// when a fetch failed.
+async fn sync_round(app: &Arc<App>, base: &str) -> bool {
+    let mut failed = false;
+    for eco in SYNC_ECOSYSTEMS {
+        let url = format!("{base}/{}/all.zip", url_escape(eco));
+        match fetch_bundle(app, &url).await {
+            Ok(Some(bytes)) => match import_bytes(app, bytes).await {
+                Ok(report) => {
+                    tracing::info!(%url, added = report.added, updated = report.updated, "vulnerability database synced")
+                }
+                Err(e) => tracing::warn!(%url, error = %e, "importing a synced bundle failed"),
+            },
+            Ok(None) => tracing::debug!(%url, "no bundle for this ecosystem"),
+            Err(e) => {
+                failed = true;
+                tracing::warn!(%url, error = %e, "fetching a vulnerability bundle failed");
+            }
         }
-    });
+    }
+    failed
 }
 
 fn url_escape(segment: &str) -> String {

@@ -24,6 +24,9 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     registry.add(policy::EvaluateHandler {
         app: Arc::clone(app),
     });
+    registry.add(crate::vulndb::SyncHandler {
+        app: Arc::clone(app),
+    });
     registry.register(
         gantry_db::DISPATCH_JOB,
         Arc::new(webhooks::DispatchHandler {

@@ -421,6 +421,26 @@ async fn the_database_syncs_from_a_bundle_url_and_copies_are_scanned() -> TestRe
             .admin(Method::GET, "/api/v1/security/acme/summary", None)
             .await?;
         assert_eq!(summary["fail"], 2);
+        // The sync is a scheduled job: after a round, exactly one next round waits, and a
+        // restart (another replica starting, say) does not schedule a second one.
+        let count = |jobs: &serde_json::Value| {
+            jobs.as_array()
+                .map(|j| j.iter().filter(|j| j["kind"] == "vulndb.sync").count())
+                .unwrap_or(0)
+        };
+        let (_, jobs) = s
+            .admin(Method::GET, "/api/v1/admin/jobs?state=queued,running", None)
+            .await?;
+        assert_eq!(count(&jobs), 1, "{jobs}");
+        let restarted = TestServer::builder()
+            .arg("--vulndb-url")
+            .arg(format!("http://127.0.0.1:{port}"))
+            .restart_of(s.shutdown()?)
+            .start()?;
+        let (_, jobs) = restarted
+            .admin(Method::GET, "/api/v1/admin/jobs?state=queued,running", None)
+            .await?;
+        assert_eq!(count(&jobs), 1, "{jobs}");
         TestResult::Ok(())
     }
     .await;
