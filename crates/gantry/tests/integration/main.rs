@@ -33,4 +33,5 @@ mod robustness;
 mod scanning;
 mod security_summary;
 mod server;
+mod upgrade;
 mod webhooks;

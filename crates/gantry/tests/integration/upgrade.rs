@@ -1,0 +1,134 @@
+//! A data directory written by the last release (commit 60ad280, SQLite) opens with this
+//! build: migrations apply, and what it held is still there and still behaves. The snapshot
+//! (`tests/fixtures/release-60ad280-sqlite.tar.gz`) holds repositories acme/dev (private),
+//! staging and production (public); raw app 1.0 (copied to staging, then moved to
+//! production) and app 2.0 (quarantined); npm snap-lib 1.0.0; a policy and a webhook.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::common::{backend, TestResult, TestServer, ADMIN};
+
+fn unpack_snapshot() -> TestResult<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/release-60ad280-sqlite.tar.gz");
+    let status = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&snapshot)
+        .arg("-C")
+        .arg(dir.path())
+        .status()?;
+    if !status.success() {
+        return Err("cannot unpack the snapshot".into());
+    }
+    Ok(dir)
+}
+
+fn names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{} {} {}",
+                p["name"].as_str().unwrap_or_default(),
+                p["version"].as_str().unwrap_or_default(),
+                p["state"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_of_the_last_release_upgrades() -> TestResult {
+    if backend() != "sqlite" {
+        // The snapshot is an SQLite database; the PostgreSQL run has nothing to add here.
+        return Ok(());
+    }
+    let s = TestServer::builder().data_dir(unpack_snapshot()?).start()?;
+    let (st, repos) = s.admin(Method::GET, "/api/v1/repos/acme", None).await?;
+    assert_eq!(st, StatusCode::OK, "{repos}");
+    assert_eq!(repos.as_array().map(Vec::len), Some(3), "{repos}");
+
+    let (_, dev) = s
+        .admin(Method::GET, "/api/v1/packages/acme/dev", None)
+        .await?;
+    assert_eq!(
+        names(&dev),
+        [
+            "app 1.0 available",
+            "app 2.0 quarantined",
+            "snap-lib 1.0.0 available"
+        ],
+        "{dev}"
+    );
+    // The promoted copy is in production, public, with its bytes and its trail.
+    let resp = s
+        .req(
+            Method::GET,
+            "/acme/production/raw/app/1.0/app-1.0.tar.gz",
+            None,
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await?.as_ref(), b"release 1.0\n");
+    let (_, prod) = s
+        .admin(Method::GET, "/api/v1/packages/acme/production", None)
+        .await?;
+    let slug = prod[0]["slug_perm"].as_str().ok_or("slug")?.to_owned();
+    let (_, events) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/acme/production/{slug}/events"),
+            None,
+        )
+        .await?;
+    let kinds: Vec<&str> = events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert!(kinds.contains(&"package.moved"), "{events}");
+    // The npm package is served from its packument.
+    let (st, packument) = s
+        .call(Method::GET, "/acme/dev/npm/snap-lib", Some(ADMIN), None)
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{packument}");
+    assert!(packument["versions"]["1.0.0"]["dist"]["tarball"].is_string());
+    // Policies and webhooks came along.
+    let (_, policies) = s.admin(Method::GET, "/api/v1/policies/acme", None).await?;
+    assert_eq!(policies[0]["name"], "open", "{policies}");
+    let (_, hooks) = s
+        .admin(Method::GET, "/api/v1/webhooks/acme/dev", None)
+        .await?;
+    assert_eq!(hooks.as_array().map(Vec::len), Some(1), "{hooks}");
+    // Today's rules apply to yesterday's data: the quarantined package cannot be replaced.
+    let resp = s
+        .req(
+            Method::POST,
+            "/api/v1/packages/acme/dev/upload/raw",
+            Some(ADMIN),
+        )
+        .query(&[
+            ("name", "app"),
+            ("version", "2.0"),
+            ("filename", "app-2.0.tar.gz"),
+            ("republish", "true"),
+        ])
+        .body("replaced")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    // And new work goes on as usual.
+    let (st, _) = s
+        .upload_raw("acme/dev", "app", "3.0", "app-3.0.tar.gz", b"release 3.0")
+        .await?;
+    assert_eq!(st, StatusCode::CREATED);
+    Ok(())
+}
