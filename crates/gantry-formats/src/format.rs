@@ -161,6 +161,18 @@ pub trait Format: Send + Sync + 'static {
         None
     }
 
+    /// The package-URL type of the format's packages (`pkg:<type>/…`), for SBOMs.
+    fn purl_type(&self) -> &'static str {
+        "generic"
+    }
+
+    /// How a user installs `name` `version` from the repository at `repository_url`
+    /// (`http://host/OWNER/REPO`) with the format's own client, for install snippets.
+    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
+        let _ = (name, version);
+        format!("curl -O {repository_url}/…")
+    }
+
     /// The path (from the server's root) where the format's native protocol serves a file.
     fn download_path(&self, file: &FileLocation<'_>) -> String {
         file.default_path(self.id())

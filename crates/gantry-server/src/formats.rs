@@ -23,6 +23,29 @@ pub(crate) fn install() {
 mod tests {
     use std::path::Path;
 
+    /// What the rest of Gantry needs from a format comes through its trait: every registered
+    /// format names its purl type and tells how its client installs a package.
+    #[test]
+    fn every_format_answers_for_sboms_and_install_snippets() {
+        let mut purls = std::collections::HashSet::new();
+        for plugin in super::registered() {
+            let format = plugin.format();
+            assert!(
+                purls.insert(format.purl_type()),
+                "{} repeats a purl type",
+                format.id()
+            );
+            let hint = format.install_hint("http://h/acme/dev", "demo", "1.2.3");
+            assert!(
+                hint.contains("demo")
+                    && hint.contains("1.2.3")
+                    && hint.contains("http://h/acme/dev"),
+                "{}: {hint}",
+                format.id()
+            );
+        }
+    }
+
     /// `crates/README.md` is the map of the workspace: every crate and every registered
     /// format has its line, so a new one cannot land without it.
     #[test]

@@ -352,6 +352,14 @@ impl Format for Cargo {
         "cargo"
     }
 
+    fn purl_type(&self) -> &'static str {
+        "cargo"
+    }
+
+    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
+        format!("cargo add --registry gantry {name}@{version}  # index = \"sparse+{repository_url}/cargo/index/\"")
+    }
+
     /// Cargo downloads from the web API's path (its `config.json` names it).
     fn download_path(&self, file: &crate::FileLocation<'_>) -> String {
         format!(

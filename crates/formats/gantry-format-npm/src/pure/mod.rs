@@ -242,6 +242,14 @@ impl Format for Npm {
         "npm"
     }
 
+    fn purl_type(&self) -> &'static str {
+        "npm"
+    }
+
+    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
+        format!("npm install --registry {repository_url}/npm/ {name}@{version}")
+    }
+
     /// The identity lives in the tarball's `package.json`.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {
         if declared.filename.contains(['/', '\\']) || declared.filename.len() > 255 {

@@ -134,6 +134,14 @@ impl Format for Python {
         "python"
     }
 
+    fn purl_type(&self) -> &'static str {
+        "pypi"
+    }
+
+    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
+        format!("pip install --index-url {repository_url}/python/simple/ {name}=={version}")
+    }
+
     /// The identity lives in the artifact, so uploads are processed before they are stored as
     /// packages.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {

@@ -45,6 +45,14 @@ impl Format for Raw {
         "raw"
     }
 
+    fn purl_type(&self) -> &'static str {
+        "generic"
+    }
+
+    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
+        format!("curl -O {repository_url}/raw/{name}/{version}/FILENAME")
+    }
+
     /// Raw files are addressed by what the uploader named them.
     fn download_path(&self, file: &crate::FileLocation<'_>) -> String {
         format!(
