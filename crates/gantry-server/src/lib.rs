@@ -25,6 +25,27 @@ mod router;
 mod upstream;
 mod vulndb;
 
+/// Entry points for the fuzz targets in `fuzz/` into parsers that are otherwise private.
+/// Not an API: nothing but the fuzzers calls these.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a `Range` header against a file of `size` bytes.
+    pub fn range(header: &str, size: u64) {
+        let _ = crate::range::parse(Some(header), size);
+    }
+
+    /// Splits an npm publish document fed in chunks of `chunk` bytes, as it streams in.
+    pub fn npm_publish(document: &[u8], chunk: usize) {
+        let mut splitter = crate::native::npm::split::Splitter::new(64 * 1024);
+        for part in document.chunks(chunk.max(1)) {
+            if splitter.feed(part).is_err() {
+                return;
+            }
+        }
+        let _ = splitter.finish();
+    }
+}
+
 pub use app::App;
 pub use config::ServerConfig;
 pub use router::{build_router, openapi, route_table};
