@@ -10,10 +10,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     header.set_size(data.len() as u64);
     header.set_mode(0o644);
     header.set_entry_type(tar::EntryType::Regular);
-    if builder.append_data(&mut header, "package/package.json", data).is_err() {
+    if builder
+        .append_data(&mut header, "package/package.json", data)
+        .is_err()
+    {
         return;
     }
-    let Ok(tar) = builder.into_inner() else { return };
+    let Ok(tar) = builder.into_inner() else {
+        return;
+    };
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     if gz.write_all(&tar).is_err() {
         return;

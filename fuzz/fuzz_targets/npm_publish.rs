@@ -3,6 +3,8 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((first, document)) = data.split_first() else { return };
+    let Some((first, document)) = data.split_first() else {
+        return;
+    };
     gantry_server::fuzzing::npm_publish(document, usize::from(*first) + 1);
 });

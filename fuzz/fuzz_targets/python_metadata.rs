@@ -8,9 +8,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut out = std::io::Cursor::new(Vec::new());
     {
         let mut w = zip::ZipWriter::new(&mut out);
-        let stored =
-            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-        if w.start_file("demo-1.0.dist-info/METADATA", stored).is_err() || w.write_all(data).is_err() {
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        if w.start_file("demo-1.0.dist-info/METADATA", stored).is_err()
+            || w.write_all(data).is_err()
+        {
             return;
         }
         if w.finish().is_err() {

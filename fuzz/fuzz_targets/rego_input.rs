@@ -10,8 +10,12 @@ const POLICIES: &[&str] = &[
 ];
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Some((first, rest)) = data.split_first() else { return };
-    let Ok(input) = serde_json::from_slice::<serde_json::Value>(rest) else { return };
+    let Some((first, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(input) = serde_json::from_slice::<serde_json::Value>(rest) else {
+        return;
+    };
     let policy = POLICIES[usize::from(*first) % POLICIES.len()];
     let _ = gantry_policy::evaluate(policy, &input, &gantry_policy::Limits::default());
 });
