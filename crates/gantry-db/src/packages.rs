@@ -831,6 +831,43 @@ impl Db {
         followups: &[NewJob],
         gate: &GateRecord,
     ) -> Result<PackageRow> {
+        // Concurrent promotions of one identity into one repository collide on PostgreSQL
+        // (a unique violation or a deadlock when both replace it); the transaction is rolled
+        // back, so running it again is safe, and one of them wins.
+        let mut attempt = 0u64;
+        loop {
+            let outcome = self
+                .promote_once(
+                    package, dest, mode, republish, new_slug, actor, followups, gate,
+                )
+                .await;
+            match outcome {
+                Err(DbError::Sqlx(err)) if is_contention(&err) => {
+                    attempt += 1;
+                    if attempt >= PROMOTE_ATTEMPTS {
+                        return Err(DbError::Conflict(
+                            "a concurrent promotion changed the destination; retry".into(),
+                        ));
+                    }
+                    contention_pause(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn promote_once(
+        &self,
+        package: &PackageRow,
+        dest: &RepoRow,
+        mode: PromotionMode,
+        republish: bool,
+        new_slug: &str,
+        actor: &NewEvent,
+        followups: &[NewJob],
+        gate: &GateRecord,
+    ) -> Result<PackageRow> {
         let mut tx = self.pool.begin().await?;
         let id = promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await?;
         if mode == PromotionMode::Copy && !followups.is_empty() {
@@ -854,6 +891,35 @@ impl Db {
     /// rolled back after every check ran, so the answer is exactly what a real run would do.
     #[allow(clippy::too_many_arguments)]
     pub async fn promote_many(
+        &self,
+        items: &[(PackageRow, String, Vec<NewJob>, GateRecord)],
+        dest: &RepoRow,
+        mode: PromotionMode,
+        republish: bool,
+        actor: &NewEvent,
+        dry_run: bool,
+    ) -> Result<std::result::Result<Vec<i64>, Vec<(String, String)>>> {
+        let mut attempt = 0u64;
+        loop {
+            let outcome = self
+                .promote_many_once(items, dest, mode, republish, actor, dry_run)
+                .await;
+            match outcome {
+                Err(DbError::Sqlx(err)) if is_contention(&err) => {
+                    attempt += 1;
+                    if attempt >= PROMOTE_ATTEMPTS {
+                        return Err(DbError::Conflict(
+                            "a concurrent promotion changed the destination; retry".into(),
+                        ));
+                    }
+                    contention_pause(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn promote_many_once(
         &self,
         items: &[(PackageRow, String, Vec<NewJob>, GateRecord)],
         dest: &RepoRow,
@@ -964,6 +1030,29 @@ impl Db {
                 .fetch_all(&self.pool)
                 .await?,
         )
+    }
+}
+
+/// Tries of one promotion transaction that collides with concurrent ones.
+const PROMOTE_ATTEMPTS: u64 = 8;
+
+/// A short pause before a rerun, growing with the attempt, jittered so that colliding
+/// transactions do not meet again.
+async fn contention_pause(attempt: u64) {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) % 40);
+    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt + jitter)).await;
+}
+
+/// Whether an error is a collision with a concurrent transaction, which a rerun resolves: a
+/// unique violation on insert, a deadlock (40P01) or a serialisation failure (40001).
+fn is_contention(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || matches!(db.code().as_deref(), Some("40P01" | "40001"))
+        }
+        _ => false,
     }
 }
 

@@ -135,7 +135,8 @@ impl IntoResponse for AppError {
                 tracing::error!(%detail, "request failed");
                 "internal server error".to_owned()
             }
-            other => other.to_string(),
+            // A message may quote client input; none is sent back longer than this.
+            other => bounded_message(other.to_string()),
         };
         let body = ErrorBody {
             error: ErrorDetail {
@@ -251,3 +252,19 @@ pub struct ApiQuery<T>(pub T);
 pub struct ApiPath<T>(pub T);
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Longest error message sent to a client.
+const MAX_MESSAGE: usize = 2048;
+
+/// Cuts a message to [`MAX_MESSAGE`] bytes (on a character boundary), marking the cut.
+pub fn bounded_message(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}

@@ -22,6 +22,21 @@ pub(crate) use gantry_protocol::{
 pub use gantry_protocol::app::App;
 pub use gantry_protocol::config;
 pub use gantry_protocol::config::ServerConfig;
+
+/// Entry points for the fuzz targets in `fuzz/` into parsers that are otherwise private.
+/// Not an API: nothing but the fuzzers calls these.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a `Range` header against a file of `size` bytes.
+    pub fn range(header: &str, size: u64) {
+        let _ = gantry_protocol::range::parse(Some(header), size);
+    }
+
+    /// Splits an npm publish document fed in chunks of `chunk` bytes, as it streams in.
+    pub fn npm_publish(document: &[u8], chunk: usize) {
+        gantry_format_npm::fuzzing::npm_publish(document, chunk);
+    }
+}
 pub use router::{build_router, openapi, route_table};
 
 use std::sync::Arc;

@@ -15,3 +15,18 @@ pub use routes::Plugin;
 use gantry_formats::{archive, encode_segment, format, ReadSeek};
 use gantry_protocol::serve::*;
 use gantry_protocol::{access, app, auth, client_error, error, ingest, plugin, render};
+
+/// Entry points for the fuzz targets in `fuzz/`. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Splits an npm publish document fed in chunks of `chunk` bytes, as it streams in.
+    pub fn npm_publish(document: &[u8], chunk: usize) {
+        let mut splitter = crate::routes::split::Splitter::new(64 * 1024);
+        for part in document.chunks(chunk.max(1)) {
+            if splitter.feed(part).is_err() {
+                return;
+            }
+        }
+        let _ = splitter.finish();
+    }
+}

@@ -52,7 +52,7 @@ fn cargo_error(err: AppError) -> Response {
     let message = if err.code() == "internal" {
         "internal server error".to_owned()
     } else {
-        err.to_string()
+        crate::error::bounded_message(err.to_string())
     };
     let body = serde_json::json!({
         "error": { "code": err.code(), "message": message },

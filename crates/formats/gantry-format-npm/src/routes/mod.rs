@@ -5,7 +5,7 @@
 
 mod packument;
 mod publish;
-mod split;
+pub(crate) mod split;
 mod tags;
 mod upstream;
 
