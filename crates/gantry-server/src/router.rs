@@ -108,18 +108,15 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::upstreams::create, api::upstreams::list))
         .routes(routes!(api::upstreams::get, api::upstreams::delete))
         .routes(routes!(api::policies::create, api::policies::list))
-        .routes(routes!(api::policies::decisions))
+        .routes(routes!(api::decisions::decisions))
         .routes(routes!(
             api::policies::get,
             api::policies::update,
             api::policies::delete
         ))
         .routes(routes!(api::policies::simulate))
-        .routes(routes!(
-            api::policies::create_rule,
-            api::policies::list_rules
-        ))
-        .routes(routes!(api::policies::delete_rule))
+        .routes(routes!(api::rules::create_rule, api::rules::list_rules))
+        .routes(routes!(api::rules::delete_rule))
         .routes(routes!(api::policies::tags))
 }
 

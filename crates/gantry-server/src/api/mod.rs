@@ -3,10 +3,12 @@
 
 pub(crate) mod access_control;
 pub(crate) mod audit;
+pub(crate) mod decisions;
 pub(crate) mod packages;
 pub(crate) mod policies;
 pub(crate) mod promotions;
 pub(crate) mod repos;
+pub(crate) mod rules;
 pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tokens;

@@ -1,5 +1,6 @@
-//! Policies of a namespace (create, list, get, update, delete, simulate), the decision log,
-//! promotion rules of a repository, and package tags (which policies and rules read).
+//! Policies of a namespace (create, list, get, update, delete, simulate) and package tags
+//! (which policies and rules read). The decision log is in `decisions`, promotion rules of a
+//! repository in `rules`.
 //! Changing policies needs admin on the namespace; reading them needs read there.
 
 use std::sync::Arc;
@@ -7,27 +8,25 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, OwnerName, PackageQuery, Privilege};
-use gantry_db::{DecisionRow, NewRule, PolicyRow, PolicyUpdate, RuleRow};
-use gantry_policy::Condition;
+use gantry_db::{PolicyRow, PolicyUpdate};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::{load_package, load_repo, parse_destination};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 use crate::render::{self, BaseUrl};
 
 const MAX_POLICIES: usize = 100;
-const MAX_RULES: usize = 50;
 /// Most packages one simulation evaluates.
 const MAX_SIMULATED: i64 = 1000;
 const MAX_TAGS: usize = 50;
 
 /// Policy and rule names: 1–64 of letters, digits, `-`, `_`, `.`, starting with a letter or
 /// digit. `decisions` is taken by the decision-log route.
-fn check_name(kind: &str, name: &str) -> AppResult<()> {
+pub(super) fn check_name(kind: &str, name: &str) -> AppResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -72,7 +71,7 @@ pub(crate) struct CreatePolicy {
     pub(crate) precedence: i64,
 }
 
-fn yes() -> bool {
+pub(super) fn yes() -> bool {
     true
 }
 fn hundred() -> i64 {
@@ -117,11 +116,16 @@ fn render_policy(p: &PolicyRow) -> Policy {
     }
 }
 
-async fn compile(rego: &str) -> AppResult<()> {
+pub(super) async fn compile(rego: &str) -> AppResult<()> {
     crate::policy::check(rego).await
 }
 
-async fn namespace(app: &App, caller: &Caller, owner: &str, needed: Privilege) -> AppResult<()> {
+pub(super) async fn namespace(
+    app: &App,
+    caller: &Caller,
+    owner: &str,
+    needed: Privilege,
+) -> AppResult<()> {
     OwnerName::parse(owner)?;
     caller.require_namespace(owner, needed)?;
     if !app.db.namespace_exists(owner).await? {
@@ -144,7 +148,7 @@ async fn audit(
     Ok(())
 }
 
-async fn load_policy(app: &App, owner: &str, policy: &str) -> AppResult<PolicyRow> {
+pub(super) async fn load_policy(app: &App, owner: &str, policy: &str) -> AppResult<PolicyRow> {
     let by_id = match policy.parse::<i64>() {
         Ok(id) => app
             .db
@@ -433,333 +437,6 @@ pub(crate) async fn simulate(
         denied: packages.iter().filter(|p| p.denied).count(),
         packages,
     }))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub(crate) struct DecisionParams {
-    /// Only this policy's decisions (name or id).
-    pub(crate) policy: Option<String>,
-    /// Only decisions about this package.
-    pub(crate) slug_perm: Option<String>,
-    /// Most decisions returned, newest first (default 100, at most 1000).
-    pub(crate) limit: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct DecisionEntry {
-    pub(crate) id: i64,
-    pub(crate) policy: String,
-    pub(crate) policy_id: Option<i64>,
-    pub(crate) policy_version: i64,
-    /// `package.synced`, `package.security_scanned` or `promotion`.
-    pub(crate) trigger: String,
-    pub(crate) slug_perm: Option<String>,
-    pub(crate) repository: Option<String>,
-    pub(crate) destination: Option<String>,
-    /// sha256 of the input document's JSON.
-    pub(crate) input_digest: String,
-    pub(crate) denied: bool,
-    #[schema(value_type = Object)]
-    pub(crate) output: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub(crate) actions: serde_json::Value,
-    pub(crate) error: Option<String>,
-    pub(crate) actor: String,
-    pub(crate) occurred_at: String,
-}
-
-fn render_decision(d: DecisionRow) -> DecisionEntry {
-    DecisionEntry {
-        id: d.id,
-        policy: d.policy_name,
-        policy_id: d.policy_id,
-        policy_version: d.policy_version,
-        trigger: d.trigger_event,
-        slug_perm: d.slug_perm,
-        repository: d.repository,
-        destination: d.destination,
-        input_digest: d.input_digest,
-        denied: d.denied != 0,
-        output: serde_json::from_str(&d.output).unwrap_or_default(),
-        actions: serde_json::from_str(&d.actions).unwrap_or_default(),
-        error: d.error,
-        actor: d.actor,
-        occurred_at: gantry_core::time::rfc3339(d.occurred_at),
-    }
-}
-
-/// The decision log of the namespace's policies, newest first.
-#[utoipa::path(get, path = "/api/v1/policies/{owner}/decisions", tag = "policies",
-    params(("owner" = String, Path), DecisionParams),
-    responses((status = 200, body = Vec<DecisionEntry>), (status = 403, body = ErrorBody)))]
-pub(crate) async fn decisions(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath(owner): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DecisionParams>,
-) -> AppResult<ApiJson<Vec<DecisionEntry>>> {
-    namespace(&app, &caller, &owner, Privilege::Read).await?;
-    let policy_id = match &params.policy {
-        Some(p) => Some(load_policy(&app, &owner, p).await?.id),
-        None => None,
-    };
-    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
-    // Entries name packages, repositories and destinations: show only those whose
-    // repositories the caller may read right now (privileges and address rules), as the read
-    // routes would. Filtering happens after the query, so read newest-first in batches.
-    let mut readable = ReadableRepos::default();
-    let mut shown = Vec::new();
-    let mut before = None;
-    for _ in 0..MAX_DECISION_BATCHES {
-        let rows = app
-            .db
-            .list_decisions(
-                &owner,
-                policy_id,
-                params.slug_perm.as_deref(),
-                before,
-                limit,
-            )
-            .await?;
-        let exhausted = rows.len() < usize::try_from(limit).unwrap_or(usize::MAX);
-        for row in rows {
-            before = Some(row.id);
-            if readable
-                .all(&app, &caller, [&row.repository, &row.destination])
-                .await?
-            {
-                shown.push(render_decision(row));
-                if shown.len() >= usize::try_from(limit).unwrap_or(usize::MAX) {
-                    return Ok(ApiJson(shown));
-                }
-            }
-        }
-        if exhausted {
-            break;
-        }
-    }
-    Ok(ApiJson(shown))
-}
-
-/// Most batches the decision log reads to fill a page the caller may see.
-const MAX_DECISION_BATCHES: usize = 10;
-
-/// Which repositories (by `OWNER/REPO`) the caller may read, remembered for one request.
-#[derive(Default)]
-struct ReadableRepos(std::collections::HashMap<String, bool>);
-
-impl ReadableRepos {
-    async fn all<'a>(
-        &mut self,
-        app: &App,
-        caller: &Caller,
-        slugs: impl IntoIterator<Item = &'a Option<String>>,
-    ) -> AppResult<bool> {
-        for slug in slugs.into_iter().flatten() {
-            if !self.one(app, caller, slug).await? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    async fn one(&mut self, app: &App, caller: &Caller, slug: &str) -> AppResult<bool> {
-        if let Some(known) = self.0.get(slug) {
-            return Ok(*known);
-        }
-        let readable = match slug.split_once('/') {
-            Some((o, r)) => app
-                .db
-                .get_repo(o, r)
-                .await?
-                .is_some_and(|repo| caller.may(&repo, Op::Read)),
-            None => false,
-        };
-        self.0.insert(slug.to_owned(), readable);
-        Ok(readable)
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CreateRule {
-    pub(crate) name: String,
-    /// `package.security_scanned` (default) or `package.synced`.
-    #[serde(default = "scanned", rename = "on")]
-    pub(crate) on_event: String,
-    /// The shorthand (`max_severity < high and tag == tested`), or `{"rego": "…"}` whose
-    /// module defines `promote`.
-    #[schema(value_type = Object)]
-    pub(crate) condition: serde_json::Value,
-    /// `copy` (default) or `move`.
-    #[serde(default = "copy")]
-    pub(crate) action: String,
-    /// `REPO` (same namespace) or `OWNER/REPO`.
-    pub(crate) destination: String,
-    #[serde(default = "yes")]
-    pub(crate) enabled: bool,
-}
-
-fn scanned() -> String {
-    crate::policy::TRIGGER_SCANNED.into()
-}
-fn copy() -> String {
-    "copy".into()
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Rule {
-    pub(crate) id: i64,
-    pub(crate) name: String,
-    pub(crate) on: String,
-    /// The shorthand text, or `{"rego": …}`.
-    #[schema(value_type = Object)]
-    pub(crate) condition: serde_json::Value,
-    pub(crate) action: String,
-    pub(crate) destination: String,
-    pub(crate) enabled: bool,
-    pub(crate) created_by: String,
-    pub(crate) created_at: String,
-}
-
-fn render_rule(r: &RuleRow) -> Rule {
-    Rule {
-        id: r.id,
-        name: r.name.clone(),
-        on: r.on_event.clone(),
-        condition: if r.condition_kind == "rego" {
-            serde_json::json!({ "rego": r.condition })
-        } else {
-            serde_json::Value::String(r.condition.clone())
-        },
-        action: r.action.clone(),
-        destination: r.destination.clone(),
-        enabled: r.enabled != 0,
-        created_by: r.created_by.clone(),
-        created_at: gantry_core::time::rfc3339(r.created_at),
-    }
-}
-
-/// Adds a promotion rule: when a package of this repository is scanned (or synced) and
-/// matches the condition, it is copied or moved to the destination through the same gate as
-/// a manual promotion. Needs the `policies` privilege here and write on the destination.
-#[utoipa::path(post, path = "/api/v1/repos/{owner}/{repo}/rules", tag = "policies",
-    params(("owner" = String, Path), ("repo" = String, Path)), request_body = CreateRule,
-    responses((status = 201, body = Rule), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub(crate) async fn create_rule(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
-    ApiJson(body): ApiJson<CreateRule>,
-) -> AppResult<(StatusCode, ApiJson<Rule>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
-    check_name("rule", &body.name)?;
-    if !matches!(
-        body.on_event.as_str(),
-        "package.security_scanned" | "package.synced"
-    ) {
-        return Err(AppError::BadRequest(
-            "on must be package.security_scanned or package.synced".into(),
-        ));
-    }
-    if !matches!(body.action.as_str(), "copy" | "move") {
-        return Err(AppError::BadRequest("action must be copy or move".into()));
-    }
-    let (kind, condition) = match &body.condition {
-        serde_json::Value::String(text) => {
-            let parsed = Condition::parse(text).map_err(|e| AppError::BadRequest(e.to_string()))?;
-            ("shorthand", parsed.to_string())
-        }
-        serde_json::Value::Object(o) => match o.get("rego").and_then(|r| r.as_str()) {
-            Some(rego) => {
-                compile(rego).await?;
-                ("rego", rego.to_owned())
-            }
-            None => {
-                return Err(AppError::BadRequest(
-                    "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
-                ))
-            }
-        },
-        _ => {
-            return Err(AppError::BadRequest(
-                "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
-            ))
-        }
-    };
-    let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
-    let dest = load_repo(&app, &caller, dest_owner, dest_name, Op::CopyInto).await?;
-    if dest.id == repo.id {
-        return Err(AppError::BadRequest(
-            "a rule's destination must be another repository".into(),
-        ));
-    }
-    if app.db.list_rules(repo.id, None).await?.len() >= MAX_RULES {
-        return Err(AppError::Conflict(format!(
-            "a repository may have at most {MAX_RULES} rules"
-        )));
-    }
-    let row = app
-        .db
-        .create_rule(&NewRule {
-            repository_id: repo.id,
-            name: body.name,
-            on_event: body.on_event,
-            condition_kind: kind.into(),
-            condition,
-            action: body.action,
-            destination_repository_id: dest.id,
-            enabled: body.enabled,
-            created_by: caller.actor(),
-        })
-        .await?;
-    let mut event = caller.event(EventType::RuleCreated);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.destination_repository = Some(dest.slug());
-    event.context =
-        serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
-    app.db.record_event(&event).await?;
-    Ok((StatusCode::CREATED, ApiJson(render_rule(&row))))
-}
-
-/// The repository's promotion rules.
-#[utoipa::path(get, path = "/api/v1/repos/{owner}/{repo}/rules", tag = "policies",
-    params(("owner" = String, Path), ("repo" = String, Path)),
-    responses((status = 200, body = Vec<Rule>), (status = 404, body = ErrorBody)))]
-pub(crate) async fn list_rules(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
-) -> AppResult<ApiJson<Vec<Rule>>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let rows = app.db.list_rules(repo.id, None).await?;
-    Ok(ApiJson(rows.iter().map(render_rule).collect()))
-}
-
-/// Deletes a promotion rule.
-#[utoipa::path(delete, path = "/api/v1/repos/{owner}/{repo}/rules/{name}", tag = "policies",
-    params(("owner" = String, Path), ("repo" = String, Path), ("name" = String, Path)),
-    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
-pub(crate) async fn delete_rule(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo, name)): ApiPath<(String, String, String)>,
-) -> AppResult<StatusCode> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
-    if !app.db.delete_rule(repo.id, &name).await? {
-        return Err(AppError::NotFound(format!(
-            "rule {name} not found in {}",
-            repo.slug()
-        )));
-    }
-    let mut event = caller.event(EventType::RuleDeleted);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({ "rule": name });
-    app.db.record_event(&event).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

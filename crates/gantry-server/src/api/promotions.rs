@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gantry_core::{EventType, PackageQuery, SlugPerm};
-use gantry_db::{PackageRow, PromotionMode};
+use gantry_db::{GateRecord, NewEvent, NewJob, PackageRow, PromotionMode, RepoRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -111,13 +111,50 @@ pub(crate) async fn promote(
             )))
         }
     };
+    let (source, dest) = repositories(&app, &caller, &body, mode).await?;
+    let packages = select(&app, &source, &body).await?;
+    let mut event = caller.event(match mode {
+        PromotionMode::Copy => EventType::PackageCopied,
+        PromotionMode::Move => EventType::PackageMoved,
+    });
+    event.context = serde_json::json!({ "bulk": true });
+    let gated = gate_all(&app, &packages, &source, &dest, &event, body.dry_run).await?;
+    let planned = plan(&app, &packages, gated.gates, mode);
+    let outcome = if gated.refusals.is_empty() {
+        app.db
+            .promote_many(&planned, &dest, mode, body.republish, &event, body.dry_run)
+            .await?
+    } else {
+        Err(gated.refusals)
+    };
+    let ends = Ends {
+        source: &source,
+        dest: &dest,
+    };
+    Ok(answer(
+        &app,
+        &body,
+        ends,
+        &planned,
+        &gated.quarantined,
+        outcome,
+    ))
+}
+
+/// The source and destination repositories, with the privileges the mode needs on each.
+async fn repositories(
+    app: &App,
+    caller: &Caller,
+    body: &PromotionRequest,
+    mode: PromotionMode,
+) -> AppResult<(RepoRow, RepoRow)> {
     let (src_owner, src_name) = body
         .source
         .split_once('/')
         .ok_or_else(|| AppError::BadRequest("source must be OWNER/REPO".into()))?;
     let source = load_repo(
-        &app,
-        &caller,
+        app,
+        caller,
         src_owner,
         src_name,
         if mode == PromotionMode::Move {
@@ -128,17 +165,26 @@ pub(crate) async fn promote(
     )
     .await?;
     let (dest_owner, dest_name) = parse_destination(src_owner, &body.destination)?;
-    let dest = load_repo(&app, &caller, dest_owner, dest_name, Op::CopyInto).await?;
+    let dest = load_repo(app, caller, dest_owner, dest_name, Op::CopyInto).await?;
     if dest.id == source.id {
         return Err(AppError::Conflict(
             "source and destination are the same repository".into(),
         ));
     }
+    Ok((source, dest))
+}
+
+/// The selected packages of `source`, oldest first and each once.
+async fn select(
+    app: &App,
+    source: &RepoRow,
+    body: &PromotionRequest,
+) -> AppResult<Vec<PackageRow>> {
     let mut packages: Vec<PackageRow> = Vec::new();
     match (&body.query, &body.slugs) {
         (Some(q), None) => {
             let query = PackageQuery::parse(q)?;
-            let first = app.db.list_packages(&source, &query, 1, 1000).await?;
+            let first = app.db.list_packages(source, &query, 1, 1000).await?;
             if usize::try_from(first.total).unwrap_or(usize::MAX) > MAX_PACKAGES {
                 return Err(AppError::Unprocessable(format!(
                     "the query selects {} packages; a promotion takes at most {MAX_PACKAGES}",
@@ -154,7 +200,7 @@ pub(crate) async fn promote(
                 )));
             }
             for slug in slugs {
-                packages.push(load_package(&app, &source, slug).await?);
+                packages.push(load_package(app, source, slug).await?);
             }
         }
         _ => {
@@ -171,11 +217,27 @@ pub(crate) async fn promote(
             "nothing matches the selection".into(),
         ));
     }
-    let mut event = caller.event(match mode {
-        PromotionMode::Copy => EventType::PackageCopied,
-        PromotionMode::Move => EventType::PackageMoved,
-    });
-    event.context = serde_json::json!({ "bulk": true });
+    Ok(packages)
+}
+
+/// What the checks and the policy gate said about the selected packages.
+struct Gated {
+    /// `(slug_perm, reason)` of every refused package.
+    refusals: Vec<(String, String)>,
+    /// One record per package, in selection order (default for refused ones).
+    gates: Vec<GateRecord>,
+    /// `slug_perm`s a denying policy quarantined in the source.
+    quarantined: Vec<String>,
+}
+
+async fn gate_all(
+    app: &App,
+    packages: &[PackageRow],
+    source: &RepoRow,
+    dest: &RepoRow,
+    event: &NewEvent,
+    dry_run: bool,
+) -> AppResult<Gated> {
     let mut refusals: Vec<(String, String)> = packages
         .iter()
         .filter_map(|p| crate::policy::precheck(p).map(|r| (p.slug_perm.clone(), r)))
@@ -184,31 +246,43 @@ pub(crate) async fn promote(
     // recorded (event, decision log, actions) unless this is a dry run.
     let mut gates = Vec::with_capacity(packages.len());
     let mut quarantined: Vec<String> = Vec::new();
-    for p in &packages {
+    for p in packages {
         if refusals.iter().any(|(s, _)| *s == p.slug_perm) {
-            gates.push(gantry_db::GateRecord::default());
+            gates.push(GateRecord::default());
             continue;
         }
-        match crate::policy::gate(&app, p, &source, &dest, &event, !body.dry_run).await? {
+        match crate::policy::gate(app, p, source, dest, event, !dry_run).await? {
             Ok(record) => gates.push(record),
             Err(denial) => {
-                if denial.quarantine.is_some() && !body.dry_run {
+                if denial.quarantine.is_some() && !dry_run {
                     quarantined.push(p.slug_perm.clone());
                 }
                 refusals.push((
                     p.slug_perm.clone(),
-                    format!("blocked by policy: {}", denial.message(p, !body.dry_run)),
+                    format!("blocked by policy: {}", denial.message(p, !dry_run)),
                 ));
-                gates.push(gantry_db::GateRecord::default());
+                gates.push(GateRecord::default());
             }
         }
     }
-    let planned: Vec<(
-        PackageRow,
-        String,
-        Vec<gantry_db::NewJob>,
-        gantry_db::GateRecord,
-    )> = packages
+    Ok(Gated {
+        refusals,
+        gates,
+        quarantined,
+    })
+}
+
+/// One package's plan: the package, its `slug_perm` in the destination, the jobs that follow
+/// its promotion, and what the gate recorded.
+type Planned = (PackageRow, String, Vec<NewJob>, GateRecord);
+
+fn plan(
+    app: &App,
+    packages: &[PackageRow],
+    gates: Vec<GateRecord>,
+    mode: PromotionMode,
+) -> Vec<Planned> {
+    packages
         .iter()
         .zip(gates)
         .map(|(p, gate)| {
@@ -216,27 +290,45 @@ pub(crate) async fn promote(
                 PromotionMode::Copy => SlugPerm::generate().to_string(),
                 PromotionMode::Move => p.slug_perm.clone(),
             };
-            let followups = crate::policy::promotion_followups(&app, mode, &p.format, &new_slug);
+            let followups = crate::policy::promotion_followups(app, mode, &p.format, &new_slug);
             (p.clone(), new_slug, followups, gate)
         })
-        .collect();
-    let outcome = if refusals.is_empty() {
-        app.db
-            .promote_many(&planned, &dest, mode, body.republish, &event, body.dry_run)
-            .await?
-    } else {
-        Err(refusals)
-    };
-    let mode_text = body.mode.clone();
-    let result = |items: Vec<PromotionItem>, promoted: usize, refused: usize| PromotionResult {
-        source: source.slug(),
-        destination: dest.slug(),
-        mode: mode_text.clone(),
+        .collect()
+}
+
+/// The source and destination of a promotion, as its answer names them.
+#[derive(Clone, Copy)]
+struct Ends<'a> {
+    source: &'a RepoRow,
+    dest: &'a RepoRow,
+}
+
+fn summary(
+    body: &PromotionRequest,
+    ends: Ends<'_>,
+    items: Vec<PromotionItem>,
+    promoted: usize,
+    refused: usize,
+) -> PromotionResult {
+    PromotionResult {
+        source: ends.source.slug(),
+        destination: ends.dest.slug(),
+        mode: body.mode.clone(),
         dry_run: body.dry_run,
         promoted,
         refused,
         packages: items,
-    };
+    }
+}
+
+fn answer(
+    app: &App,
+    body: &PromotionRequest,
+    ends: Ends<'_>,
+    planned: &[Planned],
+    quarantined: &[String],
+    outcome: Result<Vec<i64>, Vec<(String, String)>>,
+) -> Response {
     match outcome {
         Ok(_) => {
             let status = if body.dry_run {
@@ -252,11 +344,17 @@ pub(crate) async fn promote(
                 app.wake_workers();
             }
             let n = items.len();
-            Ok((
+            (
                 StatusCode::OK,
-                ApiJson(result(items, if body.dry_run { 0 } else { n }, 0)),
+                ApiJson(summary(
+                    body,
+                    ends,
+                    items,
+                    if body.dry_run { 0 } else { n },
+                    0,
+                )),
             )
-                .into_response())
+                .into_response()
         }
         Err(refused) => {
             let items: Vec<PromotionItem> = planned
@@ -277,7 +375,7 @@ pub(crate) async fn promote(
                     "code": "unprocessable",
                     "message": format!("{n} of {} packages cannot be promoted; nothing was promoted", items.len()),
                 },
-                "result": result(items, 0, n),
+                "result": summary(body, ends, items, 0, n),
             });
             let status = if body.dry_run {
                 StatusCode::OK
@@ -285,9 +383,9 @@ pub(crate) async fn promote(
                 StatusCode::UNPROCESSABLE_ENTITY
             };
             if body.dry_run {
-                return Ok((status, axum::Json(body_json["result"].clone())).into_response());
+                return (status, axum::Json(body_json["result"].clone())).into_response();
             }
-            Ok((status, axum::Json(body_json)).into_response())
+            (status, axum::Json(body_json)).into_response()
         }
     }
 }

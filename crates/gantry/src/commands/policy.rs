@@ -1,5 +1,7 @@
 //! Policy, rule and tag verbs.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context};
 use gantry_client::Client;
 use serde_json::{json, Value};
@@ -46,31 +48,105 @@ pub(crate) async fn policy(
             disabled,
             precedence,
         } => {
-            let (rego, default_name) = match (&file, &example) {
-                (Some(file), _) => (read(file)?, None),
-                (None, Some(example)) => {
-                    let e = super::policy_examples::find(example)?;
-                    (e.source.to_owned(), Some(e.name))
-                }
-                (None, None) => anyhow::bail!("give --file or --example"),
+            let new = NewPolicy {
+                owner,
+                name,
+                file,
+                example,
+                disabled,
+                precedence,
             };
-            let name = name
-                .as_deref()
-                .or(default_name)
-                .ok_or_else(|| anyhow::anyhow!("give --name"))?;
-            let body = json!({
-                "name": name, "rego": rego, "enabled": !disabled, "precedence": precedence,
-            });
-            let created = client
-                .send_value("POST", &format!("/api/v1/policies/{owner}"), Some(&body))
-                .await?;
-            if json_out {
-                print_json(&created)?;
-            } else {
-                println!("{}", describe_policy(&created));
-            }
+            create(client, new, json_out).await?;
         }
-        PolicyCommand::Examples { name: Some(name) } => {
+        PolicyCommand::Examples { name } => examples(name, json_out)?,
+        PolicyCommand::Ls { owner } => ls(client, &owner, json_out).await?,
+        PolicyCommand::Show { policy } => show(client, &policy, json_out).await?,
+        PolicyCommand::Update {
+            policy,
+            file,
+            enable,
+            disable,
+            precedence,
+        } => {
+            let change = PolicyChange {
+                file,
+                enable,
+                disable,
+                precedence,
+            };
+            update(client, &policy, change, json_out).await?;
+        }
+        PolicyCommand::Delete { policy } => delete(client, &policy).await?,
+        PolicyCommand::Simulate {
+            policy,
+            query,
+            repo,
+            destination,
+            file,
+        } => {
+            let trial = Simulation {
+                query,
+                repo,
+                destination,
+                file,
+            };
+            simulate(client, &policy, trial, json_out).await?;
+        }
+        PolicyCommand::Decisions { scope, slug, limit } => {
+            decisions(client, &scope, slug, limit, json_out).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The arguments of `policy create`.
+struct NewPolicy {
+    owner: String,
+    name: Option<String>,
+    file: Option<PathBuf>,
+    example: Option<String>,
+    disabled: bool,
+    precedence: i64,
+}
+
+async fn create(client: &Client, new: NewPolicy, json_out: bool) -> anyhow::Result<()> {
+    let NewPolicy {
+        owner,
+        name,
+        file,
+        example,
+        disabled,
+        precedence,
+    } = new;
+    let (rego, default_name) = match (&file, &example) {
+        (Some(file), _) => (read(file)?, None),
+        (None, Some(example)) => {
+            let e = super::policy_examples::find(example)?;
+            (e.source.to_owned(), Some(e.name))
+        }
+        (None, None) => anyhow::bail!("give --file or --example"),
+    };
+    let name = name
+        .as_deref()
+        .or(default_name)
+        .ok_or_else(|| anyhow::anyhow!("give --name"))?;
+    let body = json!({
+        "name": name, "rego": rego, "enabled": !disabled, "precedence": precedence,
+    });
+    let created = client
+        .send_value("POST", &format!("/api/v1/policies/{owner}"), Some(&body))
+        .await?;
+    if json_out {
+        print_json(&created)?;
+    } else {
+        println!("{}", describe_policy(&created));
+    }
+    Ok(())
+}
+
+fn examples(name: Option<String>, json_out: bool) -> anyhow::Result<()> {
+    match name {
+        Some(name) => {
             let e = super::policy_examples::find(&name)?;
             if json_out {
                 print_json(&json!({ "name": e.name, "summary": e.summary(), "rego": e.source }))?;
@@ -78,7 +154,7 @@ pub(crate) async fn policy(
                 print!("{}", e.source);
             }
         }
-        PolicyCommand::Examples { name: None } => {
+        None => {
             let list: Vec<_> = super::policy_examples::EXAMPLES
                 .iter()
                 .map(|e| json!({ "name": e.name, "summary": e.summary() }))
@@ -91,166 +167,209 @@ pub(crate) async fn policy(
                 }
             }
         }
-        PolicyCommand::Ls { owner } => {
-            let list = client
-                .get_value(&format!("/api/v1/policies/{owner}"), &[])
-                .await?;
-            if json_out {
-                print_json(&list)?;
+    }
+    Ok(())
+}
+
+async fn ls(client: &Client, owner: &str, json_out: bool) -> anyhow::Result<()> {
+    let list = client
+        .get_value(&format!("/api/v1/policies/{owner}"), &[])
+        .await?;
+    if json_out {
+        print_json(&list)?;
+    } else {
+        for p in list.as_array().into_iter().flatten() {
+            println!("{}", describe_policy(p));
+        }
+    }
+    Ok(())
+}
+
+async fn show(client: &Client, policy: &str, json_out: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_policy(policy)?;
+    let p = client
+        .get_value(&format!("/api/v1/policies/{owner}/{name}"), &[])
+        .await?;
+    if json_out {
+        print_json(&p)?;
+    } else {
+        println!(
+            "{}\n\n{}",
+            describe_policy(&p),
+            p["rego"].as_str().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// The arguments of `policy update`.
+struct PolicyChange {
+    file: Option<PathBuf>,
+    enable: bool,
+    disable: bool,
+    precedence: Option<i64>,
+}
+
+async fn update(
+    client: &Client,
+    policy: &str,
+    change: PolicyChange,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let PolicyChange {
+        file,
+        enable,
+        disable,
+        precedence,
+    } = change;
+    let (owner, name) = split_policy(policy)?;
+    let mut body = json!({});
+    if let Some(file) = file {
+        body["rego"] = read(&file)?.into();
+    }
+    if enable || disable {
+        body["enabled"] = enable.into();
+    }
+    if let Some(p) = precedence {
+        body["precedence"] = p.into();
+    }
+    let updated = client
+        .send_value(
+            "PATCH",
+            &format!("/api/v1/policies/{owner}/{name}"),
+            Some(&body),
+        )
+        .await?;
+    if json_out {
+        print_json(&updated)?;
+    } else {
+        println!("{}", describe_policy(&updated));
+    }
+    Ok(())
+}
+
+async fn delete(client: &Client, policy: &str) -> anyhow::Result<()> {
+    let (owner, name) = split_policy(policy)?;
+    client
+        .send_value("DELETE", &format!("/api/v1/policies/{owner}/{name}"), None)
+        .await?;
+    eprintln!("Deleted policy {owner}/{name}");
+    Ok(())
+}
+
+/// The arguments of `policy simulate` besides the policy.
+struct Simulation {
+    query: String,
+    repo: Option<String>,
+    destination: Option<String>,
+    file: Option<PathBuf>,
+}
+
+async fn simulate(
+    client: &Client,
+    policy: &str,
+    trial: Simulation,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let Simulation {
+        query,
+        repo,
+        destination,
+        file,
+    } = trial;
+    let (owner, name) = split_policy(policy)?;
+    let mut body = json!({ "repository": repo, "query": query, "destination": destination });
+    if let Some(file) = file {
+        body["rego"] = read(&file)?.into();
+    }
+    let result = client
+        .send_value(
+            "POST",
+            &format!("/api/v1/policies/{owner}/{name}/simulate"),
+            Some(&body),
+        )
+        .await?;
+    if json_out {
+        print_json(&result)?;
+    } else {
+        for p in result["packages"].as_array().into_iter().flatten() {
+            let verdict = if p["denied"].as_bool() == Some(true) {
+                "DENY "
             } else {
-                for p in list.as_array().into_iter().flatten() {
-                    println!("{}", describe_policy(p));
-                }
-            }
-        }
-        PolicyCommand::Show { policy } => {
-            let (owner, name) = split_policy(&policy)?;
-            let p = client
-                .get_value(&format!("/api/v1/policies/{owner}/{name}"), &[])
-                .await?;
-            if json_out {
-                print_json(&p)?;
-            } else {
-                println!(
-                    "{}\n\n{}",
-                    describe_policy(&p),
-                    p["rego"].as_str().unwrap_or_default()
-                );
-            }
-        }
-        PolicyCommand::Update {
-            policy,
-            file,
-            enable,
-            disable,
-            precedence,
-        } => {
-            let (owner, name) = split_policy(&policy)?;
-            let mut body = json!({});
-            if let Some(file) = file {
-                body["rego"] = read(&file)?.into();
-            }
-            if enable || disable {
-                body["enabled"] = enable.into();
-            }
-            if let Some(p) = precedence {
-                body["precedence"] = p.into();
-            }
-            let updated = client
-                .send_value(
-                    "PATCH",
-                    &format!("/api/v1/policies/{owner}/{name}"),
-                    Some(&body),
-                )
-                .await?;
-            if json_out {
-                print_json(&updated)?;
-            } else {
-                println!("{}", describe_policy(&updated));
-            }
-        }
-        PolicyCommand::Delete { policy } => {
-            let (owner, name) = split_policy(&policy)?;
-            client
-                .send_value("DELETE", &format!("/api/v1/policies/{owner}/{name}"), None)
-                .await?;
-            eprintln!("Deleted policy {owner}/{name}");
-        }
-        PolicyCommand::Simulate {
-            policy,
-            query,
-            repo,
-            destination,
-            file,
-        } => {
-            let (owner, name) = split_policy(&policy)?;
-            let mut body =
-                json!({ "repository": repo, "query": query, "destination": destination });
-            if let Some(file) = file {
-                body["rego"] = read(&file)?.into();
-            }
-            let result = client
-                .send_value(
-                    "POST",
-                    &format!("/api/v1/policies/{owner}/{name}/simulate"),
-                    Some(&body),
-                )
-                .await?;
-            if json_out {
-                print_json(&result)?;
-            } else {
-                for p in result["packages"].as_array().into_iter().flatten() {
-                    let verdict = if p["denied"].as_bool() == Some(true) {
-                        "DENY "
-                    } else {
-                        "allow"
-                    };
-                    let mut line = format!(
-                        "{verdict} {} {} {} {}",
-                        p["slug_perm"].as_str().unwrap_or_default(),
-                        p["repository"].as_str().unwrap_or_default(),
-                        p["name"].as_str().unwrap_or_default(),
-                        p["version"].as_str().unwrap_or_default()
-                    );
-                    for reason in p["deny"].as_array().into_iter().flatten() {
-                        line.push_str(&format!(
-                            "\n      - {}",
-                            reason.as_str().unwrap_or_default()
-                        ));
-                    }
-                    if let Some(e) = p["error"].as_str() {
-                        line.push_str(&format!("\n      ! {e}"));
-                    }
-                    if p["quarantine"].as_bool() == Some(true) {
-                        line.push_str("\n      → would quarantine");
-                    }
-                    println!("{line}");
-                }
-                eprintln!(
-                    "{} evaluated, {} denied (nothing was changed)",
-                    result["evaluated"], result["denied"]
-                );
-            }
-        }
-        PolicyCommand::Decisions { scope, slug, limit } => {
-            let (owner, policy) = match scope.split_once('/') {
-                Some((o, p)) => (o, Some(p)),
-                None => (scope.as_str(), None),
+                "allow"
             };
-            let mut query = vec![("limit", limit.to_string())];
-            if let Some(p) = policy {
-                query.push(("policy", p.to_owned()));
+            let mut line = format!(
+                "{verdict} {} {} {} {}",
+                p["slug_perm"].as_str().unwrap_or_default(),
+                p["repository"].as_str().unwrap_or_default(),
+                p["name"].as_str().unwrap_or_default(),
+                p["version"].as_str().unwrap_or_default()
+            );
+            for reason in p["deny"].as_array().into_iter().flatten() {
+                line.push_str(&format!(
+                    "\n      - {}",
+                    reason.as_str().unwrap_or_default()
+                ));
             }
-            if let Some(s) = slug {
-                query.push(("slug_perm", s));
+            if let Some(e) = p["error"].as_str() {
+                line.push_str(&format!("\n      ! {e}"));
             }
-            let list = client
-                .get_value(&format!("/api/v1/policies/{owner}/decisions"), &query)
-                .await?;
-            if json_out {
-                print_json(&list)?;
-            } else {
-                for d in list.as_array().into_iter().flatten() {
-                    println!(
-                        "{} {} v{} {} {} {} {}{}",
-                        d["occurred_at"].as_str().unwrap_or_default(),
-                        d["policy"].as_str().unwrap_or_default(),
-                        d["policy_version"],
-                        d["trigger"].as_str().unwrap_or_default(),
-                        d["slug_perm"].as_str().unwrap_or("-"),
-                        if d["denied"].as_bool() == Some(true) {
-                            "DENY"
-                        } else {
-                            "allow"
-                        },
-                        d["output"]["deny"],
-                        d["destination"]
-                            .as_str()
-                            .map(|t| format!(" → {t}"))
-                            .unwrap_or_default(),
-                    );
-                }
+            if p["quarantine"].as_bool() == Some(true) {
+                line.push_str("\n      → would quarantine");
             }
+            println!("{line}");
+        }
+        eprintln!(
+            "{} evaluated, {} denied (nothing was changed)",
+            result["evaluated"], result["denied"]
+        );
+    }
+    Ok(())
+}
+
+async fn decisions(
+    client: &Client,
+    scope: &str,
+    slug: Option<String>,
+    limit: i64,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let (owner, policy) = match scope.split_once('/') {
+        Some((o, p)) => (o, Some(p)),
+        None => (scope, None),
+    };
+    let mut query = vec![("limit", limit.to_string())];
+    if let Some(p) = policy {
+        query.push(("policy", p.to_owned()));
+    }
+    if let Some(s) = slug {
+        query.push(("slug_perm", s));
+    }
+    let list = client
+        .get_value(&format!("/api/v1/policies/{owner}/decisions"), &query)
+        .await?;
+    if json_out {
+        print_json(&list)?;
+    } else {
+        for d in list.as_array().into_iter().flatten() {
+            println!(
+                "{} {} v{} {} {} {} {}{}",
+                d["occurred_at"].as_str().unwrap_or_default(),
+                d["policy"].as_str().unwrap_or_default(),
+                d["policy_version"],
+                d["trigger"].as_str().unwrap_or_default(),
+                d["slug_perm"].as_str().unwrap_or("-"),
+                if d["denied"].as_bool() == Some(true) {
+                    "DENY"
+                } else {
+                    "allow"
+                },
+                d["output"]["deny"],
+                d["destination"]
+                    .as_str()
+                    .map(|t| format!(" → {t}"))
+                    .unwrap_or_default(),
+            );
         }
     }
     Ok(())

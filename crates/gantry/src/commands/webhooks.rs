@@ -1,6 +1,7 @@
 //! Webhooks and upstreams of a repository.
 
 use anyhow::{bail, Context};
+use gantry_client::Client;
 
 use super::client::{client, print_json, split_repo};
 use crate::cli::{GlobalArgs, WebhooksCommand};
@@ -47,14 +48,6 @@ pub(crate) async fn webhooks(
     json: bool,
 ) -> anyhow::Result<()> {
     let client = client(global)?;
-    let show = |v: &serde_json::Value| -> anyhow::Result<()> {
-        if json {
-            print_json(v)
-        } else {
-            println!("{}", webhook_line(v));
-            Ok(())
-        }
-    };
     match cmd {
         WebhooksCommand::Create {
             repo,
@@ -65,32 +58,17 @@ pub(crate) async fn webhooks(
             header,
             inactive,
         } => {
-            let (owner, name) = split_repo(&repo)?;
-            let mut body = serde_json::json!({
-                "target_url": target_url, "events": events, "is_active": !inactive,
-            });
-            if let Some(s) = secret {
-                body["secret"] = s.into();
-            }
-            if let Some(q) = package_query {
-                body["package_query"] = q.into();
-            }
-            if let Some(h) = header {
-                body["extra_header"] = parse_header(&h)?;
-            }
-            show(&client.create_webhook(owner, name, &body).await?)?;
+            let new = NewWebhook {
+                target_url,
+                events,
+                secret,
+                package_query,
+                header,
+                inactive,
+            };
+            create(&client, &repo, new, json).await?;
         }
-        WebhooksCommand::Ls { repo } => {
-            let (owner, name) = split_repo(&repo)?;
-            let list = client.list_webhooks(owner, name).await?;
-            if json {
-                print_json(&list)?;
-            } else {
-                for w in &list {
-                    println!("{}", webhook_line(w));
-                }
-            }
-        }
+        WebhooksCommand::Ls { repo } => ls(&client, &repo, json).await?,
         WebhooksCommand::Update {
             repo,
             id,
@@ -102,95 +80,211 @@ pub(crate) async fn webhooks(
             enable,
             disable,
         } => {
-            let (owner, name) = split_repo(&repo)?;
-            let mut body = serde_json::json!({});
-            if let Some(u) = target_url {
-                body["target_url"] = u.into();
-            }
-            if let Some(e) = events {
-                body["events"] = e.into();
-            }
-            if let Some(s) = secret {
-                body["secret"] = s.into();
-            }
-            if let Some(q) = package_query {
-                body["package_query"] = q.into();
-            }
-            if let Some(h) = header {
-                body["extra_header"] = parse_header(&h)?;
-            }
-            if enable || disable {
-                body["is_active"] = enable.into();
-            }
-            show(&client.update_webhook(owner, name, id, &body).await?)?;
+            let change = WebhookChange {
+                target_url,
+                events,
+                secret,
+                package_query,
+                header,
+                enable,
+                disable,
+            };
+            update(&client, &repo, id, change, json).await?;
         }
-        WebhooksCommand::Delete { repo, id } => {
-            let (owner, name) = split_repo(&repo)?;
-            client.delete_webhook(owner, name, id).await?;
-            if json {
-                print_json(&serde_json::json!({ "deleted": id }))?;
-            } else {
-                eprintln!("Deleted webhook {id}");
-            }
-        }
-        WebhooksCommand::Ping { repo, id } => {
-            let (owner, name) = split_repo(&repo)?;
-            let result = client.ping_webhook(owner, name, id).await?;
-            if json {
-                print_json(&result)?;
-            } else {
-                println!(
-                    "ping {}: {} in {} ms{}",
-                    result["delivery_id"].as_str().unwrap_or("?"),
-                    result["status_code"]
-                        .as_i64()
-                        .map_or_else(|| "no answer".to_owned(), |c| format!("HTTP {c}")),
-                    result["latency_ms"],
-                    result["error"]
-                        .as_str()
-                        .map(|e| format!(" — {e}"))
-                        .unwrap_or_default()
-                );
-            }
-            if result["success"] != true {
-                bail!("the receiver did not accept the ping");
-            }
-        }
-        WebhooksCommand::Deliveries { repo, id } => {
-            let (owner, name) = split_repo(&repo)?;
-            let list = client.webhook_deliveries(owner, name, id).await?;
-            if json {
-                print_json(&list)?;
-            } else {
-                for d in &list {
-                    println!(
-                        "{:>6} {} {:<26} {:<9} attempts {}{}",
-                        d["id"],
-                        d["delivery_id"].as_str().unwrap_or("?"),
-                        d["event"].as_str().unwrap_or("?"),
-                        d["state"].as_str().unwrap_or("?"),
-                        d["attempts"],
-                        d["last_error"]
-                            .as_str()
-                            .map(|e| format!(" — {e}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-        }
+        WebhooksCommand::Delete { repo, id } => delete(&client, &repo, id, json).await?,
+        WebhooksCommand::Ping { repo, id } => ping(&client, &repo, id, json).await?,
+        WebhooksCommand::Deliveries { repo, id } => deliveries(&client, &repo, id, json).await?,
         WebhooksCommand::Redeliver { repo, id, delivery } => {
-            let (owner, name) = split_repo(&repo)?;
-            let d = client.redeliver(owner, name, id, delivery).await?;
-            if json {
-                print_json(&d)?;
-            } else {
-                println!(
-                    "queued delivery {} ({})",
-                    d["id"],
-                    d["delivery_id"].as_str().unwrap_or("?")
-                );
-            }
+            redeliver(&client, &repo, id, delivery, json).await?;
         }
+    }
+    Ok(())
+}
+
+fn show(v: &serde_json::Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(v)
+    } else {
+        println!("{}", webhook_line(v));
+        Ok(())
+    }
+}
+
+/// The arguments of `webhooks create` besides the repository.
+struct NewWebhook {
+    target_url: String,
+    events: Vec<String>,
+    secret: Option<String>,
+    package_query: Option<String>,
+    header: Option<String>,
+    inactive: bool,
+}
+
+async fn create(client: &Client, repo: &str, new: NewWebhook, json: bool) -> anyhow::Result<()> {
+    let NewWebhook {
+        target_url,
+        events,
+        secret,
+        package_query,
+        header,
+        inactive,
+    } = new;
+    let (owner, name) = split_repo(repo)?;
+    let mut body = serde_json::json!({
+        "target_url": target_url, "events": events, "is_active": !inactive,
+    });
+    if let Some(s) = secret {
+        body["secret"] = s.into();
+    }
+    if let Some(q) = package_query {
+        body["package_query"] = q.into();
+    }
+    if let Some(h) = header {
+        body["extra_header"] = parse_header(&h)?;
+    }
+    show(&client.create_webhook(owner, name, &body).await?, json)
+}
+
+async fn ls(client: &Client, repo: &str, json: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_repo(repo)?;
+    let list = client.list_webhooks(owner, name).await?;
+    if json {
+        print_json(&list)?;
+    } else {
+        for w in &list {
+            println!("{}", webhook_line(w));
+        }
+    }
+    Ok(())
+}
+
+/// The arguments of `webhooks update` besides the repository and id.
+struct WebhookChange {
+    target_url: Option<String>,
+    events: Option<Vec<String>>,
+    secret: Option<String>,
+    package_query: Option<String>,
+    header: Option<String>,
+    enable: bool,
+    disable: bool,
+}
+
+async fn update(
+    client: &Client,
+    repo: &str,
+    id: i64,
+    change: WebhookChange,
+    json: bool,
+) -> anyhow::Result<()> {
+    let WebhookChange {
+        target_url,
+        events,
+        secret,
+        package_query,
+        header,
+        enable,
+        disable,
+    } = change;
+    let (owner, name) = split_repo(repo)?;
+    let mut body = serde_json::json!({});
+    if let Some(u) = target_url {
+        body["target_url"] = u.into();
+    }
+    if let Some(e) = events {
+        body["events"] = e.into();
+    }
+    if let Some(s) = secret {
+        body["secret"] = s.into();
+    }
+    if let Some(q) = package_query {
+        body["package_query"] = q.into();
+    }
+    if let Some(h) = header {
+        body["extra_header"] = parse_header(&h)?;
+    }
+    if enable || disable {
+        body["is_active"] = enable.into();
+    }
+    show(&client.update_webhook(owner, name, id, &body).await?, json)
+}
+
+async fn delete(client: &Client, repo: &str, id: i64, json: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_repo(repo)?;
+    client.delete_webhook(owner, name, id).await?;
+    if json {
+        print_json(&serde_json::json!({ "deleted": id }))?;
+    } else {
+        eprintln!("Deleted webhook {id}");
+    }
+    Ok(())
+}
+
+async fn ping(client: &Client, repo: &str, id: i64, json: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_repo(repo)?;
+    let result = client.ping_webhook(owner, name, id).await?;
+    if json {
+        print_json(&result)?;
+    } else {
+        println!(
+            "ping {}: {} in {} ms{}",
+            result["delivery_id"].as_str().unwrap_or("?"),
+            result["status_code"]
+                .as_i64()
+                .map_or_else(|| "no answer".to_owned(), |c| format!("HTTP {c}")),
+            result["latency_ms"],
+            result["error"]
+                .as_str()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default()
+        );
+    }
+    if result["success"] != true {
+        bail!("the receiver did not accept the ping");
+    }
+    Ok(())
+}
+
+async fn deliveries(client: &Client, repo: &str, id: i64, json: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_repo(repo)?;
+    let list = client.webhook_deliveries(owner, name, id).await?;
+    if json {
+        print_json(&list)?;
+    } else {
+        for d in &list {
+            println!(
+                "{:>6} {} {:<26} {:<9} attempts {}{}",
+                d["id"],
+                d["delivery_id"].as_str().unwrap_or("?"),
+                d["event"].as_str().unwrap_or("?"),
+                d["state"].as_str().unwrap_or("?"),
+                d["attempts"],
+                d["last_error"]
+                    .as_str()
+                    .map(|e| format!(" — {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn redeliver(
+    client: &Client,
+    repo: &str,
+    id: i64,
+    delivery: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (owner, name) = split_repo(repo)?;
+    let d = client.redeliver(owner, name, id, delivery).await?;
+    if json {
+        print_json(&d)?;
+    } else {
+        println!(
+            "queued delivery {} ({})",
+            d["id"],
+            d["delivery_id"].as_str().unwrap_or("?")
+        );
     }
     Ok(())
 }

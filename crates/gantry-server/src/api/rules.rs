@@ -1,0 +1,203 @@
+//! Promotion rules of a repository: built-in conditions that copy or move a package after it
+//! is scanned or synced, through the same gate as a manual promotion.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use gantry_core::EventType;
+use gantry_db::{NewRule, RuleRow};
+use gantry_policy::Condition;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::policies::{check_name, compile, yes};
+use super::{load_repo, parse_destination};
+use crate::access::Op;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
+
+const MAX_RULES: usize = 50;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateRule {
+    pub(crate) name: String,
+    /// `package.security_scanned` (default) or `package.synced`.
+    #[serde(default = "scanned", rename = "on")]
+    pub(crate) on_event: String,
+    /// The shorthand (`max_severity < high and tag == tested`), or `{"rego": "…"}` whose
+    /// module defines `promote`.
+    #[schema(value_type = Object)]
+    pub(crate) condition: serde_json::Value,
+    /// `copy` (default) or `move`.
+    #[serde(default = "copy")]
+    pub(crate) action: String,
+    /// `REPO` (same namespace) or `OWNER/REPO`.
+    pub(crate) destination: String,
+    #[serde(default = "yes")]
+    pub(crate) enabled: bool,
+}
+
+fn scanned() -> String {
+    crate::policy::TRIGGER_SCANNED.into()
+}
+fn copy() -> String {
+    "copy".into()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Rule {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) on: String,
+    /// The shorthand text, or `{"rego": …}`.
+    #[schema(value_type = Object)]
+    pub(crate) condition: serde_json::Value,
+    pub(crate) action: String,
+    pub(crate) destination: String,
+    pub(crate) enabled: bool,
+    pub(crate) created_by: String,
+    pub(crate) created_at: String,
+}
+
+fn render_rule(r: &RuleRow) -> Rule {
+    Rule {
+        id: r.id,
+        name: r.name.clone(),
+        on: r.on_event.clone(),
+        condition: if r.condition_kind == "rego" {
+            serde_json::json!({ "rego": r.condition })
+        } else {
+            serde_json::Value::String(r.condition.clone())
+        },
+        action: r.action.clone(),
+        destination: r.destination.clone(),
+        enabled: r.enabled != 0,
+        created_by: r.created_by.clone(),
+        created_at: gantry_core::time::rfc3339(r.created_at),
+    }
+}
+
+/// Adds a promotion rule: when a package of this repository is scanned (or synced) and
+/// matches the condition, it is copied or moved to the destination through the same gate as
+/// a manual promotion. Needs the `policies` privilege here and write on the destination.
+#[utoipa::path(post, path = "/api/v1/repos/{owner}/{repo}/rules", tag = "policies",
+    params(("owner" = String, Path), ("repo" = String, Path)), request_body = CreateRule,
+    responses((status = 201, body = Rule), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create_rule(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<CreateRule>,
+) -> AppResult<(StatusCode, ApiJson<Rule>)> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
+    check_name("rule", &body.name)?;
+    if !matches!(
+        body.on_event.as_str(),
+        "package.security_scanned" | "package.synced"
+    ) {
+        return Err(AppError::BadRequest(
+            "on must be package.security_scanned or package.synced".into(),
+        ));
+    }
+    if !matches!(body.action.as_str(), "copy" | "move") {
+        return Err(AppError::BadRequest("action must be copy or move".into()));
+    }
+    let (kind, condition) = match &body.condition {
+        serde_json::Value::String(text) => {
+            let parsed = Condition::parse(text).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            ("shorthand", parsed.to_string())
+        }
+        serde_json::Value::Object(o) => match o.get("rego").and_then(|r| r.as_str()) {
+            Some(rego) => {
+                compile(rego).await?;
+                ("rego", rego.to_owned())
+            }
+            None => {
+                return Err(AppError::BadRequest(
+                    "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
+                ))
+            }
+        },
+        _ => {
+            return Err(AppError::BadRequest(
+                "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
+            ))
+        }
+    };
+    let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
+    let dest = load_repo(&app, &caller, dest_owner, dest_name, Op::CopyInto).await?;
+    if dest.id == repo.id {
+        return Err(AppError::BadRequest(
+            "a rule's destination must be another repository".into(),
+        ));
+    }
+    if app.db.list_rules(repo.id, None).await?.len() >= MAX_RULES {
+        return Err(AppError::Conflict(format!(
+            "a repository may have at most {MAX_RULES} rules"
+        )));
+    }
+    let row = app
+        .db
+        .create_rule(&NewRule {
+            repository_id: repo.id,
+            name: body.name,
+            on_event: body.on_event,
+            condition_kind: kind.into(),
+            condition,
+            action: body.action,
+            destination_repository_id: dest.id,
+            enabled: body.enabled,
+            created_by: caller.actor(),
+        })
+        .await?;
+    let mut event = caller.event(EventType::RuleCreated);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.destination_repository = Some(dest.slug());
+    event.context =
+        serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
+    app.db.record_event(&event).await?;
+    Ok((StatusCode::CREATED, ApiJson(render_rule(&row))))
+}
+
+/// The repository's promotion rules.
+#[utoipa::path(get, path = "/api/v1/repos/{owner}/{repo}/rules", tag = "policies",
+    params(("owner" = String, Path), ("repo" = String, Path)),
+    responses((status = 200, body = Vec<Rule>), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_rules(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo)): ApiPath<(String, String)>,
+) -> AppResult<ApiJson<Vec<Rule>>> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
+    let rows = app.db.list_rules(repo.id, None).await?;
+    Ok(ApiJson(rows.iter().map(render_rule).collect()))
+}
+
+/// Deletes a promotion rule.
+#[utoipa::path(delete, path = "/api/v1/repos/{owner}/{repo}/rules/{name}", tag = "policies",
+    params(("owner" = String, Path), ("repo" = String, Path), ("name" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_rule(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiPath((owner, repo, name)): ApiPath<(String, String, String)>,
+) -> AppResult<StatusCode> {
+    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
+    if !app.db.delete_rule(repo.id, &name).await? {
+        return Err(AppError::NotFound(format!(
+            "rule {name} not found in {}",
+            repo.slug()
+        )));
+    }
+    let mut event = caller.event(EventType::RuleDeleted);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.context = serde_json::json!({ "rule": name });
+    app.db.record_event(&event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
