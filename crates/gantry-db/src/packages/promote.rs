@@ -54,26 +54,12 @@ impl Db {
         // Concurrent promotions of one identity into one repository collide on PostgreSQL
         // (a unique violation or a deadlock when both replace it); the transaction is rolled
         // back, so running it again is safe, and one of them wins.
-        let mut attempt = 0u64;
-        loop {
-            let outcome = self
-                .promote_once(
-                    package, dest, mode, republish, new_slug, actor, followups, gate,
-                )
-                .await;
-            match outcome {
-                Err(DbError::Sqlx(err)) if is_contention(&err) => {
-                    attempt += 1;
-                    if attempt >= PROMOTE_ATTEMPTS {
-                        return Err(DbError::Conflict(
-                            "a concurrent promotion changed the destination; retry".into(),
-                        ));
-                    }
-                    contention_pause(attempt).await;
-                }
-                other => return other,
-            }
-        }
+        rerun_on_contention(|| {
+            self.promote_once(
+                package, dest, mode, republish, new_slug, actor, followups, gate,
+            )
+        })
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -119,24 +105,8 @@ impl Db {
         actor: &NewEvent,
         dry_run: bool,
     ) -> Result<std::result::Result<Vec<i64>, Vec<(String, String)>>> {
-        let mut attempt = 0u64;
-        loop {
-            let outcome = self
-                .promote_many_once(items, dest, mode, republish, actor, dry_run)
-                .await;
-            match outcome {
-                Err(DbError::Sqlx(err)) if is_contention(&err) => {
-                    attempt += 1;
-                    if attempt >= PROMOTE_ATTEMPTS {
-                        return Err(DbError::Conflict(
-                            "a concurrent promotion changed the destination; retry".into(),
-                        ));
-                    }
-                    contention_pause(attempt).await;
-                }
-                other => return other,
-            }
-        }
+        rerun_on_contention(|| self.promote_many_once(items, dest, mode, republish, actor, dry_run))
+            .await
     }
 
     async fn promote_many_once(
@@ -302,6 +272,30 @@ async fn promote_in(
     };
     adjust_count(conn, dest.id, 1).await?;
     Ok(id)
+}
+
+/// Runs a promotion transaction again while it collides with concurrent ones (it was rolled
+/// back, so a rerun is safe), up to [`PROMOTE_ATTEMPTS`] times; then a conflict.
+async fn rerun_on_contention<T, F, Fut>(mut run: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0u64;
+    loop {
+        match run().await {
+            Err(DbError::Sqlx(err)) if is_contention(&err) => {
+                attempt += 1;
+                if attempt >= PROMOTE_ATTEMPTS {
+                    return Err(DbError::Conflict(
+                        "a concurrent promotion changed the destination; retry".into(),
+                    ));
+                }
+                contention_pause(attempt).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Tries of one promotion transaction that collides with concurrent ones.
