@@ -292,6 +292,27 @@ pub fn walk_tar_gz(
 pub mod testing {
     use std::io::Write;
 
+    /// A gzip stream of the tar that `build` writes.
+    pub fn tar_gz_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        build(&mut builder);
+        gzip(&builder.into_inner().unwrap_or_default())
+    }
+
+    /// Appends a regular file, its name written raw so that hostile names reach the reader
+    /// as they are.
+    pub fn append(b: &mut tar::Builder<Vec<u8>>, path: &str, body: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        let name = header.as_old_mut().name.as_mut();
+        let n = path.len().min(name.len());
+        name[..n].copy_from_slice(&path.as_bytes()[..n]);
+        header.set_cksum();
+        let _ = b.append(&header, body);
+    }
+
     pub fn gzip(tar: &[u8]) -> Vec<u8> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let _ = gz.write_all(tar);

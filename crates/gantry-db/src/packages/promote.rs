@@ -54,39 +54,15 @@ impl Db {
         // Concurrent promotions of one identity into one repository collide on PostgreSQL
         // (a unique violation or a deadlock when both replace it); the transaction is rolled
         // back, so running it again is safe, and one of them wins.
-        rerun_on_contention(|| {
-            self.promote_once(
-                package, dest, mode, republish, new_slug, actor, followups, gate,
-            )
+        let id = rerun_on_contention(|| async {
+            let mut tx = self.pool.begin().await?;
+            let id = promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await?;
+            queue_copy_followups(&mut tx, mode, id, followups).await?;
+            gate_in(&mut tx, id, gate, actor).await?;
+            tx.commit().await?;
+            Ok(id)
         })
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn promote_once(
-        &self,
-        package: &PackageRow,
-        dest: &RepoRow,
-        mode: PromotionMode,
-        republish: bool,
-        new_slug: &str,
-        actor: &NewEvent,
-        followups: &[NewJob],
-        gate: &GateRecord,
-    ) -> Result<PackageRow> {
-        let mut tx = self.pool.begin().await?;
-        let id = promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await?;
-        if mode == PromotionMode::Copy && !followups.is_empty() {
-            sqlx::query("UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            for job in followups {
-                jobs::enqueue(&mut tx, job).await?;
-            }
-        }
-        gate_in(&mut tx, id, gate, actor).await?;
-        tx.commit().await?;
+        .await?;
         self.get_package_by_id(id)
             .await?
             .ok_or(DbError::NotFound("package"))
@@ -109,6 +85,7 @@ impl Db {
             .await
     }
 
+    /// One attempt of [`Db::promote_many`].
     async fn promote_many_once(
         &self,
         items: &[(PackageRow, String, Vec<NewJob>, GateRecord)],
@@ -124,19 +101,7 @@ impl Db {
         for (package, new_slug, followups, gate) in items {
             match promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await {
                 Ok(id) => {
-                    if mode == PromotionMode::Copy {
-                        for job in followups {
-                            jobs::enqueue(&mut tx, job).await?;
-                        }
-                        if !followups.is_empty() {
-                            sqlx::query(
-                                "UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1",
-                            )
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
+                    queue_copy_followups(&mut tx, mode, id, followups).await?;
                     gate_in(&mut tx, id, gate, actor).await?;
                     ids.push(id);
                 }
@@ -158,6 +123,26 @@ impl Db {
         }
         Ok(Ok(ids))
     }
+}
+
+/// A copy is a new package: its follow-ups (its scan) are queued with it, and it awaits them.
+async fn queue_copy_followups(
+    conn: &mut AnyConnection,
+    mode: PromotionMode,
+    id: i64,
+    followups: &[NewJob],
+) -> Result<()> {
+    if mode != PromotionMode::Copy || followups.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE packages SET scan_status = 'awaiting_scan' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for job in followups {
+        jobs::enqueue(&mut *conn, job).await?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

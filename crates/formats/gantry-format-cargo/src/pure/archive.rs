@@ -91,22 +91,11 @@ pub(super) mod tests {
     use std::io::{Cursor, Write};
 
     pub(crate) fn crate_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, body) in entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(body.len() as u64);
-            header.set_mode(0o644);
-            header.set_entry_type(tar::EntryType::Regular);
-            // Written raw so that hostile names reach the reader as they are.
-            let name = header.as_old_mut().name.as_mut();
-            name[..path.len()].copy_from_slice(path.as_bytes());
-            header.set_cksum();
-            let _ = builder.append(&header, *body);
-        }
-        let tar = builder.into_inner().unwrap_or_default();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let _ = gz.write_all(&tar);
-        gz.finish().unwrap_or_default()
+        crate::archive::testing::tar_gz_with(|b| {
+            for (path, body) in entries {
+                crate::archive::testing::append(b, path, body);
+            }
+        })
     }
 
     #[test]

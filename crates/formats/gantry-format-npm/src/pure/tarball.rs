@@ -91,28 +91,8 @@ pub fn read(content: &mut dyn ReadSeek) -> Result<Contents, FormatError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::io::{Cursor, Write};
-
-    pub(crate) fn tgz_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        build(&mut builder);
-        let tar = builder.into_inner().unwrap_or_default();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let _ = gz.write_all(&tar);
-        gz.finish().unwrap_or_default()
-    }
-
-    pub(crate) fn append(b: &mut tar::Builder<Vec<u8>>, path: &str, body: &[u8]) {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(body.len() as u64);
-        header.set_mode(0o644);
-        header.set_entry_type(tar::EntryType::Regular);
-        // Written raw so that hostile names reach the reader as they are.
-        let name = header.as_old_mut().name.as_mut();
-        name[..path.len()].copy_from_slice(path.as_bytes());
-        header.set_cksum();
-        let _ = b.append(&header, body);
-    }
+    pub(crate) use crate::archive::testing::{append, tar_gz_with as tgz_with};
+    use std::io::Cursor;
 
     #[test]
     fn reads_package_json_and_refuses_bad_tarballs() {

@@ -166,6 +166,7 @@ pub(super) fn tar_sdist_metadata(content: &mut dyn ReadSeek) -> Result<Vec<u8>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::testing::{append, tar_gz_with};
     use std::io::{Cursor, Write};
 
     fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -220,27 +221,6 @@ mod tests {
         ]);
         assert!(wheel_metadata(&mut Cursor::new(rtl)).is_err());
         Ok(())
-    }
-
-    fn tar_gz_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        build(&mut builder);
-        let tar = builder.into_inner().unwrap_or_default();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let _ = gz.write_all(&tar);
-        gz.finish().unwrap_or_default()
-    }
-
-    fn append(b: &mut tar::Builder<Vec<u8>>, path: &str, body: &[u8]) {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(body.len() as u64);
-        header.set_mode(0o644);
-        header.set_entry_type(tar::EntryType::Regular);
-        // Written raw so that hostile names reach the reader as they are.
-        let name = header.as_old_mut().name.as_mut();
-        name[..path.len()].copy_from_slice(path.as_bytes());
-        header.set_cksum();
-        let _ = b.append(&header, body);
     }
 
     #[test]
