@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use gantry_blobs::Digests;
-use gantry_core::{EventType, SlugPerm, SyncStatus};
+use gantry_core::{EventType, FormatId, ScanStatus, SlugPerm, SyncStatus};
 use gantry_db::{NewFile, NewPackage, PackageRow, RepoRow};
 use gantry_formats::{Artifact, Declared, Format, Processed};
 
@@ -200,20 +200,20 @@ pub async fn ingest_blob(
         .await?;
         jobs.extend(followups.jobs);
         if followups.scan {
-            "awaiting_scan"
+            ScanStatus::AwaitingScan
         } else {
-            "not_supported"
+            ScanStatus::NotSupported
         }
     } else if format.vulnerability_ecosystem().is_some() {
         // Scanned once its sync completes.
-        "not_scanned"
+        ScanStatus::NotScanned
     } else {
-        "not_supported"
+        ScanStatus::NotSupported
     };
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,
-        format: format.id().to_owned(),
+        format: FormatId::parse(format.id()).map_err(AppError::internal)?,
         name: identity.name,
         normalized_name: identity.normalized_name,
         version: identity.version,
@@ -226,7 +226,7 @@ pub async fn ingest_blob(
         declared: declared_json(&upload.declared),
         files,
         tags: upload.tags,
-        scan_status: scan_status.into(),
+        scan_status,
         source: if origin.upstream.is_some() {
             "upstream"
         } else {

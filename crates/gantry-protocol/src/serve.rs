@@ -11,7 +11,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use gantry_core::PackageState;
+use gantry_core::{PackageState, SyncStatus};
 use gantry_db::{PackageFileRow, PackageRow};
 
 use crate::app::App;
@@ -39,7 +39,7 @@ pub fn download_path(package: &PackageRow, filename: &str) -> String {
 
 /// Refuses files of packages that may not be downloaded.
 pub fn check_downloadable(package: &PackageRow) -> AppResult<()> {
-    if package.sync_status != "completed" && package.state() != PackageState::Deleted {
+    if package.sync_status != SyncStatus::Completed && package.state() != PackageState::Deleted {
         return Err(AppError::NotFound(format!(
             "package {} is not available yet (sync status: {})",
             package.slug_perm, package.sync_status

@@ -385,7 +385,7 @@ pub(crate) fn precheck(p: &PackageRow) -> Option<String> {
         }
         PackageState::Available => {}
     }
-    (p.sync_status != SyncStatus::Completed.as_str())
+    (p.sync_status != SyncStatus::Completed)
         .then(|| format!("the package's sync has not completed ({})", p.sync_status))
 }
 

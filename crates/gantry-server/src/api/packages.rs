@@ -120,7 +120,7 @@ pub(crate) async fn status(
 ) -> AppResult<ApiJson<SyncStatusResponse>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let p = load_package(&app, &repo, &slug).await?;
-    let sync_status = SyncStatus::parse(&p.sync_status).unwrap_or(SyncStatus::Failed);
+    let sync_status = p.sync_status;
     Ok(ApiJson(SyncStatusResponse {
         slug_perm: p.slug_perm.clone(),
         sync_status,
@@ -191,7 +191,7 @@ async fn promote(
                 .unwrap_or("no reason given")
         )));
     }
-    if package.sync_status != SyncStatus::Completed.as_str() {
+    if package.sync_status != SyncStatus::Completed {
         return Err(AppError::Conflict(format!(
             "package {slug} cannot be promoted before its sync completes (sync status: {})",
             package.sync_status
@@ -473,9 +473,7 @@ pub(crate) async fn restore(
         )
         .await?;
     // A package deleted before its sync ran had its job skipped: queue it again.
-    if restored.sync_status != SyncStatus::Completed.as_str()
-        && restored.sync_status != SyncStatus::Failed.as_str()
-    {
+    if restored.sync_status != SyncStatus::Completed && restored.sync_status != SyncStatus::Failed {
         if let Ok(requeued) = app
             .db
             .request_resync(&restored, &sync_job(&restored.slug_perm, &caller.actor()))

@@ -80,7 +80,7 @@ fn item(
 ) -> PromotionItem {
     PromotionItem {
         slug_perm: p.slug_perm.clone(),
-        format: p.format.clone(),
+        format: p.format.to_string(),
         name: p.name.clone(),
         version: p.version.clone(),
         status: status.into(),

@@ -146,7 +146,7 @@ pub(crate) async fn vulnerabilities(
         .collect();
     Ok(ApiJson(VulnerabilityReport {
         slug_perm: p.slug_perm.clone(),
-        security_scan_status: ScanStatus::parse(&p.scan_status).unwrap_or(ScanStatus::NotScanned),
+        security_scan_status: p.scan_status,
         scan_reason: p.scan_reason.clone(),
         scanned_at: p.scanned_at.map(gantry_core::time::rfc3339),
         max_severity: p.max_severity.as_deref().and_then(Severity::parse),
@@ -358,11 +358,11 @@ async fn list_packages(
         listed.push(SummaryPackage {
             slug_perm: row.slug_perm.clone(),
             repository: format!("{namespace}/{}", row.repository),
-            format: row.format.clone(),
+            format: row.format.to_string(),
             name: row.name.clone(),
             version: row.version.clone(),
             filename: row.filename.clone(),
-            security_scan_status: row.scan_status.clone(),
+            security_scan_status: row.scan_status.to_string(),
             max_severity: row.max_severity.clone(),
             num_vulnerabilities: row.num_vulnerabilities,
             fixable_vulnerabilities: fixable,

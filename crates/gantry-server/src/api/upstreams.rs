@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use gantry_core::{EventType, RepoName};
+use gantry_core::{EventType, FormatId, RepoName};
 use gantry_db::{NewUpstream, RepoRow, UpstreamRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,7 +75,7 @@ pub(crate) struct Upstream {
 fn render(u: &UpstreamRow) -> Upstream {
     Upstream {
         id: u.id,
-        format: u.format.clone(),
+        format: u.format.to_string(),
         name: u.name.clone(),
         url: u.url.clone(),
         priority: u.priority,
@@ -165,7 +165,8 @@ pub(crate) async fn create(
         .db
         .create_upstream(&NewUpstream {
             repository_id: repo.id,
-            format: body.format,
+            format: FormatId::parse(&body.format)
+                .map_err(|e| AppError::BadRequest(e.to_string()))?,
             name: body.name,
             url: body.url,
             priority: body.priority,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use gantry_core::{EventType, PackageState};
+use gantry_core::{EventType, PackageState, ScanStatus};
 use gantry_db::{JobRow, NewEvent, NewJob, ScanResult};
 use gantry_jobs::{Completion, Handler, Job as _, JobContext, JobError};
 use gantry_vuln::{Ecosystem, MatchResult, Severity};
@@ -143,8 +143,11 @@ impl ScanHandler {
         };
         if package.state() == PackageState::Deleted {
             // Nothing to scan; do not leave the package marked as waiting for one.
-            if matches!(package.scan_status.as_str(), "awaiting_scan" | "scanning") {
-                db.set_scan_status(package.id, "not_scanned")
+            if matches!(
+                package.scan_status,
+                ScanStatus::AwaitingScan | ScanStatus::Scanning
+            ) {
+                db.set_scan_status(package.id, ScanStatus::NotScanned)
                     .await
                     .map_err(JobError::retry)?;
             }
@@ -173,7 +176,7 @@ impl ScanHandler {
                 ids: Vec::new(),
             },
             Some(eco) => {
-                db.set_scan_status(package.id, "scanning")
+                db.set_scan_status(package.id, ScanStatus::Scanning)
                     .await
                     .map_err(JobError::retry)?;
                 match evaluate(&self.app, eco, &package.name, &package.version).await {
@@ -181,7 +184,7 @@ impl ScanHandler {
                     Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
                     Err(e) => {
                         // The last attempt: say so on the package rather than leave it waiting.
-                        db.set_scan_status(package.id, "scan_failed")
+                        db.set_scan_status(package.id, ScanStatus::ScanFailed)
                             .await
                             .map_err(JobError::retry)?;
                         return Err(JobError::Fatal(e));

@@ -64,8 +64,8 @@ impl SyncHandler {
             return Ok(Completion::Done);
         };
         let pending = matches!(
-            SyncStatus::parse(&package.sync_status),
-            Some(SyncStatus::AwaitingSync | SyncStatus::Syncing)
+            package.sync_status,
+            SyncStatus::AwaitingSync | SyncStatus::Syncing
         );
         if package.state() == PackageState::Deleted || !pending {
             return Ok(Completion::Done);

@@ -73,8 +73,8 @@ pub(crate) fn filter_matches(query: Option<&str>, package: Option<&PackageRow>) 
         .as_ref()
         .is_none_or(|n| *n == p.name || *n == p.normalized_name);
     let version_ok = q.version.as_ref().is_none_or(|v| *v == p.version);
-    let format_ok = q.format.as_ref().is_none_or(|f| *f == p.format);
-    let state_ok = q.state.is_none_or(|s| s.as_str() == p.state);
+    let format_ok = q.format.as_ref().is_none_or(|f| p.format == *f);
+    let state_ok = q.state.is_none_or(|s| s == p.state);
     let tags_ok = q.tags.iter().all(|t| p.tags.contains(t));
     let words_ok = q
         .name_contains
