@@ -31,6 +31,21 @@ pub struct Upload {
     pub identical_ok: bool,
 }
 
+impl Upload {
+    /// A file a native publish carries (or an upstream serves), processed before the answer:
+    /// no tags, never replacing. `identical_ok` makes a re-send of the same bytes a no-op.
+    pub fn inline(declared: Declared, identical_ok: bool) -> Self {
+        Self {
+            declared,
+            republish: false,
+            tags: Vec::new(),
+            content_length: None,
+            inline: true,
+            identical_ok,
+        }
+    }
+}
+
 /// What an upload did.
 pub struct Ingested {
     pub package: PackageRow,
@@ -66,11 +81,7 @@ where
         chunk
     });
     let digests = app.blobs.put_stream(counted, limit).await?;
-    let origin = Origin {
-        actor: caller.actor(),
-        address: caller.address.map(|a| a.to_string()),
-        upstream: None,
-    };
+    let origin = Origin::caller(caller);
     let sha256 = digests.sha256.clone();
     let outcome = ingest_blob(
         app,
@@ -111,6 +122,24 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// A package the caller sends.
+    pub fn caller(caller: &Caller) -> Self {
+        Self {
+            actor: caller.actor(),
+            address: caller.address.map(|a| a.to_string()),
+            upstream: None,
+        }
+    }
+
+    /// A package fetched from an upstream and cached.
+    pub fn upstream(name: &str) -> Self {
+        Self {
+            actor: format!("upstream:{name}"),
+            address: None,
+            upstream: Some(name.to_owned()),
+        }
+    }
+
     fn event(&self, event_type: EventType) -> gantry_db::NewEvent {
         let mut event = gantry_db::NewEvent::new(event_type, &self.actor);
         event.source_address.clone_from(&self.address);

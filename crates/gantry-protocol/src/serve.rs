@@ -59,6 +59,25 @@ pub fn check_downloadable(package: &PackageRow) -> AppResult<()> {
     }
 }
 
+/// Counts one served body against an entitlement token's download budget (other callers
+/// have none); refused once the budget is spent. Every file body served, local or fetched
+/// from an upstream, passes here.
+pub async fn charge_download(app: &App, caller: &Caller, namespace: &str) -> AppResult<()> {
+    let Some(token) = caller.token().filter(|t| t.kind == ENTITLEMENT) else {
+        return Ok(());
+    };
+    if app.db.consume_download(token.id).await? {
+        return Ok(());
+    }
+    Err(caller.deny(
+        AppError::Forbidden(format!(
+            "this entitlement token has used its {} downloads",
+            token.max_downloads.unwrap_or(0)
+        )),
+        Some(namespace),
+    ))
+}
+
 /// Serves a stored file with `ETag` (its sha256), `Content-Length`, single `Range` requests
 /// (206/416), conditional `If-None-Match` (304) and `HEAD`, streaming from the blob store.
 pub async fn serve_file(
@@ -125,18 +144,7 @@ pub async fn serve_file(
     if method == Method::HEAD {
         return Ok((status, headers).into_response());
     }
-    // Entitlements may carry a download budget; each body served counts against it.
-    if let Some(token) = caller.token().filter(|t| t.kind == ENTITLEMENT) {
-        if !app.db.consume_download(token.id).await? {
-            return Err(caller.deny(
-                AppError::Forbidden(format!(
-                    "this entitlement token has used its {} downloads",
-                    token.max_downloads.unwrap_or(0)
-                )),
-                Some(&package.namespace),
-            ));
-        }
-    }
+    charge_download(app, caller, &package.namespace).await?;
     let reader = app.blobs.get(&file.sha256, blob_range).await?;
     let metrics_app = Arc::clone(app);
     let stream = reader.stream.map(move |chunk| {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, LOCATION};
+use axum::http::header::{CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gantry_core::Package;
@@ -86,22 +86,11 @@ pub(crate) async fn upload(
     ApiQuery(params): ApiQuery<UploadParams>,
     body: Body,
 ) -> Response {
-    match upload_inner(
+    let result = upload_inner(
         app, caller, base, headers, owner, repo, format, params, body,
     )
-    .await
-    {
-        Ok(created) => created.into_response(),
-        // The body may be partly unread; ask the client not to reuse the connection, or its
-        // next request would be read as the rest of this one.
-        Err(err) => {
-            let mut response = err.into_response();
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
-    }
+    .await;
+    crate::error::close_on_error(result, IntoResponse::into_response)
 }
 
 #[allow(clippy::too_many_arguments)]
