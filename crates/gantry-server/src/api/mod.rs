@@ -16,4 +16,32 @@ pub(crate) mod upload;
 pub(crate) mod upstreams;
 pub(crate) mod webhooks;
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 pub(crate) use gantry_protocol::repo::{load_package, load_repo, parse_destination};
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::AppError;
+
+/// The app and the authenticated caller: what almost every REST handler starts from, taken
+/// as one extractor so the handlers do not each spell out both.
+pub(crate) struct Api {
+    pub(crate) app: Arc<App>,
+    pub(crate) caller: Caller,
+}
+
+impl FromRequestParts<Arc<App>> for Api {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        Ok(Self {
+            app: Arc::clone(app),
+            caller,
+        })
+    }
+}

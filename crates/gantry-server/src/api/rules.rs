@@ -1,9 +1,6 @@
 //! Promotion rules of a repository: built-in conditions that copy or move a package after it
 //! is scanned or synced, through the same gate as a manual promotion.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::EventType;
 use gantry_db::{NewRule, RuleRow};
@@ -12,10 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::policies::{check_name, compile, yes};
-use super::{load_repo, parse_destination};
+use super::{load_repo, parse_destination, Api};
 use crate::access::Op;
-use crate::app::App;
-use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
 const MAX_RULES: usize = 50;
@@ -88,8 +83,7 @@ fn render_rule(r: &RuleRow) -> Rule {
     responses((status = 201, body = Rule), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_rule(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateRule>,
 ) -> AppResult<(StatusCode, ApiJson<Rule>)> {
@@ -169,8 +163,7 @@ pub(crate) async fn create_rule(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Rule>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_rules(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Vec<Rule>>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
@@ -183,8 +176,7 @@ pub(crate) async fn list_rules(
     params(("owner" = String, Path), ("repo" = String, Path), ("name" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete_rule(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, name)): ApiPath<(String, String, String)>,
 ) -> AppResult<StatusCode> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;

@@ -1,9 +1,6 @@
 //! Webhooks of a repository: create, list, get, update, delete, ping, deliveries, redeliver.
 //! Managing webhooks needs admin on the repository.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, PackageQuery};
 use gantry_db::{
@@ -13,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::load_repo;
+use super::Api;
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -296,8 +294,7 @@ async fn load_webhook(app: &App, repo: &RepoRow, id: i64) -> AppResult<WebhookRo
     responses((status = 201, body = Webhook), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn create(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> AppResult<(StatusCode, ApiJson<Webhook>)> {
@@ -337,8 +334,7 @@ pub(crate) async fn create(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Webhook>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Vec<Webhook>>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -351,8 +347,7 @@ pub(crate) async fn list(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = Webhook), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<ApiJson<Webhook>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -366,8 +361,7 @@ pub(crate) async fn get(
     responses((status = 200, body = Webhook), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> AppResult<ApiJson<Webhook>> {
@@ -414,8 +408,7 @@ pub(crate) async fn update(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<StatusCode> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -430,8 +423,7 @@ pub(crate) async fn delete(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = PingResult), (status = 404, body = ErrorBody)))]
 pub(crate) async fn ping(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<ApiJson<PingResult>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -499,8 +491,7 @@ pub(crate) async fn ping(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = Vec<Delivery>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn deliveries(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<ApiJson<Vec<Delivery>>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -521,8 +512,7 @@ pub(crate) async fn deliveries(
            ("delivery" = i64, Path, description = "numeric id of the delivery")),
     responses((status = 202, body = Delivery), (status = 404, body = ErrorBody)))]
 pub(crate) async fn redeliver(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id, delivery)): ApiPath<(String, String, i64, i64)>,
 ) -> AppResult<(StatusCode, ApiJson<Delivery>)> {
     let repo = load(&app, &caller, &owner, &repo).await?;
