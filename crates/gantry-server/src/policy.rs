@@ -148,16 +148,30 @@ pub(crate) async fn run(source: String, input: serde_json::Value) -> Result<Deci
     if input.to_string().len() > MAX_INPUT_BYTES {
         return Err(format!("the input is larger than {MAX_INPUT_BYTES} bytes"));
     }
-    let request = Request::Policy {
+    let time_ms = EVAL_TIME_MS;
+    match in_evaluator(Request::Policy {
         source,
         input,
-        time_ms: EVAL_TIME_MS,
-    };
-    match in_child(&request).await? {
+        time_ms,
+    })
+    .await?
+    {
         Response::Decision(d) => Ok(d),
-        Response::Failed(e) | Response::Invalid(e) => Err(e),
-        other => Err(format!("unexpected answer from the evaluator: {other:?}")),
+        other => Err(unexpected(&other)),
     }
+}
+
+/// Runs a module in an evaluator process; a module that fails or does not compile answers
+/// with its message.
+async fn in_evaluator(request: Request) -> Result<Response, String> {
+    match in_child(&request).await? {
+        Response::Failed(e) | Response::Invalid(e) => Err(e),
+        answer => Ok(answer),
+    }
+}
+
+fn unexpected(answer: &Response) -> String {
+    format!("unexpected answer from the evaluator: {answer:?}")
 }
 
 /// Checks that a module compiles and evaluates over an empty input, in an evaluator process.
@@ -440,15 +454,16 @@ async fn rule_matches(
             let input = input(app, package, repo, None, &rule.on_event, &rule_actor(rule))
                 .await
                 .map_err(|e| e.to_string())?;
-            let request = Request::Promote {
-                source: rule.condition.clone(),
+            let (source, time_ms) = (rule.condition.clone(), EVAL_TIME_MS);
+            match in_evaluator(Request::Promote {
+                source,
                 input,
-                time_ms: EVAL_TIME_MS,
-            };
-            match in_child(&request).await? {
+                time_ms,
+            })
+            .await?
+            {
                 Response::Promote(p) => Ok(p),
-                Response::Failed(e) | Response::Invalid(e) => Err(e),
-                other => Err(format!("unexpected answer from the evaluator: {other:?}")),
+                other => Err(unexpected(&other)),
             }
         }
         _ => {

@@ -15,7 +15,7 @@ use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
-use crate::jobs::webhooks::{attempt_result, Deliver};
+use crate::jobs::webhooks::{attempt_result, send, Deliver};
 
 const MAX_WEBHOOKS_PER_REPO: usize = 100;
 const MAX_URL_LEN: usize = 2048;
@@ -438,25 +438,7 @@ pub(crate) async fn ping(
         context: serde_json::json!({ "webhook_id": webhook.id, "actor": caller.actor() }),
     };
     let body = serde_json::to_string(&payload).map_err(AppError::internal)?;
-    let sent = gantry_webhooks::send(
-        &app.http,
-        &app.outbound,
-        gantry_webhooks::Request {
-            target_url: &webhook.target_url,
-            body: body.as_bytes(),
-            event: "ping",
-            delivery_id: &uuid,
-            secret: webhook.secret.as_deref(),
-            extra_header: webhook
-                .extra_header_name
-                .as_deref()
-                .zip(webhook.extra_header_value.as_deref()),
-            timeout: std::time::Duration::from_secs_f64(
-                app.config.webhook_timeout_seconds.max(0.1),
-            ),
-        },
-    )
-    .await;
+    let sent = send(&app, &webhook, &uuid, "ping", &body).await;
     let result = attempt_result(&sent, true);
     app.db
         .record_immediate_delivery(

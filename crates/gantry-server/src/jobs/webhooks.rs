@@ -199,7 +199,32 @@ pub(crate) async fn attempt(
     body: &str,
     last: bool,
 ) -> Result<(AttemptResult, bool), gantry_db::DbError> {
-    let sent = gantry_webhooks::send(
+    let result = attempt_result(&send(app, webhook, uuid, event_type, body).await, last);
+    let disabled = app
+        .db
+        .record_attempt(
+            delivery_id,
+            webhook.id,
+            &result,
+            app.config.webhook_disable_after,
+        )
+        .await?;
+    if disabled {
+        tracing::warn!(webhook = webhook.id, target = %webhook.target_url, "webhook disabled after repeated failures");
+    }
+    Ok((result, disabled))
+}
+
+/// Sends `body` to `webhook` once, signed and with its extra header; the ping and the
+/// delivery job both send this way.
+pub(crate) async fn send(
+    app: &App,
+    webhook: &WebhookRow,
+    uuid: &str,
+    event_type: &str,
+    body: &str,
+) -> gantry_webhooks::Attempt {
+    gantry_webhooks::send(
         &app.http,
         &app.outbound,
         gantry_webhooks::Request {
@@ -215,21 +240,7 @@ pub(crate) async fn attempt(
             timeout: Duration::from_secs_f64(app.config.webhook_timeout_seconds.max(0.1)),
         },
     )
-    .await;
-    let result = attempt_result(&sent, last);
-    let disabled = app
-        .db
-        .record_attempt(
-            delivery_id,
-            webhook.id,
-            &result,
-            app.config.webhook_disable_after,
-        )
-        .await?;
-    if disabled {
-        tracing::warn!(webhook = webhook.id, target = %webhook.target_url, "webhook disabled after repeated failures");
-    }
-    Ok((result, disabled))
+    .await
 }
 
 pub(crate) fn attempt_result(sent: &gantry_webhooks::Attempt, last: bool) -> AttemptResult {
