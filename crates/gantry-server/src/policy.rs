@@ -148,22 +148,40 @@ pub(crate) async fn run(source: String, input: serde_json::Value) -> Result<Deci
     if input.to_string().len() > MAX_INPUT_BYTES {
         return Err(format!("the input is larger than {MAX_INPUT_BYTES} bytes"));
     }
-    let time_ms = EVAL_TIME_MS;
-    match in_evaluator(Request::Policy {
-        source,
-        input,
-        time_ms,
-    })
-    .await?
-    {
+    match in_evaluator(Ask::Decision, source, input).await? {
         Response::Decision(d) => Ok(d),
         other => Err(unexpected(&other)),
     }
 }
 
-/// Runs a module in an evaluator process; a module that fails or does not compile answers
-/// with its message.
-async fn in_evaluator(request: Request) -> Result<Response, String> {
+/// What an evaluator computes over a module and an input: a policy's decision, or whether
+/// a rule's condition asks for a promotion.
+#[derive(Clone, Copy)]
+enum Ask {
+    Decision,
+    Promote,
+}
+
+/// Runs `source` over `input` in an evaluator process; a module that fails or does not
+/// compile answers with its message.
+async fn in_evaluator(
+    ask: Ask,
+    source: String,
+    input: serde_json::Value,
+) -> Result<Response, String> {
+    let time_ms = EVAL_TIME_MS;
+    let request = match ask {
+        Ask::Decision => Request::Policy {
+            source,
+            input,
+            time_ms,
+        },
+        Ask::Promote => Request::Promote {
+            source,
+            input,
+            time_ms,
+        },
+    };
     match in_child(&request).await? {
         Response::Failed(e) | Response::Invalid(e) => Err(e),
         answer => Ok(answer),
@@ -454,14 +472,7 @@ async fn rule_matches(
             let input = input(app, package, repo, None, &rule.on_event, &rule_actor(rule))
                 .await
                 .map_err(|e| e.to_string())?;
-            let (source, time_ms) = (rule.condition.clone(), EVAL_TIME_MS);
-            match in_evaluator(Request::Promote {
-                source,
-                input,
-                time_ms,
-            })
-            .await?
-            {
+            match in_evaluator(Ask::Promote, rule.condition.clone(), input).await? {
                 Response::Promote(p) => Ok(p),
                 other => Err(unexpected(&other)),
             }
