@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use gantry_core::EventType;
+use gantry_db::{NewEvent, RepoRow};
 
 pub(crate) use gantry_protocol::repo::{load_package, load_repo, parse_destination};
 
@@ -32,6 +34,20 @@ use crate::error::AppError;
 pub(crate) struct Api {
     pub(crate) app: Arc<App>,
     pub(crate) caller: Caller,
+}
+
+/// An event by `caller` in `repo`, for the audit log and webhooks.
+pub(crate) fn repo_event(
+    caller: &Caller,
+    event_type: EventType,
+    repo: &RepoRow,
+    context: serde_json::Value,
+) -> NewEvent {
+    let mut event = caller.event(event_type);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.context = context;
+    event
 }
 
 impl FromRequestParts<Arc<App>> for Api {

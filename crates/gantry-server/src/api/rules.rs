@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::policies::{check_name, compile, yes};
-use super::{load_repo, parse_destination, Api};
+use super::{load_repo, parse_destination, repo_event, Api};
 use crate::access::Op;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
@@ -148,12 +148,9 @@ pub(crate) async fn create_rule(
             created_by: caller.actor(),
         })
         .await?;
-    let mut event = caller.event(EventType::RuleCreated);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
+    let context = serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
+    let mut event = repo_event(&caller, EventType::RuleCreated, &repo, context);
     event.destination_repository = Some(dest.slug());
-    event.context =
-        serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
     app.db.record_event(&event).await?;
     Ok((StatusCode::CREATED, ApiJson(render_rule(&row))))
 }
@@ -186,10 +183,12 @@ pub(crate) async fn delete_rule(
             repo.slug()
         )));
     }
-    let mut event = caller.event(EventType::RuleDeleted);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({ "rule": name });
+    let event = repo_event(
+        &caller,
+        EventType::RuleDeleted,
+        &repo,
+        serde_json::json!({ "rule": name }),
+    );
     app.db.record_event(&event).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access_control::resolve_principal;
-use super::Api;
+use super::{repo_event, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::{Caller, ENTITLEMENT};
@@ -402,13 +402,17 @@ pub(crate) async fn create_entitlement(
             max_downloads: body.max_downloads,
         })
         .await?;
-    let mut event = caller.event(EventType::TokenCreated);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({
+    let context = serde_json::json!({
         "token_id": id, "kind": ENTITLEMENT, "max_downloads": body.max_downloads,
     });
-    app.db.record_event(&event).await?;
+    app.db
+        .record_event(&repo_event(
+            &caller,
+            EventType::TokenCreated,
+            &repo,
+            context,
+        ))
+        .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(CreatedToken {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::load_repo;
-use super::Api;
+use super::{repo_event, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -94,13 +94,12 @@ async fn audit(
     event_type: EventType,
     u: &UpstreamRow,
 ) -> AppResult<()> {
-    let mut event = caller.event(event_type);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({
+    let context = serde_json::json!({
         "upstream_id": u.id, "name": u.name, "format": u.format, "url": u.url, "mode": u.mode,
     });
-    app.db.record_event(&event).await?;
+    app.db
+        .record_event(&repo_event(caller, event_type, repo, context))
+        .await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::load_repo;
-use super::Api;
+use super::{repo_event, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -269,14 +269,13 @@ async fn audit(
     event_type: EventType,
     webhook: &WebhookRow,
 ) -> AppResult<()> {
-    let mut event = caller.event(event_type);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({
+    let context = serde_json::json!({
         "webhook_id": webhook.id, "target_url": webhook.target_url,
         "events": webhook.event_types(), "is_active": webhook.is_active != 0,
     });
-    app.db.record_event(&event).await?;
+    app.db
+        .record_event(&repo_event(caller, event_type, repo, context))
+        .await?;
     Ok(())
 }
 
