@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::header::{CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::load_repo;
+use super::Api;
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -78,8 +78,7 @@ pub(crate) fn parse_tags(text: Option<&str>) -> AppResult<Vec<String>> {
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn upload(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     headers: HeaderMap,
     ApiPath((owner, repo, format)): ApiPath<(String, String, String)>,
