@@ -256,7 +256,6 @@ pub type AppResult<T> = Result<T, AppError>;
 /// Longest error message sent to a client.
 const MAX_MESSAGE: usize = 2048;
 
-/// Cuts a message to [`MAX_MESSAGE`] bytes (on a character boundary), marking the cut.
 /// The answer of a handler that reads an upload body. After an error the connection closes:
 /// the body may be partly unread, and the client's next request must not be read as the
 /// rest of it. `render` shapes the error for the client (the REST envelope or a native one).
@@ -277,6 +276,7 @@ pub fn close_on_error<T: IntoResponse>(
     }
 }
 
+/// Cuts a message to [`MAX_MESSAGE`] bytes (on a character boundary), marking the cut.
 pub fn bounded_message(mut message: String) -> String {
     if message.len() > MAX_MESSAGE {
         let mut cut = MAX_MESSAGE;

@@ -60,6 +60,64 @@ pub async fn request(
     })
 }
 
+/// How long an upstream may take to send an index document.
+pub const DOCUMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// An index document (a simple page, a packument, an index file) read from an upstream.
+pub struct Document {
+    pub body: Vec<u8>,
+    /// Where it was read from after redirects: the base of its relative links.
+    pub url: String,
+    pub content_type: Option<String>,
+}
+
+/// GETs an index document from an upstream with the pinned client, at most `max` bytes:
+/// `Ok(None)` when the upstream has no such document (404 or 410); an error naming the URL
+/// for anything else that went wrong.
+pub async fn fetch_document(
+    app: &App,
+    upstream: &UpstreamRow,
+    url: &str,
+    accept: &str,
+    max: usize,
+) -> Result<Option<Document>, String> {
+    let response = request(app, upstream, url)
+        .await
+        .map_err(|e| e.to_string())?
+        .header(axum::http::header::ACCEPT, accept)
+        .timeout(DOCUMENT_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(format!("{url} answered HTTP {status}"));
+    }
+    let final_url = response.url().to_string();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("reading {url}: {e}"))?;
+        if body.len() + chunk.len() > max {
+            return Err(format!("{url} is larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(Document {
+        body,
+        url: final_url,
+        content_type,
+    }))
+}
+
 /// Fetches an upstream file (the URL checked against the deny list) and streams it to the
 /// client (counted against an entitlement's download budget like a local file); in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
 /// failing upstream is a 502, logged and counted.

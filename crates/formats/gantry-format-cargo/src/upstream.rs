@@ -4,12 +4,10 @@
 //! stored as packages on the way.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::pure::{index_path, normalize};
 use axum::http::Method;
 use axum::response::Response;
-use futures::StreamExt;
 use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::Declared;
 use serde::{Deserialize, Serialize};
@@ -23,7 +21,6 @@ const FORMAT: &str = "cargo";
 const MAX_FILE: usize = 32 * 1024 * 1024;
 /// Most versions taken from one index file.
 const MAX_LINES: usize = 100_000;
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Cache key of the upstream's `config.json` (crate names cannot contain a dot).
 const CONFIG_KEY: &str = "config.json";
 
@@ -91,30 +88,12 @@ async fn get_text(
     upstream: &UpstreamRow,
     url: &str,
 ) -> Result<Option<String>, String> {
-    let response = gantry_protocol::upstream::request(app, upstream, url)
-        .await
-        .map_err(|e| e.to_string())?
-        .timeout(FETCH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {url}: {e}"))?;
-    let status = response.status();
-    if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+    let Some(document) =
+        gantry_protocol::upstream::fetch_document(app, upstream, url, "*/*", MAX_FILE).await?
+    else {
         return Ok(None);
-    }
-    if !status.is_success() {
-        return Err(format!("{url} answered HTTP {status}"));
-    }
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("reading {url}: {e}"))?;
-        if body.len() + chunk.len() > MAX_FILE {
-            return Err(format!("{url} is larger than {MAX_FILE} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    String::from_utf8(body)
+    };
+    String::from_utf8(document.body)
         .map(Some)
         .map_err(|_| format!("{url} is not UTF-8"))
 }

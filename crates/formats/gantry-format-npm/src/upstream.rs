@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
 use gantry_db::UpstreamRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,7 +13,6 @@ use crate::app::App;
 const MAX_PACKUMENT: usize = 64 * 1024 * 1024;
 /// Most versions taken from one packument.
 const MAX_VERSIONS: usize = 50_000;
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What an upstream says about one package: its versions (each a version document with
 /// `dist`), dist-tags and publish times.
@@ -84,31 +81,18 @@ async fn fetch(
         upstream.url.trim_end_matches('/'),
         escape_name(name)
     );
-    let response = gantry_protocol::upstream::request(app, upstream, &url)
-        .await
-        .map_err(|e| e.to_string())?
-        .header("accept", "application/json")
-        .timeout(FETCH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {url}: {e}"))?;
-    let status = response.status();
-    if status == reqwest::StatusCode::NOT_FOUND {
+    let document = gantry_protocol::upstream::fetch_document(
+        app,
+        upstream,
+        &url,
+        "application/json",
+        MAX_PACKUMENT,
+    )
+    .await?;
+    let Some(document) = document else {
         return Ok(RemotePackument::default());
-    }
-    if !status.is_success() {
-        return Err(format!("{url} answered HTTP {status}"));
-    }
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("reading {url}: {e}"))?;
-        if body.len() + chunk.len() > MAX_PACKUMENT {
-            return Err(format!("{url} is larger than {MAX_PACKUMENT} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    parse(&body, name).map_err(|e| format!("{url}: {e}"))
+    };
+    parse(&document.body, name).map_err(|e| format!("{url}: {e}"))
 }
 
 /// Reads a packument, keeping versions whose `dist` names a tarball.

@@ -1,9 +1,7 @@
 //! Python upstreams: a PEP 691 (JSON) or PEP 503 (HTML) simple index.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures::StreamExt;
 use gantry_db::UpstreamRow;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +11,6 @@ use crate::app::App;
 const MAX_PAGE: usize = 32 * 1024 * 1024;
 /// Most files taken from one page.
 const MAX_FILES: usize = 100_000;
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
 
 /// A file an upstream offers.
@@ -71,40 +68,16 @@ async fn fetch(
     project: &str,
 ) -> Result<Vec<RemoteFile>, String> {
     let page_url = format!("{}/{project}/", upstream.url.trim_end_matches('/'));
-    let response = gantry_protocol::upstream::request(app, upstream, &page_url)
-        .await
-        .map_err(|e| e.to_string())?
-        .header(
-            "accept",
-            format!("{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"),
-        )
-        .timeout(FETCH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {page_url}: {e}"))?;
-    let status = response.status();
-    if status == reqwest::StatusCode::NOT_FOUND {
+    let accept = format!("{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1");
+    let document =
+        gantry_protocol::upstream::fetch_document(app, upstream, &page_url, &accept, MAX_PAGE)
+            .await?;
+    let Some(document) = document else {
         return Ok(Vec::new());
-    }
-    if !status.is_success() {
-        return Err(format!("{page_url} answered HTTP {status}"));
-    }
-    let final_url = response.url().to_string();
-    let is_json = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.contains("json"));
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("reading {page_url}: {e}"))?;
-        if body.len() + chunk.len() > MAX_PAGE {
-            return Err(format!("{page_url} is larger than {MAX_PAGE} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let text = String::from_utf8_lossy(&body);
+    };
+    let final_url = document.url;
+    let is_json = document.content_type.is_some_and(|t| t.contains("json"));
+    let text = String::from_utf8_lossy(&document.body);
     let mut files = if is_json {
         parse_json(&text, &final_url)?
     } else {
