@@ -128,6 +128,13 @@ async fn insert_delivery(
     delivery: &NewDelivery,
     job: &(dyn Fn(i64) -> NewJob + Sync),
 ) -> Result<i64> {
+    let id = insert_delivery_row(conn, delivery).await?;
+    jobs::enqueue(conn, &job(id)).await?;
+    Ok(id)
+}
+
+/// A `pending` delivery row, without its job.
+async fn insert_delivery_row(conn: &mut AnyConnection, delivery: &NewDelivery) -> Result<i64> {
     let now = now_millis();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO webhook_deliveries (delivery_uuid, webhook_id, event_id, event_type, payload, \
@@ -142,7 +149,6 @@ async fn insert_delivery(
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    jobs::enqueue(conn, &job(id)).await?;
     Ok(id)
 }
 
@@ -334,20 +340,9 @@ impl Db {
         delivery: &NewDelivery,
         result: &AttemptResult,
     ) -> Result<i64> {
-        let now = now_millis();
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO webhook_deliveries (delivery_uuid, webhook_id, event_id, event_type, payload, \
-             state, attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) \
-             RETURNING id",
-        )
-        .bind(&delivery.delivery_uuid)
-        .bind(delivery.webhook_id)
-        .bind(delivery.event_id)
-        .bind(&delivery.event_type)
-        .bind(&delivery.payload)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        let id = insert_delivery_row(&mut conn, delivery).await?;
+        drop(conn);
         self.record_attempt(id, delivery.webhook_id, result, i64::MAX)
             .await?;
         Ok(id)
