@@ -12,12 +12,12 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-step "client tools (pip, twine, uv, pypiserver) in target/test-tools"
+step "client tools (pip, twine, uv, pypiserver, moto's S3 server) in target/test-tools"
 tools="$PWD/target/test-tools"
-if [ ! -x "$tools/venv/bin/twine" ] || [ ! -x "$tools/venv/bin/uv" ] || [ ! -x "$tools/venv/bin/pypi-server" ]; then
+if [ ! -x "$tools/venv/bin/twine" ] || [ ! -x "$tools/venv/bin/uv" ] || [ ! -x "$tools/venv/bin/pypi-server" ] || [ ! -x "$tools/venv/bin/moto_server" ]; then
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --upgrade pip
-  "$tools/venv/bin/pip" install --quiet twine uv pypiserver
+  "$tools/venv/bin/pip" install --quiet twine uv pypiserver 'moto[server]'
 fi
 export GANTRY_TEST_TOOLS="$tools/venv/bin"
 

@@ -3,9 +3,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
 
 use crate::digest::{Digests, MultiHasher};
@@ -25,7 +27,7 @@ pub enum BlobError {
     NotFound(String),
     #[error("requested range is not satisfiable")]
     BadRange,
-    #[error("unsupported storage URL '{0}' (use a directory path, file:///DIR or memory:)")]
+    #[error("unsupported storage URL '{0}' (use a directory path, file:///DIR, s3://BUCKET[/PREFIX] or memory:)")]
     UnsupportedUrl(String),
     #[error("blob storage error: {0}")]
     Store(#[from] object_store::Error),
@@ -70,10 +72,15 @@ fn blob_path(sha256: &str) -> Path {
 }
 
 impl BlobStore {
-    /// Opens a store from a storage URL: a directory path, `file:///DIR`, or `memory:`.
+    /// Opens a store from a storage URL: a directory path, `file:///DIR`, `memory:`, or
+    /// `s3://BUCKET[/PREFIX]` (credentials, region and endpoint from the usual `AWS_*`
+    /// environment variables; see [`Self::s3`]).
     pub fn open(url: &str) -> Result<Self, BlobError> {
         if url == "memory:" || url == "memory://" {
             return Ok(Self::from_store(Arc::new(InMemory::new()), "memory:"));
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            return Self::s3(url, rest);
         }
         let dir = match url.strip_prefix("file://") {
             Some(path) => path.to_owned(),
@@ -81,6 +88,35 @@ impl BlobStore {
             None => return Err(BlobError::UnsupportedUrl(url.to_owned())),
         };
         Self::local(FsPath::new(&dir))
+    }
+
+    /// An S3-compatible bucket. `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`
+    /// and, for stores other than AWS, `AWS_ENDPOINT_URL` are read from the environment;
+    /// requests are path-style unless `AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true`. An `http://`
+    /// endpoint is allowed because the operator named it (a store on a private network).
+    fn s3(url: &str, bucket_and_prefix: &str) -> Result<Self, BlobError> {
+        let (bucket, prefix) = bucket_and_prefix
+            .split_once('/')
+            .unwrap_or((bucket_and_prefix, ""));
+        if bucket.is_empty() {
+            return Err(BlobError::UnsupportedUrl(url.to_owned()));
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let plain_http = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+            .iter()
+            .filter_map(|key| std::env::var(key).ok())
+            .any(|endpoint| endpoint.starts_with("http://"));
+        if plain_http {
+            builder = builder.with_allow_http(true);
+        }
+        let store = builder.build()?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(store)
+        } else {
+            Arc::new(PrefixStore::new(store, prefix))
+        };
+        Ok(Self::from_store(store, url))
     }
 
     /// A store on a local directory, created if missing.

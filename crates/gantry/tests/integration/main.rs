@@ -30,6 +30,7 @@ mod raw;
 mod receiver;
 mod repos;
 mod robustness;
+mod s3;
 mod scanning;
 mod security_summary;
 mod server;
