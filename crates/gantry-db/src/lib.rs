@@ -9,6 +9,7 @@ mod events;
 mod jobs;
 mod migrations;
 mod npm;
+mod oci;
 mod packages;
 mod policies;
 mod principals;
@@ -29,6 +30,7 @@ pub use jobs::{
     JobClaim, JobRow, NewJob, PostgresClaim, SqliteClaim, JOB_DEAD, JOB_QUEUED, JOB_RUNNING,
 };
 pub use npm::{NpmDocument, NpmVersionRow};
+pub use oci::{OciObject, OciUploadRow, OCI_BLOB_CONTENT_TYPE};
 pub use packages::{
     GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode,
     SyncOutcome,

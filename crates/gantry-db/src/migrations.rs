@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_policies.sql")),
     (9, include_str!("../migrations/0009_npm.sql")),
     (10, include_str!("../migrations/0010_outbound.sql")),
+    (11, include_str!("../migrations/0011_oci.sql")),
 ];
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::routing::{delete, get, on, post, put, MethodFilter, MethodRouter};
 use axum::Router;
 use futures::future::BoxFuture;
 use gantry_db::RepoRow;
@@ -224,6 +224,30 @@ impl RouteSet {
             path,
             &["PUT"],
             put(handler).layer(DefaultBodyLimit::disable()),
+        )
+    }
+
+    /// Each of `methods` on one path, to one handler, with the body streamed as for
+    /// [`RouteSet::post_upload`]: for protocols that dispatch on the method and the path
+    /// themselves, because their paths cannot be written as templates (names that hold `/`
+    /// followed by fixed segments). Unknown method names are ignored.
+    pub fn methods_upload<H, T>(self, path: &str, methods: &[&'static str], handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        let filter = methods
+            .iter()
+            .filter_map(|m| axum::http::Method::from_bytes(m.as_bytes()).ok())
+            .filter_map(|m| MethodFilter::try_from(m).ok())
+            .reduce(MethodFilter::or);
+        let Some(filter) = filter else {
+            return self;
+        };
+        self.add(
+            path,
+            methods,
+            on(filter, handler).layer(DefaultBodyLimit::disable()),
         )
     }
 }

@@ -19,6 +19,7 @@ mod hardening_leftovers;
 mod hardening_policy;
 mod npm;
 mod npm_upstream;
+mod oci;
 mod pipeline;
 mod policies;
 mod policy_ux;
