@@ -402,3 +402,171 @@ async fn oci_index_promotes_with_its_graph_without_copying_bytes() -> TestResult
     assert_eq!(st, StatusCode::OK);
     Ok(())
 }
+
+/// Whether `tool` is installed (scripts/test.sh installs the OCI clients with apt).
+fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn run(cmd: &mut std::process::Command) -> TestResult<String> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// An OCI layout in `dir` with an image per platform (built by umoci from local files) and a
+/// hand-written index of both under the tag `multi`; the index's digest.
+fn build_multi_platform_layout(dir: &std::path::Path) -> TestResult<String> {
+    let layout = dir.join("layout");
+    let l = layout.display().to_string();
+    run(std::process::Command::new("umoci").args(["init", "--layout", &l]))?;
+    let mut manifests = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let image = format!("{l}:{arch}");
+        let bundle = dir.join(format!("bundle-{arch}"));
+        run(std::process::Command::new("umoci").args(["new", "--image", &image]))?;
+        run(std::process::Command::new("umoci")
+            .args(["unpack", "--rootless", "--image", &image])
+            .arg(&bundle))?;
+        std::fs::write(
+            bundle.join("rootfs/hello.txt"),
+            format!("hello from {arch}\n"),
+        )?;
+        run(std::process::Command::new("umoci")
+            .args(["repack", "--image", &image])
+            .arg(&bundle))?;
+        run(std::process::Command::new("umoci").args([
+            "config",
+            "--image",
+            &image,
+            "--os",
+            "linux",
+            "--architecture",
+            arch,
+            "--config.label",
+            &format!("org.example.arch={arch}"),
+        ]))?;
+    }
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path)?)?;
+    for m in index["manifests"].as_array().ok_or("manifests")? {
+        let arch = m["annotations"]["org.opencontainers.image.ref.name"].clone();
+        manifests.push(
+            json!({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+            "platform": {"os": "linux", "architecture": arch}}),
+        );
+    }
+    let multi = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests})
+    .to_string();
+    let hex = sha256_hex(multi.as_bytes());
+    std::fs::write(layout.join("blobs/sha256").join(&hex), &multi)?;
+    index["manifests"].as_array_mut().ok_or("manifests")?.push(
+        json!({"mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{hex}"), "size": multi.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "multi"}}),
+    );
+    std::fs::write(&index_path, index.to_string())?;
+    Ok(format!("sha256:{hex}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_skopeo_copies_a_multi_platform_index_in_and_out_with_identical_digests() -> TestResult
+{
+    if !have("skopeo") || !have("umoci") {
+        eprintln!(
+            "skipped: skopeo and umoci are not installed (scripts/test.sh installs them with apt)"
+        );
+        return Ok(());
+    }
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let token = s.token("acme", "admin").await?;
+    let dir = tempfile::tempdir()?;
+    let digest = build_multi_platform_layout(dir.path())?;
+    let host = s.url.trim_start_matches("http://").to_owned();
+    let image = format!("docker://{host}/acme/dev/team/app");
+    let creds = format!("ci:{token}");
+    let layout = format!("oci:{}:multi", dir.path().join("layout").display());
+    run(std::process::Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+        &layout,
+        &format!("{image}:1.0"),
+    ]))?;
+    let common = ["--tls-verify=false", "--creds", &creds];
+    let raw = run(std::process::Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .args(common)
+        .arg(format!("{image}:1.0")))?;
+    assert_eq!(format!("sha256:{}", sha256_hex(raw.as_bytes())), digest);
+    let inspected: Value = serde_json::from_str(&run(std::process::Command::new("skopeo")
+        .args(["inspect", "--override-arch", "arm64"])
+        .args(common)
+        .arg(format!("{image}:1.0")))?)?;
+    assert_eq!(
+        inspected["Labels"]["org.example.arch"], "arm64",
+        "{inspected}"
+    );
+    let tags: Value = serde_json::from_str(&run(std::process::Command::new("skopeo")
+        .arg("list-tags")
+        .args(common)
+        .arg(&image))?)?;
+    assert_eq!(tags["Tags"], json!(["1.0"]));
+    // Out again into a new layout: the same index digest.
+    let out = dir.path().join("out");
+    run(std::process::Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &creds,
+        &format!("{image}:1.0"),
+        &format!("oci:{}:multi", out.display()),
+    ]))?;
+    let index: Value = serde_json::from_slice(&std::fs::read(out.join("index.json"))?)?;
+    assert_eq!(index["manifests"][0]["digest"], json!(digest));
+    let hello = std::fs::read_dir(out.join("blobs/sha256"))?.count();
+    assert_eq!(hello, 7, "index, 2 manifests, 2 configs, 2 layers");
+    // The package JSON describes the image.
+    let (_, list) = s
+        .admin(Method::GET, "/api/v1/packages/acme/dev", None)
+        .await?;
+    let package = list
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["version"] == "1.0"))
+        .ok_or("package 1.0")?;
+    assert_eq!(package["name"], "team/app");
+    assert_eq!(
+        package["metadata"]["platforms"].as_array().map(Vec::len),
+        Some(2),
+        "{package}"
+    );
+    // Delete by tag (skopeo resolves it to the digest): gone.
+    run(std::process::Command::new("skopeo")
+        .arg("delete")
+        .args(common)
+        .arg(format!("{image}:1.0")))?;
+    let gone = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .args(common)
+        .arg(format!("{image}:1.0"))
+        .output()?;
+    assert!(!gone.status.success());
+    Ok(())
+}
