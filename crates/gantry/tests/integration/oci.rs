@@ -570,3 +570,107 @@ async fn oci_skopeo_copies_a_multi_platform_index_in_and_out_with_identical_dige
     assert!(!gone.status.success());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_buildah_builds_from_scratch_and_podman_logs_in_pulls_and_pushes() -> TestResult {
+    if !have("podman") || !have("buildah") {
+        eprintln!("skipped: podman and buildah are not installed (scripts/test.sh installs them with apt)");
+        return Ok(());
+    }
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let token = s.token("acme", "write").await?;
+    let dir = tempfile::tempdir()?;
+    let d = dir.path().display().to_string();
+    let host = s.url.trim_start_matches("http://").to_owned();
+    let storage = |tool: &str| -> std::process::Command {
+        let mut cmd = std::process::Command::new(tool);
+        cmd.args([
+            "--root",
+            &format!("{d}/{tool}-root"),
+            "--runroot",
+            &format!("{d}/{tool}-run"),
+        ])
+        .args(["--storage-driver", "vfs"])
+        .env("REGISTRY_AUTH_FILE", format!("{d}/auth.json"));
+        cmd
+    };
+    // podman login: wrong token refused, the right one accepted and used afterwards.
+    let refused = storage("podman")
+        .args([
+            "login",
+            "--tls-verify=false",
+            "-u",
+            "ci",
+            "-p",
+            "gty_wrong",
+            &host,
+        ])
+        .output()?;
+    assert!(!refused.status.success());
+    run(storage("podman").args([
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "ci",
+        "-p",
+        &token,
+        &host,
+    ]))?;
+    // buildah: from scratch, a file, a label, commit, push.
+    let container = run(storage("buildah").args(["from", "scratch"]))?;
+    let container = container
+        .trim()
+        .lines()
+        .last()
+        .ok_or("container")?
+        .to_owned();
+    std::fs::write(dir.path().join("hello.txt"), "hello from buildah\n")?;
+    run(storage("buildah").args(["copy", &container, &format!("{d}/hello.txt"), "/hello.txt"]))?;
+    run(storage("buildah").args(["config", "--label", "org.example.built=yes", &container]))?;
+    let image = format!("{host}/acme/dev/built:1");
+    run(storage("buildah").args(["commit", &container, &image]))?;
+    run(storage("buildah").args(["push", "--tls-verify=false", &image]))?;
+    // podman pulls it, and pushes it again as a Docker schema 2 image under another name.
+    run(storage("podman").args(["pull", "--tls-verify=false", &image]))?;
+    let docker = format!("{host}/acme/dev/team/docker:v2s2");
+    run(storage("podman").args([
+        "push",
+        "--tls-verify=false",
+        "--format",
+        "v2s2",
+        &image,
+        &docker,
+    ]))?;
+    let resp = s
+        .req(
+            Method::GET,
+            "/v2/acme/dev/team/docker/manifests/v2s2",
+            Some(&token),
+        )
+        .header(
+            "accept",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/vnd.docker.distribution.manifest.v2+json")
+    );
+    let (_, list) = s
+        .admin(Method::GET, "/api/v1/packages/acme/dev", None)
+        .await?;
+    let built = list
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == "built"))
+        .ok_or("built")?;
+    assert_eq!(
+        built["metadata"]["config"]["labels"]["org.example.built"], "yes",
+        "{built}"
+    );
+    Ok(())
+}
