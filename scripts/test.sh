@@ -20,6 +20,11 @@ if [ ! -x "$tools/venv/bin/twine" ] || [ ! -x "$tools/venv/bin/uv" ] || [ ! -x "
   "$tools/venv/bin/pip" install --quiet twine uv pypiserver
 fi
 export GANTRY_TEST_TOOLS="$tools/venv/bin"
+# oras-py (an OCI artifact client library) for the referrers test; installed with the venv's
+# own interpreter, as schemathesis below.
+if ! "$tools/venv/bin/python" -c "import oras" 2>/dev/null; then
+  "$tools/venv/bin/python" -m pip install --quiet oras
+fi
 
 step "verdaccio (npm upstream peer) in target/test-tools/npm"
 # verdaccio 6.8.0 runs on Node 20; node-fetch is pinned because newer 2.x releases break it.

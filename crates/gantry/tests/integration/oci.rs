@@ -674,3 +674,89 @@ async fn oci_buildah_builds_from_scratch_and_podman_logs_in_pulls_and_pushes() -
     );
     Ok(())
 }
+
+/// oras-py pushes a file artifact, then an SBOM artifact whose `subject` is the first.
+const ORAS_SCRIPT: &str = r#"
+import sys, oras.provider, oras.oci
+host, token, auth, workdir = sys.argv[1:5]
+import os; os.chdir(workdir)
+open("a.txt", "w").write("hello\n")
+open("sbom.json", "w").write("{\"sbom\": true}\n")
+open("cfg.json", "w").write("{}")
+reg = oras.provider.Registry(hostname=host, insecure=True)
+reg.login("ci", token, tls_verify=False, hostname=host, config_path=auth)
+r = reg.push(target=f"{host}/acme/dev/app:1.0", files=["a.txt"])
+assert r.status_code == 201, r.text
+subject = oras.oci.Subject.from_manifest(reg.get_manifest(f"{host}/acme/dev/app:1.0"))
+r = reg.push(target=f"{host}/acme/dev/app:sbom", files=["sbom.json"], subject=subject,
+             manifest_config="cfg.json:application/vnd.example.sbom.v1")
+assert r.status_code == 201, r.text
+assert r.headers.get("OCI-Subject") == subject.digest, r.headers
+print(subject.digest)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_oras_artifact_with_a_referrer_is_found_by_the_referrers_api() -> TestResult {
+    let Ok(python) = crate::python::tool("python") else {
+        eprintln!("skipped: no python in the test tools");
+        return Ok(());
+    };
+    let has_oras = std::process::Command::new(&python)
+        .args(["-c", "import oras"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_oras {
+        eprintln!("skipped: oras-py is not installed (scripts/test.sh installs it into target/test-tools)");
+        return Ok(());
+    }
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let token = s.token("acme", "write").await?;
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("push.py");
+    std::fs::write(&script, ORAS_SCRIPT)?;
+    let host = s.url.trim_start_matches("http://").to_owned();
+    let subject = run(std::process::Command::new(&python).arg(&script).args([
+        host.as_str(),
+        token.as_str(),
+        &dir.path().join("auth.json").display().to_string(),
+        &dir.path().display().to_string(),
+    ]))?;
+    let subject = subject.trim();
+    let path = format!("/v2/acme/dev/app/referrers/{subject}");
+    let resp = s
+        .req(
+            Method::GET,
+            &format!("{path}?artifactType=application/vnd.example.sbom.v1"),
+            Some(&token),
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("oci-filters-applied")
+            .and_then(|v| v.to_str().ok()),
+        Some("artifactType")
+    );
+    let index: Value = resp.json().await?;
+    assert_eq!(
+        index["manifests"].as_array().map(Vec::len),
+        Some(1),
+        "{index}"
+    );
+    assert_eq!(
+        index["manifests"][0]["artifactType"],
+        "application/vnd.example.sbom.v1"
+    );
+    let (_, other) = s
+        .call(
+            Method::GET,
+            &format!("{path}?artifactType=application/x-none"),
+            Some(&token),
+            None,
+        )
+        .await?;
+    assert_eq!(other["manifests"], json!([]));
+    Ok(())
+}
