@@ -28,6 +28,7 @@ async fn oci_conformance_suite_passes_every_spec() -> TestResult {
         .env("OCI_REPORT_DIR", report.path())
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("conformance ({}): {stdout}", crate::common::backend());
     let log = std::fs::read_to_string(report.path().join("conformance.log")).unwrap_or_default();
     let failures: Vec<&str> = log
         .lines()
@@ -216,6 +217,27 @@ async fn oci_auth_challenge_private_repos_and_read_tokens() -> TestResult {
         .await?;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert_eq!(first_error_code(&body), "NAME_UNKNOWN");
+
+    // A mount from a repository the caller cannot read is an ordinary upload session.
+    let layer = format!("sha256:{}", sha256_hex(b"private layer"));
+    let resp = s
+        .req(
+            Method::POST,
+            &format!("/v2/other/secret/app/blobs/uploads/?mount={layer}&from=acme/dev/app"),
+            Some(&outsider),
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let (st, _) = s
+        .call(
+            Method::GET,
+            &format!("/v2/other/secret/app/blobs/{layer}"),
+            Some(&outsider),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
 
     // A read token cannot push: DENIED.
     let (st, body) = s

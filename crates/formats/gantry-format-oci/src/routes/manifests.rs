@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use gantry_core::{EventType, PackageState};
 use gantry_db::{PackageRow, RepoRow};
 use gantry_protocol::access::Op;
+use gantry_protocol::auth::ENTITLEMENT;
+use gantry_protocol::error::AppError;
 use serde_json::{json, Value};
 
 use super::error::{Code, OciError, OciResult};
@@ -85,6 +87,10 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
         .oci_find_manifest(repo.id, &ctx.scope.image, &digest.to_string())
         .await?
         .ok_or_else(|| unknown(ctx, text))?;
+    blobs::check_available(&object)?;
+    if method == Method::GET {
+        consume_entitlement(ctx, &repo).await?;
+    }
     let content_type = object.content_type.clone();
     blobs::serve(
         ctx.app,
@@ -95,6 +101,27 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
         Some(&content_type),
     )
     .await
+}
+
+/// An entitlement token's download budget counts image pulls: one per manifest `GET` (the
+/// blobs of the image it names are not counted again).
+async fn consume_entitlement(ctx: &Ctx<'_>, repo: &RepoRow) -> OciResult<()> {
+    let caller = &ctx.scope.caller;
+    let Some(token) = caller.token().filter(|t| t.kind == ENTITLEMENT) else {
+        return Ok(());
+    };
+    if ctx.app.db.consume_download(token.id).await? {
+        return Ok(());
+    }
+    Err(caller
+        .deny(
+            AppError::Forbidden(format!(
+                "this entitlement token has used its {} downloads",
+                token.max_downloads.unwrap_or(0)
+            )),
+            Some(&repo.namespace),
+        )
+        .into())
 }
 
 /// Takes a tag off its package: the package keeps its manifest under its digest, unless

@@ -106,16 +106,18 @@ async fn already_there(
         }
         untag(ctx, &existing, "tag moved to another manifest").await?;
     }
-    if version != digest {
-        let by_digest = ctx
-            .app
-            .db
-            .oci_packages_by_digest(repo.id, &ctx.scope.image, digest)
-            .await?;
-        if let Some(untagged) = by_digest.iter().find(|p| p.version == digest) {
-            ctx.app.db.oci_set_version(untagged, version).await?;
-            return Ok(true);
-        }
+    let by_digest = ctx
+        .app
+        .db
+        .oci_packages_by_digest(repo.id, &ctx.scope.image, digest)
+        .await?;
+    if version == digest {
+        // Pushed by digest: any package of the manifest already makes it reachable so.
+        return Ok(!by_digest.is_empty());
+    }
+    if let Some(untagged) = by_digest.iter().find(|p| p.version == digest) {
+        ctx.app.db.oci_set_version(untagged, version).await?;
+        return Ok(true);
     }
     Ok(false)
 }
