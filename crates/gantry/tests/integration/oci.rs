@@ -239,6 +239,45 @@ async fn oci_auth_challenge_private_repos_and_read_tokens() -> TestResult {
         .await?;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
+    // An entitlement pulls, within its download budget (one per manifest pull).
+    let (st, ent) = s
+        .admin(
+            Method::POST,
+            "/api/v1/entitlements/acme/dev",
+            Some(json!({"max_downloads": 1})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{ent}");
+    let ent = ent["token"].as_str().ok_or("token")?.to_owned();
+    let (st, _) = s
+        .call(
+            Method::GET,
+            "/v2/acme/dev/app/manifests/1.0",
+            Some(&ent),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK);
+    let (st, body) = s
+        .call(
+            Method::GET,
+            "/v2/acme/dev/app/manifests/1.0",
+            Some(&ent),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(first_error_code(&body), "DENIED");
+    let (st, _) = s
+        .call(
+            Method::POST,
+            "/v2/acme/dev/app/blobs/uploads/",
+            Some(&ent),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
     // A read token cannot push: DENIED.
     let (st, body) = s
         .call(
