@@ -461,6 +461,32 @@ async fn oci_index_promotes_with_its_graph_without_copying_bytes() -> TestResult
         .admin(Method::GET, "/v2/acme/dev/app/manifests/1.0", None)
         .await?;
     assert_eq!(st, StatusCode::OK);
+
+    // Bulk promotion of every image package of dev (the index and both platform images).
+    s.create_repo("acme", "qa", true).await?;
+    let (st, done) = s
+        .admin(
+            Method::POST,
+            "/api/v1/promotions",
+            Some(json!({"source": "acme/dev", "destination": "qa", "query": "format:oci"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{done}");
+    assert_eq!(done["promoted"], 3, "{done}");
+    for reference in ["1.0", "amd64", "arm64", index_digest.as_str()] {
+        let (st, _) = s
+            .admin(
+                Method::GET,
+                &format!("/v2/acme/qa/app/manifests/{reference}"),
+                None,
+            )
+            .await?;
+        assert_eq!(st, StatusCode::OK, "{reference}");
+    }
+    assert_eq!(
+        crate::common::files_under(&s.blobs_dir()).len(),
+        blobs_before
+    );
     Ok(())
 }
 
