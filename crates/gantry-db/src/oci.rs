@@ -337,6 +337,18 @@ impl Db {
         .await?)
     }
 
+    /// Sessions not written to since `before` (milliseconds), oldest first, at most `limit`.
+    pub async fn oci_stale_uploads(&self, before: i64, limit: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM oci_uploads WHERE updated_at < $1 ORDER BY updated_at LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Ends a session; whether it existed.
     pub async fn oci_upload_delete(&self, id: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;

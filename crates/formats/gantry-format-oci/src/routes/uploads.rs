@@ -22,6 +22,11 @@ use crate::pure::Digest;
 /// object in the store, so tiny chunks cost a round trip each. Smaller ones are accepted.
 const CHUNK_MIN_LENGTH: u64 = 1024 * 1024;
 
+/// A session nobody wrote to for this long is abandoned; its chunks are dropped.
+const SESSION_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+/// Abandoned sessions ended per new session, so the work stays small and bounded.
+const EXPIRE_BATCH: i64 = 16;
+
 /// `POST /v2/<name>/blobs/uploads/`.
 pub(crate) async fn start(ctx: &Ctx<'_>, body: Body) -> OciResult<Response> {
     let repo = ctx.repo(Op::Push).await?;
@@ -38,6 +43,7 @@ pub(crate) async fn start(ctx: &Ctx<'_>, body: Body) -> OciResult<Response> {
         finish_stored(ctx, &repo, &expected, &digests).await?;
         return created(ctx, &expected);
     }
+    expire_abandoned(ctx).await;
     let id = uuid::Uuid::new_v4().simple().to_string();
     ctx.app
         .db
@@ -301,6 +307,30 @@ fn concatenated(
         }
     })
     .boxed()
+}
+
+/// Ends a few sessions abandoned for longer than [`SESSION_TTL_MS`]: each new session pays
+/// for the cleanup of old ones, so no scheduler is needed. Failures only delay it.
+async fn expire_abandoned(ctx: &Ctx<'_>) {
+    let before = gantry_core::time::now_millis() - SESSION_TTL_MS;
+    let stale = match ctx.app.db.oci_stale_uploads(before, EXPIRE_BATCH).await {
+        Ok(stale) => stale,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list abandoned upload sessions");
+            return;
+        }
+    };
+    for id in stale {
+        let chunks = ctx.app.db.oci_upload_chunks(&id).await.unwrap_or_default();
+        if let Err(error) = ctx.app.db.oci_upload_delete(&id).await {
+            tracing::warn!(%error, id, "cannot end an abandoned upload session");
+            continue;
+        }
+        for (sha, _) in chunks {
+            discard(ctx, &sha, &id).await;
+        }
+        tracing::info!(id, "abandoned upload session expired");
+    }
 }
 
 /// `DELETE` of a session.
