@@ -847,3 +847,155 @@ async fn oci_oras_artifact_with_a_referrer_is_found_by_the_referrers_api() -> Te
     assert_eq!(other["manifests"], json!([]));
     Ok(())
 }
+
+/// A gzip-compressed tar layer holding `files`.
+fn gzip_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, body) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, *body)?;
+    }
+    let tar = builder.into_inner()?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar)?;
+    Ok(gz.finish()?)
+}
+
+/// Pushes an image of `layers` (gzip) for `arch`; its manifest digest and size.
+async fn push_layers(
+    s: &TestServer,
+    name: &str,
+    reference: Option<&str>,
+    arch: &str,
+    layers: &[Vec<u8>],
+) -> TestResult<(String, usize)> {
+    let config =
+        json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+            .to_string();
+    let config_digest = push_blob(s, name, ADMIN, config.as_bytes()).await?;
+    let mut descriptors = Vec::new();
+    for layer in layers {
+        let digest = push_blob(s, name, ADMIN, layer).await?;
+        descriptors.push(
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": digest, "size": layer.len()}),
+        );
+    }
+    let manifest =
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                   "size": config.len()},
+        "layers": descriptors})
+        .to_string();
+    let digest = format!("sha256:{}", sha256_hex(manifest.as_bytes()));
+    let resp = s
+        .req(
+            Method::PUT,
+            &format!("/v2/{name}/manifests/{}", reference.unwrap_or(&digest)),
+            Some(ADMIN),
+        )
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await?);
+    Ok((digest, manifest.len()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_image_scan_reports_the_python_packages_its_layers_install() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let osv = crate::scanning::shared("osv/PyPI");
+    s.cli_ok(
+        Some(ADMIN),
+        &["vulndb", "import", &osv.display().to_string()],
+    )?;
+    // urllib3 1.24.1 in the first layer; a second layer removes an old requests with a whiteout.
+    let site = "usr/lib/python3/dist-packages";
+    let metadata = b"Metadata-Version: 2.1\nName: urllib3\nVersion: 1.24.1\n\n";
+    let base = gzip_layer(&[
+        (
+            &format!("{site}/urllib3-1.24.1.dist-info/METADATA"),
+            metadata,
+        ),
+        (
+            &format!("{site}/requests-2.0.0.dist-info/METADATA"),
+            b"Name: requests\nVersion: 2.0.0\n",
+        ),
+    ])?;
+    let top = gzip_layer(&[(&format!("{site}/.wh.requests-2.0.0.dist-info"), b"")])?;
+    let mut children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let (digest, size) =
+            push_layers(&s, "acme/dev/py", None, arch, &[base.clone(), top.clone()]).await?;
+        children.push(
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+            "size": size, "platform": {"os": "linux", "architecture": arch}}),
+        );
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children})
+    .to_string();
+    let resp = s
+        .req(Method::PUT, "/v2/acme/dev/py/manifests/1.0", Some(ADMIN))
+        .header("content-type", "application/vnd.oci.image.index.v1+json")
+        .body(index)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (_, list) = s
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/dev?query=version:1.0",
+            None,
+        )
+        .await?;
+    let slug = list
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["version"] == "1.0"))
+        .and_then(|p| p["slug_perm"].as_str())
+        .ok_or("package")?
+        .to_owned();
+    let p = crate::scanning::wait_scanned(&s, "acme/dev", &slug).await?;
+    // What the shared OSV data gives for urllib3 1.24.1 (fixtures/MANIFEST.tsv), each once
+    // although both platforms install it.
+    let expected: std::collections::BTreeSet<String> = crate::scanning::manifest_rows("python")?
+        .into_iter()
+        .find(|cols| cols[2] == "urllib3" && cols[3] == "1.24.1")
+        .ok_or("urllib3 row")?[7]
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(p["security_scan_status"], "vulnerabilities_found", "{p}");
+    assert_eq!(p["num_vulnerabilities"], expected.len(), "{p}");
+    let (_, report) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
+            None,
+        )
+        .await?;
+    let vulns = report["vulnerabilities"].as_array().ok_or("array")?;
+    let found: std::collections::BTreeSet<String> = vulns
+        .iter()
+        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(found, expected, "{report}");
+    let base_digest = format!("sha256:{}", sha256_hex(&base));
+    let component = &vulns[0]["components"][0];
+    assert_eq!(component["name"], "urllib3", "{report}");
+    assert_eq!(component["location"]["layer"], json!(base_digest));
+    assert_eq!(
+        component["location"]["path"],
+        json!(format!("{site}/urllib3-1.24.1.dist-info/METADATA"))
+    );
+    assert!(
+        !report.to_string().contains("requests"),
+        "the whiteout removed requests"
+    );
+    Ok(())
+}

@@ -13,12 +13,13 @@ use gantry_formats::Format;
 use gantry_protocol::access::Op;
 use gantry_protocol::app::App;
 use gantry_protocol::auth::Caller;
-use gantry_protocol::plugin::{FormatPlugin, RouteSet};
+use gantry_protocol::plugin::{Component, FormatPlugin, RouteSet};
 
 mod auth;
 mod blobs;
 mod error;
 mod manifests;
+mod scan;
 mod uploads;
 
 use error::{Code, OciError, OciResult};
@@ -39,6 +40,19 @@ impl FormatPlugin for Plugin {
                 &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
                 dispatch,
             )
+    }
+
+    /// Images are scanned by what their layers install, not as one package.
+    fn scans_contents(&self) -> bool {
+        true
+    }
+
+    fn components<'a>(
+        &'a self,
+        app: &'a App,
+        package: &'a gantry_db::PackageRow,
+    ) -> futures::future::BoxFuture<'a, gantry_protocol::error::AppResult<Vec<Component>>> {
+        Box::pin(scan::components(app, package))
     }
 }
 
