@@ -82,9 +82,6 @@ pub(crate) async fn insert(conn: &mut AnyConnection, event: &NewEvent) -> Result
     Ok(id)
 }
 
-/// Job kind that fans an event out to the repository's webhooks.
-pub const DISPATCH_JOB: &str = "webhook.dispatch";
-
 /// The repositories whose webhooks hear of an event: its own and, for a move, the one the
 /// package left (a copy writes an event on each side already).
 pub fn audience(
@@ -103,9 +100,22 @@ pub fn audience(
     repos
 }
 
+static FAN_OUT_JOB: std::sync::OnceLock<fn(i64) -> crate::jobs::NewJob> =
+    std::sync::OnceLock::new();
+
+/// Names the job that fans a package event out to webhooks, made from the event's id. The
+/// server registers it once at start (the job kind lives with its handler); until then no
+/// fan-out is queued. Later calls are ignored.
+pub fn set_fan_out_job(job: fn(event_id: i64) -> crate::jobs::NewJob) {
+    let _ = FAN_OUT_JOB.set(job);
+}
+
 /// Queues webhook fan-out for a package event, in the event's transaction, when a webhook
 /// of its audience is active.
 async fn enqueue_dispatch(conn: &mut AnyConnection, id: i64, event: &NewEvent) -> Result<()> {
+    let Some(job) = FAN_OUT_JOB.get() else {
+        return Ok(());
+    };
     if !event.event_type.as_str().starts_with("package.") {
         return Ok(());
     }
@@ -127,11 +137,7 @@ async fn enqueue_dispatch(conn: &mut AnyConnection, id: i64, event: &NewEvent) -
     sql.push(") LIMIT 1");
     let any: Option<(i64,)> = sql.query_as().fetch_optional(&mut *conn).await?;
     if any.is_some() {
-        crate::jobs::enqueue(
-            conn,
-            &crate::jobs::NewJob::new(DISPATCH_JOB, serde_json::json!({ "event_id": id }), 5),
-        )
-        .await?;
+        crate::jobs::enqueue(conn, &job(id)).await?;
     }
     Ok(())
 }

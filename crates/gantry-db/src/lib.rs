@@ -4,12 +4,9 @@
 //! transaction, so the provenance trail can never disagree with the data.
 
 mod bind;
-mod cargo;
 mod events;
 mod jobs;
 mod migrations;
-mod npm;
-mod oci;
 mod packages;
 mod policies;
 mod principals;
@@ -24,13 +21,11 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use cargo::CrateVersionRow;
-pub use events::{audience, AuditFilter, EventRow, NewEvent, DISPATCH_JOB};
+pub use events::{audience, set_fan_out_job, AuditFilter, EventRow, NewEvent};
 pub use jobs::{
     JobClaim, JobRow, NewJob, PostgresClaim, SqliteClaim, JOB_DEAD, JOB_QUEUED, JOB_RUNNING,
 };
-pub use npm::{NpmDocument, NpmVersionRow};
-pub use oci::{OciObject, OciUploadRow, OCI_BLOB_CONTENT_TYPE};
+pub use migrations::{Migration, MigrationSet};
 pub use packages::{
     GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode,
     SyncOutcome,
@@ -45,7 +40,6 @@ pub use upstreams::{NewUpstream, UpstreamRow};
 pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanPackageRow, ScanResult};
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
-    DELIVER_JOB,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +83,13 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects and applies pending migrations.
+    /// Connects and applies the core's pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &[]).await
+    }
+
+    /// Connects and applies pending migrations: the core's, then each format crate's.
+    pub async fn connect_with(url: &str, formats: &[MigrationSet]) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -127,7 +126,7 @@ impl Db {
             }
         };
         let db = Self { pool, backend };
-        migrations::run(&db).await?;
+        migrations::run(&db, formats).await?;
         Ok(db)
     }
 

@@ -1,7 +1,25 @@
 //! Schema migrations, written once and rendered for each backend. Applied in order inside one
-//! transaction; on PostgreSQL an advisory lock keeps concurrent replicas from racing.
+//! transaction; on PostgreSQL an advisory lock keeps concurrent replicas from racing. The
+//! core's own come first; then each format crate's ([`MigrationSet`]), numbered per owner.
 
 use crate::{Backend, Db, Result};
+
+/// One schema change of a format crate.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+    /// The core migration that applied this same change before formats brought their own:
+    /// a database where it ran records this one as applied instead of running it again.
+    pub was_core: Option<i64>,
+}
+
+/// The migrations a format crate brings, under its owner name (its format id).
+#[derive(Debug, Clone, Copy)]
+pub struct MigrationSet {
+    pub owner: &'static str,
+    pub migrations: &'static [Migration],
+}
 
 /// (version, SQL). `{id}` and `{int}` are replaced per backend; statements end with `;` at
 /// the end of a line.
@@ -14,9 +32,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_vulnerabilities.sql")),
     (7, include_str!("../migrations/0007_listing_index.sql")),
     (8, include_str!("../migrations/0008_policies.sql")),
-    (9, include_str!("../migrations/0009_npm.sql")),
+    // 9 was a format's own tables, now brought by that format (see `Migration::was_core`).
     (10, include_str!("../migrations/0010_outbound.sql")),
-    (11, include_str!("../migrations/0011_oci.sql")),
+    (11, include_str!("../migrations/0011_format_migrations.sql")),
 ];
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;
@@ -40,7 +58,7 @@ fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|s| !s.trim().is_empty())
 }
 
-pub(crate) async fn run(db: &Db) -> Result<()> {
+pub(crate) async fn run(db: &Db, sets: &[MigrationSet]) -> Result<()> {
     let mut tx = db.pool.begin().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -71,7 +89,50 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
             .execute(&mut *tx)
             .await?;
     }
+    for set in sets {
+        run_set(&mut tx, db.backend, set, &applied).await?;
+    }
     tx.commit().await?;
+    Ok(())
+}
+
+async fn run_set(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    set: &MigrationSet,
+    core_applied: &[(i64,)],
+) -> Result<()> {
+    let applied: Vec<(i64,)> =
+        sqlx::query_as("SELECT version FROM gantry_format_migrations WHERE owner = $1")
+            .bind(set.owner)
+            .fetch_all(&mut *tx)
+            .await?;
+    for migration in set.migrations {
+        if applied.iter().any(|(v,)| *v == migration.version) {
+            continue;
+        }
+        let ran_as_core = migration
+            .was_core
+            .is_some_and(|core| core_applied.iter().any(|(v,)| *v == core));
+        if !ran_as_core {
+            tracing::info!(
+                owner = set.owner,
+                version = migration.version,
+                "applying database migration"
+            );
+            for statement in statements(&render(migration.sql, backend)) {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO gantry_format_migrations (owner, version, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(set.owner)
+        .bind(migration.version)
+        .bind(gantry_core::time::now_millis())
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 

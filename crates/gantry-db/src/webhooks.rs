@@ -8,7 +8,6 @@ use crate::jobs::{self, NewJob};
 use crate::{Db, DbError, Result};
 
 /// Job kind that sends one delivery.
-pub const DELIVER_JOB: &str = "webhook.deliver";
 
 #[derive(Debug, Clone)]
 pub struct NewWebhook {
@@ -127,7 +126,7 @@ const DELIVERY_COLUMNS: &str = "id, delivery_uuid, webhook_id, event_id, event_t
 async fn insert_delivery(
     conn: &mut AnyConnection,
     delivery: &NewDelivery,
-    max_attempts: i64,
+    job: &(dyn Fn(i64) -> NewJob + Sync),
 ) -> Result<i64> {
     let now = now_millis();
     let (id,): (i64,) = sqlx::query_as(
@@ -143,15 +142,7 @@ async fn insert_delivery(
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    jobs::enqueue(
-        conn,
-        &NewJob::new(
-            DELIVER_JOB,
-            serde_json::json!({ "delivery_id": id }),
-            max_attempts,
-        ),
-    )
-    .await?;
+    jobs::enqueue(conn, &job(id)).await?;
     Ok(id)
 }
 
@@ -306,28 +297,33 @@ impl Db {
         Ok(())
     }
 
-    /// Creates the deliveries of one event and their jobs, and completes the dispatch job,
-    /// all in one transaction: a dispatch re-run after a crash cannot deliver twice.
+    /// Creates the deliveries of one event and their jobs (`job` makes a delivery's job from
+    /// its id), and completes the dispatch job, all in one transaction: a dispatch re-run
+    /// after a crash cannot deliver twice.
     pub async fn dispatch_deliveries(
         &self,
         deliveries: &[NewDelivery],
-        max_attempts: i64,
+        job: &(dyn Fn(i64) -> NewJob + Sync),
         job_id: i64,
         worker: &str,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         jobs::complete_in(&mut tx, job_id, worker).await?;
         for delivery in deliveries {
-            insert_delivery(&mut tx, delivery, max_attempts).await?;
+            insert_delivery(&mut tx, delivery, job).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates one delivery and queues it (redelivery).
-    pub async fn queue_delivery(&self, delivery: &NewDelivery, max_attempts: i64) -> Result<i64> {
+    pub async fn queue_delivery(
+        &self,
+        delivery: &NewDelivery,
+        job: &(dyn Fn(i64) -> NewJob + Sync),
+    ) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
-        let id = insert_delivery(&mut tx, delivery, max_attempts).await?;
+        let id = insert_delivery(&mut tx, delivery, job).await?;
         tx.commit().await?;
         Ok(id)
     }

@@ -38,7 +38,7 @@ impl App {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
-        let db = Db::connect(&config.database_url)
+        let db = Db::connect_with(&config.database_url, &crate::plugin::plugins().migrations())
             .await
             .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
         let blobs = BlobStore::open(&config.storage_url)

@@ -33,6 +33,11 @@ pub trait FormatPlugin: Send + Sync + 'static {
         None
     }
 
+    /// The format's own tables: migrations applied after the core's, numbered per format.
+    fn migrations(&self) -> Option<gantry_db::MigrationSet> {
+        None
+    }
+
     /// Whether repositories may configure upstreams of this format.
     fn has_upstreams(&self) -> bool {
         false
@@ -111,6 +116,11 @@ impl Plugins {
 
     pub fn get(&self, id: &str) -> Option<&Arc<dyn FormatPlugin>> {
         self.plugins.iter().find(|p| p.format().id() == id)
+    }
+
+    /// Every registered format's migrations, in registration order.
+    pub fn migrations(&self) -> Vec<gantry_db::MigrationSet> {
+        self.plugins.iter().filter_map(|p| p.migrations()).collect()
     }
 
     pub fn formats(&self) -> &gantry_formats::Registry {

@@ -15,9 +15,11 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
     ]
 }
 
-/// Registers them with the toolkit; every entry point calls this before opening the app.
+/// Registers them with the toolkit, and the job the store queues beside each package event
+/// for webhook fan-out; every entry point calls this before opening the app.
 pub(crate) fn install() {
     gantry_protocol::plugin::install(registered());
+    gantry_db::set_fan_out_job(crate::jobs::webhooks::Dispatch::of_event);
 }
 
 #[cfg(test)]

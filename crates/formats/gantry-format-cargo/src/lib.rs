@@ -5,6 +5,7 @@
 //! [`Plugin`] registers both with the server.
 
 pub mod pure;
+mod queries;
 mod routes;
 mod upstream;
 

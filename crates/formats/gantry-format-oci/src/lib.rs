@@ -5,6 +5,7 @@
 //! protocol. [`Plugin`] registers both with the server.
 
 pub mod pure;
+mod queries;
 mod routes;
 
 pub use pure::Oci;

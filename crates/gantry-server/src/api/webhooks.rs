@@ -17,7 +17,7 @@ use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
-use crate::jobs::webhooks::{attempt_result, max_attempts};
+use crate::jobs::webhooks::{attempt_result, Deliver};
 
 const MAX_WEBHOOKS_PER_REPO: usize = 100;
 const MAX_URL_LEN: usize = 2048;
@@ -553,7 +553,7 @@ pub(crate) async fn redeliver(
                 event_type: original.event_type.clone(),
                 payload: payload.to_string(),
             },
-            max_attempts(&app),
+            &|id| Deliver::queued(&app, id),
         )
         .await?;
     app.wake_workers();

@@ -27,18 +27,12 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     registry.add(crate::vulndb::SyncHandler {
         app: Arc::clone(app),
     });
-    registry.register(
-        gantry_db::DISPATCH_JOB,
-        Arc::new(webhooks::DispatchHandler {
-            app: Arc::clone(app),
-        }),
-    );
-    registry.register(
-        gantry_db::DELIVER_JOB,
-        Arc::new(webhooks::DeliverHandler {
-            app: Arc::clone(app),
-        }),
-    );
+    registry.add(webhooks::DispatchHandler {
+        app: Arc::clone(app),
+    });
+    registry.add(webhooks::DeliverHandler {
+        app: Arc::clone(app),
+    });
     let config = WorkerConfig {
         workers: count,
         lease: Duration::from_secs(app.config.job_lease_seconds),

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use gantry_core::PackageQuery;
-use gantry_db::{AttemptResult, EventRow, JobRow, NewDelivery, PackageRow, WebhookRow};
-use gantry_jobs::{Completion, JobContext, JobError, JobHandler};
+use gantry_db::{AttemptResult, EventRow, JobRow, NewDelivery, NewJob, PackageRow, WebhookRow};
+use gantry_jobs::{Completion, Handler, Job, JobContext, JobError};
 use gantry_webhooks::Payload;
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::render::{self, BaseUrl};
@@ -20,9 +21,40 @@ pub(crate) struct DeliverHandler {
     pub(crate) app: Arc<App>,
 }
 
-/// Attempts a delivery gets: the first plus one per entry of the retry schedule.
-pub(crate) fn max_attempts(app: &App) -> i64 {
-    i64::try_from(app.config.webhook_retry_schedule.len()).unwrap_or(0) + 1
+/// Fans one package event out to the webhooks that want it: one delivery each.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Dispatch {
+    pub(crate) event_id: i64,
+}
+
+impl Job for Dispatch {
+    const KIND: &'static str = "webhook.dispatch";
+}
+
+impl Dispatch {
+    /// The fan-out job of an event, as `gantry-db` queues it beside the event.
+    pub(crate) fn of_event(event_id: i64) -> NewJob {
+        Self { event_id }.to_new_job()
+    }
+}
+
+/// Sends one delivery, retried on the webhook retry schedule.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Deliver {
+    pub(crate) delivery_id: i64,
+}
+
+impl Job for Deliver {
+    const KIND: &'static str = "webhook.deliver";
+}
+
+impl Deliver {
+    /// The job of a new delivery: the first attempt plus one per entry of the retry schedule.
+    pub(crate) fn queued(app: &App, delivery_id: i64) -> NewJob {
+        let mut job = Self { delivery_id }.to_new_job();
+        job.max_attempts = i64::try_from(app.config.webhook_retry_schedule.len()).unwrap_or(0) + 1;
+        job
+    }
 }
 
 /// Whether a webhook's package filter (the listing query language) matches `package`.
@@ -90,18 +122,22 @@ pub(crate) fn payload(
     }
 }
 
-impl JobHandler for DispatchHandler {
+impl Handler for DispatchHandler {
+    type Job = Dispatch;
+
     fn run<'a>(
         &'a self,
+        payload: Dispatch,
         job: &'a JobRow,
         ctx: &'a JobContext,
     ) -> BoxFuture<'a, Result<Completion, JobError>> {
         Box::pin(async move {
             let db = &self.app.db;
-            let payload: serde_json::Value = serde_json::from_str(&job.payload)
-                .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
-            let event_id = payload["event_id"].as_i64().unwrap_or_default();
-            let Some(event) = db.get_event(event_id).await.map_err(JobError::retry)? else {
+            let Some(event) = db
+                .get_event(payload.event_id)
+                .await
+                .map_err(JobError::retry)?
+            else {
                 return Ok(Completion::Done);
             };
             let repos = gantry_db::audience(
@@ -136,7 +172,8 @@ impl JobHandler for DispatchHandler {
                     }
                 })
                 .collect();
-            db.dispatch_deliveries(&deliveries, max_attempts(&self.app), job.id, &ctx.worker_id)
+            let deliver = |id| Deliver::queued(&self.app, id);
+            db.dispatch_deliveries(&deliveries, &deliver, job.id, &ctx.worker_id)
                 .await
                 .map_err(JobError::retry)?;
             if !deliveries.is_empty() {
@@ -207,19 +244,19 @@ pub(crate) fn attempt_result(sent: &gantry_webhooks::Attempt, last: bool) -> Att
     }
 }
 
-impl JobHandler for DeliverHandler {
+impl Handler for DeliverHandler {
+    type Job = Deliver;
+
     fn run<'a>(
         &'a self,
+        payload: Deliver,
         job: &'a JobRow,
         _ctx: &'a JobContext,
     ) -> BoxFuture<'a, Result<Completion, JobError>> {
         Box::pin(async move {
             let db = &self.app.db;
-            let payload: serde_json::Value = serde_json::from_str(&job.payload)
-                .map_err(|e| JobError::Fatal(format!("bad payload: {e}")))?;
-            let delivery_id = payload["delivery_id"].as_i64().unwrap_or_default();
             let Some(delivery) = db
-                .get_delivery(delivery_id)
+                .get_delivery(payload.delivery_id)
                 .await
                 .map_err(JobError::retry)?
             else {

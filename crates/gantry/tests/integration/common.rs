@@ -35,7 +35,7 @@ pub fn backend() -> &'static str {
     }
 }
 
-fn fresh_postgres_database(base: &str) -> TestResult<String> {
+pub fn fresh_postgres_database(base: &str) -> TestResult<String> {
     let name = format!(
         "gantry_test_{}_{}_{}",
         std::process::id(),
@@ -82,6 +82,12 @@ impl ServerBuilder {
     /// Reuse a data directory (restart scenarios).
     pub fn data_dir(mut self, dir: tempfile::TempDir) -> Self {
         self.data_dir = Some(dir);
+        self
+    }
+
+    /// Use this database instead of a fresh one.
+    pub fn database_url(mut self, url: String) -> Self {
+        self.database_url = Some(url);
         self
     }
 

@@ -1,18 +1,21 @@
-//! A data directory written by the last release (commit 60ad280, SQLite) opens with this
-//! build: migrations apply, and what it held is still there and still behaves. The snapshot
-//! (`tests/fixtures/release-60ad280-sqlite.tar.gz`) holds repositories acme/dev (private),
-//! staging and production (public); raw app 1.0 (copied to staging, then moved to
-//! production) and app 2.0 (quarantined); npm snap-lib 1.0.0; a policy and a webhook.
+//! Data written by an earlier release opens with this build: migrations apply, and what it
+//! held is still there and still behaves. On SQLite the snapshot is a data directory of
+//! release 60ad280 (`tests/fixtures/release-60ad280-sqlite.tar.gz`); on PostgreSQL, a dump
+//! and the blobs of release 0ba3916 (`release-0ba3916-postgres.tar.gz`). Both were written by
+//! `scripts/upgrade-snapshot.sh` and hold repositories acme/dev (private), staging and
+//! production (public); raw app 1.0 (copied to staging, then moved to production) and app
+//! 2.0 (quarantined); npm snap-lib 1.0.0; a policy and a webhook.
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::common::{backend, TestResult, TestServer, ADMIN};
+use crate::common::{fresh_postgres_database, TestResult, TestServer, ADMIN};
 
-fn unpack_snapshot() -> TestResult<tempfile::TempDir> {
+fn unpack_snapshot(name: &str) -> TestResult<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/release-60ad280-sqlite.tar.gz");
+        .join("tests/fixtures")
+        .join(name);
     let status = std::process::Command::new("tar")
         .arg("xzf")
         .arg(&snapshot)
@@ -45,11 +48,30 @@ fn names(list: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_directory_of_the_last_release_upgrades() -> TestResult {
-    if backend() != "sqlite" {
-        // The snapshot is an SQLite database; the PostgreSQL run has nothing to add here.
-        return Ok(());
-    }
-    let s = TestServer::builder().data_dir(unpack_snapshot()?).start()?;
+    let s = match std::env::var("GANTRY_TEST_DATABASE_URL") {
+        Err(_) => TestServer::builder()
+            .data_dir(unpack_snapshot("release-60ad280-sqlite.tar.gz")?)
+            .start()?,
+        Ok(base) => {
+            let dir = unpack_snapshot("release-0ba3916-postgres.tar.gz")?;
+            let url = fresh_postgres_database(&base)?;
+            let dump = dir.path().join("dump.sql");
+            let out = std::process::Command::new("psql")
+                .arg(&url)
+                .args(["-v", "ON_ERROR_STOP=1", "-q", "-f"])
+                .arg(&dump)
+                .output()?;
+            if !out.status.success() {
+                let err = String::from_utf8_lossy(&out.stderr).into_owned();
+                return Err(format!("restoring the dump failed: {err}").into());
+            }
+            std::fs::remove_file(&dump)?;
+            TestServer::builder()
+                .data_dir(dir)
+                .database_url(url)
+                .start()?
+        }
+    };
     let (st, repos) = s.admin(Method::GET, "/api/v1/repos/acme", None).await?;
     assert_eq!(st, StatusCode::OK, "{repos}");
     assert_eq!(repos.as_array().map(Vec::len), Some(3), "{repos}");

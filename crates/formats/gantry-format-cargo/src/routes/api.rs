@@ -1,6 +1,7 @@
 //! The rest of the registry web API: yank and unyank, owners, search.
 
 use super::*;
+use crate::queries::CargoQueries;
 
 pub(crate) async fn find_version(
     app: &Arc<App>,

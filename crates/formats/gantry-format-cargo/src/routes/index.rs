@@ -2,6 +2,7 @@
 //! versions merged with upstreams', with ETag/Last-Modified and 304s.
 
 use super::*;
+use crate::queries::CargoQueries;
 
 /// `GET /{owner}/{repo}/cargo/index/config.json`. cargo fetches this without credentials
 /// first and sends its token only after a 401, so an anonymous caller is asked to

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::pure::{index_path, normalize, parse_version, valid_crate_name};
+use crate::queries::CrateVersionRow;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{
@@ -18,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use gantry_db::{CrateVersionRow, RepoRow};
+use gantry_db::RepoRow;
 use gantry_formats::Declared;
 use serde::Deserialize;
 use sha2::Digest;

@@ -2,6 +2,7 @@
 //! truth, and cargo's one-spelling-per-name rule.
 
 use super::*;
+use crate::queries::CargoQueries;
 
 /// Reads a request body piece by piece: the framing of cargo's publish body first, then the
 /// rest as a stream.

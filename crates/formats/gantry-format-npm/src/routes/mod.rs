@@ -12,6 +12,7 @@ mod upstream;
 use std::sync::Arc;
 
 use crate::pure::validate_name;
+use crate::queries::NpmQueries;
 use axum::extract::State;
 use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -199,7 +200,7 @@ pub(crate) async fn get(
 
 /// Stores version documents rendered from metadata, after the response (a failure only
 /// means the next render parses the metadata again).
-fn store_documents(app: &Arc<App>, fills: Vec<gantry_db::NpmDocument>) {
+fn store_documents(app: &Arc<App>, fills: Vec<crate::queries::NpmDocument>) {
     if fills.is_empty() {
         return;
     }
@@ -259,6 +260,10 @@ impl crate::plugin::FormatPlugin for Plugin {
 
     fn has_upstreams(&self) -> bool {
         true
+    }
+
+    fn migrations(&self) -> Option<gantry_db::MigrationSet> {
+        Some(crate::queries::MIGRATIONS)
     }
 }
 

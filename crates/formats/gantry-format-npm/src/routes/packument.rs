@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use gantry_db::{NpmDocument, NpmVersionRow, RepoRow, UpstreamRow};
+use gantry_db::{RepoRow, UpstreamRow};
+
+use crate::queries::{NpmDocument, NpmQueries, NpmVersionRow};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::pure::{normalize_version, tarball_filename};
+use crate::queries::NpmQueries;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderValue, StatusCode};

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::pure::{normalize_version, validate_name};
+use crate::queries::NpmQueries;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -8,7 +8,9 @@ use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_T
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use gantry_db::{NewFile, OciObject};
+use gantry_db::NewFile;
+
+use crate::queries::{OciObject, OciQueries};
 use gantry_protocol::access::Op;
 use gantry_protocol::app::App;
 use gantry_protocol::range::{self, RangeRequest};
@@ -71,7 +73,7 @@ pub(crate) async fn serve(
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         CONTENT_TYPE,
-        value(content_type.unwrap_or(gantry_db::OCI_BLOB_CONTENT_TYPE))?,
+        value(content_type.unwrap_or(crate::queries::OCI_BLOB_CONTENT_TYPE))?,
     );
     let wanted = range::parse(
         request_headers.get(RANGE).and_then(|v| v.to_str().ok()),
@@ -146,7 +148,7 @@ pub(crate) async fn link_verified(
     }
     let file = NewFile {
         filename: digest.to_string(),
-        content_type: gantry_db::OCI_BLOB_CONTENT_TYPE.to_owned(),
+        content_type: crate::queries::OCI_BLOB_CONTENT_TYPE.to_owned(),
         size: i64::try_from(digests.size).unwrap_or(i64::MAX),
         md5: digests.md5.clone(),
         sha1: digests.sha1.clone(),

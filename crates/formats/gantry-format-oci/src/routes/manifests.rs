@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gantry_core::{EventType, PackageState};
 use gantry_db::{PackageRow, RepoRow};
+
+use crate::queries::OciQueries;
 use gantry_protocol::access::Op;
 use gantry_protocol::auth::ENTITLEMENT;
 use gantry_protocol::error::AppError;

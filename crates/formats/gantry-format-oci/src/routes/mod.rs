@@ -42,6 +42,10 @@ impl FormatPlugin for Plugin {
             )
     }
 
+    fn migrations(&self) -> Option<gantry_db::MigrationSet> {
+        Some(crate::queries::MIGRATIONS)
+    }
+
     /// Images are scanned by what their layers install, not as one package.
     fn scans_contents(&self) -> bool {
         true

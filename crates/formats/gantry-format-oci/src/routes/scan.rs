@@ -40,7 +40,7 @@ pub(crate) async fn components(app: &App, package: &PackageRow) -> AppResult<Vec
     let manifests = package
         .files
         .iter()
-        .filter(|f| f.content_type != gantry_db::OCI_BLOB_CONTENT_TYPE);
+        .filter(|f| f.content_type != crate::queries::OCI_BLOB_CONTENT_TYPE);
     for file in manifests {
         let bytes = read_manifest(app, &file.sha256).await?;
         let Ok(parsed) = manifest::parse(&bytes, Some(&file.content_type)) else {

@@ -10,7 +10,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use gantry_db::{OciUploadRow, RepoRow};
+use gantry_db::RepoRow;
+
+use crate::queries::{OciQueries, OciUploadRow};
 use gantry_protocol::access::Op;
 
 use super::blobs::{created, link_verified};
@@ -86,7 +88,7 @@ async fn mount_from(ctx: &Ctx<'_>, repo: &RepoRow, digest: &Digest, from: &str) 
     if super::blobs::check_available(&object).is_err() {
         return Ok(false);
     }
-    let file = object.as_file(&digest.to_string(), gantry_db::OCI_BLOB_CONTENT_TYPE);
+    let file = object.as_file(&digest.to_string(), crate::queries::OCI_BLOB_CONTENT_TYPE);
     ctx.app
         .db
         .oci_link_blob(repo.id, &ctx.scope.image, &digest.to_string(), &file)

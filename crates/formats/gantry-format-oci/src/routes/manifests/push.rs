@@ -8,6 +8,8 @@ use axum::response::Response;
 use futures::StreamExt;
 use gantry_core::{EventType, SlugPerm, SyncStatus};
 use gantry_db::{NewFile, NewPackage, RepoRow};
+
+use crate::queries::OciQueries;
 use gantry_protocol::access::Op;
 use serde_json::{json, Value};
 
@@ -146,7 +148,7 @@ async fn referenced_files(
             .oci_find_blob(repo.id, image, &blob.digest)
             .await?
             .ok_or_else(|| missing(&blob.digest))?;
-        files.push(object.as_file(&blob.digest, gantry_db::OCI_BLOB_CONTENT_TYPE));
+        files.push(object.as_file(&blob.digest, crate::queries::OCI_BLOB_CONTENT_TYPE));
     }
     for child in &parsed.manifests {
         let object = db

@@ -2,13 +2,12 @@
 //! index file reads one indexed range of `packages` (by repository and normalised name) and
 //! nothing else, so a crate with thousands of versions costs one query.
 
+use gantry_db::{Db, Result};
 use sqlx::FromRow;
-
-use crate::{Db, Result};
 
 /// One live version of a crate, as an index file needs it.
 #[derive(Debug, Clone, FromRow)]
-pub struct CrateVersionRow {
+pub(crate) struct CrateVersionRow {
     pub id: i64,
     pub name: String,
     pub version: String,
@@ -35,10 +34,35 @@ fn like_pattern(text: &str) -> String {
     out
 }
 
-impl Db {
+/// The queries, on the shared database handle.
+pub(crate) trait CargoQueries {
+    async fn crate_versions(
+        &self,
+        repository_id: i64,
+        normalized_name: &str,
+    ) -> Result<Vec<CrateVersionRow>>;
+    async fn crate_name_versions(
+        &self,
+        repository_id: i64,
+        normalized_name: &str,
+    ) -> Result<Vec<(String, String)>>;
+    async fn crate_index_stamp(
+        &self,
+        repository_id: i64,
+        normalized_name: &str,
+    ) -> Result<[i64; 4]>;
+    async fn crate_search(
+        &self,
+        repository_id: i64,
+        needle: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, String, i64)>>;
+}
+
+impl CargoQueries for Db {
     /// The live, synced versions of one crate in a repository, in publish order (a copy keeps
     /// its original upload time).
-    pub async fn crate_versions(
+    async fn crate_versions(
         &self,
         repository_id: i64,
         normalized_name: &str,
@@ -51,13 +75,13 @@ impl Db {
         .bind(repository_id)
         .bind(normalized_name)
         .bind(FORMAT)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
     /// (name, version) of every version of a crate that is not deleted, quarantined ones
     /// included: what a new publish must not collide with.
-    pub async fn crate_name_versions(
+    async fn crate_name_versions(
         &self,
         repository_id: i64,
         normalized_name: &str,
@@ -69,7 +93,7 @@ impl Db {
         .bind(repository_id)
         .bind(normalized_name)
         .bind(FORMAT)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
@@ -78,7 +102,7 @@ impl Db {
     /// adds, removes, yanks, resyncs or re-states a version changes it (a new row has a new
     /// id; a change sets `updated_at` to now or flips `yanked`). It reads no metadata, so it is
     /// cheap to check on every request.
-    pub async fn crate_index_stamp(
+    async fn crate_index_stamp(
         &self,
         repository_id: i64,
         normalized_name: &str,
@@ -94,14 +118,14 @@ impl Db {
         .bind(repository_id)
         .bind(normalized_name)
         .bind(FORMAT)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         Ok([count, ids, times, yanks])
     }
 
     /// Versions of the crates whose normalised name contains `needle` (already normalised),
     /// at most `limit` rows, by name: (name, normalised name, version, metadata, yanked).
-    pub async fn crate_search(
+    async fn crate_search(
         &self,
         repository_id: i64,
         needle: &str,
@@ -117,7 +141,7 @@ impl Db {
         .bind(FORMAT)
         .bind(like_pattern(needle))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 }

@@ -1,36 +1,53 @@
-//! OCI images: blob links of an image, upload sessions, and lookups of manifests and blobs by
-//! digest among an image's packages (a manifest package's files are named by digest).
+//! This format's own tables and queries: blob links of an image, upload sessions, and lookups
+//! of manifests and blobs by digest among an image's packages (a manifest package's files are
+//! named by digest). The tables come with this crate's migrations ([`MIGRATIONS`]).
 
 use gantry_core::time::now_millis;
+use gantry_db::{Db, DbError, Migration, MigrationSet, NewFile, PackageRow, Result};
 use sqlx::FromRow;
 
-use crate::packages::{NewFile, PackageRow};
-use crate::{Db, DbError, Result};
+/// This format's schema: blob links and upload sessions with their chunks.
+pub(crate) const MIGRATIONS: MigrationSet = MigrationSet {
+    owner: crate::pure::ID,
+    migrations: &[Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_blob_links_uploads.sql"),
+        was_core: None,
+    }],
+};
 
 /// The format id of the packages these queries read.
-const FORMAT: &str = "oci";
+const FORMAT: &str = crate::pure::ID;
+
+/// A unique-constraint violation as a conflict with `message`.
+fn conflict_on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> DbError {
+    match &err {
+        sqlx::Error::Database(e) if e.is_unique_violation() => DbError::Conflict(message()),
+        _ => DbError::Sqlx(err),
+    }
+}
 
 /// Blob files of manifest packages carry this content type; manifests carry their media type.
-pub const OCI_BLOB_CONTENT_TYPE: &str = "application/octet-stream";
+pub(crate) const OCI_BLOB_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// A blob or manifest found by digest in an image.
 #[derive(Debug, Clone, FromRow)]
-pub struct OciObject {
-    pub sha256: String,
-    pub size: i64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha512: String,
-    pub content_type: String,
+pub(crate) struct OciObject {
+    pub(crate) sha256: String,
+    pub(crate) size: i64,
+    pub(crate) md5: String,
+    pub(crate) sha1: String,
+    pub(crate) sha512: String,
+    pub(crate) content_type: String,
     /// The state of the package it was found in; `None` for a blob link.
-    pub state: Option<String>,
-    pub status_reason: Option<String>,
-    pub slug_perm: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) status_reason: Option<String>,
+    pub(crate) slug_perm: Option<String>,
 }
 
 impl OciObject {
     /// The object as a file of a new package, named by `digest`.
-    pub fn as_file(&self, digest: &str, content_type: &str) -> NewFile {
+    pub(crate) fn as_file(&self, digest: &str, content_type: &str) -> NewFile {
         NewFile {
             filename: digest.to_owned(),
             content_type: content_type.to_owned(),
@@ -45,14 +62,12 @@ impl OciObject {
 
 /// An upload session.
 #[derive(Debug, Clone, FromRow)]
-pub struct OciUploadRow {
-    pub id: String,
-    pub repository_id: i64,
-    pub name: String,
-    pub size: i64,
-    pub chunks: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+pub(crate) struct OciUploadRow {
+    pub(crate) id: String,
+    pub(crate) repository_id: i64,
+    pub(crate) name: String,
+    pub(crate) size: i64,
+    pub(crate) chunks: i64,
 }
 
 const OBJECT_SELECT: &str = "SELECT f.blob_sha256 AS sha256, b.size, b.md5, b.sha1, b.sha512, \
@@ -62,9 +77,103 @@ const OBJECT_SELECT: &str = "SELECT f.blob_sha256 AS sha256, b.size, b.md5, b.sh
      WHERE p.repository_id = $1 AND p.format = $2 AND p.normalized_name = $3 \
      AND p.state <> 'deleted' AND p.sync_status = 'completed' AND f.filename = $4";
 
-impl Db {
+async fn packages_by_ids(db: &Db, ids: &[(i64,)]) -> Result<Vec<PackageRow>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for (id,) in ids {
+        if let Some(row) = db.get_package_by_id(*id).await? {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// The queries, on the shared database handle.
+#[allow(async_fn_in_trait)]
+pub(crate) trait OciQueries {
     /// Records that `digest` (of the stored blob `file`) is in image `name`.
-    pub async fn oci_link_blob(
+    async fn oci_link_blob(
+        &self,
+        repository_id: i64,
+        name: &str,
+        digest: &str,
+        file: &NewFile,
+    ) -> Result<()>;
+
+    /// Removes a blob link; whether there was one.
+    async fn oci_unlink_blob(&self, repository_id: i64, name: &str, digest: &str) -> Result<bool>;
+
+    /// A blob of image `name` by digest: from a live manifest package that holds it (an
+    /// available one first), else from a link.
+    async fn oci_find_blob(
+        &self,
+        repository_id: i64,
+        name: &str,
+        digest: &str,
+    ) -> Result<Option<OciObject>>;
+
+    /// A manifest of image `name` by digest (a file whose content type is a media type), from
+    /// an available package first.
+    async fn oci_find_manifest(
+        &self,
+        repository_id: i64,
+        name: &str,
+        digest: &str,
+    ) -> Result<Option<OciObject>>;
+
+    /// The live packages of image `name` whose own manifest has `digest`.
+    async fn oci_packages_by_digest(
+        &self,
+        repository_id: i64,
+        name: &str,
+        digest: &str,
+    ) -> Result<Vec<PackageRow>>;
+
+    /// The live packages of image `name` whose metadata mentions `text` (a prefilter: the
+    /// caller checks the parsed metadata).
+    async fn oci_packages_mentioning(
+        &self,
+        repository_id: i64,
+        name: &str,
+        text: &str,
+    ) -> Result<Vec<PackageRow>>;
+
+    /// The versions of the live packages of image `name` (tags and digests).
+    async fn oci_versions(&self, repository_id: i64, name: &str) -> Result<Vec<String>>;
+
+    /// Gives a package another version (a tag moved away leaves its digest as the version).
+    async fn oci_set_version(&self, package: &PackageRow, version: &str) -> Result<()>;
+
+    /// Starts an upload session.
+    async fn oci_upload_create(&self, id: &str, repository_id: i64, name: &str) -> Result<()>;
+
+    async fn oci_upload_get(&self, id: &str) -> Result<Option<OciUploadRow>>;
+
+    /// Appends a stored chunk to a session that holds `offset` bytes; false when the session
+    /// moved on meanwhile (a concurrent chunk won).
+    async fn oci_upload_append(
+        &self,
+        upload: &OciUploadRow,
+        sha256: &str,
+        size: i64,
+    ) -> Result<bool>;
+
+    /// The stored chunks of a session, in order: (sha256, size).
+    async fn oci_upload_chunks(&self, id: &str) -> Result<Vec<(String, i64)>>;
+
+    /// Sessions not written to since `before` (milliseconds), oldest first, at most `limit`.
+    async fn oci_stale_uploads(&self, before: i64, limit: i64) -> Result<Vec<String>>;
+
+    /// Ends a session; whether it existed.
+    async fn oci_upload_delete(&self, id: &str) -> Result<bool>;
+
+    /// Whether anything but upload session `except` still needs the stored object `sha256`
+    /// (a package file, a blob link, another session's chunk).
+    async fn oci_object_needed(&self, sha256: &str, except: &str) -> Result<bool>;
+}
+
+impl OciQueries for Db {
+    /// Records that `digest` (of the stored blob `file`) is in image `name`.
+    async fn oci_link_blob(
         &self,
         repository_id: i64,
         name: &str,
@@ -72,7 +181,7 @@ impl Db {
         file: &NewFile,
     ) -> Result<()> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
@@ -101,26 +210,21 @@ impl Db {
     }
 
     /// Removes a blob link; whether there was one.
-    pub async fn oci_unlink_blob(
-        &self,
-        repository_id: i64,
-        name: &str,
-        digest: &str,
-    ) -> Result<bool> {
+    async fn oci_unlink_blob(&self, repository_id: i64, name: &str, digest: &str) -> Result<bool> {
         let done = sqlx::query(
             "DELETE FROM oci_blob_links WHERE repository_id = $1 AND name = $2 AND digest = $3",
         )
         .bind(repository_id)
         .bind(name)
         .bind(digest)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// A blob of image `name` by digest: from a live manifest package that holds it (an
     /// available one first), else from a link.
-    pub async fn oci_find_blob(
+    async fn oci_find_blob(
         &self,
         repository_id: i64,
         name: &str,
@@ -135,7 +239,7 @@ impl Db {
             .bind(FORMAT)
             .bind(name)
             .bind(digest)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         if found
             .as_ref()
@@ -153,7 +257,7 @@ impl Db {
         .bind(repository_id)
         .bind(name)
         .bind(digest)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         // A link alone does not make a blob of a quarantined image downloadable.
         Ok(found.or(linked))
@@ -161,7 +265,7 @@ impl Db {
 
     /// A manifest of image `name` by digest (a file whose content type is a media type), from
     /// an available package first.
-    pub async fn oci_find_manifest(
+    async fn oci_find_manifest(
         &self,
         repository_id: i64,
         name: &str,
@@ -177,12 +281,12 @@ impl Db {
             .bind(name)
             .bind(digest)
             .bind(OCI_BLOB_CONTENT_TYPE)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?)
     }
 
     /// The live packages of image `name` whose own manifest has `digest`.
-    pub async fn oci_packages_by_digest(
+    async fn oci_packages_by_digest(
         &self,
         repository_id: i64,
         name: &str,
@@ -197,14 +301,14 @@ impl Db {
         .bind(FORMAT)
         .bind(name)
         .bind(digest)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
-        self.packages_by_ids(&ids).await
+        packages_by_ids(self, &ids).await
     }
 
     /// The live packages of image `name` whose metadata mentions `text` (a prefilter: the
     /// caller checks the parsed metadata).
-    pub async fn oci_packages_mentioning(
+    async fn oci_packages_mentioning(
         &self,
         repository_id: i64,
         name: &str,
@@ -219,23 +323,13 @@ impl Db {
         .bind(FORMAT)
         .bind(name)
         .bind(pattern)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
-        self.packages_by_ids(&ids).await
-    }
-
-    async fn packages_by_ids(&self, ids: &[(i64,)]) -> Result<Vec<PackageRow>> {
-        let mut rows = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            if let Some(row) = self.get_package_by_id(*id).await? {
-                rows.push(row);
-            }
-        }
-        Ok(rows)
+        packages_by_ids(self, &ids).await
     }
 
     /// The versions of the live packages of image `name` (tags and digests).
-    pub async fn oci_versions(&self, repository_id: i64, name: &str) -> Result<Vec<String>> {
+    async fn oci_versions(&self, repository_id: i64, name: &str) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT version FROM packages WHERE repository_id = $1 AND format = $2 \
              AND normalized_name = $3 AND state <> 'deleted'",
@@ -243,29 +337,27 @@ impl Db {
         .bind(repository_id)
         .bind(FORMAT)
         .bind(name)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(|(v,)| v).collect())
     }
 
     /// Gives a package another version (a tag moved away leaves its digest as the version).
-    pub async fn oci_set_version(&self, package: &PackageRow, version: &str) -> Result<()> {
+    async fn oci_set_version(&self, package: &PackageRow, version: &str) -> Result<()> {
         sqlx::query("UPDATE packages SET version = $1, updated_at = $2 WHERE id = $3")
             .bind(version)
             .bind(now_millis())
             .bind(package.id)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await
             .map_err(|e| {
-                DbError::conflict_on_unique(e, || {
-                    format!("{} {version} already exists", package.name)
-                })
+                conflict_on_unique(e, || format!("{} {version} already exists", package.name))
             })?;
         Ok(())
     }
 
     /// Starts an upload session.
-    pub async fn oci_upload_create(&self, id: &str, repository_id: i64, name: &str) -> Result<()> {
+    async fn oci_upload_create(&self, id: &str, repository_id: i64, name: &str) -> Result<()> {
         let now = now_millis();
         sqlx::query(
             "INSERT INTO oci_uploads (id, repository_id, name, size, chunks, created_at, updated_at) \
@@ -275,30 +367,29 @@ impl Db {
         .bind(repository_id)
         .bind(name)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    pub async fn oci_upload_get(&self, id: &str) -> Result<Option<OciUploadRow>> {
+    async fn oci_upload_get(&self, id: &str) -> Result<Option<OciUploadRow>> {
         Ok(sqlx::query_as(
-            "SELECT id, repository_id, name, size, chunks, created_at, updated_at \
-             FROM oci_uploads WHERE id = $1",
+            "SELECT id, repository_id, name, size, chunks FROM oci_uploads WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?)
     }
 
     /// Appends a stored chunk to a session that holds `offset` bytes; false when the session
     /// moved on meanwhile (a concurrent chunk won).
-    pub async fn oci_upload_append(
+    async fn oci_upload_append(
         &self,
         upload: &OciUploadRow,
         sha256: &str,
         size: i64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE oci_uploads SET size = size + $1, chunks = chunks + 1, updated_at = $2 \
              WHERE id = $3 AND size = $4 AND chunks = $5",
@@ -328,30 +419,30 @@ impl Db {
     }
 
     /// The stored chunks of a session, in order: (sha256, size).
-    pub async fn oci_upload_chunks(&self, id: &str) -> Result<Vec<(String, i64)>> {
+    async fn oci_upload_chunks(&self, id: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT blob_sha256, size FROM oci_upload_chunks WHERE upload_id = $1 ORDER BY position",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
     /// Sessions not written to since `before` (milliseconds), oldest first, at most `limit`.
-    pub async fn oci_stale_uploads(&self, before: i64, limit: i64) -> Result<Vec<String>> {
+    async fn oci_stale_uploads(&self, before: i64, limit: i64) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT id FROM oci_uploads WHERE updated_at < $1 ORDER BY updated_at LIMIT $2",
         )
         .bind(before)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// Ends a session; whether it existed.
-    pub async fn oci_upload_delete(&self, id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+    async fn oci_upload_delete(&self, id: &str) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM oci_upload_chunks WHERE upload_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -366,7 +457,7 @@ impl Db {
 
     /// Whether anything but upload session `except` still needs the stored object `sha256`
     /// (a package file, a blob link, another session's chunk).
-    pub async fn oci_object_needed(&self, sha256: &str, except: &str) -> Result<bool> {
+    async fn oci_object_needed(&self, sha256: &str, except: &str) -> Result<bool> {
         let (count,): (i64,) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM package_files WHERE blob_sha256 = $1) \
              + (SELECT COUNT(*) FROM oci_blob_links WHERE blob_sha256 = $1) \
@@ -374,7 +465,7 @@ impl Db {
         )
         .bind(sha256)
         .bind(except)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?;
         Ok(count > 0)
     }

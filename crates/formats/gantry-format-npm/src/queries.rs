@@ -1,17 +1,26 @@
-//! npm: the rows a packument is rendered from, and dist-tags.
+//! npm's own tables and queries: the rows a packument is rendered from, and dist-tags. The
+//! tables come with this crate's migrations ([`MIGRATIONS`]).
 
 use gantry_core::time::now_millis;
+use gantry_db::{Backend, Db, Migration, MigrationSet, Result};
 use sqlx::FromRow;
 
-use crate::{Db, Result};
+/// This format's schema: the dist-tags and version-document tables, and the packument index.
+pub(crate) const MIGRATIONS: MigrationSet = MigrationSet {
+    owner: "npm",
+    migrations: &[Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_dist_tags_documents.sql"),
+        was_core: Some(9),
+    }],
+};
 
 /// One live, synced version of an npm package with its tarball's digests and, once stored,
 /// its version document.
 #[derive(Debug, Clone, FromRow)]
-pub struct NpmVersionRow {
+pub(crate) struct NpmVersionRow {
     pub id: i64,
     pub slug_perm: String,
-    pub name: String,
     pub version: String,
     pub filename: String,
     pub uploaded_at: i64,
@@ -32,7 +41,7 @@ pub struct NpmVersionRow {
 
 /// The documents of one tarball.
 #[derive(Debug, Clone)]
-pub struct NpmDocument {
+pub(crate) struct NpmDocument {
     pub sha256: String,
     pub sha1: String,
     pub sha512: String,
@@ -43,13 +52,35 @@ pub struct NpmDocument {
     pub unpacked_size: Option<i64>,
 }
 
-impl Db {
+/// The queries, on the shared database handle.
+pub(crate) trait NpmQueries {
+    async fn npm_versions(
+        &self,
+        repository_id: i64,
+        name: &str,
+        abbreviated: bool,
+    ) -> Result<Vec<NpmVersionRow>>;
+    async fn npm_fingerprint(&self, repository_id: i64, name: &str)
+        -> Result<(i64, i64, i64, i64)>;
+    async fn npm_put_documents(&self, documents: &[NpmDocument]) -> Result<()>;
+    async fn npm_dist_tags(&self, repository_id: i64, name: &str) -> Result<Vec<(String, String)>>;
+    async fn npm_set_dist_tag(
+        &self,
+        repository_id: i64,
+        name: &str,
+        tag: &str,
+        version: &str,
+    ) -> Result<()>;
+    async fn npm_delete_dist_tag(&self, repository_id: i64, name: &str, tag: &str) -> Result<bool>;
+}
+
+impl NpmQueries for Db {
     /// Every available, synced version of `name` in a repository, oldest first, each with its
     /// tarball's digests and its full (or `abbreviated`) document. The database joins the
     /// rows into one text value (fields and rows split by ASCII unit and record separators,
     /// which JSON text cannot hold unescaped): the drivers' cost is per row, and a packument
     /// reads thousands. Should a field hold a separator, the rows are read one by one instead.
-    pub async fn npm_versions(
+    async fn npm_versions(
         &self,
         repository_id: i64,
         name: &str,
@@ -60,14 +91,13 @@ impl Db {
         } else {
             "d.manifest"
         };
-        let (unit, record, agg) = match self.backend {
-            crate::Backend::Sqlite => ("char(31)", "char(30)", "group_concat"),
-            crate::Backend::Postgres => ("chr(31)", "chr(30)", "string_agg"),
+        let (unit, record, agg) = match self.backend() {
+            Backend::Sqlite => ("char(31)", "char(30)", "group_concat"),
+            Backend::Postgres => ("chr(31)", "chr(30)", "string_agg"),
         };
         let fields = [
             "CAST(p.id AS TEXT)".to_owned(),
             "p.slug_perm".into(),
-            "p.name".into(),
             "p.version".into(),
             "p.filename".into(),
             "CAST(p.uploaded_at AS TEXT)".into(),
@@ -90,7 +120,7 @@ impl Db {
         let joined: Option<(Option<String>,)> = sqlx::query_as(&sql)
             .bind(repository_id)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?;
         let Some(text) = joined.and_then(|(t,)| t) else {
             return Ok(Vec::new());
@@ -98,41 +128,13 @@ impl Db {
         if let Some(rows) = split_versions(&text) {
             return Ok(rows);
         }
-        self.npm_version_rows(repository_id, name, abbreviated)
-            .await
-    }
-
-    /// [`Db::npm_versions`], one row at a time.
-    async fn npm_version_rows(
-        &self,
-        repository_id: i64,
-        name: &str,
-        abbreviated: bool,
-    ) -> Result<Vec<NpmVersionRow>> {
-        let doc = if abbreviated {
-            "d.abbreviated"
-        } else {
-            "d.manifest"
-        };
-        let sql = format!(
-            "SELECT p.id, p.slug_perm, p.name, p.version, p.filename, p.uploaded_at, p.updated_at, \
-             p.yanked, p.yank_reason, p.primary_sha256 AS sha256, \
-             COALESCE(d.sha1, b.sha1) AS sha1, COALESCE(d.sha512, b.sha512) AS sha512, \
-             {doc} AS doc, d.description, d.file_count, d.unpacked_size, \
-             CASE WHEN d.sha256 IS NULL THEN p.metadata ELSE NULL END AS metadata \
-             {VERSIONS_FROM} ORDER BY p.id"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(repository_id)
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?)
+        npm_version_rows(self, repository_id, name, abbreviated).await
     }
 
     /// A summary that changes whenever the set of available versions of `name` or any of
     /// them changes (each change stamps `updated_at` with the time): (count, newest
     /// `updated_at`, sum of ids, sum of `updated_at`). Read from the index alone.
-    pub async fn npm_fingerprint(
+    async fn npm_fingerprint(
         &self,
         repository_id: i64,
         name: &str,
@@ -145,13 +147,13 @@ impl Db {
         )
         .bind(repository_id)
         .bind(name)
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool())
         .await?)
     }
 
     /// Stores version documents (a document already stored for a tarball stays).
-    pub async fn npm_put_documents(&self, documents: &[NpmDocument]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    async fn npm_put_documents(&self, documents: &[NpmDocument]) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         for d in documents {
             sqlx::query(
                 "INSERT INTO npm_documents (sha256, sha1, sha512, manifest, abbreviated, description, \
@@ -174,21 +176,17 @@ impl Db {
     }
 
     /// The dist-tags of `name` in a repository: (tag, version), by tag.
-    pub async fn npm_dist_tags(
-        &self,
-        repository_id: i64,
-        name: &str,
-    ) -> Result<Vec<(String, String)>> {
+    async fn npm_dist_tags(&self, repository_id: i64, name: &str) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
             "SELECT tag, version FROM npm_dist_tags WHERE repository_id = $1 AND name = $2 ORDER BY tag",
         )
         .bind(repository_id)
         .bind(name)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?)
     }
 
-    pub async fn npm_set_dist_tag(
+    async fn npm_set_dist_tag(
         &self,
         repository_id: i64,
         name: &str,
@@ -205,28 +203,50 @@ impl Db {
         .bind(tag)
         .bind(version)
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
 
     /// Removes a dist-tag; false when there was none.
-    pub async fn npm_delete_dist_tag(
-        &self,
-        repository_id: i64,
-        name: &str,
-        tag: &str,
-    ) -> Result<bool> {
+    async fn npm_delete_dist_tag(&self, repository_id: i64, name: &str, tag: &str) -> Result<bool> {
         let done = sqlx::query(
             "DELETE FROM npm_dist_tags WHERE repository_id = $1 AND name = $2 AND tag = $3",
         )
         .bind(repository_id)
         .bind(name)
         .bind(tag)
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// [`NpmQueries::npm_versions`], one row at a time.
+async fn npm_version_rows(
+    db: &Db,
+    repository_id: i64,
+    name: &str,
+    abbreviated: bool,
+) -> Result<Vec<NpmVersionRow>> {
+    let doc = if abbreviated {
+        "d.abbreviated"
+    } else {
+        "d.manifest"
+    };
+    let sql = format!(
+        "SELECT p.id, p.slug_perm, p.version, p.filename, p.uploaded_at, p.updated_at, \
+         p.yanked, p.yank_reason, p.primary_sha256 AS sha256, \
+         COALESCE(d.sha1, b.sha1) AS sha1, COALESCE(d.sha512, b.sha512) AS sha512, \
+         {doc} AS doc, d.description, d.file_count, d.unpacked_size, \
+         CASE WHEN d.sha256 IS NULL THEN p.metadata ELSE NULL END AS metadata \
+         {VERSIONS_FROM} ORDER BY p.id"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(repository_id)
+        .bind(name)
+        .fetch_all(db.pool())
+        .await?)
 }
 
 /// The tables and conditions of a packument's versions: the covering index
@@ -237,12 +257,12 @@ const VERSIONS_FROM: &str = "FROM packages p \
      WHERE p.repository_id = $1 AND p.normalized_name = $2 AND p.format = 'npm' \
      AND p.state = 'available' AND p.sync_status = 'completed'";
 
-/// Splits [`Db::npm_versions`]' joined text; `None` when it does not have the expected shape.
+/// Splits [`NpmQueries::npm_versions`]' joined text; `None` when it does not have the expected shape.
 fn split_versions(text: &str) -> Option<Vec<NpmVersionRow>> {
     let mut rows = Vec::new();
     for record in text.split('\u{1e}') {
-        let f: Vec<&str> = record.splitn(17, '\u{1f}').collect();
-        let [id, slug_perm, name, version, filename, uploaded_at, updated_at, yanked, yank_reason, sha256, sha1, sha512, has_doc, description, file_count, unpacked_size, body] =
+        let f: Vec<&str> = record.splitn(16, '\u{1f}').collect();
+        let [id, slug_perm, version, filename, uploaded_at, updated_at, yanked, yank_reason, sha256, sha1, sha512, has_doc, description, file_count, unpacked_size, body] =
             f.as_slice()
         else {
             return None;
@@ -253,7 +273,6 @@ fn split_versions(text: &str) -> Option<Vec<NpmVersionRow>> {
         rows.push(NpmVersionRow {
             id: id.parse().ok()?,
             slug_perm: (*slug_perm).to_owned(),
-            name: (*name).to_owned(),
             version: (*version).to_owned(),
             filename: (*filename).to_owned(),
             uploaded_at: uploaded_at.parse().ok()?,
@@ -284,7 +303,6 @@ mod tests {
             [
                 id,
                 "SLUG",
-                "a",
                 "1.0.0",
                 "a-1.0.0.tgz",
                 "5",
