@@ -20,6 +20,7 @@ mod hardening_policy;
 mod npm;
 mod npm_upstream;
 mod oci;
+mod oci_clients;
 mod pipeline;
 mod policies;
 mod policy_ux;
