@@ -364,6 +364,106 @@ async fn oci_images_are_packages_tags_move_and_quarantine_refuses_pulls() -> Tes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_deleting_an_image_keeps_blobs_other_images_share() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    // Two images share a layer; deleting one leaves the other whole, bytes and all.
+    let shared = b"shared layer";
+    let one = push_image(&s, "acme/dev/one", "1", ADMIN, shared).await?;
+    push_image(&s, "acme/dev/two", "1", ADMIN, shared).await?;
+    let (st, _) = s
+        .admin(
+            Method::DELETE,
+            &format!("/v2/acme/dev/one/manifests/{one}"),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let (st, _) = s
+        .admin(Method::GET, "/v2/acme/dev/one/manifests/1", None)
+        .await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let digest = format!("sha256:{}", sha256_hex(shared));
+    let (st, _) = s
+        .admin(
+            Method::DELETE,
+            &format!("/v2/acme/dev/one/blobs/{digest}"),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let (st, _) = s
+        .admin(
+            Method::GET,
+            &format!("/v2/acme/dev/one/blobs/{digest}"),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let resp = s
+        .req(
+            Method::GET,
+            &format!("/v2/acme/dev/two/blobs/{digest}"),
+            Some(ADMIN),
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await?.as_ref(), shared);
+
+    // Pushing a tagged manifest again by its digest adds no package.
+    let (_, before) = s
+        .admin(Method::GET, "/api/v1/packages/acme/dev", None)
+        .await?;
+    let manifest = s
+        .req(Method::GET, "/v2/acme/dev/two/manifests/1", Some(ADMIN))
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let two = format!("sha256:{}", sha256_hex(&manifest));
+    let resp = s
+        .req(
+            Method::PUT,
+            &format!("/v2/acme/dev/two/manifests/{two}"),
+            Some(ADMIN),
+        )
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_vec())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (_, after) = s
+        .admin(Method::GET, "/api/v1/packages/acme/dev", None)
+        .await?;
+    assert_eq!(
+        before.as_array().map(Vec::len),
+        after.as_array().map(Vec::len)
+    );
+
+    // A repository holding images and blob links can be deleted, and made again empty.
+    let (st, body) = s
+        .admin(Method::DELETE, "/api/v1/repos/acme/dev?force=true", None)
+        .await?;
+    assert!(st.is_success(), "{st} {body}");
+    s.create_repo("acme", "dev", true).await?;
+    let (st, tags) = s
+        .admin(Method::GET, "/v2/acme/dev/two/tags/list", None)
+        .await?;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(tags["tags"], json!([]));
+    let (st, _) = s
+        .admin(
+            Method::GET,
+            &format!("/v2/acme/dev/two/blobs/{digest}"),
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oci_index_promotes_with_its_graph_without_copying_bytes() -> TestResult {
     let s = TestServer::start()?;
     for repo in ["dev", "staging", "production"] {
