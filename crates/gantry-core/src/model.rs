@@ -28,7 +28,27 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// How a stored value is read back (the database layer decodes columns with it).
+        impl TryFrom<String> for $name {
+            type Error = UnknownValue;
+
+            fn try_from(text: String) -> Result<Self, UnknownValue> {
+                Self::parse(&text).ok_or(UnknownValue {
+                    kind: stringify!($name),
+                    value: text,
+                })
+            }
+        }
     };
+}
+
+/// A stored or sent value that names no variant of an enum.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{value}' is not a {kind}")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
 }
 
 string_enum!(

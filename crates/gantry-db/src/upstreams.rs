@@ -1,6 +1,7 @@
 //! Upstreams of repositories and the cache of their index pages.
 
 use gantry_core::time::now_millis;
+use gantry_core::FormatId;
 use sqlx::FromRow;
 
 use crate::{Db, DbError, Result};
@@ -8,7 +9,7 @@ use crate::{Db, DbError, Result};
 #[derive(Debug, Clone)]
 pub struct NewUpstream {
     pub repository_id: i64,
-    pub format: String,
+    pub format: FormatId,
     pub name: String,
     pub url: String,
     pub priority: i64,
@@ -24,7 +25,8 @@ pub struct NewUpstream {
 pub struct UpstreamRow {
     pub id: i64,
     pub repository_id: i64,
-    pub format: String,
+    #[sqlx(try_from = "String")]
+    pub format: FormatId,
     pub name: String,
     pub url: String,
     pub priority: i64,
@@ -49,7 +51,7 @@ impl Db {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(new.repository_id)
-        .bind(&new.format)
+        .bind(new.format.as_str())
         .bind(&new.name)
         .bind(&new.url)
         .bind(new.priority)

@@ -1,6 +1,7 @@
 //! The advisory database and scan results.
 
 use gantry_core::time::now_millis;
+use gantry_core::{FormatId, ScanStatus};
 use sqlx::FromRow;
 
 use crate::bind::Sql;
@@ -44,11 +45,13 @@ pub struct ScanPackageRow {
     pub slug_perm: String,
     /// The repository's name (without the namespace).
     pub repository: String,
-    pub format: String,
+    #[sqlx(try_from = "String")]
+    pub format: FormatId,
     pub name: String,
     pub version: String,
     pub filename: String,
-    pub scan_status: String,
+    #[sqlx(try_from = "String")]
+    pub scan_status: ScanStatus,
     pub max_severity: Option<String>,
     pub scanned_at: Option<i64>,
     pub num_vulnerabilities: i64,
@@ -212,9 +215,9 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_scan_status(&self, package_id: i64, status: &str) -> Result<()> {
+    pub async fn set_scan_status(&self, package_id: i64, status: ScanStatus) -> Result<()> {
         sqlx::query("UPDATE packages SET scan_status = $1 WHERE id = $2")
-            .bind(status)
+            .bind(status.as_str())
             .bind(package_id)
             .execute(&self.pool)
             .await?;

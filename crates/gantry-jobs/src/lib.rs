@@ -357,12 +357,31 @@ mod tests {
         Ok((db, dir))
     }
 
-    fn config() -> WorkerConfig {
-        WorkerConfig {
+    /// One worker polling every 10 ms, so the tests need not wait long.
+    fn start(db: &Db, registry: Registry) -> Workers {
+        let config = WorkerConfig {
             workers: 1,
             poll_interval: Duration::from_millis(10),
             ..WorkerConfig::default()
-        }
+        };
+        Workers::start(
+            db.clone(),
+            Arc::new(registry),
+            config,
+            Arc::new(Notify::new()),
+            "t",
+        )
+    }
+
+    /// A registry with a `flaky` handler that fails `failures` times before succeeding.
+    fn flaky(failures: u32) -> (Arc<Flaky>, Registry) {
+        let handler = Arc::new(Flaky {
+            failures_left: AtomicU32::new(failures),
+            runs: AtomicU32::new(0),
+        });
+        let mut registry = Registry::new();
+        registry.register("flaky", handler.clone());
+        (handler, registry)
     }
 
     async fn wait_until<F: Fn() -> bool>(f: F) -> bool {
@@ -379,22 +398,11 @@ mod tests {
     async fn retries_until_success_then_deletes_the_job() -> Result<(), Box<dyn std::error::Error>>
     {
         let (db, _dir) = db().await?;
-        let handler = Arc::new(Flaky {
-            failures_left: AtomicU32::new(2),
-            runs: AtomicU32::new(0),
-        });
-        let mut registry = Registry::new();
-        registry.register("flaky", handler.clone());
+        let (handler, registry) = flaky(2);
         let id = db
             .enqueue_job(&NewJob::new("flaky", serde_json::json!({}), 5))
             .await?;
-        let workers = Workers::start(
-            db.clone(),
-            Arc::new(registry),
-            config(),
-            Arc::new(Notify::new()),
-            "t",
-        );
+        let workers = start(&db, registry);
         assert!(wait_until(|| handler.runs.load(Ordering::SeqCst) == 3).await);
         workers.shutdown().await;
         assert!(
@@ -408,25 +416,14 @@ mod tests {
     async fn exhausted_jobs_are_dead_with_their_last_error(
     ) -> Result<(), Box<dyn std::error::Error>> {
         let (db, _dir) = db().await?;
-        let handler = Arc::new(Flaky {
-            failures_left: AtomicU32::new(100),
-            runs: AtomicU32::new(0),
-        });
-        let mut registry = Registry::new();
-        registry.register("flaky", handler.clone());
+        let (handler, registry) = flaky(100);
         let id = db
             .enqueue_job(&NewJob::new("flaky", serde_json::json!({}), 3))
             .await?;
         let unknown = db
             .enqueue_job(&NewJob::new("mystery", serde_json::json!({}), 3))
             .await?;
-        let workers = Workers::start(
-            db.clone(),
-            Arc::new(registry),
-            config(),
-            Arc::new(Notify::new()),
-            "t",
-        );
+        let workers = start(&db, registry);
         assert!(wait_until(|| handler.runs.load(Ordering::SeqCst) >= 3).await);
         tokio::time::sleep(Duration::from_millis(100)).await;
         workers.shutdown().await;
@@ -507,13 +504,7 @@ mod tests {
         let bad = db
             .enqueue_job(&NewJob::new("greet", serde_json::json!({"nom": 1}), 3))
             .await?;
-        let workers = Workers::start(
-            db.clone(),
-            Arc::new(registry),
-            config(),
-            Arc::new(Notify::new()),
-            "t",
-        );
+        let workers = start(&db, registry);
         assert!(wait_until(|| greeter.seen.lock().is_ok_and(|s| s.len() == 1)).await);
         tokio::time::sleep(Duration::from_millis(100)).await;
         workers.shutdown().await;

@@ -34,7 +34,7 @@ pub const DEFAULT_UPLOAD_TIMEOUT_SECONDS: u64 = 24 * 3600;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// The settings a TOML file may carry; every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
@@ -68,6 +68,45 @@ impl FileConfig {
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
         toml_from_str(&text)
             .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
+    }
+}
+
+impl FileConfig {
+    /// Each setting from `self` where it is set, else from `lower`.
+    fn over(self, lower: Self) -> Self {
+        Self {
+            listen: self.listen.or(lower.listen),
+            data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
+            storage_url: self.storage_url.or(lower.storage_url),
+            max_upload_size: self.max_upload_size.or(lower.max_upload_size),
+            public_url: self.public_url.or(lower.public_url),
+            workers: self.workers.or(lower.workers),
+            job_lease_seconds: self.job_lease_seconds.or(lower.job_lease_seconds),
+            webhook_retry_schedule: self.webhook_retry_schedule.or(lower.webhook_retry_schedule),
+            webhook_disable_after: self.webhook_disable_after.or(lower.webhook_disable_after),
+            webhook_timeout_seconds: self
+                .webhook_timeout_seconds
+                .or(lower.webhook_timeout_seconds),
+            webhook_deny_networks: self.webhook_deny_networks.or(lower.webhook_deny_networks),
+            outbound_allow_networks: self
+                .outbound_allow_networks
+                .or(lower.outbound_allow_networks),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            auth_failure_limit: self.auth_failure_limit.or(lower.auth_failure_limit),
+            auth_failure_window_seconds: self
+                .auth_failure_window_seconds
+                .or(lower.auth_failure_window_seconds),
+            vulndb_url: self.vulndb_url.or(lower.vulndb_url),
+            vulndb_sync_interval_seconds: self
+                .vulndb_sync_interval_seconds
+                .or(lower.vulndb_sync_interval_seconds),
+            header_timeout_seconds: self.header_timeout_seconds.or(lower.header_timeout_seconds),
+            idle_timeout_seconds: self.idle_timeout_seconds.or(lower.idle_timeout_seconds),
+            body_timeout_seconds: self.body_timeout_seconds.or(lower.body_timeout_seconds),
+            max_connections: self.max_connections.or(lower.max_connections),
+            upload_timeout_seconds: self.upload_timeout_seconds.or(lower.upload_timeout_seconds),
+        }
     }
 }
 
@@ -115,142 +154,77 @@ pub struct ServerConfig {
     pub upload_timeout_seconds: u64,
 }
 
-/// Values given on the command line or in the environment; they win over the file.
+/// Values given on the command line or in the environment; they win over the file. The
+/// admin token has no file setting: it comes from the environment only.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    pub listen: Option<String>,
-    pub data_dir: Option<PathBuf>,
-    pub database_url: Option<String>,
-    pub storage_url: Option<String>,
-    pub max_upload_size: Option<u64>,
-    pub public_url: Option<String>,
+    pub settings: FileConfig,
     pub admin_token: Option<String>,
-    pub workers: Option<usize>,
-    pub job_lease_seconds: Option<u64>,
-    pub webhook_retry_schedule: Option<Vec<f64>>,
-    pub webhook_disable_after: Option<i64>,
-    pub webhook_timeout_seconds: Option<f64>,
-    pub webhook_deny_networks: Option<Vec<String>>,
-    pub outbound_allow_networks: Option<Vec<String>>,
-    pub trusted_proxies: Option<Vec<String>>,
-    pub auth_failure_limit: Option<u32>,
-    pub auth_failure_window_seconds: Option<u64>,
-    pub vulndb_url: Option<String>,
-    pub vulndb_sync_interval_seconds: Option<u64>,
-    pub header_timeout_seconds: Option<u64>,
-    pub idle_timeout_seconds: Option<u64>,
-    pub body_timeout_seconds: Option<u64>,
-    pub max_connections: Option<usize>,
-    pub upload_timeout_seconds: Option<u64>,
 }
 
 impl ServerConfig {
     /// Layers command line/environment over the file over the defaults.
     pub fn resolve(overrides: Overrides, file: FileConfig) -> Self {
-        let data_dir = overrides
+        let s = overrides.settings.over(file);
+        let data_dir = s
             .data_dir
-            .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let database_url = overrides
+        let database_url = s
             .database_url
-            .or(file.database_url)
             .unwrap_or_else(|| gantry_db::Db::sqlite_url(&data_dir));
-        let storage_url = overrides
+        let storage_url = s
             .storage_url
-            .or(file.storage_url)
             .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
         Self {
-            listen: overrides
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            listen: s.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             database_url,
             storage_url,
-            max_upload_size: overrides
-                .max_upload_size
-                .or(file.max_upload_size)
-                .unwrap_or(DEFAULT_MAX_UPLOAD_SIZE),
-            public_url: overrides
-                .public_url
-                .or(file.public_url)
-                .map(|u| u.trim_end_matches('/').to_owned()),
+            max_upload_size: s.max_upload_size.unwrap_or(DEFAULT_MAX_UPLOAD_SIZE),
+            public_url: s.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             admin_token: overrides.admin_token.filter(|t| !t.is_empty()),
-            workers: overrides
-                .workers
-                .or(file.workers)
-                .unwrap_or(DEFAULT_WORKERS),
-            job_lease_seconds: overrides
+            workers: s.workers.unwrap_or(DEFAULT_WORKERS),
+            job_lease_seconds: s
                 .job_lease_seconds
-                .or(file.job_lease_seconds)
                 .unwrap_or(DEFAULT_JOB_LEASE_SECONDS)
                 .max(1),
-            webhook_retry_schedule: overrides
+            webhook_retry_schedule: s
                 .webhook_retry_schedule
-                .or(file.webhook_retry_schedule)
                 .unwrap_or_else(|| DEFAULT_WEBHOOK_RETRY_SCHEDULE.to_vec()),
-            webhook_disable_after: overrides
+            webhook_disable_after: s
                 .webhook_disable_after
-                .or(file.webhook_disable_after)
                 .unwrap_or(DEFAULT_WEBHOOK_DISABLE_AFTER)
                 .max(1),
-            webhook_timeout_seconds: overrides
+            webhook_timeout_seconds: s
                 .webhook_timeout_seconds
-                .or(file.webhook_timeout_seconds)
                 .unwrap_or(DEFAULT_WEBHOOK_TIMEOUT_SECONDS),
-            webhook_deny_networks: overrides
-                .webhook_deny_networks
-                .or(file.webhook_deny_networks)
-                .unwrap_or_default(),
-            outbound_allow_networks: overrides
-                .outbound_allow_networks
-                .or(file.outbound_allow_networks)
-                .unwrap_or_default(),
-            trusted_proxies: overrides
-                .trusted_proxies
-                .or(file.trusted_proxies)
-                .unwrap_or_default(),
-            auth_failure_limit: overrides
+            webhook_deny_networks: s.webhook_deny_networks.unwrap_or_default(),
+            outbound_allow_networks: s.outbound_allow_networks.unwrap_or_default(),
+            trusted_proxies: s.trusted_proxies.unwrap_or_default(),
+            auth_failure_limit: s
                 .auth_failure_limit
-                .or(file.auth_failure_limit)
                 .unwrap_or(DEFAULT_AUTH_FAILURE_LIMIT)
                 .max(1),
-            auth_failure_window_seconds: overrides
+            auth_failure_window_seconds: s
                 .auth_failure_window_seconds
-                .or(file.auth_failure_window_seconds)
                 .unwrap_or(DEFAULT_AUTH_FAILURE_WINDOW_SECONDS)
                 .max(1),
-            vulndb_url: overrides
-                .vulndb_url
-                .or(file.vulndb_url)
-                .map(|u| u.trim_end_matches('/').to_owned()),
-            vulndb_sync_interval_seconds: overrides
-                .vulndb_sync_interval_seconds
-                .or(file.vulndb_sync_interval_seconds)
-                .unwrap_or(86_400)
-                .max(60),
-            header_timeout_seconds: overrides
+            vulndb_url: s.vulndb_url.map(|u| u.trim_end_matches('/').to_owned()),
+            vulndb_sync_interval_seconds: s.vulndb_sync_interval_seconds.unwrap_or(86_400).max(60),
+            header_timeout_seconds: s
                 .header_timeout_seconds
-                .or(file.header_timeout_seconds)
                 .unwrap_or(DEFAULT_HEADER_TIMEOUT_SECONDS)
                 .max(1),
-            idle_timeout_seconds: overrides
+            idle_timeout_seconds: s
                 .idle_timeout_seconds
-                .or(file.idle_timeout_seconds)
                 .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECONDS)
                 .max(1),
-            body_timeout_seconds: overrides
+            body_timeout_seconds: s
                 .body_timeout_seconds
-                .or(file.body_timeout_seconds)
                 .unwrap_or(DEFAULT_BODY_TIMEOUT_SECONDS)
                 .max(1),
-            max_connections: overrides
-                .max_connections
-                .or(file.max_connections)
-                .unwrap_or(DEFAULT_MAX_CONNECTIONS)
-                .max(1),
-            upload_timeout_seconds: overrides
+            max_connections: s.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1),
+            upload_timeout_seconds: s
                 .upload_timeout_seconds
-                .or(file.upload_timeout_seconds)
                 .unwrap_or(DEFAULT_UPLOAD_TIMEOUT_SECONDS)
                 .max(60),
             data_dir,
@@ -269,7 +243,10 @@ mod tests {
         )?;
         let config = ServerConfig::resolve(
             Overrides {
-                listen: Some("127.0.0.1:1".into()),
+                settings: FileConfig {
+                    listen: Some("127.0.0.1:1".into()),
+                    ..FileConfig::default()
+                },
                 ..Overrides::default()
             },
             file,
@@ -283,7 +260,10 @@ mod tests {
         let file = toml_from_str("header_timeout_seconds = 5\nmax_connections = 10\n")?;
         let config = ServerConfig::resolve(
             Overrides {
-                max_connections: Some(20),
+                settings: FileConfig {
+                    max_connections: Some(20),
+                    ..FileConfig::default()
+                },
                 ..Overrides::default()
             },
             file,

@@ -257,6 +257,26 @@ pub type AppResult<T> = Result<T, AppError>;
 const MAX_MESSAGE: usize = 2048;
 
 /// Cuts a message to [`MAX_MESSAGE`] bytes (on a character boundary), marking the cut.
+/// The answer of a handler that reads an upload body. After an error the connection closes:
+/// the body may be partly unread, and the client's next request must not be read as the
+/// rest of it. `render` shapes the error for the client (the REST envelope or a native one).
+pub fn close_on_error<T: IntoResponse>(
+    result: AppResult<T>,
+    render: impl FnOnce(AppError) -> Response,
+) -> Response {
+    match result {
+        Ok(answer) => answer.into_response(),
+        Err(err) => {
+            let mut response = render(err);
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            response
+        }
+    }
+}
+
 pub fn bounded_message(mut message: String) -> String {
     if message.len() > MAX_MESSAGE {
         let mut cut = MAX_MESSAGE;

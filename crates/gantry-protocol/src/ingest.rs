@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use gantry_blobs::Digests;
-use gantry_core::{EventType, SlugPerm, SyncStatus};
+use gantry_core::{EventType, FormatId, ScanStatus, SlugPerm, SyncStatus};
 use gantry_db::{NewFile, NewPackage, PackageRow, RepoRow};
 use gantry_formats::{Artifact, Declared, Format, Processed};
 
@@ -29,6 +29,21 @@ pub struct Upload {
     /// An upload of the very same bytes under an existing identity is a no-op success (what
     /// `twine upload --skip-existing` and re-runs of publish jobs expect) instead of a 409.
     pub identical_ok: bool,
+}
+
+impl Upload {
+    /// A file a native publish carries (or an upstream serves), processed before the answer:
+    /// no tags, never replacing. `identical_ok` makes a re-send of the same bytes a no-op.
+    pub fn inline(declared: Declared, identical_ok: bool) -> Self {
+        Self {
+            declared,
+            republish: false,
+            tags: Vec::new(),
+            content_length: None,
+            inline: true,
+            identical_ok,
+        }
+    }
 }
 
 /// What an upload did.
@@ -66,11 +81,7 @@ where
         chunk
     });
     let digests = app.blobs.put_stream(counted, limit).await?;
-    let origin = Origin {
-        actor: caller.actor(),
-        address: caller.address.map(|a| a.to_string()),
-        upstream: None,
-    };
+    let origin = Origin::caller(caller);
     let sha256 = digests.sha256.clone();
     let outcome = ingest_blob(
         app,
@@ -111,6 +122,24 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// A package the caller sends.
+    pub fn caller(caller: &Caller) -> Self {
+        Self {
+            actor: caller.actor(),
+            address: caller.address.map(|a| a.to_string()),
+            upstream: None,
+        }
+    }
+
+    /// A package fetched from an upstream and cached.
+    pub fn upstream(name: &str) -> Self {
+        Self {
+            actor: format!("upstream:{name}"),
+            address: None,
+            upstream: Some(name.to_owned()),
+        }
+    }
+
     fn event(&self, event_type: EventType) -> gantry_db::NewEvent {
         let mut event = gantry_db::NewEvent::new(event_type, &self.actor);
         event.source_address.clone_from(&self.address);
@@ -200,20 +229,20 @@ pub async fn ingest_blob(
         .await?;
         jobs.extend(followups.jobs);
         if followups.scan {
-            "awaiting_scan"
+            ScanStatus::AwaitingScan
         } else {
-            "not_supported"
+            ScanStatus::NotSupported
         }
     } else if format.vulnerability_ecosystem().is_some() {
         // Scanned once its sync completes.
-        "not_scanned"
+        ScanStatus::NotScanned
     } else {
-        "not_supported"
+        ScanStatus::NotSupported
     };
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,
-        format: format.id().to_owned(),
+        format: FormatId::parse(format.id()).map_err(AppError::internal)?,
         name: identity.name,
         normalized_name: identity.normalized_name,
         version: identity.version,
@@ -226,7 +255,7 @@ pub async fn ingest_blob(
         declared: declared_json(&upload.declared),
         files,
         tags: upload.tags,
-        scan_status: scan_status.into(),
+        scan_status,
         source: if origin.upstream.is_some() {
             "upstream"
         } else {

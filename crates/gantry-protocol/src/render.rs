@@ -7,9 +7,7 @@ use axum::http::header::HOST;
 use axum::http::request::Parts;
 use gantry_core::model::OriginPackage;
 use gantry_core::time::rfc3339;
-use gantry_core::{
-    Event, Package, PackageFile, PackageState, Repository, ScanStatus, Severity, SyncStatus,
-};
+use gantry_core::{Event, Package, PackageFile, Repository, Severity};
 use gantry_db::{EventRow, PackageRow, RepoRow};
 
 use crate::app::App;
@@ -97,7 +95,7 @@ pub fn package(base: &BaseUrl, row: &PackageRow) -> Package {
     );
     Package {
         slug_perm: row.slug_perm.clone(),
-        format: row.format.clone(),
+        format: row.format.to_string(),
         name: row.name.clone(),
         version: row.version.clone(),
         repository: row.repository_slug(),
@@ -109,9 +107,9 @@ pub fn package(base: &BaseUrl, row: &PackageRow) -> Package {
             }),
             _ => None,
         },
-        sync_status: SyncStatus::parse(&row.sync_status).unwrap_or(SyncStatus::Failed),
+        sync_status: row.sync_status,
         sync_progress: row.sync_progress,
-        state: PackageState::parse(&row.state).unwrap_or(PackageState::Available),
+        state: row.state,
         status_reason: row.status_reason.clone(),
         size: row.size,
         checksum_md5: primary.map(|f| f.checksum_md5.clone()).unwrap_or_default(),
@@ -126,7 +124,7 @@ pub fn package(base: &BaseUrl, row: &PackageRow) -> Package {
         uploader: row.uploader.clone(),
         uploaded_at: rfc3339(row.uploaded_at),
         updated_at: rfc3339(row.updated_at),
-        security_scan_status: ScanStatus::parse(&row.scan_status).unwrap_or(ScanStatus::NotScanned),
+        security_scan_status: row.scan_status,
         max_severity: row.max_severity.as_deref().and_then(Severity::parse),
         num_vulnerabilities: row.num_vulnerabilities,
         vulnerability_scan_results_url: format!("{api}/vulnerabilities"),

@@ -11,7 +11,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use gantry_core::PackageState;
+use gantry_core::{PackageState, SyncStatus};
 use gantry_db::{PackageFileRow, PackageRow};
 
 use crate::app::App;
@@ -39,7 +39,7 @@ pub fn download_path(package: &PackageRow, filename: &str) -> String {
 
 /// Refuses files of packages that may not be downloaded.
 pub fn check_downloadable(package: &PackageRow) -> AppResult<()> {
-    if package.sync_status != "completed" && package.state() != PackageState::Deleted {
+    if package.sync_status != SyncStatus::Completed && package.state() != PackageState::Deleted {
         return Err(AppError::NotFound(format!(
             "package {} is not available yet (sync status: {})",
             package.slug_perm, package.sync_status
@@ -57,6 +57,25 @@ pub fn check_downloadable(package: &PackageRow) -> AppResult<()> {
         ))),
         PackageState::Deleted => Err(AppError::NotFound("file not found".into())),
     }
+}
+
+/// Counts one served body against an entitlement token's download budget (other callers
+/// have none); refused once the budget is spent. Every file body served, local or fetched
+/// from an upstream, passes here.
+pub async fn charge_download(app: &App, caller: &Caller, namespace: &str) -> AppResult<()> {
+    let Some(token) = caller.token().filter(|t| t.kind == ENTITLEMENT) else {
+        return Ok(());
+    };
+    if app.db.consume_download(token.id).await? {
+        return Ok(());
+    }
+    Err(caller.deny(
+        AppError::Forbidden(format!(
+            "this entitlement token has used its {} downloads",
+            token.max_downloads.unwrap_or(0)
+        )),
+        Some(namespace),
+    ))
 }
 
 /// Serves a stored file with `ETag` (its sha256), `Content-Length`, single `Range` requests
@@ -125,18 +144,7 @@ pub async fn serve_file(
     if method == Method::HEAD {
         return Ok((status, headers).into_response());
     }
-    // Entitlements may carry a download budget; each body served counts against it.
-    if let Some(token) = caller.token().filter(|t| t.kind == ENTITLEMENT) {
-        if !app.db.consume_download(token.id).await? {
-            return Err(caller.deny(
-                AppError::Forbidden(format!(
-                    "this entitlement token has used its {} downloads",
-                    token.max_downloads.unwrap_or(0)
-                )),
-                Some(&package.namespace),
-            ));
-        }
-    }
+    charge_download(app, caller, &package.namespace).await?;
     let reader = app.blobs.get(&file.sha256, blob_range).await?;
     let metrics_app = Arc::clone(app);
     let stream = reader.stream.map(move |chunk| {

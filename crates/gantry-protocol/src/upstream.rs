@@ -11,6 +11,7 @@ use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::Declared;
 
 use crate::app::App;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::ingest::{Origin, Upload};
 
@@ -60,15 +61,20 @@ pub async fn request(
 }
 
 /// Fetches an upstream file (the URL checked against the deny list) and streams it to the
-/// client; in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
+/// client (counted against an entitlement's download budget like a local file); in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
 /// failing upstream is a 502, logged and counted.
 pub async fn serve_file(
     app: Arc<App>,
+    caller: &Caller,
     repo: RepoRow,
     upstream: &UpstreamRow,
     method: &Method,
     file: RemoteFile,
 ) -> AppResult<Response> {
+    // Charged before the upstream is asked, so a spent budget costs the upstream nothing.
+    if method != Method::HEAD {
+        crate::serve::charge_download(&app, caller, &repo.namespace).await?;
+    }
     let response = request(&app, upstream, &file.url)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?
@@ -200,19 +206,8 @@ fn tee_into_cache(
         let Some(format) = app.formats.get(format) else {
             return;
         };
-        let origin = Origin {
-            actor: format!("upstream:{upstream_name}"),
-            address: None,
-            upstream: Some(upstream_name.clone()),
-        };
-        let upload = Upload {
-            declared,
-            republish: false,
-            tags: Vec::new(),
-            content_length: None,
-            inline: true,
-            identical_ok: true,
-        };
+        let origin = Origin::upstream(&upstream_name);
+        let upload = Upload::inline(declared, true);
         if let Err(e) =
             crate::ingest::ingest_blob(&app, &origin, &repo, format, upload, digests, None).await
         {

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use anyhow::Context;
-use gantry_db::NewToken;
 
 use crate::app::App;
 
@@ -26,21 +25,8 @@ pub(crate) async fn admin_token(app: &App) -> anyhow::Result<()> {
         return Ok(());
     }
     let secret = new_token_secret();
-    app.db
-        .create_token(&NewToken {
-            secret: secret.clone(),
-            description: "admin".into(),
-            site_admin: true,
-            namespace: None,
-            repository: None,
-            privilege: "admin".into(),
-            expires_at: None,
-            created_by: Some("bootstrap".into()),
-            principal_id: None,
-            kind: "api".into(),
-            max_downloads: None,
-        })
-        .await?;
+    // A fresh secret matches no token, so this creates one.
+    app.db.ensure_site_admin_token(&secret).await?;
     let path = app.config.data_dir.join("admin-token");
     write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
     println!(

@@ -148,16 +148,48 @@ pub(crate) async fn run(source: String, input: serde_json::Value) -> Result<Deci
     if input.to_string().len() > MAX_INPUT_BYTES {
         return Err(format!("the input is larger than {MAX_INPUT_BYTES} bytes"));
     }
-    let request = Request::Policy {
-        source,
-        input,
-        time_ms: EVAL_TIME_MS,
+    match in_evaluator(Ask::Decision, source, input).await? {
+        Response::Decision(d) => Ok(d),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// What an evaluator computes over a module and an input: a policy's decision, or whether
+/// a rule's condition asks for a promotion.
+#[derive(Clone, Copy)]
+enum Ask {
+    Decision,
+    Promote,
+}
+
+/// Runs `source` over `input` in an evaluator process; a module that fails or does not
+/// compile answers with its message.
+async fn in_evaluator(
+    ask: Ask,
+    source: String,
+    input: serde_json::Value,
+) -> Result<Response, String> {
+    let time_ms = EVAL_TIME_MS;
+    let request = match ask {
+        Ask::Decision => Request::Policy {
+            source,
+            input,
+            time_ms,
+        },
+        Ask::Promote => Request::Promote {
+            source,
+            input,
+            time_ms,
+        },
     };
     match in_child(&request).await? {
-        Response::Decision(d) => Ok(d),
         Response::Failed(e) | Response::Invalid(e) => Err(e),
-        other => Err(format!("unexpected answer from the evaluator: {other:?}")),
+        answer => Ok(answer),
     }
+}
+
+fn unexpected(answer: &Response) -> String {
+    format!("unexpected answer from the evaluator: {answer:?}")
 }
 
 /// Checks that a module compiles and evaluates over an empty input, in an evaluator process.
@@ -385,7 +417,7 @@ pub(crate) fn precheck(p: &PackageRow) -> Option<String> {
         }
         PackageState::Available => {}
     }
-    (p.sync_status != SyncStatus::Completed.as_str())
+    (p.sync_status != SyncStatus::Completed)
         .then(|| format!("the package's sync has not completed ({})", p.sync_status))
 }
 
@@ -440,15 +472,9 @@ async fn rule_matches(
             let input = input(app, package, repo, None, &rule.on_event, &rule_actor(rule))
                 .await
                 .map_err(|e| e.to_string())?;
-            let request = Request::Promote {
-                source: rule.condition.clone(),
-                input,
-                time_ms: EVAL_TIME_MS,
-            };
-            match in_child(&request).await? {
+            match in_evaluator(Ask::Promote, rule.condition.clone(), input).await? {
                 Response::Promote(p) => Ok(p),
-                Response::Failed(e) | Response::Invalid(e) => Err(e),
-                other => Err(format!("unexpected answer from the evaluator: {other:?}")),
+                other => Err(unexpected(&other)),
             }
         }
         _ => {

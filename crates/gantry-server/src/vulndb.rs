@@ -8,9 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use gantry_db::JobRow;
-use gantry_jobs::{Completion, Handler, Job, JobContext, JobError};
+use gantry_jobs::{Completion, Job, JobContext, JobError};
 
 use gantry_db::NewAdvisory;
 use gantry_vuln::Ecosystem;
@@ -18,6 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::jobs::{AppJob, JobResult};
 
 /// Entries a zip may hold, and the largest record read.
 const MAX_ENTRIES: usize = 500_000;
@@ -267,44 +267,29 @@ pub(crate) async fn schedule_sync(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) struct SyncHandler {
-    pub(crate) app: Arc<App>,
-}
-
-impl Handler for SyncHandler {
-    type Job = VulndbSync;
-
-    fn run<'a>(
-        &'a self,
-        _payload: VulndbSync,
-        job: &'a JobRow,
-        _ctx: &'a JobContext,
-    ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(async move {
-            let Some(base) = self.app.config.vulndb_url.clone() else {
-                // The operator removed the URL: the schedule ends here.
-                return Ok(Completion::Done);
-            };
-            let failed = sync_round(&self.app, &base).await;
-            let interval = Duration::from_secs(self.app.config.vulndb_sync_interval_seconds);
-            // A failed round is tried again within a minute rather than a whole interval.
-            let wait = if failed {
-                interval.min(Duration::from_secs(60))
-            } else {
-                interval
-            };
-            let mut next = VulndbSync {}.to_new_job();
-            next.run_at = Some(
-                gantry_core::time::now_millis()
-                    + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
-            );
-            self.app
-                .db
-                .schedule_job(&next, Some(job.id))
-                .await
-                .map_err(JobError::retry)?;
-            Ok(Completion::Done)
-        })
+impl AppJob for VulndbSync {
+    async fn run(self, app: &Arc<App>, job: &JobRow, _ctx: &JobContext) -> JobResult {
+        let Some(base) = app.config.vulndb_url.clone() else {
+            // The operator removed the URL: the schedule ends here.
+            return Ok(Completion::Done);
+        };
+        let failed = sync_round(app, &base).await;
+        let interval = Duration::from_secs(app.config.vulndb_sync_interval_seconds);
+        // A failed round is tried again within a minute rather than a whole interval.
+        let wait = if failed {
+            interval.min(Duration::from_secs(60))
+        } else {
+            interval
+        };
+        let mut next = VulndbSync {}.to_new_job();
+        next.run_at = Some(
+            gantry_core::time::now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
+        );
+        app.db
+            .schedule_job(&next, Some(job.id))
+            .await
+            .map_err(JobError::retry)?;
+        Ok(Completion::Done)
     }
 }
 

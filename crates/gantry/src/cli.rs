@@ -10,9 +10,13 @@ mod policy;
 
 pub(crate) use access::{
     AuditArgs, EntitlementsCommand, PrivilegesCommand, ServiceAccountsCommand, TeamsCommand,
-    TokensCommand, UsersCommand, WebhooksCommand,
+    TokensCommand, UsersCommand, WebhookCreateArgs, WebhookDelivery, WebhookUpdateArgs,
+    WebhooksCommand,
 };
-pub(crate) use policy::{PolicyCommand, RulesCommand, SecurityCommand, TagsCommand, VulndbCommand};
+pub(crate) use policy::{
+    PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
+    SecurityCommand, TagsCommand, VulndbCommand,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -378,6 +382,14 @@ pub(crate) struct PushArgs {
     /// Replace an existing package with the same name, version and filename.
     #[arg(long)]
     pub(crate) republish: bool,
+    #[command(flatten)]
+    pub(crate) wait: SyncWait,
+}
+
+// Shared by the verbs that start a sync and wait for it (no doc comment: clap would show
+// it as the verb's about).
+#[derive(Debug, Args)]
+pub(crate) struct SyncWait {
     /// Return without waiting for sync to finish.
     #[arg(long)]
     pub(crate) no_wait: bool,
@@ -441,12 +453,8 @@ pub(crate) struct PromoteArgs {
     /// Replace a package with the same identity in the destination.
     #[arg(long)]
     pub(crate) republish: bool,
-    /// Return without waiting for sync to finish.
-    #[arg(long)]
-    pub(crate) no_wait: bool,
-    /// Resync a failed package up to this many times while waiting.
-    #[arg(long, default_value_t = 3)]
-    pub(crate) sync_attempts: u32,
+    #[command(flatten)]
+    pub(crate) wait: SyncWait,
 }
 
 #[derive(Debug, Subcommand)]

@@ -241,21 +241,6 @@ pub(crate) async fn download(
         }
     }
     let (upstream, line) = found.ok_or_else(not_found)?;
-    // Entitlements count every file served, fetched from an upstream or not.
-    if let Some(token) = caller
-        .token()
-        .filter(|t| t.kind == crate::auth::ENTITLEMENT)
-    {
-        if method != Method::HEAD && !app.db.consume_download(token.id).await? {
-            return Err(caller.deny(
-                AppError::Forbidden(format!(
-                    "this entitlement token has used its {} downloads",
-                    token.max_downloads.unwrap_or(0)
-                )),
-                Some(&repo.namespace),
-            ));
-        }
-    }
     let cksum = line.cksum.clone().unwrap_or_default();
     let url = download_url(app, &upstream, name, version, &cksum)
         .await
@@ -274,7 +259,8 @@ pub(crate) async fn download(
             ..Default::default()
         },
     };
-    gantry_protocol::upstream::serve_file(Arc::clone(app), repo, &upstream, method, file).await
+    gantry_protocol::upstream::serve_file(Arc::clone(app), caller, repo, &upstream, method, file)
+        .await
 }
 
 #[cfg(test)]

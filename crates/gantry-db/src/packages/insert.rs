@@ -51,7 +51,7 @@ impl Db {
         )
         .bind(&new.slug_perm)
         .bind(new.repository_id)
-        .bind(&new.format)
+        .bind(new.format.as_str())
         .bind(&new.name)
         .bind(&new.normalized_name)
         .bind(&new.version)
@@ -69,7 +69,7 @@ impl Db {
         .bind(new.declared.to_string())
         .bind(&new.source)
         .bind(new.upstream_name.clone())
-        .bind(&new.scan_status)
+        .bind(new.scan_status.as_str())
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| {

@@ -302,8 +302,8 @@ impl PackageRow {
         match field {
             QueryField::Source => one(&self.source),
             QueryField::Upstream => self.upstream_name.iter().cloned().collect(),
-            QueryField::SyncStatus => one(&self.sync_status),
-            QueryField::ScanStatus => one(&self.scan_status),
+            QueryField::SyncStatus => one(self.sync_status.as_str()),
+            QueryField::ScanStatus => one(self.scan_status.as_str()),
             QueryField::MaxSeverity => self.max_severity.iter().cloned().collect(),
             QueryField::Uploader => one(&self.uploader),
             QueryField::SlugPerm => one(&self.slug_perm),

@@ -1,7 +1,7 @@
 //! Packages, their files and tags; promotion (copy and move); soft delete and restore.
 
 use gantry_core::time::now_millis;
-use gantry_core::{EventType, PackageState, SyncStatus};
+use gantry_core::{EventType, FormatId, PackageState, ScanStatus, SyncStatus};
 use sqlx::{AnyConnection, FromRow};
 
 use crate::bind::Sql;
@@ -30,7 +30,7 @@ pub struct NewFile {
 pub struct NewPackage {
     pub slug_perm: String,
     pub repository_id: i64,
-    pub format: String,
+    pub format: FormatId,
     pub name: String,
     pub normalized_name: String,
     pub version: String,
@@ -44,8 +44,9 @@ pub struct NewPackage {
     pub declared: serde_json::Value,
     /// The first file is the package's primary file.
     pub files: Vec<NewFile>,
-    /// `not_scanned`, or `awaiting_scan` when a scan job is queued with it.
-    pub scan_status: String,
+    /// `NotScanned`, `NotSupported` (no scanner for the format), or `AwaitingScan` when a
+    /// scan job is queued with it.
+    pub scan_status: ScanStatus,
     /// `upload`, or `upstream` with the upstream's name.
     pub source: String,
     pub upstream_name: Option<String>,
@@ -88,15 +89,18 @@ pub struct PackageRow {
     pub repository_id: i64,
     pub namespace: String,
     pub repository_name: String,
-    pub format: String,
+    #[sqlx(try_from = "String")]
+    pub format: FormatId,
     pub name: String,
     pub normalized_name: String,
     pub version: String,
     pub qualifier: String,
     pub filename: String,
-    pub sync_status: String,
+    #[sqlx(try_from = "String")]
+    pub sync_status: SyncStatus,
     pub sync_progress: i64,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: PackageState,
     pub status_reason: Option<String>,
     pub size: i64,
     pub primary_sha256: String,
@@ -106,7 +110,8 @@ pub struct PackageRow {
     pub origin_repository: String,
     pub origin_slug: Option<String>,
     pub origin_slug_repository: Option<String>,
-    pub scan_status: String,
+    #[sqlx(try_from = "String")]
+    pub scan_status: ScanStatus,
     pub max_severity: Option<String>,
     pub num_vulnerabilities: i64,
     pub metadata: String,
@@ -131,7 +136,7 @@ impl PackageRow {
     }
 
     pub fn state(&self) -> PackageState {
-        PackageState::parse(&self.state).unwrap_or(PackageState::Available)
+        self.state
     }
 
     pub fn primary_file(&self) -> Option<&PackageFileRow> {

@@ -1,11 +1,8 @@
 //! Users, password login, teams, service accounts and privilege grants.
 
-use std::sync::Arc;
-
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, OwnerName, Privilege, RepoName};
 use gantry_db::{NewToken, PrincipalRow};
@@ -13,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tokens::{expiry, CreatedToken};
+use super::Api;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::bootstrap::new_token_secret;
@@ -130,8 +128,7 @@ pub(crate) struct CreateUser {
     responses((status = 201, body = PrincipalInfo), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_user(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> AppResult<(StatusCode, ApiJson<PrincipalInfo>)> {
     caller.require_site_admin()?;
@@ -156,10 +153,7 @@ pub(crate) async fn create_user(
 /// Every user. Site admins only.
 #[utoipa::path(get, path = "/api/v1/users", tag = "access",
     responses((status = 200, body = Vec<PrincipalInfo>), (status = 403, body = ErrorBody)))]
-pub(crate) async fn list_users(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-) -> AppResult<ApiJson<Vec<PrincipalInfo>>> {
+pub(crate) async fn list_users(Api { app, caller }: Api) -> AppResult<ApiJson<Vec<PrincipalInfo>>> {
     caller.require_site_admin()?;
     let users = app.db.list_users().await?;
     Ok(ApiJson(
@@ -182,8 +176,7 @@ pub(crate) struct Login {
     responses((status = 201, body = CreatedToken), (status = 401, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
 pub(crate) async fn login(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiJson(body): ApiJson<Login>,
 ) -> AppResult<(StatusCode, ApiJson<CreatedToken>)> {
     if let Some(wait) = caller.address.and_then(|a| app.auth_limiter.blocked(a)) {
@@ -286,8 +279,7 @@ async fn create_in_namespace(
     responses((status = 201, body = PrincipalInfo), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_team(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> AppResult<(StatusCode, ApiJson<PrincipalInfo>)> {
@@ -303,8 +295,7 @@ pub(crate) async fn create_team(
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<PrincipalInfo>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_teams(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
 ) -> AppResult<ApiJson<Vec<PrincipalInfo>>> {
     OwnerName::parse(&owner)?;
@@ -350,8 +341,7 @@ async fn team_and_user(
     params(("owner" = String, Path), ("team" = String, Path), ("user" = String, Path)),
     responses((status = 204, description = "added"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn add_member(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, team, user)): ApiPath<(String, String, String)>,
 ) -> AppResult<StatusCode> {
     let (team, user) = team_and_user(&app, &caller, &owner, &team, &user).await?;
@@ -368,8 +358,7 @@ pub(crate) async fn add_member(
     params(("owner" = String, Path), ("team" = String, Path), ("user" = String, Path)),
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn remove_member(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, team, user)): ApiPath<(String, String, String)>,
 ) -> AppResult<StatusCode> {
     let (team, user) = team_and_user(&app, &caller, &owner, &team, &user).await?;
@@ -393,8 +382,7 @@ pub(crate) async fn remove_member(
     responses((status = 201, body = PrincipalInfo), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_service_account(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> AppResult<(StatusCode, ApiJson<PrincipalInfo>)> {
@@ -407,8 +395,7 @@ pub(crate) async fn create_service_account(
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<PrincipalInfo>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_service_accounts(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
 ) -> AppResult<ApiJson<Vec<PrincipalInfo>>> {
     OwnerName::parse(&owner)?;
@@ -434,8 +421,7 @@ pub(crate) struct Grant {
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<Grant>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_privileges(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
 ) -> AppResult<ApiJson<Vec<Grant>>> {
     OwnerName::parse(&owner)?;
@@ -499,8 +485,7 @@ async fn grant_scope(
     responses((status = 204, description = "granted"), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn set_privilege(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiJson(body): ApiJson<SetPrivilege>,
 ) -> AppResult<StatusCode> {
@@ -544,8 +529,7 @@ pub(crate) struct RevokeParams {
     responses((status = 204, description = "revoked"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn revoke_privilege(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiQuery(params): ApiQuery<RevokeParams>,
 ) -> AppResult<StatusCode> {

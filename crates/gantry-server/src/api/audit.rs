@@ -1,15 +1,11 @@
 //! The audit log of a namespace.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use gantry_core::{Event, OwnerName, Privilege};
 use gantry_db::AuditFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::app::App;
-use crate::auth::Caller;
+use super::Api;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
 use crate::render;
 
@@ -50,8 +46,7 @@ fn time(field: &str, text: Option<&str>) -> AppResult<Option<i64>> {
     responses((status = 200, body = Vec<Event>), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub(crate) async fn audit(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> AppResult<ApiJson<Vec<Event>>> {

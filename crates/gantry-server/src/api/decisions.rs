@@ -1,15 +1,13 @@
 //! The decision log of a namespace's policies, shown only as far as the caller may read the
 //! repositories each entry names.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use gantry_core::Privilege;
 use gantry_db::DecisionRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::policies::{load_policy, namespace};
+use super::Api;
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -73,8 +71,7 @@ fn render_decision(d: DecisionRow) -> DecisionEntry {
     params(("owner" = String, Path), DecisionParams),
     responses((status = 200, body = Vec<DecisionEntry>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn decisions(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiQuery(params): ApiQuery<DecisionParams>,
 ) -> AppResult<ApiJson<Vec<DecisionEntry>>> {

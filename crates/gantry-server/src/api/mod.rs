@@ -16,4 +16,48 @@ pub(crate) mod upload;
 pub(crate) mod upstreams;
 pub(crate) mod webhooks;
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use gantry_core::EventType;
+use gantry_db::{NewEvent, RepoRow};
+
 pub(crate) use gantry_protocol::repo::{load_package, load_repo, parse_destination};
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::AppError;
+
+/// The app and the authenticated caller: what almost every REST handler starts from, taken
+/// as one extractor so the handlers do not each spell out both.
+pub(crate) struct Api {
+    pub(crate) app: Arc<App>,
+    pub(crate) caller: Caller,
+}
+
+/// An event by `caller` in `repo`, for the audit log and webhooks.
+pub(crate) fn repo_event(
+    caller: &Caller,
+    event_type: EventType,
+    repo: &RepoRow,
+    context: serde_json::Value,
+) -> NewEvent {
+    let mut event = caller.event(event_type);
+    event.namespace = Some(repo.namespace.clone());
+    event.repository = Some(repo.slug());
+    event.context = context;
+    event
+}
+
+impl FromRequestParts<Arc<App>> for Api {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        Ok(Self {
+            app: Arc::clone(app),
+            caller,
+        })
+    }
+}

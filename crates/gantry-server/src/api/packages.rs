@@ -1,15 +1,12 @@
 //! Packages: list, get, status, provenance trail, copy, move, delete, restore.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use gantry_core::{Event, EventType, Package, PackageQuery, PackageState, SyncStatus};
 use gantry_db::PromotionMode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{load_package, load_repo, parse_destination};
+use super::{load_package, load_repo, parse_destination, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -40,8 +37,7 @@ pub(crate) struct ListParams {
                        ("X-Pagination-Page" = i64), ("X-Pagination-PageTotal" = i64))),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -84,8 +80,7 @@ pub(crate) async fn list(
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
     responses((status = 200, body = Package), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<Package>> {
@@ -114,13 +109,12 @@ pub(crate) struct SyncStatusResponse {
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
     responses((status = 200, body = SyncStatusResponse), (status = 404, body = ErrorBody)))]
 pub(crate) async fn status(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<SyncStatusResponse>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let p = load_package(&app, &repo, &slug).await?;
-    let sync_status = SyncStatus::parse(&p.sync_status).unwrap_or(SyncStatus::Failed);
+    let sync_status = p.sync_status;
     Ok(ApiJson(SyncStatusResponse {
         slug_perm: p.slug_perm.clone(),
         sync_status,
@@ -141,8 +135,7 @@ pub(crate) async fn status(
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
     responses((status = 200, body = Vec<Event>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn events(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<Vec<Event>>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
@@ -191,7 +184,7 @@ async fn promote(
                 .unwrap_or("no reason given")
         )));
     }
-    if package.sync_status != SyncStatus::Completed.as_str() {
+    if package.sync_status != SyncStatus::Completed {
         return Err(AppError::Conflict(format!(
             "package {slug} cannot be promoted before its sync completes (sync status: {})",
             package.sync_status
@@ -242,8 +235,7 @@ async fn promote(
     responses((status = 201, body = Package), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn copy(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath(path): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<PromoteRequest>,
@@ -259,8 +251,7 @@ pub(crate) async fn copy(
     responses((status = 200, body = Package), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn move_(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath(path): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<PromoteRequest>,
@@ -275,8 +266,7 @@ pub(crate) async fn move_(
     responses((status = 202, body = Package), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn resync(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
@@ -316,8 +306,7 @@ pub(crate) struct QuarantineRequest {
     responses((status = 200, body = Package), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn quarantine(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<QuarantineRequest>,
@@ -388,8 +377,7 @@ fn yes() -> bool {
     responses((status = 200, body = Package), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn yank(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<YankRequest>,
@@ -424,8 +412,7 @@ pub(crate) async fn yank(
     responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<StatusCode> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Delete).await?;
@@ -453,8 +440,7 @@ pub(crate) async fn delete(
     responses((status = 200, body = Package), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub(crate) async fn restore(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<ApiJson<Package>> {
@@ -473,9 +459,7 @@ pub(crate) async fn restore(
         )
         .await?;
     // A package deleted before its sync ran had its job skipped: queue it again.
-    if restored.sync_status != SyncStatus::Completed.as_str()
-        && restored.sync_status != SyncStatus::Failed.as_str()
-    {
+    if restored.sync_status != SyncStatus::Completed && restored.sync_status != SyncStatus::Failed {
         if let Ok(requeued) = app
             .db
             .request_resync(&restored, &sync_job(&restored.slug_perm, &caller.actor()))

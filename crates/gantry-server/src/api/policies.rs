@@ -3,16 +3,13 @@
 //! repository in `rules`.
 //! Changing policies needs admin on the namespace; reading them needs read there.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, OwnerName, PackageQuery, Privilege};
 use gantry_db::{PolicyRow, PolicyUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{load_package, load_repo, parse_destination};
+use super::{load_package, load_repo, parse_destination, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -173,8 +170,7 @@ pub(super) async fn load_policy(app: &App, owner: &str, policy: &str) -> AppResu
     responses((status = 201, body = Policy), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiJson(body): ApiJson<CreatePolicy>,
 ) -> AppResult<(StatusCode, ApiJson<Policy>)> {
@@ -218,8 +214,7 @@ pub(crate) async fn create(
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<Policy>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
 ) -> AppResult<ApiJson<Vec<Policy>>> {
     namespace(&app, &caller, &owner, Privilege::Read).await?;
@@ -232,8 +227,7 @@ pub(crate) async fn list(
     params(("owner" = String, Path), ("policy" = String, Path, description = "name or id")),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, policy)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Policy>> {
     namespace(&app, &caller, &owner, Privilege::Read).await?;
@@ -249,8 +243,7 @@ pub(crate) async fn get(
     responses((status = 200, body = Policy), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, policy)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdatePolicy>,
 ) -> AppResult<ApiJson<Policy>> {
@@ -291,8 +284,7 @@ pub(crate) async fn update(
     params(("owner" = String, Path), ("policy" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, policy)): ApiPath<(String, String)>,
 ) -> AppResult<StatusCode> {
     namespace(&app, &caller, &owner, Privilege::Admin).await?;
@@ -355,8 +347,7 @@ pub(crate) struct SimulateResult {
     responses((status = 200, body = SimulateResult), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn simulate(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, policy)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<SimulateRequest>,
 ) -> AppResult<ApiJson<SimulateResult>> {
@@ -455,8 +446,7 @@ pub(crate) struct TagsRequest {
     responses((status = 200, body = gantry_core::Package), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn tags(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<TagsRequest>,

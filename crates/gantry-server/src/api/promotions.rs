@@ -1,8 +1,5 @@
 //! Bulk promotion: every selected package is copied or moved, or none is.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gantry_core::{EventType, PackageQuery, SlugPerm};
@@ -10,7 +7,7 @@ use gantry_db::{GateRecord, NewEvent, NewJob, PackageRow, PromotionMode, RepoRow
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{load_package, load_repo, parse_destination};
+use super::{load_package, load_repo, parse_destination, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -80,7 +77,7 @@ fn item(
 ) -> PromotionItem {
     PromotionItem {
         slug_perm: p.slug_perm.clone(),
-        format: p.format.clone(),
+        format: p.format.to_string(),
         name: p.name.clone(),
         version: p.version.clone(),
         status: status.into(),
@@ -98,8 +95,7 @@ fn item(
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, description = "nothing was promoted; the body lists every reason")))]
 pub(crate) async fn promote(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiJson(body): ApiJson<PromotionRequest>,
 ) -> AppResult<Response> {
     let mode = match body.mode.as_str() {

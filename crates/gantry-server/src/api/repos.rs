@@ -1,8 +1,5 @@
 //! Repositories: create, list, get, update, delete.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, OwnerName, Privilege, RepoName, Repository};
 use gantry_db::RepoUpdate;
@@ -10,8 +7,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::load_repo;
+use super::Api;
 use crate::access::Op;
-use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
 use crate::render;
@@ -106,8 +103,7 @@ fn check_description(description: &str) -> AppResult<()> {
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiJson(body): ApiJson<CreateRepository>,
 ) -> AppResult<(StatusCode, ApiJson<Repository>)> {
@@ -158,8 +154,7 @@ pub(crate) async fn create(
     params(("owner" = String, Path, description = "namespace")),
     responses((status = 200, body = Vec<Repository>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
 ) -> AppResult<ApiJson<Vec<Repository>>> {
     OwnerName::parse(&owner)?;
@@ -188,8 +183,7 @@ pub(crate) async fn list(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Repository), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Repository>> {
     // For its admins, reading a repository is administration, which address rules never block.
@@ -212,8 +206,7 @@ pub(crate) async fn get(
     responses((status = 200, body = Repository), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateRepository>,
 ) -> AppResult<ApiJson<Repository>> {
@@ -257,8 +250,7 @@ pub(crate) async fn update(
     responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn delete(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> AppResult<StatusCode> {

@@ -1,9 +1,6 @@
 //! Promotion rules of a repository: built-in conditions that copy or move a package after it
 //! is scanned or synced, through the same gate as a manual promotion.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::EventType;
 use gantry_db::{NewRule, RuleRow};
@@ -12,10 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::policies::{check_name, compile, yes};
-use super::{load_repo, parse_destination};
+use super::{load_repo, parse_destination, repo_event, Api};
 use crate::access::Op;
-use crate::app::App;
-use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
 const MAX_RULES: usize = 50;
@@ -88,8 +83,7 @@ fn render_rule(r: &RuleRow) -> Rule {
     responses((status = 201, body = Rule), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_rule(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateRule>,
 ) -> AppResult<(StatusCode, ApiJson<Rule>)> {
@@ -154,12 +148,9 @@ pub(crate) async fn create_rule(
             created_by: caller.actor(),
         })
         .await?;
-    let mut event = caller.event(EventType::RuleCreated);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
+    let context = serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
+    let mut event = repo_event(&caller, EventType::RuleCreated, &repo, context);
     event.destination_repository = Some(dest.slug());
-    event.context =
-        serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
     app.db.record_event(&event).await?;
     Ok((StatusCode::CREATED, ApiJson(render_rule(&row))))
 }
@@ -169,8 +160,7 @@ pub(crate) async fn create_rule(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Rule>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_rules(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Vec<Rule>>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
@@ -183,8 +173,7 @@ pub(crate) async fn list_rules(
     params(("owner" = String, Path), ("repo" = String, Path), ("name" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete_rule(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, name)): ApiPath<(String, String, String)>,
 ) -> AppResult<StatusCode> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
@@ -194,10 +183,12 @@ pub(crate) async fn delete_rule(
             repo.slug()
         )));
     }
-    let mut event = caller.event(EventType::RuleDeleted);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({ "rule": name });
+    let event = repo_event(
+        &caller,
+        EventType::RuleDeleted,
+        &repo,
+        serde_json::json!({ "rule": name }),
+    );
     app.db.record_event(&event).await?;
     Ok(StatusCode::NO_CONTENT)
 }

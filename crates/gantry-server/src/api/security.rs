@@ -12,7 +12,7 @@ use gantry_core::{OwnerName, Package, Privilege, ScanStatus, Severity};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{load_package, load_repo};
+use super::{load_package, load_repo, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -57,8 +57,7 @@ pub(crate) async fn status(
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(crate) async fn import(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<ApiJson<ImportReport>> {
@@ -120,8 +119,7 @@ pub(crate) struct VulnerabilityReport {
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path), FindingsParams),
     responses((status = 200, body = VulnerabilityReport), (status = 404, body = ErrorBody)))]
 pub(crate) async fn vulnerabilities(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
     ApiQuery(params): ApiQuery<FindingsParams>,
 ) -> AppResult<ApiJson<VulnerabilityReport>> {
@@ -146,7 +144,7 @@ pub(crate) async fn vulnerabilities(
         .collect();
     Ok(ApiJson(VulnerabilityReport {
         slug_perm: p.slug_perm.clone(),
-        security_scan_status: ScanStatus::parse(&p.scan_status).unwrap_or(ScanStatus::NotScanned),
+        security_scan_status: p.scan_status,
         scan_reason: p.scan_reason.clone(),
         scanned_at: p.scanned_at.map(gantry_core::time::rfc3339),
         max_severity: p.max_severity.as_deref().and_then(Severity::parse),
@@ -161,8 +159,7 @@ pub(crate) async fn vulnerabilities(
     responses((status = 202, body = Package), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn scan(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
@@ -358,11 +355,11 @@ async fn list_packages(
         listed.push(SummaryPackage {
             slug_perm: row.slug_perm.clone(),
             repository: format!("{namespace}/{}", row.repository),
-            format: row.format.clone(),
+            format: row.format.to_string(),
             name: row.name.clone(),
             version: row.version.clone(),
             filename: row.filename.clone(),
-            security_scan_status: row.scan_status.clone(),
+            security_scan_status: row.scan_status.to_string(),
             max_severity: row.max_severity.clone(),
             num_vulnerabilities: row.num_vulnerabilities,
             fixable_vulnerabilities: fixable,
@@ -394,8 +391,7 @@ async fn summary(
     responses((status = 200, body = SecuritySummary), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn repo_summary(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<SummaryParams>,
 ) -> AppResult<ApiJson<SecuritySummary>> {
@@ -416,8 +412,7 @@ pub(crate) async fn repo_summary(
     responses((status = 200, body = SecuritySummary), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub(crate) async fn namespace_summary(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(owner): ApiPath<String>,
     ApiQuery(params): ApiQuery<SummaryParams>,
 ) -> AppResult<ApiJson<SecuritySummary>> {

@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::Api;
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiJson, AppError, AppResult, ErrorBody};
@@ -122,8 +123,7 @@ pub(crate) struct Job {
     responses((status = 200, body = Vec<Job>), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(crate) async fn jobs(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     crate::error::ApiQuery(params): crate::error::ApiQuery<JobsParams>,
 ) -> AppResult<ApiJson<Vec<Job>>> {
     if !caller.is_site_admin() {

@@ -1,8 +1,5 @@
 //! API tokens and entitlements: create (shown once), list (prefix only), revoke.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, OwnerName, Privilege, RepoName};
 use gantry_db::{NewToken, TokenRow};
@@ -10,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access_control::resolve_principal;
+use super::{repo_event, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::{Caller, ENTITLEMENT};
@@ -158,8 +156,7 @@ fn administers(caller: &Caller, namespace: &str, repository: Option<&str>) -> bo
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn create(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> AppResult<(StatusCode, ApiJson<CreatedToken>)> {
     let scope = body.scope.as_deref().map(parse_scope).transpose()?;
@@ -293,8 +290,7 @@ pub(crate) struct ListParams {
     responses((status = 200, body = Vec<TokenInfo>), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> AppResult<ApiJson<Vec<TokenInfo>>> {
     let rows = match params.scope.as_deref() {
@@ -325,8 +321,7 @@ pub(crate) async fn list(
     responses((status = 204, description = "revoked"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn revoke(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<StatusCode> {
     let not_found = || AppError::NotFound(format!("token {id} not found"));
@@ -371,8 +366,7 @@ pub(crate) struct CreateEntitlement {
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn create_entitlement(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateEntitlement>,
 ) -> AppResult<(StatusCode, ApiJson<CreatedToken>)> {
@@ -408,13 +402,17 @@ pub(crate) async fn create_entitlement(
             max_downloads: body.max_downloads,
         })
         .await?;
-    let mut event = caller.event(EventType::TokenCreated);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({
+    let context = serde_json::json!({
         "token_id": id, "kind": ENTITLEMENT, "max_downloads": body.max_downloads,
     });
-    app.db.record_event(&event).await?;
+    app.db
+        .record_event(&repo_event(
+            &caller,
+            EventType::TokenCreated,
+            &repo,
+            context,
+        ))
+        .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(CreatedToken {
@@ -434,8 +432,7 @@ pub(crate) async fn create_entitlement(
     responses((status = 200, body = Vec<TokenInfo>), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_entitlements(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Vec<TokenInfo>>> {
     let repo = super::load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;

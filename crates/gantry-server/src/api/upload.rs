@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, LOCATION};
+use axum::http::header::{CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gantry_core::Package;
@@ -13,6 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::load_repo;
+use super::Api;
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -78,30 +78,18 @@ pub(crate) fn parse_tags(text: Option<&str>) -> AppResult<Vec<String>> {
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn upload(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     base: BaseUrl,
     headers: HeaderMap,
     ApiPath((owner, repo, format)): ApiPath<(String, String, String)>,
     ApiQuery(params): ApiQuery<UploadParams>,
     body: Body,
 ) -> Response {
-    match upload_inner(
+    let result = upload_inner(
         app, caller, base, headers, owner, repo, format, params, body,
     )
-    .await
-    {
-        Ok(created) => created.into_response(),
-        // The body may be partly unread; ask the client not to reuse the connection, or its
-        // next request would be read as the rest of this one.
-        Err(err) => {
-            let mut response = err.into_response();
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
-    }
+    .await;
+    crate::error::close_on_error(result, IntoResponse::into_response)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,16 +1,14 @@
 //! Upstreams of a repository: create, list, get, delete. Needs the `upstreams` privilege
 //! (admin by default).
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
-use gantry_core::{EventType, RepoName};
+use gantry_core::{EventType, FormatId, RepoName};
 use gantry_db::{NewUpstream, RepoRow, UpstreamRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::load_repo;
+use super::{repo_event, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -75,7 +73,7 @@ pub(crate) struct Upstream {
 fn render(u: &UpstreamRow) -> Upstream {
     Upstream {
         id: u.id,
-        format: u.format.clone(),
+        format: u.format.to_string(),
         name: u.name.clone(),
         url: u.url.clone(),
         priority: u.priority,
@@ -96,13 +94,12 @@ async fn audit(
     event_type: EventType,
     u: &UpstreamRow,
 ) -> AppResult<()> {
-    let mut event = caller.event(event_type);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({
+    let context = serde_json::json!({
         "upstream_id": u.id, "name": u.name, "format": u.format, "url": u.url, "mode": u.mode,
     });
-    app.db.record_event(&event).await?;
+    app.db
+        .record_event(&repo_event(caller, event_type, repo, context))
+        .await?;
     Ok(())
 }
 
@@ -112,8 +109,7 @@ async fn audit(
     responses((status = 201, body = Upstream), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateUpstream>,
 ) -> AppResult<(StatusCode, ApiJson<Upstream>)> {
@@ -165,7 +161,8 @@ pub(crate) async fn create(
         .db
         .create_upstream(&NewUpstream {
             repository_id: repo.id,
-            format: body.format,
+            format: FormatId::parse(&body.format)
+                .map_err(|e| AppError::BadRequest(e.to_string()))?,
             name: body.name,
             url: body.url,
             priority: body.priority,
@@ -186,8 +183,7 @@ pub(crate) async fn create(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Upstream>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Vec<Upstream>>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
@@ -208,8 +204,7 @@ async fn load(app: &App, repo: &RepoRow, id: i64) -> AppResult<UpstreamRow> {
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = Upstream), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<ApiJson<Upstream>> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
@@ -221,8 +216,7 @@ pub(crate) async fn get(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<StatusCode> {
     let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;

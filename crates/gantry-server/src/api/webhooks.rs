@@ -1,9 +1,6 @@
 //! Webhooks of a repository: create, list, get, update, delete, ping, deliveries, redeliver.
 //! Managing webhooks needs admin on the repository.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_core::{EventType, PackageQuery};
 use gantry_db::{
@@ -13,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::load_repo;
+use super::{repo_event, Api};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
-use crate::jobs::webhooks::{attempt_result, Deliver};
+use crate::jobs::webhooks::{attempt_result, send, Deliver};
 
 const MAX_WEBHOOKS_PER_REPO: usize = 100;
 const MAX_URL_LEN: usize = 2048;
@@ -271,14 +269,13 @@ async fn audit(
     event_type: EventType,
     webhook: &WebhookRow,
 ) -> AppResult<()> {
-    let mut event = caller.event(event_type);
-    event.namespace = Some(repo.namespace.clone());
-    event.repository = Some(repo.slug());
-    event.context = serde_json::json!({
+    let context = serde_json::json!({
         "webhook_id": webhook.id, "target_url": webhook.target_url,
         "events": webhook.event_types(), "is_active": webhook.is_active != 0,
     });
-    app.db.record_event(&event).await?;
+    app.db
+        .record_event(&repo_event(caller, event_type, repo, context))
+        .await?;
     Ok(())
 }
 
@@ -296,8 +293,7 @@ async fn load_webhook(app: &App, repo: &RepoRow, id: i64) -> AppResult<WebhookRo
     responses((status = 201, body = Webhook), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn create(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> AppResult<(StatusCode, ApiJson<Webhook>)> {
@@ -337,8 +333,7 @@ pub(crate) async fn create(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Webhook>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo)): ApiPath<(String, String)>,
 ) -> AppResult<ApiJson<Vec<Webhook>>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -351,8 +346,7 @@ pub(crate) async fn list(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = Webhook), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<ApiJson<Webhook>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -366,8 +360,7 @@ pub(crate) async fn get(
     responses((status = 200, body = Webhook), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> AppResult<ApiJson<Webhook>> {
@@ -414,8 +407,7 @@ pub(crate) async fn update(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<StatusCode> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -430,8 +422,7 @@ pub(crate) async fn delete(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = PingResult), (status = 404, body = ErrorBody)))]
 pub(crate) async fn ping(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<ApiJson<PingResult>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -446,25 +437,7 @@ pub(crate) async fn ping(
         context: serde_json::json!({ "webhook_id": webhook.id, "actor": caller.actor() }),
     };
     let body = serde_json::to_string(&payload).map_err(AppError::internal)?;
-    let sent = gantry_webhooks::send(
-        &app.http,
-        &app.outbound,
-        gantry_webhooks::Request {
-            target_url: &webhook.target_url,
-            body: body.as_bytes(),
-            event: "ping",
-            delivery_id: &uuid,
-            secret: webhook.secret.as_deref(),
-            extra_header: webhook
-                .extra_header_name
-                .as_deref()
-                .zip(webhook.extra_header_value.as_deref()),
-            timeout: std::time::Duration::from_secs_f64(
-                app.config.webhook_timeout_seconds.max(0.1),
-            ),
-        },
-    )
-    .await;
+    let sent = send(&app, &webhook, &uuid, "ping", &body).await;
     let result = attempt_result(&sent, true);
     app.db
         .record_immediate_delivery(
@@ -499,8 +472,7 @@ pub(crate) async fn ping(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = Vec<Delivery>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn deliveries(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
 ) -> AppResult<ApiJson<Vec<Delivery>>> {
     let repo = load(&app, &caller, &owner, &repo).await?;
@@ -521,8 +493,7 @@ pub(crate) async fn deliveries(
            ("delivery" = i64, Path, description = "numeric id of the delivery")),
     responses((status = 202, body = Delivery), (status = 404, body = ErrorBody)))]
 pub(crate) async fn redeliver(
-    State(app): State<Arc<App>>,
-    caller: Caller,
+    Api { app, caller }: Api,
     ApiPath((owner, repo, id, delivery)): ApiPath<(String, String, i64, i64)>,
 ) -> AppResult<(StatusCode, ApiJson<Delivery>)> {
     let repo = load(&app, &caller, &owner, &repo).await?;

@@ -6,33 +6,66 @@ pub(crate) mod scan;
 pub(crate) mod sync;
 pub(crate) mod webhooks;
 
+use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gantry_jobs::{Registry, WorkerConfig, Workers};
+use futures::future::BoxFuture;
+use gantry_db::JobRow;
+use gantry_jobs::{
+    Completion, Handler, Job, JobContext, JobError, Registry, WorkerConfig, Workers,
+};
 
 use crate::app::App;
 
+pub(crate) type JobResult = Result<Completion, JobError>;
+
+/// A job kind the server runs with the app at hand. It is implemented on the payload type, so
+/// a kind needs no handler struct of its own.
+pub(crate) trait AppJob: Job {
+    fn run(
+        self,
+        app: &Arc<App>,
+        job: &JobRow,
+        ctx: &JobContext,
+    ) -> impl Future<Output = JobResult> + Send;
+}
+
+/// The [`Handler`] of an [`AppJob`] kind.
+struct OnApp<J> {
+    app: Arc<App>,
+    kind: PhantomData<fn() -> J>,
+}
+
+impl<J: AppJob> Handler for OnApp<J> {
+    type Job = J;
+
+    fn run<'a>(
+        &'a self,
+        payload: J,
+        job: &'a JobRow,
+        ctx: &'a JobContext,
+    ) -> BoxFuture<'a, JobResult> {
+        Box::pin(payload.run(&self.app, job, ctx))
+    }
+}
+
+fn on_app<J: AppJob>(app: &Arc<App>) -> OnApp<J> {
+    OnApp {
+        app: Arc::clone(app),
+        kind: PhantomData,
+    }
+}
+
 pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers {
     let mut registry = Registry::new();
-    registry.add(sync::SyncHandler {
-        app: Arc::clone(app),
-    });
-    registry.add(scan::ScanHandler {
-        app: Arc::clone(app),
-    });
-    registry.add(policy::EvaluateHandler {
-        app: Arc::clone(app),
-    });
-    registry.add(crate::vulndb::SyncHandler {
-        app: Arc::clone(app),
-    });
-    registry.add(webhooks::DispatchHandler {
-        app: Arc::clone(app),
-    });
-    registry.add(webhooks::DeliverHandler {
-        app: Arc::clone(app),
-    });
+    registry.add(on_app::<crate::pipeline::SyncPackage>(app));
+    registry.add(on_app::<crate::pipeline::ScanPackage>(app));
+    registry.add(on_app::<crate::pipeline::EvaluatePolicies>(app));
+    registry.add(on_app::<crate::vulndb::VulndbSync>(app));
+    registry.add(on_app::<webhooks::Dispatch>(app));
+    registry.add(on_app::<webhooks::Deliver>(app));
     let config = WorkerConfig {
         workers: count,
         lease: Duration::from_secs(app.config.job_lease_seconds),

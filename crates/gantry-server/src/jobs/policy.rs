@@ -3,31 +3,18 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use gantry_db::JobRow;
-use gantry_jobs::{Completion, Handler, JobContext, JobError};
+use gantry_jobs::{Completion, JobContext, JobError};
 
+use super::{AppJob, JobResult};
 use crate::app::App;
 use crate::pipeline::EvaluatePolicies;
 
-pub(crate) struct EvaluateHandler {
-    pub(crate) app: Arc<App>,
-}
-
-impl Handler for EvaluateHandler {
-    type Job = EvaluatePolicies;
-
-    fn run<'a>(
-        &'a self,
-        payload: EvaluatePolicies,
-        _job: &'a JobRow,
-        _ctx: &'a JobContext,
-    ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(async move {
-            crate::policy::after_event(&self.app, &payload.slug_perm, &payload.trigger)
-                .await
-                .map_err(|e| JobError::retry(e.to_string()))?;
-            Ok(Completion::Done)
-        })
+impl AppJob for EvaluatePolicies {
+    async fn run(self, app: &Arc<App>, _job: &JobRow, _ctx: &JobContext) -> JobResult {
+        crate::policy::after_event(app, &self.slug_perm, &self.trigger)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
+        Ok(Completion::Done)
     }
 }

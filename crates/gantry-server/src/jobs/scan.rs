@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use gantry_core::{EventType, PackageState};
+use gantry_core::{EventType, PackageState, ScanStatus};
 use gantry_db::{JobRow, NewEvent, NewJob, ScanResult};
-use gantry_jobs::{Completion, Handler, Job as _, JobContext, JobError};
+use gantry_jobs::{Completion, Job as _, JobContext, JobError};
+
+use super::{AppJob, JobResult};
 use gantry_vuln::{Ecosystem, MatchResult, Severity};
 
 use crate::app::App;
@@ -24,20 +25,9 @@ pub(crate) fn scan_job(slug_perm: &str, reason: &str) -> NewJob {
     .to_new_job()
 }
 
-pub(crate) struct ScanHandler {
-    pub(crate) app: Arc<App>,
-}
-
-impl Handler for ScanHandler {
-    type Job = ScanPackage;
-
-    fn run<'a>(
-        &'a self,
-        payload: ScanPackage,
-        job: &'a JobRow,
-        ctx: &'a JobContext,
-    ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(async move { self.scan(payload, job, ctx).await })
+impl AppJob for ScanPackage {
+    async fn run(self, app: &Arc<App>, job: &JobRow, ctx: &JobContext) -> JobResult {
+        scan(app, self, job, ctx).await
     }
 }
 
@@ -197,133 +187,129 @@ pub(crate) async fn evaluate_contents(
     })
 }
 
-impl ScanHandler {
-    async fn scan(
-        &self,
-        payload: ScanPackage,
-        job: &JobRow,
-        ctx: &JobContext,
-    ) -> Result<Completion, JobError> {
-        let slug = payload.slug_perm.as_str();
-        let db = &self.app.db;
-        let Some(package) = db
-            .get_package_by_slug(slug)
-            .await
-            .map_err(JobError::retry)?
-        else {
-            return Ok(Completion::Done);
-        };
-        if package.state() == PackageState::Deleted {
-            // Nothing to scan; do not leave the package marked as waiting for one.
-            if matches!(package.scan_status.as_str(), "awaiting_scan" | "scanning") {
-                db.set_scan_status(package.id, "not_scanned")
-                    .await
-                    .map_err(JobError::retry)?;
-            }
-            return Ok(Completion::Done);
+async fn scan(
+    app: &Arc<App>,
+    payload: ScanPackage,
+    job: &JobRow,
+    ctx: &JobContext,
+) -> Result<Completion, JobError> {
+    let slug = payload.slug_perm.as_str();
+    let db = &app.db;
+    let Some(package) = db
+        .get_package_by_slug(slug)
+        .await
+        .map_err(JobError::retry)?
+    else {
+        return Ok(Completion::Done);
+    };
+    if package.state() == PackageState::Deleted {
+        // Nothing to scan; do not leave the package marked as waiting for one.
+        if matches!(
+            package.scan_status,
+            ScanStatus::AwaitingScan | ScanStatus::Scanning
+        ) {
+            db.set_scan_status(package.id, ScanStatus::NotScanned)
+                .await
+                .map_err(JobError::retry)?;
         }
-        let previous: Vec<String> = db
-            .package_findings(package.id)
-            .await
-            .map_err(JobError::retry)?
-            .into_iter()
-            .map(|f| f.advisory_id)
-            .collect();
-        let ecosystem = self
-            .app
-            .formats
-            .get(&package.format)
-            .and_then(|f| f.vulnerability_ecosystem());
-        let by_contents = crate::plugin::plugins()
-            .get(&package.format)
-            .filter(|p| p.scans_contents());
-        let scanned = match (by_contents, ecosystem) {
-            (Some(plugin), _) => {
-                db.set_scan_status(package.id, "scanning")
-                    .await
-                    .map_err(JobError::retry)?;
-                match evaluate_contents(&self.app, plugin.as_ref(), &package).await {
-                    Ok(scanned) => scanned,
-                    Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
-                    Err(e) => {
-                        db.set_scan_status(package.id, "scan_failed")
-                            .await
-                            .map_err(JobError::retry)?;
-                        return Err(JobError::Fatal(e));
-                    }
-                }
-            }
-            (None, ecosystem) => match ecosystem {
-                None => Scanned {
-                    result: ScanResult {
-                        status: "not_supported".into(),
-                        reason: Some(format!("{} packages are not scanned", package.format)),
-                        max_severity: None,
-                        findings: Vec::new(),
-                    },
-                    ids: Vec::new(),
-                },
-                Some(eco) => {
-                    db.set_scan_status(package.id, "scanning")
+        return Ok(Completion::Done);
+    }
+    let previous: Vec<String> = db
+        .package_findings(package.id)
+        .await
+        .map_err(JobError::retry)?
+        .into_iter()
+        .map(|f| f.advisory_id)
+        .collect();
+    let ecosystem = app
+        .formats
+        .get(&package.format)
+        .and_then(|f| f.vulnerability_ecosystem());
+    let by_contents = crate::plugin::plugins()
+        .get(&package.format)
+        .filter(|p| p.scans_contents());
+    let scanned = match (by_contents, ecosystem) {
+        (Some(plugin), _) => {
+            db.set_scan_status(package.id, ScanStatus::Scanning)
+                .await
+                .map_err(JobError::retry)?;
+            match evaluate_contents(app, plugin.as_ref(), &package).await {
+                Ok(scanned) => scanned,
+                Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
+                Err(e) => {
+                    db.set_scan_status(package.id, ScanStatus::ScanFailed)
                         .await
                         .map_err(JobError::retry)?;
-                    match evaluate(&self.app, eco, &package.name, &package.version).await {
-                        Ok(scanned) => scanned,
-                        Err(e) if job.attempts < job.max_attempts => {
-                            return Err(JobError::retry(e))
-                        }
-                        Err(e) => {
-                            // The last attempt: say so on the package rather than leave it waiting.
-                            db.set_scan_status(package.id, "scan_failed")
-                                .await
-                                .map_err(JobError::retry)?;
-                            return Err(JobError::Fatal(e));
-                        }
-                    }
+                    return Err(JobError::Fatal(e));
                 }
+            }
+        }
+        (None, None) => Scanned {
+            result: ScanResult {
+                status: "not_supported".into(),
+                reason: Some(format!("{} packages are not scanned", package.format)),
+                max_severity: None,
+                findings: Vec::new(),
             },
-        };
-        let new: Vec<&String> = scanned
-            .ids
-            .iter()
-            .filter(|id| !previous.contains(id))
-            .collect();
-        let resolved: Vec<&String> = previous
-            .iter()
-            .filter(|id| !scanned.ids.contains(id))
-            .collect();
-        let mut event = NewEvent::new(EventType::PackageSecurityScanned, SCAN_ACTOR);
-        event.context = serde_json::json!({
-            "security_scan_status": scanned.result.status,
-            "max_severity": scanned.result.max_severity,
-            "num_vulnerabilities": scanned.ids.len(),
-            "new_advisories": new,
-            "resolved_advisories": resolved,
-            "reason": payload.reason,
-            "detail": scanned.result.reason,
-        });
-        let followups: Vec<NewJob> = crate::pipeline::evaluation(
-            &self.app,
-            &package.namespace,
-            package.repository_id,
-            &package.slug_perm,
-            crate::pipeline::TRIGGER_SCANNED,
-        )
-        .await
-        .map_err(|e| JobError::retry(e.to_string()))?
-        .into_iter()
+            ids: Vec::new(),
+        },
+        (None, Some(eco)) => {
+            db.set_scan_status(package.id, ScanStatus::Scanning)
+                .await
+                .map_err(JobError::retry)?;
+            match evaluate(app, eco, &package.name, &package.version).await {
+                Ok(scanned) => scanned,
+                Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
+                Err(e) => {
+                    // The last attempt: say so on the package rather than leave it waiting.
+                    db.set_scan_status(package.id, ScanStatus::ScanFailed)
+                        .await
+                        .map_err(JobError::retry)?;
+                    return Err(JobError::Fatal(e));
+                }
+            }
+        }
+    };
+    let new: Vec<&String> = scanned
+        .ids
+        .iter()
+        .filter(|id| !previous.contains(id))
         .collect();
-        db.record_scan(
-            &package,
-            &scanned.result,
-            &event,
-            job.id,
-            &ctx.worker_id,
-            &followups,
-        )
-        .await
-        .map_err(JobError::retry)?;
-        self.app.wake_workers();
-        Ok(Completion::Completed)
-    }
+    let resolved: Vec<&String> = previous
+        .iter()
+        .filter(|id| !scanned.ids.contains(id))
+        .collect();
+    let mut event = NewEvent::new(EventType::PackageSecurityScanned, SCAN_ACTOR);
+    event.context = serde_json::json!({
+        "security_scan_status": scanned.result.status,
+        "max_severity": scanned.result.max_severity,
+        "num_vulnerabilities": scanned.ids.len(),
+        "new_advisories": new,
+        "resolved_advisories": resolved,
+        "reason": payload.reason,
+        "detail": scanned.result.reason,
+    });
+    let followups: Vec<NewJob> = crate::pipeline::evaluation(
+        app,
+        &package.namespace,
+        package.repository_id,
+        &package.slug_perm,
+        crate::pipeline::TRIGGER_SCANNED,
+    )
+    .await
+    .map_err(|e| JobError::retry(e.to_string()))?
+    .into_iter()
+    .collect();
+    db.record_scan(
+        &package,
+        &scanned.result,
+        &event,
+        job.id,
+        &ctx.worker_id,
+        &followups,
+    )
+    .await
+    .map_err(JobError::retry)?;
+    app.wake_workers();
+    Ok(Completion::Completed)
 }

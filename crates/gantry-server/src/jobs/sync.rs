@@ -4,12 +4,13 @@ use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use gantry_blobs::BlobError;
 use gantry_core::{EventType, PackageState, SyncStatus};
 use gantry_db::{JobRow, NewEvent, NewJob, PackageRow, SyncOutcome};
 use gantry_formats::{Artifact, Declared, FormatError};
-use gantry_jobs::{Completion, Handler, Job as _, JobContext, JobError};
+use gantry_jobs::{Completion, Job as _, JobContext, JobError};
+
+use super::{AppJob, JobResult};
 
 use crate::pipeline::SyncPackage;
 
@@ -26,104 +27,91 @@ pub(crate) fn sync_job(slug_perm: &str, requested_by: &str) -> NewJob {
     .to_new_job()
 }
 
-pub(crate) struct SyncHandler {
-    pub(crate) app: Arc<App>,
-}
-
 /// A failure worth retrying (storage or database trouble), as opposed to a package that is
 /// simply bad, which is a [`SyncOutcome::Failed`].
 struct Transient(String);
 
-impl Handler for SyncHandler {
-    type Job = SyncPackage;
-
-    fn run<'a>(
-        &'a self,
-        payload: SyncPackage,
-        job: &'a JobRow,
-        ctx: &'a JobContext,
-    ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(async move { self.sync(payload, job, ctx).await })
+impl AppJob for SyncPackage {
+    async fn run(self, app: &Arc<App>, job: &JobRow, ctx: &JobContext) -> JobResult {
+        sync(app, self, job, ctx).await
     }
 }
 
-impl SyncHandler {
-    async fn sync(
-        &self,
-        payload: SyncPackage,
-        job: &JobRow,
-        ctx: &JobContext,
-    ) -> Result<Completion, JobError> {
-        let slug = payload.slug_perm.as_str();
-        let db = &self.app.db;
-        let package = db
-            .get_package_by_slug(slug)
-            .await
-            .map_err(JobError::retry)?;
-        let Some(package) = package else {
-            return Ok(Completion::Done);
-        };
-        let pending = matches!(
-            SyncStatus::parse(&package.sync_status),
-            Some(SyncStatus::AwaitingSync | SyncStatus::Syncing)
-        );
-        if package.state() == PackageState::Deleted || !pending {
-            return Ok(Completion::Done);
-        }
-        let mut syncing = NewEvent::new(EventType::PackageSyncing, SYNC_ACTOR);
-        syncing.context = serde_json::json!({
-            "attempt": job.attempts,
-            "requested_by": payload.requested_by,
-        });
-        db.start_sync(&package, &syncing)
-            .await
-            .map_err(JobError::retry)?;
-        fault_delay().await;
-        let outcome = match process(&self.app, &package).await {
-            Ok(outcome) => outcome,
-            Err(Transient(message)) if job.attempts < job.max_attempts => {
-                return Err(JobError::retry(message));
-            }
-            Err(Transient(message)) => SyncOutcome::Failed {
-                reason: format!("gave up after {} attempts: {message}", job.attempts),
-            },
-        };
-        let (event_type, context) = match &outcome {
-            SyncOutcome::Completed { .. } => (EventType::PackageSynced, serde_json::json!({})),
-            SyncOutcome::Failed { reason } => (
-                EventType::PackageFailed,
-                serde_json::json!({ "reason": reason }),
-            ),
-        };
-        let mut event = NewEvent::new(event_type, SYNC_ACTOR);
-        event.context = context;
-        let followups = match outcome {
-            SyncOutcome::Completed { .. } => crate::pipeline::after_sync(
-                &self.app,
-                &package.format,
-                &package.namespace,
-                package.repository_id,
-                &package.slug_perm,
-                "sync",
-            )
-            .await
-            .map_err(|e| JobError::retry(e.to_string()))?,
-            SyncOutcome::Failed { .. } => crate::pipeline::Followups::default(),
-        };
-        db.finish_sync(
-            &package,
-            &outcome,
-            &event,
-            job.id,
-            &ctx.worker_id,
-            &followups.jobs,
-            followups.scan,
-        )
+async fn sync(
+    app: &Arc<App>,
+    payload: SyncPackage,
+    job: &JobRow,
+    ctx: &JobContext,
+) -> Result<Completion, JobError> {
+    let slug = payload.slug_perm.as_str();
+    let db = &app.db;
+    let package = db
+        .get_package_by_slug(slug)
         .await
         .map_err(JobError::retry)?;
-        self.app.wake_workers();
-        Ok(Completion::Completed)
+    let Some(package) = package else {
+        return Ok(Completion::Done);
+    };
+    let pending = matches!(
+        package.sync_status,
+        SyncStatus::AwaitingSync | SyncStatus::Syncing
+    );
+    if package.state() == PackageState::Deleted || !pending {
+        return Ok(Completion::Done);
     }
+    let mut syncing = NewEvent::new(EventType::PackageSyncing, SYNC_ACTOR);
+    syncing.context = serde_json::json!({
+        "attempt": job.attempts,
+        "requested_by": payload.requested_by,
+    });
+    db.start_sync(&package, &syncing)
+        .await
+        .map_err(JobError::retry)?;
+    fault_delay().await;
+    let outcome = match process(app, &package).await {
+        Ok(outcome) => outcome,
+        Err(Transient(message)) if job.attempts < job.max_attempts => {
+            return Err(JobError::retry(message));
+        }
+        Err(Transient(message)) => SyncOutcome::Failed {
+            reason: format!("gave up after {} attempts: {message}", job.attempts),
+        },
+    };
+    let (event_type, context) = match &outcome {
+        SyncOutcome::Completed { .. } => (EventType::PackageSynced, serde_json::json!({})),
+        SyncOutcome::Failed { reason } => (
+            EventType::PackageFailed,
+            serde_json::json!({ "reason": reason }),
+        ),
+    };
+    let mut event = NewEvent::new(event_type, SYNC_ACTOR);
+    event.context = context;
+    let followups = match outcome {
+        SyncOutcome::Completed { .. } => crate::pipeline::after_sync(
+            app,
+            &package.format,
+            &package.namespace,
+            package.repository_id,
+            &package.slug_perm,
+            "sync",
+        )
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))?,
+        SyncOutcome::Failed { .. } => crate::pipeline::Followups::default(),
+    };
+    db.finish_sync(
+        &package,
+        &outcome,
+        &event,
+        job.id,
+        &ctx.worker_id,
+        &followups.jobs,
+        followups.scan,
+    )
+    .await
+    .map_err(JobError::retry)?;
+    app.wake_workers();
+    Ok(Completion::Completed)
 }
 
 /// Operators and tests may slow sync down to exercise crash recovery

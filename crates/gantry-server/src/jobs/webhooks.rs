@@ -3,23 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use gantry_core::PackageQuery;
 use gantry_db::{AttemptResult, EventRow, JobRow, NewDelivery, NewJob, PackageRow, WebhookRow};
-use gantry_jobs::{Completion, Handler, Job, JobContext, JobError};
+use gantry_jobs::{Completion, Job, JobContext, JobError};
 use gantry_webhooks::Payload;
 use serde::{Deserialize, Serialize};
 
+use super::{AppJob, JobResult};
 use crate::app::App;
 use crate::render::{self, BaseUrl};
-
-pub(crate) struct DispatchHandler {
-    pub(crate) app: Arc<App>,
-}
-
-pub(crate) struct DeliverHandler {
-    pub(crate) app: Arc<App>,
-}
 
 /// Fans one package event out to the webhooks that want it: one delivery each.
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,8 +65,8 @@ pub(crate) fn filter_matches(query: Option<&str>, package: Option<&PackageRow>) 
         .as_ref()
         .is_none_or(|n| *n == p.name || *n == p.normalized_name);
     let version_ok = q.version.as_ref().is_none_or(|v| *v == p.version);
-    let format_ok = q.format.as_ref().is_none_or(|f| *f == p.format);
-    let state_ok = q.state.is_none_or(|s| s.as_str() == p.state);
+    let format_ok = q.format.as_ref().is_none_or(|f| p.format == *f);
+    let state_ok = q.state.is_none_or(|s| s == p.state);
     let tags_ok = q.tags.iter().all(|t| p.tags.contains(t));
     let words_ok = q
         .name_contains
@@ -122,65 +114,52 @@ pub(crate) fn payload(
     }
 }
 
-impl Handler for DispatchHandler {
-    type Job = Dispatch;
-
-    fn run<'a>(
-        &'a self,
-        payload: Dispatch,
-        job: &'a JobRow,
-        ctx: &'a JobContext,
-    ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(async move {
-            let db = &self.app.db;
-            let Some(event) = db
-                .get_event(payload.event_id)
+impl AppJob for Dispatch {
+    async fn run(self, app: &Arc<App>, job: &JobRow, ctx: &JobContext) -> JobResult {
+        let db = &app.db;
+        let Some(event) = db.get_event(self.event_id).await.map_err(JobError::retry)? else {
+            return Ok(Completion::Done);
+        };
+        let repos = gantry_db::audience(
+            &event.event_type,
+            event.repository.as_deref(),
+            event.source_repository.as_deref(),
+        );
+        let webhooks = db
+            .active_webhooks_for(&repos)
+            .await
+            .map_err(JobError::retry)?;
+        let package = match &event.slug_perm {
+            Some(slug) => db
+                .get_package_by_slug(slug)
                 .await
-                .map_err(JobError::retry)?
-            else {
-                return Ok(Completion::Done);
-            };
-            let repos = gantry_db::audience(
-                &event.event_type,
-                event.repository.as_deref(),
-                event.source_repository.as_deref(),
-            );
-            let webhooks = db
-                .active_webhooks_for(&repos)
-                .await
-                .map_err(JobError::retry)?;
-            let package = match &event.slug_perm {
-                Some(slug) => db
-                    .get_package_by_slug(slug)
-                    .await
-                    .map_err(JobError::retry)?,
-                None => None,
-            };
-            let deliveries: Vec<NewDelivery> = webhooks
-                .iter()
-                .filter(|w| w.wants(&event.event_type))
-                .filter(|w| filter_matches(w.package_query.as_deref(), package.as_ref()))
-                .map(|w| {
-                    let uuid = uuid::Uuid::new_v4().to_string();
-                    let body = payload_json(&self.app, &event, package.as_ref(), &uuid);
-                    NewDelivery {
-                        webhook_id: w.id,
-                        delivery_uuid: uuid,
-                        event_id: Some(event.id),
-                        event_type: event.event_type.clone(),
-                        payload: body,
-                    }
-                })
-                .collect();
-            let deliver = |id| Deliver::queued(&self.app, id);
-            db.dispatch_deliveries(&deliveries, &deliver, job.id, &ctx.worker_id)
-                .await
-                .map_err(JobError::retry)?;
-            if !deliveries.is_empty() {
-                self.app.wake_workers();
-            }
-            Ok(Completion::Completed)
-        })
+                .map_err(JobError::retry)?,
+            None => None,
+        };
+        let deliveries: Vec<NewDelivery> = webhooks
+            .iter()
+            .filter(|w| w.wants(&event.event_type))
+            .filter(|w| filter_matches(w.package_query.as_deref(), package.as_ref()))
+            .map(|w| {
+                let uuid = uuid::Uuid::new_v4().to_string();
+                let body = payload_json(app, &event, package.as_ref(), &uuid);
+                NewDelivery {
+                    webhook_id: w.id,
+                    delivery_uuid: uuid,
+                    event_id: Some(event.id),
+                    event_type: event.event_type.clone(),
+                    payload: body,
+                }
+            })
+            .collect();
+        let deliver = |id| Deliver::queued(app, id);
+        db.dispatch_deliveries(&deliveries, &deliver, job.id, &ctx.worker_id)
+            .await
+            .map_err(JobError::retry)?;
+        if !deliveries.is_empty() {
+            app.wake_workers();
+        }
+        Ok(Completion::Completed)
     }
 }
 
@@ -199,24 +178,7 @@ pub(crate) async fn attempt(
     body: &str,
     last: bool,
 ) -> Result<(AttemptResult, bool), gantry_db::DbError> {
-    let sent = gantry_webhooks::send(
-        &app.http,
-        &app.outbound,
-        gantry_webhooks::Request {
-            target_url: &webhook.target_url,
-            body: body.as_bytes(),
-            event: event_type,
-            delivery_id: uuid,
-            secret: webhook.secret.as_deref(),
-            extra_header: webhook
-                .extra_header_name
-                .as_deref()
-                .zip(webhook.extra_header_value.as_deref()),
-            timeout: Duration::from_secs_f64(app.config.webhook_timeout_seconds.max(0.1)),
-        },
-    )
-    .await;
-    let result = attempt_result(&sent, last);
+    let result = attempt_result(&send(app, webhook, uuid, event_type, body).await, last);
     let disabled = app
         .db
         .record_attempt(
@@ -232,6 +194,34 @@ pub(crate) async fn attempt(
     Ok((result, disabled))
 }
 
+/// Sends `body` to `webhook` once, signed and with its extra header; the ping and the
+/// delivery job both send this way.
+pub(crate) async fn send(
+    app: &App,
+    webhook: &WebhookRow,
+    uuid: &str,
+    event_type: &str,
+    body: &str,
+) -> gantry_webhooks::Attempt {
+    gantry_webhooks::send(
+        &app.http,
+        &app.outbound,
+        gantry_webhooks::Request {
+            target_url: &webhook.target_url,
+            body: body.as_bytes(),
+            event: event_type,
+            delivery_id: uuid,
+            secret: webhook.secret.as_deref(),
+            extra_header: webhook
+                .extra_header_name
+                .as_deref()
+                .zip(webhook.extra_header_value.as_deref()),
+            timeout: Duration::from_secs_f64(app.config.webhook_timeout_seconds.max(0.1)),
+        },
+    )
+    .await
+}
+
 pub(crate) fn attempt_result(sent: &gantry_webhooks::Attempt, last: bool) -> AttemptResult {
     AttemptResult {
         status_code: sent.status_code.map(i64::from),
@@ -244,60 +234,51 @@ pub(crate) fn attempt_result(sent: &gantry_webhooks::Attempt, last: bool) -> Att
     }
 }
 
-impl Handler for DeliverHandler {
-    type Job = Deliver;
-
-    fn run<'a>(
-        &'a self,
-        payload: Deliver,
-        job: &'a JobRow,
-        _ctx: &'a JobContext,
-    ) -> BoxFuture<'a, Result<Completion, JobError>> {
-        Box::pin(async move {
-            let db = &self.app.db;
-            let Some(delivery) = db
-                .get_delivery(payload.delivery_id)
-                .await
-                .map_err(JobError::retry)?
-            else {
-                return Ok(Completion::Done);
-            };
-            let webhook = db
-                .get_webhook_by_id(delivery.webhook_id)
-                .await
-                .map_err(JobError::retry)?;
-            // A deleted or disabled webhook sends nothing.
-            let Some(webhook) = webhook.filter(|w| w.is_active != 0) else {
-                db.cancel_delivery(delivery.id)
-                    .await
-                    .map_err(JobError::retry)?;
-                return Ok(Completion::Done);
-            };
-            let last = job.attempts >= job.max_attempts;
-            let (result, disabled) = attempt(
-                &self.app,
-                &webhook,
-                delivery.id,
-                &delivery.delivery_uuid,
-                &delivery.event_type,
-                &delivery.payload,
-                last,
-            )
+impl AppJob for Deliver {
+    async fn run(self, app: &Arc<App>, job: &JobRow, _ctx: &JobContext) -> JobResult {
+        let db = &app.db;
+        let Some(delivery) = db
+            .get_delivery(self.delivery_id)
+            .await
+            .map_err(JobError::retry)?
+        else {
+            return Ok(Completion::Done);
+        };
+        let webhook = db
+            .get_webhook_by_id(delivery.webhook_id)
             .await
             .map_err(JobError::retry)?;
-            if result.success || last || disabled {
-                return Ok(Completion::Done);
-            }
-            let schedule = &self.app.config.webhook_retry_schedule;
-            let index = usize::try_from(job.attempts - 1).unwrap_or(0);
-            let after = schedule
-                .get(index)
-                .or(schedule.last())
-                .map(|s| Duration::from_secs_f64(s.max(0.0)));
-            Err(JobError::Retry {
-                message: result.error.unwrap_or_else(|| "delivery failed".into()),
-                after,
-            })
+        // A deleted or disabled webhook sends nothing.
+        let Some(webhook) = webhook.filter(|w| w.is_active != 0) else {
+            db.cancel_delivery(delivery.id)
+                .await
+                .map_err(JobError::retry)?;
+            return Ok(Completion::Done);
+        };
+        let last = job.attempts >= job.max_attempts;
+        let (result, disabled) = attempt(
+            app,
+            &webhook,
+            delivery.id,
+            &delivery.delivery_uuid,
+            &delivery.event_type,
+            &delivery.payload,
+            last,
+        )
+        .await
+        .map_err(JobError::retry)?;
+        if result.success || last || disabled {
+            return Ok(Completion::Done);
+        }
+        let schedule = &app.config.webhook_retry_schedule;
+        let index = usize::try_from(job.attempts - 1).unwrap_or(0);
+        let after = schedule
+            .get(index)
+            .or(schedule.last())
+            .map(|s| Duration::from_secs_f64(s.max(0.0)));
+        Err(JobError::Retry {
+            message: result.error.unwrap_or_else(|| "delivery failed".into()),
+            after,
         })
     }
 }

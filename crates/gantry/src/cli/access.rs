@@ -6,49 +6,11 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Subcommand)]
 pub(crate) enum WebhooksCommand {
     /// Create a webhook for a repository.
-    Create {
-        /// OWNER/REPO
-        repo: String,
-        /// URL that receives a POST per event.
-        #[arg(long = "target-url")]
-        target_url: String,
-        /// Comma-separated event types, or * for all.
-        #[arg(long, value_delimiter = ',', default_value = "*")]
-        events: Vec<String>,
-        /// Secret for the X-Gantry-Signature-256 HMAC.
-        #[arg(long)]
-        secret: Option<String>,
-        /// Only packages matching this query, e.g. "name:app tag:tested".
-        #[arg(long)]
-        package_query: Option<String>,
-        /// Extra header sent with every delivery, as NAME=VALUE.
-        #[arg(long)]
-        header: Option<String>,
-        /// Create it disabled.
-        #[arg(long)]
-        inactive: bool,
-    },
+    Create(WebhookCreateArgs),
     /// List a repository's webhooks.
     Ls { repo: String },
     /// Change a webhook; --enable re-enables one disabled after failures.
-    Update {
-        repo: String,
-        id: i64,
-        #[arg(long = "target-url")]
-        target_url: Option<String>,
-        #[arg(long, value_delimiter = ',')]
-        events: Option<Vec<String>>,
-        #[arg(long)]
-        secret: Option<String>,
-        #[arg(long)]
-        package_query: Option<String>,
-        #[arg(long)]
-        header: Option<String>,
-        #[arg(long, conflicts_with = "disable")]
-        enable: bool,
-        #[arg(long)]
-        disable: bool,
-    },
+    Update(WebhookUpdateArgs),
     /// Delete a webhook.
     Delete { repo: String, id: i64 },
     /// Send a ping event now and show the receiver's answer.
@@ -62,6 +24,53 @@ pub(crate) enum WebhooksCommand {
         /// Numeric delivery id (from `deliveries`).
         delivery: i64,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WebhookCreateArgs {
+    /// OWNER/REPO
+    pub(crate) repo: String,
+    /// URL that receives a POST per event.
+    #[arg(long = "target-url")]
+    pub(crate) target_url: String,
+    /// Comma-separated event types, or * for all.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub(crate) events: Vec<String>,
+    #[command(flatten)]
+    pub(crate) delivery: WebhookDelivery,
+    /// Create it disabled.
+    #[arg(long)]
+    pub(crate) inactive: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WebhookUpdateArgs {
+    pub(crate) repo: String,
+    pub(crate) id: i64,
+    #[arg(long = "target-url")]
+    pub(crate) target_url: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) events: Option<Vec<String>>,
+    #[command(flatten)]
+    pub(crate) delivery: WebhookDelivery,
+    #[arg(long, conflicts_with = "disable")]
+    pub(crate) enable: bool,
+    #[arg(long)]
+    pub(crate) disable: bool,
+}
+
+// How deliveries are signed, filtered and sent; the same options on create and update.
+#[derive(Debug, Args)]
+pub(crate) struct WebhookDelivery {
+    /// Secret for the X-Gantry-Signature-256 HMAC.
+    #[arg(long)]
+    pub(crate) secret: Option<String>,
+    /// Only packages matching this query, e.g. "name:app tag:tested".
+    #[arg(long)]
+    pub(crate) package_query: Option<String>,
+    /// Extra header sent with every delivery, as NAME=VALUE.
+    #[arg(long)]
+    pub(crate) header: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

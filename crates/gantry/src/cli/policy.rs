@@ -3,31 +3,13 @@
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
     /// Create a policy in OWNER from a Rego file (`package gantry`) or a built-in example;
     /// refused with the compiler's message when it does not compile.
-    #[command(group(clap::ArgGroup::new("source").required(true).args(["file", "example"])))]
-    Create {
-        owner: String,
-        /// The policy's name (default: the example's name).
-        #[arg(long, required_unless_present = "example")]
-        name: Option<String>,
-        /// The Rego module.
-        #[arg(long)]
-        file: Option<PathBuf>,
-        /// A built-in example (see `gantry policy examples`), e.g. severity-threshold.
-        #[arg(long)]
-        example: Option<String>,
-        /// Create it disabled.
-        #[arg(long)]
-        disabled: bool,
-        /// Lower numbers are evaluated first.
-        #[arg(long, default_value_t = 100)]
-        precedence: i64,
-    },
+    Create(PolicyCreateArgs),
     /// List the built-in example policies, or print one's source (to save and adapt it).
     Examples { name: Option<String> },
     /// List OWNER's policies in evaluation order.
@@ -35,36 +17,11 @@ pub(crate) enum PolicyCommand {
     /// Show OWNER/POLICY with its source.
     Show { policy: String },
     /// Change OWNER/POLICY: a new source (a new version), enable/disable, precedence.
-    Update {
-        policy: String,
-        #[arg(long)]
-        file: Option<PathBuf>,
-        #[arg(long, conflicts_with = "disable")]
-        enable: bool,
-        #[arg(long)]
-        disable: bool,
-        #[arg(long)]
-        precedence: Option<i64>,
-    },
+    Update(PolicyUpdateArgs),
     /// Delete OWNER/POLICY (its decisions stay in the log).
     Delete { policy: String },
     /// Evaluate OWNER/POLICY over existing packages without acting.
-    Simulate {
-        policy: String,
-        /// Which packages, e.g. "name:app" (all when omitted).
-        #[arg(short = 'q', long, default_value = "")]
-        query: String,
-        /// Only this repository's packages (REPO or OWNER/REPO); every readable repository
-        /// of OWNER when omitted.
-        #[arg(long)]
-        repo: Option<String>,
-        /// Evaluate as a promotion into this repository.
-        #[arg(long)]
-        destination: Option<String>,
-        /// Try this Rego file instead of the stored source.
-        #[arg(long)]
-        file: Option<PathBuf>,
-    },
+    Simulate(PolicySimulateArgs),
     /// The decision log of OWNER, or of OWNER/POLICY, newest first.
     Decisions {
         scope: String,
@@ -74,6 +31,58 @@ pub(crate) enum PolicyCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "example"])))]
+pub(crate) struct PolicyCreateArgs {
+    pub(crate) owner: String,
+    /// The policy's name (default: the example's name).
+    #[arg(long, required_unless_present = "example")]
+    pub(crate) name: Option<String>,
+    /// The Rego module.
+    #[arg(long)]
+    pub(crate) file: Option<PathBuf>,
+    /// A built-in example (see `gantry policy examples`), e.g. severity-threshold.
+    #[arg(long)]
+    pub(crate) example: Option<String>,
+    /// Create it disabled.
+    #[arg(long)]
+    pub(crate) disabled: bool,
+    /// Lower numbers are evaluated first.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) precedence: i64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyUpdateArgs {
+    pub(crate) policy: String,
+    #[arg(long)]
+    pub(crate) file: Option<PathBuf>,
+    #[arg(long, conflicts_with = "disable")]
+    pub(crate) enable: bool,
+    #[arg(long)]
+    pub(crate) disable: bool,
+    #[arg(long)]
+    pub(crate) precedence: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicySimulateArgs {
+    pub(crate) policy: String,
+    /// Which packages, e.g. "name:app" (all when omitted).
+    #[arg(short = 'q', long, default_value = "")]
+    pub(crate) query: String,
+    /// Only this repository's packages (REPO or OWNER/REPO); every readable repository
+    /// of OWNER when omitted.
+    #[arg(long)]
+    pub(crate) repo: Option<String>,
+    /// Evaluate as a promotion into this repository.
+    #[arg(long)]
+    pub(crate) destination: Option<String>,
+    /// Try this Rego file instead of the stored source.
+    #[arg(long)]
+    pub(crate) file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use gantry_client::Client;
 use serde_json::{json, Value};
 
-use super::client::{print_json, split_repo};
+use super::client::{print_json, show, show_list, split_repo};
 use crate::cli::{
     AuditArgs, EntitlementsCommand, PrivilegesCommand, ServiceAccountsCommand, TeamsCommand,
     TokensCommand, UsersCommand,
@@ -33,25 +33,6 @@ fn scope_parts(scope: &str) -> (&str, Option<&str>) {
         Some((owner, repo)) => (owner, Some(repo)),
         None => (scope, None),
     }
-}
-
-fn show(json_out: bool, value: &Value, text: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
-    if json_out {
-        print_json(value)
-    } else {
-        println!("{}", text(value));
-        Ok(())
-    }
-}
-
-fn show_list(json_out: bool, list: &Value, text: impl Fn(&Value) -> String) -> anyhow::Result<()> {
-    if json_out {
-        return print_json(list);
-    }
-    for item in list.as_array().map(Vec::as_slice).unwrap_or_default() {
-        println!("{}", text(item));
-    }
-    Ok(())
 }
 
 /// One token or entitlement: what it may do, when it expires, and (for entitlements) how

@@ -34,6 +34,63 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One record: as JSON with `-F json`, else the line `text` makes of it.
+pub(crate) fn show<T: Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(value);
+    }
+    println!("{}", text(value));
+    Ok(())
+}
+
+/// Records: as a JSON array with `-F json`, else one line each.
+pub(crate) fn show_each<T: Serialize>(
+    json: bool,
+    items: &[T],
+    text: impl Fn(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&items);
+    }
+    for item in items {
+        println!("{}", text(item));
+    }
+    Ok(())
+}
+
+/// A list the server answered: as it came with `-F json`, else one line per item.
+pub(crate) fn show_list(
+    json: bool,
+    list: &serde_json::Value,
+    text: impl Fn(&serde_json::Value) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(list);
+    }
+    show_each(
+        false,
+        list.as_array().map(Vec::as_slice).unwrap_or_default(),
+        text,
+    )
+}
+
+/// The answer to a deletion: `{"deleted": id}` with `-F json`, else a note on stderr.
+pub(crate) fn show_deleted<T: Serialize + std::fmt::Display>(
+    json: bool,
+    what: &str,
+    id: T,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ "deleted": id }));
+    }
+    eprintln!("Deleted {what} {id}");
+    Ok(())
+}
+
 fn repo_line(r: &Repository) -> String {
     format!(
         "{} [{}] {} package(s){}",
@@ -169,14 +226,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
 
 async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Result<()> {
     let client = client(global)?;
-    let show = |r: &Repository| -> anyhow::Result<()> {
-        if json {
-            print_json(r)
-        } else {
-            println!("{}", repo_line(r));
-            Ok(())
-        }
-    };
+    let show = |r: &Repository| show(json, r, repo_line);
     match cmd {
         ReposCommand::Create {
             repo,
@@ -191,14 +241,7 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             )?;
         }
         ReposCommand::Ls { owner } => {
-            let repos = client.list_repos(&owner).await?;
-            if json {
-                print_json(&repos)?;
-            } else {
-                for r in &repos {
-                    println!("{}", repo_line(r));
-                }
-            }
+            show_each(json, &client.list_repos(&owner).await?, repo_line)?;
         }
         ReposCommand::Get { repo } => {
             let (owner, name) = split_repo(&repo)?;
@@ -257,11 +300,7 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
         ReposCommand::Delete { repo, force } => {
             let (owner, name) = split_repo(&repo)?;
             client.delete_repo(owner, name, force).await?;
-            if json {
-                print_json(&serde_json::json!({ "deleted": repo }))?;
-            } else {
-                eprintln!("Deleted repository {repo}");
-            }
+            show_deleted(json, "repository", &repo)?;
         }
     }
     Ok(())

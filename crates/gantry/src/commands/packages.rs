@@ -121,6 +121,19 @@ async fn poll_sync(
     }
 }
 
+/// Waits for the package's sync unless the command was told not to.
+async fn settle(
+    client: &Client,
+    package: Package,
+    wait: &crate::cli::SyncWait,
+    json: bool,
+) -> anyhow::Result<Package> {
+    if wait.no_wait {
+        return Ok(package);
+    }
+    wait_for_sync(client, &package, wait.sync_attempts, json).await
+}
+
 /// `gantry cp` and `gantry mv`.
 pub(crate) async fn promote(
     global: &GlobalArgs,
@@ -130,12 +143,10 @@ pub(crate) async fn promote(
 ) -> anyhow::Result<()> {
     let (owner, repo, slug) = split_package(&args.package)?;
     let client = client(global)?;
-    let mut package = client
+    let package = client
         .promote(action, owner, repo, slug, &args.destination, args.republish)
         .await?;
-    if !args.no_wait {
-        package = wait_for_sync(&client, &package, args.sync_attempts, json).await?;
-    }
+    let package = settle(&client, package, &args.wait, json).await?;
     if json {
         print_json(&package)?;
     } else {
@@ -207,10 +218,7 @@ pub(crate) async fn push(
         .upload(&args.format, owner, repo, &args.file, &options)
         .await;
     bar.finish_and_clear();
-    let mut package = uploaded?;
-    if !args.no_wait {
-        package = wait_for_sync(&client, &package, args.sync_attempts, json).await?;
-    }
+    let package = settle(&client, uploaded?, &args.wait, json).await?;
     if json {
         print_json(&package)?;
     } else {

@@ -1,13 +1,14 @@
 //! Policy, rule and tag verbs.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Context};
 use gantry_client::Client;
 use serde_json::{json, Value};
 
-use super::client::{print_json, split_package};
-use crate::cli::{PolicyCommand, RulesCommand, TagsCommand};
+use super::client::{print_json, show_list, split_package};
+use crate::cli::{
+    PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
+    TagsCommand,
+};
 
 fn read(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
@@ -40,58 +41,13 @@ pub(crate) async fn policy(
     json_out: bool,
 ) -> anyhow::Result<()> {
     match cmd {
-        PolicyCommand::Create {
-            owner,
-            name,
-            file,
-            example,
-            disabled,
-            precedence,
-        } => {
-            let new = NewPolicy {
-                owner,
-                name,
-                file,
-                example,
-                disabled,
-                precedence,
-            };
-            create(client, new, json_out).await?;
-        }
+        PolicyCommand::Create(new) => create(client, new, json_out).await?,
         PolicyCommand::Examples { name } => examples(name, json_out)?,
         PolicyCommand::Ls { owner } => ls(client, &owner, json_out).await?,
         PolicyCommand::Show { policy } => show(client, &policy, json_out).await?,
-        PolicyCommand::Update {
-            policy,
-            file,
-            enable,
-            disable,
-            precedence,
-        } => {
-            let change = PolicyChange {
-                file,
-                enable,
-                disable,
-                precedence,
-            };
-            update(client, &policy, change, json_out).await?;
-        }
+        PolicyCommand::Update(change) => update(client, change, json_out).await?,
         PolicyCommand::Delete { policy } => delete(client, &policy).await?,
-        PolicyCommand::Simulate {
-            policy,
-            query,
-            repo,
-            destination,
-            file,
-        } => {
-            let trial = Simulation {
-                query,
-                repo,
-                destination,
-                file,
-            };
-            simulate(client, &policy, trial, json_out).await?;
-        }
+        PolicyCommand::Simulate(trial) => simulate(client, trial, json_out).await?,
         PolicyCommand::Decisions { scope, slug, limit } => {
             decisions(client, &scope, slug, limit, json_out).await?;
         }
@@ -99,26 +55,8 @@ pub(crate) async fn policy(
     Ok(())
 }
 
-/// The arguments of `policy create`.
-struct NewPolicy {
-    owner: String,
-    name: Option<String>,
-    file: Option<PathBuf>,
-    example: Option<String>,
-    disabled: bool,
-    precedence: i64,
-}
-
-async fn create(client: &Client, new: NewPolicy, json_out: bool) -> anyhow::Result<()> {
-    let NewPolicy {
-        owner,
-        name,
-        file,
-        example,
-        disabled,
-        precedence,
-    } = new;
-    let (rego, default_name) = match (&file, &example) {
+async fn create(client: &Client, new: PolicyCreateArgs, json_out: bool) -> anyhow::Result<()> {
+    let (rego, default_name) = match (&new.file, &new.example) {
         (Some(file), _) => (read(file)?, None),
         (None, Some(example)) => {
             let e = super::policy_examples::find(example)?;
@@ -126,21 +64,22 @@ async fn create(client: &Client, new: NewPolicy, json_out: bool) -> anyhow::Resu
         }
         (None, None) => anyhow::bail!("give --file or --example"),
     };
-    let name = name
+    let name = new
+        .name
         .as_deref()
         .or(default_name)
         .ok_or_else(|| anyhow::anyhow!("give --name"))?;
     let body = json!({
-        "name": name, "rego": rego, "enabled": !disabled, "precedence": precedence,
+        "name": name, "rego": rego, "enabled": !new.disabled, "precedence": new.precedence,
     });
     let created = client
-        .send_value("POST", &format!("/api/v1/policies/{owner}"), Some(&body))
+        .send_value(
+            "POST",
+            &format!("/api/v1/policies/{}", new.owner),
+            Some(&body),
+        )
         .await?;
-    if json_out {
-        print_json(&created)?;
-    } else {
-        println!("{}", describe_policy(&created));
-    }
+    super::client::show(json_out, &created, describe_policy)?;
     Ok(())
 }
 
@@ -175,13 +114,7 @@ async fn ls(client: &Client, owner: &str, json_out: bool) -> anyhow::Result<()> 
     let list = client
         .get_value(&format!("/api/v1/policies/{owner}"), &[])
         .await?;
-    if json_out {
-        print_json(&list)?;
-    } else {
-        for p in list.as_array().into_iter().flatten() {
-            println!("{}", describe_policy(p));
-        }
-    }
+    show_list(json_out, &list, describe_policy)?;
     Ok(())
 }
 
@@ -202,35 +135,16 @@ async fn show(client: &Client, policy: &str, json_out: bool) -> anyhow::Result<(
     Ok(())
 }
 
-/// The arguments of `policy update`.
-struct PolicyChange {
-    file: Option<PathBuf>,
-    enable: bool,
-    disable: bool,
-    precedence: Option<i64>,
-}
-
-async fn update(
-    client: &Client,
-    policy: &str,
-    change: PolicyChange,
-    json_out: bool,
-) -> anyhow::Result<()> {
-    let PolicyChange {
-        file,
-        enable,
-        disable,
-        precedence,
-    } = change;
-    let (owner, name) = split_policy(policy)?;
+async fn update(client: &Client, change: PolicyUpdateArgs, json_out: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_policy(&change.policy)?;
     let mut body = json!({});
-    if let Some(file) = file {
-        body["rego"] = read(&file)?.into();
+    if let Some(file) = &change.file {
+        body["rego"] = read(file)?.into();
     }
-    if enable || disable {
-        body["enabled"] = enable.into();
+    if change.enable || change.disable {
+        body["enabled"] = change.enable.into();
     }
-    if let Some(p) = precedence {
+    if let Some(p) = change.precedence {
         body["precedence"] = p.into();
     }
     let updated = client
@@ -240,11 +154,7 @@ async fn update(
             Some(&body),
         )
         .await?;
-    if json_out {
-        print_json(&updated)?;
-    } else {
-        println!("{}", describe_policy(&updated));
-    }
+    super::client::show(json_out, &updated, describe_policy)?;
     Ok(())
 }
 
@@ -257,30 +167,17 @@ async fn delete(client: &Client, policy: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The arguments of `policy simulate` besides the policy.
-struct Simulation {
-    query: String,
-    repo: Option<String>,
-    destination: Option<String>,
-    file: Option<PathBuf>,
-}
-
 async fn simulate(
     client: &Client,
-    policy: &str,
-    trial: Simulation,
+    trial: PolicySimulateArgs,
     json_out: bool,
 ) -> anyhow::Result<()> {
-    let Simulation {
-        query,
-        repo,
-        destination,
-        file,
-    } = trial;
-    let (owner, name) = split_policy(policy)?;
-    let mut body = json!({ "repository": repo, "query": query, "destination": destination });
-    if let Some(file) = file {
-        body["rego"] = read(&file)?.into();
+    let (owner, name) = split_policy(&trial.policy)?;
+    let mut body = json!({
+        "repository": trial.repo, "query": trial.query, "destination": trial.destination,
+    });
+    if let Some(file) = &trial.file {
+        body["rego"] = read(file)?.into();
     }
     let result = client
         .send_value(
@@ -421,23 +318,13 @@ pub(crate) async fn rules(
             let created = client
                 .send_value("POST", &format!("/api/v1/repos/{repo}/rules"), Some(&body))
                 .await?;
-            if json_out {
-                print_json(&created)?;
-            } else {
-                println!("{}", describe(&created));
-            }
+            super::client::show(json_out, &created, describe)?;
         }
         RulesCommand::Ls { repo } => {
             let list = client
                 .get_value(&format!("/api/v1/repos/{repo}/rules"), &[])
                 .await?;
-            if json_out {
-                print_json(&list)?;
-            } else {
-                for r in list.as_array().into_iter().flatten() {
-                    println!("{}", describe(r));
-                }
-            }
+            show_list(json_out, &list, describe)?;
         }
         RulesCommand::Delete { rule } => {
             let (owner, repo, name) = match rule.split('/').collect::<Vec<_>>().as_slice() {

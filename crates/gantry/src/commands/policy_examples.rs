@@ -7,23 +7,22 @@ pub(crate) struct Example {
     pub(crate) source: &'static str,
 }
 
+/// One example by the name of its file (`include_str!` takes only a literal path, so a
+/// function cannot build it).
+macro_rules! example {
+    ($name:literal) => {
+        Example {
+            name: $name,
+            source: include_str!(concat!("../../../../docs/policies/", $name, ".rego")),
+        }
+    };
+}
+
 pub(crate) const EXAMPLES: [Example; 4] = [
-    Example {
-        name: "severity-threshold",
-        source: include_str!("../../../../docs/policies/severity-threshold.rego"),
-    },
-    Example {
-        name: "licence-allowlist",
-        source: include_str!("../../../../docs/policies/licence-allowlist.rego"),
-    },
-    Example {
-        name: "required-tag",
-        source: include_str!("../../../../docs/policies/required-tag.rego"),
-    },
-    Example {
-        name: "minimum-age",
-        source: include_str!("../../../../docs/policies/minimum-age.rego"),
-    },
+    example!("severity-threshold"),
+    example!("licence-allowlist"),
+    example!("required-tag"),
+    example!("minimum-age"),
 ];
 
 impl Example {

@@ -3,8 +3,10 @@
 use anyhow::{bail, Context};
 use gantry_client::Client;
 
-use super::client::{client, print_json, split_repo};
-use crate::cli::{GlobalArgs, WebhooksCommand};
+use super::client::{client, print_json, show, show_deleted, show_each, split_repo};
+use crate::cli::{
+    GlobalArgs, WebhookCreateArgs, WebhookDelivery, WebhookUpdateArgs, WebhooksCommand,
+};
 
 fn parse_header(text: &str) -> anyhow::Result<serde_json::Value> {
     let (name, value) = text
@@ -49,48 +51,9 @@ pub(crate) async fn webhooks(
 ) -> anyhow::Result<()> {
     let client = client(global)?;
     match cmd {
-        WebhooksCommand::Create {
-            repo,
-            target_url,
-            events,
-            secret,
-            package_query,
-            header,
-            inactive,
-        } => {
-            let new = NewWebhook {
-                target_url,
-                events,
-                secret,
-                package_query,
-                header,
-                inactive,
-            };
-            create(&client, &repo, new, json).await?;
-        }
+        WebhooksCommand::Create(new) => create(&client, new, json).await?,
         WebhooksCommand::Ls { repo } => ls(&client, &repo, json).await?,
-        WebhooksCommand::Update {
-            repo,
-            id,
-            target_url,
-            events,
-            secret,
-            package_query,
-            header,
-            enable,
-            disable,
-        } => {
-            let change = WebhookChange {
-                target_url,
-                events,
-                secret,
-                package_query,
-                header,
-                enable,
-                disable,
-            };
-            update(&client, &repo, id, change, json).await?;
-        }
+        WebhooksCommand::Update(change) => update(&client, change, json).await?,
         WebhooksCommand::Delete { repo, id } => delete(&client, &repo, id, json).await?,
         WebhooksCommand::Ping { repo, id } => ping(&client, &repo, id, json).await?,
         WebhooksCommand::Deliveries { repo, id } => deliveries(&client, &repo, id, json).await?,
@@ -101,122 +64,60 @@ pub(crate) async fn webhooks(
     Ok(())
 }
 
-fn show(v: &serde_json::Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        print_json(v)
-    } else {
-        println!("{}", webhook_line(v));
-        Ok(())
-    }
-}
-
-/// The arguments of `webhooks create` besides the repository.
-struct NewWebhook {
-    target_url: String,
-    events: Vec<String>,
-    secret: Option<String>,
-    package_query: Option<String>,
-    header: Option<String>,
-    inactive: bool,
-}
-
-async fn create(client: &Client, repo: &str, new: NewWebhook, json: bool) -> anyhow::Result<()> {
-    let NewWebhook {
-        target_url,
-        events,
-        secret,
-        package_query,
-        header,
-        inactive,
-    } = new;
-    let (owner, name) = split_repo(repo)?;
-    let mut body = serde_json::json!({
-        "target_url": target_url, "events": events, "is_active": !inactive,
-    });
-    if let Some(s) = secret {
+/// Sets the delivery options that were given, the same way on create and update.
+fn set_delivery(body: &mut serde_json::Value, delivery: WebhookDelivery) -> anyhow::Result<()> {
+    if let Some(s) = delivery.secret {
         body["secret"] = s.into();
     }
-    if let Some(q) = package_query {
+    if let Some(q) = delivery.package_query {
         body["package_query"] = q.into();
     }
-    if let Some(h) = header {
+    if let Some(h) = delivery.header {
         body["extra_header"] = parse_header(&h)?;
     }
-    show(&client.create_webhook(owner, name, &body).await?, json)
+    Ok(())
+}
+
+async fn create(client: &Client, new: WebhookCreateArgs, json: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_repo(&new.repo)?;
+    let mut body = serde_json::json!({
+        "target_url": new.target_url, "events": new.events, "is_active": !new.inactive,
+    });
+    set_delivery(&mut body, new.delivery)?;
+    show(
+        json,
+        &client.create_webhook(owner, name, &body).await?,
+        webhook_line,
+    )
 }
 
 async fn ls(client: &Client, repo: &str, json: bool) -> anyhow::Result<()> {
     let (owner, name) = split_repo(repo)?;
     let list = client.list_webhooks(owner, name).await?;
-    if json {
-        print_json(&list)?;
-    } else {
-        for w in &list {
-            println!("{}", webhook_line(w));
-        }
-    }
-    Ok(())
+    show_each(json, &list, webhook_line)
 }
 
-/// The arguments of `webhooks update` besides the repository and id.
-struct WebhookChange {
-    target_url: Option<String>,
-    events: Option<Vec<String>>,
-    secret: Option<String>,
-    package_query: Option<String>,
-    header: Option<String>,
-    enable: bool,
-    disable: bool,
-}
-
-async fn update(
-    client: &Client,
-    repo: &str,
-    id: i64,
-    change: WebhookChange,
-    json: bool,
-) -> anyhow::Result<()> {
-    let WebhookChange {
-        target_url,
-        events,
-        secret,
-        package_query,
-        header,
-        enable,
-        disable,
-    } = change;
-    let (owner, name) = split_repo(repo)?;
+async fn update(client: &Client, change: WebhookUpdateArgs, json: bool) -> anyhow::Result<()> {
+    let (owner, name) = split_repo(&change.repo)?;
     let mut body = serde_json::json!({});
-    if let Some(u) = target_url {
+    if let Some(u) = change.target_url {
         body["target_url"] = u.into();
     }
-    if let Some(e) = events {
+    if let Some(e) = change.events {
         body["events"] = e.into();
     }
-    if let Some(s) = secret {
-        body["secret"] = s.into();
+    set_delivery(&mut body, change.delivery)?;
+    if change.enable || change.disable {
+        body["is_active"] = change.enable.into();
     }
-    if let Some(q) = package_query {
-        body["package_query"] = q.into();
-    }
-    if let Some(h) = header {
-        body["extra_header"] = parse_header(&h)?;
-    }
-    if enable || disable {
-        body["is_active"] = enable.into();
-    }
-    show(&client.update_webhook(owner, name, id, &body).await?, json)
+    let updated = client.update_webhook(owner, name, change.id, &body).await?;
+    show(json, &updated, webhook_line)
 }
 
 async fn delete(client: &Client, repo: &str, id: i64, json: bool) -> anyhow::Result<()> {
     let (owner, name) = split_repo(repo)?;
     client.delete_webhook(owner, name, id).await?;
-    if json {
-        print_json(&serde_json::json!({ "deleted": id }))?;
-    } else {
-        eprintln!("Deleted webhook {id}");
-    }
-    Ok(())
+    show_deleted(json, "webhook", id)
 }
 
 async fn ping(client: &Client, repo: &str, id: i64, json: bool) -> anyhow::Result<()> {
@@ -336,11 +237,7 @@ pub(crate) async fn upstream(
                     })),
                 )
                 .await?;
-            if json {
-                print_json(&created)?;
-            } else {
-                println!("{}", line(&created));
-            }
+            show(json, &created, line)?;
         }
         UpstreamCommand::Ls { repo } => {
             let (owner, repo) = split_repo(&repo)?;

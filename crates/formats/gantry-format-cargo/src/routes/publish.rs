@@ -79,18 +79,8 @@ pub(crate) async fn publish(
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     request: axum::extract::Request,
 ) -> Response {
-    match publish_inner(&app, &caller, &owner, &repo, request).await {
-        Ok(response) => response,
-        Err(err) => {
-            let mut response = cargo_error(err);
-            // The rest of an unread body must not be taken for the next request.
-            response.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                HeaderValue::from_static("close"),
-            );
-            response
-        }
-    }
+    let result = publish_inner(&app, &caller, &owner, &repo, request).await;
+    crate::error::close_on_error(result, cargo_error)
 }
 
 async fn publish_inner(
@@ -153,24 +143,14 @@ async fn publish_inner(
         .formats
         .get(FORMAT)
         .ok_or_else(|| AppError::internal("cargo format missing"))?;
-    let origin = Origin {
-        actor: caller.actor(),
-        address: caller.address.map(|a| a.to_string()),
-        upstream: None,
+    let origin = Origin::caller(caller);
+    let declared = Declared {
+        name: Some(name.clone()),
+        version: Some(version.clone()),
+        filename: format!("{name}-{version}.crate"),
+        ..Declared::default()
     };
-    let upload = Upload {
-        declared: Declared {
-            name: Some(name.clone()),
-            version: Some(version.clone()),
-            filename: format!("{name}-{version}.crate"),
-            ..Declared::default()
-        },
-        republish: false,
-        tags: Vec::new(),
-        content_length: None,
-        inline: true,
-        identical_ok: false,
-    };
+    let upload = Upload::inline(declared, false);
     ingest_blob(app, &origin, &repo, format, upload, digests, None).await?;
     tracing::info!(repository = %repo.slug(), crate_name = %name, %version, "crate published");
     Ok(ok_json(&serde_json::json!({

@@ -7,7 +7,7 @@ use crate::pure::{normalize_version, tarball_filename};
 use crate::queries::NpmQueries;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures::StreamExt;
@@ -125,18 +125,8 @@ pub(crate) async fn put(
     ApiPath((owner, repo, path)): ApiPath<(String, String, String)>,
     request: Request,
 ) -> Response {
-    match put_inner(&app, &caller, &owner, &repo, &path, request).await {
-        Ok(response) => response,
-        Err(err) => {
-            // The client may still be sending; closing tells it not to.
-            let mut response = err.into_response();
-            response.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                HeaderValue::from_static("close"),
-            );
-            response
-        }
-    }
+    let result = put_inner(&app, &caller, &owner, &repo, &path, request).await;
+    crate::error::close_on_error(result, IntoResponse::into_response)
 }
 
 async fn put_inner(
@@ -242,19 +232,8 @@ async fn publish(
         .formats
         .get(FORMAT)
         .ok_or_else(|| AppError::internal("npm format missing"))?;
-    let origin = Origin {
-        actor: caller.actor(),
-        address: caller.address.map(|a| a.to_string()),
-        upstream: None,
-    };
-    let upload = Upload {
-        declared,
-        republish: false,
-        tags: Vec::new(),
-        content_length: None,
-        inline: true,
-        identical_ok: false,
-    };
+    let origin = Origin::caller(caller);
+    let upload = Upload::inline(declared, false);
     let ingested = crate::ingest::ingest_blob(app, &origin, repo, format, upload, digests, None)
         .await
         .map_err(|e| match e {

@@ -49,20 +49,6 @@ pub(crate) async fn upstream_tarball(
         .await?
         .filter(|u| u.repository_id == repo.id && u.format == FORMAT)
         .ok_or_else(missing)?;
-    if let Some(token) = caller
-        .token()
-        .filter(|t| t.kind == crate::auth::ENTITLEMENT)
-    {
-        if method != Method::HEAD && !app.db.consume_download(token.id).await? {
-            return Err(caller.deny(
-                AppError::Forbidden(format!(
-                    "this entitlement token has used its {} downloads",
-                    token.max_downloads.unwrap_or(0)
-                )),
-                Some(&repo.namespace),
-            ));
-        }
-    }
     let (remote, _) = crate::upstream::packument(&app, &upstream, &package)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
@@ -89,5 +75,5 @@ pub(crate) async fn upstream_tarball(
         },
         expected,
     };
-    gantry_protocol::upstream::serve_file(app, repo, &upstream, &method, file).await
+    gantry_protocol::upstream::serve_file(app, &caller, repo, &upstream, &method, file).await
 }

@@ -10,8 +10,6 @@ use gantry_db::{PackageRow, RepoRow};
 
 use crate::queries::OciQueries;
 use gantry_protocol::access::Op;
-use gantry_protocol::auth::ENTITLEMENT;
-use gantry_protocol::error::AppError;
 use serde_json::{json, Value};
 
 use super::error::{Code, OciError, OciResult};
@@ -90,8 +88,11 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
         .await?
         .ok_or_else(|| unknown(ctx, text))?;
     blobs::check_available(&object)?;
+    // An entitlement's download budget counts image pulls: one per manifest `GET` (the
+    // blobs of the image it names are not counted again).
     if method == Method::GET {
-        consume_entitlement(ctx, &repo).await?;
+        gantry_protocol::serve::charge_download(ctx.app, &ctx.scope.caller, &repo.namespace)
+            .await?;
     }
     let content_type = object.content_type.clone();
     blobs::serve(
@@ -103,27 +104,6 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
         Some(&content_type),
     )
     .await
-}
-
-/// An entitlement token's download budget counts image pulls: one per manifest `GET` (the
-/// blobs of the image it names are not counted again).
-async fn consume_entitlement(ctx: &Ctx<'_>, repo: &RepoRow) -> OciResult<()> {
-    let caller = &ctx.scope.caller;
-    let Some(token) = caller.token().filter(|t| t.kind == ENTITLEMENT) else {
-        return Ok(());
-    };
-    if ctx.app.db.consume_download(token.id).await? {
-        return Ok(());
-    }
-    Err(caller
-        .deny(
-            AppError::Forbidden(format!(
-                "this entitlement token has used its {} downloads",
-                token.max_downloads.unwrap_or(0)
-            )),
-            Some(&repo.namespace),
-        )
-        .into())
 }
 
 /// Takes a tag off its package: the package keeps its manifest under its digest, unless

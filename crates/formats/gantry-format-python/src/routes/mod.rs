@@ -139,21 +139,6 @@ pub(crate) async fn upstream_file(
         let file = local.files.first().cloned().ok_or_else(not_found)?;
         return super::serve_file(&app, &caller, &method, &headers, &local, &file).await;
     }
-    // Entitlements count every file served, fetched from an upstream or not.
-    if let Some(token) = caller
-        .token()
-        .filter(|t| t.kind == crate::auth::ENTITLEMENT)
-    {
-        if method != Method::HEAD && !app.db.consume_download(token.id).await? {
-            return Err(caller.deny(
-                AppError::Forbidden(format!(
-                    "this entitlement token has used its {} downloads",
-                    token.max_downloads.unwrap_or(0)
-                )),
-                Some(&repo.namespace),
-            ));
-        }
-    }
     let files = crate::upstream::project_files(&app, &upstream, &project)
         .await
         .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
@@ -175,7 +160,7 @@ pub(crate) async fn upstream_file(
             ..Default::default()
         },
     };
-    gantry_protocol::upstream::serve_file(app, repo, &upstream, &method, file).await
+    gantry_protocol::upstream::serve_file(app, &caller, repo, &upstream, &method, file).await
 }
 
 /// Python: the legacy upload API, the simple API and file downloads (local and upstream).

@@ -10,17 +10,8 @@ pub(crate) async fn upload(
     ApiPath((owner, repo)): ApiPath<(String, String)>,
     request: axum::extract::Request,
 ) -> Response {
-    match upload_inner(&app, &caller, &owner, &repo, request).await {
-        Ok(response) => response,
-        Err(err) => {
-            let mut response = err.into_response();
-            response.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                HeaderValue::from_static("close"),
-            );
-            response
-        }
-    }
+    let result = upload_inner(&app, &caller, &owner, &repo, request).await;
+    crate::error::close_on_error(result, IntoResponse::into_response)
 }
 
 async fn upload_inner(
@@ -82,14 +73,7 @@ async fn upload_inner(
                 caller,
                 &repo,
                 format,
-                Upload {
-                    declared,
-                    republish: false,
-                    tags: Vec::new(),
-                    content_length: None,
-                    inline: true,
-                    identical_ok: true,
-                },
+                Upload::inline(declared, true),
                 field,
             )
             .await

@@ -96,7 +96,7 @@ async fn already_there(
         if same {
             return Ok(true);
         }
-        if existing.state == "quarantined" {
+        if existing.state == gantry_core::PackageState::Quarantined {
             return Err(OciError::new(
                 StatusCode::CONFLICT,
                 Code::Denied,
@@ -252,7 +252,7 @@ async fn store(
     let new = NewPackage {
         slug_perm: slug.to_string(),
         repository_id: repo.id,
-        format: ID.to_owned(),
+        format: gantry_core::FormatId::parse(ID).map_err(OciError::internal)?,
         name: ctx.scope.image.clone(),
         normalized_name: ctx.scope.image.clone(),
         version: version.to_owned(),
@@ -266,11 +266,10 @@ async fn store(
         files,
         tags: Vec::new(),
         scan_status: if followups.scan {
-            "awaiting_scan"
+            gantry_core::ScanStatus::AwaitingScan
         } else {
-            "not_supported"
-        }
-        .into(),
+            gantry_core::ScanStatus::NotSupported
+        },
         source: "upload".into(),
         upstream_name: None,
     };
