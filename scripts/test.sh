@@ -20,6 +20,11 @@ if [ ! -x "$tools/venv/bin/twine" ] || [ ! -x "$tools/venv/bin/uv" ] || [ ! -x "
   "$tools/venv/bin/pip" install --quiet twine uv pypiserver 'moto[server]'
 fi
 export GANTRY_TEST_TOOLS="$tools/venv/bin"
+# oras-py (an OCI artifact client library) for the referrers test; installed with the venv's
+# own interpreter, as schemathesis below.
+if ! "$tools/venv/bin/python" -c "import oras" 2>/dev/null; then
+  "$tools/venv/bin/python" -m pip install --quiet oras
+fi
 
 step "verdaccio (npm upstream peer) in target/test-tools/npm"
 # verdaccio 6.8.0 runs on Node 20; node-fetch is pinned because newer 2.x releases break it.
@@ -36,6 +41,15 @@ JSON
   (cd "$tools/npm" && npm install --no-audit --no-fund --loglevel=error)
 fi
 export GANTRY_TEST_VERDACCIO="$tools/npm/node_modules/.bin/verdaccio"
+
+step "OCI clients (skopeo, umoci, podman, buildah) from apt"
+# The OCI tests build images from local files with umoci and move them with skopeo; without
+# these tools they are skipped with a message, so a failed install is not fatal here.
+if ! command -v skopeo >/dev/null || ! command -v umoci >/dev/null \
+  || ! command -v podman >/dev/null || ! command -v buildah >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq skopeo umoci podman buildah) \
+    || echo "warning: could not install the OCI clients; their tests will be skipped" >&2
+fi
 
 step "format and lints"
 cargo fmt --all -- --check

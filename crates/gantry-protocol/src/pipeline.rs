@@ -61,18 +61,23 @@ pub struct Followups {
     pub scan: bool,
 }
 
-/// A scan of `slug_perm`, if `format` has a vulnerability ecosystem.
+/// A scan of `slug_perm`, if `format` has a vulnerability ecosystem or its plugin scans
+/// what its packages contain.
 pub fn scan(app: &App, format: &str, slug_perm: &str, reason: &str) -> Option<NewJob> {
-    app.formats
+    let by_ecosystem = app
+        .formats
         .get(format)
-        .and_then(|f| f.vulnerability_ecosystem())
-        .map(|_| {
-            ScanPackage {
-                slug_perm: slug_perm.to_owned(),
-                reason: reason.to_owned(),
-            }
-            .to_new_job()
-        })
+        .is_some_and(|f| f.vulnerability_ecosystem().is_some());
+    let by_contents = crate::plugin::plugins()
+        .get(format)
+        .is_some_and(|p| p.scans_contents());
+    (by_ecosystem || by_contents).then(|| {
+        ScanPackage {
+            slug_perm: slug_perm.to_owned(),
+            reason: reason.to_owned(),
+        }
+        .to_new_job()
+    })
 }
 
 /// A policy evaluation of `slug_perm`, if the namespace has policies or the repository rules.

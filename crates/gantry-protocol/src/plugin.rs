@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::routing::{delete, get, on, post, put, MethodFilter, MethodRouter};
 use axum::Router;
 use futures::future::BoxFuture;
-use gantry_db::RepoRow;
+use gantry_db::{PackageRow, RepoRow};
 use gantry_formats::{Format, Identity};
 
 use crate::app::App;
@@ -43,6 +43,21 @@ pub trait FormatPlugin: Send + Sync + 'static {
         false
     }
 
+    /// Whether the scan job matches the package's [`FormatPlugin::components`] rather than
+    /// the package itself (formats whose packages contain other packages).
+    fn scans_contents(&self) -> bool {
+        false
+    }
+
+    /// What the package contains, for the scan job (see [`FormatPlugin::scans_contents`]).
+    fn components<'a>(
+        &'a self,
+        _app: &'a App,
+        _package: &'a PackageRow,
+    ) -> BoxFuture<'a, AppResult<Vec<Component>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// Checks a new package must pass before it is inserted (after its artifact was
     /// processed), e.g. cargo's one spelling per crate name.
     fn before_insert<'a>(
@@ -53,6 +68,18 @@ pub trait FormatPlugin: Send + Sync + 'static {
     ) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// Something a package contains that is matched against advisories on its own: an image
+/// holds OS and language packages, each with its ecosystem, while the image itself has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    /// The OSV ecosystem (`PyPI`, `npm`, …).
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+    /// Where it was found (for an image: the layer digest and the path), shown with findings.
+    pub location: serde_json::Value,
 }
 
 static PLUGINS: std::sync::OnceLock<Plugins> = std::sync::OnceLock::new();
@@ -234,6 +261,30 @@ impl RouteSet {
             path,
             &["PUT"],
             put(handler).layer(DefaultBodyLimit::disable()),
+        )
+    }
+
+    /// Each of `methods` on one path, to one handler, with the body streamed as for
+    /// [`RouteSet::post_upload`]: for protocols that dispatch on the method and the path
+    /// themselves, because their paths cannot be written as templates (names that hold `/`
+    /// followed by fixed segments). Unknown method names are ignored.
+    pub fn methods_upload<H, T>(self, path: &str, methods: &[&'static str], handler: H) -> Self
+    where
+        H: Handler<T, Arc<App>>,
+        T: 'static,
+    {
+        let filter = methods
+            .iter()
+            .filter_map(|m| axum::http::Method::from_bytes(m.as_bytes()).ok())
+            .filter_map(|m| MethodFilter::try_from(m).ok())
+            .reduce(MethodFilter::or);
+        let Some(filter) = filter else {
+            return self;
+        };
+        self.add(
+            path,
+            methods,
+            on(filter, handler).layer(DefaultBodyLimit::disable()),
         )
     }
 }

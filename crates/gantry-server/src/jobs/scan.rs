@@ -115,6 +115,78 @@ pub(crate) async fn evaluate(
     })
 }
 
+/// Matches every component a package contains (an image's OS and language packages) and
+/// merges the findings: each advisory once per package, naming every component (and where
+/// it was found) that it affects.
+pub(crate) async fn evaluate_contents(
+    app: &App,
+    plugin: &dyn crate::plugin::FormatPlugin,
+    package: &gantry_db::PackageRow,
+) -> Result<Scanned, String> {
+    let components = plugin
+        .components(app, package)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut merged: std::collections::BTreeMap<String, (String, serde_json::Value)> =
+        std::collections::BTreeMap::new();
+    let mut indeterminate = Vec::new();
+    let mut max: Option<Severity> = None;
+    for component in &components {
+        let scanned = evaluate(
+            app,
+            &component.ecosystem,
+            &component.name,
+            &component.version,
+        )
+        .await?;
+        if scanned.result.status == "indeterminate" {
+            indeterminate.extend(scanned.result.reason);
+        }
+        for (id, severity, json) in scanned.result.findings {
+            let found = serde_json::json!({
+                "ecosystem": component.ecosystem, "name": component.name,
+                "version": component.version, "location": component.location,
+            });
+            let entry = merged.entry(id).or_insert_with(|| {
+                let mut finding: serde_json::Value =
+                    serde_json::from_str(&json).unwrap_or_default();
+                finding["components"] = serde_json::json!([]);
+                (severity.clone(), finding)
+            });
+            if let Some(list) = entry.1["components"].as_array_mut() {
+                list.push(found);
+            }
+            let rank = Severity::from_rating(&severity);
+            if let Some(rank) = rank {
+                if max.is_none_or(|m| rank.rank() > m.rank()) {
+                    max = Some(rank);
+                }
+            }
+        }
+    }
+    let ids: Vec<String> = merged.keys().cloned().collect();
+    let findings: Vec<(String, String, String)> = merged
+        .into_iter()
+        .map(|(id, (severity, finding))| (id, severity, finding.to_string()))
+        .collect();
+    let (status, reason) = if !findings.is_empty() {
+        ("vulnerabilities_found", None)
+    } else if !indeterminate.is_empty() {
+        ("indeterminate", Some(indeterminate.join("; ")))
+    } else {
+        ("no_vulnerabilities", None)
+    };
+    Ok(Scanned {
+        result: ScanResult {
+            status: status.into(),
+            reason,
+            max_severity: Some(max.map_or("none", Severity::as_str).to_owned()),
+            findings,
+        },
+        ids,
+    })
+}
+
 async fn scan(
     app: &Arc<App>,
     payload: ScanPackage,
@@ -153,8 +225,26 @@ async fn scan(
         .formats
         .get(&package.format)
         .and_then(|f| f.vulnerability_ecosystem());
-    let scanned = match ecosystem {
-        None => Scanned {
+    let by_contents = crate::plugin::plugins()
+        .get(&package.format)
+        .filter(|p| p.scans_contents());
+    let scanned = match (by_contents, ecosystem) {
+        (Some(plugin), _) => {
+            db.set_scan_status(package.id, ScanStatus::Scanning)
+                .await
+                .map_err(JobError::retry)?;
+            match evaluate_contents(app, plugin.as_ref(), &package).await {
+                Ok(scanned) => scanned,
+                Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
+                Err(e) => {
+                    db.set_scan_status(package.id, ScanStatus::ScanFailed)
+                        .await
+                        .map_err(JobError::retry)?;
+                    return Err(JobError::Fatal(e));
+                }
+            }
+        }
+        (None, None) => Scanned {
             result: ScanResult {
                 status: "not_supported".into(),
                 reason: Some(format!("{} packages are not scanned", package.format)),
@@ -163,7 +253,7 @@ async fn scan(
             },
             ids: Vec::new(),
         },
-        Some(eco) => {
+        (None, Some(eco)) => {
             db.set_scan_status(package.id, ScanStatus::Scanning)
                 .await
                 .map_err(JobError::retry)?;

@@ -64,6 +64,9 @@ enum Rule {
     /// Read on acme/dev, except that an anonymous caller is asked to authenticate (cargo
     /// sends its token only after a 401 on `config.json`).
     ReadChallenge,
+    /// On acme/dev through the registry protocol: an anonymous caller is always challenged
+    /// (401), an outsider sees nothing (404), the rest as for `Repo`.
+    RegistryChallenge(Level),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +117,14 @@ fn want(rule: Rule, caller: Caller) -> Want {
             C::OtherNamespace => Want::Hidden,
             C::OutsideAllowlist => Want::Forbidden,
             _ => Want::Allowed,
+        },
+        Rule::RegistryChallenge(level) => match caller {
+            C::Anonymous => Want::Unauthorized,
+            C::OtherNamespace => Want::Hidden,
+            C::Read if level == Level::Read => Want::Allowed,
+            C::Write if level != Level::Admin => Want::Allowed,
+            C::Admin => Want::Allowed,
+            _ => Want::Forbidden,
         },
         Rule::Repo {
             level,
@@ -828,6 +839,7 @@ fn entries(
     ]
     .into_iter()
     .chain(npm_entries(upstream, npm_file))
+    .chain(oci_entries())
     .collect()
 }
 
@@ -921,6 +933,94 @@ fn npm_entries(upstream: i64, npm_file: String) -> Vec<Entry> {
     ]
 }
 
+/// The registry protocol's routes on the image acme/dev/app (tag `matrix`).
+fn oci_entries() -> Vec<Entry> {
+    let image = "/acme/dev/app";
+    vec![
+        entry("GET", "/v2/", "/v2/".into(), None, Rule::Authenticated),
+        entry(
+            "GET",
+            "/v2/token",
+            "/v2/token?service=gantry".into(),
+            None,
+            Rule::AnyCaller,
+        ),
+        entry(
+            "GET",
+            "/v2/{*path}",
+            format!("/v2{image}/manifests/matrix"),
+            None,
+            Rule::RegistryChallenge(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/v2/{*path}",
+            format!("/v2{image}/manifests/matrix"),
+            None,
+            Rule::RegistryChallenge(Level::Read),
+        ),
+        entry(
+            "POST",
+            "/v2/{*path}",
+            format!("/v2{image}/blobs/uploads/"),
+            None,
+            Rule::RegistryChallenge(Level::Write),
+        ),
+        entry(
+            "PUT",
+            "/v2/{*path}",
+            format!("/v2{image}/manifests/matrix-put"),
+            Some(json!({"schemaVersion": 2})),
+            Rule::RegistryChallenge(Level::Write),
+        ),
+        entry(
+            "PATCH",
+            "/v2/{*path}",
+            format!("/v2{image}/blobs/uploads/not-a-session"),
+            None,
+            Rule::RegistryChallenge(Level::Write),
+        ),
+        entry(
+            "DELETE",
+            "/v2/{*path}",
+            format!("/v2{image}/manifests/not-a-tag"),
+            None,
+            Rule::RegistryChallenge(Level::Admin),
+        ),
+    ]
+}
+
+/// Pushes the image acme/dev/app:matrix (an empty config, no layers).
+async fn push_matrix_image(s: &TestServer) -> TestResult {
+    let config = b"{}";
+    let digest = format!("sha256:{}", crate::common::sha256_hex(config));
+    let resp = s
+        .req(
+            Method::POST,
+            &format!("/v2/acme/dev/app/blobs/uploads/?digest={digest}"),
+            Some(ADMIN),
+        )
+        .body(config.to_vec())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": 2},
+        "layers": []});
+    let resp = s
+        .req(
+            Method::PUT,
+            "/v2/acme/dev/app/manifests/matrix",
+            Some(ADMIN),
+        )
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    Ok(())
+}
+
 /// The private npm package of acme/dev (a real tarball).
 const PRIVATE_NPM: &str = "is-number";
 
@@ -982,6 +1082,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         &["push", "npm", "acme/dev", &tgz.display().to_string()],
     )?;
     let npm_file = format!("/acme/dev/npm/files/{npm_slug}/is-number-7.0.0.tgz");
+    push_matrix_image(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,

@@ -19,6 +19,8 @@ mod hardening_leftovers;
 mod hardening_policy;
 mod npm;
 mod npm_upstream;
+mod oci;
+mod oci_clients;
 mod pipeline;
 mod policies;
 mod policy_ux;
