@@ -7,6 +7,7 @@
 //! in-flight part is buffered.
 
 mod digest;
+mod read;
 mod store;
 
 pub use digest::{Digests, MultiHasher};

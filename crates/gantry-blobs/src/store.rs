@@ -70,6 +70,12 @@ fn blob_path(sha256: &str) -> Path {
 }
 
 impl BlobStore {
+    /// Where a blob lies on a local-disk store.
+    pub(crate) fn local_path(&self, sha256: &str) -> Option<std::path::PathBuf> {
+        let root = self.root.as_ref()?;
+        Some(root.join(blob_path(sha256).as_ref()))
+    }
+
     /// Opens a store from a storage URL: a directory path, `file:///DIR`, or `memory:`.
     pub fn open(url: &str) -> Result<Self, BlobError> {
         if url == "memory:" || url == "memory://" {
@@ -168,6 +174,9 @@ impl BlobStore {
         sha256: &str,
         range: Option<BlobRange>,
     ) -> Result<BlobReader, BlobError> {
+        if let Some(local) = self.get_local(sha256, range).await {
+            return local;
+        }
         let options = GetOptions {
             range: range.map(|r| GetRange::Bounded(r.start..r.end)),
             ..GetOptions::default()
