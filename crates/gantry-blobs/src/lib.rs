@@ -7,6 +7,7 @@
 //! in-flight part is buffered.
 
 mod digest;
+mod parallel;
 mod read;
 mod store;
 

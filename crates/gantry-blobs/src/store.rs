@@ -121,7 +121,7 @@ impl BlobStore {
         let tmp = Path::from(format!("tmp/{}", uuid::Uuid::new_v4()));
         let upload = self.store.put_multipart(&tmp).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK_SIZE);
-        let mut hasher = MultiHasher::new();
+        let mut hasher = crate::parallel::Hashing::new();
         let mut body = std::pin::pin!(body);
         let outcome: Result<(), BlobError> = async {
             while let Some(chunk) = body.next().await {
@@ -129,7 +129,7 @@ impl BlobStore {
                 if hasher.size() + chunk.len() as u64 > max_size {
                     return Err(BlobError::TooLarge { limit: max_size });
                 }
-                hasher.update(&chunk);
+                hasher.update(&chunk).await?;
                 writer.wait_for_capacity(MAX_IN_FLIGHT).await?;
                 writer.put(chunk);
             }
@@ -141,7 +141,7 @@ impl BlobStore {
             return Err(err);
         }
         writer.finish().await?;
-        let digests = hasher.finish();
+        let digests = hasher.finish().await?;
         self.place(&tmp, &digests.sha256).await?;
         Ok(digests)
     }

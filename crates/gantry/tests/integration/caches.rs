@@ -298,3 +298,29 @@ both!(
     yank_shows_in_the_project_page_at_once,
     yank_shows_in_a_replicas_project_page_within_the_bound
 );
+
+/// Hits and misses of each cache are on `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_hits_and_misses_are_counted_on_metrics() -> TestResult {
+    let p = Pair::start(false).await?;
+    p.upload().await?;
+    p.warm(FILE, Some(ADMIN), StatusCode::OK).await?;
+    let text = p
+        .writer
+        .req(Method::GET, "/metrics", None)
+        .send()
+        .await?
+        .text()
+        .await?;
+    for cache in ["callers", "repositories", "packages", "blobs"] {
+        let hits = format!("gantry_cache_lookups_total{{cache=\"{cache}\",result=\"hit\"}}");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&hits))
+            .ok_or_else(|| format!("no {hits} in {text}"))?;
+        let n: f64 = line.rsplit(' ').next().unwrap_or("0").parse()?;
+        assert!(n >= 1.0, "{line}");
+    }
+    assert!(text.contains("gantry_cache_lookups_total{cache=\"packages\",result=\"miss\"}"));
+    Ok(())
+}
