@@ -21,8 +21,12 @@ const QUEUE: usize = 32;
 type Lane = (mpsc::Sender<Bytes>, JoinHandle<String>);
 
 pub(crate) enum Hashing {
-    Inline(MultiHasher),
-    Parallel { size: u64, lanes: [Lane; 4] },
+    /// Boxed: the four digest states are large, the parallel lanes small.
+    Inline(Box<MultiHasher>),
+    Parallel {
+        size: u64,
+        lanes: [Lane; 4],
+    },
 }
 
 fn lane<D: Digest + Send + 'static>(mut digest: D) -> Lane {
@@ -42,7 +46,7 @@ fn stopped() -> BlobError {
 
 impl Hashing {
     pub(crate) fn new() -> Self {
-        Hashing::Inline(MultiHasher::new())
+        Hashing::Inline(Box::default())
     }
 
     pub(crate) fn size(&self) -> u64 {
@@ -57,7 +61,7 @@ impl Hashing {
             Hashing::Inline(h) => {
                 h.update(chunk);
                 if h.size() >= PARALLEL_AFTER {
-                    let (size, md5, sha1, sha256, sha512) = std::mem::take(h).into_parts();
+                    let (size, md5, sha1, sha256, sha512) = std::mem::take(&mut **h).into_parts();
                     *self = Hashing::Parallel {
                         size,
                         lanes: [lane(md5), lane(sha1), lane(sha256), lane(sha512)],
@@ -76,7 +80,7 @@ impl Hashing {
 
     pub(crate) async fn finish(self) -> Result<Digests, BlobError> {
         match self {
-            Hashing::Inline(h) => Ok(h.finish()),
+            Hashing::Inline(h) => Ok((*h).finish()),
             Hashing::Parallel { size, lanes } => {
                 let mut hex = Vec::with_capacity(4);
                 for (tx, handle) in lanes {
@@ -126,9 +130,8 @@ mod tests {
         const TOTAL: usize = 1024 * 1024 * 1024;
         let chunk = Bytes::from(vec![7u8; 64 * 1024]);
         let n = TOTAL / chunk.len();
-        let rate = |start: std::time::Instant| {
-            TOTAL as f64 / 1048576.0 / start.elapsed().as_secs_f64()
-        };
+        let rate =
+            |start: std::time::Instant| TOTAL as f64 / 1048576.0 / start.elapsed().as_secs_f64();
         fn alone<D: Digest + Default>(chunk: &[u8], n: usize) {
             let mut d = D::default();
             for _ in 0..n {
