@@ -39,6 +39,11 @@ impl MultiHasher {
         self.size
     }
 
+    /// The size so far and each digest's state, to continue elsewhere.
+    pub(crate) fn into_parts(self) -> (u64, Md5, Sha1, Sha256, Sha512) {
+        (self.size, self.md5, self.sha1, self.sha256, self.sha512)
+    }
+
     pub fn finish(self) -> Digests {
         Digests {
             size: self.size,

@@ -7,6 +7,8 @@
 //! in-flight part is buffered.
 
 mod digest;
+mod parallel;
+mod read;
 mod store;
 
 pub use digest::{Digests, MultiHasher};

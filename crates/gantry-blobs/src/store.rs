@@ -72,6 +72,12 @@ fn blob_path(sha256: &str) -> Path {
 }
 
 impl BlobStore {
+    /// Where a blob lies on a local-disk store.
+    pub(crate) fn local_path(&self, sha256: &str) -> Option<std::path::PathBuf> {
+        let root = self.root.as_ref()?;
+        Some(root.join(blob_path(sha256).as_ref()))
+    }
+
     /// Opens a store from a storage URL: a directory path, `file:///DIR`, `memory:`, or
     /// `s3://BUCKET[/PREFIX]` (credentials, region and endpoint from the usual `AWS_*`
     /// environment variables; see [`Self::s3`]).
@@ -151,7 +157,7 @@ impl BlobStore {
         let tmp = Path::from(format!("tmp/{}", uuid::Uuid::new_v4()));
         let upload = self.store.put_multipart(&tmp).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK_SIZE);
-        let mut hasher = MultiHasher::new();
+        let mut hasher = crate::parallel::Hashing::new();
         let mut body = std::pin::pin!(body);
         let outcome: Result<(), BlobError> = async {
             while let Some(chunk) = body.next().await {
@@ -159,7 +165,7 @@ impl BlobStore {
                 if hasher.size() + chunk.len() as u64 > max_size {
                     return Err(BlobError::TooLarge { limit: max_size });
                 }
-                hasher.update(&chunk);
+                hasher.update(&chunk).await?;
                 writer.wait_for_capacity(MAX_IN_FLIGHT).await?;
                 writer.put(chunk);
             }
@@ -171,7 +177,7 @@ impl BlobStore {
             return Err(err);
         }
         writer.finish().await?;
-        let digests = hasher.finish();
+        let digests = hasher.finish().await?;
         self.place(&tmp, &digests.sha256).await?;
         Ok(digests)
     }
@@ -204,6 +210,9 @@ impl BlobStore {
         sha256: &str,
         range: Option<BlobRange>,
     ) -> Result<BlobReader, BlobError> {
+        if let Some(local) = self.get_local(sha256, range).await {
+            return local;
+        }
         let options = GetOptions {
             range: range.map(|r| GetRange::Bounded(r.start..r.end)),
             ..GetOptions::default()

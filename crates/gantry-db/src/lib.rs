@@ -76,11 +76,22 @@ pub enum Backend {
 }
 
 /// A handle on the metadata store; cheap to clone.
+///
+/// Two pools: `pool` takes every write and every transaction; `read` serves the hot path's
+/// plain reads. On SQLite, WAL lets readers run beside the one writer, and a plain read on a
+/// reader connection sees every transaction committed before it starts, so moving a read
+/// there never loses a write the same request made. On PostgreSQL both are sized pools.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    read: AnyPool,
     backend: Backend,
 }
+
+/// Reader connections on SQLite: enough to keep both cores busy while the writer commits.
+const SQLITE_READERS: u32 = 8;
+/// Connections per pool on PostgreSQL (a replica holds at most twice this many).
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 impl Db {
     /// Connects and applies the core's pending migrations.
@@ -99,35 +110,43 @@ impl Db {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = match backend {
+        let (pool, read) = match backend {
             // SQLite allows one writer at a time; a single connection serialises writes in
-            // the pool instead of failing them with SQLITE_BUSY, and reads stay sub-millisecond.
+            // the pool instead of failing them with SQLITE_BUSY. Readers are separate
+            // connections (WAL), opened after the migrations so the file and schema exist.
             Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
+                let writer = sqlite_pool(1, false).connect_with(options.clone()).await?;
+                migrations::run_on(&writer, backend, formats).await?;
+                // An in-memory database is private to its connection: readers would see
+                // another, empty one.
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let read = if in_memory {
+                    writer.clone()
+                } else {
+                    sqlite_pool(SQLITE_READERS, true)
+                        .connect_with(options)
+                        .await?
+                };
+                (writer, read)
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
+                let writer = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .connect_with(options.clone())
+                    .await?;
+                migrations::run_on(&writer, backend, formats).await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
                     .connect_with(options)
-                    .await?
+                    .await?;
+                (writer, read)
             }
         };
-        let db = Self { pool, backend };
-        migrations::run(&db, formats).await?;
-        Ok(db)
+        Ok(Self {
+            pool,
+            read,
+            backend,
+        })
     }
 
     /// The SQLite URL of a database file in `dir`.
@@ -139,17 +158,56 @@ impl Db {
         self.backend
     }
 
+    /// The writer pool: writes, transactions and reads that are not on the hot path.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    /// The reader pool, for plain reads outside a transaction.
+    pub fn read_pool(&self) -> &AnyPool {
+        &self.read
+    }
+
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
+        self.read.close().await;
         self.pool.close().await;
+    }
+}
+
+/// Pool options for SQLite. Readers are `query_only`, so a write sent to the wrong pool fails
+/// loudly instead of contending with the writer.
+fn sqlite_pool(size: u32, readers: bool) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                if readers {
+                    conn.execute("PRAGMA query_only = ON;").await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+impl Db {
+    /// The change counter every write to cached data advances (migration 11); servers read
+    /// it to tell whether their caches may be stale.
+    pub async fn generation(&self) -> Result<i64> {
+        let (value,): (i64,) =
+            sqlx::query_as("SELECT CAST(value AS BIGINT) FROM gantry_generation WHERE id = 1")
+                .fetch_one(&self.read)
+                .await?;
+        Ok(value)
     }
 }

@@ -2,7 +2,7 @@
 //! transaction; on PostgreSQL an advisory lock keeps concurrent replicas from racing. The
 //! core's own come first; then each format crate's ([`MigrationSet`]), numbered per owner.
 
-use crate::{Backend, Db, Result};
+use crate::{Backend, Result};
 
 /// One schema change of a format crate.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,9 @@ pub struct Migration {
 pub struct MigrationSet {
     pub owner: &'static str,
     pub migrations: &'static [Migration],
+    /// The format's tables the servers cache from, with the events that change them (as in
+    /// [`WATCHED`]): each gets a change-counter trigger.
+    pub watched: &'static [(&'static str, &'static str)],
 }
 
 /// (version, SQL). `{id}` and `{int}` are replaced per backend; statements end with `;` at
@@ -35,7 +38,81 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // 9 was a format's own tables, now brought by that format (see `Migration::was_core`).
     (10, include_str!("../migrations/0010_outbound.sql")),
     (11, include_str!("../migrations/0011_format_migrations.sql")),
+    (12, include_str!("../migrations/0012_generation.sql")),
 ];
+
+/// The change counter's triggers (the counter is core migration 12): every change to a table the servers cache from bumps
+/// `gantry_generation`, so each replica sees that its caches may be stale (see
+/// `gantry_protocol::caches`). (table, events) — token columns that change on every use
+/// (`download_count`, `last_used_at`) are left out so downloads do not empty the caches. A
+/// format's table (npm's dist-tags) gets its trigger once that format's migrations made it.
+const WATCHED: &[(&str, &str)] = &[
+    ("tokens", "UPDATE OF revoked_at, expires_at, privilege, namespace, repository, principal_id, site_admin, kind, max_downloads"),
+    ("tokens", "DELETE"),
+    ("principals", "UPDATE"),
+    ("principals", "DELETE"),
+    ("team_members", "INSERT OR UPDATE OR DELETE"),
+    ("grants", "INSERT OR UPDATE OR DELETE"),
+    ("namespaces", "UPDATE OR DELETE"),
+    ("repositories", "UPDATE OR DELETE"),
+    ("packages", "INSERT OR UPDATE OR DELETE"),
+    ("package_files", "INSERT OR UPDATE OR DELETE"),
+    ("upstreams", "INSERT OR UPDATE OR DELETE"),
+];
+
+/// The trigger statements for [`WATCHED`]. SQLite has one writer, so a plain trigger is
+/// enough. On PostgreSQL the bump is a deferred constraint trigger: the counter row is
+/// locked only at commit, after the transaction took all its other locks, so concurrent
+/// writers queue briefly there but cannot deadlock on it; a transaction-local setting makes
+/// it bump once per transaction.
+fn generation_triggers(
+    backend: Backend,
+    sets: &[MigrationSet],
+) -> Vec<(Option<&'static str>, String, String)> {
+    let mut out = Vec::new();
+    if backend == Backend::Postgres {
+        out.push((
+            None,
+            "gantry_bump_generation".to_owned(),
+            "CREATE OR REPLACE FUNCTION gantry_bump_generation() RETURNS trigger LANGUAGE plpgsql AS $body$ \
+             BEGIN IF current_setting('gantry.generation_bumped', true) IS DISTINCT FROM 'on' THEN \
+             UPDATE gantry_generation SET value = value + 1 WHERE id = 1; \
+             PERFORM set_config('gantry.generation_bumped', 'on', true); END IF; RETURN NULL; END $body$"
+                .to_owned(),
+        ));
+    }
+    let watched = WATCHED
+        .iter()
+        .chain(sets.iter().flat_map(|set| set.watched.iter()));
+    let mut seen: Vec<&str> = Vec::new();
+    for (table, events) in watched {
+        // Numbered per table, so a name stays the same whatever else is watched.
+        let i = seen.iter().filter(|t| *t == table).count();
+        seen.push(table);
+        let name = format!("gantry_generation_{table}_{i}");
+        match backend {
+            // SQLite takes one event per trigger.
+            Backend::Sqlite => {
+                for (j, event) in events.split(" OR ").enumerate() {
+                    let name = format!("{name}_{j}");
+                    let sql = format!(
+                        "CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN \
+                         UPDATE gantry_generation SET value = value + 1 WHERE id = 1; END"
+                    );
+                    out.push((Some(*table), name, sql));
+                }
+            }
+            Backend::Postgres => {
+                let sql = format!(
+                    "CREATE CONSTRAINT TRIGGER {name} AFTER {events} ON {table} \
+                     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gantry_bump_generation()"
+                );
+                out.push((Some(*table), name, sql));
+            }
+        }
+    }
+    out
+}
 
 const PG_MIGRATION_LOCK: i64 = 0x6761_6e74_7279;
 
@@ -58,9 +135,13 @@ fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|s| !s.trim().is_empty())
 }
 
-pub(crate) async fn run(db: &Db, sets: &[MigrationSet]) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
-    if db.backend == Backend::Postgres {
+pub(crate) async fn run_on(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    sets: &[MigrationSet],
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(PG_MIGRATION_LOCK)
             .execute(&mut *tx)
@@ -68,7 +149,7 @@ pub(crate) async fn run(db: &Db, sets: &[MigrationSet]) -> Result<()> {
     }
     sqlx::query(&render(
         "CREATE TABLE IF NOT EXISTS gantry_migrations (version {int} PRIMARY KEY, applied_at {int} NOT NULL)",
-        db.backend,
+        backend,
     ))
     .execute(&mut *tx)
     .await?;
@@ -80,7 +161,7 @@ pub(crate) async fn run(db: &Db, sets: &[MigrationSet]) -> Result<()> {
             continue;
         }
         tracing::info!(version, "applying database migration");
-        for statement in statements(&render(sql, db.backend)) {
+        for statement in statements(&render(sql, backend)) {
             sqlx::query(&statement).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO gantry_migrations (version, applied_at) VALUES ($1, $2)")
@@ -90,9 +171,46 @@ pub(crate) async fn run(db: &Db, sets: &[MigrationSet]) -> Result<()> {
             .await?;
     }
     for set in sets {
-        run_set(&mut tx, db.backend, set, &applied).await?;
+        run_set(&mut tx, backend, set, &applied).await?;
     }
+    ensure_generation_triggers(&mut tx, backend, sets).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Creates the missing triggers of [`WATCHED`] on the tables that exist (idempotent: runs on
+/// every start, inside the migration transaction).
+async fn ensure_generation_triggers(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    sets: &[MigrationSet],
+) -> Result<()> {
+    let (table_exists, trigger_exists) = match backend {
+        Backend::Sqlite => (
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = $1",
+        ),
+        Backend::Postgres => (
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
+             AND table_name = $1",
+            "SELECT COUNT(*) FROM pg_trigger WHERE tgname = $1",
+        ),
+    };
+    for (table, name, statement) in generation_triggers(backend, sets) {
+        let count = |sql: &'static str, value: String| sqlx::query_as::<_, (i64,)>(sql).bind(value);
+        if let Some(table) = table {
+            let (tables,) = count(table_exists, table.to_owned())
+                .fetch_one(&mut *tx)
+                .await?;
+            let (triggers,) = count(trigger_exists, name.clone())
+                .fetch_one(&mut *tx)
+                .await?;
+            if tables == 0 || triggers > 0 {
+                continue;
+            }
+        }
+        sqlx::query(&statement).execute(&mut *tx).await?;
+    }
     Ok(())
 }
 
@@ -147,5 +265,26 @@ mod tests {
         assert_eq!(pg.len(), 2);
         assert!(pg[0].contains("BIGSERIAL"));
         assert!(!pg[0].contains("--"));
+    }
+
+    #[test]
+    fn every_watched_event_gets_a_trigger() {
+        let format = MigrationSet {
+            owner: "demo",
+            migrations: &[],
+            watched: &[("demo_tags", "INSERT OR DELETE")],
+        };
+        let sqlite = generation_triggers(Backend::Sqlite, &[format]);
+        let events: usize = WATCHED.iter().map(|(_, e)| e.split(" OR ").count()).sum();
+        assert_eq!(sqlite.len(), events + 2);
+        assert!(sqlite
+            .iter()
+            .all(|(_, _, s)| s.starts_with("CREATE TRIGGER")));
+        let mut names: Vec<&String> = sqlite.iter().map(|(_, n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), sqlite.len(), "trigger names are unique");
+        let pg = generation_triggers(Backend::Postgres, &[format]);
+        assert_eq!(pg.len(), WATCHED.len() + 2);
     }
 }

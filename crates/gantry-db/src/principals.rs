@@ -99,7 +99,7 @@ impl Db {
         let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE id = $1");
         Ok(sqlx::query_as(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
@@ -222,7 +222,7 @@ impl Db {
              OR principal_id IN (SELECT team_id FROM team_members WHERE user_id = $1)",
         )
         .bind(principal_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?)
     }
 }

@@ -109,7 +109,7 @@ impl Db {
         Ok(sqlx::query_as(&sql)
             .bind(namespace)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
@@ -117,7 +117,7 @@ impl Db {
         let sql = format!("{REPO_SELECT} WHERE r.id = $1");
         Ok(sqlx::query_as(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 

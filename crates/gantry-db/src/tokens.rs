@@ -86,7 +86,7 @@ impl Db {
         Ok(sqlx::query_as(&sql)
             .bind(hash_secret(secret))
             .bind(now_millis())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 

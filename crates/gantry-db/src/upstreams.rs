@@ -99,7 +99,7 @@ impl Db {
         Ok(sqlx::query_as(&sql)
             .bind(repository_id)
             .bind(format.unwrap_or("").to_owned())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?)
     }
 

@@ -114,6 +114,7 @@ impl<H: Handler> JobHandler for Typed<H> {
 #[derive(Default, Clone)]
 pub struct Registry {
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    after_each: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Registry {
@@ -128,6 +129,12 @@ impl Registry {
     /// Registers a typed handler under its job's kind.
     pub fn add<H: Handler>(&mut self, handler: H) {
         self.handlers.insert(H::Job::KIND, Arc::new(Typed(handler)));
+    }
+
+    /// Runs `hook` after every handler run, whatever its outcome (the server forgets its
+    /// cached rows then, since a job may have changed them).
+    pub fn after_each(&mut self, hook: Arc<dyn Fn() + Send + Sync>) {
+        self.after_each = Some(hook);
     }
 }
 
@@ -290,6 +297,9 @@ impl Worker {
         };
         let outcome = handler.run(&job, &self.ctx).await;
         heartbeat.abort();
+        if let Some(hook) = &self.registry.after_each {
+            hook();
+        }
         let result = match outcome {
             Ok(Completion::Completed) => Ok(()),
             Ok(Completion::Done) => self.db.complete_job(job.id, worker).await,

@@ -30,6 +30,8 @@ pub struct App {
     pub auth_limiter: crate::limiter::AuthLimiter,
     /// Rendered install-index pages (see `index_cache`).
     pub index_cache: crate::index_cache::IndexCache,
+    /// Callers, repositories, packages, index validators and small blobs (see `caches`).
+    pub caches: Arc<crate::caches::Caches>,
 }
 
 impl App {
@@ -53,12 +55,21 @@ impl App {
             config.auth_failure_limit,
             std::time::Duration::from_secs(config.auth_failure_window_seconds),
         );
+        let caches = Arc::new(crate::caches::Caches::new());
+        let mut metrics = Metrics::new();
+        caches.register(metrics.registry_mut());
+        // Read the change counter once before serving, then keep reading it.
+        caches
+            .check(&db)
+            .await
+            .context("cannot read the change counter")?;
+        caches.watch(db.clone());
         Ok(Arc::new(Self {
             config,
             db,
             blobs,
             formats: crate::plugin::plugins().formats().clone(),
-            metrics: Metrics::new(),
+            metrics,
             wake: Arc::new(Notify::new()),
             http: gantry_webhooks::client()?,
             outbound,
@@ -66,6 +77,7 @@ impl App {
             trusted_proxies,
             auth_limiter,
             index_cache: crate::index_cache::IndexCache::new(128 * 1024 * 1024),
+            caches,
         }))
     }
 

@@ -14,9 +14,11 @@ use axum::http::request::Parts;
 use base64::Engine;
 use gantry_core::{EventType, Privilege};
 use gantry_db::{NewEvent, PrincipalRow, RepoRow, TokenRow};
+use sha2::{Digest, Sha256};
 
 use crate::access::{self, Op};
 use crate::app::App;
+use crate::caches::Identity;
 use crate::error::{AppError, Denial};
 
 pub const ENTITLEMENT: &str = "entitlement";
@@ -94,8 +96,9 @@ impl FromRequestParts<Arc<App>> for Caller {
         };
         // The lookup comes first: a valid token passes even while its address is blocked
         // (CI runners behind one NAT address must not lock each other out). Only failures
-        // are limited; a token lookup is one indexed query, so that costs little.
-        let Some(token) = app.db.find_token(&secret).await? else {
+        // are limited. A known token's identity usually comes from memory (`caches`).
+        let identity = identify(app, &secret).await?;
+        let Some(identity) = identity else {
             if let Some(wait) = address.and_then(|a| app.auth_limiter.blocked(a)) {
                 return Err(too_many(wait));
             }
@@ -107,20 +110,49 @@ impl FromRequestParts<Arc<App>> for Caller {
                 None,
             ));
         };
-        if let Some(principal_id) = token.principal_id {
-            caller.owner = app.db.get_principal(principal_id).await?;
-            caller.grants = app
-                .db
-                .effective_grants(principal_id)
-                .await?
-                .into_iter()
-                .filter_map(|(ns, repo, p)| Privilege::parse(&p).map(|p| (ns, repo, p)))
-                .collect();
-        }
+        let Identity {
+            token,
+            owner,
+            grants,
+        } = Identity::clone(&identity);
+        caller.owner = owner;
+        caller.grants = grants;
         caller.principal = Principal::Token(Box::new(token));
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// The token, principal and grants behind `secret`, from the cache or the database (then
+/// kept). Unknown tokens are not cached: they are rare, and a new token must work at once.
+async fn identify(app: &App, secret: &str) -> Result<Option<Arc<Identity>>, AppError> {
+    let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    if let Some(identity) = app.caches.caller(&hash, gantry_core::time::now_millis()) {
+        return Ok(Some(identity));
+    }
+    let epoch = app.caches.epoch();
+    let Some(token) = app.db.find_token(secret).await? else {
+        return Ok(None);
+    };
+    let (owner, grants) = match token.principal_id {
+        Some(principal_id) => (
+            app.db.get_principal(principal_id).await?,
+            app.db
+                .effective_grants(principal_id)
+                .await?
+                .into_iter()
+                .filter_map(|(ns, repo, p)| Privilege::parse(&p).map(|p| (ns, repo, p)))
+                .collect(),
+        ),
+        None => (None, Vec::new()),
+    };
+    let identity = Arc::new(Identity {
+        token,
+        owner,
+        grants,
+    });
+    app.caches.keep_caller(epoch, hash, Arc::clone(&identity));
+    Ok(Some(identity))
 }
 
 fn too_many(wait: u64) -> AppError {

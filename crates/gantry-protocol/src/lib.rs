@@ -10,6 +10,7 @@
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod caches;
 pub mod client_error;
 pub mod config;
 pub mod error;

@@ -105,6 +105,11 @@ impl Metrics {
         }
     }
 
+    /// Where other parts of the server register their own metrics (the caches' counters).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     pub fn add_received(&self, bytes: u64) {
         self.bytes_received.inc_by(bytes);
     }

@@ -18,13 +18,57 @@ pub async fn load_repo(
 ) -> AppResult<RepoRow> {
     OwnerName::parse(owner)?;
     RepoName::parse(repo)?;
-    let row = app
-        .db
-        .get_repo(owner, repo)
+    let row = find_repo(app, owner, repo)
         .await?
         .ok_or_else(|| caller.deny(not_found_repo(owner, repo), Some(owner)))?;
     caller.require(&row, op)?;
-    Ok(row)
+    Ok(RepoRow::clone(&row))
+}
+
+/// A repository by name, from memory when the caches are current (see `caches`). Missing
+/// repositories are not cached, so a new one is found at once.
+pub async fn find_repo(
+    app: &App,
+    owner: &str,
+    repo: &str,
+) -> AppResult<Option<std::sync::Arc<RepoRow>>> {
+    if let Some(row) = app.caches.repo(owner, repo) {
+        return Ok(Some(row));
+    }
+    let epoch = app.caches.epoch();
+    let Some(row) = app.db.get_repo(owner, repo).await? else {
+        return Ok(None);
+    };
+    let row = std::sync::Arc::new(row);
+    app.caches.keep_repo(epoch, std::sync::Arc::clone(&row));
+    Ok(Some(row))
+}
+
+/// A package of `repo` by `slug_perm`, from memory when the caches are current. Only
+/// packages whose sync has finished are kept: a pending one changes without a user's
+/// request (its sync job completes it), and is read anew until then.
+pub async fn find_package(
+    app: &App,
+    repository_id: i64,
+    slug: &str,
+) -> AppResult<Option<std::sync::Arc<PackageRow>>> {
+    if let Some(row) = app.caches.package(repository_id, slug) {
+        return Ok(Some(row));
+    }
+    let epoch = app.caches.epoch();
+    let Some(row) = app.db.get_package(repository_id, slug).await? else {
+        return Ok(None);
+    };
+    let row = std::sync::Arc::new(row);
+    if row.sync_status == gantry_core::SyncStatus::Completed {
+        app.caches.keep_package_as(
+            epoch,
+            repository_id,
+            slug.to_owned(),
+            std::sync::Arc::clone(&row),
+        );
+    }
+    Ok(Some(row))
 }
 
 /// Loads a package of `repo` by `slug_perm`, in any state.
@@ -35,6 +79,37 @@ pub async fn load_package(app: &App, repo: &RepoRow, slug: &str) -> AppResult<Pa
         .get_package(repo.id, slug.as_str())
         .await?
         .ok_or_else(not_found)
+}
+
+/// The live package with this identity (see `Db::find_live_package`), from memory when the
+/// caches are current; for downloads. Pending packages are not kept (see [`find_package`]).
+pub async fn find_live_package(
+    app: &App,
+    repository_id: i64,
+    format: &str,
+    normalized_name: &str,
+    version: &str,
+    qualifier: &str,
+) -> AppResult<Option<std::sync::Arc<PackageRow>>> {
+    // NUL cannot occur in names or versions, so the key is unambiguous and never a slug.
+    let key = format!("{format}\0{normalized_name}\0{version}\0{qualifier}");
+    if let Some(row) = app.caches.package(repository_id, &key) {
+        return Ok(Some(row));
+    }
+    let epoch = app.caches.epoch();
+    let Some(row) = app
+        .db
+        .find_live_package(repository_id, format, normalized_name, version, qualifier)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let row = std::sync::Arc::new(row);
+    if row.sync_status == gantry_core::SyncStatus::Completed {
+        app.caches
+            .keep_package_as(epoch, repository_id, key, std::sync::Arc::clone(&row));
+    }
+    Ok(Some(row))
 }
 
 /// Splits `REPO` or `OWNER/REPO` (relative to `owner`).

@@ -242,6 +242,10 @@ pub fn build_router(app: Arc<App>) -> Router {
         Arc::clone(&app),
         crate::audit::record_denials,
     ))
+    .layer(middleware::from_fn_with_state(
+        Arc::clone(&app),
+        gantry_protocol::caches::invalidate_after_writes,
+    ))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(middleware::from_fn(crate::middleware::security_headers))

@@ -13,6 +13,8 @@ pub(crate) const MIGRATIONS: MigrationSet = MigrationSet {
         sql: include_str!("../migrations/0001_dist_tags_documents.sql"),
         was_core: Some(9),
     }],
+    // Dist-tags change what a packument says: replicas' caches must hear of it.
+    watched: &[("npm_dist_tags", "INSERT OR UPDATE OR DELETE")],
 };
 
 /// One live, synced version of an npm package with its tarball's digests and, once stored,

@@ -14,6 +14,8 @@ pub(crate) const MIGRATIONS: MigrationSet = MigrationSet {
         sql: include_str!("../migrations/0001_blob_links_uploads.sql"),
         was_core: None,
     }],
+    // Read per request, never cached: nothing for replicas' caches to hear of.
+    watched: &[],
 };
 
 /// The format id of the packages these queries read.

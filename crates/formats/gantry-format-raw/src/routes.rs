@@ -32,11 +32,10 @@ pub(crate) async fn download(
             repo.slug()
         ))
     };
-    let package = app
-        .db
-        .find_live_package(repo.id, "raw", &name, &version, &filename)
-        .await?
-        .ok_or_else(not_found)?;
+    let package =
+        gantry_protocol::repo::find_live_package(&app, repo.id, "raw", &name, &version, &filename)
+            .await?
+            .ok_or_else(not_found)?;
     let file = package
         .files
         .iter()

@@ -49,7 +49,7 @@ impl Db {
         .bind(repository_id)
         .bind(normalized_name)
         .bind(format)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?)
     }
 
@@ -72,7 +72,7 @@ impl Db {
         .bind(repository_id)
         .bind(normalized_name)
         .bind(format)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.read)
         .await?;
         Ok(format!("{count}-{ids}-{updated}-{yanked}"))
     }
@@ -112,10 +112,10 @@ impl Db {
         );
         sql.int_list(&ids)
             .push(" ORDER BY f.package_id, f.position");
-        let files: Vec<PackageFileRow> = sql.query_as().fetch_all(&self.pool).await?;
+        let files: Vec<PackageFileRow> = sql.query_as().fetch_all(&self.read).await?;
         let mut sql = Sql::new("SELECT package_id, tag FROM package_tags WHERE package_id IN ");
         sql.int_list(&ids).push(" ORDER BY tag");
-        let tags: Vec<(i64, String)> = sql.query_as().fetch_all(&self.pool).await?;
+        let tags: Vec<(i64, String)> = sql.query_as().fetch_all(&self.read).await?;
         let mut files_of: std::collections::HashMap<i64, Vec<PackageFileRow>> =
             std::collections::HashMap::with_capacity(packages.len());
         for f in files {
@@ -134,7 +134,7 @@ impl Db {
     }
 
     async fn fetch_one_package(&self, sql: Sql) -> Result<Option<PackageRow>> {
-        let row: Option<PackageRow> = sql.query_as().fetch_optional(&self.pool).await?;
+        let row: Option<PackageRow> = sql.query_as().fetch_optional(&self.read).await?;
         let Some(row) = row else { return Ok(None) };
         let mut rows = [row];
         self.load_children(&mut rows).await?;

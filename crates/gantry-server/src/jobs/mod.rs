@@ -66,6 +66,10 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     registry.add(on_app::<crate::vulndb::VulndbSync>(app));
     registry.add(on_app::<webhooks::Dispatch>(app));
     registry.add(on_app::<webhooks::Deliver>(app));
+    // A job may change what this process caches (a sync completes a package, a policy
+    // quarantines one): forget it at once instead of waiting for the change counter's poll.
+    let caches = Arc::clone(&app.caches);
+    registry.after_each(Arc::new(move || caches.invalidate()));
     let config = WorkerConfig {
         workers: count,
         lease: Duration::from_secs(app.config.job_lease_seconds),

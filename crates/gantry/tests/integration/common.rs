@@ -91,6 +91,21 @@ impl ServerBuilder {
         self
     }
 
+    /// A second server on the database and blob store of a running one, as a replica behind
+    /// the same load balancer would be (SQLite: two processes on one file).
+    pub fn replica_of(mut self, server: &TestServer) -> Self {
+        let url = server.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                server.data_dir.path().join("gantry.db").display()
+            )
+        });
+        self.database_url = Some(url);
+        self.args.push("--storage-url".into());
+        self.args.push(server.blobs_dir().display().to_string());
+        self
+    }
+
     /// Restart on the data (directory and database) of a stopped server.
     pub fn restart_of(mut self, stopped: Stopped) -> Self {
         self.data_dir = Some(stopped.data_dir);

@@ -6,6 +6,7 @@ mod common;
 mod access_control;
 mod access_matrix;
 mod auth;
+mod caches;
 mod cargo;
 mod cargo_upstream;
 mod cli_listings;

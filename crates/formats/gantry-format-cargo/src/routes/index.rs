@@ -172,14 +172,22 @@ async fn index_file(
         return Err(not_found());
     }
     let normalized = normalize(name);
-    let stamp = app.db.crate_index_stamp(repo.id, &normalized).await?;
+    // Read at most once per cache epoch (`caches`): an unchanged crate costs no query.
+    let stamp_key = format!("cargo-stamp|{}|{normalized}", repo.id);
+    let stamp = *gantry_protocol::caches::memoized(app, stamp_key, || async {
+        Ok(app.db.crate_index_stamp(repo.id, &normalized).await?)
+    })
+    .await?;
     let local_versions = stamp[0];
     let mut upstream_lines: Vec<crate::upstream::UpstreamLine> = Vec::new();
-    for upstream in app.db.list_upstreams(repo.id, Some(FORMAT)).await? {
+    for upstream in gantry_protocol::caches::upstreams(app, repo.id, FORMAT)
+        .await?
+        .iter()
+    {
         if upstream.local_names_only != 0 && local_versions > 0 {
             continue;
         }
-        match crate::upstream::index_lines(app, &upstream, name).await {
+        match crate::upstream::index_lines(app, upstream, name).await {
             Ok(lines) => upstream_lines.extend(lines),
             // Already logged and counted; the other sources still answer.
             Err(_) => continue,

@@ -36,7 +36,7 @@ mod api;
 mod index;
 mod publish;
 
-pub(crate) use api::{find_version, owners, search, unyank, yank};
+pub(crate) use api::{owners, search, unyank, yank};
 pub(crate) use index::{build_less, config, index_file2, index_file3};
 pub(crate) use publish::{check_spelling, publish};
 
@@ -104,7 +104,10 @@ async fn download_inner(
     version: &str,
 ) -> AppResult<Response> {
     let repo = load_repo(app, caller, owner, repo, Op::Read).await?;
-    if let Some(package) = find_version(app, &repo, name, version).await? {
+    let normalized = normalize(name);
+    let live =
+        gantry_protocol::repo::find_live_package(app, repo.id, FORMAT, &normalized, version, "");
+    if let Some(package) = live.await? {
         let file = package
             .files
             .first()

@@ -90,16 +90,27 @@ pub(crate) struct Sources {
 /// for names held locally when they are `local_names_only`; a failing upstream without a
 /// cached copy is left out (its failure is logged and counted).
 pub(crate) async fn gather(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Sources> {
-    let fingerprint = app.db.npm_fingerprint(repo.id, name).await?;
-    let tags = app.db.npm_dist_tags(repo.id, name).await?;
+    // The fingerprint and the dist-tags are read at most once per cache epoch (`caches`):
+    // an unchanged packument costs no query.
+    let local =
+        gantry_protocol::caches::memoized(app, format!("npm|{}|{name}", repo.id), || async {
+            Ok((
+                app.db.npm_fingerprint(repo.id, name).await?,
+                app.db.npm_dist_tags(repo.id, name).await?,
+            ))
+        })
+        .await?;
+    let (fingerprint, tags) = (local.0, local.1.clone());
     let mut remote = Vec::new();
-    for upstream in app.db.list_upstreams(repo.id, Some(super::FORMAT)).await? {
+    for upstream in gantry_protocol::caches::upstreams(app, repo.id, super::FORMAT)
+        .await?
+        .iter()
+    {
         if upstream.local_names_only != 0 && fingerprint.0 > 0 {
             continue;
         }
-        if let Ok((packument, fetched_at)) = crate::upstream::packument(app, &upstream, name).await
-        {
-            remote.push((upstream, packument, fetched_at));
+        if let Ok((packument, fetched_at)) = crate::upstream::packument(app, upstream, name).await {
+            remote.push((upstream.clone(), packument, fetched_at));
         }
     }
     Ok(Sources {

@@ -104,13 +104,19 @@ pub(crate) async fn project(
         ));
     }
     let json = wants_json(&headers, &uri);
-    let upstreams = app.db.list_upstreams(repo.id, Some(FORMAT)).await?;
-    // Pages made of local packages only are cached while their rows are unchanged.
+    let upstreams = gantry_protocol::caches::upstreams(&app, repo.id, FORMAT).await?;
+    // Pages made of local packages only are cached while their rows are unchanged; the
+    // validator itself is read at most once per cache epoch (`caches`).
     let cached = if upstreams.is_empty() {
-        let validator = app
-            .db
-            .project_index_validator(repo.id, FORMAT, &normalized)
-            .await?;
+        let memo_key = format!("python-validator|{}|{normalized}", repo.id);
+        let validator = gantry_protocol::caches::memoized(&app, memo_key, || async {
+            Ok(app
+                .db
+                .project_index_validator(repo.id, FORMAT, &normalized)
+                .await?)
+        })
+        .await?;
+        let validator = String::clone(&validator);
         let key = format!("{}|{}|{normalized}|{json}|{owner}", base.0, repo.id);
         if let Some(body) = app.index_cache.get(&key, &validator) {
             return Ok(cached_page(json, &headers, &validator, body));
@@ -131,11 +137,11 @@ pub(crate) async fn project(
         .collect();
     let mut seen: std::collections::HashSet<String> =
         entries.iter().map(|e| e.filename.clone()).collect();
-    for upstream in upstreams {
+    for upstream in upstreams.iter() {
         if upstream.local_names_only != 0 && has_local {
             continue;
         }
-        let files = match crate::upstream::project_files(&app, &upstream, &normalized).await {
+        let files = match crate::upstream::project_files(&app, upstream, &normalized).await {
             Ok(files) => files,
             // Already logged and counted; the other sources still answer.
             Err(_) => continue,
