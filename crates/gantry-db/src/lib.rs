@@ -86,6 +86,8 @@ pub struct Db {
     pool: AnyPool,
     read: AnyPool,
     backend: Backend,
+    /// The formats' statements that go with a repository's deletion.
+    repository_cleanup: std::sync::Arc<[&'static str]>,
 }
 
 /// Reader connections on SQLite: enough to keep both cores busy while the writer commits.
@@ -142,10 +144,15 @@ impl Db {
                 (writer, read)
             }
         };
+        let repository_cleanup = formats
+            .iter()
+            .flat_map(|set| set.repository_cleanup.iter().copied())
+            .collect();
         Ok(Self {
             pool,
             read,
             backend,
+            repository_cleanup,
         })
     }
 

@@ -22,6 +22,9 @@ pub struct MigrationSet {
     /// The format's tables the servers cache from, with the events that change them (as in
     /// [`WATCHED`]): each gets a change-counter trigger.
     pub watched: &'static [(&'static str, &'static str)],
+    /// Statements that remove a repository's rows from the format's tables (`$1` is the
+    /// repository's id), run in order in the transaction that deletes the repository.
+    pub repository_cleanup: &'static [&'static str],
 }
 
 /// (version, SQL). `{id}` and `{int}` are replaced per backend; statements end with `;` at
@@ -273,6 +276,7 @@ mod tests {
             owner: "demo",
             migrations: &[],
             watched: &[("demo_tags", "INSERT OR DELETE")],
+            repository_cleanup: &[],
         };
         let sqlite = generation_triggers(Backend::Sqlite, &[format]);
         let events: usize = WATCHED.iter().map(|(_, e)| e.split(" OR ").count()).sum();

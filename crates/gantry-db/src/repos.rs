@@ -193,6 +193,9 @@ impl Db {
             .bind(&name)
             .execute(&mut *tx)
             .await?;
+        for sql in self.repository_cleanup.iter() {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
         for sql in [
             "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE w.repository_id = $1)",
             "DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE repository_id = $1)",

@@ -15,6 +15,7 @@ pub(crate) const MIGRATIONS: MigrationSet = MigrationSet {
     }],
     // Dist-tags change what a packument says: replicas' caches must hear of it.
     watched: &[("npm_dist_tags", "INSERT OR UPDATE OR DELETE")],
+    repository_cleanup: &["DELETE FROM npm_dist_tags WHERE repository_id = $1"],
 };
 
 /// One live, synced version of an npm package with its tarball's digests and, once stored,

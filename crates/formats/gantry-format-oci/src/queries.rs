@@ -16,6 +16,12 @@ pub(crate) const MIGRATIONS: MigrationSet = MigrationSet {
     }],
     // Read per request, never cached: nothing for replicas' caches to hear of.
     watched: &[],
+    repository_cleanup: &[
+        "DELETE FROM oci_upload_chunks WHERE upload_id IN \
+         (SELECT id FROM oci_uploads WHERE repository_id = $1)",
+        "DELETE FROM oci_uploads WHERE repository_id = $1",
+        "DELETE FROM oci_blob_links WHERE repository_id = $1",
+    ],
 };
 
 /// The format id of the packages these queries read.

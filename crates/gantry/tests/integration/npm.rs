@@ -461,3 +461,27 @@ async fn npm_fixtures_report_exactly_the_manifest_advisories() -> TestResult {
     assert_eq!(rows.len(), 7);
     Ok(())
 }
+
+/// A repository whose npm packages carry dist-tags can be deleted (the format's tables are
+/// cleared with it), and one of the same name made again starts empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_with_dist_tags_can_be_deleted_and_made_again() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let manifest = json!({"name": "tagged", "version": "1.0.0"});
+    let tgz = tarball(&manifest)?;
+    let resp = s
+        .req(Method::PUT, "/acme/dev/npm/tagged", Some(ADMIN))
+        .json(&publish_doc(&manifest, &tgz))
+        .send()
+        .await?;
+    assert!(resp.status().is_success(), "{}", resp.text().await?);
+    let (st, body) = s
+        .admin(Method::DELETE, "/api/v1/repos/acme/dev?force=true", None)
+        .await?;
+    assert!(st.is_success(), "{st} {body}");
+    s.create_repo("acme", "dev", true).await?;
+    let (st, _) = packument(&s, "/acme/dev/npm/tagged", Some(ADMIN), false).await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    Ok(())
+}
