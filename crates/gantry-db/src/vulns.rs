@@ -158,6 +158,24 @@ impl Db {
         Ok(rows.into_iter().map(|(b,)| b).collect())
     }
 
+    /// The stored records of the given ids (those that exist), for severities borrowed from
+    /// aliases.
+    pub async fn advisories_by_id(&self, ids: &[String]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT body FROM advisories WHERE id IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.str(id);
+        }
+        sql.push(") ORDER BY id");
+        let rows: Vec<(String,)> = sql.query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(b,)| b).collect())
+    }
+
     /// Record counts per ecosystem, withdrawn records, and the newest `modified`.
     pub async fn vulndb_status(&self) -> Result<(Vec<(String, i64)>, i64, i64, Option<String>)> {
         let per: Vec<(String, i64)> = sqlx::query_as(

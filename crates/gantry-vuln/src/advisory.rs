@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::severity::{from_bare_score, from_cvss_vector, Severity};
+use crate::severity::{from_bare_score, from_cvss_vector, Severity, SeverityBasis};
 use crate::VulnError;
 
 /// The largest record [`parse_advisory`] accepts, in bytes (4 MiB).
@@ -26,6 +26,8 @@ pub struct Advisory {
     pub severity: Severity,
     /// The CVSS vector or rating the severity was computed from.
     pub raw_severity: Option<String>,
+    /// What kind of rating `raw_severity` is; `None` when the severity is unknown.
+    pub severity_basis: Option<SeverityBasis>,
 }
 
 /// One `affected[]` entry: a package and the versions of it that are affected.
@@ -181,7 +183,7 @@ pub fn parse_advisory(bytes: &[u8]) -> Result<Advisory, VulnError> {
     if raw.id.trim().is_empty() {
         return Err(VulnError::Invalid("empty id".to_owned()));
     }
-    let (severity, raw_severity) = compute_severity(&raw);
+    let (severity, raw_severity, severity_basis) = compute_severity(&raw);
     let mut affected = Vec::new();
     for a in raw.affected.unwrap_or_default() {
         let (ecosystem, name) = match a.package {
@@ -234,6 +236,7 @@ pub fn parse_advisory(bytes: &[u8]) -> Result<Advisory, VulnError> {
         affected,
         severity,
         raw_severity,
+        severity_basis,
     })
 }
 
@@ -248,7 +251,7 @@ fn keep_highest(best: &mut Option<(Severity, String)>, severity: Severity, sourc
     }
 }
 
-fn compute_severity(raw: &RawAdvisory) -> (Severity, Option<String>) {
+fn compute_severity(raw: &RawAdvisory) -> (Severity, Option<String>, Option<SeverityBasis>) {
     let entries: Vec<&RawSeverity> = raw
         .severity
         .iter()
@@ -276,7 +279,8 @@ fn compute_severity(raw: &RawAdvisory) -> (Severity, Option<String>) {
         }
     }
     if let Some((s, v)) = best {
-        return (s, Some(v));
+        let basis = SeverityBasis::of_vector(&v);
+        return (s, Some(v), basis);
     }
 
     let ratings = raw.database_specific.iter().chain(
@@ -293,7 +297,7 @@ fn compute_severity(raw: &RawAdvisory) -> (Severity, Option<String>) {
         }
     }
     if let Some((s, v)) = best {
-        return (s, Some(v));
+        return (s, Some(v), Some(SeverityBasis::DatabaseRating));
     }
 
     for s in &entries {
@@ -304,8 +308,8 @@ fn compute_severity(raw: &RawAdvisory) -> (Severity, Option<String>) {
         }
     }
     match best {
-        Some((s, v)) => (s, Some(v)),
-        None => (Severity::Unknown, None),
+        Some((s, v)) => (s, Some(v), Some(SeverityBasis::Score)),
+        None => (Severity::Unknown, None, None),
     }
 }
 

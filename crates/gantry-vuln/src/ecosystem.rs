@@ -51,6 +51,17 @@ impl Ecosystem {
         }
     }
 
+    /// The id prefix of the ecosystem's own advisory database, whose id a finding is
+    /// reported under when aliases of one another are merged (`PYSEC-`, `RUSTSEC-`, `GO-`).
+    pub fn database_prefix(self) -> Option<&'static str> {
+        match self {
+            Ecosystem::PyPI => Some("PYSEC-"),
+            Ecosystem::CratesIo => Some("RUSTSEC-"),
+            Ecosystem::Go => Some("GO-"),
+            _ => None,
+        }
+    }
+
     /// The form of a package name under which two names denote the same package.
     ///
     /// PyPI: PEP 503 (lower case, runs of `-`, `_`, `.` become one `-`). NuGet and

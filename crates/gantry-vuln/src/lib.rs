@@ -40,15 +40,17 @@
 //! normalised versions. `SEMVER` ranges use SemVer 2.0 precedence in every ecosystem.
 
 mod advisory;
+mod aliases;
 mod ecosystem;
 mod matching;
 mod severity;
 mod version;
 
 pub use advisory::{parse_advisory, Advisory, Affected, Event, Range, RangeKind, MAX_RECORD_BYTES};
+pub use aliases::merge_aliases;
 pub use ecosystem::Ecosystem;
 pub use matching::{match_advisory, Finding, MatchResult};
-pub use severity::Severity;
+pub use severity::{Severity, SeverityBasis};
 pub use version::compare;
 
 /// Why a record could not be read.

@@ -13,6 +13,9 @@ pub struct Finding {
     pub aliases: Vec<String>,
     pub summary: Option<String>,
     pub severity: Severity,
+    /// Where the severity comes from, such as `"GHSA-xxxx-xxxx-xxxx (CVSS v3.1)"`; `None`
+    /// when it is unknown.
+    pub severity_source: Option<String>,
     /// One readable line per `ECOSYSTEM`/`SEMVER` range of the package, such as
     /// `">=1.0, <1.2.3"` (intervals of one range joined by `" || "`); `"=V"` when the
     /// version matched only through the `versions` list.
@@ -313,6 +316,9 @@ pub fn match_advisory(
         aliases: advisory.aliases.clone(),
         summary: advisory.summary.clone(),
         severity: advisory.severity,
+        severity_source: advisory
+            .severity_basis
+            .map(|b| format!("{} ({})", advisory.id, b.label())),
         affected_ranges,
         fixed_versions,
         references: advisory.references.clone(),

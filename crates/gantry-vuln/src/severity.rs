@@ -80,6 +80,52 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Where an advisory's rating comes from, in order of trust: a CVSS vector is computed from
+/// the vulnerability's properties, a database rating is an editor's word, a bare score is a
+/// number with no vector behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SeverityBasis {
+    CvssV4,
+    CvssV31,
+    CvssV30,
+    DatabaseRating,
+    Score,
+}
+
+impl SeverityBasis {
+    /// How a user reads it: `"CVSS v3.1"`, `"database rating"`, …
+    pub fn label(self) -> &'static str {
+        match self {
+            SeverityBasis::CvssV4 => "CVSS v4.0",
+            SeverityBasis::CvssV31 => "CVSS v3.1",
+            SeverityBasis::CvssV30 => "CVSS v3.0",
+            SeverityBasis::DatabaseRating => "database rating",
+            SeverityBasis::Score => "score",
+        }
+    }
+
+    /// Whether this is a CVSS vector (the preferred source when borrowing from aliases).
+    pub fn is_vector(self) -> bool {
+        matches!(
+            self,
+            SeverityBasis::CvssV4 | SeverityBasis::CvssV31 | SeverityBasis::CvssV30
+        )
+    }
+
+    pub(crate) fn of_vector(vector: &str) -> Option<Self> {
+        let v = vector.trim_start();
+        if v.starts_with("CVSS:4") {
+            Some(SeverityBasis::CvssV4)
+        } else if v.starts_with("CVSS:3.1") {
+            Some(SeverityBasis::CvssV31)
+        } else if v.starts_with("CVSS:3") {
+            Some(SeverityBasis::CvssV30)
+        } else {
+            None
+        }
+    }
+}
+
 /// The severity of a CVSS v3.0, v3.1 or v4.0 vector; `None` for anything else.
 pub(crate) fn from_cvss_vector(vector: &str) -> Option<Severity> {
     let parsed = cvss::Cvss::from_str(vector.trim()).ok()?;

@@ -63,38 +63,42 @@ pub(crate) async fn evaluate(
         .advisories_for(ecosystem.as_str(), &normalized)
         .await
         .map_err(|e| e.to_string())?;
-    let mut findings = Vec::new();
+    let mut matched = Vec::new();
     let mut indeterminate = Vec::new();
-    let mut max: Option<Severity> = None;
     for body in &bodies {
         let Ok(advisory) = gantry_vuln::parse_advisory(body.as_bytes()) else {
             continue;
         };
         match gantry_vuln::match_advisory(&advisory, ecosystem, name, version) {
-            MatchResult::Affected(finding) => {
-                if max.is_none_or(|m| finding.severity.rank() > m.rank()) {
-                    max = Some(finding.severity);
-                }
-                let json = serde_json::json!({
-                    "advisory_id": finding.advisory_id,
-                    "aliases": finding.aliases,
-                    "summary": finding.summary,
-                    "severity": finding.severity.as_str(),
-                    "affected_ranges": finding.affected_ranges,
-                    "fixed_versions": finding.fixed_versions,
-                    "references": finding.references,
-                });
-                findings.push((
-                    finding.advisory_id.clone(),
-                    finding.severity.as_str().to_owned(),
-                    json.to_string(),
-                ));
-            }
+            MatchResult::Affected(finding) => matched.push(finding),
             MatchResult::NotAffected => {}
             MatchResult::Indeterminate(reason) => {
                 indeterminate.push(format!("{}: {reason}", advisory.id));
             }
         }
+    }
+    let alias_records = alias_records(app, &matched).await?;
+    let mut findings = Vec::new();
+    let mut max: Option<Severity> = None;
+    for finding in gantry_vuln::merge_aliases(ecosystem, matched, &alias_records) {
+        if max.is_none_or(|m| finding.severity.rank() > m.rank()) {
+            max = Some(finding.severity);
+        }
+        let json = serde_json::json!({
+            "advisory_id": finding.advisory_id,
+            "aliases": finding.aliases,
+            "summary": finding.summary,
+            "severity": finding.severity.as_str(),
+            "severity_source": finding.severity_source,
+            "affected_ranges": finding.affected_ranges,
+            "fixed_versions": finding.fixed_versions,
+            "references": finding.references,
+        });
+        findings.push((
+            finding.advisory_id.clone(),
+            finding.severity.as_str().to_owned(),
+            json.to_string(),
+        ));
     }
     let ids: Vec<String> = findings.iter().map(|(id, _, _)| id.clone()).collect();
     let (status, reason) = if !findings.is_empty() {
@@ -185,6 +189,30 @@ pub(crate) async fn evaluate_contents(
         },
         ids,
     })
+}
+
+/// The stored records named as aliases by unrated findings, which may lend them a rating.
+async fn alias_records(
+    app: &App,
+    matched: &[gantry_vuln::Finding],
+) -> Result<Vec<gantry_vuln::Advisory>, String> {
+    let mut wanted: Vec<String> = matched
+        .iter()
+        .filter(|f| f.severity == Severity::Unknown)
+        .flat_map(|f| f.aliases.iter().cloned())
+        .filter(|id| !matched.iter().any(|m| &m.advisory_id == id))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let bodies = app
+        .db
+        .advisories_by_id(&wanted)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(bodies
+        .iter()
+        .filter_map(|b| gantry_vuln::parse_advisory(b.as_bytes()).ok())
+        .collect())
 }
 
 async fn scan(

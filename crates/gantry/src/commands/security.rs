@@ -175,11 +175,18 @@ pub(crate) async fn vulnerabilities(
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
+        // A rating borrowed from an alias says whose it is, so users can check it.
+        let source = v["severity_source"]
+            .as_str()
+            .filter(|s| !s.starts_with(v["advisory_id"].as_str().unwrap_or("?")))
+            .map(|s| format!(" (severity from {s})"))
+            .unwrap_or_default();
         println!(
-            "  {:<20} {:<8} {}{}{}",
+            "  {:<20} {:<8} {}{}{}{}",
             v["advisory_id"].as_str().unwrap_or("?"),
             v["severity"].as_str().unwrap_or("?"),
             v["summary"].as_str().unwrap_or(""),
+            source,
             if aliases.is_empty() {
                 String::new()
             } else {

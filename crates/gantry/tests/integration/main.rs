@@ -37,5 +37,6 @@ mod s3;
 mod scanning;
 mod security_summary;
 mod server;
+mod severity_aliases;
 mod upgrade;
 mod webhooks;
