@@ -5,6 +5,7 @@
 
 mod bind;
 mod events;
+mod exceptions;
 mod jobs;
 mod migrations;
 mod packages;
@@ -22,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use events::{audience, set_fan_out_job, AuditFilter, EventRow, NewEvent};
+pub use exceptions::{ExceptionRow, NewException};
 pub use jobs::{
     JobClaim, JobRow, NewJob, PostgresClaim, SqliteClaim, JOB_DEAD, JOB_QUEUED, JOB_RUNNING,
 };

@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_outbound.sql")),
     (11, include_str!("../migrations/0011_format_migrations.sql")),
     (12, include_str!("../migrations/0012_generation.sql")),
+    (
+        13,
+        include_str!("../migrations/0013_vulnerability_exceptions.sql"),
+    ),
 ];
 
 /// The change counter's triggers (the counter is core migration 12): every change to a table the servers cache from bumps

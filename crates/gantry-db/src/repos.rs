@@ -202,6 +202,7 @@ impl Db {
             "DELETE FROM webhooks WHERE repository_id = $1",
             "DELETE FROM upstream_cache WHERE upstream_id IN (SELECT id FROM upstreams WHERE repository_id = $1)",
             "DELETE FROM upstreams WHERE repository_id = $1",
+            "DELETE FROM vulnerability_exceptions WHERE repository_id = $1",
             "DELETE FROM package_vulnerabilities WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
             "DELETE FROM package_files WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
             "DELETE FROM package_tags WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",

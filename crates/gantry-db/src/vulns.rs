@@ -66,6 +66,8 @@ pub struct ScanResult {
     pub max_severity: Option<String>,
     /// (advisory id, severity, finding JSON).
     pub findings: Vec<(String, String, String)>,
+    /// Findings that count (those not excepted as `not_affected` or `fixed`).
+    pub num_vulnerabilities: usize,
 }
 
 impl Db {
@@ -289,7 +291,7 @@ impl Db {
         .bind(&result.status)
         .bind(result.reason.clone())
         .bind(result.max_severity.clone())
-        .bind(i64::try_from(result.findings.len()).unwrap_or(i64::MAX))
+        .bind(i64::try_from(result.num_vulnerabilities).unwrap_or(i64::MAX))
         .bind(now_millis())
         .bind(package.id)
         .execute(&mut *tx)

@@ -12,6 +12,7 @@ mod jobs;
 mod middleware;
 mod policy;
 mod router;
+mod vex;
 mod vulndb;
 
 // The shared toolkit, under the names the server's modules have always used.
@@ -57,6 +58,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let _ = app.bound_url.set(format!("http://{addr}"));
     let workers = jobs::start_workers(&app, app.config.workers, "server");
     vulndb::schedule_sync(&app).await?;
+    vex::schedule_expiry(&app).await?;
     spawn_temporary_sweep(&app);
     // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
     println!("gantry listening on http://{addr}");

@@ -56,6 +56,7 @@ pub(crate) async fn input(
         .await?
         .iter()
         .filter_map(|f| serde_json::from_str(&f.finding).ok())
+        .filter(crate::vex::counts)
         .collect();
     Ok(serde_json::json!({
         "package": render::package(&base, package),

@@ -117,6 +117,10 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::policies::simulate))
         .routes(routes!(api::rules::create_rule, api::rules::list_rules))
         .routes(routes!(api::rules::delete_rule))
+        .routes(routes!(api::exceptions::list_namespace))
+        .routes(routes!(api::exceptions::create, api::exceptions::list_repo))
+        .routes(routes!(api::exceptions::delete))
+        .routes(routes!(api::exceptions::openvex))
         .routes(routes!(api::policies::tags))
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod access;
+mod exceptions;
 mod policy;
 
 pub(crate) use access::{
@@ -13,6 +14,7 @@ pub(crate) use access::{
     TokensCommand, UsersCommand, WebhookCreateArgs, WebhookDelivery, WebhookUpdateArgs,
     WebhooksCommand,
 };
+pub(crate) use exceptions::{ExceptArgs, ExceptionsCommand, VulnerabilitiesArgs};
 pub(crate) use policy::{
     PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
     SecurityCommand, TagsCommand, VulndbCommand,
@@ -139,17 +141,9 @@ pub(crate) enum Command {
     /// The vulnerability database.
     #[command(subcommand)]
     Vulndb(VulndbCommand),
-    /// List a package's vulnerabilities.
-    Vulnerabilities {
-        /// OWNER/REPO/SLUG
-        package: String,
-        /// Comma-separated severities to show, e.g. high,critical.
-        #[arg(long)]
-        severity: Option<String>,
-        /// Only advisories with a fixed version.
-        #[arg(long)]
-        fixable: bool,
-    },
+    /// List a package's vulnerabilities (OWNER/REPO/SLUG), or manage exceptions (VEX):
+    /// except, exceptions, withdraw, openvex.
+    Vulnerabilities(VulnerabilitiesArgs),
     /// Rescan a package for vulnerabilities.
     Scan(PackageRef),
     /// Security summaries.

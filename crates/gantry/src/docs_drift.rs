@@ -204,7 +204,16 @@ fn resolve(words: &[String]) -> Result<Vec<String>, String> {
         if subs.is_empty() {
             return Ok(path);
         }
-        let skip = if path.is_empty() {
+        // A command whose arguments and subcommands are alternatives (`vulnerabilities
+        // PACKAGE` or `vulnerabilities except …`): a first word that is no subcommand is the
+        // argument form, the command itself.
+        if cmd.is_args_conflicts_with_subcommands_set() {
+            match rest.first() {
+                Some(w) if cmd.find_subcommand(w).is_some() => {}
+                _ => return Ok(path),
+            }
+        }
+        let skip = if path.is_empty() || cmd.is_args_conflicts_with_subcommands_set() {
             0
         } else {
             cmd.get_positionals().count()

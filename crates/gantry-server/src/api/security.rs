@@ -99,6 +99,10 @@ pub(crate) struct FindingsParams {
     /// Only advisories with a fixed version.
     #[serde(default)]
     pub(crate) fixable: bool,
+    /// Also list findings excepted as `not_affected` or `fixed` (each carries its
+    /// `exception`); they are left out by default, as they are from the counts.
+    #[serde(default)]
+    pub(crate) include_excepted: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -135,6 +139,7 @@ pub(crate) async fn vulnerabilities(
                 .is_none_or(|w| Severity::parse(&f.severity).is_some_and(|s| w.contains(&s)))
         })
         .filter_map(|f| serde_json::from_str::<serde_json::Value>(&f.finding).ok())
+        .filter(|f| params.include_excepted || crate::vex::counts(f))
         .filter(|f| {
             !params.fixable
                 || f["fixed_versions"]
@@ -336,6 +341,7 @@ async fn list_packages(
                     })
                 })
                 .filter_map(|f| serde_json::from_str::<serde_json::Value>(&f.finding).ok())
+                .filter(crate::vex::counts)
                 .filter(|f| {
                     f["fixed_versions"]
                         .as_array()

@@ -53,6 +53,7 @@ pub(crate) async fn evaluate(
                 )),
                 max_severity: None,
                 findings: Vec::new(),
+                num_vulnerabilities: 0,
             },
             ids: Vec::new(),
         });
@@ -113,6 +114,7 @@ pub(crate) async fn evaluate(
             status: status.into(),
             reason,
             max_severity: Some(max.map_or("none", Severity::as_str).to_owned()),
+            num_vulnerabilities: findings.len(),
             findings,
         },
         ids,
@@ -185,6 +187,7 @@ pub(crate) async fn evaluate_contents(
             status: status.into(),
             reason,
             max_severity: Some(max.map_or("none", Severity::as_str).to_owned()),
+            num_vulnerabilities: findings.len(),
             findings,
         },
         ids,
@@ -278,6 +281,7 @@ async fn scan(
                 reason: Some(format!("{} packages are not scanned", package.format)),
                 max_severity: None,
                 findings: Vec::new(),
+                num_vulnerabilities: 0,
             },
             ids: Vec::new(),
         },
@@ -298,6 +302,22 @@ async fn scan(
             }
         }
     };
+    let mut scanned = scanned;
+    let exceptions = db
+        .repository_exceptions(package.repository_id)
+        .await
+        .map_err(JobError::retry)?;
+    let excepted = crate::vex::apply(
+        &mut scanned.result,
+        &exceptions,
+        &crate::vex::Target {
+            slug_perm: &package.slug_perm,
+            name: &package.name,
+            version: &package.version,
+            ecosystem,
+        },
+        gantry_core::time::now_millis(),
+    );
     let new: Vec<&String> = scanned
         .ids
         .iter()
@@ -311,7 +331,8 @@ async fn scan(
     event.context = serde_json::json!({
         "security_scan_status": scanned.result.status,
         "max_severity": scanned.result.max_severity,
-        "num_vulnerabilities": scanned.ids.len(),
+        "num_vulnerabilities": scanned.result.num_vulnerabilities,
+        "excepted_advisories": excepted,
         "new_advisories": new,
         "resolved_advisories": resolved,
         "reason": payload.reason,

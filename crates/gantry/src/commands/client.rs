@@ -195,13 +195,8 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         Command::Audit(args) => super::access::audit(&client(global)?, args, json).await?,
         Command::Upstream(args) => super::webhooks::upstream(global, args, json).await?,
         Command::Vulndb(cmd) => super::security::vulndb(&client(global)?, cmd, json).await?,
-        Command::Vulnerabilities {
-            package,
-            severity,
-            fixable,
-        } => {
-            super::security::vulnerabilities(&client(global)?, &package, severity, fixable, json)
-                .await?;
+        Command::Vulnerabilities(args) => {
+            super::exceptions::run(&client(global)?, args, json).await?;
         }
         Command::Scan(r) => super::security::scan(&client(global)?, &r.package, json).await?,
         Command::Security(crate::cli::SecurityCommand::Summary {

@@ -2,6 +2,7 @@
 
 mod access;
 mod client;
+mod exceptions;
 mod packages;
 mod policy;
 mod policy_examples;

@@ -133,10 +133,14 @@ pub(crate) async fn vulnerabilities(
     package: &str,
     severity: Option<String>,
     fixable: bool,
+    include_excepted: bool,
     json: bool,
 ) -> anyhow::Result<()> {
     let (owner, repo, slug) = split_package(package)?;
     let mut query = Vec::new();
+    if include_excepted {
+        query.push(("include_excepted", "true".to_owned()));
+    }
     if let Some(s) = severity {
         query.push(("severity", s));
     }
@@ -181,11 +185,25 @@ pub(crate) async fn vulnerabilities(
             .filter(|s| !s.starts_with(v["advisory_id"].as_str().unwrap_or("?")))
             .map(|s| format!(" (severity from {s})"))
             .unwrap_or_default();
+        let exception = v["exception"]["status"]
+            .as_str()
+            .map(|s| {
+                format!(
+                    " EXCEPTED {s}{} (exception {})",
+                    v["exception"]["justification"]
+                        .as_str()
+                        .map(|j| format!(": {j}"))
+                        .unwrap_or_default(),
+                    v["exception"]["id"]
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "  {:<20} {:<8} {}{}{}{}",
+            "  {:<20} {:<8} {}{}{}{}{}",
             v["advisory_id"].as_str().unwrap_or("?"),
             v["severity"].as_str().unwrap_or("?"),
             v["summary"].as_str().unwrap_or(""),
+            exception,
             source,
             if aliases.is_empty() {
                 String::new()

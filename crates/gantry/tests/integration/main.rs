@@ -39,4 +39,5 @@ mod security_summary;
 mod server;
 mod severity_aliases;
 mod upgrade;
+mod vex;
 mod webhooks;
