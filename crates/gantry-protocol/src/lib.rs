@@ -1,6 +1,6 @@
 //! The toolkit every format's protocol is built on, and the state they share: the
 //! application ([`app::App`]), callers and their authorisation ([`auth`], [`access`],
-//! [`repo`]), errors in the REST envelope and in each client's shape ([`error`],
+//! [`repo`], and the path extractors of [`extract`]), errors in the REST envelope and in each client's shape ([`error`],
 //! [`client_error`]), file serving with ETag, Range, quarantine and entitlements
 //! ([`serve`]), the upstream HTTP client and tee-into-cache ([`upstream`]), the ingest
 //! pipeline and its jobs ([`ingest`], [`pipeline`]), and format registration ([`plugin`]).
@@ -14,6 +14,7 @@ pub mod caches;
 pub mod client_error;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod index_cache;
 pub mod ingest;
 pub mod limiter;
