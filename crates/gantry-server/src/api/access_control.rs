@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tokens::{expiry, CreatedToken};
-use super::Api;
+use super::{Api, OwnerPath};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::bootstrap::new_token_secret;
@@ -336,18 +336,27 @@ async fn team_and_user(
     Ok((team, user))
 }
 
+/// The `{team}` and `{user}` of a team membership's route.
+#[derive(Deserialize)]
+pub(crate) struct TeamMember {
+    team: String,
+    user: String,
+}
+
 /// Adds a user to a team. Needs admin on the namespace.
 #[utoipa::path(put, path = "/api/v1/teams/{owner}/{team}/members/{user}", tag = "access",
     params(("owner" = String, Path), ("team" = String, Path), ("user" = String, Path)),
     responses((status = 204, description = "added"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn add_member(
     Api { app, caller }: Api,
-    ApiPath((owner, team, user)): ApiPath<(String, String, String)>,
+    OwnerPath { owner }: OwnerPath,
+    ApiPath(TeamMember { team, user }): ApiPath<TeamMember>,
 ) -> AppResult<StatusCode> {
-    let (team, user) = team_and_user(&app, &caller, &owner, &team, &user).await?;
+    let owner = owner.as_str();
+    let (team, user) = team_and_user(&app, &caller, owner, &team, &user).await?;
     app.db.add_team_member(team.id, user.id).await?;
     let mut event = caller.event(EventType::TeamMemberAdded);
-    event.namespace = Some(owner);
+    event.namespace = Some(owner.to_owned());
     event.context = serde_json::json!({ "team": team.reference(), "user": user.reference() });
     app.db.record_event(&event).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -359,9 +368,11 @@ pub(crate) async fn add_member(
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn remove_member(
     Api { app, caller }: Api,
-    ApiPath((owner, team, user)): ApiPath<(String, String, String)>,
+    OwnerPath { owner }: OwnerPath,
+    ApiPath(TeamMember { team, user }): ApiPath<TeamMember>,
 ) -> AppResult<StatusCode> {
-    let (team, user) = team_and_user(&app, &caller, &owner, &team, &user).await?;
+    let owner = owner.as_str();
+    let (team, user) = team_and_user(&app, &caller, owner, &team, &user).await?;
     if !app.db.remove_team_member(team.id, user.id).await? {
         return Err(AppError::NotFound(format!(
             "{} is not a member of {}",
@@ -370,7 +381,7 @@ pub(crate) async fn remove_member(
         )));
     }
     let mut event = caller.event(EventType::TeamMemberRemoved);
-    event.namespace = Some(owner);
+    event.namespace = Some(owner.to_owned());
     event.context = serde_json::json!({ "team": team.reference(), "user": user.reference() });
     app.db.record_event(&event).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -24,6 +24,9 @@ use axum::http::request::Parts;
 use gantry_core::EventType;
 use gantry_db::{NewEvent, RepoRow};
 
+pub(crate) use gantry_protocol::extract::{
+    op, IdParam, NameParam, OwnerPath, PackageAt, PackagePath, Repo, RepoPath,
+};
 pub(crate) use gantry_protocol::repo::{load_package, load_repo, parse_destination};
 
 use crate::app::App;

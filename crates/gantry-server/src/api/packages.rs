@@ -6,11 +6,11 @@ use gantry_db::PromotionMode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{load_package, load_repo, parse_destination, Api};
+use super::{load_repo, op, parse_destination, Api, PackageAt, PackagePath, Repo};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use crate::error::{ApiJson, ApiQuery, AppError, AppResult, ErrorBody};
 use crate::jobs::sync::sync_job;
 use crate::render::{self, BaseUrl};
 
@@ -37,12 +37,11 @@ pub(crate) struct ListParams {
                        ("X-Pagination-Page" = i64), ("X-Pagination-PageTotal" = i64))),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
-    Api { app, caller }: Api,
+    Api { app, .. }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
+    repo: Repo<op::Read>,
 ) -> AppResult<(HeaderMap, ApiJson<Vec<Package>>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let page = params.page.unwrap_or(1);
     let page_size = params.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE).contains(&page) {
@@ -80,12 +79,9 @@ pub(crate) async fn list(
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
     responses((status = 200, body = Package), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    PackageAt { package, .. }: PackageAt<op::Read>,
 ) -> AppResult<ApiJson<Package>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let package = load_package(&app, &repo, &slug).await?;
     Ok(ApiJson(render::package(&base, &package)))
 }
 
@@ -109,11 +105,8 @@ pub(crate) struct SyncStatusResponse {
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
     responses((status = 200, body = SyncStatusResponse), (status = 404, body = ErrorBody)))]
 pub(crate) async fn status(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    PackageAt { package: p, .. }: PackageAt<op::Read>,
 ) -> AppResult<ApiJson<SyncStatusResponse>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let p = load_package(&app, &repo, &slug).await?;
     let sync_status = p.sync_status;
     Ok(ApiJson(SyncStatusResponse {
         slug_perm: p.slug_perm.clone(),
@@ -135,11 +128,9 @@ pub(crate) async fn status(
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path)),
     responses((status = 200, body = Vec<Event>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn events(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    Api { app, .. }: Api,
+    PackageAt { package, .. }: PackageAt<op::Read>,
 ) -> AppResult<ApiJson<Vec<Event>>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let package = load_package(&app, &repo, &slug).await?;
     let trail = app.db.package_trail(&package.slug_perm).await?;
     Ok(ApiJson(trail.into_iter().map(render::event).collect()))
 }
@@ -159,7 +150,7 @@ async fn promote(
     app: &App,
     caller: &Caller,
     base: &BaseUrl,
-    (owner, repo, slug): (String, String, String),
+    path: PackagePath,
     body: PromoteRequest,
     mode: PromotionMode,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
@@ -168,8 +159,8 @@ async fn promote(
         PromotionMode::Copy => Op::Read,
         PromotionMode::Move => Op::MoveOut,
     };
-    let source = load_repo(app, caller, &owner, &repo, needed).await?;
-    let package = load_package(app, &source, &slug).await?;
+    let (source, package) = path.load(app, caller, needed).await?;
+    let slug = &package.slug_perm;
     if package.state() == PackageState::Deleted {
         return Err(AppError::Conflict(format!(
             "package {slug} is deleted; restore it before promoting it"
@@ -190,7 +181,7 @@ async fn promote(
             package.sync_status
         )));
     }
-    let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
+    let (dest_owner, dest_name) = parse_destination(&source.namespace, &body.destination)?;
     let dest = load_repo(app, caller, dest_owner, dest_name, Op::CopyInto)
         .await
         .map_err(|e| match e {
@@ -237,7 +228,7 @@ async fn promote(
 pub(crate) async fn copy(
     Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: PackagePath,
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
     promote(&app, &caller, &base, path, body, PromotionMode::Copy).await
@@ -253,7 +244,7 @@ pub(crate) async fn copy(
 pub(crate) async fn move_(
     Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath(path): ApiPath<(String, String, String)>,
+    path: PackagePath,
     ApiJson(body): ApiJson<PromoteRequest>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
     promote(&app, &caller, &base, path, body, PromotionMode::Move).await
@@ -268,13 +259,12 @@ pub(crate) async fn move_(
 pub(crate) async fn resync(
     Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    PackageAt { package, .. }: PackageAt<op::Resync>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Resync).await?;
-    let package = load_package(&app, &repo, &slug).await?;
     if package.state() == PackageState::Deleted {
         return Err(AppError::Conflict(format!(
-            "package {slug} is deleted; restore it before resyncing it"
+            "package {} is deleted; restore it before resyncing it",
+            package.slug_perm
         )));
     }
     let updated = app
@@ -308,11 +298,10 @@ pub(crate) struct QuarantineRequest {
 pub(crate) async fn quarantine(
     Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    path: PackagePath,
     ApiJson(body): ApiJson<QuarantineRequest>,
 ) -> AppResult<ApiJson<Package>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Quarantine).await?;
-    let package = load_package(&app, &repo, &slug).await?;
+    let (_, package) = path.load(&app, &caller, Op::Quarantine).await?;
     let reason = body.reason.filter(|r| !r.trim().is_empty());
     if reason
         .as_deref()
@@ -337,7 +326,8 @@ pub(crate) async fn quarantine(
     };
     if package.state() != from {
         return Err(AppError::Conflict(format!(
-            "package {slug} is {}, not {}",
+            "package {} is {}, not {}",
+            package.slug_perm,
             package.state(),
             from
         )));
@@ -379,11 +369,10 @@ fn yes() -> bool {
 pub(crate) async fn yank(
     Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    path: PackagePath,
     ApiJson(body): ApiJson<YankRequest>,
 ) -> AppResult<ApiJson<Package>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Yank).await?;
-    let package = load_package(&app, &repo, &slug).await?;
+    let (_, package) = path.load(&app, &caller, Op::Yank).await?;
     if body
         .reason
         .as_deref()
@@ -413,13 +402,12 @@ pub(crate) async fn yank(
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    PackageAt { package, .. }: PackageAt<op::Delete>,
 ) -> AppResult<StatusCode> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Delete).await?;
-    let package = load_package(&app, &repo, &slug).await?;
     if package.state() == PackageState::Deleted {
         return Err(AppError::NotFound(format!(
-            "package {slug} is already deleted"
+            "package {} is already deleted",
+            package.slug_perm
         )));
     }
     app.db
@@ -442,12 +430,13 @@ pub(crate) async fn delete(
 pub(crate) async fn restore(
     Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    PackageAt { package, .. }: PackageAt<op::Delete>,
 ) -> AppResult<ApiJson<Package>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Delete).await?;
-    let package = load_package(&app, &repo, &slug).await?;
     if package.state() != PackageState::Deleted {
-        return Err(AppError::Conflict(format!("package {slug} is not deleted")));
+        return Err(AppError::Conflict(format!(
+            "package {} is not deleted",
+            package.slug_perm
+        )));
     }
     let mut restored = app
         .db

@@ -9,7 +9,7 @@ use gantry_db::{PolicyRow, PolicyUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{load_package, load_repo, parse_destination, Api};
+use super::{load_package, load_repo, parse_destination, Api, OwnerPath, PackagePath};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -222,17 +222,25 @@ pub(crate) async fn list(
     Ok(ApiJson(rows.iter().map(render_policy).collect()))
 }
 
+/// The `{policy}` of a policy's routes: its name or id.
+#[derive(Deserialize)]
+pub(crate) struct PolicyParam {
+    policy: String,
+}
+
 /// One policy, by name or id.
 #[utoipa::path(get, path = "/api/v1/policies/{owner}/{policy}", tag = "policies",
     params(("owner" = String, Path), ("policy" = String, Path, description = "name or id")),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
     Api { app, caller }: Api,
-    ApiPath((owner, policy)): ApiPath<(String, String)>,
+    OwnerPath { owner }: OwnerPath,
+    ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
 ) -> AppResult<ApiJson<Policy>> {
-    namespace(&app, &caller, &owner, Privilege::Read).await?;
+    let owner = owner.as_str();
+    namespace(&app, &caller, owner, Privilege::Read).await?;
     Ok(ApiJson(render_policy(
-        &load_policy(&app, &owner, &policy).await?,
+        &load_policy(&app, owner, &policy).await?,
     )))
 }
 
@@ -244,11 +252,13 @@ pub(crate) async fn get(
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
     Api { app, caller }: Api,
-    ApiPath((owner, policy)): ApiPath<(String, String)>,
+    OwnerPath { owner }: OwnerPath,
+    ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
     ApiJson(body): ApiJson<UpdatePolicy>,
 ) -> AppResult<ApiJson<Policy>> {
-    namespace(&app, &caller, &owner, Privilege::Admin).await?;
-    let row = load_policy(&app, &owner, &policy).await?;
+    let owner = owner.as_str();
+    namespace(&app, &caller, owner, Privilege::Admin).await?;
+    let row = load_policy(&app, owner, &policy).await?;
     if let Some(rego) = &body.rego {
         compile(rego).await?;
     }
@@ -271,7 +281,7 @@ pub(crate) async fn update(
     audit(
         &app,
         &caller,
-        &owner,
+        owner,
         EventType::PolicyUpdated,
         serde_json::json!({ "policy": updated.name, "version": updated.version, "enabled": updated.enabled != 0 }),
     )
@@ -285,15 +295,17 @@ pub(crate) async fn update(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
     Api { app, caller }: Api,
-    ApiPath((owner, policy)): ApiPath<(String, String)>,
+    OwnerPath { owner }: OwnerPath,
+    ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
 ) -> AppResult<StatusCode> {
-    namespace(&app, &caller, &owner, Privilege::Admin).await?;
-    let row = load_policy(&app, &owner, &policy).await?;
+    let owner = owner.as_str();
+    namespace(&app, &caller, owner, Privilege::Admin).await?;
+    let row = load_policy(&app, owner, &policy).await?;
     app.db.delete_policy(row.id).await?;
     audit(
         &app,
         &caller,
-        &owner,
+        owner,
         EventType::PolicyDeleted,
         serde_json::json!({ "policy": row.name, "version": row.version }),
     )
@@ -348,11 +360,13 @@ pub(crate) struct SimulateResult {
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn simulate(
     Api { app, caller }: Api,
-    ApiPath((owner, policy)): ApiPath<(String, String)>,
+    OwnerPath { owner }: OwnerPath,
+    ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
     ApiJson(body): ApiJson<SimulateRequest>,
 ) -> AppResult<ApiJson<SimulateResult>> {
-    namespace(&app, &caller, &owner, Privilege::Read).await?;
-    let row = load_policy(&app, &owner, &policy).await?;
+    let owner = owner.as_str();
+    namespace(&app, &caller, owner, Privilege::Read).await?;
+    let row = load_policy(&app, owner, &policy).await?;
     let source = match body.rego {
         Some(rego) => {
             compile(&rego).await?;
@@ -362,12 +376,12 @@ pub(crate) async fn simulate(
     };
     let repos = match &body.repository {
         Some(name) => {
-            let (o, r) = parse_destination(&owner, name)?;
+            let (o, r) = parse_destination(owner, name)?;
             vec![load_repo(&app, &caller, o, r, Op::Read).await?]
         }
         None => app
             .db
-            .list_repos(&owner)
+            .list_repos(owner)
             .await?
             .into_iter()
             .filter(|r| caller.may(r, Op::Read))
@@ -375,7 +389,7 @@ pub(crate) async fn simulate(
     };
     let destination = match &body.destination {
         Some(d) => {
-            let (o, r) = parse_destination(&owner, d)?;
+            let (o, r) = parse_destination(owner, d)?;
             Some(load_repo(&app, &caller, o, r, Op::Read).await?)
         }
         None => None,
@@ -448,11 +462,10 @@ pub(crate) struct TagsRequest {
 pub(crate) async fn tags(
     Api { app, caller }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    path: PackagePath,
     ApiJson(body): ApiJson<TagsRequest>,
 ) -> AppResult<ApiJson<gantry_core::Package>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Tag).await?;
-    let package = load_package(&app, &repo, &slug).await?;
+    let (repo, package) = path.load(&app, &caller, Op::Tag).await?;
     if body.add.len() + body.remove.len() > MAX_TAGS {
         return Err(AppError::BadRequest(format!(
             "at most {MAX_TAGS} tags at once"
@@ -465,6 +478,6 @@ pub(crate) async fn tags(
     app.db
         .update_tags(&package, &body.add, &body.remove, &event)
         .await?;
-    let package = load_package(&app, &repo, &slug).await?;
+    let package = load_package(&app, &repo, &package.slug_perm).await?;
     Ok(ApiJson(render::package(&base, &package)))
 }

@@ -6,8 +6,7 @@ use gantry_db::RepoUpdate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::load_repo;
-use super::Api;
+use super::{op, Api, Repo, RepoPath};
 use crate::access::Op;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
@@ -184,18 +183,18 @@ pub(crate) async fn list(
     responses((status = 200, body = Repository), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
     Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
 ) -> AppResult<ApiJson<Repository>> {
     // For its admins, reading a repository is administration, which address rules never block.
     let op = if caller
-        .granted(&owner, Some(&repo))
+        .granted(path.owner.as_str(), Some(path.repo.as_str()))
         .is_some_and(|g| g.covers(Privilege::Admin))
     {
         Op::Admin
     } else {
         Op::Read
     };
-    let row = load_repo(&app, &caller, &owner, &repo, op).await?;
+    let row = path.load(&app, &caller, op).await?;
     Ok(ApiJson(render::repository(&row, is_admin(&caller, &row))))
 }
 
@@ -207,10 +206,10 @@ pub(crate) async fn get(
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
     Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
     ApiJson(body): ApiJson<UpdateRepository>,
 ) -> AppResult<ApiJson<Repository>> {
-    let row = load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;
+    let row = path.load(&app, &caller, Op::Admin).await?;
     if let Some(d) = &body.description {
         check_description(d)?;
     }
@@ -233,7 +232,7 @@ pub(crate) async fn update(
         )
         .await?;
     let mut event = caller.event(EventType::RepositoryUpdated);
-    event.namespace = Some(owner);
+    event.namespace = Some(updated.namespace.clone());
     event.repository = Some(updated.slug());
     event.context = serde_json::json!({
         "description": body.description, "private": body.private,
@@ -251,13 +250,12 @@ pub(crate) async fn update(
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn delete(
     Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<DeleteParams>,
+    row: Repo<op::Admin>,
 ) -> AppResult<StatusCode> {
-    let row = load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;
     app.db.delete_repo(row.id, params.force).await?;
     let mut event = caller.event(EventType::RepositoryDeleted);
-    event.namespace = Some(owner);
+    event.namespace = Some(row.namespace.clone());
     event.repository = Some(row.slug());
     event.context = serde_json::json!({ "force": params.force });
     app.db.record_event(&event).await?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::policies::{check_name, compile, yes};
-use super::{load_repo, parse_destination, repo_event, Api};
+use super::{load_repo, op, parse_destination, repo_event, Api, NameParam, Repo, RepoPath};
 use crate::access::Op;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
@@ -84,10 +84,10 @@ fn render_rule(r: &RuleRow) -> Rule {
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_rule(
     Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
     ApiJson(body): ApiJson<CreateRule>,
 ) -> AppResult<(StatusCode, ApiJson<Rule>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
+    let repo = path.load(&app, &caller, Op::Policies).await?;
     check_name("rule", &body.name)?;
     if !matches!(
         body.on_event.as_str(),
@@ -122,7 +122,7 @@ pub(crate) async fn create_rule(
             ))
         }
     };
-    let (dest_owner, dest_name) = parse_destination(&owner, &body.destination)?;
+    let (dest_owner, dest_name) = parse_destination(&repo.namespace, &body.destination)?;
     let dest = load_repo(&app, &caller, dest_owner, dest_name, Op::CopyInto).await?;
     if dest.id == repo.id {
         return Err(AppError::BadRequest(
@@ -160,10 +160,9 @@ pub(crate) async fn create_rule(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Rule>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_rules(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    Api { app, .. }: Api,
+    repo: Repo<op::Read>,
 ) -> AppResult<ApiJson<Vec<Rule>>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let rows = app.db.list_rules(repo.id, None).await?;
     Ok(ApiJson(rows.iter().map(render_rule).collect()))
 }
@@ -174,9 +173,9 @@ pub(crate) async fn list_rules(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete_rule(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, name)): ApiPath<(String, String, String)>,
+    ApiPath(NameParam { name }): ApiPath<NameParam>,
+    repo: Repo<op::Policies>,
 ) -> AppResult<StatusCode> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Policies).await?;
     if !app.db.delete_rule(repo.id, &name).await? {
         return Err(AppError::NotFound(format!(
             "rule {name} not found in {}",

@@ -12,8 +12,7 @@ use gantry_core::{OwnerName, Package, Privilege, ScanStatus, Severity};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{load_package, load_repo, Api};
-use crate::access::Op;
+use super::{load_package, op, Api, PackageAt, Repo};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
@@ -123,12 +122,10 @@ pub(crate) struct VulnerabilityReport {
     params(("owner" = String, Path), ("repo" = String, Path), ("slug_perm" = String, Path), FindingsParams),
     responses((status = 200, body = VulnerabilityReport), (status = 404, body = ErrorBody)))]
 pub(crate) async fn vulnerabilities(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    Api { app, .. }: Api,
     ApiQuery(params): ApiQuery<FindingsParams>,
+    PackageAt { package: p, .. }: PackageAt<op::Read>,
 ) -> AppResult<ApiJson<VulnerabilityReport>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
-    let p = load_package(&app, &repo, &slug).await?;
     let wanted = parse_severities(params.severity.as_deref())?;
     let findings = app.db.package_findings(p.id).await?;
     let vulnerabilities = findings
@@ -164,17 +161,15 @@ pub(crate) async fn vulnerabilities(
     responses((status = 202, body = Package), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn scan(
-    Api { app, caller }: Api,
+    Api { app, .. }: Api,
     base: BaseUrl,
-    ApiPath((owner, repo, slug)): ApiPath<(String, String, String)>,
+    PackageAt { repo, package: p }: PackageAt<op::Resync>,
 ) -> AppResult<(StatusCode, ApiJson<Package>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Resync).await?;
-    let p = load_package(&app, &repo, &slug).await?;
     app.db
         .queue_scans(&[(p.id, crate::jobs::scan::scan_job(&p.slug_perm, "rescan"))])
         .await?;
     app.wake_workers();
-    let p = load_package(&app, &repo, &slug).await?;
+    let p = load_package(&app, &repo, &p.slug_perm).await?;
     Ok((StatusCode::ACCEPTED, ApiJson(render::package(&base, &p))))
 }
 
@@ -397,11 +392,10 @@ async fn summary(
     responses((status = 200, body = SecuritySummary), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn repo_summary(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    Api { app, .. }: Api,
     ApiQuery(params): ApiQuery<SummaryParams>,
+    repo: Repo<op::Read>,
 ) -> AppResult<ApiJson<SecuritySummary>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let result = summary(
         &app,
         repo.slug(),

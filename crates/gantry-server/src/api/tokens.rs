@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access_control::resolve_principal;
-use super::{repo_event, Api};
+use super::{op, repo_event, Api, Repo, RepoPath};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::{Caller, ENTITLEMENT};
@@ -367,10 +367,10 @@ pub(crate) struct CreateEntitlement {
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn create_entitlement(
     Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
     ApiJson(body): ApiJson<CreateEntitlement>,
 ) -> AppResult<(StatusCode, ApiJson<CreatedToken>)> {
-    let repo = super::load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;
+    let repo = path.load(&app, &caller, Op::Admin).await?;
     if body
         .max_downloads
         .is_some_and(|n| !(1..=1_000_000_000).contains(&n))
@@ -432,10 +432,9 @@ pub(crate) async fn create_entitlement(
     responses((status = 200, body = Vec<TokenInfo>), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_entitlements(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    Api { app, .. }: Api,
+    repo: Repo<op::Admin>,
 ) -> AppResult<ApiJson<Vec<TokenInfo>>> {
-    let repo = super::load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;
     let rows = app
         .db
         .list_tokens(&repo.namespace, Some(&repo.name), Some(ENTITLEMENT))

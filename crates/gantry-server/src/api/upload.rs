@@ -11,9 +11,8 @@ use gantry_formats::Declared;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::load_repo;
 use super::Api;
-use crate::access::Op;
+use super::{op, Repo};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
@@ -81,15 +80,20 @@ pub(crate) async fn upload(
     Api { app, caller }: Api,
     base: BaseUrl,
     headers: HeaderMap,
-    ApiPath((owner, repo, format)): ApiPath<(String, String, String)>,
+    ApiPath(FormatParam { format }): ApiPath<FormatParam>,
     ApiQuery(params): ApiQuery<UploadParams>,
+    // Taken as a result so that a refusal, like any error of an upload, closes the connection.
+    repo: Result<Repo<op::Push>, AppError>,
     body: Body,
 ) -> Response {
-    let result = upload_inner(
-        app, caller, base, headers, owner, repo, format, params, body,
-    )
-    .await;
+    let result = upload_inner(app, caller, base, headers, repo, format, params, body).await;
     crate::error::close_on_error(result, IntoResponse::into_response)
+}
+
+/// The `{format}` an upload is for.
+#[derive(Deserialize)]
+pub(crate) struct FormatParam {
+    format: String,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -98,13 +102,12 @@ async fn upload_inner(
     caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
-    owner: String,
-    repo: String,
+    repo: AppResult<Repo<op::Push>>,
     format: String,
     params: UploadParams,
     body: Body,
 ) -> AppResult<(StatusCode, HeaderMap, ApiJson<Package>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Push).await?;
+    let repo = repo?;
     let format_impl = app.formats.get(&format).ok_or_else(|| {
         AppError::BadRequest(format!(
             "unknown format '{format}' (known: {})",

@@ -7,7 +7,7 @@ use gantry_db::{NewUpstream, RepoRow, UpstreamRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::load_repo;
+use super::{op, IdParam, Repo, RepoPath};
 use super::{repo_event, Api};
 use crate::access::Op;
 use crate::app::App;
@@ -110,10 +110,10 @@ async fn audit(
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
     Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
     ApiJson(body): ApiJson<CreateUpstream>,
 ) -> AppResult<(StatusCode, ApiJson<Upstream>)> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
+    let repo = path.load(&app, &caller, Op::Upstreams).await?;
     let formats = crate::plugin::plugins().with_upstreams();
     if !formats.contains(&body.format.as_str()) {
         return Err(AppError::BadRequest(format!(
@@ -183,10 +183,9 @@ pub(crate) async fn create(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Upstream>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    Api { app, .. }: Api,
+    repo: Repo<op::Upstreams>,
 ) -> AppResult<ApiJson<Vec<Upstream>>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
     let rows = app.db.list_upstreams(repo.id, None).await?;
     Ok(ApiJson(rows.iter().map(render).collect()))
 }
@@ -204,10 +203,10 @@ async fn load(app: &App, repo: &RepoRow, id: i64) -> AppResult<UpstreamRow> {
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = Upstream), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    Api { app, .. }: Api,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Upstreams>,
 ) -> AppResult<ApiJson<Upstream>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
     Ok(ApiJson(render(&load(&app, &repo, id).await?)))
 }
 
@@ -217,9 +216,9 @@ pub(crate) async fn get(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Upstreams>,
 ) -> AppResult<StatusCode> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Upstreams).await?;
     let row = load(&app, &repo, id).await?;
     app.db.delete_upstream(id).await?;
     audit(&app, &caller, &repo, EventType::UpstreamDeleted, &row).await?;

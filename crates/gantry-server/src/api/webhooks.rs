@@ -9,8 +9,7 @@ use gantry_db::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::load_repo;
-use super::{repo_event, Api};
+use super::{op, repo_event, Api, IdParam, Repo, RepoPath};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
@@ -257,8 +256,11 @@ fn check_header(header: &ExtraHeader) -> AppResult<()> {
     Ok(())
 }
 
-async fn load(app: &App, caller: &Caller, owner: &str, repo: &str) -> AppResult<RepoRow> {
-    load_repo(app, caller, owner, repo, Op::Webhooks).await
+/// The `{id}` of a webhook and the `{delivery}` of one of its deliveries.
+#[derive(Deserialize)]
+pub(crate) struct DeliveryPath {
+    id: i64,
+    delivery: i64,
 }
 
 /// Records a change to a webhook in the audit log (never its secret).
@@ -294,10 +296,10 @@ async fn load_webhook(app: &App, repo: &RepoRow, id: i64) -> AppResult<WebhookRo
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn create(
     Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> AppResult<(StatusCode, ApiJson<Webhook>)> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
+    let repo = path.load(&app, &caller, Op::Webhooks).await?;
     check_target(&app, &body.target_url).await?;
     check_events(&body.events)?;
     check_query(body.package_query.as_deref())?;
@@ -333,10 +335,9 @@ pub(crate) async fn create(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<Webhook>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    Api { app, .. }: Api,
+    repo: Repo<op::Webhooks>,
 ) -> AppResult<ApiJson<Vec<Webhook>>> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
     let rows = app.db.list_webhooks(repo.id).await?;
     Ok(ApiJson(rows.iter().map(render).collect()))
 }
@@ -346,10 +347,10 @@ pub(crate) async fn list(
     params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = Webhook), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    Api { app, .. }: Api,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Webhooks>,
 ) -> AppResult<ApiJson<Webhook>> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
     Ok(ApiJson(render(&load_webhook(&app, &repo, id).await?)))
 }
 
@@ -361,10 +362,11 @@ pub(crate) async fn get(
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    path: RepoPath,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> AppResult<ApiJson<Webhook>> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
+    let repo = path.load(&app, &caller, Op::Webhooks).await?;
     load_webhook(&app, &repo, id).await?;
     if let Some(url) = &body.target_url {
         check_target(&app, url).await?;
@@ -408,9 +410,9 @@ pub(crate) async fn update(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Webhooks>,
 ) -> AppResult<StatusCode> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
     let row = load_webhook(&app, &repo, id).await?;
     app.db.delete_webhook(id).await?;
     audit(&app, &caller, &repo, EventType::WebhookDeleted, &row).await?;
@@ -423,9 +425,9 @@ pub(crate) async fn delete(
     responses((status = 200, body = PingResult), (status = 404, body = ErrorBody)))]
 pub(crate) async fn ping(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Webhooks>,
 ) -> AppResult<ApiJson<PingResult>> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
     let webhook = load_webhook(&app, &repo, id).await?;
     let uuid = uuid::Uuid::new_v4().to_string();
     let payload = gantry_webhooks::Payload {
@@ -473,9 +475,9 @@ pub(crate) async fn ping(
     responses((status = 200, body = Vec<Delivery>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn deliveries(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Webhooks>,
 ) -> AppResult<ApiJson<Vec<Delivery>>> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
     load_webhook(&app, &repo, id).await?;
     let rows = app.db.list_deliveries(id, DELIVERIES_SHOWN).await?;
     let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
@@ -494,9 +496,9 @@ pub(crate) async fn deliveries(
     responses((status = 202, body = Delivery), (status = 404, body = ErrorBody)))]
 pub(crate) async fn redeliver(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, id, delivery)): ApiPath<(String, String, i64, i64)>,
+    ApiPath(DeliveryPath { id, delivery }): ApiPath<DeliveryPath>,
+    repo: Repo<op::Webhooks>,
 ) -> AppResult<(StatusCode, ApiJson<Delivery>)> {
-    let repo = load(&app, &caller, &owner, &repo).await?;
     load_webhook(&app, &repo, id).await?;
     let original = app
         .db
