@@ -19,6 +19,7 @@ use crate::client_error::ClientShape;
 use axum::extract::State;
 
 use crate::error::{ApiPath, AppResult};
+use crate::extract::{op, Repo};
 
 /// One format as the server sees it.
 pub trait FormatPlugin: Send + Sync + 'static {
@@ -205,14 +206,10 @@ impl RouteSet {
                             caller: crate::auth::Caller,
                             method: axum::http::Method,
                             headers: axum::http::HeaderMap,
-                            ApiPath((owner, repo, slug, filename)): ApiPath<(
-            String,
-            String,
-            String,
-            String,
-        )>| async move {
+                            ApiPath(SlugFile { slug, filename }): ApiPath<SlugFile>,
+                            repo: Repo<op::Read>| async move {
             crate::serve::serve_by_slug(
-                &app, &caller, &method, &headers, format, &owner, &repo, &slug, &filename,
+                &app, &caller, &method, &headers, format, &repo, &slug, &filename,
             )
             .await
         };
@@ -287,4 +284,12 @@ impl RouteSet {
             on(filter, handler).layer(DefaultBodyLimit::disable()),
         )
     }
+}
+
+/// The `{slug}` and `{filename}` of a package file's route. The slug stays text: a malformed
+/// one answers as a missing file once the repository is authorised.
+#[derive(serde::Deserialize)]
+struct SlugFile {
+    slug: String,
+    filename: String,
 }

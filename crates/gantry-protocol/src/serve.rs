@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use gantry_core::{PackageState, SyncStatus};
-use gantry_db::{PackageFileRow, PackageRow};
+use gantry_db::{PackageFileRow, PackageRow, RepoRow};
 
 use crate::app::App;
 use crate::auth::{Caller, ENTITLEMENT};
@@ -193,7 +193,8 @@ async fn small_blob(app: &App, sha256: &str, size: u64) -> AppResult<bytes::Byte
 
 /// `GET`/`HEAD /{owner}/{repo}/{format}/files/{slug}/{filename}`: a file of a package of
 /// `format`, by the package's slug: the layout of formats whose clients take file URLs from
-/// an index page (register it with [`crate::plugin::RouteSet::slug_files`]).
+/// an index page (register it with [`crate::plugin::RouteSet::slug_files`]). `repo` is
+/// authorised for reading; a malformed slug answers as a missing file.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_by_slug(
     app: &Arc<App>,
@@ -201,12 +202,10 @@ pub async fn serve_by_slug(
     method: &Method,
     headers: &HeaderMap,
     format: &str,
-    owner: &str,
-    repo: &str,
+    repo: &RepoRow,
     slug: &str,
     filename: &str,
 ) -> AppResult<Response> {
-    let repo = crate::repo::load_repo(app, caller, owner, repo, crate::access::Op::Read).await?;
     let missing = || AppError::NotFound(format!("file {filename} not found in {}", repo.slug()));
     let slug = gantry_core::SlugPerm::parse(slug).ok_or_else(missing)?;
     let package = crate::repo::find_package(app, repo.id, slug.as_str())

@@ -14,4 +14,4 @@ pub use routes::Plugin;
 // The toolkit and the format core under the paths this crate's modules use.
 use gantry_formats::{archive, encode_segment, format};
 use gantry_protocol::serve::*;
-use gantry_protocol::{access, app, auth, client_error, error, ingest, plugin, render};
+use gantry_protocol::{app, auth, client_error, error, ingest, plugin, render};

@@ -13,4 +13,4 @@ pub use routes::Plugin;
 // The toolkit and the format core under the paths this crate's modules use.
 use gantry_formats::{content_type, encode_segment, format, FileLocation};
 use gantry_protocol::serve::*;
-use gantry_protocol::{access, app, auth, error, plugin};
+use gantry_protocol::{app, auth, error, plugin};

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use crate::access::Op;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
@@ -10,22 +9,29 @@ use axum::response::Response;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
-use gantry_protocol::repo::load_repo;
+use gantry_protocol::extract::{op, Repo};
+use serde::Deserialize;
+
+/// A raw file's `{name}`, `{version}` and `{filename}`: free text, matched exactly.
+#[derive(Deserialize)]
+pub(crate) struct RawFile {
+    name: String,
+    version: String,
+    filename: String,
+}
 
 pub(crate) async fn download(
     State(app): State<Arc<App>>,
     caller: Caller,
     method: Method,
     headers: HeaderMap,
-    ApiPath((owner, repo, name, version, filename)): ApiPath<(
-        String,
-        String,
-        String,
-        String,
-        String,
-    )>,
+    ApiPath(RawFile {
+        name,
+        version,
+        filename,
+    }): ApiPath<RawFile>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let not_found = || {
         AppError::NotFound(format!(
             "raw file {name}/{version}/{filename} not found in {}",

@@ -19,31 +19,31 @@ pub(crate) async fn find_version(
 pub(crate) async fn yank(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo, name, version)): ApiPath<(String, String, String, String)>,
+    ApiPath(CrateVersion { name, version }): ApiPath<CrateVersion>,
+    repo: Repo<op::Yank>,
 ) -> Response {
-    web(set_yanked(&app, &caller, &owner, &repo, &name, &version, true).await)
+    web(set_yanked(&app, &caller, &repo, &name, &version, true).await)
 }
 
 /// `PUT …/crates/{name}/{version}/unyank`: `cargo yank --undo`.
 pub(crate) async fn unyank(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo, name, version)): ApiPath<(String, String, String, String)>,
+    ApiPath(CrateVersion { name, version }): ApiPath<CrateVersion>,
+    repo: Repo<op::Yank>,
 ) -> Response {
-    web(set_yanked(&app, &caller, &owner, &repo, &name, &version, false).await)
+    web(set_yanked(&app, &caller, &repo, &name, &version, false).await)
 }
 
 async fn set_yanked(
     app: &Arc<App>,
     caller: &Caller,
-    owner: &str,
-    repo: &str,
+    repo: &RepoRow,
     name: &str,
     version: &str,
     yanked: bool,
 ) -> AppResult<Response> {
-    let repo = load_repo(app, caller, owner, repo, Op::Yank).await?;
-    let package = find_version(app, &repo, name, version)
+    let package = find_version(app, repo, name, version)
         .await?
         .ok_or_else(|| {
             AppError::NotFound(format!(
@@ -64,20 +64,19 @@ async fn set_yanked(
 /// whoever holds write on it; the list names those who published the crate's versions.
 pub(crate) async fn owners(
     State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo, name)): ApiPath<(String, String, String)>,
+    ApiPath(CrateName { name }): ApiPath<CrateName>,
+    repo: Repo<op::Read>,
 ) -> Response {
-    web(owners_inner(&app, &caller, &owner, &repo, &name).await)
+    web(owners_inner(&app, &repo, &name).await)
 }
 
-async fn owners_inner(
-    app: &Arc<App>,
-    caller: &Caller,
-    owner: &str,
-    repo: &str,
-    name: &str,
-) -> AppResult<Response> {
-    let repo = load_repo(app, caller, owner, repo, Op::Read).await?;
+/// The `{name}` of a crate's routes.
+#[derive(Deserialize)]
+pub(crate) struct CrateName {
+    name: String,
+}
+
+async fn owners_inner(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Response> {
     let rows = app.db.crate_versions(repo.id, &normalize(name)).await?;
     if rows.is_empty() {
         return Err(AppError::NotFound(format!(
@@ -110,21 +109,13 @@ pub(crate) struct SearchParams {
 /// `GET …/api/v1/crates?q=…&per_page=…`: `cargo search`, by name substring.
 pub(crate) async fn search(
     State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<SearchParams>,
+    repo: Repo<op::Read>,
 ) -> Response {
-    web(search_inner(&app, &caller, &owner, &repo, params).await)
+    web(search_inner(&app, &repo, params).await)
 }
 
-async fn search_inner(
-    app: &Arc<App>,
-    caller: &Caller,
-    owner: &str,
-    repo: &str,
-    params: SearchParams,
-) -> AppResult<Response> {
-    let repo = load_repo(app, caller, owner, repo, Op::Read).await?;
+async fn search_inner(app: &Arc<App>, repo: &RepoRow, params: SearchParams) -> AppResult<Response> {
     let query = params.q.unwrap_or_default();
     if query.len() > 200 {
         return Err(AppError::BadRequest("the query is too long".into()));

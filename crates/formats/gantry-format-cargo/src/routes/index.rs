@@ -12,16 +12,17 @@ pub(crate) async fn config(
     State(app): State<Arc<App>>,
     caller: Caller,
     base: BaseUrl,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
 ) -> AppResult<Response> {
-    let repo = match load_repo(&app, &caller, &owner, &repo, Op::Read).await {
+    let RepoPath { owner, repo } = &path;
+    let repo = match path.load(&app, &caller, Op::Read).await {
         Ok(repo) => repo,
         Err(err) if caller.is_anonymous() && err.status() == StatusCode::NOT_FOUND => {
             return Err(caller.deny(
                 AppError::Unauthorized(format!(
                     "authentication required to read {owner}/{repo}; configure a token for this registry"
                 )),
-                Some(&owner),
+                Some(owner.as_str()),
             ));
         }
         Err(err) => return Err(err),
@@ -85,30 +86,36 @@ fn parse_http_date(text: &str) -> Option<i64> {
 /// local versions in publish order, then versions only an upstream has.
 pub(crate) async fn index_file2(
     State(app): State<Arc<App>>,
-    caller: Caller,
     headers: HeaderMap,
-    ApiPath((owner, repo, a, name)): ApiPath<(String, String, String, String)>,
+    ApiPath(IndexPath2 { a, name }): ApiPath<IndexPath2>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    index_file(
-        &app,
-        &caller,
-        &headers,
-        &owner,
-        &repo,
-        &format!("{a}/{name}"),
-        &name,
-    )
-    .await
+    index_file(&app, &headers, &repo, &format!("{a}/{name}"), &name).await
+}
+
+/// An index file's path for names of one or two characters (`1/a`, `2/ab`).
+#[derive(Deserialize)]
+pub(crate) struct IndexPath2 {
+    a: String,
+    name: String,
+}
+
+/// An index file's path for longer names (`3/a/abc`, `ab/cd/abcd`).
+#[derive(Deserialize)]
+pub(crate) struct IndexPath3 {
+    a: String,
+    b: String,
+    name: String,
 }
 
 pub(crate) async fn index_file3(
     State(app): State<Arc<App>>,
-    caller: Caller,
     headers: HeaderMap,
-    ApiPath((owner, repo, a, b, name)): ApiPath<(String, String, String, String, String)>,
+    ApiPath(IndexPath3 { a, b, name }): ApiPath<IndexPath3>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
     let path = format!("{a}/{b}/{name}");
-    index_file(&app, &caller, &headers, &owner, &repo, &path, &name).await
+    index_file(&app, &headers, &repo, &path, &name).await
 }
 
 /// The stamp of rows read, computed as the database computes it.
@@ -159,14 +166,11 @@ async fn local_lines(
 
 async fn index_file(
     app: &Arc<App>,
-    caller: &Caller,
     headers: &HeaderMap,
-    owner: &str,
-    repo: &str,
+    repo: &RepoRow,
     path: &str,
     name: &str,
 ) -> AppResult<Response> {
-    let repo = load_repo(app, caller, owner, repo, Op::Read).await?;
     let not_found = || AppError::NotFound(format!("crate {name} not found in {}", repo.slug()));
     if !valid_crate_name(name) || index_path(name) != path {
         return Err(not_found());
@@ -196,7 +200,7 @@ async fn index_file(
     let (local_bytes, last_modified) = if local_versions == 0 {
         (Bytes::new(), 0)
     } else {
-        local_lines(app, &repo, &normalized, stamp).await?
+        local_lines(app, repo, &normalized, stamp).await?
     };
     // Rendered here from strings, so always UTF-8.
     let local = std::str::from_utf8(&local_bytes).unwrap_or_default();

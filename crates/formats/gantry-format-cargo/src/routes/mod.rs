@@ -30,7 +30,7 @@ use crate::auth::Caller;
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::ingest::{ingest_blob, Origin, Upload};
 use crate::render::BaseUrl;
-use gantry_protocol::repo::load_repo;
+use gantry_protocol::extract::{op, Repo, RepoPath};
 
 mod api;
 mod index;
@@ -84,12 +84,26 @@ pub(crate) async fn download(
     caller: Caller,
     method: Method,
     headers: HeaderMap,
-    ApiPath((owner, repo, name, version)): ApiPath<(String, String, String, String)>,
+    ApiPath(CrateVersion { name, version }): ApiPath<CrateVersion>,
+    repo: Repo<op::Read>,
 ) -> Response {
     web(download_inner(
-        &app, &caller, &method, &headers, &owner, &repo, &name, &version,
+        &app,
+        &caller,
+        &method,
+        &headers,
+        repo.into_row(),
+        &name,
+        &version,
     )
     .await)
+}
+
+/// The `{name}` and `{version}` of a crate's routes.
+#[derive(Deserialize)]
+pub(crate) struct CrateVersion {
+    name: String,
+    version: String,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -98,12 +112,10 @@ async fn download_inner(
     caller: &Caller,
     method: &Method,
     headers: &HeaderMap,
-    owner: &str,
-    repo: &str,
+    repo: RepoRow,
     name: &str,
     version: &str,
 ) -> AppResult<Response> {
-    let repo = load_repo(app, caller, owner, repo, Op::Read).await?;
     let normalized = normalize(name);
     let live =
         gantry_protocol::repo::find_live_package(app, repo.id, FORMAT, &normalized, version, "");

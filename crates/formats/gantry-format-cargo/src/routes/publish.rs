@@ -76,22 +76,22 @@ where
 pub(crate) async fn publish(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    // Taken as a result so that a refusal, like any error of an upload, closes the connection.
+    repo: Result<Repo<op::Push>, AppError>,
     request: axum::extract::Request,
 ) -> Response {
-    let result = publish_inner(&app, &caller, &owner, &repo, request).await;
+    let result = publish_inner(&app, &caller, repo, request).await;
     crate::error::close_on_error(result, cargo_error)
 }
 
 async fn publish_inner(
     app: &Arc<App>,
     caller: &Caller,
-    owner: &str,
-    repo: &str,
+    repo: AppResult<Repo<op::Push>>,
     request: axum::extract::Request,
 ) -> AppResult<Response> {
-    // Authorise before reading the body, so strangers learn nothing from its errors.
-    let repo: RepoRow = load_repo(app, caller, owner, repo, Op::Push).await?;
+    // Authorised before the body is read, so strangers learn nothing from its errors.
+    let repo: RepoRow = repo?.into_row();
     let limit = app.config.max_upload_size;
     let mut reader = BodyReader {
         stream: request.into_body().into_data_stream(),

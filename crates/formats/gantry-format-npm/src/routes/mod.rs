@@ -21,12 +21,12 @@ use axum::Json;
 use gantry_db::{PackageRow, RepoRow};
 use serde_json::{json, Value};
 
-use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::render::BaseUrl;
-use gantry_protocol::repo::load_repo;
+use gantry_protocol::extract::{op, Repo};
+use serde::Deserialize;
 
 pub(crate) const FORMAT: &str = "npm";
 const ABBREVIATED_TYPE: &str = "application/vnd.npm.install-v1+json";
@@ -72,11 +72,10 @@ fn wants_abbreviated(headers: &HeaderMap) -> bool {
 
 /// `GET /{owner}/{repo}/npm/-/whoami`.
 pub(crate) async fn whoami(
-    State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    // Only a repository the caller may read answers.
+    _repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     if caller.is_anonymous() {
         return Err(AppError::Unauthorized(
             "not logged in: set //HOST/OWNER/REPO/npm/:_authToken in .npmrc".into(),
@@ -90,23 +89,28 @@ pub(crate) async fn whoami(
 
 /// `GET /{owner}/{repo}/npm/-/ping`.
 pub(crate) async fn ping(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    // Only a repository the caller may read answers.
+    _repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     Ok(json_response(StatusCode::OK, json!({})))
+}
+
+/// What follows `/{owner}/{repo}/npm/`: a package name (scoped names hold a `/`) and what
+/// the route addresses under it.
+#[derive(Deserialize)]
+pub(crate) struct NpmPath {
+    path: String,
 }
 
 /// `GET /{owner}/{repo}/npm/{name}` (and `…/{name}/{version-or-tag}`).
 pub(crate) async fn get(
     State(app): State<Arc<App>>,
-    caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
-    ApiPath((owner, repo, path)): ApiPath<(String, String, String)>,
+    ApiPath(NpmPath { path }): ApiPath<NpmPath>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
+    let owner = repo.namespace.as_str();
     let (name, rest) =
         split_name(&path).ok_or_else(|| AppError::NotFound(format!("no npm package at {path}")))?;
     let mut sources = packument::gather(&app, &repo, &name).await?;
@@ -155,7 +159,7 @@ pub(crate) async fn get(
                     HeaderValue::from_str(&etag).map_err(AppError::internal)?,
                 );
             }
-            let (body, fills) = sources.render(&base.0, &owner, &repo.name, abbreviated);
+            let (body, fills) = sources.render(&base.0, owner, &repo.name, abbreviated);
             tracing::debug!(
                 package = %name,
                 abbreviated,
@@ -182,7 +186,7 @@ pub(crate) async fn get(
             sources.load(&app, &repo, false).await?;
             let tags = sources.dist_tags();
             let version = tags.get(wanted).cloned().unwrap_or_else(|| wanted.clone());
-            let (body, fills) = sources.render(&base.0, &owner, &repo.name, false);
+            let (body, fills) = sources.render(&base.0, owner, &repo.name, false);
             store_documents(&app, fills);
             let full: Value = serde_json::from_str(&body).map_err(AppError::internal)?;
             let doc = full["versions"][&version].clone();

@@ -17,13 +17,13 @@ use gantry_formats::Declared;
 use serde_json::{json, Value};
 
 use super::tags::{tag_event, valid_tag};
-use super::{json_response, not_found, split, split_name, FORMAT};
+use super::{json_response, not_found, split, split_name, NpmPath, FORMAT};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::ingest::{Origin, Upload};
-use gantry_protocol::repo::load_repo;
+use gantry_protocol::extract::{op, Repo, RepoPath};
 
 /// Largest publish document without its tarball (deprecate and unpublish send whole
 /// packuments back).
@@ -122,18 +122,20 @@ pub(super) fn sha512_hex(integrity: &str) -> Option<String> {
 pub(crate) async fn put(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo, path)): ApiPath<(String, String, String)>,
+    // Taken as a result so that a bad name, like any error of an upload, closes the
+    // connection.
+    repo: Result<RepoPath, AppError>,
+    ApiPath(NpmPath { path }): ApiPath<NpmPath>,
     request: Request,
 ) -> Response {
-    let result = put_inner(&app, &caller, &owner, &repo, &path, request).await;
+    let result = put_inner(&app, &caller, repo, &path, request).await;
     crate::error::close_on_error(result, IntoResponse::into_response)
 }
 
 async fn put_inner(
     app: &Arc<App>,
     caller: &Caller,
-    owner: &str,
-    repo: &str,
+    repo: AppResult<RepoPath>,
     path: &str,
     request: Request,
 ) -> AppResult<Response> {
@@ -143,7 +145,7 @@ async fn put_inner(
         .is_some_and(|(_, rest)| rest.first().map(String::as_str) == Some("-rev"));
     // Authorise before reading the body, so strangers learn nothing from document errors.
     let op = if unpublish { Op::Delete } else { Op::Push };
-    let repo = load_repo(app, caller, owner, repo, op).await?;
+    let repo = repo?.load(app, caller, op).await?;
     let (name, rest) = parsed
         .ok_or_else(|| AppError::BadRequest(format!("'{path}' is not an npm package name")))?;
     if !(rest.is_empty() || (unpublish && rest.len() == 2)) {
@@ -445,9 +447,9 @@ async fn unpublish_package(app: &Arc<App>, caller: &Caller, package: &PackageRow
 pub(crate) async fn delete(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo, path)): ApiPath<(String, String, String)>,
+    ApiPath(NpmPath { path }): ApiPath<NpmPath>,
+    repo: Repo<op::Delete>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Delete).await?;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let Some(prefix) = segments
         .len()

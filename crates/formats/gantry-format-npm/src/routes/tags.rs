@@ -12,11 +12,11 @@ use gantry_db::{PackageRow, RepoRow};
 use serde_json::{json, Value};
 
 use super::{json_response, live_version, not_found, packument};
-use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
-use gantry_protocol::repo::load_repo;
+use gantry_protocol::extract::{op, Repo};
+use serde::Deserialize;
 
 /// Largest dist-tag request body.
 const MAX_TAG_BODY: usize = 4096;
@@ -35,13 +35,25 @@ async fn current_tags(
     Ok(sources.dist_tags())
 }
 
+/// The `{package}` of the dist-tag routes.
+#[derive(Deserialize)]
+pub(crate) struct PackageParam {
+    package: String,
+}
+
+/// The `{package}` and `{tag}` of one dist-tag's routes.
+#[derive(Deserialize)]
+pub(crate) struct TagPath {
+    package: String,
+    tag: String,
+}
+
 /// `GET /{owner}/{repo}/npm/-/package/{package}/dist-tags` (`npm dist-tag ls`).
 pub(crate) async fn dist_tags(
     State(app): State<Arc<App>>,
-    caller: Caller,
-    ApiPath((owner, repo, package)): ApiPath<(String, String, String)>,
+    ApiPath(PackageParam { package }): ApiPath<PackageParam>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     validate_name(&package).map_err(|_| not_found(&package, &repo))?;
     let tags = current_tags(&app, &repo, &package).await?;
     Ok(json_response(StatusCode::OK, json!(tags)))
@@ -85,10 +97,10 @@ pub(super) async fn tag_event(
 pub(crate) async fn dist_tag_put(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo, package, tag)): ApiPath<(String, String, String, String)>,
+    ApiPath(TagPath { package, tag }): ApiPath<TagPath>,
+    repo: Repo<op::Tag>,
     request: Request,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Tag).await?;
     validate_name(&package).map_err(|_| not_found(&package, &repo))?;
     valid_tag(&tag)?;
     let body = axum::body::to_bytes(request.into_body(), MAX_TAG_BODY)
@@ -129,9 +141,9 @@ pub(crate) async fn dist_tag_put(
 pub(crate) async fn dist_tag_delete(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo, package, tag)): ApiPath<(String, String, String, String)>,
+    ApiPath(TagPath { package, tag }): ApiPath<TagPath>,
+    repo: Repo<op::Tag>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Tag).await?;
     validate_name(&package).map_err(|_| not_found(&package, &repo))?;
     if tag == "latest" {
         return Err(AppError::BadRequest(

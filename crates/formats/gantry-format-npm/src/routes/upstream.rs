@@ -10,11 +10,19 @@ use gantry_formats::Declared;
 
 use super::publish::sha512_hex;
 use super::{live_version, FORMAT};
-use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
-use gantry_protocol::repo::load_repo;
+use gantry_protocol::extract::{op, Repo};
+use serde::Deserialize;
+
+/// The rest of an upstream tarball's path: the upstream's id, the package and the version.
+#[derive(Deserialize)]
+pub(crate) struct UpstreamTarball {
+    upstream: i64,
+    package: String,
+    version: String,
+}
 
 /// `GET /{owner}/{repo}/npm/-/upstream/{upstream}/{package}/{version}`: a tarball an upstream
 /// offers. A version cached (or published) here before is served from the repository;
@@ -25,15 +33,13 @@ pub(crate) async fn upstream_tarball(
     caller: Caller,
     method: Method,
     headers: HeaderMap,
-    ApiPath((owner, repo, upstream_id, package, version)): ApiPath<(
-        String,
-        String,
-        i64,
-        String,
-        String,
-    )>,
+    ApiPath(UpstreamTarball {
+        upstream: upstream_id,
+        package,
+        version,
+    }): ApiPath<UpstreamTarball>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let missing =
         || AppError::NotFound(format!("{package}@{version} not found in {}", repo.slug()));
     validate_name(&package).map_err(|_| missing())?;
@@ -75,5 +81,6 @@ pub(crate) async fn upstream_tarball(
         },
         expected,
     };
-    gantry_protocol::upstream::serve_file(app, &caller, repo, &upstream, &method, file).await
+    gantry_protocol::upstream::serve_file(app, &caller, repo.into_row(), &upstream, &method, file)
+        .await
 }

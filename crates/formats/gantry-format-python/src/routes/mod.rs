@@ -19,13 +19,13 @@ use axum::response::{IntoResponse, Response};
 use gantry_db::RepoRow;
 use gantry_formats::Declared;
 
-use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::ingest::{ingest, Upload};
 use crate::render::BaseUrl;
-use gantry_protocol::repo::load_repo;
+use gantry_protocol::extract::{op, Repo};
+use serde::Deserialize;
 
 const FORMAT: &str = "python";
 const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
@@ -108,6 +108,13 @@ fn redirect(to: &str) -> AppResult<Response> {
     Ok((StatusCode::MOVED_PERMANENTLY, [(LOCATION, location)]).into_response())
 }
 
+/// The rest of an upstream file's path: the upstream's id and the file's name.
+#[derive(Deserialize)]
+pub(crate) struct UpstreamFile {
+    upstream: i64,
+    filename: String,
+}
+
 /// `/{owner}/{repo}/python/upstream/{upstream}/{filename}`: a file an upstream offers. A file
 /// cached before is served from the repository. Otherwise it is streamed from the upstream
 /// to the client; in `cache` mode it is stored on the way and becomes a package of the
@@ -118,9 +125,12 @@ pub(crate) async fn upstream_file(
     caller: Caller,
     method: Method,
     headers: HeaderMap,
-    ApiPath((owner, repo, upstream_id, filename)): ApiPath<(String, String, i64, String)>,
+    ApiPath(UpstreamFile {
+        upstream: upstream_id,
+        filename,
+    }): ApiPath<UpstreamFile>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let not_found = || AppError::NotFound(format!("file {filename} not found in {}", repo.slug()));
     let upstream = app
         .db
@@ -160,7 +170,8 @@ pub(crate) async fn upstream_file(
             ..Default::default()
         },
     };
-    gantry_protocol::upstream::serve_file(app, &caller, repo, &upstream, &method, file).await
+    gantry_protocol::upstream::serve_file(app, &caller, repo.into_row(), &upstream, &method, file)
+        .await
 }
 
 /// Python: the legacy upload API, the simple API and file downloads (local and upstream).

@@ -6,12 +6,10 @@ use super::*;
 /// `/{owner}/{repo}/python/simple/`: every project of the repository.
 pub(crate) async fn index(
     State(app): State<Arc<App>>,
-    caller: Caller,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     if !uri.path().ends_with('/') {
         return redirect(&format!("{}/", uri.path()));
     }
@@ -83,18 +81,24 @@ fn local_entry(files_base: &str, p: gantry_db::IndexRow) -> Entry {
     }
 }
 
+/// A project's name as the client wrote it (the page redirects to the normalised one).
+#[derive(Deserialize)]
+pub(crate) struct ProjectParam {
+    project: String,
+}
+
 /// `/{owner}/{repo}/python/simple/{project}/`: the project's files, local first, then those
 /// of the repository's upstreams in priority order (a filename already listed is not
 /// listed again, so local files win).
 pub(crate) async fn project(
     State(app): State<Arc<App>>,
-    caller: Caller,
     base: BaseUrl,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    ApiPath((owner, repo, project)): ApiPath<(String, String, String)>,
+    ApiPath(ProjectParam { project }): ApiPath<ProjectParam>,
+    repo: Repo<op::Read>,
 ) -> AppResult<Response> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
+    let owner = &repo.namespace;
     let normalized = normalize(&project);
     if normalized != project || !uri.path().ends_with('/') {
         let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();

@@ -7,22 +7,22 @@ use super::*;
 pub(crate) async fn upload(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    // Taken as a result so that a refusal, like any error of an upload, closes the connection.
+    repo: Result<Repo<op::Push>, AppError>,
     request: axum::extract::Request,
 ) -> Response {
-    let result = upload_inner(&app, &caller, &owner, &repo, request).await;
+    let result = upload_inner(&app, &caller, repo, request).await;
     crate::error::close_on_error(result, IntoResponse::into_response)
 }
 
 async fn upload_inner(
     app: &Arc<App>,
     caller: &Caller,
-    owner: &str,
-    repo: &str,
+    repo: AppResult<Repo<op::Push>>,
     request: axum::extract::Request,
 ) -> AppResult<Response> {
-    // Authorise before reading the body, so strangers learn nothing from form errors.
-    let repo: RepoRow = load_repo(app, caller, owner, repo, Op::Push).await?;
+    // Authorised before the body is read, so strangers learn nothing from form errors.
+    let repo: RepoRow = repo?.into_row();
     let mut multipart = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
         .await
         .map_err(|e| {
