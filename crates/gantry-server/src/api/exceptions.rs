@@ -13,7 +13,7 @@ use gantry_db::{ExceptionRow, NewEvent, NewException, RepoRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{load_package, load_repo, repo_event, Api};
+use super::{load_package, op, repo_event, Api, IdParam, Repo, RepoPath};
 use crate::access::Op;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
@@ -227,10 +227,10 @@ fn events(
               (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
     api: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    path: RepoPath,
     ApiJson(body): ApiJson<CreateException>,
 ) -> AppResult<(StatusCode, ApiJson<VulnerabilityException>)> {
-    let repo = load_repo(&api.app, &api.caller, &owner, &repo, Op::Admin).await?;
+    let repo = path.load(&api.app, &api.caller, Op::Admin).await?;
     let now = gantry_core::time::now_millis();
     let new = validate(&api, &repo, body, now).await?;
     if api.app.db.repository_exceptions(repo.id).await?.len() >= MAX_EXCEPTIONS {
@@ -289,10 +289,9 @@ pub(crate) async fn create(
     params(("owner" = String, Path), ("repo" = String, Path)),
     responses((status = 200, body = Vec<VulnerabilityException>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list_repo(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    Api { app, .. }: Api,
+    repo: Repo<op::Read>,
 ) -> AppResult<ApiJson<Vec<VulnerabilityException>>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let now = gantry_core::time::now_millis();
     let rows = app
         .db
@@ -339,9 +338,9 @@ pub(crate) async fn list_namespace(
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
     Api { app, caller }: Api,
-    ApiPath((owner, repo, id)): ApiPath<(String, String, i64)>,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Admin>,
 ) -> AppResult<StatusCode> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Admin).await?;
     let row = app.db.get_exception(repo.id, id).await?.ok_or_else(|| {
         AppError::NotFound(format!("exception {id} not found in {}", repo.slug()))
     })?;
@@ -374,10 +373,9 @@ pub(crate) async fn delete(
     responses((status = 200, description = "an OpenVEX v0.2.0 document", body = Object),
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn openvex(
-    Api { app, caller }: Api,
-    ApiPath((owner, repo)): ApiPath<(String, String)>,
+    Api { app, .. }: Api,
+    repo: Repo<op::Read>,
 ) -> AppResult<ApiJson<serde_json::Value>> {
-    let repo = load_repo(&app, &caller, &owner, &repo, Op::Read).await?;
     let doc = vex::openvex_document(&app, &repo)
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
