@@ -57,8 +57,9 @@ fn collect(records: Vec<(String, Vec<u8>)>, report: &mut ImportReport) -> Vec<Ne
             .affected
             .iter()
             .filter_map(|a| {
-                let eco = Ecosystem::parse(a.ecosystem.split(':').next().unwrap_or_default())?;
-                Some((eco.as_str().to_owned(), eco.normalize_name(&a.name)))
+                // A distribution's records are stored under their release (`Debian:12`).
+                let eco = Ecosystem::parse(&a.ecosystem)?;
+                Some((Ecosystem::key(&a.ecosystem)?, eco.normalize_name(&a.name)))
             })
             .collect();
         packages.sort();

@@ -13,10 +13,15 @@ pub enum Ecosystem {
     RubyGems,
     NuGet,
     Packagist,
+    /// Debian releases (`Debian:12`): dpkg versions of source packages.
+    Debian,
+    /// Alpine branches (`Alpine:v3.18`): apk versions of origin packages.
+    Alpine,
 }
 
 impl Ecosystem {
-    /// Every supported ecosystem.
+    /// Every supported language ecosystem (the ones with a bundle of their own in the OSV
+    /// data; the distributions are in [`Ecosystem::DISTRIBUTIONS`]).
     pub const ALL: [Ecosystem; 8] = [
         Ecosystem::PyPI,
         Ecosystem::Npm,
@@ -28,13 +33,39 @@ impl Ecosystem {
         Ecosystem::Packagist,
     ];
 
+    /// The Linux distributions, whose OSV ecosystem names carry a release
+    /// (`Debian:12`, `Alpine:v3.18`) that is part of the identity of an advisory's package.
+    pub const DISTRIBUTIONS: [Ecosystem; 2] = [Ecosystem::Debian, Ecosystem::Alpine];
+
     /// Reads an OSV ecosystem string (`"PyPI"`, `"npm"`, `"crates.io"`, `"Go"`,
-    /// `"Maven"`, `"RubyGems"`, `"NuGet"`, `"Packagist"`; case as OSV writes it). A
-    /// `:suffix` (as in `"Maven:https://repo.example"`) is ignored. `None` for any other
-    /// ecosystem.
+    /// `"Maven"`, `"RubyGems"`, `"NuGet"`, `"Packagist"`, `"Debian"`, `"Alpine"`; case as OSV
+    /// writes it). A `:suffix` (as in `"Maven:https://repo.example"`, or a distribution's
+    /// release) is ignored here; see [`Ecosystem::key`]. `None` for any other ecosystem.
     pub fn parse(osv_name: &str) -> Option<Self> {
         let base = osv_name.split(':').next().unwrap_or(osv_name).trim();
-        Self::ALL.into_iter().find(|e| e.as_str() == base)
+        Self::ALL
+            .into_iter()
+            .chain(Self::DISTRIBUTIONS)
+            .find(|e| e.as_str() == base)
+    }
+
+    /// Whether the ecosystem's `:suffix` names a release that advisories are specific to.
+    pub fn has_release(self) -> bool {
+        Self::DISTRIBUTIONS.contains(&self)
+    }
+
+    /// The name under which advisories for `osv_name` are stored and looked up: the
+    /// ecosystem with its release for a distribution (`"Debian:12"`: an advisory for
+    /// Debian 11 says nothing about Debian 12), the bare ecosystem otherwise (`"Maven"` for
+    /// `"Maven:https://repo.example"`). `None` for an unknown ecosystem, or a distribution
+    /// without a release.
+    pub fn key(osv_name: &str) -> Option<String> {
+        let eco = Self::parse(osv_name)?;
+        if !eco.has_release() {
+            return Some(eco.as_str().to_owned());
+        }
+        let release = osv_name.split_once(':')?.1.trim();
+        (!release.is_empty()).then(|| format!("{}:{release}", eco.as_str()))
     }
 
     /// The OSV name of the ecosystem.
@@ -48,6 +79,8 @@ impl Ecosystem {
             Ecosystem::RubyGems => "RubyGems",
             Ecosystem::NuGet => "NuGet",
             Ecosystem::Packagist => "Packagist",
+            Ecosystem::Debian => "Debian",
+            Ecosystem::Alpine => "Alpine",
         }
     }
 
@@ -93,7 +126,9 @@ impl Ecosystem {
             | Ecosystem::CratesIo
             | Ecosystem::Go
             | Ecosystem::Maven
-            | Ecosystem::RubyGems => name.to_owned(),
+            | Ecosystem::RubyGems
+            | Ecosystem::Debian
+            | Ecosystem::Alpine => name.to_owned(),
         }
     }
 }
@@ -119,10 +154,27 @@ mod tests {
             Ecosystem::parse("Maven:https://repo.example"),
             Some(Ecosystem::Maven)
         );
-        assert_eq!(Ecosystem::parse("Debian:11"), None);
-        assert_eq!(Ecosystem::parse("Debian"), None);
+        assert_eq!(Ecosystem::parse("Debian:11"), Some(Ecosystem::Debian));
+        assert_eq!(Ecosystem::parse("Alpine:v3.18"), Some(Ecosystem::Alpine));
+        assert_eq!(Ecosystem::parse("Ubuntu:22.04:LTS"), None);
         assert_eq!(Ecosystem::parse("pypi"), None);
         assert_eq!(Ecosystem::parse(""), None);
+    }
+
+    #[test]
+    fn keys() {
+        let cases = [
+            ("Debian:12", Some("Debian:12")),
+            ("Alpine:v3.18", Some("Alpine:v3.18")),
+            ("Debian", None),
+            ("Debian:", None),
+            ("Maven:https://repo.example", Some("Maven")),
+            ("PyPI", Some("PyPI")),
+            ("Ubuntu:22.04", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Ecosystem::key(name).as_deref(), want, "{name}");
+        }
     }
 
     #[test]

@@ -36,8 +36,10 @@
 //! `ECOSYSTEM` ranges are ordered by the ecosystem's rules ([`compare`]): PEP 440 (PyPI),
 //! SemVer 2.0 (npm, leniently allowing `v`/`=`; crates.io, strictly; Go, with optional
 //! `v`, pseudo-versions as pre-releases and `+incompatible` ignored), Maven's
-//! `ComparableVersion`, RubyGems' `Gem::Version`, NuGet's four-part SemVer and Composer's
-//! normalised versions. `SEMVER` ranges use SemVer 2.0 precedence in every ecosystem.
+//! `ComparableVersion`, RubyGems' `Gem::Version`, NuGet's four-part SemVer, Composer's
+//! normalised versions, dpkg's versions (Debian) and apk's (Alpine). A distribution's
+//! advisories are per release (`Debian:12`): [`match_advisory_in`] takes the release.
+//! `SEMVER` ranges use SemVer 2.0 precedence in every ecosystem.
 
 mod advisory;
 mod aliases;
@@ -49,7 +51,7 @@ mod version;
 pub use advisory::{parse_advisory, Advisory, Affected, Event, Range, RangeKind, MAX_RECORD_BYTES};
 pub use aliases::merge_aliases;
 pub use ecosystem::Ecosystem;
-pub use matching::{match_advisory, Finding, MatchResult};
+pub use matching::{match_advisory, match_advisory_in, Finding, MatchResult};
 pub use severity::{Severity, SeverityBasis};
 pub use version::compare;
 

@@ -102,9 +102,11 @@ fn cmp_version(v: &Parsed, bound: &Bound) -> Ordering {
     }
 }
 
-/// Whether the OSV ecosystem string of an entry (maybe with a `:suffix`) is `ecosystem`.
-fn same_ecosystem(entry: &str, ecosystem: Ecosystem) -> bool {
-    entry.split(':').next().unwrap_or(entry).trim() == ecosystem.as_str()
+/// Whether the OSV ecosystem string of an entry (maybe with a `:suffix`) is `ecosystem`,
+/// and, when a release is asked for, of that release.
+fn same_ecosystem(entry: &str, ecosystem: Ecosystem, release: Option<&str>) -> bool {
+    let (base, suffix) = entry.split_once(':').unwrap_or((entry, ""));
+    base.trim() == ecosystem.as_str() && release.is_none_or(|r| suffix.trim() == r)
 }
 
 /// Evaluates one `ECOSYSTEM` or `SEMVER` range as the OSV schema prescribes: sort the
@@ -250,6 +252,18 @@ pub fn match_advisory(
     name: &str,
     version: &str,
 ) -> MatchResult {
+    match_advisory_in(advisory, ecosystem, None, name, version)
+}
+
+/// [`match_advisory`] for a package of one release of a distribution (`release` is `"12"`
+/// for `Debian:12`): only the advisory's entries for that release apply.
+pub fn match_advisory_in(
+    advisory: &Advisory,
+    ecosystem: Ecosystem,
+    release: Option<&str>,
+    name: &str,
+    version: &str,
+) -> MatchResult {
     if advisory.is_withdrawn() {
         return MatchResult::NotAffected;
     }
@@ -258,7 +272,8 @@ pub fn match_advisory(
         .affected
         .iter()
         .filter(|a| {
-            same_ecosystem(&a.ecosystem, ecosystem) && ecosystem.normalize_name(&a.name) == wanted
+            same_ecosystem(&a.ecosystem, ecosystem, release)
+                && ecosystem.normalize_name(&a.name) == wanted
         })
         .collect();
     if entries.is_empty() {

@@ -44,7 +44,8 @@ pub(crate) async fn evaluate(
     name: &str,
     version: &str,
 ) -> Result<Scanned, String> {
-    let Some(ecosystem) = Ecosystem::parse(ecosystem_name) else {
+    let known = Ecosystem::parse(ecosystem_name).zip(Ecosystem::key(ecosystem_name));
+    let Some((ecosystem, key)) = known else {
         return Ok(Scanned {
             result: ScanResult {
                 status: "indeterminate".into(),
@@ -61,16 +62,21 @@ pub(crate) async fn evaluate(
     let normalized = ecosystem.normalize_name(name);
     let bodies = app
         .db
-        .advisories_for(ecosystem.as_str(), &normalized)
+        .advisories_for(&key, &normalized)
         .await
         .map_err(|e| e.to_string())?;
+    // `Debian:12`: only the entries for release 12 apply.
+    let release = ecosystem
+        .has_release()
+        .then(|| key.split_once(':').map(|(_, r)| r))
+        .flatten();
     let mut matched = Vec::new();
     let mut indeterminate = Vec::new();
     for body in &bodies {
         let Ok(advisory) = gantry_vuln::parse_advisory(body.as_bytes()) else {
             continue;
         };
-        match gantry_vuln::match_advisory(&advisory, ecosystem, name, version) {
+        match gantry_vuln::match_advisory_in(&advisory, ecosystem, release, name, version) {
             MatchResult::Affected(finding) => matched.push(finding),
             MatchResult::NotAffected => {}
             MatchResult::Indeterminate(reason) => {

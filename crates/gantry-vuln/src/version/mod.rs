@@ -3,7 +3,9 @@
 //! Each ecosystem has its own module; [`parse`] turns a string into a [`Parsed`] version
 //! of that ecosystem's kind, and [`Parsed::compare`] orders two versions of the same kind.
 
+mod apk;
 mod digits;
+mod dpkg;
 mod maven;
 mod nuget;
 mod packagist;
@@ -25,6 +27,8 @@ pub(crate) enum Parsed {
     Gem(rubygems::GemVersion),
     NuGet(nuget::NuGetVersion),
     Composer(packagist::ComposerVersion),
+    Dpkg(dpkg::DpkgVersion),
+    Apk(apk::ApkVersion),
 }
 
 impl Parsed {
@@ -37,6 +41,8 @@ impl Parsed {
             (Self::Gem(a), Self::Gem(b)) => a.cmp(b),
             (Self::NuGet(a), Self::NuGet(b)) => a.cmp(b),
             (Self::Composer(a), Self::Composer(b)) => a.cmp(b),
+            (Self::Dpkg(a), Self::Dpkg(b)) => a.cmp(b),
+            (Self::Apk(a), Self::Apk(b)) => a.cmp(b),
             _ => return None,
         })
     }
@@ -58,6 +64,8 @@ pub(crate) fn parse(ecosystem: Ecosystem, s: &str) -> Option<Parsed> {
         Ecosystem::RubyGems => rubygems::GemVersion::parse(s).map(Parsed::Gem),
         Ecosystem::NuGet => nuget::NuGetVersion::parse(s).map(Parsed::NuGet),
         Ecosystem::Packagist => packagist::ComposerVersion::parse(s).map(Parsed::Composer),
+        Ecosystem::Debian => dpkg::DpkgVersion::parse(s).map(Parsed::Dpkg),
+        Ecosystem::Alpine => apk::ApkVersion::parse(s).map(Parsed::Apk),
     }
 }
 
