@@ -9,6 +9,7 @@ use gantry_formats::{Artifact, Declared, FileLocation, Format, FormatError, Iden
 pub mod contents;
 pub mod digest;
 pub mod manifest;
+mod parsers;
 
 pub use digest::{valid_image_name, valid_tag, Digest, DigestError};
 pub use manifest::{Descriptor, Manifest, ManifestError};

@@ -77,14 +77,14 @@ pub(crate) async fn components(app: &App, package: &PackageRow) -> AppResult<Vec
         for found in image.installed() {
             let location = json!({"layer": found.layer, "path": found.path});
             let key = (
-                found.ecosystem,
+                found.ecosystem.clone(),
                 found.name.clone(),
                 found.version.clone(),
                 location.to_string(),
             );
             if seen.insert(key) {
                 out.push(Component {
-                    ecosystem: found.ecosystem.to_owned(),
+                    ecosystem: found.ecosystem,
                     name: found.name,
                     version: found.version,
                     location,
