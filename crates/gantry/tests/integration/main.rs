@@ -22,6 +22,7 @@ mod npm;
 mod npm_upstream;
 mod oci;
 mod oci_clients;
+mod oci_scan;
 mod path_names;
 mod pipeline;
 mod policies;

@@ -591,7 +591,7 @@ async fn oci_index_promotes_with_its_graph_without_copying_bytes() -> TestResult
 }
 
 /// A gzip-compressed tar layer holding `files`.
-fn gzip_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
+pub(crate) fn gzip_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, body) in files {
         let mut header = tar::Header::new_gnu();
@@ -607,7 +607,7 @@ fn gzip_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
 }
 
 /// Pushes an image of `layers` (gzip) for `arch`; its manifest digest and size.
-async fn push_layers(
+pub(crate) async fn push_layers(
     s: &TestServer,
     name: &str,
     reference: Option<&str>,
