@@ -217,7 +217,7 @@ async fn oci_image_scan_reports_os_gem_composer_and_maven_packages() -> TestResu
         ),
         ("lib/apk/db/installed", apk_db),
     ])?;
-    let (p, findings) = scan_image(&s, "alpine-app", &[alpine.clone()]).await?;
+    let (p, findings) = scan_image(&s, "alpine-app", std::slice::from_ref(&alpine)).await?;
     let expected = BTreeMap::from([(
         "ALPINE-0001".to_owned(),
         vec![component(
