@@ -484,3 +484,54 @@ fn severity_is_carried() -> TestResult {
     assert_eq!(f.affected_ranges, [">=0"]);
     Ok(())
 }
+
+#[test]
+fn distribution_advisories_apply_to_their_release_only() -> TestResult {
+    let a = record(
+        "Debian:12",
+        "openssl",
+        r#"[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.13-1~deb12u1"}]}]"#,
+        "[]",
+        "",
+    )?;
+    let in_release = |release, version| match super::match_advisory_in(
+        &a,
+        Ecosystem::Debian,
+        Some(release),
+        "openssl",
+        version,
+    ) {
+        MatchResult::Affected(_) => "affected",
+        MatchResult::NotAffected => "not",
+        MatchResult::Indeterminate(_) => "indeterminate",
+    };
+    assert_eq!(in_release("12", "3.0.11-1~deb12u2"), "affected");
+    assert_eq!(in_release("12", "3.0.13-1~deb12u1"), "not");
+    assert_eq!(in_release("12", "3.0.13-1"), "not");
+    assert_eq!(in_release("11", "3.0.11-1~deb12u2"), "not");
+    assert_eq!(in_release("12", "not a version"), "indeterminate");
+    let alpine = record(
+        "Alpine:v3.18",
+        "openssl",
+        r#"[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.1.4-r6"}]}]"#,
+        "[]",
+        "",
+    )?;
+    let check_alpine = |release, version| {
+        matches!(
+            super::match_advisory_in(
+                &alpine,
+                Ecosystem::Alpine,
+                Some(release),
+                "openssl",
+                version
+            ),
+            MatchResult::Affected(_)
+        )
+    };
+    assert!(check_alpine("v3.18", "3.1.4-r5"));
+    assert!(check_alpine("v3.18", "3.1.4_rc1-r9"));
+    assert!(!check_alpine("v3.18", "3.1.4-r6"));
+    assert!(!check_alpine("v3.17", "3.1.4-r5"));
+    Ok(())
+}
