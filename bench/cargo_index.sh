@@ -28,6 +28,8 @@
 #     the request after a change renders the file from the database again.
 # Every result is a JSON line on stdout. All traffic goes to 127.0.0.1.
 set -euo pipefail
+# Upstream peers run on 127.0.0.1, which Gantry refuses as an outbound target unless allowed.
+export GANTRY_OUTBOUND_ALLOW_NETWORKS=${GANTRY_OUTBOUND_ALLOW_NETWORKS:-127.0.0.0/8}
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)

@@ -10,6 +10,8 @@
 # removed, when the calling script exits (also on Ctrl-C). All traffic goes to 127.0.0.1.
 
 set -euo pipefail
+# Upstream peers run on 127.0.0.1, which Gantry refuses as an outbound target unless allowed.
+export GANTRY_OUTBOUND_ALLOW_NETWORKS=${GANTRY_OUTBOUND_ALLOW_NETWORKS:-127.0.0.0/8}
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)

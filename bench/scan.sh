@@ -38,6 +38,8 @@
 # Results are JSON lines on stdout (and in WORK/results.jsonl). All traffic goes to 127.0.0.1;
 # servers and the scratch directory are removed on exit (also on Ctrl-C).
 set -euo pipefail
+# Upstream peers run on 127.0.0.1, which Gantry refuses as an outbound target unless allowed.
+export GANTRY_OUTBOUND_ALLOW_NETWORKS=${GANTRY_OUTBOUND_ALLOW_NETWORKS:-127.0.0.0/8}
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
