@@ -35,6 +35,17 @@ pub fn backend() -> &'static str {
     }
 }
 
+/// Native-client format suites (real pip, npm, mvn, go, gem, … against a format's protocol) run
+/// on one backend, SQLite: what they add over the database-facing suite is the protocol, and
+/// running them twice would only lengthen CI. Call at the top of such a test; true means return.
+pub fn native_client_suite_skipped() -> bool {
+    if backend() == "sqlite" {
+        return false;
+    }
+    eprintln!("native-client suite: runs on SQLite only");
+    true
+}
+
 pub fn fresh_postgres_database(base: &str) -> TestResult<String> {
     let name = format!(
         "gantry_test_{}_{}_{}",
