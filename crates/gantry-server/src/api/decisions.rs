@@ -1,17 +1,16 @@
 //! The decision log of a namespace's policies, shown only as far as the caller may read the
 //! repositories each entry names.
 
-use gantry_core::Privilege;
 use gantry_db::DecisionRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::policies::{load_policy, namespace};
-use super::Api;
+use super::policies::load_policy;
+use super::{privilege, Api, Namespace};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiJson, ApiPath, ApiQuery, AppResult, ErrorBody};
+use crate::error::{ApiJson, ApiQuery, AppResult, ErrorBody};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct DecisionParams {
@@ -72,12 +71,12 @@ fn render_decision(d: DecisionRow) -> DecisionEntry {
     responses((status = 200, body = Vec<DecisionEntry>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn decisions(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
     ApiQuery(params): ApiQuery<DecisionParams>,
+    ns: Namespace<privilege::Read>,
 ) -> AppResult<ApiJson<Vec<DecisionEntry>>> {
-    namespace(&app, &caller, &owner, Privilege::Read).await?;
+    let owner = ns.as_str();
     let policy_id = match &params.policy {
-        Some(p) => Some(load_policy(&app, &owner, p).await?.id),
+        Some(p) => Some(load_policy(&app, owner, p).await?.id),
         None => None,
     };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
@@ -90,13 +89,7 @@ pub(crate) async fn decisions(
     for _ in 0..MAX_DECISION_BATCHES {
         let rows = app
             .db
-            .list_decisions(
-                &owner,
-                policy_id,
-                params.slug_perm.as_deref(),
-                before,
-                limit,
-            )
+            .list_decisions(owner, policy_id, params.slug_perm.as_deref(), before, limit)
             .await?;
         let exhausted = rows.len() < usize::try_from(limit).unwrap_or(usize::MAX);
         for row in rows {
@@ -123,7 +116,7 @@ const MAX_DECISION_BATCHES: usize = 10;
 
 /// Which repositories (by `OWNER/REPO`) the caller may read, remembered for one request.
 #[derive(Default)]
-struct ReadableRepos(std::collections::HashMap<String, bool>);
+pub(super) struct ReadableRepos(std::collections::HashMap<String, bool>);
 
 impl ReadableRepos {
     async fn all<'a>(
@@ -140,7 +133,7 @@ impl ReadableRepos {
         Ok(true)
     }
 
-    async fn one(&mut self, app: &App, caller: &Caller, slug: &str) -> AppResult<bool> {
+    pub(super) async fn one(&mut self, app: &App, caller: &Caller, slug: &str) -> AppResult<bool> {
         if let Some(known) = self.0.get(slug) {
             return Ok(*known);
         }
