@@ -13,6 +13,6 @@ mod sniff;
 
 pub use format::{
     encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile, FileLocation, Format,
-    FormatError, Identity, Processed, ReadSeek, Registry,
+    FormatError, FormatInfo, Identity, Processed, ReadSeek, Registry,
 };
 pub use sniff::content_type;

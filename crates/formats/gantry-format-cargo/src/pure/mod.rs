@@ -9,7 +9,8 @@ pub use semver::Version;
 use serde_json::{json, Map, Value};
 
 use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, Identity, Processed,
+    verify_declared_checksums, Artifact, Declared, Format, FormatError, FormatInfo, Identity,
+    Processed,
 };
 
 pub struct Cargo;
@@ -347,28 +348,19 @@ pub fn check_publish_metadata(publish: &Value, manifest: &Manifest) -> Result<()
     Ok(())
 }
 
+static INFO: FormatInfo = FormatInfo {
+    id: "cargo",
+    purl_type: "cargo",
+    vulnerability_ecosystem: Some("crates.io"),
+    install:
+        "cargo add --registry gantry {name}@{version}  # index = \"sparse+{url}/cargo/index/\"",
+    // Cargo downloads from the web API's path (its `config.json` names it).
+    download: Some("/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download"),
+};
+
 impl Format for Cargo {
-    fn id(&self) -> &'static str {
-        "cargo"
-    }
-
-    fn purl_type(&self) -> &'static str {
-        "cargo"
-    }
-
-    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        format!("cargo add --registry gantry {name}@{version}  # index = \"sparse+{repository_url}/cargo/index/\"")
-    }
-
-    /// Cargo downloads from the web API's path (its `config.json` names it).
-    fn download_path(&self, file: &crate::FileLocation<'_>) -> String {
-        format!(
-            "/{}/{}/cargo/api/v1/crates/{}/{}/download",
-            file.namespace,
-            file.repository,
-            crate::encode_segment(file.name),
-            crate::encode_segment(file.version)
-        )
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
     /// The identity lives in the crate's manifest, so uploads are processed before they are
@@ -426,10 +418,6 @@ impl Format for Cargo {
             metadata: Value::Object(metadata),
             extra_files: Vec::new(),
         })
-    }
-
-    fn vulnerability_ecosystem(&self) -> Option<&'static str> {
-        Some("crates.io")
     }
 }
 

@@ -8,7 +8,8 @@ pub mod tarball;
 use serde_json::{Map, Value};
 
 use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, Identity, Processed,
+    verify_declared_checksums, Artifact, Declared, Format, FormatError, FormatInfo, Identity,
+    Processed,
 };
 
 pub struct Npm;
@@ -237,17 +238,17 @@ pub fn read_manifest(content: &mut dyn crate::ReadSeek) -> Result<Manifest, Form
     })
 }
 
+static INFO: FormatInfo = FormatInfo {
+    id: "npm",
+    purl_type: "npm",
+    vulnerability_ecosystem: Some("npm"),
+    install: "npm install --registry {url}/npm/ {name}@{version}",
+    download: None,
+};
+
 impl Format for Npm {
-    fn id(&self) -> &'static str {
-        "npm"
-    }
-
-    fn purl_type(&self) -> &'static str {
-        "npm"
-    }
-
-    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        format!("npm install --registry {repository_url}/npm/ {name}@{version}")
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
     /// The identity lives in the tarball's `package.json`.
@@ -299,10 +300,6 @@ impl Format for Npm {
             metadata,
             extra_files: Vec::new(),
         })
-    }
-
-    fn vulnerability_ecosystem(&self) -> Option<&'static str> {
-        Some("npm")
     }
 }
 

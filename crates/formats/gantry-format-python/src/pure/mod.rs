@@ -11,8 +11,8 @@ use std::str::FromStr;
 pub use metadata::CoreMetadata;
 
 use crate::format::{
-    verify_declared_checksums, Artifact, Declared, ExtraFile, Format, FormatError, Identity,
-    Processed,
+    verify_declared_checksums, Artifact, Declared, ExtraFile, Format, FormatError, FormatInfo,
+    Identity, Processed,
 };
 
 pub struct Python;
@@ -129,17 +129,17 @@ pub fn parse_filename(filename: &str) -> Result<FileName, FormatError> {
     })
 }
 
+static INFO: FormatInfo = FormatInfo {
+    id: "python",
+    purl_type: "pypi",
+    vulnerability_ecosystem: Some("PyPI"),
+    install: "pip install --index-url {url}/python/simple/ {name}=={version}",
+    download: None,
+};
+
 impl Format for Python {
-    fn id(&self) -> &'static str {
-        "python"
-    }
-
-    fn purl_type(&self) -> &'static str {
-        "pypi"
-    }
-
-    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        format!("pip install --index-url {repository_url}/python/simple/ {name}=={version}")
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
     /// The identity lives in the artifact, so uploads are processed before they are stored as
@@ -233,10 +233,6 @@ impl Format for Python {
             metadata,
             extra_files,
         })
-    }
-
-    fn vulnerability_ecosystem(&self) -> Option<&'static str> {
-        Some("PyPI")
     }
 }
 
