@@ -88,13 +88,20 @@ pub(crate) async fn complete_in(conn: &mut AnyConnection, id: i64, worker: &str)
 }
 
 /// How one backend claims the next runnable job: the one place the queue differs by backend.
+/// The claim itself is one statement pair for both; a backend says how it locks the
+/// candidate row.
 pub trait JobClaim: Send + Sync {
+    /// Appended to the query that picks the candidate row.
+    fn lock_clause(&self) -> &'static str;
+
     fn claim<'a>(
         &'a self,
         pool: &'a sqlx::AnyPool,
         worker: &'a str,
         lease_ms: i64,
-    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>>;
+    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
+        Box::pin(claim_with(pool, worker, lease_ms, self.lock_clause()))
+    }
 }
 
 /// PostgreSQL: the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so replicas claiming
@@ -105,29 +112,14 @@ pub struct PostgresClaim;
 pub struct SqliteClaim;
 
 impl JobClaim for PostgresClaim {
-    fn claim<'a>(
-        &'a self,
-        pool: &'a sqlx::AnyPool,
-        worker: &'a str,
-        lease_ms: i64,
-    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
-        Box::pin(claim_with(
-            pool,
-            worker,
-            lease_ms,
-            " FOR UPDATE SKIP LOCKED",
-        ))
+    fn lock_clause(&self) -> &'static str {
+        " FOR UPDATE SKIP LOCKED"
     }
 }
 
 impl JobClaim for SqliteClaim {
-    fn claim<'a>(
-        &'a self,
-        pool: &'a sqlx::AnyPool,
-        worker: &'a str,
-        lease_ms: i64,
-    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
-        Box::pin(claim_with(pool, worker, lease_ms, ""))
+    fn lock_clause(&self) -> &'static str {
+        ""
     }
 }
 

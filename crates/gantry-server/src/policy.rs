@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use gantry_core::{EventType, PackageState, SlugPerm, SyncStatus};
 use gantry_db::{
-    GateRecord, NewDecision, NewEvent, NewJob, PackageActions, PackageRow, PolicyRow,
-    PromotionMode, RepoRow, RuleRow,
+    DecisionSubject, GateRecord, NewDecision, NewEvent, NewJob, PackageActions, PackageRow,
+    PolicyRow, Promotion, PromotionMode, RepoRow, RuleRow,
 };
 use std::time::Duration;
 
@@ -263,15 +263,19 @@ pub(crate) async fn evaluate(
             }
         }
         out.decisions.push(NewDecision {
-            namespace: policy.namespace.clone(),
-            policy_id: Some(policy.id),
-            policy_name: policy.name.clone(),
-            policy_version: policy.version,
-            trigger_event: trigger.to_owned(),
-            slug_perm: Some(package.slug_perm.clone()),
-            repository: Some(package.repository_slug()),
-            destination: destination.map(RepoRow::slug),
-            input_digest: digest.clone(),
+            subject: DecisionSubject {
+                namespace: policy.namespace.clone(),
+                policy_id: Some(policy.id),
+                policy_name: policy.name.clone(),
+                policy_version: policy.version,
+                trigger_event: trigger.to_owned(),
+                slug_perm: Some(package.slug_perm.clone()),
+                repository: Some(package.repository_slug()),
+                destination: destination.map(RepoRow::slug),
+                input_digest: digest.clone(),
+                error: error.clone(),
+                actor: actor.to_owned(),
+            },
             denied: decision.denied(),
             output: serde_json::json!({ "deny": decision.deny }),
             actions: serde_json::json!({
@@ -279,8 +283,6 @@ pub(crate) async fn evaluate(
                 "add_tags": decision.add_tags,
                 "remove_tags": decision.remove_tags,
             }),
-            error: error.clone(),
-            actor: actor.to_owned(),
         });
         out.per_policy.push((policy.name.clone(), decision, error));
     }
@@ -454,7 +456,16 @@ pub(crate) async fn promote(
     let promoted = app
         .db
         .promote(
-            package, dest, mode, republish, &new_slug, actor, &followups, &gate,
+            Promotion {
+                dest,
+                mode,
+                republish,
+                actor,
+            },
+            package,
+            &new_slug,
+            &followups,
+            &gate,
         )
         .await?;
     app.wake_workers();

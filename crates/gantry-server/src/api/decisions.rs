@@ -46,21 +46,22 @@ pub(crate) struct DecisionEntry {
 }
 
 fn render_decision(d: DecisionRow) -> DecisionEntry {
+    let s = d.subject;
     DecisionEntry {
         id: d.id,
-        policy: d.policy_name,
-        policy_id: d.policy_id,
-        policy_version: d.policy_version,
-        trigger: d.trigger_event,
-        slug_perm: d.slug_perm,
-        repository: d.repository,
-        destination: d.destination,
-        input_digest: d.input_digest,
+        policy: s.policy_name,
+        policy_id: s.policy_id,
+        policy_version: s.policy_version,
+        trigger: s.trigger_event,
+        slug_perm: s.slug_perm,
+        repository: s.repository,
+        destination: s.destination,
+        input_digest: s.input_digest,
         denied: d.denied != 0,
         output: serde_json::from_str(&d.output).unwrap_or_default(),
         actions: serde_json::from_str(&d.actions).unwrap_or_default(),
-        error: d.error,
-        actor: d.actor,
+        error: s.error,
+        actor: s.actor,
         occurred_at: gantry_core::time::rfc3339(d.occurred_at),
     }
 }

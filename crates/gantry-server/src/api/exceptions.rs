@@ -240,18 +240,8 @@ pub(crate) async fn create(
     // Which packages it covers is judged on a row shaped like the one to be stored.
     let probe = ExceptionRow {
         id: 0,
-        repository_id: repo.id,
         repository: repo.slug(),
-        scope: new.scope.clone(),
-        slug_perm: new.slug_perm.clone(),
-        name: new.name.clone(),
-        versions: new.versions.clone(),
-        advisory_id: new.advisory_id.clone(),
-        status: new.status.clone(),
-        justification: new.justification.clone(),
-        impact_statement: new.impact_statement.clone(),
-        expires_at: new.expires_at,
-        author: new.author.clone(),
+        exception: new.clone(),
         created_at: now,
         expired_at: None,
     };
