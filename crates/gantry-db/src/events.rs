@@ -42,14 +42,6 @@ impl NewEvent {
     }
 }
 
-impl std::ops::Deref for NewEvent {
-    type Target = EventPlace;
-
-    fn deref(&self) -> &EventPlace {
-        &self.place
-    }
-}
-
 impl std::ops::DerefMut for NewEvent {
     fn deref_mut(&mut self) -> &mut EventPlace {
         &mut self.place
@@ -65,14 +57,6 @@ pub struct EventRow {
     #[sqlx(flatten)]
     pub place: EventPlace,
     pub context: String,
-}
-
-impl std::ops::Deref for EventRow {
-    type Target = EventPlace;
-
-    fn deref(&self) -> &EventPlace {
-        &self.place
-    }
 }
 
 const EVENT_COLUMNS: &str =
@@ -281,3 +265,8 @@ impl Db {
         Ok(sql.query_as().fetch_all(&self.pool).await?)
     }
 }
+
+reads_through!(
+    NewEvent => place: EventPlace,
+    EventRow => place: EventPlace,
+);

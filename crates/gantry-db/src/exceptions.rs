@@ -37,14 +37,6 @@ pub struct ExceptionRow {
     pub expired_at: Option<i64>,
 }
 
-impl std::ops::Deref for ExceptionRow {
-    type Target = NewException;
-
-    fn deref(&self) -> &NewException {
-        &self.exception
-    }
-}
-
 impl ExceptionRow {
     /// In force at `now`: not past its expiry.
     pub fn is_active(&self, now: i64) -> bool {
@@ -215,3 +207,7 @@ impl Db {
         .await?)
     }
 }
+
+reads_through!(
+    ExceptionRow => exception: NewException,
+);

@@ -3,6 +3,21 @@
 //! [`Backend`]. Every mutation that changes a package writes its events in the same
 //! transaction, so the provenance trail can never disagree with the data.
 
+/// Lets a type read the fields of a struct it embeds as its own (`row.name` for
+/// `row.spec.name`): rows and the values they are made from share one column struct instead
+/// of two copies of its field list.
+macro_rules! reads_through {
+    ($($outer:ty => $field:ident: $inner:ty),* $(,)?) => {$(
+        impl std::ops::Deref for $outer {
+            type Target = $inner;
+
+            fn deref(&self) -> &$inner {
+                &self.$field
+            }
+        }
+    )*};
+}
+
 mod bind;
 mod events;
 mod exceptions;
@@ -34,7 +49,7 @@ pub use packages::{
 };
 pub use policies::{
     DecisionRow, DecisionSubject, NewDecision, NewRule, PackageActions, PolicyRow, PolicyUpdate,
-    RuleRow,
+    RuleRow, RuleSpec,
 };
 pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};

@@ -63,14 +63,6 @@ pub struct NewDecision {
     pub actions: serde_json::Value,
 }
 
-impl std::ops::Deref for NewDecision {
-    type Target = DecisionSubject;
-
-    fn deref(&self) -> &DecisionSubject {
-        &self.subject
-    }
-}
-
 /// A logged evaluation; reads its [`DecisionSubject`] fields through it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DecisionRow {
@@ -81,14 +73,6 @@ pub struct DecisionRow {
     pub output: String,
     pub actions: String,
     pub occurred_at: i64,
-}
-
-impl std::ops::Deref for DecisionRow {
-    type Target = DecisionSubject;
-
-    fn deref(&self) -> &DecisionSubject {
-        &self.subject
-    }
 }
 
 const DECISION_COLUMNS: &str = "id, namespace, policy_id, policy_name, policy_version, \
@@ -110,9 +94,9 @@ impl PackageActions {
     }
 }
 
+/// What a promotion rule does: the columns a rule to create and a stored rule share.
 #[derive(Debug, Clone, FromRow)]
-pub struct RuleRow {
-    pub id: i64,
+pub struct RuleSpec {
     pub repository_id: i64,
     pub name: String,
     pub on_event: String,
@@ -122,24 +106,26 @@ pub struct RuleRow {
     /// `copy` or `move`.
     pub action: String,
     pub destination_repository_id: i64,
+    pub created_by: String,
+}
+
+/// A stored rule; reads its [`RuleSpec`] fields through it.
+#[derive(Debug, Clone, FromRow)]
+pub struct RuleRow {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub spec: RuleSpec,
     /// `OWNER/REPO` of the destination.
     pub destination: String,
     pub enabled: i64,
-    pub created_by: String,
     pub created_at: i64,
 }
 
+/// A rule to create; reads its [`RuleSpec`] fields through it.
 #[derive(Debug, Clone)]
 pub struct NewRule {
-    pub repository_id: i64,
-    pub name: String,
-    pub on_event: String,
-    pub condition_kind: String,
-    pub condition: String,
-    pub action: String,
-    pub destination_repository_id: i64,
+    pub spec: RuleSpec,
     pub enabled: bool,
-    pub created_by: String,
 }
 
 const RULE_SELECT: &str = "SELECT r.id, r.repository_id, r.name, r.on_event, r.condition_kind, \
@@ -471,3 +457,10 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 }
+
+reads_through!(
+    RuleRow => spec: RuleSpec,
+    NewRule => spec: RuleSpec,
+    NewDecision => subject: DecisionSubject,
+    DecisionRow => subject: DecisionSubject,
+);

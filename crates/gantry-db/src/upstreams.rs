@@ -32,14 +32,6 @@ pub struct NewUpstream {
     pub created_by: String,
 }
 
-impl std::ops::Deref for NewUpstream {
-    type Target = UpstreamSpec;
-
-    fn deref(&self) -> &UpstreamSpec {
-        &self.spec
-    }
-}
-
 /// A stored upstream; reads its [`UpstreamSpec`] fields through it.
 #[derive(Debug, Clone, FromRow)]
 pub struct UpstreamRow {
@@ -49,14 +41,6 @@ pub struct UpstreamRow {
     pub local_names_only: i64,
     pub created_by: Option<String>,
     pub created_at: i64,
-}
-
-impl std::ops::Deref for UpstreamRow {
-    type Target = UpstreamSpec;
-
-    fn deref(&self) -> &UpstreamSpec {
-        &self.spec
-    }
 }
 
 const COLUMNS: &str = "id, repository_id, format, name, url, priority, mode, username, password, \
@@ -163,3 +147,8 @@ impl Db {
         Ok(())
     }
 }
+
+reads_through!(
+    NewUpstream => spec: UpstreamSpec,
+    UpstreamRow => spec: UpstreamSpec,
+);

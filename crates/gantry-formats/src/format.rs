@@ -204,12 +204,20 @@ pub trait Format: Send + Sync + 'static {
     /// Formats whose identity lives inside the artifact may return `None`.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError>;
 
-    /// Sync: validates the artifact and extracts identity and metadata.
+    /// Sync: checks the checksums the client declared against the stored bytes, then lets
+    /// the format read the artifact ([`Format::parse`]). Formats implement `parse`, so no
+    /// format can forget the checksums.
     fn process(
         &self,
         declared: &Declared,
         artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError>;
+    ) -> Result<Processed, FormatError> {
+        verify_declared_checksums(declared, &artifact)?;
+        self.parse(declared, artifact)
+    }
+
+    /// Validates the artifact and extracts identity and metadata.
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError>;
 
     /// The OSV ecosystem whose advisories apply, if any.
     fn vulnerability_ecosystem(&self) -> Option<&'static str> {
@@ -231,6 +239,18 @@ pub trait Format: Send + Sync + 'static {
     fn download_path(&self, file: &FileLocation<'_>) -> String {
         self.info().download_path(file)
     }
+}
+
+/// Refuses an uploaded file name that could name a path or is longer than 255 bytes;
+/// `expected` says what the format wants (`NAME-VERSION.crate`).
+pub fn check_filename(filename: &str, expected: &str) -> Result<(), FormatError> {
+    if filename.is_empty() || filename.contains(['/', '\\']) || filename.len() > 255 {
+        return Err(FormatError::Invalid(format!(
+            "'{}' is not a valid file name ({expected})",
+            gantry_core::names::quote_prefix(filename, 255)
+        )));
+    }
+    Ok(())
 }
 
 /// Checks client-supplied checksums against the computed ones.

@@ -12,7 +12,7 @@ pub mod format;
 mod sniff;
 
 pub use format::{
-    encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile, FileLocation, Format,
-    FormatError, FormatInfo, Identity, Processed, ReadSeek, Registry,
+    check_filename, encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile,
+    FileLocation, Format, FormatError, FormatInfo, Identity, Processed, ReadSeek, Registry,
 };
 pub use sniff::content_type;

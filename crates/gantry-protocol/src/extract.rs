@@ -29,7 +29,7 @@ use serde::Deserialize;
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiPath, AppError};
+use crate::error::{ApiPath, AppError, Closing};
 use crate::repo::{load_package, load_repo};
 
 /// The route's `{owner}`, validated: the namespace of a namespace-wide route (policies,
@@ -274,6 +274,29 @@ impl<O: RepoOp> FromRequestParts<Arc<App>> for PackageAt<O> {
                 op: PhantomData,
             },
             package,
+        })
+    }
+}
+
+/// An upload into the repository at `{owner}/{repo}`: the app, the caller, and the repository
+/// authorised for `O` before the body is read (so strangers learn nothing from the body's
+/// errors). A refusal closes the connection, like every error of an upload ([`Closing`]).
+pub struct UploadTo<O> {
+    pub app: Arc<App>,
+    pub caller: Caller,
+    pub repo: Repo<O>,
+}
+
+impl<O: RepoOp> FromRequestParts<Arc<App>> for UploadTo<O> {
+    type Rejection = Closing;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Closing> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        let repo = Repo::<O>::from_request_parts(parts, app).await?;
+        Ok(Self {
+            app: Arc::clone(app),
+            caller,
+            repo,
         })
     }
 }

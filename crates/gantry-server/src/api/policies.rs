@@ -385,8 +385,14 @@ pub(crate) async fn simulate(
     let mut packages = Vec::new();
     let actor = caller.actor();
     for (repo, p) in &selected {
-        let input =
-            crate::policy::input(&app, p, repo, destination.as_ref(), &trigger, &actor).await?;
+        let subject = crate::policy::Subject {
+            package: p,
+            repository: repo,
+            destination: destination.as_ref(),
+            trigger: &trigger,
+            actor: &actor,
+        };
+        let input = crate::policy::input(&app, subject).await?;
         let (decision, error) = match crate::policy::run(source.clone(), input).await {
             Ok(d) => (d, None),
             Err(e) => (gantry_policy::Decision::default(), Some(e)),

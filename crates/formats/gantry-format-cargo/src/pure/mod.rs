@@ -8,10 +8,7 @@ mod archive;
 pub use semver::Version;
 use serde_json::{json, Map, Value};
 
-use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, FormatInfo, Identity,
-    Processed,
-};
+use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
 
 pub struct Cargo;
 
@@ -366,10 +363,8 @@ impl Format for Cargo {
     /// The identity lives in the crate's manifest, so uploads are processed before they are
     /// stored as packages.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {
-        if !declared.filename.ends_with(".crate")
-            || declared.filename.contains(['/', '\\'])
-            || declared.filename.len() > 255
-        {
+        crate::format::check_filename(&declared.filename, "NAME-VERSION.crate")?;
+        if !declared.filename.ends_with(".crate") {
             return Err(invalid(format!(
                 "'{}' is not a crate file name (NAME-VERSION.crate)",
                 declared.filename
@@ -378,12 +373,7 @@ impl Format for Cargo {
         Ok(None)
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
-        verify_declared_checksums(declared, &artifact)?;
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         self.declared_identity(declared)?;
         let manifest = read_crate(artifact.content)?;
         let filename = format!("{}-{}.crate", manifest.name, manifest.version);

@@ -7,10 +7,7 @@ pub mod tarball;
 
 use serde_json::{Map, Value};
 
-use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, FormatInfo, Identity,
-    Processed,
-};
+use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
 
 pub struct Npm;
 
@@ -253,21 +250,11 @@ impl Format for Npm {
 
     /// The identity lives in the tarball's `package.json`.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {
-        if declared.filename.contains(['/', '\\']) || declared.filename.len() > 255 {
-            return Err(FormatError::Invalid(format!(
-                "'{}' is not a valid tarball filename",
-                declared.filename
-            )));
-        }
+        crate::format::check_filename(&declared.filename, "an npm tarball")?;
         Ok(None)
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
-        verify_declared_checksums(declared, &artifact)?;
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let manifest = read_manifest(artifact.content)?;
         if let Some(want) = declared.name.as_deref().filter(|n| !n.is_empty()) {
             if want != manifest.name {

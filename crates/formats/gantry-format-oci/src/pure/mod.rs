@@ -82,11 +82,7 @@ impl Format for Oci {
     }
 
     /// Re-reads a stored manifest (resync): its identity is what was declared at push.
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let identity = Self::identity(declared)?;
         let mut bytes = Vec::new();
         artifact

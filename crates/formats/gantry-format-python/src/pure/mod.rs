@@ -11,8 +11,7 @@ use std::str::FromStr;
 pub use metadata::CoreMetadata;
 
 use crate::format::{
-    verify_declared_checksums, Artifact, Declared, ExtraFile, Format, FormatError, FormatInfo,
-    Identity, Processed,
+    Artifact, Declared, ExtraFile, Format, FormatError, FormatInfo, Identity, Processed,
 };
 
 pub struct Python;
@@ -149,12 +148,7 @@ impl Format for Python {
         Ok(None)
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
-        verify_declared_checksums(declared, &artifact)?;
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let file = parse_filename(&declared.filename)?;
         let raw = match file.kind {
             Kind::Wheel => archive::wheel_metadata(artifact.content)?,

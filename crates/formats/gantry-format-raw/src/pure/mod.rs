@@ -3,10 +3,7 @@
 
 use std::io::Read;
 
-use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, FormatInfo, Identity,
-    Processed,
-};
+use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
 
 const MAX_FIELD_LEN: usize = 128;
 const MAX_FILENAME_LEN: usize = 255;
@@ -75,15 +72,10 @@ impl Format for Raw {
         }))
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let identity = self
             .declared_identity(declared)?
             .ok_or_else(|| FormatError::Invalid("a raw package needs a name".into()))?;
-        verify_declared_checksums(declared, &artifact)?;
         let mut head = Vec::with_capacity(SNIFF_LEN);
         artifact
             .content
