@@ -4,6 +4,7 @@
 //! transaction, so the provenance trail can never disagree with the data.
 
 mod bind;
+mod blobs;
 mod events;
 mod exceptions;
 mod jobs;
@@ -22,6 +23,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use blobs::{BlobReferences, BlobRow};
 pub use events::{audience, set_fan_out_job, AuditFilter, EventRow, NewEvent};
 pub use exceptions::{ExceptionRow, NewException};
 pub use jobs::{

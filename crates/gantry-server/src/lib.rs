@@ -9,6 +9,7 @@ mod connections;
 mod drain;
 mod formats;
 mod jobs;
+mod maintenance;
 mod middleware;
 mod policy;
 mod router;

@@ -489,6 +489,29 @@ pub(crate) enum AdminCommand {
         #[arg(long)]
         state: Option<String>,
     },
+    /// Remove blobs no package (deleted ones included), upload or format table refers to,
+    /// last written before the grace period; safe while uploads run. Site admins only.
+    Gc {
+        /// Keep blobs last written less than this many seconds ago, whatever refers to them:
+        /// the longest an upload may take from storing its bytes to recording its package.
+        #[arg(long, default_value_t = 3600)]
+        grace_seconds: u64,
+        /// Report what would be removed without removing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check that every referenced blob exists and re-hashes to its recorded digests, and
+    /// that every stored blob is referenced; exits 1 when it finds a problem. Site admins only.
+    Fsck {
+        /// Unreferenced blobs written less than this many seconds ago are uploads in flight,
+        /// not problems.
+        #[arg(long, default_value_t = 3600)]
+        grace_seconds: u64,
+        /// Remove the unreferenced blobs found (as `gantry admin gc` would). Missing or
+        /// damaged blobs are only reported, with the packages that hold them.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[cfg(test)]
