@@ -37,6 +37,7 @@ mod receiver;
 mod repos;
 mod robustness;
 mod s3;
+mod scaleout;
 mod scanning;
 mod security_summary;
 mod server;

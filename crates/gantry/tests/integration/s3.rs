@@ -12,11 +12,12 @@ use serde_json::Value;
 use crate::common::{TestResult, TestServer, ADMIN};
 use crate::python::tool;
 
-const BUCKET: &str = "gantry-blobs";
+pub(crate) const BUCKET: &str = "gantry-blobs";
 
-struct Moto {
-    url: String,
-    child: Child,
+/// moto's S3 server on a free port, with the bucket made; killed on drop.
+pub(crate) struct Moto {
+    pub(crate) url: String,
+    pub(crate) child: Child,
 }
 
 impl Drop for Moto {
@@ -27,7 +28,7 @@ impl Drop for Moto {
 }
 
 impl Moto {
-    async fn start() -> TestResult<Self> {
+    pub(crate) async fn start() -> TestResult<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -55,7 +56,7 @@ impl Moto {
     }
 
     /// Keys of the bucket's objects under `prefix`.
-    async fn keys(&self, prefix: &str) -> TestResult<Vec<String>> {
+    pub(crate) async fn keys(&self, prefix: &str) -> TestResult<Vec<String>> {
         let listing = reqwest::Client::new()
             .get(format!("{}/{BUCKET}?list-type=2&prefix={prefix}", self.url))
             .send()
@@ -72,7 +73,7 @@ impl Moto {
 
     /// Writes an object with a signed request (boto3 from the test venv), as an operator's
     /// tool would.
-    fn put_object(&self, key: &str, bytes: &[u8]) -> TestResult {
+    pub(crate) fn put_object(&self, key: &str, bytes: &[u8]) -> TestResult {
         let script = "import sys, boto3\n\
             s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
             aws_access_key_id='test', aws_secret_access_key='test')\n\
@@ -89,15 +90,26 @@ impl Moto {
         Ok(())
     }
 
+    /// The storage URL and environment a process needs to use the bucket under `site-a/`.
+    pub(crate) fn environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GANTRY_STORAGE_URL", format!("s3://{BUCKET}/site-a")),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+        ]
+    }
+
+    /// A server builder with its blobs in the bucket.
+    pub(crate) fn builder(&self) -> crate::common::ServerBuilder {
+        self.environment()
+            .into_iter()
+            .fold(TestServer::builder(), |b, (k, v)| b.env(k, &v))
+    }
+
     fn server(&self) -> TestResult<TestServer> {
-        TestServer::builder()
-            .arg("--storage-url")
-            .arg(format!("s3://{BUCKET}/site-a"))
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &self.url)
-            .start()
+        self.builder().start()
     }
 }
 
