@@ -221,3 +221,53 @@ async fn two_replicas_and_workers_share_postgres_and_a_bucket() -> TestResult {
     kill(worker)?;
     Ok(())
 }
+
+/// A worker stopped with SIGTERM mid-job stops within its drain time and hands the job back:
+/// the next worker takes it at once, not when the (here 60 s) lease would have lapsed. Both
+/// backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_a_running_job_back_to_the_queue() -> TestResult {
+    let s = TestServer::builder().arg("--workers").arg("0").start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let lease = ("GANTRY_JOB_LEASE_SECONDS", "60");
+    let slow = s.spawn_worker(&[lease, ("GANTRY_FAULT_SYNC_DELAY_MS", "60000")])?;
+    let (_, p) = s
+        .upload_raw_nowait(ADMIN, "acme/dev", "app", "1", "app.bin", b"handed back")
+        .await?;
+    let slug = p["slug_perm"].as_str().ok_or("slug")?.to_owned();
+    wait_status(&s, &slug, "syncing").await?;
+    let stopping = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &slow.id().to_string()])
+        .status()?;
+    let mut slow = slow;
+    loop {
+        if slow.try_wait()?.is_some() {
+            break;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(20),
+            "the worker did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, jobs) = s
+        .admin(Method::GET, "/api/v1/admin/jobs?state=running", None)
+        .await?;
+    assert_eq!(jobs, serde_json::json!([]), "no job is left leased");
+    let next = Instant::now();
+    let worker = s.spawn_worker(&[lease])?;
+    wait_status(&s, &slug, "completed").await?;
+    assert!(
+        next.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        next.elapsed()
+    );
+    eprintln!(
+        "worker stopped {:?} after SIGTERM; the job completed {:?} after the next worker started",
+        next - stopping,
+        next.elapsed()
+    );
+    kill(worker)?;
+    Ok(())
+}
