@@ -213,7 +213,8 @@ pub(crate) struct ServerArgs {
     /// Metadata database: sqlite://PATH or postgres://USER@HOST:PORT/DB.
     #[arg(long, env = "GANTRY_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
-    /// Blob storage: a directory, file:///DIR or memory:.
+    /// Blob storage: a directory, file:///DIR, s3://BUCKET[/PREFIX] (AWS_* environment) or
+    /// memory:.
     #[arg(long, env = "GANTRY_STORAGE_URL")]
     pub(crate) storage_url: Option<String>,
     /// Largest accepted upload in bytes (larger ones get 413).
