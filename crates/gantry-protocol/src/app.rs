@@ -106,7 +106,7 @@ impl App {
 
 /// Records each upload's blob as just written before it is placed, which keeps garbage
 /// collection (`gantry admin gc`) away from it for the grace period.
-struct MarkWrites(Db);
+pub struct MarkWrites(pub Db);
 
 impl gantry_blobs::BlobMarker for MarkWrites {
     fn mark<'a>(

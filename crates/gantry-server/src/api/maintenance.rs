@@ -8,7 +8,9 @@ use crate::maintenance::{self, FsckOptions, FsckReport, GcOptions, GcReport};
 /// that were last written before the grace period. Safe while uploads run. Site admins only.
 #[utoipa::path(post, path = "/api/v1/admin/gc", tag = "admin", request_body = GcOptions,
     responses((status = 200, body = GcReport), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, description = "an unknown field or a value of the wrong type",
+               body = ErrorBody)))]
 pub(crate) async fn gc(
     Api { app, caller }: Api,
     ApiJson(options): ApiJson<GcOptions>,
@@ -27,7 +29,9 @@ pub(crate) async fn gc(
 /// unreferenced blobs. Site admins only.
 #[utoipa::path(post, path = "/api/v1/admin/fsck", tag = "admin", request_body = FsckOptions,
     responses((status = 200, body = FsckReport), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, description = "an unknown field or a value of the wrong type",
+               body = ErrorBody)))]
 pub(crate) async fn fsck(
     Api { app, caller }: Api,
     ApiJson(options): ApiJson<FsckOptions>,

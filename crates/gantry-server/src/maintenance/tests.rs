@@ -5,25 +5,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
-use gantry_blobs::{BlobMarker, BlobStore, Digests};
+use gantry_blobs::{BlobStore, Digests};
 use gantry_db::Db;
+use gantry_protocol::app::MarkWrites;
 
 use super::{gc, GcOptions};
-
-struct Mark(Db);
-
-impl BlobMarker for Mark {
-    fn mark<'a>(&'a self, d: &'a Digests) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let size = i64::try_from(d.size).map_err(|e| e.to_string())?;
-            self.0
-                .mark_blob(&d.sha256, size, &d.md5, &d.sha1, &d.sha512)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-}
 
 async fn put(blobs: &BlobStore, bytes: &'static [u8]) -> anyhow::Result<Digests> {
     let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]);
@@ -38,7 +24,7 @@ async fn survives_gc_between_store_and_record(marked: bool) -> anyhow::Result<bo
     let plain = BlobStore::local(&dir.path().join("blobs"))?;
     let orphan = put(&plain, b"bytes a killed upload left").await?;
     let blobs = if marked {
-        plain.clone().with_marker(Arc::new(Mark(db.clone())))
+        plain.clone().with_marker(Arc::new(MarkWrites(db.clone())))
     } else {
         plain.clone()
     };

@@ -40,6 +40,20 @@ pub(crate) fn admin(s: &TestServer, args: &[&str]) -> TestResult<(Output, Value)
     report_of(args, admin_command(&s.url, args).output()?)
 }
 
+/// Asks `s` for a consistency check and asserts it is clean; returns the report.
+pub(crate) async fn assert_fsck_clean(s: &TestServer) -> TestResult<Value> {
+    let (st, report) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/fsck",
+            Some(serde_json::json!({})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{report}");
+    assert_eq!(report["clean"], true, "{report}");
+    Ok(report)
+}
+
 fn blob_file(s: &TestServer, sha256: &str) -> PathBuf {
     s.blobs_dir()
         .join("sha256")

@@ -164,14 +164,6 @@ async fn a_backup_restores_into_a_fresh_installation() -> TestResult {
         .send()
         .await?;
     assert_eq!(&sha256_hex(&resp.bytes().await?), &files[3].1);
-    let (st, report) = r
-        .admin(
-            Method::POST,
-            "/api/v1/admin/fsck",
-            Some(serde_json::json!({})),
-        )
-        .await?;
-    assert_eq!(st, StatusCode::OK);
-    assert_eq!(report["clean"], true, "{report}");
+    crate::gc::assert_fsck_clean(&r).await?;
     Ok(())
 }

@@ -202,15 +202,7 @@ async fn two_replicas_and_workers_share_postgres_and_a_bucket() -> TestResult {
     packages.push(("/acme/dev/raw/crash/1/crash.bin".into(), body));
 
     // The store agrees with the database, and every package reads back on both replicas.
-    let (st, report) =
-        t.a.admin(
-            Method::POST,
-            "/api/v1/admin/fsck",
-            Some(serde_json::json!({})),
-        )
-        .await?;
-    assert_eq!(st, StatusCode::OK);
-    assert_eq!(report["clean"], true, "{report}");
+    let report = crate::gc::assert_fsck_clean(&t.a).await?;
     assert_eq!(report["checked"], 7, "{report}");
     for (path, body) in &packages {
         for s in t.servers() {
