@@ -23,7 +23,6 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use blobs::{BlobReferences, BlobRow};
 pub use events::{audience, set_fan_out_job, AuditFilter, EventRow, NewEvent};
 pub use exceptions::{ExceptionRow, NewException};
 pub use jobs::{
@@ -45,6 +44,9 @@ pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanPackageRow, ScanResu
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
 };
+
+// What garbage collection and fsck read (see `blobs`).
+pub use blobs::{BlobReferences, BlobRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
