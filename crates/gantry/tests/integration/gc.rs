@@ -245,3 +245,43 @@ async fn gc_under_concurrent_uploads_never_removes_a_live_blob() -> TestResult {
     assert!(out.status.success(), "{report}");
     Ok(())
 }
+
+/// A rejected upload removes its blob only when nothing refers to it — an image layer linked
+/// by the OCI tables counts, not only package files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_upload_keeps_bytes_an_image_layer_holds() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let layer = b"bytes of an image layer, pushed first".to_vec();
+    let digest = format!("sha256:{}", sha256_hex(&layer));
+    let resp = s
+        .req(
+            Method::POST,
+            &format!("/v2/acme/dev/img/blobs/uploads/?digest={digest}"),
+            Some(ADMIN),
+        )
+        .body(layer.clone())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (st, _) = s
+        .upload_raw("acme/dev", "app", "1", "app.bin", b"first")
+        .await?;
+    assert_eq!(st, StatusCode::CREATED);
+    // The same identity with other bytes (the layer's) is refused after they were stored.
+    let (st, body) = s
+        .upload_raw("acme/dev", "app", "1", "app.bin", &layer)
+        .await?;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    let resp = s
+        .req(
+            Method::GET,
+            &format!("/v2/acme/dev/img/blobs/{digest}"),
+            Some(ADMIN),
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await?.as_ref(), layer.as_slice());
+    Ok(())
+}
