@@ -214,6 +214,21 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Hands the jobs `worker` holds back to the queue, due now, without counting the attempt
+    /// (a worker shutting down stopped them); returns how many.
+    pub async fn release_jobs_of(&self, worker: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_at = $1, locked_by = NULL, \
+             locked_until = NULL, attempts = attempts - 1, updated_at = $1 \
+             WHERE locked_by = $2 AND state = 'running'",
+        )
+        .bind(now_millis())
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Completes a job whose handler had no transaction of its own to complete it in.
     pub async fn complete_job(&self, id: i64, worker: &str) -> Result<()> {
         let mut conn = self.pool.acquire().await?;

@@ -19,6 +19,7 @@ macro_rules! reads_through {
 }
 
 mod bind;
+mod blobs;
 mod events;
 mod exceptions;
 mod jobs;
@@ -59,6 +60,9 @@ pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanPackageRow, ScanResu
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
 };
+
+// What garbage collection and fsck read (see `blobs`).
+pub use blobs::{BlobReferences, BlobRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

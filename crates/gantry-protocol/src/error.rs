@@ -37,6 +37,9 @@ pub enum AppError {
     TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A store this server depends on does not answer (readiness).
+    #[error("{0}")]
+    Unavailable(String),
     /// A refusal on access grounds, recorded in the audit log.
     #[error("{0}")]
     Denied(Box<AppError>, Box<Denial>),
@@ -86,6 +89,7 @@ impl AppError {
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Denied(inner, _) => inner.status(),
         }
     }
@@ -104,6 +108,7 @@ impl AppError {
             AppError::BadGateway(_) => "bad_gateway",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Internal(_) => "internal",
+            AppError::Unavailable(_) => "unavailable",
             AppError::Denied(inner, _) => inner.code(),
         }
     }

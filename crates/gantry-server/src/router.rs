@@ -40,6 +40,9 @@ struct ApiDoc;
 fn api_router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::system::healthz))
+        .routes(routes!(api::system::readyz))
+        .routes(routes!(api::maintenance::gc))
+        .routes(routes!(api::maintenance::fsck))
         .routes(routes!(api::system::metrics))
         .routes(routes!(api::system::whoami))
         .routes(routes!(api::tokens::create, api::tokens::list))

@@ -5,6 +5,7 @@ pub(crate) mod access_control;
 pub(crate) mod audit;
 pub(crate) mod decisions;
 pub(crate) mod exceptions;
+pub(crate) mod maintenance;
 pub(crate) mod packages;
 pub(crate) mod policies;
 pub(crate) mod promotions;
