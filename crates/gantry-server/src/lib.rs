@@ -12,6 +12,7 @@ mod jobs;
 mod middleware;
 mod policy;
 mod router;
+mod sbom;
 mod vex;
 mod vulndb;
 

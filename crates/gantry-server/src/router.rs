@@ -122,6 +122,8 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::exceptions::delete))
         .routes(routes!(api::exceptions::openvex))
         .routes(routes!(api::policies::tags))
+        .routes(routes!(api::sbom::package))
+        .routes(routes!(api::sbom::repository))
 }
 
 /// The OpenAPI document of the REST API.

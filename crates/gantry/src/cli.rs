@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod access;
+mod evidence;
 mod exceptions;
 mod policy;
 
@@ -14,6 +15,7 @@ pub(crate) use access::{
     TokensCommand, UsersCommand, WebhookCreateArgs, WebhookDelivery, WebhookUpdateArgs,
     WebhooksCommand,
 };
+pub(crate) use evidence::SbomArgs;
 pub(crate) use exceptions::{ExceptArgs, ExceptionsCommand, VulnerabilitiesArgs};
 pub(crate) use policy::{
     PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
@@ -158,6 +160,9 @@ pub(crate) enum Command {
     /// Add or remove tags of a package.
     #[command(subcommand)]
     Tags(TagsCommand),
+    /// Print a package's (OWNER/REPO/SLUG) or a repository's (OWNER/REPO) software bill of
+    /// materials as CycloneDX 1.5 JSON.
+    Sbom(SbomArgs),
 }
 
 #[derive(Debug, Args)]

@@ -215,6 +215,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         Command::Policy(cmd) => super::policy::policy(&client(global)?, cmd, json).await?,
         Command::Rules(cmd) => super::policy::rules(&client(global)?, cmd, json).await?,
         Command::Tags(cmd) => super::policy::tags(&client(global)?, cmd, json).await?,
+        Command::Sbom(args) => super::evidence::sbom(&client(global)?, args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

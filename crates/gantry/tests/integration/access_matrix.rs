@@ -647,6 +647,20 @@ fn entries(
         ),
         entry(
             "GET",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/sbom",
+            format!("{pkg}/sbom"),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/api/v1/repos/{owner}/{repo}/sbom",
+            "/api/v1/repos/acme/dev/sbom".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
             "/api/v1/repos/{owner}/{repo}/rules",
             "/api/v1/repos/acme/dev/rules".into(),
             None,

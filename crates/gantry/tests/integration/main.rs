@@ -36,6 +36,7 @@ mod receiver;
 mod repos;
 mod robustness;
 mod s3;
+mod sbom;
 mod scanning;
 mod security_summary;
 mod server;

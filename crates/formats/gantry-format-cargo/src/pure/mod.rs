@@ -4,6 +4,7 @@
 //! Names compare as cargo does: ASCII case-insensitively, with `-` and `_` equivalent.
 
 mod archive;
+mod bom;
 
 pub use semver::Version;
 use serde_json::{json, Map, Value};
@@ -354,6 +355,10 @@ impl Format for Cargo {
 
     fn purl_type(&self) -> &'static str {
         "cargo"
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {

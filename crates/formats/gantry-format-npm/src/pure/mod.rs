@@ -3,6 +3,7 @@
 //! document (or an API upload's form) that disagrees with it is refused. One tarball per
 //! name and version, so the qualifier is empty.
 
+mod bom;
 pub mod tarball;
 
 use serde_json::{Map, Value};
@@ -244,6 +245,10 @@ impl Format for Npm {
 
     fn purl_type(&self) -> &'static str {
         "npm"
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {

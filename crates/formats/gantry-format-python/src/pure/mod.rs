@@ -4,6 +4,7 @@
 //! filename, and a wheel's `METADATA` is kept beside it for PEP 658.
 
 mod archive;
+mod bom;
 mod metadata;
 
 use std::str::FromStr;
@@ -136,6 +137,10 @@ impl Format for Python {
 
     fn purl_type(&self) -> &'static str {
         "pypi"
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
