@@ -161,6 +161,7 @@ string_enum!(
         VulnerabilityExceptionCreated => "vulnerability_exception.created",
         VulnerabilityExceptionDeleted => "vulnerability_exception.deleted",
         VulnerabilityExceptionExpired => "vulnerability_exception.expired",
+        SigningKeyRotated => "signing_key.rotated",
         UserLoggedIn => "user.logged_in",
         RequestDenied => "request.denied",
         Ping => "ping",

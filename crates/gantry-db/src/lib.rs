@@ -3,6 +3,7 @@
 //! [`Backend`]. Every mutation that changes a package writes its events in the same
 //! transaction, so the provenance trail can never disagree with the data.
 
+mod attestations;
 mod bind;
 mod events;
 mod exceptions;
@@ -22,6 +23,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use attestations::{AttestationRow, SigningKeyRow};
 pub use events::{audience, set_fan_out_job, AuditFilter, EventRow, NewEvent};
 pub use exceptions::{ExceptionRow, NewException};
 pub use jobs::{

@@ -3,6 +3,7 @@
 //! formats behind them. [`serve`] runs it until SIGINT/SIGTERM.
 
 mod api;
+mod attest;
 mod audit;
 mod bootstrap;
 mod connections;

@@ -124,6 +124,9 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::policies::tags))
         .routes(routes!(api::sbom::package))
         .routes(routes!(api::sbom::repository))
+        .routes(routes!(api::attestations::list))
+        .routes(routes!(api::attestations::keys))
+        .routes(routes!(api::attestations::rotate))
 }
 
 /// The OpenAPI document of the REST API.

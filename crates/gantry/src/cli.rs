@@ -15,7 +15,7 @@ pub(crate) use access::{
     TokensCommand, UsersCommand, WebhookCreateArgs, WebhookDelivery, WebhookUpdateArgs,
     WebhooksCommand,
 };
-pub(crate) use evidence::SbomArgs;
+pub(crate) use evidence::{KeysCommand, SbomArgs, VerifyArgs};
 pub(crate) use exceptions::{ExceptArgs, ExceptionsCommand, VulnerabilitiesArgs};
 pub(crate) use policy::{
     PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
@@ -163,6 +163,13 @@ pub(crate) enum Command {
     /// Print a package's (OWNER/REPO/SLUG) or a repository's (OWNER/REPO) software bill of
     /// materials as CycloneDX 1.5 JSON.
     Sbom(SbomArgs),
+    /// Check a package's signed attestations offline: the bytes served at OWNER/REPO/SLUG are
+    /// the bytes uploaded, through every signed copy and move, each gate passed. Exit 1 names
+    /// the failing step.
+    Verify(VerifyArgs),
+    /// The site's attestation keys: print the public keys, or rotate the signing key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! annotated for the OpenAPI document, which the router is built from so the two cannot drift.
 
 pub(crate) mod access_control;
+pub(crate) mod attestations;
 pub(crate) mod audit;
 pub(crate) mod decisions;
 pub(crate) mod exceptions;

@@ -365,6 +365,12 @@ async fn scan(
     )
     .await
     .map_err(JobError::retry)?;
+    // The first scan follows the sync, also of packages synced inline by a native client.
+    if package.scanned_at.is_none() {
+        if let Err(error) = crate::attest::record_upload(app, &package).await {
+            tracing::warn!(%error, package = %package.slug_perm, "recording an upload attestation failed");
+        }
+    }
     app.wake_workers();
     Ok(Completion::Completed)
 }

@@ -1,9 +1,16 @@
-//! `gantry sbom`: a package's or a repository's CycloneDX document on stdout.
+//! `gantry sbom` (a package's or a repository's CycloneDX document on stdout), `gantry keys`
+//! and `gantry verify` (a package's signed chain, checked offline).
 
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use gantry_attest::{verify_chain, Envelope, Location, PublicKey};
 use gantry_client::Client;
+use serde_json::{json, Value};
 
-use super::client::print_json;
-use crate::cli::SbomArgs;
+use super::client::{print_json, split_package};
+use crate::cli::{KeysCommand, SbomArgs, VerifyArgs};
 
 pub(crate) async fn sbom(client: &Client, args: SbomArgs) -> anyhow::Result<()> {
     let parts: Vec<&str> = args.target.split('/').collect();
@@ -28,4 +35,122 @@ pub(crate) async fn sbom(client: &Client, args: SbomArgs) -> anyhow::Result<()> 
         _ => anyhow::bail!("'{}' must be OWNER/REPO/SLUG or OWNER/REPO", args.target),
     };
     print_json(&doc)
+}
+
+/// `gantry keys ls|rotate`.
+pub(crate) async fn keys(client: &Client, cmd: KeysCommand) -> anyhow::Result<()> {
+    let doc = match cmd {
+        KeysCommand::Ls => client.get_value("/api/v1/keys", &[]).await?,
+        KeysCommand::Rotate => {
+            let doc = client
+                .send_value("POST", "/api/v1/keys/rotate", None)
+                .await?;
+            eprintln!("Rotated the signing key; the old one still verifies what it signed");
+            doc
+        }
+    };
+    print_json(&doc)
+}
+
+/// The public keys to trust: from `--key FILE` (the `{"keys": […]}` document, a list of
+/// keys, or one key), else the server's, saying so.
+async fn trusted_keys(client: &Client, file: Option<&Path>) -> anyhow::Result<Vec<PublicKey>> {
+    let doc: Value = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the key file {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a JSON key document", path.display()))?
+        }
+        None => {
+            eprintln!(
+                "Trusting the keys {} publishes (pass --key FILE to trust only a saved key)",
+                client.base_url()
+            );
+            client.get_value("/api/v1/keys", &[]).await?
+        }
+    };
+    let list = match doc {
+        Value::Object(ref o) if o.contains_key("keys") => doc["keys"].clone(),
+        Value::Array(_) => doc,
+        one => Value::Array(vec![one]),
+    };
+    let keys: Vec<PublicKey> =
+        serde_json::from_value(list).context("the key document does not hold public keys")?;
+    if keys.is_empty() {
+        anyhow::bail!("no keys to trust");
+    }
+    Ok(keys)
+}
+
+/// `gantry verify OWNER/REPO/SLUG [--key FILE]`: downloads the package's file and its
+/// attestations and checks the chain offline. Exit 1 names the failing step.
+pub(crate) async fn verify(
+    client: &Client,
+    args: VerifyArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (owner, repo, slug) = split_package(&args.package)?;
+    let keys = trusted_keys(client, args.key.as_deref()).await?;
+    let package = client
+        .get_value(&format!("/api/v1/packages/{owner}/{repo}/{slug}"), &[])
+        .await?;
+    let primary = package["checksum_sha256"].as_str().unwrap_or_default();
+    let url = package["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["checksum_sha256"].as_str() == Some(primary))
+        .and_then(|f| f["download_url"].as_str())
+        .ok_or_else(|| anyhow::anyhow!("the package lists no file to download"))?;
+    let served = client
+        .download_sha256(url)
+        .await
+        .context("downloading the package's file")?;
+    let doc = client
+        .get_value(
+            &format!("/api/v1/packages/{owner}/{repo}/{slug}/attestations"),
+            &[],
+        )
+        .await?;
+    let envelopes: Vec<Envelope> = serde_json::from_value(doc["attestations"].clone())
+        .context("the server's attestations are not DSSE envelopes")?;
+    let target = Location {
+        repository: format!("{owner}/{repo}"),
+        slug_perm: slug.to_owned(),
+    };
+    match verify_chain(&envelopes, &keys, &target, Some(&served)) {
+        Ok(steps) => {
+            if json {
+                let list: Vec<Value> = steps
+                    .iter()
+                    .map(|s| json!({"step": s.step, "keyid": s.keyid}))
+                    .collect();
+                print_json(&json!({"verified": true, "sha256": served, "steps": list}))?;
+            } else {
+                for (i, s) in steps.iter().enumerate() {
+                    println!(
+                        "{}. {} by {} at {} (gate {}, signed by {}…)",
+                        i + 1,
+                        s.step.describe(),
+                        s.step.actor,
+                        s.step.time,
+                        s.step.gate,
+                        s.keyid.get(..12).unwrap_or(&s.keyid)
+                    );
+                }
+                println!("verified: the bytes at {target} (sha256 {served}) are the bytes uploaded, through {} signed steps", steps.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                print_json(
+                    &json!({"verified": false, "step": e.step, "what": e.what, "reason": e.reason}),
+                )?;
+            }
+            eprintln!("verification failed: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

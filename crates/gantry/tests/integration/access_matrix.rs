@@ -661,6 +661,21 @@ fn entries(
         ),
         entry(
             "GET",
+            "/api/v1/packages/{owner}/{repo}/{slug_perm}/attestations",
+            format!("{pkg}/attestations"),
+            None,
+            repo(Level::Read),
+        ),
+        entry("GET", "/api/v1/keys", "/api/v1/keys".into(), None, Rule::AnyCaller),
+        entry(
+            "POST",
+            "/api/v1/keys/rotate",
+            "/api/v1/keys/rotate".into(),
+            None,
+            Rule::Site,
+        ),
+        entry(
+            "GET",
             "/api/v1/repos/{owner}/{repo}/rules",
             "/api/v1/repos/acme/dev/rules".into(),
             None,
