@@ -162,6 +162,8 @@ string_enum!(
         VulnerabilityExceptionDeleted => "vulnerability_exception.deleted",
         VulnerabilityExceptionExpired => "vulnerability_exception.expired",
         SigningKeyRotated => "signing_key.rotated",
+        RetentionRuleCreated => "retention_rule.created",
+        RetentionRuleDeleted => "retention_rule.deleted",
         UserLoggedIn => "user.logged_in",
         RequestDenied => "request.denied",
         Ping => "ping",

@@ -13,6 +13,7 @@ mod packages;
 mod policies;
 mod principals;
 mod repos;
+mod retention;
 mod tokens;
 mod upstreams;
 mod vulns;
@@ -39,6 +40,7 @@ pub use policies::{
 };
 pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};
+pub use retention::{NewRetentionRule, RetentionRuleRow};
 pub use tokens::{NewToken, TokenRow};
 pub use upstreams::{NewUpstream, UpstreamRow};
 pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanPackageRow, ScanResult};

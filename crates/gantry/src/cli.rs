@@ -15,7 +15,7 @@ pub(crate) use access::{
     TokensCommand, UsersCommand, WebhookCreateArgs, WebhookDelivery, WebhookUpdateArgs,
     WebhooksCommand,
 };
-pub(crate) use evidence::{KeysCommand, SbomArgs, VerifyArgs};
+pub(crate) use evidence::{KeysCommand, RetentionCommand, SbomArgs, VerifyArgs};
 pub(crate) use exceptions::{ExceptArgs, ExceptionsCommand, VulnerabilitiesArgs};
 pub(crate) use policy::{
     PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
@@ -170,6 +170,10 @@ pub(crate) enum Command {
     /// The site's attestation keys: print the public keys, or rotate the signing key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Retention rules of a repository: keep the newest N per name, delete older than D
+    /// days, by query; scheduled rounds, `run` now, `run --dry-run` to list what would go.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
 }
 
 #[derive(Debug, Args)]

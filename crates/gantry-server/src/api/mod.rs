@@ -10,6 +10,7 @@ pub(crate) mod packages;
 pub(crate) mod policies;
 pub(crate) mod promotions;
 pub(crate) mod repos;
+pub(crate) mod retention;
 pub(crate) mod rules;
 pub(crate) mod sbom;
 pub(crate) mod security;

@@ -65,6 +65,7 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     registry.add(on_app::<crate::pipeline::EvaluatePolicies>(app));
     registry.add(on_app::<crate::vulndb::VulndbSync>(app));
     registry.add(on_app::<crate::vex::ExpireExceptions>(app));
+    registry.add(on_app::<crate::retention::RetentionRound>(app));
     registry.add(on_app::<webhooks::Dispatch>(app));
     registry.add(on_app::<webhooks::Deliver>(app));
     // A job may change what this process caches (a sync completes a package, a policy

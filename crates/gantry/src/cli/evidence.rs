@@ -29,3 +29,36 @@ pub(crate) enum KeysCommand {
     /// signed still verifies.
     Rotate,
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum RetentionCommand {
+    /// Add a retention rule to OWNER/REPO (scheduled rounds apply it; `run` applies it now).
+    Create {
+        repo: String,
+        #[arg(long)]
+        name: String,
+        /// Keep the newest N uploads of each package name.
+        #[arg(long)]
+        keep_last: Option<i64>,
+        /// Delete packages uploaded more than D days ago (with --keep-last: only those
+        /// beyond the newest N).
+        #[arg(long)]
+        older_than_days: Option<i64>,
+        /// Only packages matching this query (e.g. `tag:nightly`).
+        #[arg(short = 'q', long, default_value = "")]
+        query: String,
+        /// Also delete packages that have a live copy in another repository.
+        #[arg(long)]
+        include_promoted: bool,
+    },
+    /// List OWNER/REPO's retention rules.
+    Ls { repo: String },
+    /// Remove retention rule ID of OWNER/REPO.
+    Delete { repo: String, id: i64 },
+    /// Apply OWNER/REPO's retention rules now (soft deletes), or list what would go.
+    Run {
+        repo: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}

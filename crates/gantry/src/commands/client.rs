@@ -220,6 +220,7 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             return super::evidence::verify(&client(global)?, args, json).await
         }
         Command::Keys(cmd) => super::evidence::keys(&client(global)?, cmd).await?,
+        Command::Retention(cmd) => super::evidence::retention(&client(global)?, cmd, json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! `gantry sbom` (a package's or a repository's CycloneDX document on stdout), `gantry keys`
-//! and `gantry verify` (a package's signed chain, checked offline).
+//! `gantry verify` (a package's signed chain, checked offline) and `gantry retention`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,8 +9,8 @@ use gantry_attest::{verify_chain, Envelope, Location, PublicKey};
 use gantry_client::Client;
 use serde_json::{json, Value};
 
-use super::client::{print_json, split_package};
-use crate::cli::{KeysCommand, SbomArgs, VerifyArgs};
+use super::client::{print_json, show, show_each, split_package, split_repo};
+use crate::cli::{KeysCommand, RetentionCommand, SbomArgs, VerifyArgs};
 
 pub(crate) async fn sbom(client: &Client, args: SbomArgs) -> anyhow::Result<()> {
     let parts: Vec<&str> = args.target.split('/').collect();
@@ -153,4 +153,107 @@ pub(crate) async fn verify(
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `gantry retention create|ls|delete|run`.
+pub(crate) async fn retention(
+    client: &Client,
+    cmd: RetentionCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        RetentionCommand::Create {
+            repo,
+            name,
+            keep_last,
+            older_than_days,
+            query,
+            include_promoted,
+        } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let body = json!({
+                "name": name, "keep_last": keep_last, "older_than_days": older_than_days,
+                "query": query, "protect_promoted": !include_promoted,
+            });
+            let rule = client
+                .send_value(
+                    "POST",
+                    &format!("/api/v1/repos/{owner}/{repo}/retention"),
+                    Some(&body),
+                )
+                .await?;
+            show(json, &rule, rule_line)
+        }
+        RetentionCommand::Ls { repo } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let rules = client
+                .get_value(&format!("/api/v1/repos/{owner}/{repo}/retention"), &[])
+                .await?;
+            let list = rules.as_array().cloned().unwrap_or_default();
+            show_each(json, &list, rule_line)
+        }
+        RetentionCommand::Delete { repo, id } => {
+            let (owner, repo) = split_repo(&repo)?;
+            client
+                .send_value(
+                    "DELETE",
+                    &format!("/api/v1/repos/{owner}/{repo}/retention/{id}"),
+                    None,
+                )
+                .await?;
+            eprintln!("Deleted retention rule {id} of {owner}/{repo}");
+            Ok(())
+        }
+        RetentionCommand::Run { repo, dry_run } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let result = client
+                .send_value(
+                    "POST",
+                    &format!("/api/v1/repos/{owner}/{repo}/retention/run"),
+                    Some(&json!({ "dry_run": dry_run })),
+                )
+                .await?;
+            if json {
+                return print_json(&result);
+            }
+            let packages = result["packages"].as_array().cloned().unwrap_or_default();
+            for p in &packages {
+                println!(
+                    "{} {} {} {} — {} ({})",
+                    p["slug_perm"].as_str().unwrap_or("?"),
+                    p["format"].as_str().unwrap_or("?"),
+                    p["name"].as_str().unwrap_or("?"),
+                    p["version"].as_str().unwrap_or("?"),
+                    p["reason"].as_str().unwrap_or(""),
+                    p["rule"].as_str().unwrap_or(""),
+                );
+            }
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            eprintln!("{verb} {} package(s)", packages.len());
+            Ok(())
+        }
+    }
+}
+
+fn rule_line(r: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = r["keep_last"].as_i64() {
+        parts.push(format!("keep last {n}"));
+    }
+    if let Some(d) = r["older_than_days"].as_i64() {
+        parts.push(format!("older than {d} days"));
+    }
+    let query = r["query"].as_str().filter(|q| !q.is_empty());
+    format!(
+        "{:>4} {} — {}{}{}",
+        r["id"],
+        r["name"].as_str().unwrap_or("?"),
+        parts.join(", "),
+        query.map(|q| format!(" of {q}")).unwrap_or_default(),
+        if r["protect_promoted"] == true {
+            ", promoted ones kept"
+        } else {
+            ""
+        }
+    )
 }

@@ -35,6 +35,7 @@ mod python_upstream;
 mod raw;
 mod receiver;
 mod repos;
+mod retention;
 mod robustness;
 mod s3;
 mod sbom;
