@@ -14,6 +14,7 @@ mod policies;
 mod principals;
 mod repos;
 mod retention;
+mod scans;
 mod tokens;
 mod upstreams;
 mod vulns;
