@@ -25,6 +25,10 @@ export GANTRY_TEST_TOOLS="$tools/venv/bin"
 if ! "$tools/venv/bin/python" -c "import oras" 2>/dev/null; then
   "$tools/venv/bin/python" -m pip install --quiet oras
 fi
+# cyclonedx-python-lib validates the SBOMs Gantry writes against the CycloneDX JSON schema.
+if ! "$tools/venv/bin/python" -c "import cyclonedx.validation.json, jsonschema" 2>/dev/null; then
+  "$tools/venv/bin/python" -m pip install --quiet 'cyclonedx-python-lib[json-validation]'
+fi
 
 step "verdaccio (npm upstream peer) in target/test-tools/npm"
 # verdaccio 6.8.0 runs on Node 20; node-fetch is pinned because newer 2.x releases break it.

@@ -172,6 +172,24 @@ impl Client {
             .map_err(|e| ClientError::http(&self.base, e))
     }
 
+    /// Downloads `url` (a package file's `download_url`) as a stream and returns the hex
+    /// sha256 of the bytes received. The token goes only to this client's server.
+    pub async fn download_sha256(&self, url: &str) -> Result<String> {
+        use futures::StreamExt as _;
+        use sha2::Digest as _;
+        let mut builder = self.http.get(url);
+        if let (Some(token), true) = (&self.token, url.starts_with(&format!("{}/", self.base))) {
+            builder = builder.bearer_auth(token);
+        }
+        let response = self.send(builder).await?;
+        let mut hasher = sha2::Sha256::new();
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            hasher.update(chunk.map_err(|e| ClientError::http(&self.base, e))?);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
     /// GET of any API path, with query parameters.
     pub async fn get_value(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
         self.json(self.request(Method::GET, path).query(query))

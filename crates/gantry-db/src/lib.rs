@@ -18,6 +18,7 @@ macro_rules! reads_through {
     )*};
 }
 
+mod attestations;
 mod bind;
 mod blobs;
 mod events;
@@ -28,6 +29,8 @@ mod packages;
 mod policies;
 mod principals;
 mod repos;
+mod retention;
+mod scans;
 mod tokens;
 mod upstreams;
 mod vulns;
@@ -38,6 +41,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use attestations::{AttestationRow, SigningKeyRow};
 pub use events::{audience, set_fan_out_job, AuditFilter, EventPlace, EventRow, NewEvent};
 pub use exceptions::{ExceptionRow, NewException};
 pub use jobs::{
@@ -54,6 +58,7 @@ pub use policies::{
 };
 pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};
+pub use retention::{NewRetentionRule, RetentionRuleRow};
 pub use tokens::{NewToken, TokenRow};
 pub use upstreams::{NewUpstream, UpstreamRow, UpstreamSpec};
 pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanPackageRow, ScanResult};

@@ -229,6 +229,13 @@ pub trait Format: Send + Sync + 'static {
         self.info().purl_type
     }
 
+    /// The licence and declared dependencies in the package `metadata` this format stored
+    /// at sync, for SBOMs. Formats whose metadata names neither keep the default.
+    fn bom_facts(&self, metadata: &serde_json::Value) -> crate::BomFacts {
+        let _ = metadata;
+        crate::BomFacts::default()
+    }
+
     /// How a user installs `name` `version` from the repository at `repository_url`
     /// (`http://host/OWNER/REPO`) with the format's own client, for install snippets.
     fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {

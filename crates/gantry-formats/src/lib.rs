@@ -8,9 +8,11 @@
 //! server, which builds the [`Registry`] from that one list.
 
 pub mod archive;
+pub mod bom;
 pub mod format;
 mod sniff;
 
+pub use bom::{BomFacts, DeclaredDependency, MAX_BOM_DEPENDENCIES};
 pub use format::{
     check_filename, encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile,
     FileLocation, Format, FormatError, FormatInfo, Identity, Processed, ReadSeek, Registry,

@@ -3,6 +3,7 @@
 //! formats behind them. [`serve`] runs it until SIGINT/SIGTERM.
 
 mod api;
+mod attest;
 mod audit;
 mod bootstrap;
 mod connections;
@@ -12,7 +13,9 @@ mod jobs;
 mod maintenance;
 mod middleware;
 mod policy;
+mod retention;
 mod router;
+mod sbom;
 mod vex;
 mod vulndb;
 
@@ -65,6 +68,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let workers = jobs::start_workers(&app, app.config.workers, "server");
     vulndb::schedule_sync(&app).await?;
     vex::schedule_expiry(&app).await?;
+    retention::schedule(&app).await?;
     spawn_temporary_sweep(&app);
     // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
     println!("gantry listening on http://{addr}");

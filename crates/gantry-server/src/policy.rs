@@ -480,6 +480,19 @@ pub(crate) async fn promote(
             &gate,
         )
         .await?;
+    crate::attest::record_promotion(
+        app,
+        crate::attest::Promotion {
+            mode,
+            source,
+            dest,
+            before: package,
+            after: &promoted,
+            actor: &actor.actor,
+            decisions: &gate.decisions,
+        },
+    )
+    .await;
     app.wake_workers();
     Ok(promoted)
 }

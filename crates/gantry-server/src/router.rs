@@ -125,6 +125,14 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::exceptions::delete))
         .routes(routes!(api::exceptions::openvex))
         .routes(routes!(api::policies::tags))
+        .routes(routes!(api::sbom::package))
+        .routes(routes!(api::sbom::repository))
+        .routes(routes!(api::attestations::list))
+        .routes(routes!(api::attestations::keys))
+        .routes(routes!(api::attestations::rotate))
+        .routes(routes!(api::retention::create, api::retention::list))
+        .routes(routes!(api::retention::delete))
+        .routes(routes!(api::retention::run))
 }
 
 /// The OpenAPI document of the REST API.

@@ -220,12 +220,20 @@ async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, S
                 .packages_named(format_id, chunk)
                 .await
                 .map_err(|e| e.to_string())?;
-            let jobs: Vec<_> = packages
-                .iter()
-                .map(|(id, slug)| (*id, crate::jobs::scan::scan_job(slug, "vulndb import")))
-                .collect();
-            queued += jobs.len();
-            app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
+            // One job per batch: the batch reads and writes in bulk (jobs/scan_batch.rs).
+            let ids: Vec<i64> = packages.iter().map(|(id, _)| *id).collect();
+            for batch in ids.chunks(crate::jobs::scan_batch::BATCH) {
+                let job = crate::jobs::scan_batch::ScanBatch {
+                    package_ids: batch.to_vec(),
+                    reason: "vulndb import".into(),
+                }
+                .to_new_job();
+                app.db
+                    .queue_scan_batch(batch, &job)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            queued += ids.len();
         }
     }
     if queued > 0 {

@@ -84,6 +84,23 @@ impl Ecosystem {
         }
     }
 
+    /// The package-URL type of the ecosystem's packages, and for distributions the purl
+    /// namespace (`pkg:deb/debian/…`, `pkg:apk/alpine/…`).
+    pub fn purl(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Ecosystem::PyPI => ("pypi", None),
+            Ecosystem::Npm => ("npm", None),
+            Ecosystem::CratesIo => ("cargo", None),
+            Ecosystem::Go => ("golang", None),
+            Ecosystem::Maven => ("maven", None),
+            Ecosystem::RubyGems => ("gem", None),
+            Ecosystem::NuGet => ("nuget", None),
+            Ecosystem::Packagist => ("composer", None),
+            Ecosystem::Debian => ("deb", Some("debian")),
+            Ecosystem::Alpine => ("apk", Some("alpine")),
+        }
+    }
+
     /// The id prefix of the ecosystem's own advisory database, whose id a finding is
     /// reported under when aliases of one another are merged (`PYSEC-`, `RUSTSEC-`, `GO-`).
     pub fn database_prefix(self) -> Option<&'static str> {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod access;
+mod evidence;
 mod exceptions;
 mod policy;
 
@@ -14,6 +15,7 @@ pub(crate) use access::{
     TokensCommand, UsersCommand, WebhookCreateArgs, WebhookDelivery, WebhookUpdateArgs,
     WebhooksCommand,
 };
+pub(crate) use evidence::{KeysCommand, RetentionCommand, SbomArgs, VerifyArgs};
 pub(crate) use exceptions::{ExceptArgs, ExceptionsCommand, VulnerabilitiesArgs};
 pub(crate) use policy::{
     PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
@@ -158,6 +160,20 @@ pub(crate) enum Command {
     /// Add or remove tags of a package.
     #[command(subcommand)]
     Tags(TagsCommand),
+    /// Print a package's (OWNER/REPO/SLUG) or a repository's (OWNER/REPO) software bill of
+    /// materials as CycloneDX 1.5 JSON.
+    Sbom(SbomArgs),
+    /// Check a package's signed attestations offline: the bytes served at OWNER/REPO/SLUG are
+    /// the bytes uploaded, through every signed copy and move, each gate passed. Exit 1 names
+    /// the failing step.
+    Verify(VerifyArgs),
+    /// The site's attestation keys: print the public keys, or rotate the signing key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Retention rules of a repository: keep the newest N per name, delete older than D
+    /// days, by query; scheduled rounds, `run` now, `run --dry-run` to list what would go.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
 }
 
 #[derive(Debug, Args)]

@@ -142,6 +142,18 @@ impl Db {
         Ok(Some(row))
     }
 
+    /// The packages with these ids (those that exist), with their files and tags.
+    pub async fn packages_by_ids(&self, ids: &[i64]) -> Result<Vec<PackageRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(PACKAGE_SELECT);
+        sql.push(" WHERE p.id IN ").int_list(ids);
+        let mut rows: Vec<PackageRow> = sql.query_as().fetch_all(&self.read).await?;
+        self.load_children(&mut rows).await?;
+        Ok(rows)
+    }
+
     pub async fn get_package_by_id(&self, id: i64) -> Result<Option<PackageRow>> {
         let mut sql = Sql::new(PACKAGE_SELECT);
         sql.push(" WHERE p.id = ").int(id);

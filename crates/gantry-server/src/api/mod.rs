@@ -2,6 +2,7 @@
 //! annotated for the OpenAPI document, which the router is built from so the two cannot drift.
 
 pub(crate) mod access_control;
+pub(crate) mod attestations;
 pub(crate) mod audit;
 pub(crate) mod decisions;
 pub(crate) mod exceptions;
@@ -10,7 +11,9 @@ pub(crate) mod packages;
 pub(crate) mod policies;
 pub(crate) mod promotions;
 pub(crate) mod repos;
+pub(crate) mod retention;
 pub(crate) mod rules;
+pub(crate) mod sbom;
 pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tokens;

@@ -132,6 +132,9 @@ pub(crate) async fn promote(
     } else {
         Err(gated.refusals)
     };
+    if let (Ok(_), false) = (&outcome, body.dry_run) {
+        attest_all(&app, &planned, &source, &dest, mode, &event.actor).await;
+    }
     let ends = Ends {
         source: &source,
         dest: &dest,
@@ -144,6 +147,40 @@ pub(crate) async fn promote(
         &gated.quarantined,
         outcome,
     ))
+}
+
+/// Records the attestation of each promoted package (after the transaction committed).
+async fn attest_all(
+    app: &App,
+    planned: &[Planned],
+    source: &RepoRow,
+    dest: &RepoRow,
+    mode: PromotionMode,
+    actor: &str,
+) {
+    for (before, new_slug, _, gate) in planned {
+        let after = match app.db.get_package_by_slug(new_slug).await {
+            Ok(Some(after)) => after,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::error!(%error, "loading a promoted package for its attestation failed");
+                continue;
+            }
+        };
+        crate::attest::record_promotion(
+            app,
+            crate::attest::Promotion {
+                mode,
+                source,
+                dest,
+                before,
+                after: &after,
+                actor,
+                decisions: &gate.decisions,
+            },
+        )
+        .await;
+    }
 }
 
 /// The source and destination repositories, with the privileges the mode needs on each.

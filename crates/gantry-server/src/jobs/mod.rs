@@ -3,6 +3,7 @@
 
 pub(crate) mod policy;
 pub(crate) mod scan;
+pub(crate) mod scan_batch;
 pub(crate) mod sync;
 pub(crate) mod webhooks;
 
@@ -62,9 +63,11 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     let mut registry = Registry::new();
     registry.add(on_app::<crate::pipeline::SyncPackage>(app));
     registry.add(on_app::<crate::pipeline::ScanPackage>(app));
+    registry.add(on_app::<scan_batch::ScanBatch>(app));
     registry.add(on_app::<crate::pipeline::EvaluatePolicies>(app));
     registry.add(on_app::<crate::vulndb::VulndbSync>(app));
     registry.add(on_app::<crate::vex::ExpireExceptions>(app));
+    registry.add(on_app::<crate::retention::RetentionRound>(app));
     registry.add(on_app::<webhooks::Dispatch>(app));
     registry.add(on_app::<webhooks::Deliver>(app));
     // A job may change what this process caches (a sync completes a package, a policy

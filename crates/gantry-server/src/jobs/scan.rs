@@ -65,6 +65,25 @@ pub(crate) async fn evaluate(
         .advisories_for(&key, &normalized)
         .await
         .map_err(|e| e.to_string())?;
+    let advisories: Vec<gantry_vuln::Advisory> = bodies
+        .iter()
+        .filter_map(|b| gantry_vuln::parse_advisory(b.as_bytes()).ok())
+        .collect();
+    let refs: Vec<&gantry_vuln::Advisory> = advisories.iter().collect();
+    let (matched, indeterminate) = match_parsed(ecosystem, &key, name, version, &refs);
+    let alias_records = alias_records(app, &wanted_aliases(&matched)).await?;
+    Ok(summarize(ecosystem, matched, indeterminate, &alias_records))
+}
+
+/// Matches parsed advisories (those naming the package) against one version: the
+/// findings, and why some advisories could not be judged.
+pub(crate) fn match_parsed(
+    ecosystem: Ecosystem,
+    key: &str,
+    name: &str,
+    version: &str,
+    advisories: &[&gantry_vuln::Advisory],
+) -> (Vec<gantry_vuln::Finding>, Vec<String>) {
     // `Debian:12`: only the entries for release 12 apply.
     let release = ecosystem
         .has_release()
@@ -72,11 +91,8 @@ pub(crate) async fn evaluate(
         .flatten();
     let mut matched = Vec::new();
     let mut indeterminate = Vec::new();
-    for body in &bodies {
-        let Ok(advisory) = gantry_vuln::parse_advisory(body.as_bytes()) else {
-            continue;
-        };
-        match gantry_vuln::match_advisory_in(&advisory, ecosystem, release, name, version) {
+    for advisory in advisories {
+        match gantry_vuln::match_advisory_in(advisory, ecosystem, release, name, version) {
             MatchResult::Affected(finding) => matched.push(finding),
             MatchResult::NotAffected => {}
             MatchResult::Indeterminate(reason) => {
@@ -84,10 +100,20 @@ pub(crate) async fn evaluate(
             }
         }
     }
-    let alias_records = alias_records(app, &matched).await?;
+    (matched, indeterminate)
+}
+
+/// The scan result of a package's findings: aliases merged (ratings borrowed from
+/// `alias_records`), the status and the highest severity.
+pub(crate) fn summarize(
+    ecosystem: Ecosystem,
+    matched: Vec<gantry_vuln::Finding>,
+    indeterminate: Vec<String>,
+    alias_records: &[gantry_vuln::Advisory],
+) -> Scanned {
     let mut findings = Vec::new();
     let mut max: Option<Severity> = None;
-    for finding in gantry_vuln::merge_aliases(ecosystem, matched, &alias_records) {
+    for finding in gantry_vuln::merge_aliases(ecosystem, matched, alias_records) {
         if max.is_none_or(|m| finding.severity.rank() > m.rank()) {
             max = Some(finding.severity);
         }
@@ -115,7 +141,7 @@ pub(crate) async fn evaluate(
     } else {
         ("no_vulnerabilities", None)
     };
-    Ok(Scanned {
+    Scanned {
         result: ScanResult {
             status: status.into(),
             reason,
@@ -124,7 +150,7 @@ pub(crate) async fn evaluate(
             findings,
         },
         ids,
-    })
+    }
 }
 
 /// Matches every component a package contains (an image's OS and language packages) and
@@ -200,11 +226,9 @@ pub(crate) async fn evaluate_contents(
     })
 }
 
-/// The stored records named as aliases by unrated findings, which may lend them a rating.
-async fn alias_records(
-    app: &App,
-    matched: &[gantry_vuln::Finding],
-) -> Result<Vec<gantry_vuln::Advisory>, String> {
+/// The ids named as aliases by unrated findings (and not found themselves): the records
+/// that may lend them a rating.
+pub(crate) fn wanted_aliases(matched: &[gantry_vuln::Finding]) -> Vec<String> {
     let mut wanted: Vec<String> = matched
         .iter()
         .filter(|f| f.severity == Severity::Unknown)
@@ -213,15 +237,54 @@ async fn alias_records(
         .collect();
     wanted.sort();
     wanted.dedup();
+    wanted
+}
+
+/// The stored records of `ids`, parsed.
+pub(crate) async fn alias_records(
+    app: &App,
+    ids: &[String],
+) -> Result<Vec<gantry_vuln::Advisory>, String> {
     let bodies = app
         .db
-        .advisories_by_id(&wanted)
+        .advisories_by_id(ids)
         .await
         .map_err(|e| e.to_string())?;
     Ok(bodies
         .iter()
         .filter_map(|b| gantry_vuln::parse_advisory(b.as_bytes()).ok())
         .collect())
+}
+
+/// The `package.security_scanned` event of a scan: the figures, and which advisories are
+/// new, resolved or excepted since the previous scan (`previous`: its finding ids).
+pub(crate) fn scanned_event(
+    scanned: &Scanned,
+    excepted: &[String],
+    previous: &[String],
+    reason: &str,
+) -> NewEvent {
+    let new: Vec<&String> = scanned
+        .ids
+        .iter()
+        .filter(|id| !previous.contains(id))
+        .collect();
+    let resolved: Vec<&String> = previous
+        .iter()
+        .filter(|id| !scanned.ids.contains(id))
+        .collect();
+    let mut event = NewEvent::new(EventType::PackageSecurityScanned, SCAN_ACTOR);
+    event.context = serde_json::json!({
+        "security_scan_status": scanned.result.status,
+        "max_severity": scanned.result.max_severity,
+        "num_vulnerabilities": scanned.result.num_vulnerabilities,
+        "excepted_advisories": excepted,
+        "new_advisories": new,
+        "resolved_advisories": resolved,
+        "reason": reason,
+        "detail": scanned.result.reason,
+    });
+    event
 }
 
 async fn scan(
@@ -324,26 +387,7 @@ async fn scan(
         },
         gantry_core::time::now_millis(),
     );
-    let new: Vec<&String> = scanned
-        .ids
-        .iter()
-        .filter(|id| !previous.contains(id))
-        .collect();
-    let resolved: Vec<&String> = previous
-        .iter()
-        .filter(|id| !scanned.ids.contains(id))
-        .collect();
-    let mut event = NewEvent::new(EventType::PackageSecurityScanned, SCAN_ACTOR);
-    event.context = serde_json::json!({
-        "security_scan_status": scanned.result.status,
-        "max_severity": scanned.result.max_severity,
-        "num_vulnerabilities": scanned.result.num_vulnerabilities,
-        "excepted_advisories": excepted,
-        "new_advisories": new,
-        "resolved_advisories": resolved,
-        "reason": payload.reason,
-        "detail": scanned.result.reason,
-    });
+    let event = scanned_event(&scanned, &excepted, &previous, &payload.reason);
     let followups: Vec<NewJob> = crate::pipeline::evaluation(
         app,
         &package.namespace,
@@ -365,6 +409,12 @@ async fn scan(
     )
     .await
     .map_err(JobError::retry)?;
+    // The first scan follows the sync, also of packages synced inline by a native client.
+    if package.scanned_at.is_none() {
+        if let Err(error) = crate::attest::record_upload(app, &package).await {
+            tracing::warn!(%error, package = %package.slug_perm, "recording an upload attestation failed");
+        }
+    }
     app.wake_workers();
     Ok(Completion::Completed)
 }

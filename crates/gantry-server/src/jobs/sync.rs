@@ -110,8 +110,24 @@ async fn sync(
     )
     .await
     .map_err(JobError::retry)?;
+    if matches!(outcome, SyncOutcome::Completed { .. }) {
+        attest_upload(app, &package.slug_perm).await;
+    }
     app.wake_workers();
     Ok(Completion::Completed)
+}
+
+/// Signs the upload once its bytes were processed (see `crate::attest`); a failure is logged
+/// and the statement is made later, at the package's first promotion.
+async fn attest_upload(app: &App, slug_perm: &str) {
+    let result = match app.db.get_package_by_slug(slug_perm).await {
+        Ok(Some(package)) => crate::attest::record_upload(app, &package).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, package = %slug_perm, "recording an upload attestation failed");
+    }
 }
 
 /// Operators and tests may slow sync down to exercise crash recovery

@@ -223,6 +223,12 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         Command::Policy(cmd) => super::policy::policy(&client(global)?, cmd, json).await?,
         Command::Rules(cmd) => super::policy::rules(&client(global)?, cmd, json).await?,
         Command::Tags(cmd) => super::policy::tags(&client(global)?, cmd, json).await?,
+        Command::Sbom(args) => super::evidence::sbom(&client(global)?, args).await?,
+        Command::Verify(args) => {
+            return super::evidence::verify(&client(global)?, args, json).await
+        }
+        Command::Keys(cmd) => super::evidence::keys(&client(global)?, cmd).await?,
+        Command::Retention(cmd) => super::evidence::retention(&client(global)?, cmd, json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 mod access;
 mod client;
+mod evidence;
 mod exceptions;
 mod maintenance;
 mod packages;

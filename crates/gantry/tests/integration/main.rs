@@ -5,6 +5,7 @@ mod common;
 
 mod access_control;
 mod access_matrix;
+mod attestations;
 mod auth;
 mod caches;
 mod cargo;
@@ -36,8 +37,10 @@ mod raw;
 mod receiver;
 mod repos;
 mod restore;
+mod retention;
 mod robustness;
 mod s3;
+mod sbom;
 mod scaleout;
 mod scanning;
 mod security_summary;

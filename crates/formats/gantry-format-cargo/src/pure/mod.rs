@@ -4,6 +4,7 @@
 //! Names compare as cargo does: ASCII case-insensitively, with `-` and `_` equivalent.
 
 mod archive;
+mod bom;
 
 pub use semver::Version;
 use serde_json::{json, Map, Value};
@@ -358,6 +359,10 @@ static INFO: FormatInfo = FormatInfo {
 impl Format for Cargo {
     fn info(&self) -> &'static FormatInfo {
         &INFO
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     /// The identity lives in the crate's manifest, so uploads are processed before they are

@@ -3,6 +3,7 @@
 //! document (or an API upload's form) that disagrees with it is refused. One tarball per
 //! name and version, so the qualifier is empty.
 
+mod bom;
 pub mod tarball;
 
 use serde_json::{Map, Value};
@@ -246,6 +247,10 @@ static INFO: FormatInfo = FormatInfo {
 impl Format for Npm {
     fn info(&self) -> &'static FormatInfo {
         &INFO
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     /// The identity lives in the tarball's `package.json`.

@@ -4,6 +4,7 @@
 //! filename, and a wheel's `METADATA` is kept beside it for PEP 658.
 
 mod archive;
+mod bom;
 mod metadata;
 
 use std::str::FromStr;
@@ -139,6 +140,10 @@ static INFO: FormatInfo = FormatInfo {
 impl Format for Python {
     fn info(&self) -> &'static FormatInfo {
         &INFO
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     /// The identity lives in the artifact, so uploads are processed before they are stored as

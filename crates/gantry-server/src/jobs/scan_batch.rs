@@ -1,0 +1,227 @@
+//! Rescans in batches (`scan_batch`): after an advisory import touches thousands of packages,
+//! one job scans up to [`BATCH`] of them. The advisories of all their names are read and
+//! parsed once (one query per ecosystem and 500 names), matched in memory, and every result is
+//! written in one transaction, so throughput is not bound by one round trip per package.
+//! Packages the batch cannot match by ecosystem and name (images, whose contents are read)
+//! get the one-package scan job instead. The outcome per package is the one-package job's:
+//! the same findings, figures, exceptions, event and policy evaluation.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use gantry_core::{PackageState, ScanStatus};
+use gantry_db::{ExceptionRow, JobRow, NewEvent, NewJob, PackageRow, ScanResult};
+use gantry_jobs::{Completion, Job, JobContext, JobError};
+use gantry_vuln::{Advisory, Ecosystem, Finding};
+
+use super::scan::{
+    alias_records, match_parsed, scan_job, scanned_event, summarize, wanted_aliases,
+};
+use super::{AppJob, JobResult};
+use crate::app::App;
+
+/// Packages per batch job.
+pub(crate) const BATCH: usize = 500;
+/// Alias records read per query.
+const ALIAS_CHUNK: usize = 500;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ScanBatch {
+    pub(crate) package_ids: Vec<i64>,
+    pub(crate) reason: String,
+}
+
+impl Job for ScanBatch {
+    const KIND: &'static str = "scan_batch";
+    const MAX_ATTEMPTS: i64 = 5;
+}
+
+impl AppJob for ScanBatch {
+    async fn run(self, app: &Arc<App>, job: &JobRow, ctx: &JobContext) -> JobResult {
+        scan_batch(app, self, job, ctx).await
+    }
+}
+
+/// A package matched in memory, before its result is summarised.
+struct Matched<'p> {
+    package: &'p PackageRow,
+    ecosystem: Ecosystem,
+    osv_name: &'static str,
+    findings: Vec<Finding>,
+    indeterminate: Vec<String>,
+}
+
+/// Splits the batch: packages matched here, by ecosystem key, and the scan jobs of the rest.
+fn partition<'p>(
+    app: &App,
+    packages: &'p [PackageRow],
+    reason: &str,
+) -> (BTreeMap<String, Vec<&'p PackageRow>>, Vec<NewJob>) {
+    let mut groups: BTreeMap<String, Vec<&PackageRow>> = BTreeMap::new();
+    let mut singles = Vec::new();
+    for p in packages {
+        let contents = crate::plugin::plugins()
+            .get(p.format.as_str())
+            .is_some_and(|plugin| plugin.scans_contents());
+        let key = app
+            .formats
+            .get(p.format.as_str())
+            .and_then(|f| f.vulnerability_ecosystem())
+            .and_then(Ecosystem::key);
+        match key {
+            Some(key) if !contents => groups.entry(key).or_default().push(p),
+            _ => singles.push(scan_job(&p.slug_perm, reason)),
+        }
+    }
+    (groups, singles)
+}
+
+/// Matches every package of one ecosystem key against the advisories of their names.
+async fn match_group<'p>(
+    app: &App,
+    key: &str,
+    packages: &[&'p PackageRow],
+) -> Result<Vec<Matched<'p>>, String> {
+    let Some(ecosystem) = Ecosystem::parse(key) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = packages
+        .iter()
+        .map(|p| ecosystem.normalize_name(&p.name))
+        .collect();
+    names.sort();
+    names.dedup();
+    let rows = app
+        .db
+        .advisories_for_names(key, &names)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut by_name: HashMap<String, Vec<Advisory>> = HashMap::new();
+    for (name, body) in rows {
+        if let Ok(advisory) = gantry_vuln::parse_advisory(body.as_bytes()) {
+            by_name.entry(name).or_default().push(advisory);
+        }
+    }
+    let osv_name = ecosystem.as_str();
+    Ok(packages
+        .iter()
+        .map(|p| {
+            let advisories: Vec<&Advisory> = by_name
+                .get(&ecosystem.normalize_name(&p.name))
+                .map(|list| list.iter().collect())
+                .unwrap_or_default();
+            let (findings, indeterminate) =
+                match_parsed(ecosystem, key, &p.name, &p.version, &advisories);
+            Matched {
+                package: p,
+                ecosystem,
+                osv_name,
+                findings,
+                indeterminate,
+            }
+        })
+        .collect())
+}
+
+async fn scan_batch(
+    app: &Arc<App>,
+    payload: ScanBatch,
+    job: &JobRow,
+    ctx: &JobContext,
+) -> Result<Completion, JobError> {
+    let db = &app.db;
+    let all = db
+        .packages_by_ids(&payload.package_ids)
+        .await
+        .map_err(JobError::retry)?;
+    let mut live = Vec::with_capacity(all.len());
+    for p in all {
+        if p.state() != PackageState::Deleted {
+            live.push(p);
+        } else if matches!(
+            p.scan_status,
+            ScanStatus::AwaitingScan | ScanStatus::Scanning
+        ) {
+            // Nothing to scan; do not leave the package marked as waiting for one.
+            db.set_scan_status(p.id, ScanStatus::NotScanned)
+                .await
+                .map_err(JobError::retry)?;
+        }
+    }
+    let (groups, mut followups) = partition(app, &live, &payload.reason);
+    let mut matched = Vec::new();
+    for (key, packages) in &groups {
+        matched.extend(
+            match_group(app, key, packages)
+                .await
+                .map_err(JobError::retry)?,
+        );
+    }
+    let mut wanted: Vec<String> = matched
+        .iter()
+        .flat_map(|m| wanted_aliases(&m.findings))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut aliases = Vec::new();
+    for chunk in wanted.chunks(ALIAS_CHUNK) {
+        aliases.extend(alias_records(app, chunk).await.map_err(JobError::retry)?);
+    }
+    let ids: Vec<i64> = matched.iter().map(|m| m.package.id).collect();
+    let previous = db.finding_ids_of(&ids).await.map_err(JobError::retry)?;
+    let mut exceptions: HashMap<i64, Vec<ExceptionRow>> = HashMap::new();
+    let mut evaluated: HashMap<(String, i64), bool> = HashMap::new();
+    let now = gantry_core::time::now_millis();
+    let mut scans: Vec<(&PackageRow, ScanResult, NewEvent)> = Vec::with_capacity(matched.len());
+    for m in matched {
+        let p = m.package;
+        let mut scanned = summarize(m.ecosystem, m.findings, m.indeterminate, &aliases);
+        if let std::collections::hash_map::Entry::Vacant(slot) = exceptions.entry(p.repository_id) {
+            slot.insert(
+                db.repository_exceptions(p.repository_id)
+                    .await
+                    .map_err(JobError::retry)?,
+            );
+        }
+        let excepted = crate::vex::apply(
+            &mut scanned.result,
+            exceptions.get(&p.repository_id).map_or(&[], Vec::as_slice),
+            &crate::vex::Target {
+                slug_perm: &p.slug_perm,
+                name: &p.name,
+                version: &p.version,
+                ecosystem: Some(m.osv_name),
+            },
+            now,
+        );
+        let before = previous.get(&p.id).map_or(&[][..], Vec::as_slice);
+        let event = scanned_event(&scanned, &excepted, before, &payload.reason);
+        let scope = (p.namespace.clone(), p.repository_id);
+        let wants = match evaluated.get(&scope) {
+            Some(w) => *w,
+            None => {
+                let w = db
+                    .has_policies_or_rules(&p.namespace, p.repository_id)
+                    .await
+                    .map_err(JobError::retry)?;
+                evaluated.insert(scope, w);
+                w
+            }
+        };
+        if wants {
+            followups.push(
+                crate::pipeline::EvaluatePolicies {
+                    slug_perm: p.slug_perm.clone(),
+                    trigger: crate::pipeline::TRIGGER_SCANNED.to_owned(),
+                }
+                .to_new_job(),
+            );
+        }
+        scans.push((p, scanned.result, event));
+    }
+    db.record_scans(&scans, job.id, &ctx.worker_id, &followups)
+        .await
+        .map_err(JobError::retry)?;
+    app.wake_workers();
+    Ok(Completion::Completed)
+}
