@@ -134,6 +134,13 @@ async fn identify(app: &App, secret: &str) -> Result<Option<Arc<Identity>>, AppE
     let Some(token) = app.db.find_token(secret).await? else {
         return Ok(None);
     };
+    let identity = Arc::new(identity_of(app, token).await?);
+    app.caches.keep_caller(epoch, hash, Arc::clone(&identity));
+    Ok(Some(identity))
+}
+
+/// The principal and grants behind a live token.
+async fn identity_of(app: &App, token: TokenRow) -> Result<Identity, AppError> {
     let (owner, grants) = match token.principal_id {
         Some(principal_id) => (
             app.db.get_principal(principal_id).await?,
@@ -146,13 +153,38 @@ async fn identify(app: &App, secret: &str) -> Result<Option<Arc<Identity>>, AppE
         ),
         None => (None, Vec::new()),
     };
-    let identity = Arc::new(Identity {
+    Ok(Identity {
         token,
         owner,
         grants,
-    });
-    app.caches.keep_caller(epoch, hash, Arc::clone(&identity));
-    Ok(Some(identity))
+    })
+}
+
+/// The caller acting with the token `id`, if that token is still live (not revoked, not
+/// expired): what a web session holds instead of the token's secret. The privileges are
+/// exactly those the token would have on the API.
+pub async fn caller_for_token_id(
+    app: &App,
+    id: i64,
+    address: Option<IpAddr>,
+) -> Result<Option<Caller>, AppError> {
+    let Some(token) = app.db.get_token(id).await? else {
+        return Ok(None);
+    };
+    if !token.is_live(gantry_core::time::now_millis()) {
+        return Ok(None);
+    }
+    let Identity {
+        token,
+        owner,
+        grants,
+    } = identity_of(app, token).await?;
+    Ok(Some(Caller {
+        principal: Principal::Token(Box::new(token)),
+        owner,
+        grants,
+        address,
+    }))
 }
 
 fn too_many(wait: u64) -> AppError {
