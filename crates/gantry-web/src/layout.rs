@@ -33,6 +33,7 @@ pub(crate) fn notice_text(code: &str) -> Option<&'static str> {
         "uploaded" => "Upload received; the package is being processed.",
         "created" => "Created.",
         "pinged" => "Ping sent; its delivery is listed below.",
+        "redelivered" => "The delivery is queued again.",
         "revoked" => "Revoked.",
         "signed-out" => "You are signed out.",
         "tags" => "Tags updated.",
@@ -48,6 +49,8 @@ fn shell(viewer: Option<&Viewer>, title: &str, crumbs: Crumbs<'_>, body: Markup)
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Gantry" }
+                // No favicon request (it would be a 404 in every console).
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/ui/-/static/style.css";
                 script src="/ui/-/static/app.js" defer {}
             }

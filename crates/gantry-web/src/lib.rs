@@ -90,6 +90,10 @@ pub fn router(app: Arc<App>, api: Router) -> Router {
             "/ui/{owner}/{repo}/-/webhooks/{id}/ping",
             post(pages::webhooks::ping),
         )
+        .route(
+            "/ui/{owner}/{repo}/-/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(pages::webhooks::redeliver),
+        )
         .route("/ui/{owner}/{repo}/{slug}", get(pages::package::page))
         .route(
             "/ui/{owner}/{repo}/{slug}/{action}",

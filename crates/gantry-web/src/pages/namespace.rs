@@ -71,7 +71,7 @@ async fn render(
                 h2 { "Create a repository" }
                 (csrf_field(viewer))
                 div.fields {
-                    label { "Name" input name="name" required pattern="[a-z0-9][a-z0-9._-]*" maxlength="64"; }
+                    label { "Name" input name="name" required pattern="[a-z0-9][a-z0-9._\\-]*" maxlength="64"; }
                     label { "Description" input name="description" maxlength="200"; }
                     label { "Visibility"
                         select name="visibility" {

@@ -148,11 +148,11 @@ fn vulnerabilities(report: &Value) -> Markup {
                 thead { tr { th scope="col" { "Advisory" } th scope="col" { "Severity" } th scope="col" { "Affected" }
                     th scope="col" { "Fixed in" } th.hide-narrow scope="col" { "Summary and links" } } }
                 tbody { @for v in list { tr {
-                    td.mono { (v["advisory_id"].as_str().unwrap_or("")) br;
+                    td.mono.advisory { (v["advisory_id"].as_str().unwrap_or("")) br;
                         span.muted { (strings(&v["aliases"]).join(", ")) } }
                     td { (severity(v["severity"].as_str())) }
-                    td.mono { (strings(&v["affected_ranges"]).join("; ")) }
-                    td.mono { (strings(&v["fixed_versions"]).join(", ")) }
+                    td.mono.versions { (strings(&v["affected_ranges"]).join("; ")) }
+                    td.mono.versions { (strings(&v["fixed_versions"]).join(", ")) }
                     td.hide-narrow { (v["summary"].as_str().unwrap_or(""))
                         @for r in strings(&v["references"]).iter().take(3) { br; (link_if_web(r)) } }
                 } } }

@@ -145,6 +145,10 @@ pub(crate) async fn detail(
                     " · " (when(d["created_at"].as_str().unwrap_or("")))
                 }
                 p.mono { "Delivery " (d["delivery_id"].as_str().unwrap_or("")) }
+                form.inline method="post" action={(here) "/deliveries/" (d["id"].as_i64().unwrap_or(0)) "/redeliver"} {
+                    (csrf_field(&viewer))
+                    button.secondary type="submit" { "Deliver again" }
+                }
                 h3 { "Request body" }
                 pre { (serde_json::to_string_pretty(&d["payload"]).unwrap_or_default()) }
                 h3 { "Attempts" }
@@ -188,6 +192,27 @@ pub(crate) async fn ping(
     }
     Ok(redirect(&format!(
         "{}/-/webhooks/{id}?notice=pinged",
+        repo_path(&owner, &repo)
+    )))
+}
+
+pub(crate) async fn redeliver(
+    State(web): State<WebState>,
+    viewer: Viewer,
+    Path((owner, repo, id, delivery)): Path<(String, String, i64, i64)>,
+    form: Form,
+) -> Result<Response, UiError> {
+    form.check(&viewer)?;
+    let path = format!(
+        "{}/{id}/deliveries/{delivery}/redeliver",
+        api_base(&owner, &repo)
+    );
+    let answer = web.api.call(&viewer, Method::POST, &path, None).await?;
+    if !answer.status.is_success() {
+        return Err(UiError::from_answer(&answer));
+    }
+    Ok(redirect(&format!(
+        "{}/-/webhooks/{id}?notice=redelivered",
         repo_path(&owner, &repo)
     )))
 }
