@@ -180,6 +180,37 @@ async function journeys(browser, url, hooks) {
   await page.locator("details summary").first().click();
   await shot(page, "webhook-deliveries");
 
+  await page.goto(vulnerable);
+  await page.getByLabel("Add tags (comma-separated)").fill("reviewed");
+  await page.getByRole("button", { name: "Update tags" }).click();
+  await page.waitForURL(/notice=tags/);
+  check(await page.getByText("reviewed").first().isVisible(), "a tag added from the package page");
+
+  await page.goto(`${url}/ui/acme/-/policies/no-known-vulnerabilities`);
+  await page.getByLabel("Rego").fill("package gantry\n\ndeny contains msg if {\n");
+  await page.getByRole("button", { name: "Save" }).click();
+  check(await page.locator("p.error").isVisible(), "the policy editor shows the compile error");
+  check((await page.getByLabel("Rego").inputValue()).startsWith("package gantry"), "the editor keeps the rejected source");
+  await shot(page, "policy-editor-error");
+  await page.goto(`${url}/ui/acme/-/policies/no-known-vulnerabilities`);
+  await page.getByLabel("Repository").fill("dev");
+  await page.getByLabel("As a promotion to").fill("staging");
+  await page.getByRole("button", { name: "Simulate" }).click();
+  check(await page.getByText("2 packages evaluated, 1 denied.").isVisible(), "simulation against the repository's packages");
+  await shot(page, "policy-simulation");
+  await page.goto(`${url}/ui/acme/-/policies`);
+  check(await page.getByText("promotion → acme/staging").first().isVisible(), "the decision log lists the promotion");
+  await shot(page, "policies");
+
+  await page.goto(`${url}/ui/acme/dev/-/automation`);
+  await page.locator("form").filter({ hasText: "Add rule" }).getByLabel("Name").fill("dev-to-staging");
+  await page.getByLabel("Condition").fill("max_severity < high");
+  await page.locator("form").filter({ hasText: "Add rule" }).getByLabel("Destination").fill("staging");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  await page.waitForURL(/notice=created/);
+  check(await page.getByText("max_severity < high").isVisible(), "a promotion rule created");
+  await shot(page, "automation");
+
   await page.goto(`${url}/ui/acme/-/security`);
   check(await page.locator("svg.chart rect").count() > 6, "the security chart has bars");
   await shot(page, "security");
@@ -224,7 +255,8 @@ async function accessibility(browser, url, state, vulnerable) {
   const context = await browser.newContext({ bypassCSP: true, storageState: state });
   const page = await context.newPage();
   const pages = ["/ui/", "/ui/acme", "/ui/acme/dev", vulnerable.replace(url, ""), "/ui/acme/dev/-/upload",
-    "/ui/acme/-/security", "/ui/acme/dev/-/webhooks", "/ui/-/tokens", "/ui/acme/-/audit"];
+    "/ui/acme/-/security", "/ui/acme/dev/-/webhooks", "/ui/-/tokens", "/ui/acme/-/audit",
+    "/ui/acme/-/policies", "/ui/acme/-/policies/no-known-vulnerabilities", "/ui/acme/dev/-/automation"];
   for (const p of pages) {
     await page.goto(url + p);
     await page.addScriptTag({ content: axeSource });

@@ -32,6 +32,8 @@ pub(crate) fn notice_text(code: &str) -> Option<&'static str> {
         "promoted" => "Promotion done.",
         "uploaded" => "Upload received; the package is being processed.",
         "created" => "Created.",
+        "saved" => "Saved.",
+        "deleted-item" => "Deleted.",
         "pinged" => "Ping sent; its delivery is listed below.",
         "redelivered" => "The delivery is queued again.",
         "revoked" => "Revoked.",

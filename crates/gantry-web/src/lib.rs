@@ -65,6 +65,26 @@ pub fn router(app: Arc<App>, api: Router) -> Router {
         )
         .route("/ui/{owner}/-/security", get(pages::security::namespace))
         .route("/ui/{owner}/-/audit", get(pages::audit::page))
+        .route(
+            "/ui/{owner}/-/policies",
+            get(pages::policies::list).post(pages::policies::create),
+        )
+        .route(
+            "/ui/{owner}/-/policies/{name}",
+            get(pages::policies::page).post(pages::policies::submit),
+        )
+        .route(
+            "/ui/{owner}/{repo}/-/automation",
+            get(pages::automation::page),
+        )
+        .route(
+            "/ui/{owner}/{repo}/-/automation/{what}",
+            post(pages::automation::act),
+        )
+        .route(
+            "/ui/{owner}/{repo}/-/automation/{what}/{id}/delete",
+            post(pages::automation::delete),
+        )
         .route("/ui/{owner}/{repo}", get(pages::repo::page))
         .route(
             "/ui/{owner}/{repo}/-/security",

@@ -43,6 +43,16 @@ pub(crate) fn panel(viewer: &Viewer, owner: &str, repo: &str, p: &Package) -> Ma
                 }
             }
         }
+        @if !deleted {
+            form.panel method="post" action={(path) "/tags"} {
+                (csrf_field(viewer))
+                div.fields {
+                    label { "Add tags (comma-separated)" input name="add"; }
+                    label { "Remove tags" input name="remove" placeholder=(p.tags.join(", ")); }
+                    button.secondary type="submit" { "Update tags" }
+                }
+            }
+        }
         div.actions {
             @if deleted {
                 (button(viewer, &path, "restore", "Restore", None))
@@ -81,7 +91,22 @@ pub(crate) async fn act(
         enc(&repo),
         enc(&slug)
     );
+    let split = |field: &str| -> Vec<String> {
+        form.get(field)
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     let (method, path, body, notice) = match action.as_str() {
+        "tags" => (
+            Method::POST,
+            format!("{api}/tags"),
+            Some(json!({"add": split("add"), "remove": split("remove")})),
+            "tags",
+        ),
         "quarantine" => (
             Method::POST,
             format!("{api}/quarantine"),

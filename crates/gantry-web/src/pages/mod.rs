@@ -2,9 +2,11 @@
 
 pub(crate) mod actions;
 pub(crate) mod audit;
+pub(crate) mod automation;
 pub(crate) mod home;
 pub(crate) mod namespace;
 pub(crate) mod package;
+pub(crate) mod policies;
 pub(crate) mod promote;
 pub(crate) mod repo;
 pub(crate) mod security;

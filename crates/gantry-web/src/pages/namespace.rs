@@ -47,6 +47,7 @@ async fn render(
         (error_box(error))
         p.actions {
             a href={"/ui/" (enc(owner)) "/-/security"} { "Security" }
+            a href={"/ui/" (enc(owner)) "/-/policies"} { "Policies" }
             a href={"/ui/" (enc(owner)) "/-/audit"} { "Audit log" }
         }
         p.muted { (repos.len()) " repositories, " (total) " packages." }

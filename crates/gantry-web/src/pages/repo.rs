@@ -155,6 +155,7 @@ pub(crate) async fn page(
             a.button href={(here) "/-/upload"} { "Upload" }
             a href={(here) "/-/security"} { "Security" }
             a href={(here) "/-/webhooks"} { "Webhooks" }
+            a href={(here) "/-/automation"} { "Upstreams and rules" }
             span.muted { @if repository.private { "private" } @else { "public" } }
         }
         (filters(&web, &owner, &repo, &query))
