@@ -70,20 +70,7 @@ impl FromRequestParts<Arc<App>> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        // Every X-Forwarded-For line, in order: a proxy may add its own line instead of
-        // appending to the client's.
-        let forwarded: Vec<&str> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
-        let address = access::client_address(peer, forwarded.as_deref(), &app.trusted_proxies);
+        let address = request_address(parts, app);
         let mut caller = Caller {
             principal: Principal::Anonymous,
             owner: None,
@@ -121,6 +108,25 @@ impl FromRequestParts<Arc<App>> for Caller {
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// The client address of a request: its peer, or behind a trusted proxy the address the
+/// proxies forwarded.
+pub fn request_address(parts: &Parts, app: &App) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    // Every X-Forwarded-For line, in order: a proxy may add its own line instead of
+    // appending to the client's.
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    access::client_address(peer, forwarded.as_deref(), &app.trusted_proxies)
 }
 
 /// The token, principal and grants behind `secret`, from the cache or the database (then

@@ -117,10 +117,10 @@ impl Api {
         match token.map(|t| HeaderValue::from_str(&format!("Bearer {t}"))) {
             Some(Ok(bearer)) => {
                 request.headers_mut().insert(AUTHORIZATION, bearer);
-                if let Some(forwarded) = &viewer.forwarded {
+                for forwarded in &viewer.forwarded {
                     request
                         .headers_mut()
-                        .insert("x-forwarded-for", forwarded.clone());
+                        .append("x-forwarded-for", forwarded.clone());
                 }
             }
             Some(Err(_)) => return Err(UiError::BadRequest("that is not a token".into())),

@@ -1,10 +1,11 @@
 //! Submitted forms: `application/x-www-form-urlencoded` bodies, bounded, with repeated
 //! fields kept (a selection of packages is many `slug` fields).
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 
 use crate::error::UiError;
 use crate::session::Viewer;
+use crate::WebState;
 
 /// Forms carry names, queries and Rego policies at most; never files.
 const MAX_FORM: usize = 256 * 1024;
@@ -31,11 +32,6 @@ impl Form {
             .map(|(_, v)| v.as_str())
             .collect()
     }
-
-    /// Refuses the form unless it carries `viewer`'s CSRF token from this site.
-    pub(crate) fn check(&self, viewer: &Viewer) -> Result<(), UiError> {
-        viewer.check_csrf(self.get("csrf"))
-    }
 }
 
 impl<S: Send + Sync> FromRequest<S> for Form {
@@ -50,5 +46,25 @@ impl<S: Send + Sync> FromRequest<S> for Form {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         ))
+    }
+}
+
+/// A submitted form with its sender, only obtainable when the form carries the sender's CSRF
+/// token and came from this site: every handler of a form takes this, so none can forget
+/// the check.
+pub(crate) struct Posted {
+    pub(crate) viewer: Viewer,
+    pub(crate) form: Form,
+}
+
+impl FromRequest<WebState> for Posted {
+    type Rejection = UiError;
+
+    async fn from_request(request: Request, web: &WebState) -> Result<Self, UiError> {
+        let (mut parts, body) = request.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, web).await?;
+        let form = Form::from_request(Request::from_parts(parts, body), web).await?;
+        viewer.check_csrf(form.get("csrf"))?;
+        Ok(Self { viewer, form })
     }
 }

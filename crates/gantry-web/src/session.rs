@@ -37,7 +37,7 @@ pub(crate) struct Viewer {
     pub(crate) host: Option<HeaderValue>,
     pub(crate) peer: Option<ConnectInfo<SocketAddr>>,
     /// `X-Forwarded-For`, for API requests that resolve their caller themselves (sign-in).
-    pub(crate) forwarded: Option<HeaderValue>,
+    pub(crate) forwarded: Vec<HeaderValue>,
     /// The request did not come from another site (by `Sec-Fetch-Site` and `Origin`).
     pub(crate) same_origin: bool,
 }
@@ -177,18 +177,13 @@ impl FromRequestParts<WebState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, web: &WebState) -> Result<Self, UiError> {
         let app = &web.app;
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned();
-        let forwarded: Vec<&str> = parts
+        let address = gantry_protocol::auth::request_address(parts, app);
+        let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .cloned()
             .collect();
-        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
-        let address = gantry_protocol::access::client_address(
-            peer.as_ref().map(|c| c.0.ip()),
-            forwarded.as_deref(),
-            &app.trusted_proxies,
-        );
         let secure = behind_tls(parts, app.config.public_url.as_deref());
         let mut viewer = Viewer {
             caller: Caller {
@@ -203,9 +198,7 @@ impl FromRequestParts<WebState> for Viewer {
             secure,
             host: parts.headers.get(HOST).cloned(),
             peer,
-            forwarded: forwarded
-                .as_deref()
-                .and_then(|f| HeaderValue::from_str(f).ok()),
+            forwarded,
             same_origin: same_origin(parts),
         };
         let now = gantry_core::time::now_millis();

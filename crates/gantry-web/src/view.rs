@@ -9,6 +9,12 @@ use crate::api::enc;
 use crate::layout::notice_text;
 use crate::session::Viewer;
 
+/// The query of a page that a redirect may ask to show a notice (`?notice=CODE`).
+#[derive(serde::Deserialize)]
+pub(crate) struct NoticeQuery {
+    pub(crate) notice: Option<String>,
+}
+
 pub(crate) fn csrf_field(viewer: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(viewer.csrf_token()); }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::api::enc;
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::Posted;
 use crate::session::Viewer;
 use crate::view::{csrf_field, package_path, redirect, repo_path};
 use crate::WebState;
@@ -77,11 +77,9 @@ pub(crate) fn panel(viewer: &Viewer, owner: &str, repo: &str, p: &Package) -> Ma
 
 pub(crate) async fn act(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, repo, slug, action)): Path<(String, String, String, String)>,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     if action == "promote" || action == "promote-confirm" {
         return super::promote::single(&web, &viewer, (&owner, &repo), &slug, &action, &form).await;
     }

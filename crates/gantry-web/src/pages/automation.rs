@@ -4,21 +4,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use maud::html;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::enc;
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, repo_path};
+use crate::view::{csrf_field, error_box, notice, redirect, repo_path, NoticeQuery};
 use crate::WebState;
-
-#[derive(Deserialize)]
-pub(crate) struct NoticeQuery {
-    notice: Option<String>,
-}
 
 fn api(owner: &str, repo: &str, what: &str) -> String {
     format!("/api/v1/repos/{}/{}/{what}", enc(owner), enc(repo))
@@ -106,11 +100,9 @@ async fn render(
 /// message when it refused).
 pub(crate) async fn act(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, repo, what)): Path<(String, String, String)>,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let body = match what.as_str() {
         "upstreams" => json!({
             "format": form.get("format").unwrap_or(""),
@@ -142,11 +134,9 @@ pub(crate) async fn act(
 
 pub(crate) async fn delete(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, repo, what, id)): Path<(String, String, String, String)>,
-    form: Form,
+    Posted { viewer, .. }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     if what != "upstreams" && what != "rules" {
         return Err(UiError::BadRequest("unknown form".into()));
     }

@@ -12,16 +12,11 @@ use crate::api::enc;
 use crate::error::UiError;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{notice, redirect};
+use crate::view::{notice, redirect, NoticeQuery};
 use crate::WebState;
 
 /// A site admin's list is cut here; the "open" form reaches the rest.
 const MAX_LISTED: i64 = 500;
-
-#[derive(Deserialize)]
-pub(crate) struct HomeQuery {
-    notice: Option<String>,
-}
 
 async fn namespaces(web: &WebState, viewer: &Viewer) -> Result<BTreeSet<String>, UiError> {
     let mut names: BTreeSet<String> = viewer
@@ -48,7 +43,7 @@ async fn namespaces(web: &WebState, viewer: &Viewer) -> Result<BTreeSet<String>,
 pub(crate) async fn page(
     State(web): State<WebState>,
     viewer: Viewer,
-    Query(query): Query<HomeQuery>,
+    Query(query): Query<NoticeQuery>,
 ) -> Result<Response, UiError> {
     let names = namespaces(&web, &viewer).await?;
     let body = html! {

@@ -5,27 +5,21 @@ use axum::http::Method;
 use axum::response::Response;
 use gantry_core::Repository;
 use maud::html;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::enc;
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, repo_path};
+use crate::view::{csrf_field, error_box, notice, redirect, repo_path, NoticeQuery};
 use crate::WebState;
-
-#[derive(Deserialize)]
-pub(crate) struct NamespaceQuery {
-    notice: Option<String>,
-}
 
 pub(crate) async fn page(
     State(web): State<WebState>,
     viewer: Viewer,
     Path(owner): Path<String>,
-    Query(query): Query<NamespaceQuery>,
+    Query(query): Query<NoticeQuery>,
 ) -> Result<Response, UiError> {
     render(&web, &viewer, &owner, query.notice.as_deref(), None).await
 }
@@ -91,11 +85,9 @@ async fn render(
 
 pub(crate) async fn create_repo(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path(owner): Path<String>,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let name = form.text("name").unwrap_or("");
     let body = json!({
         "name": name,

@@ -5,20 +5,14 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use gantry_core::{Event, Package, SyncStatus};
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::enc;
 use crate::error::UiError;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{badge, notice, package_path, repo_path, severity, size, when};
+use crate::view::{badge, notice, package_path, repo_path, severity, size, when, NoticeQuery};
 use crate::WebState;
-
-#[derive(Deserialize)]
-pub(crate) struct PackageQuery {
-    notice: Option<String>,
-}
 
 /// The API's base URL as it wrote it into the package's own link.
 fn base_url(package: &Package) -> &str {
@@ -165,7 +159,7 @@ pub(crate) async fn page(
     State(web): State<WebState>,
     viewer: Viewer,
     Path((owner, repo, slug)): Path<(String, String, String)>,
-    Query(query): Query<PackageQuery>,
+    Query(query): Query<NoticeQuery>,
 ) -> Result<Response, UiError> {
     let api = format!(
         "/api/v1/packages/{}/{}/{}",

@@ -5,21 +5,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::enc;
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, package_link, redirect, when};
+use crate::view::{csrf_field, error_box, notice, package_link, redirect, when, NoticeQuery};
 use crate::WebState;
-
-#[derive(Deserialize)]
-pub(crate) struct NoticeQuery {
-    notice: Option<String>,
-}
 
 fn base(owner: &str) -> String {
     format!("/api/v1/policies/{}", enc(owner))
@@ -109,11 +103,9 @@ async fn render_list(
 
 pub(crate) async fn create(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path(owner): Path<String>,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let name = form.text("name").unwrap_or("");
     let rego = form.get("rego").unwrap_or("");
     let body = json!({"name": name, "rego": rego});
@@ -230,11 +222,9 @@ pub(crate) async fn page(
 
 pub(crate) async fn submit(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, name)): Path<(String, String)>,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let rego = form.get("rego").unwrap_or("");
     let path = format!("{}/{}", base(&owner), enc(&name));
     if form.get("do") == Some("simulate") {

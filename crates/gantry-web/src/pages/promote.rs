@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::api::enc;
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::{Form, Posted};
 use crate::layout;
 use crate::session::Viewer;
 use crate::view::{csrf_field, package_link, redirect, repo_path};
@@ -162,11 +162,9 @@ async fn confirm(
 /// `POST /ui/OWNER/REPO/-/promote`: a selection from the package list.
 pub(crate) async fn bulk(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, repo)): Path<(String, String)>,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let request = parse(&owner, &repo, &form, form.all("slug"))?;
     let here = repo_path(&owner, &repo);
     if form.get("confirm") == Some("1") {

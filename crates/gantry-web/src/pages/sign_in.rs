@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::Posted;
 use crate::layout;
 use crate::session::{random_secret, Viewer, SESSION_HOURS};
 use crate::view::{csrf_field, error_box, notice, redirect};
@@ -87,10 +87,8 @@ struct Minted {
 
 pub(crate) async fn submit(
     State(web): State<WebState>,
-    viewer: Viewer,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let next = safe_next(form.get("next"));
     // (token id, whether the session minted it), or the API's refusal.
     let outcome = if let Some(token) = form.text("token") {
@@ -153,10 +151,8 @@ pub(crate) async fn submit(
 
 pub(crate) async fn sign_out(
     State(web): State<WebState>,
-    viewer: Viewer,
-    form: Form,
+    Posted { viewer, .. }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let now = gantry_core::time::now_millis();
     if let Some(secret) = &viewer.session {
         if let Some(row) = store::find(&web.app.db, secret, now).await? {

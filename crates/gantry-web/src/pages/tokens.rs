@@ -5,20 +5,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, when};
+use crate::view::{csrf_field, error_box, notice, redirect, when, NoticeQuery};
 use crate::WebState;
-
-#[derive(Deserialize)]
-pub(crate) struct NoticeQuery {
-    notice: Option<String>,
-}
 
 pub(crate) async fn page(
     State(web): State<WebState>,
@@ -74,10 +68,8 @@ async fn render(
 
 pub(crate) async fn create(
     State(web): State<WebState>,
-    viewer: Viewer,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let mut body = json!({
         "description": form.text("description").unwrap_or("web"),
         "privilege": form.get("privilege").unwrap_or("read"),
@@ -117,11 +109,9 @@ pub(crate) async fn create(
 
 pub(crate) async fn revoke(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path(id): Path<i64>,
-    form: Form,
+    Posted { viewer, .. }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let answer = web
         .api
         .call(

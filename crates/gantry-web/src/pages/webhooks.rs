@@ -5,21 +5,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use maud::html;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::enc;
 use crate::error::UiError;
-use crate::form::Form;
+use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, repo_path, when};
+use crate::view::{csrf_field, error_box, notice, redirect, repo_path, when, NoticeQuery};
 use crate::WebState;
-
-#[derive(Deserialize)]
-pub(crate) struct NoticeQuery {
-    notice: Option<String>,
-}
 
 fn api_base(owner: &str, repo: &str) -> String {
     format!("/api/v1/webhooks/{}/{}", enc(owner), enc(repo))
@@ -77,11 +71,9 @@ async fn render(
 
 pub(crate) async fn create(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, repo)): Path<(String, String)>,
-    form: Form,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let events: Vec<&str> = form
         .get("events")
         .unwrap_or("*")
@@ -180,11 +172,9 @@ pub(crate) async fn detail(
 
 pub(crate) async fn ping(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, repo, id)): Path<(String, String, i64)>,
-    form: Form,
+    Posted { viewer, .. }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let path = format!("{}/{id}/ping", api_base(&owner, &repo));
     let answer = web.api.call(&viewer, Method::POST, &path, None).await?;
     if !answer.status.is_success() {
@@ -198,11 +188,9 @@ pub(crate) async fn ping(
 
 pub(crate) async fn redeliver(
     State(web): State<WebState>,
-    viewer: Viewer,
     Path((owner, repo, id, delivery)): Path<(String, String, i64, i64)>,
-    form: Form,
+    Posted { viewer, .. }: Posted,
 ) -> Result<Response, UiError> {
-    form.check(&viewer)?;
     let path = format!(
         "{}/{id}/deliveries/{delivery}/redeliver",
         api_base(&owner, &repo)
