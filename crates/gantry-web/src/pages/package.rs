@@ -11,7 +11,9 @@ use crate::api::enc;
 use crate::error::UiError;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{badge, notice, package_path, repo_path, severity, size, when, NoticeQuery};
+use crate::view::{
+    badge, notice, package_link, package_path, repo_path, severity, size, when, NoticeQuery,
+};
 use crate::WebState;
 
 /// The API's base URL as it wrote it into the package's own link.
@@ -51,7 +53,9 @@ fn metadata(p: &Package) -> Markup {
             dt { "Size" } dd { (size(p.size)) }
             dt { "Uploaded" } dd { (when(&p.uploaded_at)) " by " (p.uploader) }
             dt { "Origin" } dd { (p.origin_repository)
-                @if let Some(o) = &p.origin_package { " (copy of " (o.slug_perm) ")" } }
+                @if let Some(o) = &p.origin_package {
+                    " (copy of " a href=(package_link(&o.repository, &o.slug_perm)) { (o.slug_perm) } ")"
+                } }
             dt { "Permanent id" } dd.mono { (p.slug_perm) }
             @if p.is_yanked { dt { "Yanked" } dd { (p.yank_reason.clone().unwrap_or_default()) } }
         }

@@ -179,6 +179,22 @@ async fn web_sessions_have_safe_cookies_and_end_at_sign_out() -> TestResult {
         !cookie.contains("Secure"),
         "plain HTTP cannot keep a Secure cookie: {cookie}"
     );
+    let csp = browser
+        .http
+        .get(format!("{}/ui/", server.url))
+        .send()
+        .await?
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe"),
+        "{csp}"
+    );
     let page = browser.get("/ui/acme/dev").await?;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("user:alice"), "{}", page.body);
