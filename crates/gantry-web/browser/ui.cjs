@@ -168,6 +168,12 @@ async function journeys(browser, url, hooks) {
   const rows = await page.locator("tbody tr").count();
   check(rows === 2, `the repository lists its two packages (${rows})`);
   await shot(page, "repository");
+  // A selection is promoted all or nothing: one refused package holds back the other.
+  for (const box of await page.locator("input[name=slug]").all()) await box.check();
+  await page.locator("fieldset").getByLabel("Destination").fill("staging");
+  await page.getByRole("button", { name: "Check the gate" }).click();
+  check(await page.getByText("1 of 2 packages would be refused").isVisible(), "the bulk dry run refuses the selection");
+  check(!(await page.getByRole("button", { name: /Confirm/ }).count()), "a refused selection cannot be confirmed");
 
   await page.goto(`${url}/ui/acme/dev/-/webhooks`);
   await page.getByLabel("Target URL").fill(`http://127.0.0.1:${hooks.server.address().port}/hook`);

@@ -199,6 +199,13 @@ async fn web_sessions_have_safe_cookies_and_end_at_sign_out() -> TestResult {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("user:alice"), "{}", page.body);
     let stolen = browser.cookies.clone();
+    // The session lives in the database: another replica serves the same browser.
+    let replica = TestServer::builder().replica_of(&server).start()?;
+    let mut elsewhere = Browser::new(&replica)?;
+    elsewhere.cookies = stolen.clone();
+    let page = elsewhere.get("/ui/acme/dev").await?;
+    assert_eq!(page.status, StatusCode::OK, "a replica knows the session");
+    assert!(page.body.contains("user:alice"));
 
     let csrf = browser.csrf("/ui/").await?;
     let out = browser.post("/ui/-/sign-out", &[("csrf", &csrf)]).await?;
