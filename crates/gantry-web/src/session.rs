@@ -250,3 +250,58 @@ async fn signed_in_caller(
     }
     Ok(Some(caller))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::{cookie, same_origin};
+
+    fn parts(headers: &[(&str, &str)]) -> axum::http::request::Parts {
+        let mut builder = Request::builder().uri("/ui/");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder
+            .body(())
+            .map(|r| r.into_parts().0)
+            .unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn forms_from_other_sites_are_told_apart() {
+        let host = ("host", "gantry.example:8080");
+        assert!(same_origin(&parts(&[host])));
+        assert!(same_origin(&parts(&[
+            host,
+            ("origin", "http://gantry.example:8080")
+        ])));
+        assert!(same_origin(&parts(&[
+            host,
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(!same_origin(&parts(&[
+            host,
+            ("origin", "http://other.example")
+        ])));
+        assert!(!same_origin(&parts(&[host, ("origin", "null")])));
+        assert!(!same_origin(&parts(&[
+            host,
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(!same_origin(&parts(&[
+            host,
+            ("sec-fetch-site", "same-site")
+        ])));
+    }
+
+    #[test]
+    fn only_well_formed_secrets_are_read_from_cookies() {
+        let secret = "a".repeat(64);
+        let line = format!("other=1; gantry_session={secret}");
+        let p = parts(&[("cookie", line.as_str())]);
+        assert_eq!(cookie(&p, "gantry_session"), Some(secret.as_str()));
+        let p = parts(&[("cookie", "gantry_session=short")]);
+        assert_eq!(cookie(&p, "gantry_session"), None);
+    }
+}

@@ -172,3 +172,23 @@ pub(crate) async fn sign_out(
     }
     Ok(response.into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_returns_only_to_pages_of_the_interface() {
+        assert_eq!(safe_next(Some("/ui/acme/dev")), "/ui/acme/dev");
+        for hostile in [
+            "https://attacker.invalid/",
+            "//attacker.invalid/ui/",
+            "/ui\\..\\x",
+            "/api/v1/tokens",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/ui/", "{hostile}");
+        }
+        assert_eq!(safe_next(None), "/ui/");
+    }
+}
