@@ -440,3 +440,69 @@ async fn web_a_read_token_cannot_act_and_a_revoked_one_ends_the_session() -> Tes
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn web_upload_form_streams_to_the_api_and_needs_the_csrf_token() -> TestResult {
+    let server = TestServer::start()?;
+    server.create_repo("acme", "dev", true).await?;
+    let mut browser = Browser::new(&server)?;
+    assert_eq!(
+        browser
+            .sign_in_with_token(crate::common::ADMIN)
+            .await?
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let csrf = browser.csrf("/ui/acme/dev/-/upload").await?;
+    let jar: Vec<String> = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let bytes = vec![7u8; 3 * 1024 * 1024];
+    let send = |csrf: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_owned())
+            .text("format", "raw")
+            .text("name", "blob")
+            .text("version", "1.0.0")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name("blob.bin"),
+            );
+        browser
+            .http
+            .post(format!("{}/ui/acme/dev/-/upload", server.url))
+            .header(COOKIE, jar.join("; "))
+            .multipart(form)
+            .send()
+    };
+    let refused = send(&"0".repeat(64)).await?;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, list) = server
+        .admin(Method::GET, "/api/v1/packages/acme/dev", None)
+        .await?;
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    let done = send(&csrf).await?;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let location = done
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(location.ends_with("?notice=uploaded"), "{location}");
+    let slug = location
+        .trim_end_matches("?notice=uploaded")
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let package = server.wait_for_sync("acme/dev", slug).await?;
+    assert_eq!(package["size"], 3 * 1024 * 1024, "{package}");
+    assert_eq!(
+        package["checksum_sha256"],
+        crate::common::sha256_hex(&bytes),
+        "{package}"
+    );
+    Ok(())
+}
