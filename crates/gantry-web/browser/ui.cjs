@@ -221,6 +221,16 @@ async function journeys(browser, url, hooks) {
   check(await page.locator("svg.chart rect").count() > 6, "the security chart has bars");
   await shot(page, "security");
   await page.goto(`${url}/ui/-/tokens`);
+  await page.getByLabel("Description").fill("ci");
+  await page.getByLabel(/^Scope/).fill("acme/dev");
+  await page.getByLabel("Privilege").selectOption("write");
+  await page.getByRole("button", { name: "Create" }).click();
+  const secret = (await page.locator("#new-token").textContent()).trim();
+  check(secret.startsWith("gty_"), "a new token's secret is shown once");
+  const who = await fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.json());
+  check(who.scope === "acme/dev" && who.privilege === "write", "the token has the scope and privilege chosen");
+  // (Shown again without the secret, for the screenshot.)
+  await page.goto(`${url}/ui/-/tokens`);
   await shot(page, "tokens");
   await page.goto(`${url}/ui/acme/-/audit`);
   await shot(page, "audit");

@@ -29,6 +29,7 @@ async fn render(
     extra: Markup,
 ) -> Result<Response, UiError> {
     let tokens: Vec<Value> = web.api.get(viewer, "/api/v1/tokens").await?;
+    let current = viewer.caller.token().map(|t| t.id);
     let body = html! {
         (notice(code))
         (extra)
@@ -36,7 +37,9 @@ async fn render(
             thead { tr { th scope="col" { "Token" } th scope="col" { "Scope" } th scope="col" { "Privilege" }
                 th scope="col" { "Expires" } th scope="col" { "State" } th scope="col" { span.muted { "Action" } } } }
             tbody { @for t in &tokens { tr {
-                td { (t["description"].as_str().unwrap_or("")) br; span.mono.muted { (t["prefix"].as_str().unwrap_or("")) "…" } }
+                td { (t["description"].as_str().unwrap_or(""))
+                    @if t["id"].as_i64() == current { " " span.badge.sev-low { "this session" } }
+                    br; span.mono.muted { (t["prefix"].as_str().unwrap_or("")) "…" } }
                 td { (t["scope"].as_str().unwrap_or("all")) }
                 td { (t["privilege"].as_str().unwrap_or("")) }
                 td { @match t["expires_at"].as_str() { Some(at) => (when(at)), None => { "never" } } }
