@@ -61,23 +61,36 @@ fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-fn same_origin(parts: &Parts) -> bool {
+/// `scheme://host[:port]` without the scheme.
+fn authority(url: &str) -> &str {
+    url.split_once("://")
+        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""))
+}
+
+/// Whether the request came from this site: `Sec-Fetch-Site` says so (when sent), and an
+/// `Origin` (when sent) names this server as the browser reached it: the `Host`, the host a
+/// proxy forwarded, or the configured public URL (a proxy may rewrite `Host`).
+fn same_origin(parts: &Parts, public_url: Option<&str>) -> bool {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = header("sec-fetch-site") {
         if !matches!(site, "same-origin" | "none") {
             return false;
         }
     }
-    match header("origin") {
-        None => true,
-        Some(origin) => {
-            let host = header(HOST.as_str()).unwrap_or("");
-            let origin_host = origin
-                .split_once("://")
-                .map_or("", |(_, rest)| rest.trim_end_matches('/'));
-            !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
-        }
-    }
+    let Some(origin) = header("origin") else {
+        return true;
+    };
+    let origin = authority(origin);
+    let ours = [
+        header(HOST.as_str()),
+        header("x-forwarded-host"),
+        public_url.map(authority),
+    ];
+    !origin.is_empty()
+        && ours
+            .into_iter()
+            .flatten()
+            .any(|host| host.eq_ignore_ascii_case(origin))
 }
 
 impl Viewer {
@@ -199,7 +212,7 @@ impl FromRequestParts<WebState> for Viewer {
             host: parts.headers.get(HOST).cloned(),
             peer,
             forwarded,
-            same_origin: same_origin(parts),
+            same_origin: same_origin(parts, app.config.public_url.as_deref()),
         };
         let now = gantry_core::time::now_millis();
         let name = viewer.session_cookie_name();
@@ -271,28 +284,27 @@ mod tests {
     #[test]
     fn forms_from_other_sites_are_told_apart() {
         let host = ("host", "gantry.example:8080");
-        assert!(same_origin(&parts(&[host])));
-        assert!(same_origin(&parts(&[
-            host,
-            ("origin", "http://gantry.example:8080")
-        ])));
-        assert!(same_origin(&parts(&[
-            host,
-            ("sec-fetch-site", "same-origin")
-        ])));
-        assert!(!same_origin(&parts(&[
-            host,
-            ("origin", "http://other.example")
-        ])));
-        assert!(!same_origin(&parts(&[host, ("origin", "null")])));
-        assert!(!same_origin(&parts(&[
-            host,
-            ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(!same_origin(&parts(&[
-            host,
-            ("sec-fetch-site", "same-site")
-        ])));
+        let same = |headers: &[(&str, &str)]| same_origin(&parts(headers), None);
+        assert!(same(&[host]));
+        assert!(same(&[host, ("origin", "http://gantry.example:8080")]));
+        assert!(same(&[host, ("sec-fetch-site", "same-origin")]));
+        assert!(!same(&[host, ("origin", "http://other.example")]));
+        assert!(!same(&[host, ("origin", "null")]));
+        assert!(!same(&[host, ("sec-fetch-site", "cross-site")]));
+        assert!(!same(&[host, ("sec-fetch-site", "same-site")]));
+        // Behind a proxy that rewrites Host: the forwarded host or the public URL.
+        let inner = ("host", "127.0.0.1:8080");
+        let origin = ("origin", "https://packages.example");
+        assert!(!same(&[inner, origin]));
+        assert!(same(&[
+            inner,
+            origin,
+            ("x-forwarded-host", "packages.example")
+        ]));
+        assert!(same_origin(
+            &parts(&[inner, origin]),
+            Some("https://packages.example/")
+        ));
     }
 
     #[test]
