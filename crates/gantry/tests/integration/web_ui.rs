@@ -127,6 +127,14 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// Uploads a small raw package (version 1.0.0) and returns its `slug_perm`.
+async fn uploaded(server: &TestServer, repo: &str, name: &str) -> TestResult<String> {
+    let (_, package) = server
+        .upload_raw(repo, name, "1.0.0", &format!("{name}.txt"), b"hello")
+        .await?;
+    Ok(package["slug_perm"].as_str().ok_or("no slug")?.to_owned())
+}
+
 async fn user(server: &TestServer, name: &str, namespace: &str, privilege: &str) -> TestResult {
     let (status, body) = server
         .admin(
@@ -236,10 +244,7 @@ async fn web_sessions_have_safe_cookies_and_end_at_sign_out() -> TestResult {
 async fn web_forms_need_the_csrf_token_and_this_site() -> TestResult {
     let server = TestServer::start()?;
     server.create_repo("acme", "dev", true).await?;
-    let (_, package) = server
-        .upload_raw("acme/dev", "tool", "1.0.0", "tool.txt", b"hello")
-        .await?;
-    let slug = package["slug_perm"].as_str().ok_or("no slug")?;
+    let slug = uploaded(&server, "acme/dev", "tool").await?;
     let mut browser = Browser::new(&server)?;
     // Signing in is a form too (no login CSRF): without the pre-session token it is refused.
     let forged = browser
@@ -322,10 +327,7 @@ async fn web_outsiders_see_no_private_names() -> TestResult {
     let server = TestServer::start()?;
     server.create_repo("acme", "secret-stuff", true).await?;
     server.create_repo("bobco", "tools", true).await?;
-    let (_, package) = server
-        .upload_raw("acme/secret-stuff", "hidden-pkg", "1.0.0", "h.txt", b"x")
-        .await?;
-    let slug = package["slug_perm"].as_str().ok_or("no slug")?.to_owned();
+    let slug = uploaded(&server, "acme/secret-stuff", "hidden-pkg").await?;
     user(&server, "bob", "bobco", "admin").await?;
     let mut bob = Browser::new(&server)?;
     assert_eq!(
@@ -370,10 +372,7 @@ async fn web_a_read_token_cannot_act_and_a_revoked_one_ends_the_session() -> Tes
     let server = TestServer::start()?;
     server.create_repo("acme", "dev", true).await?;
     server.create_repo("acme", "staging", true).await?;
-    let (_, package) = server
-        .upload_raw("acme/dev", "tool", "1.0.0", "tool.txt", b"hello")
-        .await?;
-    let slug = package["slug_perm"].as_str().ok_or("no slug")?.to_owned();
+    let slug = uploaded(&server, "acme/dev", "tool").await?;
     let (status, created) = server
         .admin(
             Method::POST,
