@@ -48,4 +48,5 @@ mod server;
 mod severity_aliases;
 mod upgrade;
 mod vex;
+mod web_ui;
 mod webhooks;
