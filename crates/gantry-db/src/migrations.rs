@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/0013_vulnerability_exceptions.sql"),
     ),
+    (14, include_str!("../migrations/0014_immutable_tags.sql")),
 ];
 
 /// The change counter's triggers (the counter is core migration 12): every change to a table the servers cache from bumps

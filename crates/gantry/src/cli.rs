@@ -347,6 +347,10 @@ pub(crate) enum ReposCommand {
         /// OPERATION=PRIVILEGE, e.g. push=admin (repeatable); replaces the minimums.
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        /// true: a push that would point an existing tag (an OCI image tag) at other content
+        /// is refused; false: tags move (the default).
+        #[arg(long, value_name = "true|false")]
+        immutable_tags: Option<bool>,
     },
     /// Delete a repository (refused while it holds packages unless --force).
     Delete {

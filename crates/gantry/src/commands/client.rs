@@ -250,6 +250,7 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             ip_allowlist,
             ip_denylist,
             permissions,
+            immutable_tags,
         } => {
             let (owner, name) = split_repo(&repo)?;
             let mut body = serde_json::Map::new();
@@ -271,6 +272,9 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             }
             if let Some(d) = ip_denylist {
                 body.insert("ip_denylist".into(), list(&d).into());
+            }
+            if let Some(immutable) = immutable_tags {
+                body.insert("immutable_tags".into(), immutable.into());
             }
             if !permissions.is_empty() {
                 let mut map = serde_json::Map::new();

@@ -23,6 +23,7 @@ mod npm_upstream;
 mod oci;
 mod oci_clients;
 mod oci_scan;
+mod oci_tags;
 mod path_names;
 mod pipeline;
 mod policies;

@@ -106,6 +106,19 @@ async fn already_there(
                 ),
             ));
         }
+        if repo.tags_immutable() {
+            return Err(OciError::new(
+                StatusCode::CONFLICT,
+                Code::Denied,
+                format!(
+                    "tag {version} of {} is immutable: it already names {}; push under a new tag",
+                    ctx.scope.full_name(),
+                    existing
+                        .primary_file()
+                        .map_or("another manifest", |f| f.filename.as_str())
+                ),
+            ));
+        }
         untag(ctx, &existing, "tag moved to another manifest").await?;
     }
     let by_digest = ctx
