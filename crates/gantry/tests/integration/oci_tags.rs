@@ -196,3 +196,78 @@ async fn oci_immutable_tags_refuse_a_moved_tag_and_skopeo_shows_why() -> TestRes
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_entitlement_budgets_count_blob_pulls_too() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "prod", true).await?;
+    let layer = gzip_layer(&[("hello.txt", b"hello\n")])?;
+    let (digest, _) =
+        crate::oci::push_layers(&s, "acme/prod/app", Some("1.0"), "amd64", &[layer.clone()])
+            .await?;
+    let layer_digest = format!("sha256:{}", sha256_hex(&layer));
+    let out = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "entitlements",
+            "create",
+            "acme/prod",
+            "--max-downloads",
+            "3",
+            "-F",
+            "json",
+        ],
+    )?;
+    let token = serde_json::from_str::<Value>(&out)?["token"]
+        .as_str()
+        .ok_or("token")?
+        .to_owned();
+    let get = |method: Method, path: String| {
+        s.http
+            .request(method, format!("{}{path}", s.url))
+            .basic_auth("customer", Some(&token))
+            .send()
+    };
+    // HEAD requests send no body and cost nothing.
+    for _ in 0..3 {
+        let resp = get(
+            Method::HEAD,
+            format!("/v2/acme/prod/app/manifests/{digest}"),
+        )
+        .await?;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let resp = get(
+            Method::HEAD,
+            format!("/v2/acme/prod/app/blobs/{layer_digest}"),
+        )
+        .await?;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let resp = get(Method::GET, "/v2/acme/prod/app/manifests/1.0".into()).await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    for _ in 0..2 {
+        let resp = get(
+            Method::GET,
+            format!("/v2/acme/prod/app/blobs/{layer_digest}"),
+        )
+        .await?;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.bytes().await?.as_ref(), layer.as_slice());
+    }
+    // The budget of three bodies is spent: the next blob is refused in the registry's shape.
+    let resp = get(
+        Method::GET,
+        format!("/v2/acme/prod/app/blobs/{layer_digest}"),
+    )
+    .await?;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body: Value = resp.json().await?;
+    assert_eq!(body["errors"][0]["code"], "DENIED", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("used its 3 downloads")),
+        "{body}"
+    );
+    Ok(())
+}

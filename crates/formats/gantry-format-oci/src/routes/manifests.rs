@@ -87,23 +87,8 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
         .oci_find_manifest(repo.id, &ctx.scope.image, &digest.to_string())
         .await?
         .ok_or_else(|| unknown(ctx, text))?;
-    blobs::check_available(&object)?;
-    // An entitlement's download budget counts image pulls: one per manifest `GET` (the
-    // blobs of the image it names are not counted again).
-    if method == Method::GET {
-        gantry_protocol::serve::charge_download(ctx.app, &ctx.scope.caller, &repo.namespace)
-            .await?;
-    }
     let content_type = object.content_type.clone();
-    blobs::serve(
-        ctx.app,
-        method,
-        ctx.headers,
-        &object,
-        &digest,
-        Some(&content_type),
-    )
-    .await
+    blobs::serve(ctx, method, &repo, &object, &digest, Some(&content_type)).await
 }
 
 /// Takes a tag off its package: the package keeps its manifest under its digest, unless
