@@ -140,7 +140,8 @@ impl Origin {
         }
     }
 
-    fn event(&self, event_type: EventType) -> gantry_db::NewEvent {
+    /// An event by this origin.
+    pub fn event(&self, event_type: EventType) -> gantry_db::NewEvent {
         let mut event = gantry_db::NewEvent::new(event_type, &self.actor);
         event.source_address.clone_from(&self.address);
         event

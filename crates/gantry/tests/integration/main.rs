@@ -24,6 +24,7 @@ mod oci;
 mod oci_clients;
 mod oci_scan;
 mod oci_tags;
+mod oci_upstream;
 mod path_names;
 mod pipeline;
 mod policies;

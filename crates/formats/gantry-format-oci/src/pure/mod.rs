@@ -6,6 +6,7 @@ use std::io::Read;
 
 use gantry_formats::{Artifact, Declared, FileLocation, Format, FormatError, Identity, Processed};
 
+pub mod challenge;
 pub mod contents;
 pub mod digest;
 pub mod manifest;

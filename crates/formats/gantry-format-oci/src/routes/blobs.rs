@@ -18,17 +18,18 @@ use crate::pure::Digest;
 pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, reference: &str) -> OciResult<Response> {
     let repo = ctx.repo(Op::Read).await?;
     let digest = digest(reference)?;
-    let object = ctx
-        .app
-        .db
-        .oci_find_blob(repo.id, &ctx.scope.image, &digest.to_string())
-        .await?
-        .ok_or_else(|| {
-            OciError::not_found(
-                Code::BlobUnknown,
-                format!("blob {digest} is not in {}", ctx.scope.full_name()),
-            )
-        })?;
+    let text = digest.to_string();
+    let find = || ctx.app.db.oci_find_blob(repo.id, &ctx.scope.image, &text);
+    let mut object = find().await?;
+    if object.is_none() && super::pull::blob(ctx, &repo, &text).await? {
+        object = find().await?;
+    }
+    let object = object.ok_or_else(|| {
+        OciError::not_found(
+            Code::BlobUnknown,
+            format!("blob {digest} is not in {}", ctx.scope.full_name()),
+        )
+    })?;
     serve(ctx, method, &repo, &object, &digest, None).await
 }
 

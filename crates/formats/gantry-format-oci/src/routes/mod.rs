@@ -19,6 +19,7 @@ mod auth;
 mod blobs;
 mod error;
 mod manifests;
+mod pull;
 mod scan;
 mod uploads;
 
@@ -40,6 +41,11 @@ impl FormatPlugin for Plugin {
                 &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
                 dispatch,
             )
+    }
+
+    /// Pull-through from other registries (see `pull`).
+    fn has_upstreams(&self) -> bool {
+        true
     }
 
     fn migrations(&self) -> Option<gantry_db::MigrationSet> {

@@ -11,6 +11,7 @@ use gantry_db::{NewFile, NewPackage, RepoRow};
 
 use crate::queries::OciQueries;
 use gantry_protocol::access::Op;
+use gantry_protocol::ingest::Origin;
 use serde_json::{json, Value};
 
 use super::super::error::{Code, OciError, OciResult};
@@ -63,10 +64,8 @@ pub(crate) async fn put(ctx: &Ctx<'_>, text: &str, body: Body) -> OciResult<Resp
         Reference::Tag(tag) => tag.clone(),
         Reference::Digest(_) => digest_text.clone(),
     };
-    if !already_there(ctx, &repo, &version, &digest_text).await? {
-        let files = referenced_files(ctx, &repo, &parsed).await?;
-        store(ctx, &repo, &parsed, &bytes, &digest_text, &version, files).await?;
-    }
+    let origin = Origin::caller(&ctx.scope.caller);
+    save(ctx, &repo, &origin, &parsed, &bytes, &digest_text, &version).await?;
     let mut headers = vec![
         (
             "location",
@@ -78,6 +77,38 @@ pub(crate) async fn put(ctx: &Ctx<'_>, text: &str, body: Body) -> OciResult<Resp
         headers.push(("oci-subject", subject.digest.clone()));
     }
     empty(StatusCode::CREATED, &headers)
+}
+
+/// Makes a checked manifest (with `digest`) the package of `version`, unless it is that
+/// already: from a push, or from an upstream (`origin` says which).
+pub(crate) async fn save(
+    ctx: &Ctx<'_>,
+    repo: &RepoRow,
+    origin: &Origin,
+    parsed: &Manifest,
+    bytes: &[u8],
+    digest: &str,
+    version: &str,
+) -> OciResult<()> {
+    if !already_there(ctx, repo, version, digest).await? {
+        let files = referenced_files(ctx, repo, parsed).await?;
+        let stored = Stored {
+            parsed,
+            bytes,
+            digest,
+            version,
+        };
+        store(ctx, repo, origin, &stored, files).await?;
+    }
+    Ok(())
+}
+
+/// A manifest being stored.
+struct Stored<'a> {
+    parsed: &'a Manifest,
+    bytes: &'a [u8],
+    digest: &'a str,
+    version: &'a str,
 }
 
 /// Settles what exists under `version` before a push: true when the push changes nothing
@@ -219,12 +250,16 @@ async fn config_summary(ctx: &Ctx<'_>, files: &[NewFile], parsed: &Manifest) -> 
 async fn store(
     ctx: &Ctx<'_>,
     repo: &RepoRow,
-    parsed: &Manifest,
-    bytes: &[u8],
-    digest: &str,
-    version: &str,
+    origin: &Origin,
+    manifest: &Stored<'_>,
     referenced: Vec<NewFile>,
 ) -> OciResult<()> {
+    let Stored {
+        parsed,
+        bytes,
+        digest,
+        version,
+    } = *manifest;
     let app = ctx.app;
     let owned = bytes::Bytes::copy_from_slice(bytes);
     let stored = app
@@ -256,11 +291,14 @@ async fn store(
         &repo.namespace,
         repo.id,
         slug.as_str(),
-        "push",
+        if origin.upstream.is_some() {
+            "upstream"
+        } else {
+            "push"
+        },
     )
     .await?;
-    let caller = &ctx.scope.caller;
-    let mut created = caller.event(EventType::PackageCreated);
+    let mut created = origin.event(EventType::PackageCreated);
     created.context = json!({"filename": digest, "size": bytes.len()});
     let new = NewPackage {
         slug_perm: slug.to_string(),
@@ -272,7 +310,7 @@ async fn store(
         qualifier: String::new(),
         sync_status: SyncStatus::Completed,
         status_reason: None,
-        uploader: caller.actor(),
+        uploader: origin.actor.clone(),
         origin_repository: repo.slug(),
         metadata,
         declared: json!({"name": ctx.scope.image, "version": version, "filename": digest}),
@@ -283,10 +321,15 @@ async fn store(
         } else {
             gantry_core::ScanStatus::NotSupported
         },
-        source: "upload".into(),
-        upstream_name: None,
+        source: if origin.upstream.is_some() {
+            "upstream"
+        } else {
+            "upload"
+        }
+        .into(),
+        upstream_name: origin.upstream.clone(),
     };
-    let events = [created, caller.event(EventType::PackageSynced)];
+    let events = [created, origin.event(EventType::PackageSynced)];
     app.db
         .insert_package(&new, repo, &events, false, &followups.jobs)
         .await?;
