@@ -211,3 +211,114 @@ async fn oci_pull_through_caches_images_and_serves_them_with_the_upstream_down()
     assert_eq!(body["errors"][0]["code"], "UNAVAILABLE", "{body}");
     Ok(())
 }
+
+/// A CNCF distribution registry (`docker-registry`) on a free loopback port; its process
+/// (killed on drop) and address.
+struct Distribution {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_distribution() -> TestResult<Distribution> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        ),
+    )?;
+    let child = std::process::Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let registry = Distribution {
+        child,
+        addr,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        if reqwest::get(format!("http://{}/v2/", registry.addr))
+            .await
+            .is_ok()
+        {
+            return Ok(registry);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("docker-registry did not start".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_pull_through_from_the_cncf_distribution_registry() -> TestResult {
+    if crate::common::native_client_suite_skipped() {
+        return Ok(());
+    }
+    if !crate::oci_tags::have("docker-registry") || !crate::oci_tags::have("skopeo") {
+        eprintln!("skipped: docker-registry and skopeo are installed by scripts/test.sh (apt)");
+        return Ok(());
+    }
+    let registry = start_distribution().await?;
+    let dir = tempfile::tempdir()?;
+    let layout = dir.path().join("layout");
+    let digest = crate::oci_tags::layout_image(&layout, "one", &[("a.txt", b"from upstream\n")])?;
+    let out = std::process::Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:one", layout.display()))
+        .arg(format!("docker://{}/team/app:1.0", registry.addr))
+        .output()?;
+    assert!(out.status.success(), "{out:?}");
+
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "upstream",
+            "oci",
+            "create",
+            "acme/dev",
+            "--name",
+            "distribution",
+            "--url",
+            &format!("http://{}/team", registry.addr),
+        ],
+    )?;
+    let host = s.url.trim_start_matches("http://").to_owned();
+    let pull = |to: &str| {
+        std::process::Command::new("skopeo")
+            .args([
+                "copy",
+                "--src-tls-verify=false",
+                "--src-creds",
+                &format!("ci:{ADMIN}"),
+            ])
+            .arg(format!("docker://{host}/acme/dev/app:1.0"))
+            .arg(format!("oci:{}:1.0", dir.path().join(to).display()))
+            .output()
+    };
+    let out = pull("first")?;
+    assert!(out.status.success(), "{out:?}");
+    drop(registry);
+    let out = pull("second")?;
+    assert!(out.status.success(), "{out:?}");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("second/index.json"))?)?;
+    assert_eq!(index["manifests"][0]["digest"], json!(digest));
+    Ok(())
+}
