@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod packages;
+mod registry;
 mod repos;
 mod webhooks;
 

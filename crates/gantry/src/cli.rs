@@ -78,7 +78,8 @@ pub(crate) enum Command {
     /// Create, list, show, update and delete repositories.
     #[command(subcommand)]
     Repos(ReposCommand),
-    /// Upload a file as a package.
+    /// Upload a file as a package (oci: an OCI image layout directory as LAYOUT_DIR:TAG,
+    /// pushed through the registry API; the image is named by --name or the directory).
     Push(PushArgs),
     /// List things.
     #[command(subcommand)]
@@ -162,7 +163,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm or cargo.
+    /// Package format: python, npm, cargo or oci.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -177,7 +178,8 @@ pub(crate) enum UpstreamCommand {
         name: String,
         /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
         /// registry root, e.g. http://host/; for cargo: the sparse index root without
-        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/.
+        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for oci: the registry root,
+        /// optionally with a path that prefixes image names there, e.g. http://host:5000/library.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.
@@ -366,6 +368,7 @@ pub(crate) struct PushArgs {
     pub(crate) format: String,
     /// OWNER/REPO
     pub(crate) repo: String,
+    /// The file; for oci, LAYOUT_DIR:TAG.
     pub(crate) file: PathBuf,
     #[arg(long)]
     pub(crate) name: Option<String>,

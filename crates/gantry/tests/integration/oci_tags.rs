@@ -271,3 +271,102 @@ async fn oci_entitlement_budgets_count_blob_pulls_too() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_gantry_push_uploads_an_image_layout_through_the_registry_api() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let dir = tempfile::tempdir()?;
+    let layout = dir.path().join("app");
+    let mut manifests = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let digest = layout_image(&layout, arch, &[("arch.txt", arch.as_bytes())])?;
+        let size = std::fs::metadata(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )?
+        .len();
+        manifests.push(
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": size, "platform": {"os": "linux", "architecture": arch}}),
+        );
+    }
+    let index = json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests})
+    .to_string();
+    let index_digest = put_blob(&layout, index.as_bytes())?;
+    let index_path = layout.join("index.json");
+    let mut top: Value = serde_json::from_slice(&std::fs::read(&index_path)?)?;
+    top["manifests"].as_array_mut().ok_or("manifests")?.push(
+        json!({"mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index_digest, "size": index.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "multi"}}),
+    );
+    std::fs::write(&index_path, top.to_string())?;
+
+    let spec = format!("{}:multi", layout.display());
+    let out = s.cli_ok(
+        Some(ADMIN),
+        &["push", "oci", "acme/dev", &spec, "-F", "json"],
+    )?;
+    let package: Value = serde_json::from_str(&out)?;
+    assert_eq!(package["name"], "app", "named by the directory: {package}");
+    assert_eq!(package["version"], "multi");
+    let resp = s
+        .req(
+            Method::HEAD,
+            "/v2/acme/dev/app/manifests/multi",
+            Some(ADMIN),
+        )
+        .header("accept", "application/vnd.oci.image.index.v1+json")
+        .send()
+        .await?;
+    assert_eq!(
+        resp.headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok()),
+        Some(index_digest.as_str())
+    );
+    // The index and both platform images are packages; pushing again changes nothing.
+    let slug = s.cli_ok(
+        Some(ADMIN),
+        &["push", "oci", "acme/dev", &spec, "--name", "team/app"],
+    )?;
+    assert_eq!(slug.len(), 12, "{slug}");
+    let (_, listed) = s
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/dev?query=format:oci",
+            None,
+        )
+        .await?;
+    assert_eq!(listed.as_array().map(Vec::len), Some(6), "{listed}");
+    let again = s.cli_ok(Some(ADMIN), &["push", "oci", "acme/dev", &spec])?;
+    assert_eq!(again, package["slug_perm"].as_str().unwrap_or_default());
+
+    // A read token is refused, and the CLI prints the registry's message.
+    let read = s.token("acme/dev", "read").await?;
+    let out = s.cli(
+        Some(&read),
+        &["push", "oci", "acme/dev", &spec, "--name", "other"],
+    )?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DENIED") || stderr.contains("denied"),
+        "{stderr}"
+    );
+    // A layout whose documents point outside it, or a missing tag: refused before any upload.
+    let out = s.cli(
+        Some(ADMIN),
+        &[
+            "push",
+            "oci",
+            "acme/dev",
+            &format!("{}:nope", layout.display()),
+        ],
+    )?;
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no tag 'nope'"));
+    Ok(())
+}
