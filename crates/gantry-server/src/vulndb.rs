@@ -228,6 +228,25 @@ async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, S
             app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
         }
     }
+    // Packages scanned by their contents (images) hold packages of other ecosystems.
+    for format_id in app.formats.ids() {
+        let Some(plugin) = crate::plugin::plugins()
+            .get(format_id)
+            .filter(|p| p.scans_contents())
+        else {
+            continue;
+        };
+        let packages = plugin
+            .contents_touched(app, touched)
+            .await
+            .map_err(|e| e.to_string())?;
+        let jobs: Vec<_> = packages
+            .iter()
+            .map(|(id, slug)| (*id, crate::jobs::scan::scan_job(slug, "vulndb import")))
+            .collect();
+        queued += jobs.len();
+        app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
+    }
     if queued > 0 {
         app.wake_workers();
     }

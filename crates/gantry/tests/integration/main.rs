@@ -22,6 +22,7 @@ mod npm;
 mod npm_upstream;
 mod oci;
 mod oci_clients;
+mod oci_rescan;
 mod oci_scan;
 mod oci_tags;
 mod oci_upstream;

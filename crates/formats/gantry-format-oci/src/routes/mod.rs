@@ -64,6 +64,17 @@ impl FormatPlugin for Plugin {
     ) -> futures::future::BoxFuture<'a, gantry_protocol::error::AppResult<Vec<Component>>> {
         Box::pin(scan::components(app, package))
     }
+
+    fn contents_touched<'a>(
+        &'a self,
+        app: &'a App,
+        touched: &'a [(String, String)],
+    ) -> futures::future::BoxFuture<'a, gantry_protocol::error::AppResult<Vec<(i64, String)>>> {
+        Box::pin(async move {
+            use crate::queries::ComponentQueries;
+            Ok(app.db.oci_packages_containing(touched).await?)
+        })
+    }
 }
 
 /// What a request under `/v2/` addresses.
