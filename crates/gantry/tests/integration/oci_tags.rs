@@ -202,9 +202,14 @@ async fn oci_entitlement_budgets_count_blob_pulls_too() -> TestResult {
     let s = TestServer::start()?;
     s.create_repo("acme", "prod", true).await?;
     let layer = gzip_layer(&[("hello.txt", b"hello\n")])?;
-    let (digest, _) =
-        crate::oci::push_layers(&s, "acme/prod/app", Some("1.0"), "amd64", &[layer.clone()])
-            .await?;
+    let (digest, _) = crate::oci::push_layers(
+        &s,
+        "acme/prod/app",
+        Some("1.0"),
+        "amd64",
+        std::slice::from_ref(&layer),
+    )
+    .await?;
     let layer_digest = format!("sha256:{}", sha256_hex(&layer));
     let out = s.cli_ok(
         Some(ADMIN),
