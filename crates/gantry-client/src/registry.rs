@@ -5,22 +5,16 @@
 use std::path::Path;
 
 use reqwest::{Method, Response};
-use serde_json::Value;
 
 use crate::{file_body, Client, ClientError, Result};
 
 impl Client {
     /// Reads a registry error (`{"errors": [{"code", "message"}]}`) into a client error.
     async fn registry_send(&self, builder: reqwest::RequestBuilder) -> Result<Response> {
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| ClientError::http(&self.base, e))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, body) = match self.exchange(builder).await? {
+            Ok(response) => return Ok(response),
+            Err(failed) => failed,
+        };
         let error = &body["errors"][0];
         Err(ClientError::Api {
             status: status.as_u16(),

@@ -220,12 +220,7 @@ async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, S
                 .packages_named(format_id, chunk)
                 .await
                 .map_err(|e| e.to_string())?;
-            let jobs: Vec<_> = packages
-                .iter()
-                .map(|(id, slug)| (*id, crate::jobs::scan::scan_job(slug, "vulndb import")))
-                .collect();
-            queued += jobs.len();
-            app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
+            queued += queue_rescans(app, &packages).await?;
         }
     }
     // Packages scanned by their contents (images) hold packages of other ecosystems.
@@ -240,17 +235,22 @@ async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, S
             .contents_touched(app, touched)
             .await
             .map_err(|e| e.to_string())?;
-        let jobs: Vec<_> = packages
-            .iter()
-            .map(|(id, slug)| (*id, crate::jobs::scan::scan_job(slug, "vulndb import")))
-            .collect();
-        queued += jobs.len();
-        app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
+        queued += queue_rescans(app, &packages).await?;
     }
     if queued > 0 {
         app.wake_workers();
     }
     Ok(queued)
+}
+
+/// Queues scans of `packages` ((id, slug_perm)); how many.
+async fn queue_rescans(app: &App, packages: &[(i64, String)]) -> Result<usize, String> {
+    let jobs: Vec<_> = packages
+        .iter()
+        .map(|(id, slug)| (*id, crate::jobs::scan::scan_job(slug, "vulndb import")))
+        .collect();
+    app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
+    Ok(jobs.len())
 }
 
 /// OSV ecosystems fetched by the periodic sync.

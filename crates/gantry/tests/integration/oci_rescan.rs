@@ -5,42 +5,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::{sha256_hex, TestResult, TestServer, ADMIN};
-
-/// A tar holding `files`, uncompressed.
-fn tar(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, body) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(body.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, path, *body)?;
-    }
-    Ok(builder.into_inner()?)
-}
-
-async fn push_blob(s: &TestServer, name: &str, bytes: &[u8]) -> TestResult<String> {
-    let digest = format!("sha256:{}", sha256_hex(bytes));
-    let resp = s
-        .req(
-            Method::POST,
-            &format!("/v2/{name}/blobs/uploads/?digest={digest}"),
-            Some(ADMIN),
-        )
-        .body(bytes.to_vec())
-        .send()
-        .await?;
-    assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await?);
-    Ok(digest)
-}
+use crate::oci::{push_blob, tar_layer as tar};
 
 /// Pushes an image of `layers` (bytes and media type) as `name:1.0`; the package's slug.
 async fn push_image(s: &TestServer, name: &str, layers: &[(Vec<u8>, &str)]) -> TestResult<String> {
     let config = json!({"architecture": "amd64", "os": "linux"}).to_string();
-    let config_digest = push_blob(s, name, config.as_bytes()).await?;
+    let config_digest = push_blob(s, name, ADMIN, config.as_bytes()).await?;
     let mut descriptors = Vec::new();
     for (bytes, media_type) in layers {
-        let digest = push_blob(s, name, bytes).await?;
+        let digest = push_blob(s, name, ADMIN, bytes).await?;
         descriptors.push(json!({"mediaType": media_type, "digest": digest, "size": bytes.len()}));
     }
     let manifest = json!({"schemaVersion": 2,

@@ -291,11 +291,7 @@ async fn store(
         &repo.namespace,
         repo.id,
         slug.as_str(),
-        if origin.upstream.is_some() {
-            "upstream"
-        } else {
-            "push"
-        },
+        origin.followup_reason(),
     )
     .await?;
     let mut created = origin.event(EventType::PackageCreated);
@@ -321,12 +317,7 @@ async fn store(
         } else {
             gantry_core::ScanStatus::NotSupported
         },
-        source: if origin.upstream.is_some() {
-            "upstream"
-        } else {
-            "upload"
-        }
-        .into(),
+        source: origin.source().into(),
         upstream_name: origin.upstream.clone(),
     };
     let events = [created, origin.event(EventType::PackageSynced)];
