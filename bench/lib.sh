@@ -179,6 +179,20 @@ create_repo() {
     -d "{\"name\":\"$2\",\"private\":true}" >/dev/null
 }
 
+# wrk_row LABEL GROUP WRK_OUTPUT: one results line from wrk's report (label, group, req/s,
+# p99 ms, non-2xx responses), tab-separated.
+wrk_row() {
+  python3 - "$@" <<'PY'
+import re, sys
+label, group, out = sys.argv[1:4]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
+PY
+}
+
 machine_summary() {
   local cpu
   cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)

@@ -171,15 +171,7 @@ run() {
   [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
   local out
   out=$(wrk "${args[@]}" "$url")
-  python3 - "$label" "$group" "$out" >>"$RESULTS" <<'PY'
-import re, sys
-label, group, out = sys.argv[1:4]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
-PY
+  wrk_row "$label" "$group" "$out" >>"$RESULTS"
   log "$(tail -n1 "$RESULTS")"
 }
 

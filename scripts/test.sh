@@ -46,12 +46,13 @@ JSON
 fi
 export GANTRY_TEST_VERDACCIO="$tools/npm/node_modules/.bin/verdaccio"
 
-step "OCI clients (skopeo, umoci, podman, buildah) from apt"
+step "OCI clients (skopeo, umoci, podman, buildah) and the CNCF distribution registry from apt"
 # The OCI tests build images from local files with umoci and move them with skopeo; without
 # these tools they are skipped with a message, so a failed install is not fatal here.
 if ! command -v skopeo >/dev/null || ! command -v umoci >/dev/null \
-  || ! command -v podman >/dev/null || ! command -v buildah >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq skopeo umoci podman buildah) \
+  || ! command -v podman >/dev/null || ! command -v buildah >/dev/null \
+  || ! command -v docker-registry >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq skopeo umoci podman buildah docker-registry) \
     || echo "warning: could not install the OCI clients; their tests will be skipped" >&2
 fi
 

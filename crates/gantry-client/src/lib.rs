@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod packages;
+mod registry;
 mod repos;
 mod webhooks;
 
@@ -140,16 +141,27 @@ impl Client {
         }
     }
 
-    async fn send(&self, builder: RequestBuilder) -> Result<Response> {
+    /// Sends a request: the response when it succeeded, else its status and JSON body.
+    async fn exchange(
+        &self,
+        builder: RequestBuilder,
+    ) -> Result<std::result::Result<Response, (StatusCode, Value)>> {
         let response = builder
             .send()
             .await
             .map_err(|e| ClientError::http(&self.base, e))?;
         if response.status().is_success() {
-            return Ok(response);
+            return Ok(Ok(response));
         }
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        Ok(Err((status, response.json().await.unwrap_or(Value::Null))))
+    }
+
+    async fn send(&self, builder: RequestBuilder) -> Result<Response> {
+        let (status, body) = match self.exchange(builder).await? {
+            Ok(response) => return Ok(response),
+            Err(failed) => failed,
+        };
         let error = &body["error"];
         let mut message = error["message"]
             .as_str()

@@ -192,6 +192,10 @@ pub struct Repository {
     /// Minimum privilege per operation, with defaults filled in. Shown to admins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<serde_json::Value>,
+    /// Whether an existing tag (an OCI image tag) may not be pointed at other content: a push
+    /// that would move it is refused with 409.
+    #[serde(default)]
+    pub immutable_tags: bool,
 }
 
 /// One file of a package.

@@ -23,6 +23,8 @@ pub struct RepoRow {
     pub ip_denylist: String,
     /// JSON object: operation name → minimum privilege, overriding the defaults.
     pub permissions: String,
+    /// Non-zero: an existing tag may not be pointed at other content.
+    pub immutable_tags: i64,
 }
 
 /// Changes to a repository; `None` leaves a field as it is.
@@ -33,6 +35,7 @@ pub struct RepoUpdate {
     pub ip_allowlist: Option<Vec<String>>,
     pub ip_denylist: Option<Vec<String>>,
     pub permissions: Option<serde_json::Value>,
+    pub immutable_tags: Option<bool>,
 }
 
 impl RepoRow {
@@ -44,10 +47,15 @@ impl RepoRow {
     pub fn is_private(&self) -> bool {
         self.private != 0
     }
+
+    pub fn tags_immutable(&self) -> bool {
+        self.immutable_tags != 0
+    }
 }
 
 const REPO_SELECT: &str = "SELECT r.id, n.name AS namespace, r.name, r.description, r.private, \
-     r.package_count, r.created_at, r.updated_at, r.ip_allowlist, r.ip_denylist, r.permissions \
+     r.package_count, r.created_at, r.updated_at, r.ip_allowlist, r.ip_denylist, r.permissions, \
+     r.immutable_tags \
      FROM repositories r JOIN namespaces n ON n.id = r.namespace_id";
 
 impl Db {
@@ -133,7 +141,7 @@ impl Db {
             "UPDATE repositories SET description = COALESCE($1, description), \
              private = COALESCE($2, private), ip_allowlist = COALESCE($3, ip_allowlist), \
              ip_denylist = COALESCE($4, ip_denylist), permissions = COALESCE($5, permissions), \
-             updated_at = $6 WHERE id = $7",
+             immutable_tags = COALESCE($6, immutable_tags), updated_at = $7 WHERE id = $8",
         )
         .bind(update.description.clone())
         .bind(update.private.map(i64::from))
@@ -145,6 +153,7 @@ impl Db {
                 .as_ref()
                 .map(serde_json::Value::to_string),
         )
+        .bind(update.immutable_tags.map(i64::from))
         .bind(now_millis())
         .bind(id)
         .execute(&self.pool)

@@ -187,12 +187,22 @@ fn apply_pax(records: &[u8], pending: &mut Pending) -> Result<(), FormatError> {
 pub fn walk_tar_gz(
     content: &mut dyn ReadSeek,
     limits: TarLimits,
+    visit: impl FnMut(&mut Entry<'_>) -> Result<Flow, FormatError>,
+) -> Result<(), FormatError> {
+    let mut gz = flate2::read::GzDecoder::new(content);
+    walk_tar(&mut gz, limits, visit)
+}
+
+/// As [`walk_tar_gz`], for a tar stream that is already decompressed (a plain tar, or one a
+/// caller decompresses with another codec); `max_stream` bounds the decompressed bytes.
+pub fn walk_tar(
+    content: &mut dyn Read,
+    limits: TarLimits,
     mut visit: impl FnMut(&mut Entry<'_>) -> Result<Flow, FormatError>,
 ) -> Result<(), FormatError> {
     let what = limits.what;
     let not_valid = |e: std::io::Error| invalid(format!("not a valid {what}: {e}"));
-    let gz = flate2::read::GzDecoder::new(content);
-    let mut archive = tar::Archive::new(gz.take(limits.max_stream));
+    let mut archive = tar::Archive::new(content.take(limits.max_stream));
     let entries = archive.entries().map_err(not_valid)?.raw(true);
     let mut pending = Pending::default();
     for (count, entry) in entries.enumerate() {

@@ -238,6 +238,7 @@ mod tests {
             ip_allowlist: serde_json::json!(allow).to_string(),
             ip_denylist: serde_json::json!(deny).to_string(),
             permissions: permissions.into(),
+            immutable_tags: 0,
         }
     }
 

@@ -41,10 +41,16 @@ pub struct Caller {
 }
 
 fn token_from_parts(parts: &Parts) -> Option<String> {
-    if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+    presented_token(&parts.headers)
+}
+
+/// The secret a request presents, in any of the accepted styles (see the module's notes):
+/// for protocols that hand the caller's own token back (a registry's token endpoint).
+pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(key.trim().to_owned()).filter(|t| !t.is_empty());
     }
-    let header = parts.headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let header = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or(("", header));
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" | "token" => Some(rest.trim().to_owned()),

@@ -148,7 +148,26 @@ impl Origin {
         }
     }
 
-    fn event(&self, event_type: EventType) -> gantry_db::NewEvent {
+    /// The package's `source`: `upstream` for a cached upstream file, else `upload`.
+    pub fn source(&self) -> &'static str {
+        if self.upstream.is_some() {
+            "upstream"
+        } else {
+            "upload"
+        }
+    }
+
+    /// Why what follows a sync runs: `upstream` or `push`.
+    pub fn followup_reason(&self) -> &'static str {
+        if self.upstream.is_some() {
+            "upstream"
+        } else {
+            "push"
+        }
+    }
+
+    /// An event by this origin.
+    pub fn event(&self, event_type: EventType) -> gantry_db::NewEvent {
         let mut event = gantry_db::NewEvent::new(event_type, &self.actor);
         event.source_address.clone_from(&self.address);
         event
@@ -221,11 +240,7 @@ pub async fn ingest_blob(
     files.extend(store_extra_files(app, extra).await?);
     let scan_status = if sync_status == SyncStatus::Completed {
         // Processed now: what follows a sync follows at once.
-        let reason = if origin.upstream.is_some() {
-            "upstream"
-        } else {
-            "push"
-        };
+        let reason = origin.followup_reason();
         let followups = crate::pipeline::after_sync(
             app,
             format.id(),
@@ -264,12 +279,7 @@ pub async fn ingest_blob(
         files,
         tags: upload.tags,
         scan_status,
-        source: if origin.upstream.is_some() {
-            "upstream"
-        } else {
-            "upload"
-        }
-        .into(),
+        source: origin.source().into(),
         upstream_name: origin.upstream.clone(),
     };
     let row = app

@@ -59,6 +59,17 @@ pub trait FormatPlugin: Send + Sync + 'static {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    /// Live packages whose contents, as their last scan found them, include a name of
+    /// `touched` (the (ecosystem, name) pairs an advisory import changed): (id, slug_perm),
+    /// to be rescanned (see [`FormatPlugin::scans_contents`]).
+    fn contents_touched<'a>(
+        &'a self,
+        _app: &'a App,
+        _touched: &'a [(String, String)],
+    ) -> BoxFuture<'a, AppResult<Vec<(i64, String)>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// Checks a new package must pass before it is inserted (after its artifact was
     /// processed), e.g. cargo's one spelling per crate name.
     fn before_insert<'a>(

@@ -66,6 +66,7 @@ pub fn repository(row: &RepoRow, admin: bool) -> Repository {
         name: row.name.clone(),
         description: row.description.clone(),
         private: row.is_private(),
+        immutable_tags: row.tags_immutable(),
         package_count: row.package_count,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),

@@ -89,12 +89,8 @@ pub async fn serve_file(
     file: &PackageFileRow,
 ) -> AppResult<Response> {
     check_downloadable(package)?;
-    let etag = format!("\"{}\"", file.sha256);
-    let size = u64::try_from(file.size).unwrap_or(0);
     let mut headers = HeaderMap::new();
     let header = |v: &str| HeaderValue::from_str(v).map_err(AppError::internal);
-    headers.insert(ETAG, header(&etag)?);
-    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(CONTENT_TYPE, header(&file.content_type)?);
     headers.insert(
         CONTENT_DISPOSITION,
@@ -108,10 +104,48 @@ pub async fn serve_file(
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
     headers.insert(LAST_MODIFIED, header(&modified)?);
+    let stored = Stored {
+        sha256: &file.sha256,
+        size: u64::try_from(file.size).unwrap_or(0),
+        etag: format!("\"{}\"", file.sha256),
+        namespace: &package.namespace,
+    };
+    serve_stored(app, caller, method, request_headers, &stored, headers).await
+}
+
+/// A stored object to serve: its blob, size, entity tag (quoted) and the namespace whose
+/// entitlement budgets a download is charged to.
+pub struct Stored<'a> {
+    pub sha256: &'a str,
+    pub size: u64,
+    pub etag: String,
+    pub namespace: &'a str,
+}
+
+/// Serves a stored object the caller was allowed to read (whatever decides that, e.g.
+/// [`check_downloadable`]), with `headers` set by the protocol: `ETag`, `Content-Length`,
+/// single `Range` requests (206, or 416 in the REST envelope with `Content-Range`),
+/// `If-None-Match` (304) and `HEAD`. Every body is charged to entitlement budgets
+/// ([`charge_download`]); small objects come from the hot-blob cache, larger ones stream.
+pub async fn serve_stored(
+    app: &Arc<App>,
+    caller: &Caller,
+    method: &Method,
+    request_headers: &HeaderMap,
+    stored: &Stored<'_>,
+    mut headers: HeaderMap,
+) -> AppResult<Response> {
+    let size = stored.size;
+    let header = |v: &str| HeaderValue::from_str(v).map_err(AppError::internal);
+    headers.insert(ETAG, header(&stored.etag)?);
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let not_modified = request_headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == stored.etag || t.trim() == "*")
+        });
     if not_modified {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
@@ -144,12 +178,12 @@ pub async fn serve_file(
     if method == Method::HEAD {
         return Ok((status, headers).into_response());
     }
-    charge_download(app, caller, &package.namespace).await?;
+    charge_download(app, caller, stored.namespace).await?;
     if size <= crate::caches::SMALL_BLOB {
         // Small files are answered from memory: a body from `Bytes` costs no file reads and
         // no thread hand-offs (see docs/benchmarks.md). The key is the content digest, so a
         // kept blob is never stale.
-        let bytes = small_blob(app, &file.sha256, size).await?;
+        let bytes = small_blob(app, stored.sha256, size).await?;
         let body = match blob_range {
             Some(r) => {
                 let (start, end) = (usize::try_from(r.start), usize::try_from(r.end));
@@ -165,7 +199,7 @@ pub async fn serve_file(
         app.metrics.add_sent(body.len() as u64);
         return Ok((status, headers, Body::from(body)).into_response());
     }
-    let reader = app.blobs.get(&file.sha256, blob_range).await?;
+    let reader = app.blobs.get(stored.sha256, blob_range).await?;
     let metrics_app = Arc::clone(app);
     let stream = reader.stream.map(move |chunk| {
         if let Ok(bytes) = &chunk {

@@ -37,6 +37,24 @@ pub async fn request(
     upstream: &UpstreamRow,
     url: &str,
 ) -> Result<reqwest::RequestBuilder, gantry_webhooks::TargetError> {
+    let builder = pinned(app, url).await?;
+    let same_origin = url::Url::parse(url)
+        .ok()
+        .zip(url::Url::parse(&upstream.url).ok())
+        .is_some_and(|(a, b)| a.origin() == b.origin());
+    Ok(match (&upstream.username, same_origin) {
+        (Some(user), true) => builder.basic_auth(user, upstream.password.as_deref()),
+        _ => builder,
+    })
+}
+
+/// A GET of `url` checked against the outbound rules and connected to the checked address,
+/// without credentials: for protocols that choose per request what to present (a registry's
+/// bearer token, or Basic credentials to its token service).
+pub async fn pinned(
+    app: &App,
+    url: &str,
+) -> Result<reqwest::RequestBuilder, gantry_webhooks::TargetError> {
     let resolved = app.outbound.resolve(url).await?;
     let builder = match resolved.pinned {
         None => app.http.get(url),
@@ -50,14 +68,7 @@ pub async fn request(
             Err(_) => app.http.get(url),
         },
     };
-    let same_origin = url::Url::parse(url)
-        .ok()
-        .zip(url::Url::parse(&upstream.url).ok())
-        .is_some_and(|(a, b)| a.origin() == b.origin());
-    Ok(match (&upstream.username, same_origin) {
-        (Some(user), true) => builder.basic_auth(user, upstream.password.as_deref()),
-        _ => builder,
-    })
+    Ok(builder)
 }
 
 /// How long an upstream may take to send an index document.

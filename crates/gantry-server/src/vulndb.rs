@@ -236,10 +236,34 @@ async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, S
             queued += ids.len();
         }
     }
+    // Packages scanned by their contents (images) hold packages of other ecosystems.
+    for format_id in app.formats.ids() {
+        let Some(plugin) = crate::plugin::plugins()
+            .get(format_id)
+            .filter(|p| p.scans_contents())
+        else {
+            continue;
+        };
+        let packages = plugin
+            .contents_touched(app, touched)
+            .await
+            .map_err(|e| e.to_string())?;
+        queued += queue_rescans(app, &packages).await?;
+    }
     if queued > 0 {
         app.wake_workers();
     }
     Ok(queued)
+}
+
+/// Queues scans of `packages` ((id, slug_perm)); how many.
+async fn queue_rescans(app: &App, packages: &[(i64, String)]) -> Result<usize, String> {
+    let jobs: Vec<_> = packages
+        .iter()
+        .map(|(id, slug)| (*id, crate::jobs::scan::scan_job(slug, "vulndb import")))
+        .collect();
+    app.db.queue_scans(&jobs).await.map_err(|e| e.to_string())?;
+    Ok(jobs.len())
 }
 
 /// OSV ecosystems fetched by the periodic sync.

@@ -80,7 +80,8 @@ pub(crate) enum Command {
     /// Create, list, show, update and delete repositories.
     #[command(subcommand)]
     Repos(ReposCommand),
-    /// Upload a file as a package.
+    /// Upload a file as a package (oci: an OCI image layout directory as LAYOUT_DIR:TAG,
+    /// pushed through the registry API; the image is named by --name or the directory).
     Push(PushArgs),
     /// List things.
     #[command(subcommand)]
@@ -178,7 +179,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm or cargo.
+    /// Package format: python, npm, cargo or oci.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -193,7 +194,8 @@ pub(crate) enum UpstreamCommand {
         name: String,
         /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
         /// registry root, e.g. http://host/; for cargo: the sparse index root without
-        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/.
+        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for oci: the registry root,
+        /// optionally with a path that prefixes image names there, e.g. http://host:5000/library.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.
@@ -364,6 +366,10 @@ pub(crate) enum ReposCommand {
         /// OPERATION=PRIVILEGE, e.g. push=admin (repeatable); replaces the minimums.
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        /// true: a push that would point an existing tag (an OCI image tag) at other content
+        /// is refused; false: tags move (the default).
+        #[arg(long, value_name = "true|false")]
+        immutable_tags: Option<bool>,
     },
     /// Delete a repository (refused while it holds packages unless --force).
     Delete {
@@ -379,6 +385,7 @@ pub(crate) struct PushArgs {
     pub(crate) format: String,
     /// OWNER/REPO
     pub(crate) repo: String,
+    /// The file; for oci, LAYOUT_DIR:TAG.
     pub(crate) file: PathBuf,
     #[arg(long)]
     pub(crate) name: Option<String>,

@@ -7,6 +7,7 @@
 pub mod pure;
 mod queries;
 mod routes;
+mod upstream;
 
 pub use pure::Oci;
 pub use routes::Plugin;

@@ -9,14 +9,23 @@ use sqlx::FromRow;
 /// This format's schema: blob links and upload sessions with their chunks.
 pub(crate) const MIGRATIONS: MigrationSet = MigrationSet {
     owner: crate::pure::ID,
-    migrations: &[Migration {
-        version: 1,
-        sql: include_str!("../migrations/0001_blob_links_uploads.sql"),
-        was_core: None,
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            sql: include_str!("../migrations/0001_blob_links_uploads.sql"),
+            was_core: None,
+        },
+        Migration {
+            version: 2,
+            sql: include_str!("../migrations/0002_components.sql"),
+            was_core: None,
+        },
+    ],
     // Read per request, never cached: nothing for replicas' caches to hear of.
     watched: &[],
     repository_cleanup: &[
+        "DELETE FROM oci_components WHERE package_id IN \
+         (SELECT id FROM packages WHERE repository_id = $1)",
         "DELETE FROM oci_upload_chunks WHERE upload_id IN \
          (SELECT id FROM oci_uploads WHERE repository_id = $1)",
         "DELETE FROM oci_uploads WHERE repository_id = $1",
@@ -476,5 +485,101 @@ impl OciQueries for Db {
         .fetch_one(self.pool())
         .await?;
         Ok(count > 0)
+    }
+}
+
+/// The loose key components are matched by: OSV names differ from installed names in case
+/// and separators in some ecosystems (PyPI), and a few extra rescans cost nothing.
+pub(crate) fn name_key(name: &str) -> String {
+    name.trim().to_lowercase().replace(['_', '.'], "-")
+}
+
+/// Most names per lookup statement.
+const NAMES_PER_QUERY: usize = 500;
+
+/// Component records of image packages (see `migrations/0002_components.sql`).
+#[allow(async_fn_in_trait)]
+pub(crate) trait ComponentQueries {
+    /// Replaces what package `package_id` is recorded to contain.
+    async fn oci_record_components(
+        &self,
+        package_id: i64,
+        components: &[(String, String)],
+    ) -> Result<()>;
+
+    /// Live image packages holding a component named in `touched` (ecosystem, name):
+    /// (id, slug_perm).
+    async fn oci_packages_containing(
+        &self,
+        touched: &[(String, String)],
+    ) -> Result<Vec<(i64, String)>>;
+}
+
+impl ComponentQueries for Db {
+    async fn oci_record_components(
+        &self,
+        package_id: i64,
+        components: &[(String, String)],
+    ) -> Result<()> {
+        let mut keys: Vec<(&str, String)> = components
+            .iter()
+            .map(|(ecosystem, name)| (ecosystem.as_str(), name_key(name)))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM oci_components WHERE package_id = $1")
+            .bind(package_id)
+            .execute(&mut *tx)
+            .await?;
+        for (ecosystem, key) in keys {
+            sqlx::query(
+                "INSERT INTO oci_components (package_id, ecosystem, name_key) VALUES ($1, $2, $3)",
+            )
+            .bind(package_id)
+            .bind(ecosystem)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn oci_packages_containing(
+        &self,
+        touched: &[(String, String)],
+    ) -> Result<Vec<(i64, String)>> {
+        let mut by_ecosystem: std::collections::BTreeMap<&str, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for (ecosystem, name) in touched {
+            by_ecosystem
+                .entry(ecosystem.as_str())
+                .or_default()
+                .push(name_key(name));
+        }
+        let mut out: Vec<(i64, String)> = Vec::new();
+        for (ecosystem, keys) in &by_ecosystem {
+            for chunk in keys.chunks(NAMES_PER_QUERY) {
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+                let sql = format!(
+                    "SELECT DISTINCT p.id, p.slug_perm FROM oci_components c \
+                     JOIN packages p ON p.id = c.package_id \
+                     WHERE p.state <> 'deleted' AND p.format = $1 AND c.ecosystem = $2 \
+                     AND c.name_key IN ({})",
+                    marks.join(", ")
+                );
+                let mut query = sqlx::query_as::<_, (i64, String)>(&sql)
+                    .bind(FORMAT)
+                    .bind(*ecosystem);
+                for key in chunk {
+                    query = query.bind(key);
+                }
+                out.extend(query.fetch_all(self.pool()).await?);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 }

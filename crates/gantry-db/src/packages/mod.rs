@@ -296,6 +296,13 @@ async fn clear_identity(
             dest.slug()
         )));
     }
+    if dest.tags_immutable() {
+        return Err(DbError::Conflict(format!(
+            "{what} already exists in {} as {slug}, and the repository's tags are immutable: \
+             it cannot be replaced",
+            dest.slug()
+        )));
+    }
     sqlx::query(
         "UPDATE packages SET state = 'deleted', status_reason = $1, updated_at = $2 WHERE id = $3",
     )

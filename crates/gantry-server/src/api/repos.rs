@@ -33,6 +33,10 @@ pub(crate) struct CreateRepository {
     /// Minimum privilege per operation (`read`, `push`, `copy_into`, `tag`, `move_out`,
     /// `delete`, `quarantine`, `resync`, `webhooks`, `upstreams`, `policies`).
     pub permissions: Option<serde_json::Value>,
+    /// Refuse (409) a push that would point an existing tag (an OCI image tag) at other
+    /// content. Tags move by default.
+    #[serde(default)]
+    pub immutable_tags: bool,
 }
 
 fn default_private() -> bool {
@@ -48,6 +52,8 @@ pub(crate) struct UpdateRepository {
     pub ip_denylist: Option<Vec<String>>,
     /// Replaces the per-operation minimums (operations left out get their defaults).
     pub permissions: Option<serde_json::Value>,
+    /// Refuse (409) a push that would point an existing tag at other content.
+    pub immutable_tags: Option<bool>,
 }
 
 fn check_access_settings(
@@ -126,7 +132,11 @@ pub(crate) async fn create(
         .db
         .create_repo(owner, &body.name, &body.description, body.private)
         .await?;
-    if !body.ip_allowlist.is_empty() || !body.ip_denylist.is_empty() || body.permissions.is_some() {
+    if !body.ip_allowlist.is_empty()
+        || !body.ip_denylist.is_empty()
+        || body.permissions.is_some()
+        || body.immutable_tags
+    {
         row = app
             .db
             .update_repo(
@@ -135,6 +145,7 @@ pub(crate) async fn create(
                     ip_allowlist: Some(body.ip_allowlist.clone()),
                     ip_denylist: Some(body.ip_denylist.clone()),
                     permissions: body.permissions.clone(),
+                    immutable_tags: body.immutable_tags.then_some(true),
                     ..RepoUpdate::default()
                 },
             )
@@ -228,6 +239,7 @@ pub(crate) async fn update(
                 ip_allowlist: body.ip_allowlist.clone(),
                 ip_denylist: body.ip_denylist.clone(),
                 permissions: body.permissions.clone(),
+                immutable_tags: body.immutable_tags,
             },
         )
         .await?;
@@ -237,7 +249,7 @@ pub(crate) async fn update(
     event.context = serde_json::json!({
         "description": body.description, "private": body.private,
         "ip_allowlist": body.ip_allowlist, "ip_denylist": body.ip_denylist,
-        "permissions": body.permissions,
+        "permissions": body.permissions, "immutable_tags": body.immutable_tags,
     });
     app.db.record_event(&event).await?;
     Ok(ApiJson(render::repository(&updated, true)))

@@ -165,6 +165,9 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             }
         }
         Command::Repos(cmd) => repos(global, cmd, json).await?,
+        Command::Push(args) if args.format == "oci" => {
+            super::push_oci::push(global, args, json).await?;
+        }
         Command::Push(args) => super::packages::push(global, args, json).await?,
         Command::Ls(LsCommand::Pkgs {
             repo,
@@ -264,6 +267,7 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             ip_allowlist,
             ip_denylist,
             permissions,
+            immutable_tags,
         } => {
             let (owner, name) = split_repo(&repo)?;
             let mut body = serde_json::Map::new();
@@ -285,6 +289,9 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             }
             if let Some(d) = ip_denylist {
                 body.insert("ip_denylist".into(), list(&d).into());
+            }
+            if let Some(immutable) = immutable_tags {
+                body.insert("immutable_tags".into(), immutable.into());
             }
             if !permissions.is_empty() {
                 let mut map = serde_json::Map::new();

@@ -9,6 +9,7 @@ mod packages;
 mod policy;
 mod policy_examples;
 mod progress;
+mod push_oci;
 mod security;
 mod server;
 mod webhooks;

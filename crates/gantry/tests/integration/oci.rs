@@ -45,7 +45,12 @@ async fn oci_conformance_suite_passes_every_spec() -> TestResult {
 }
 
 /// Pushes a blob monolithically; its digest.
-async fn push_blob(s: &TestServer, name: &str, token: &str, bytes: &[u8]) -> TestResult<String> {
+pub(crate) async fn push_blob(
+    s: &TestServer,
+    name: &str,
+    token: &str,
+    bytes: &[u8],
+) -> TestResult<String> {
     let digest = format!("sha256:{}", sha256_hex(bytes));
     let resp = s
         .req(
@@ -590,8 +595,8 @@ async fn oci_index_promotes_with_its_graph_without_copying_bytes() -> TestResult
     Ok(())
 }
 
-/// A gzip-compressed tar layer holding `files`.
-pub(crate) fn gzip_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
+/// An uncompressed tar layer holding `files`.
+pub(crate) fn tar_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, body) in files {
         let mut header = tar::Header::new_gnu();
@@ -600,7 +605,12 @@ pub(crate) fn gzip_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
         header.set_cksum();
         builder.append_data(&mut header, path, *body)?;
     }
-    let tar = builder.into_inner()?;
+    Ok(builder.into_inner()?)
+}
+
+/// A gzip-compressed tar layer holding `files`.
+pub(crate) fn gzip_layer(files: &[(&str, &[u8])]) -> TestResult<Vec<u8>> {
+    let tar = tar_layer(files)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &tar)?;
     Ok(gz.finish()?)

@@ -94,11 +94,42 @@ fn reader_for(path: &str, dir: &str, file: &str) -> Option<Reader> {
     })
 }
 
-/// Reads one gzip-compressed tar layer.
-pub fn read_layer(content: &mut dyn ReadSeek) -> Result<Layer, FormatError> {
+/// How a layer's tar stream is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    Uncompressed,
+}
+
+impl Compression {
+    /// From a layer's media type (OCI `…tar`, `…tar+gzip`, `…tar+zstd`, their
+    /// non-distributable variants, Docker's `…rootfs.diff.tar[.gzip]`); `None` for a blob
+    /// that is not a tar layer (an artifact's payload).
+    pub fn of_media_type(media_type: &str) -> Option<Self> {
+        let media_type = media_type.trim();
+        if media_type.ends_with("tar+gzip") || media_type.ends_with(".tar.gzip") {
+            Some(Compression::Gzip)
+        } else if media_type.ends_with("tar+zstd") || media_type.ends_with(".tar.zstd") {
+            Some(Compression::Zstd)
+        } else if media_type.ends_with(".tar") {
+            Some(Compression::Uncompressed)
+        } else {
+            None
+        }
+    }
+}
+
+/// Reads one tar layer compressed as `compression`. The decompressed stream is bounded by
+/// the layer limits; a zstd frame may not ask for more than the decoder's default window
+/// (128 MiB), so a hostile frame cannot make it allocate more.
+pub fn read_layer(
+    content: &mut dyn ReadSeek,
+    compression: Compression,
+) -> Result<Layer, FormatError> {
     let mut layer = Layer::default();
     let mut files = 0usize;
-    archive::walk_tar_gz(content, LAYER_LIMITS, |entry| {
+    let visit = |entry: &mut archive::Entry<'_>| {
         let path = entry.path.trim_start_matches("./").to_owned();
         let (dir, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         if file == ".wh..wh..opq" {
@@ -140,7 +171,16 @@ pub fn read_layer(content: &mut dyn ReadSeek) -> Result<Layer, FormatError> {
             layer.found.push((path.clone(), found));
         }
         Ok(Flow::Continue)
-    })?;
+    };
+    match compression {
+        Compression::Gzip => archive::walk_tar_gz(content, LAYER_LIMITS, visit)?,
+        Compression::Uncompressed => archive::walk_tar(content, LAYER_LIMITS, visit)?,
+        Compression::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::new(content)
+                .map_err(|e| FormatError::Invalid(format!("not a valid zstd image layer: {e}")))?;
+            archive::walk_tar(&mut decoder, LAYER_LIMITS, visit)?;
+        }
+    }
     Ok(layer)
 }
 
@@ -240,7 +280,8 @@ mod tests {
                 append(b, path, body);
             }
         });
-        read_layer(&mut std::io::Cursor::new(bytes)).unwrap_or_else(|e| panic!("{e}"))
+        read_layer(&mut std::io::Cursor::new(bytes), Compression::Gzip)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -8,6 +8,7 @@ use gantry_formats::{
     Artifact, Declared, FileLocation, Format, FormatError, FormatInfo, Identity, Processed,
 };
 
+pub mod challenge;
 pub mod contents;
 pub mod digest;
 pub mod manifest;

@@ -10,7 +10,6 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, HOST};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use gantry_protocol::access::Op;
 use gantry_protocol::app::App;
 use gantry_protocol::auth::{Caller, Principal};
@@ -147,22 +146,8 @@ pub(crate) async fn token(State(app): State<Arc<App>>, request: Request) -> Resp
     axum::Json(json!({"token": token, "access_token": token, "expires_in": 3600})).into_response()
 }
 
-/// The Gantry token in a request's `Authorization` (Basic password, or user when there is
-/// no password; or Bearer).
+/// The Gantry token in a request (the toolkit's reading of every credential style), unless it
+/// is the anonymous marker.
 fn presented_secret(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
-    let secret = if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim())
-            .ok()?;
-        let decoded = String::from_utf8(decoded).ok()?;
-        let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
-        if password.is_empty() { user } else { password }.to_owned()
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        rest.trim().to_owned()
-    } else {
-        return None;
-    };
-    (!secret.is_empty() && secret != ANONYMOUS_TOKEN).then_some(secret)
+    gantry_protocol::auth::presented_token(headers).filter(|secret| secret != ANONYMOUS_TOKEN)
 }

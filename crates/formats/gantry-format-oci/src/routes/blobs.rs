@@ -1,19 +1,14 @@
 //! Blobs: `GET`/`HEAD` (with `Range`) and `DELETE /v2/<name>/blobs/<digest>`, and serving any
 //! stored object (blob or manifest) by digest.
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
-use gantry_db::NewFile;
+use axum::response::Response;
+use gantry_db::{NewFile, RepoRow};
 
 use crate::queries::{OciObject, OciQueries};
 use gantry_protocol::access::Op;
-use gantry_protocol::app::App;
-use gantry_protocol::range::{self, RangeRequest};
+use gantry_protocol::serve;
 
 use super::error::{Code, OciError, OciResult};
 use super::{digest, empty, Ctx};
@@ -23,18 +18,19 @@ use crate::pure::Digest;
 pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, reference: &str) -> OciResult<Response> {
     let repo = ctx.repo(Op::Read).await?;
     let digest = digest(reference)?;
-    let object = ctx
-        .app
-        .db
-        .oci_find_blob(repo.id, &ctx.scope.image, &digest.to_string())
-        .await?
-        .ok_or_else(|| {
-            OciError::not_found(
-                Code::BlobUnknown,
-                format!("blob {digest} is not in {}", ctx.scope.full_name()),
-            )
-        })?;
-    serve(ctx.app, method, ctx.headers, &object, &digest, None).await
+    let text = digest.to_string();
+    let find = || ctx.app.db.oci_find_blob(repo.id, &ctx.scope.image, &text);
+    let mut object = find().await?;
+    if object.is_none() && super::pull::blob(ctx, &repo, &text).await? {
+        object = find().await?;
+    }
+    let object = object.ok_or_else(|| {
+        OciError::not_found(
+            Code::BlobUnknown,
+            format!("blob {digest} is not in {}", ctx.scope.full_name()),
+        )
+    })?;
+    serve(ctx, method, &repo, &object, &digest, None).await
 }
 
 /// Refuses objects of quarantined packages.
@@ -53,12 +49,13 @@ pub(crate) fn check_available(object: &OciObject) -> OciResult<()> {
     Ok(())
 }
 
-/// Serves a stored object by digest: `Docker-Content-Digest`, `ETag`, single ranges, `HEAD`,
-/// streamed from the blob store.
+/// Serves a stored object by digest through the toolkit (`ETag`, single ranges, `HEAD`,
+/// the small-blob cache, entitlement budgets: every body served counts, manifests and blobs
+/// alike), with `Docker-Content-Digest`; a bad range answers in the registry's error shape.
 pub(crate) async fn serve(
-    app: &Arc<App>,
+    ctx: &Ctx<'_>,
     method: &Method,
-    request_headers: &HeaderMap,
+    repo: &RepoRow,
     object: &OciObject,
     digest: &Digest,
     content_type: Option<&str>,
@@ -69,48 +66,34 @@ pub(crate) async fn serve(
     let value = |v: &str| HeaderValue::from_str(v).map_err(OciError::internal);
     let digest_text = digest.to_string();
     headers.insert("docker-content-digest", value(&digest_text)?);
-    headers.insert(ETAG, value(&format!("\"{digest_text}\""))?);
-    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         CONTENT_TYPE,
         value(content_type.unwrap_or(crate::queries::OCI_BLOB_CONTENT_TYPE))?,
     );
-    let wanted = range::parse(
-        request_headers.get(RANGE).and_then(|v| v.to_str().ok()),
+    let stored = serve::Stored {
+        sha256: &object.sha256,
         size,
-    );
-    let (status, blob_range) = match wanted {
-        RangeRequest::Full => (StatusCode::OK, None),
-        RangeRequest::Partial(r) => {
-            headers.insert(
-                CONTENT_RANGE,
-                value(&format!("bytes {}-{}/{size}", r.start, r.end - 1))?,
-            );
-            (StatusCode::PARTIAL_CONTENT, Some(r))
-        }
-        RangeRequest::Unsatisfiable => {
-            return Err(OciError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                Code::RangeInvalid,
-                format!("the range is outside the blob's {size} bytes"),
-            )
-            .with_header("content-range", format!("bytes */{size}")))
-        }
+        etag: format!("\"{digest_text}\""),
+        namespace: &repo.namespace,
     };
-    let length = blob_range.map_or(size, |r| r.end - r.start);
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-    if method == Method::HEAD {
-        return Ok((status, headers).into_response());
+    let response = serve::serve_stored(
+        ctx.app,
+        &ctx.scope.caller,
+        method,
+        ctx.headers,
+        &stored,
+        headers,
+    )
+    .await?;
+    if response.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+        return Err(OciError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            Code::RangeInvalid,
+            format!("the range is outside the blob's {size} bytes"),
+        )
+        .with_header("content-range", format!("bytes */{size}")));
     }
-    let reader = app.blobs.get(&object.sha256, blob_range).await?;
-    let metrics = Arc::clone(app);
-    let stream = reader.stream.map(move |chunk| {
-        if let Ok(bytes) = &chunk {
-            metrics.metrics.add_sent(bytes.len() as u64);
-        }
-        chunk
-    });
-    Ok((status, headers, Body::from_stream(stream)).into_response())
+    Ok(response)
 }
 
 /// `DELETE` of a blob: removes the image's link to it. The bytes stay while any package

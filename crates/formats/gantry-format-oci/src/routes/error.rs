@@ -24,6 +24,7 @@ pub(crate) enum Code {
     Unsupported,
     TooManyRequests,
     RangeInvalid,
+    Unavailable,
 }
 
 impl Code {
@@ -44,6 +45,7 @@ impl Code {
             Code::TooManyRequests => "TOOMANYREQUESTS",
             // Not a specification code: the closest it has for a bad chunk range is this.
             Code::RangeInvalid => "BLOB_UPLOAD_INVALID",
+            Code::Unavailable => "UNAVAILABLE",
         }
     }
 }
@@ -143,6 +145,17 @@ impl From<AppError> for OciError {
 impl From<gantry_db::DbError> for OciError {
     fn from(err: gantry_db::DbError) -> Self {
         AppError::from(err).into()
+    }
+}
+
+impl From<crate::upstream::UpstreamError> for OciError {
+    fn from(err: crate::upstream::UpstreamError) -> Self {
+        tracing::warn!(error = %err, "an upstream registry failed");
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            Code::Unavailable,
+            bounded_message(err.to_string()),
+        )
     }
 }
 

@@ -19,7 +19,7 @@ use crate::pure::{valid_tag, Digest, ID};
 
 mod push;
 
-pub(crate) use push::put;
+pub(crate) use push::{put, save};
 
 /// A reference: a tag or a digest.
 pub(crate) enum Reference {
@@ -55,7 +55,11 @@ fn unknown(ctx: &Ctx<'_>, reference: &str) -> OciError {
 }
 
 /// The live package a tag names.
-async fn tagged(ctx: &Ctx<'_>, repo: &RepoRow, tag: &str) -> OciResult<Option<PackageRow>> {
+pub(crate) async fn tagged(
+    ctx: &Ctx<'_>,
+    repo: &RepoRow,
+    tag: &str,
+) -> OciResult<Option<PackageRow>> {
     Ok(ctx
         .app
         .db
@@ -71,39 +75,37 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
         Err(e) if e.code == Code::ManifestInvalid => return Err(unknown(ctx, text)),
         other => other?,
     };
-    let digest = match parsed {
-        Reference::Digest(d) => d,
+    let digest = match &parsed {
+        Reference::Digest(d) => d.clone(),
         Reference::Tag(tag) => {
-            let package = tagged(ctx, &repo, &tag)
+            let package = super::pull::tag_package(ctx, &repo, tag)
                 .await?
                 .ok_or_else(|| unknown(ctx, text))?;
             let file = package.primary_file().ok_or_else(|| unknown(ctx, text))?;
             digest(&file.filename)?
         }
     };
-    let object = ctx
-        .app
-        .db
-        .oci_find_manifest(repo.id, &ctx.scope.image, &digest.to_string())
-        .await?
-        .ok_or_else(|| unknown(ctx, text))?;
-    blobs::check_available(&object)?;
-    // An entitlement's download budget counts image pulls: one per manifest `GET` (the
-    // blobs of the image it names are not counted again).
-    if method == Method::GET {
-        gantry_protocol::serve::charge_download(ctx.app, &ctx.scope.caller, &repo.namespace)
-            .await?;
-    }
+    let digest_text = digest.to_string();
+    let find = || {
+        ctx.app
+            .db
+            .oci_find_manifest(repo.id, &ctx.scope.image, &digest_text)
+    };
+    let object = match find().await? {
+        Some(object) => object,
+        None => {
+            let pulled = match &parsed {
+                Reference::Digest(_) => super::pull::manifest(ctx, &repo, &parsed).await,
+                Reference::Tag(_) => Ok(false),
+            };
+            match find().await? {
+                Some(object) => object,
+                None => return Err(pulled.err().unwrap_or_else(|| unknown(ctx, text))),
+            }
+        }
+    };
     let content_type = object.content_type.clone();
-    blobs::serve(
-        ctx.app,
-        method,
-        ctx.headers,
-        &object,
-        &digest,
-        Some(&content_type),
-    )
-    .await
+    blobs::serve(ctx, method, &repo, &object, &digest, Some(&content_type)).await
 }
 
 /// Takes a tag off its package: the package keeps its manifest under its digest, unless

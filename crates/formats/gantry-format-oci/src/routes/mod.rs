@@ -19,6 +19,7 @@ mod auth;
 mod blobs;
 mod error;
 mod manifests;
+mod pull;
 mod scan;
 mod uploads;
 
@@ -42,6 +43,11 @@ impl FormatPlugin for Plugin {
             )
     }
 
+    /// Pull-through from other registries (see `pull`).
+    fn has_upstreams(&self) -> bool {
+        true
+    }
+
     fn migrations(&self) -> Option<gantry_db::MigrationSet> {
         Some(crate::queries::MIGRATIONS)
     }
@@ -57,6 +63,17 @@ impl FormatPlugin for Plugin {
         package: &'a gantry_db::PackageRow,
     ) -> futures::future::BoxFuture<'a, gantry_protocol::error::AppResult<Vec<Component>>> {
         Box::pin(scan::components(app, package))
+    }
+
+    fn contents_touched<'a>(
+        &'a self,
+        app: &'a App,
+        touched: &'a [(String, String)],
+    ) -> futures::future::BoxFuture<'a, gantry_protocol::error::AppResult<Vec<(i64, String)>>> {
+        Box::pin(async move {
+            use crate::queries::ComponentQueries;
+            Ok(app.db.oci_packages_containing(touched).await?)
+        })
     }
 }
 

@@ -11,8 +11,9 @@ use gantry_protocol::error::{AppError, AppResult};
 use gantry_protocol::plugin::Component;
 use serde_json::json;
 
-use crate::pure::contents::{read_layer, Image};
+use crate::pure::contents::{read_layer, Compression, Image};
 use crate::pure::manifest::{self, MAX_MANIFEST_SIZE};
+use crate::queries::ComponentQueries;
 
 /// Reads a stored manifest, bounded.
 async fn read_manifest(app: &App, sha256: &str) -> AppResult<Vec<u8>> {
@@ -48,11 +49,10 @@ pub(crate) async fn components(app: &App, package: &PackageRow) -> AppResult<Vec
         };
         let mut image = Image::default();
         for layer in &parsed.layers {
-            // Layers are read through the gzip reader; others (zstd, plain tar) are not yet.
-            if !layer.media_type.ends_with("gzip") {
-                tracing::info!(layer = %layer.digest, media_type = %layer.media_type, "layer not scanned");
+            let Some(compression) = Compression::of_media_type(&layer.media_type) else {
+                tracing::info!(layer = %layer.digest, media_type = %layer.media_type, "not a tar layer: not scanned");
                 continue;
-            }
+            };
             let Some(stored) = by_digest.get(layer.digest.as_str()) else {
                 continue;
             };
@@ -62,7 +62,7 @@ pub(crate) async fn components(app: &App, package: &PackageRow) -> AppResult<Vec
                 .await?;
             let read = tokio::task::spawn_blocking(move || {
                 let mut content = content;
-                read_layer(&mut content)
+                read_layer(&mut content, compression)
             })
             .await
             .map_err(AppError::internal)?;
@@ -92,5 +92,10 @@ pub(crate) async fn components(app: &App, package: &PackageRow) -> AppResult<Vec
             }
         }
     }
+    let names: Vec<(String, String)> = out
+        .iter()
+        .map(|c| (c.ecosystem.clone(), c.name.clone()))
+        .collect();
+    app.db.oci_record_components(package.id, &names).await?;
     Ok(out)
 }

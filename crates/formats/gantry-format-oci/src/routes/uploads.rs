@@ -123,7 +123,7 @@ async fn finish_stored(
 }
 
 /// Removes a stored object nothing needs (a chunk of a finished session, rejected bytes).
-async fn discard(ctx: &Ctx<'_>, sha256: &str, session: &str) {
+pub(crate) async fn discard(ctx: &Ctx<'_>, sha256: &str, session: &str) {
     match ctx.app.db.oci_object_needed(sha256, session).await {
         Ok(false) => {
             if let Err(error) = ctx.app.blobs.delete(sha256).await {

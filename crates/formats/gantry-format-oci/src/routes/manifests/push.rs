@@ -11,6 +11,7 @@ use gantry_db::{NewFile, NewPackage, RepoRow};
 
 use crate::queries::OciQueries;
 use gantry_protocol::access::Op;
+use gantry_protocol::ingest::Origin;
 use serde_json::{json, Value};
 
 use super::super::error::{Code, OciError, OciResult};
@@ -63,10 +64,8 @@ pub(crate) async fn put(ctx: &Ctx<'_>, text: &str, body: Body) -> OciResult<Resp
         Reference::Tag(tag) => tag.clone(),
         Reference::Digest(_) => digest_text.clone(),
     };
-    if !already_there(ctx, &repo, &version, &digest_text).await? {
-        let files = referenced_files(ctx, &repo, &parsed).await?;
-        store(ctx, &repo, &parsed, &bytes, &digest_text, &version, files).await?;
-    }
+    let origin = Origin::caller(&ctx.scope.caller);
+    save(ctx, &repo, &origin, &parsed, &bytes, &digest_text, &version).await?;
     let mut headers = vec![
         (
             "location",
@@ -78,6 +77,38 @@ pub(crate) async fn put(ctx: &Ctx<'_>, text: &str, body: Body) -> OciResult<Resp
         headers.push(("oci-subject", subject.digest.clone()));
     }
     empty(StatusCode::CREATED, &headers)
+}
+
+/// Makes a checked manifest (with `digest`) the package of `version`, unless it is that
+/// already: from a push, or from an upstream (`origin` says which).
+pub(crate) async fn save(
+    ctx: &Ctx<'_>,
+    repo: &RepoRow,
+    origin: &Origin,
+    parsed: &Manifest,
+    bytes: &[u8],
+    digest: &str,
+    version: &str,
+) -> OciResult<()> {
+    if !already_there(ctx, repo, version, digest).await? {
+        let files = referenced_files(ctx, repo, parsed).await?;
+        let stored = Stored {
+            parsed,
+            bytes,
+            digest,
+            version,
+        };
+        store(ctx, repo, origin, &stored, files).await?;
+    }
+    Ok(())
+}
+
+/// A manifest being stored.
+struct Stored<'a> {
+    parsed: &'a Manifest,
+    bytes: &'a [u8],
+    digest: &'a str,
+    version: &'a str,
 }
 
 /// Settles what exists under `version` before a push: true when the push changes nothing
@@ -103,6 +134,19 @@ async fn already_there(
                 format!(
                     "{version} is quarantined as {}; release it before pushing over it",
                     existing.slug_perm
+                ),
+            ));
+        }
+        if repo.tags_immutable() {
+            return Err(OciError::new(
+                StatusCode::CONFLICT,
+                Code::Denied,
+                format!(
+                    "tag {version} of {} is immutable: it already names {}; push under a new tag",
+                    ctx.scope.full_name(),
+                    existing
+                        .primary_file()
+                        .map_or("another manifest", |f| f.filename.as_str())
                 ),
             ));
         }
@@ -206,12 +250,16 @@ async fn config_summary(ctx: &Ctx<'_>, files: &[NewFile], parsed: &Manifest) -> 
 async fn store(
     ctx: &Ctx<'_>,
     repo: &RepoRow,
-    parsed: &Manifest,
-    bytes: &[u8],
-    digest: &str,
-    version: &str,
+    origin: &Origin,
+    manifest: &Stored<'_>,
     referenced: Vec<NewFile>,
 ) -> OciResult<()> {
+    let Stored {
+        parsed,
+        bytes,
+        digest,
+        version,
+    } = *manifest;
     let app = ctx.app;
     let owned = bytes::Bytes::copy_from_slice(bytes);
     let stored = app
@@ -243,11 +291,10 @@ async fn store(
         &repo.namespace,
         repo.id,
         slug.as_str(),
-        "push",
+        origin.followup_reason(),
     )
     .await?;
-    let caller = &ctx.scope.caller;
-    let mut created = caller.event(EventType::PackageCreated);
+    let mut created = origin.event(EventType::PackageCreated);
     created.context = json!({"filename": digest, "size": bytes.len()});
     let new = NewPackage {
         slug_perm: slug.to_string(),
@@ -259,7 +306,7 @@ async fn store(
         qualifier: String::new(),
         sync_status: SyncStatus::Completed,
         status_reason: None,
-        uploader: caller.actor(),
+        uploader: origin.actor.clone(),
         origin_repository: repo.slug(),
         metadata,
         declared: json!({"name": ctx.scope.image, "version": version, "filename": digest}),
@@ -270,10 +317,10 @@ async fn store(
         } else {
             gantry_core::ScanStatus::NotSupported
         },
-        source: "upload".into(),
-        upstream_name: None,
+        source: origin.source().into(),
+        upstream_name: origin.upstream.clone(),
     };
-    let events = [created, caller.event(EventType::PackageSynced)];
+    let events = [created, origin.event(EventType::PackageSynced)];
     app.db
         .insert_package(&new, repo, &events, false, &followups.jobs)
         .await?;
