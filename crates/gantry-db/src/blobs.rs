@@ -226,6 +226,73 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Removes packages deleted (soft) before `before` (milliseconds) for good, with their
+    /// files, tags and findings, so their blobs become garbage; at most `limit`. Their events
+    /// stay: the trail is append-only. A package another table still refers to is left alone
+    /// and reported. Returns the purged `slug_perm`s and the failures.
+    pub async fn purge_deleted_packages(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, slug_perm FROM packages WHERE state = 'deleted' AND updated_at < $1 \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        let (mut purged, mut failed) = (Vec::new(), Vec::new());
+        for (id, slug) in rows {
+            match self.purge_package(id).await {
+                Ok(true) => purged.push(slug),
+                Ok(false) => {}
+                Err(error) => failed.push(format!("{slug}: {error}")),
+            }
+        }
+        Ok((purged, failed))
+    }
+
+    /// The `slug_perm`s of packages deleted before `before`, for a dry run.
+    pub async fn deleted_packages_before(&self, before: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT slug_perm FROM packages WHERE state = 'deleted' AND updated_at < $1 \
+             ORDER BY id",
+        )
+        .bind(before)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
+    async fn purge_package(&self, id: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Restored meanwhile: not ours to purge.
+        let still: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM packages WHERE id = $1 AND state = 'deleted'")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if still.is_none() {
+            return Ok(false);
+        }
+        for table in ["package_vulnerabilities", "package_tags", "package_files"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE package_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM packages WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 async fn placeholder(conn: &mut AnyConnection, sha256: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \

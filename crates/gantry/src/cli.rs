@@ -523,6 +523,11 @@ pub(crate) enum AdminCommand {
         /// Report what would be removed without removing anything.
         #[arg(long)]
         dry_run: bool,
+        /// First purge packages deleted more than this many days ago (files, tags and
+        /// findings; events stay), so their blobs can go. Without it deleted packages stay
+        /// restorable and keep their blobs.
+        #[arg(long)]
+        purge_deleted_after_days: Option<u64>,
     },
     /// Check that every referenced blob exists and re-hashes to its recorded digests, and
     /// that every stored blob is referenced; exits 1 when it finds a problem. Site admins only.

@@ -22,6 +22,10 @@ pub(crate) struct GcOptions {
     /// Report what would be removed, remove nothing.
     #[serde(default)]
     pub(crate) dry_run: bool,
+    /// First purge packages deleted more than this many days ago (their files, tags and
+    /// findings; their events stay), so their blobs become garbage. Unset: deleted packages
+    /// are kept, restorable, with their blobs.
+    pub(crate) purge_deleted_after_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -40,6 +44,8 @@ pub(crate) struct GcReport {
     pub(crate) removed_bytes: u64,
     /// Rows for blobs whose object was already gone and nothing refers to.
     pub(crate) rows_removed: u64,
+    /// `slug_perm`s of deleted packages purged (or, with `dry_run`, that would be).
+    pub(crate) packages_purged: Vec<String>,
     pub(crate) errors: Vec<String>,
 }
 
@@ -60,6 +66,9 @@ pub(crate) async fn gc(
         referring_tables: refs.tables().to_vec(),
         ..GcReport::default()
     };
+    if let Some(days) = options.purge_deleted_after_days {
+        purge(db, days, options.dry_run, &mut report).await?;
+    }
     let mut listing = blobs.list_blobs();
     while let Some(object) = listing.next().await {
         let object = object?;
@@ -100,6 +109,25 @@ pub(crate) async fn gc(
         }
     }
     Ok(report)
+}
+
+/// Purges packages deleted more than `days` ago, in batches.
+async fn purge(db: &Db, days: u64, dry_run: bool, report: &mut GcReport) -> anyhow::Result<()> {
+    const BATCH: i64 = 500;
+    let before = super::cutoff(days.saturating_mul(86_400));
+    if dry_run {
+        report.packages_purged = db.deleted_packages_before(before).await?;
+        return Ok(());
+    }
+    loop {
+        let (purged, mut failed) = db.purge_deleted_packages(before, BATCH).await?;
+        let done = purged.len() + failed.len() < usize::try_from(BATCH).unwrap_or(usize::MAX);
+        report.packages_purged.extend(purged);
+        report.errors.append(&mut failed);
+        if done || !report.errors.is_empty() {
+            return Ok(());
+        }
+    }
 }
 
 /// Removes one blob under the guard of its row; an error removing the object is reported

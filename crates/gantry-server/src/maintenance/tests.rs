@@ -43,6 +43,7 @@ async fn survives_gc_between_store_and_record(marked: bool) -> anyhow::Result<bo
     let options = GcOptions {
         grace_seconds: Some(60),
         dry_run: false,
+        purge_deleted_after_days: None,
     };
     let report = gc(&db, &plain, &options).await?;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -68,6 +69,7 @@ async fn gc_keeps_referenced_and_recent_blobs() -> anyhow::Result<()> {
     let options = GcOptions {
         grace_seconds: Some(3600),
         dry_run: false,
+        purge_deleted_after_days: None,
     };
     let report = gc(&db, &blobs, &options).await?;
     assert_eq!((report.examined, report.recent), (1, 1));

@@ -126,7 +126,15 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
         Command::Admin(AdminCommand::Gc {
             grace_seconds,
             dry_run,
-        }) => return super::maintenance::gc(&client(global)?, grace_seconds, dry_run, json).await,
+            purge_deleted_after_days,
+        }) => {
+            let body = serde_json::json!({
+                "grace_seconds": grace_seconds,
+                "dry_run": dry_run,
+                "purge_deleted_after_days": purge_deleted_after_days,
+            });
+            return super::maintenance::gc(&client(global)?, &body, json).await;
+        }
         Command::Admin(AdminCommand::Fsck {
             grace_seconds,
             repair,

@@ -16,21 +16,24 @@ fn count(v: &Value) -> usize {
     v.as_array().map_or(0, Vec::len)
 }
 
-pub(crate) async fn gc(
-    client: &Client,
-    grace_seconds: u64,
-    dry_run: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let body = json!({ "grace_seconds": grace_seconds, "dry_run": dry_run });
+/// `body` is the request: `grace_seconds`, `dry_run`, `purge_deleted_after_days`.
+pub(crate) async fn gc(client: &Client, body: &Value, json: bool) -> anyhow::Result<ExitCode> {
     let report = client
-        .send_value("POST", "/api/v1/admin/gc", Some(&body))
+        .send_value("POST", "/api/v1/admin/gc", Some(body))
         .await?;
+    let dry_run = report["dry_run"].as_bool().unwrap_or(false);
+    let grace_seconds = &report["grace_seconds"];
     let errors = list(&report["errors"]);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let verb = if dry_run { "would remove" } else { "removed" };
+        for slug in list(&report["packages_purged"]) {
+            println!(
+                "{} deleted package {slug}",
+                if dry_run { "would purge" } else { "purged" }
+            );
+        }
         for sha256 in list(&report["removed"]) {
             println!("{verb} {sha256}");
         }

@@ -285,3 +285,73 @@ async fn a_rejected_upload_keeps_bytes_an_image_layer_holds() -> TestResult {
     assert_eq!(resp.bytes().await?.as_ref(), layer.as_slice());
     Ok(())
 }
+
+/// Deleted packages stay (restorable, with their blobs) until gc is asked to purge those
+/// deleted longer ago than a retention period; then their blobs go in the same pass, unless
+/// a live copy shares them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_purges_deleted_packages_past_their_retention() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    s.create_repo("acme", "prod", true).await?;
+    let mut slugs = Vec::new();
+    for (name, bytes) in [
+        ("alone", &b"only here"[..]),
+        ("shared", &b"also in prod"[..]),
+    ] {
+        let (st, p) = s.upload_raw("acme/dev", name, "1", "f.bin", bytes).await?;
+        assert_eq!(st, StatusCode::CREATED, "{p}");
+        slugs.push(p["slug_perm"].as_str().ok_or("slug")?.to_owned());
+    }
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/packages/acme/dev/{}/copy", slugs[1]),
+            Some(serde_json::json!({"destination": "prod"})),
+        )
+        .await?;
+    assert!(st.is_success());
+    for slug in &slugs {
+        let path = format!("/api/v1/packages/acme/dev/{slug}");
+        assert!(s.admin(Method::DELETE, &path, None).await?.0.is_success());
+    }
+    // Within the retention period nothing goes.
+    let (out, report) = admin(&s, &["gc", "--purge-deleted-after-days", "30"])?;
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["packages_purged"], serde_json::json!([]));
+    let (out, report) = admin(
+        &s,
+        &[
+            "gc",
+            "--grace-seconds",
+            "0",
+            "--purge-deleted-after-days",
+            "0",
+        ],
+    )?;
+    assert!(out.status.success(), "{report}");
+    let mut purged = strings(&report["packages_purged"]);
+    purged.sort();
+    let mut want = slugs.clone();
+    want.sort();
+    assert_eq!(purged, want);
+    assert_eq!(strings(&report["removed"]), vec![sha256_hex(b"only here")]);
+    for slug in &slugs {
+        let (st, _) = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/packages/acme/dev/{slug}"),
+                None,
+            )
+            .await?;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+    }
+    let (st, bytes) = download(&s, "/acme/prod/raw/shared/1/f.bin").await?;
+    assert_eq!(
+        (st, bytes.as_slice()),
+        (StatusCode::OK, &b"also in prod"[..])
+    );
+    let (out, report) = admin(&s, &["fsck", "--grace-seconds", "0"])?;
+    assert!(out.status.success(), "{report}");
+    Ok(())
+}
