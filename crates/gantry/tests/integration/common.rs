@@ -71,6 +71,49 @@ pub struct ServerBuilder {
     admin_token: Option<String>,
     data_dir: Option<tempfile::TempDir>,
     database_url: Option<String>,
+    storage: Option<Storage>,
+}
+
+/// Where a test server keeps its blobs when the suite runs with blobs in S3: the storage URL
+/// and the environment the server (and its workers) need for the bucket.
+pub type Storage = Vec<(String, String)>;
+
+/// The S3-compatible endpoint and bucket the whole suite keeps its blobs in, when set
+/// (`scripts/test.sh` runs the suite once more on PostgreSQL with blobs in moto's server).
+fn suite_bucket() -> Option<(String, String)> {
+    let endpoint = std::env::var("GANTRY_TEST_S3_ENDPOINT").ok()?;
+    let bucket = std::env::var("GANTRY_TEST_S3_BUCKET").ok()?;
+    Some((endpoint, bucket))
+}
+
+/// Whether servers keep their blobs in S3 in this run. Tests that look at blob files on
+/// disk (a server's `blobs_dir`) do not apply then and return early.
+pub fn blobs_in_s3() -> bool {
+    if suite_bucket().is_some() {
+        eprintln!("blobs are in S3 in this run: the blob-directory checks do not apply");
+        return true;
+    }
+    false
+}
+
+/// A prefix of its own in the suite's bucket, for one new server.
+fn suite_storage() -> Option<Storage> {
+    let (endpoint, bucket) = suite_bucket()?;
+    let prefix = format!(
+        "t{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    Some(vec![
+        (
+            "GANTRY_STORAGE_URL".into(),
+            format!("s3://{bucket}/{prefix}"),
+        ),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ENDPOINT_URL".into(), endpoint),
+    ])
 }
 
 impl ServerBuilder {
@@ -112,8 +155,13 @@ impl ServerBuilder {
             )
         });
         self.database_url = Some(url);
-        self.args.push("--storage-url".into());
-        self.args.push(server.blobs_dir().display().to_string());
+        match &server.storage {
+            Some(storage) => self.storage = Some(storage.clone()),
+            None => {
+                self.args.push("--storage-url".into());
+                self.args.push(server.blobs_dir().display().to_string());
+            }
+        }
         self
     }
 
@@ -121,6 +169,7 @@ impl ServerBuilder {
     pub fn restart_of(mut self, stopped: Stopped) -> Self {
         self.data_dir = Some(stopped.data_dir);
         self.database_url = stopped.database_url;
+        self.storage = stopped.storage;
         self
     }
 
@@ -134,12 +183,22 @@ impl ServerBuilder {
             (None, Ok(base)) => Some(fresh_postgres_database(&base)?),
             (None, Err(_)) => None,
         };
+        // A test that chose its own storage keeps it; every other server of an S3 run gets a
+        // prefix of its own in the suite's bucket.
+        let chooses_storage = self.args.iter().any(|a| a == "--storage-url")
+            || self.envs.iter().any(|(k, _)| k == "GANTRY_STORAGE_URL");
+        let storage = match self.storage {
+            Some(storage) => Some(storage),
+            None if chooses_storage => None,
+            None => suite_storage(),
+        };
         TestServer::spawn(
             data_dir,
             database_url,
             self.args,
             self.envs,
             self.admin_token,
+            storage,
         )
     }
 }
@@ -148,6 +207,7 @@ impl ServerBuilder {
 pub struct Stopped {
     pub data_dir: tempfile::TempDir,
     pub database_url: Option<String>,
+    pub storage: Option<Storage>,
 }
 
 pub struct TestServer {
@@ -155,6 +215,8 @@ pub struct TestServer {
     pub data_dir: tempfile::TempDir,
     pub database_url: Option<String>,
     pub admin_token: Option<String>,
+    /// Blobs in the suite's bucket (an S3 run), else in `data_dir/blobs`.
+    pub storage: Option<Storage>,
     pub child: Child,
     pub stdout_lines: Vec<String>,
     pub http: reqwest::Client,
@@ -168,6 +230,7 @@ impl TestServer {
             admin_token: Some(ADMIN.to_owned()),
             data_dir: None,
             database_url: None,
+            storage: None,
         }
     }
 
@@ -181,6 +244,7 @@ impl TestServer {
         args: Vec<String>,
         envs: Vec<(String, String)>,
         admin_token: Option<String>,
+        storage: Option<Storage>,
     ) -> TestResult<Self> {
         let mut cmd = Command::new(bin());
         cmd.arg("server")
@@ -203,7 +267,7 @@ impl TestServer {
         if let Some(token) = &admin_token {
             cmd.env("GANTRY_ADMIN_TOKEN", token);
         }
-        for (k, v) in &envs {
+        for (k, v) in storage.iter().flatten().chain(&envs) {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn()?;
@@ -239,6 +303,7 @@ impl TestServer {
             data_dir,
             database_url,
             admin_token,
+            storage,
             child,
             stdout_lines: lines,
             http: reqwest::Client::builder()
@@ -287,6 +352,7 @@ impl TestServer {
         Ok(Stopped {
             data_dir: std::mem::replace(&mut self.data_dir, dir),
             database_url: self.database_url.take(),
+            storage: self.storage.take(),
         })
     }
 
@@ -305,6 +371,9 @@ impl TestServer {
             .stderr(Stdio::inherit());
         if let Some(url) = &self.database_url {
             cmd.arg("--database-url").arg(url);
+        }
+        for (k, v) in self.storage.iter().flatten() {
+            cmd.env(k, v);
         }
         for (k, v) in envs {
             cmd.env(k, v);
