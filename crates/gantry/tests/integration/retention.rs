@@ -164,6 +164,24 @@ async fn retention_dry_run_lists_what_a_run_soft_deletes() -> TestResult {
     assert_eq!(slugs(&done), [lib]);
     assert_eq!(live(&s).await?, ["app 2", "app 4", "app 5"]);
 
+    // Both criteria must hold: keep none, but only what is a century old — nothing goes.
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "retention",
+            "create",
+            "acme/dev",
+            "--name",
+            "both",
+            "--keep-last",
+            "0",
+            "--older-than-days",
+            "36500",
+        ],
+    )?;
+    let none = cli_json(&s, &["retention", "run", "acme/dev", "--dry-run"])?;
+    assert_eq!(slugs(&none), Vec::<String>::new(), "{none}");
+
     // A rule needs a criterion.
     let (st, _) = s
         .admin(
