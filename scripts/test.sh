@@ -70,6 +70,9 @@ if [ ! -x "$tools/venv/bin/st" ]; then
 fi
 scripts/schemathesis.sh 20
 
+step "web interface in Chromium (playwright-core, axe-core)"
+scripts/browser-test.sh
+
 step "integration tests on PostgreSQL"
 pg_dir=$(mktemp -d /tmp/gantry-pg.XXXXXX)
 cleanup() { scripts/pg.sh stop "$pg_dir"; rm -rf "$pg_dir"; }

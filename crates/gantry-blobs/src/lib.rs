@@ -7,9 +7,13 @@
 //! in-flight part is buffered.
 
 mod digest;
+mod listing;
+mod marker;
 mod parallel;
 mod read;
 mod store;
 
 pub use digest::{Digests, MultiHasher};
+pub use listing::StoredBlob;
+pub use marker::BlobMarker;
 pub use store::{BlobError, BlobRange, BlobReader, BlobStore};

@@ -33,6 +33,8 @@ pub enum BlobError {
     Store(#[from] object_store::Error),
     #[error("blob storage I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("recording the blob failed: {0}")]
+    Mark(String),
 }
 
 /// A byte range, inclusive start and exclusive end.
@@ -55,6 +57,8 @@ pub struct BlobStore {
     description: String,
     /// Set for local-disk stores, whose blobs parsers may read in place.
     root: Option<std::path::PathBuf>,
+    /// Told about every finished upload before it takes its content address.
+    marker: Option<Arc<dyn crate::marker::BlobMarker>>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -65,7 +69,7 @@ impl std::fmt::Debug for BlobStore {
     }
 }
 
-fn blob_path(sha256: &str) -> Path {
+pub(crate) fn blob_path(sha256: &str) -> Path {
     let a = sha256.get(0..2).unwrap_or("00");
     let b = sha256.get(2..4).unwrap_or("00");
     Path::from(format!("sha256/{a}/{b}/{sha256}"))
@@ -139,7 +143,19 @@ impl BlobStore {
             store,
             description: description.to_owned(),
             root: None,
+            marker: None,
         }
+    }
+
+    /// Has every finished upload reported to `marker` before it is placed (see
+    /// [`crate::BlobMarker`]).
+    pub fn with_marker(mut self, marker: Arc<dyn crate::marker::BlobMarker>) -> Self {
+        self.marker = Some(marker);
+        self
+    }
+
+    pub(crate) fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
     }
 
     pub fn description(&self) -> &str {
@@ -178,6 +194,12 @@ impl BlobStore {
         }
         writer.finish().await?;
         let digests = hasher.finish().await?;
+        if let Some(marker) = &self.marker {
+            if let Err(error) = marker.mark(&digests).await {
+                self.store.delete(&tmp).await.ok();
+                return Err(BlobError::Mark(error));
+            }
+        }
         self.place(&tmp, &digests.sha256).await?;
         Ok(digests)
     }
@@ -320,10 +342,13 @@ impl BlobStore {
         Ok(removed)
     }
 
-    /// Removes a blob; only garbage collection may call this.
+    /// Removes a blob; only garbage collection may call this. A blob already gone is not an
+    /// error (S3 does not tell the two apart).
     pub async fn delete(&self, sha256: &str) -> Result<(), BlobError> {
-        self.store.delete(&blob_path(sha256)).await?;
-        Ok(())
+        match self.store.delete(&blob_path(sha256)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Recomputes the digests of a stored blob (for `fsck`).

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Owner names that would collide with top-level routes.
-pub const RESERVED_OWNERS: &[&str] = &["api", "v2", "ui", "static", "metrics", "healthz"];
+pub const RESERVED_OWNERS: &[&str] = &["api", "v2", "ui", "static", "metrics", "healthz", "readyz"];
 
 const MAX_NAME_LEN: usize = 64;
 

@@ -6,10 +6,10 @@ use sqlx::{AnyConnection, FromRow};
 use crate::bind::Sql;
 use crate::{Db, Result};
 
-/// An event to record.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub event_type: EventType,
+/// Who caused an event and where it happened: the columns an event to record and a
+/// recorded event share.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct EventPlace {
     pub actor: String,
     pub namespace: Option<String>,
     pub slug_perm: Option<String>,
@@ -18,6 +18,14 @@ pub struct NewEvent {
     pub destination_repository: Option<String>,
     pub checksum_sha256: Option<String>,
     pub source_address: Option<String>,
+}
+
+/// An event to record. Its [`EventPlace`] fields are set through it (`event.repository =
+/// …`).
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: EventType,
+    pub place: EventPlace,
     pub context: serde_json::Value,
 }
 
@@ -25,32 +33,29 @@ impl NewEvent {
     pub fn new(event_type: EventType, actor: &str) -> Self {
         Self {
             event_type,
-            actor: actor.to_owned(),
-            namespace: None,
-            slug_perm: None,
-            repository: None,
-            source_repository: None,
-            destination_repository: None,
-            checksum_sha256: None,
-            source_address: None,
+            place: EventPlace {
+                actor: actor.to_owned(),
+                ..EventPlace::default()
+            },
             context: serde_json::Value::Object(serde_json::Map::new()),
         }
     }
 }
 
+impl std::ops::DerefMut for NewEvent {
+    fn deref_mut(&mut self) -> &mut EventPlace {
+        &mut self.place
+    }
+}
+
+/// A recorded event; reads its [`EventPlace`] fields through it.
 #[derive(Debug, Clone, FromRow)]
 pub struct EventRow {
     pub id: i64,
     pub event_type: String,
     pub occurred_at: i64,
-    pub actor: String,
-    pub namespace: Option<String>,
-    pub slug_perm: Option<String>,
-    pub repository: Option<String>,
-    pub source_repository: Option<String>,
-    pub destination_repository: Option<String>,
-    pub checksum_sha256: Option<String>,
-    pub source_address: Option<String>,
+    #[sqlx(flatten)]
+    pub place: EventPlace,
     pub context: String,
 }
 
@@ -260,3 +265,8 @@ impl Db {
         Ok(sql.query_as().fetch_all(&self.pool).await?)
     }
 }
+
+reads_through!(
+    NewEvent => place: EventPlace,
+    EventRow => place: EventPlace,
+);

@@ -8,7 +8,7 @@ use crate::events::{self, NewEvent};
 use crate::{Db, Result};
 
 /// An exception to store; the API has validated every field.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromRow)]
 pub struct NewException {
     pub repository_id: i64,
     /// `package`, `name` or `repository`.
@@ -25,22 +25,14 @@ pub struct NewException {
     pub author: String,
 }
 
+/// A stored exception; reads the fields it was made from through it.
 #[derive(Debug, Clone, FromRow)]
 pub struct ExceptionRow {
     pub id: i64,
-    pub repository_id: i64,
     /// `OWNER/REPO`.
     pub repository: String,
-    pub scope: String,
-    pub slug_perm: Option<String>,
-    pub name: Option<String>,
-    pub versions: Option<String>,
-    pub advisory_id: String,
-    pub status: String,
-    pub justification: Option<String>,
-    pub impact_statement: Option<String>,
-    pub expires_at: Option<i64>,
-    pub author: String,
+    #[sqlx(flatten)]
+    pub exception: NewException,
     pub created_at: i64,
     pub expired_at: Option<i64>,
 }
@@ -215,3 +207,7 @@ impl Db {
         .await?)
     }
 }
+
+reads_through!(
+    ExceptionRow => exception: NewException,
+);

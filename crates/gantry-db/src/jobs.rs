@@ -88,13 +88,20 @@ pub(crate) async fn complete_in(conn: &mut AnyConnection, id: i64, worker: &str)
 }
 
 /// How one backend claims the next runnable job: the one place the queue differs by backend.
+/// The claim itself is one statement pair for both; a backend says how it locks the
+/// candidate row.
 pub trait JobClaim: Send + Sync {
+    /// Appended to the query that picks the candidate row.
+    fn lock_clause(&self) -> &'static str;
+
     fn claim<'a>(
         &'a self,
         pool: &'a sqlx::AnyPool,
         worker: &'a str,
         lease_ms: i64,
-    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>>;
+    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
+        Box::pin(claim_with(pool, worker, lease_ms, self.lock_clause()))
+    }
 }
 
 /// PostgreSQL: the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so replicas claiming
@@ -105,29 +112,14 @@ pub struct PostgresClaim;
 pub struct SqliteClaim;
 
 impl JobClaim for PostgresClaim {
-    fn claim<'a>(
-        &'a self,
-        pool: &'a sqlx::AnyPool,
-        worker: &'a str,
-        lease_ms: i64,
-    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
-        Box::pin(claim_with(
-            pool,
-            worker,
-            lease_ms,
-            " FOR UPDATE SKIP LOCKED",
-        ))
+    fn lock_clause(&self) -> &'static str {
+        " FOR UPDATE SKIP LOCKED"
     }
 }
 
 impl JobClaim for SqliteClaim {
-    fn claim<'a>(
-        &'a self,
-        pool: &'a sqlx::AnyPool,
-        worker: &'a str,
-        lease_ms: i64,
-    ) -> futures::future::BoxFuture<'a, Result<Option<JobRow>>> {
-        Box::pin(claim_with(pool, worker, lease_ms, ""))
+    fn lock_clause(&self) -> &'static str {
+        ""
     }
 }
 
@@ -220,6 +212,21 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Hands the jobs `worker` holds back to the queue, due now, without counting the attempt
+    /// (a worker shutting down stopped them); returns how many.
+    pub async fn release_jobs_of(&self, worker: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_at = $1, locked_by = NULL, \
+             locked_until = NULL, attempts = attempts - 1, updated_at = $1 \
+             WHERE locked_by = $2 AND state = 'running'",
+        )
+        .bind(now_millis())
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Completes a job whose handler had no transaction of its own to complete it in.

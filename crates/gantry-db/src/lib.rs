@@ -3,8 +3,24 @@
 //! [`Backend`]. Every mutation that changes a package writes its events in the same
 //! transaction, so the provenance trail can never disagree with the data.
 
+/// Lets a type read the fields of a struct it embeds as its own (`row.name` for
+/// `row.spec.name`): rows and the values they are made from share one column struct instead
+/// of two copies of its field list.
+macro_rules! reads_through {
+    ($($outer:ty => $field:ident: $inner:ty),* $(,)?) => {$(
+        impl std::ops::Deref for $outer {
+            type Target = $inner;
+
+            fn deref(&self) -> &$inner {
+                &self.$field
+            }
+        }
+    )*};
+}
+
 mod attestations;
 mod bind;
+mod blobs;
 mod events;
 mod exceptions;
 mod jobs;
@@ -26,28 +42,32 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use attestations::{AttestationRow, SigningKeyRow};
-pub use events::{audience, set_fan_out_job, AuditFilter, EventRow, NewEvent};
+pub use events::{audience, set_fan_out_job, AuditFilter, EventPlace, EventRow, NewEvent};
 pub use exceptions::{ExceptionRow, NewException};
 pub use jobs::{
     JobClaim, JobRow, NewJob, PostgresClaim, SqliteClaim, JOB_DEAD, JOB_QUEUED, JOB_RUNNING,
 };
 pub use migrations::{Migration, MigrationSet};
 pub use packages::{
-    GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, PromotionMode,
-    SyncOutcome,
+    GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow, Promotion,
+    PromotionMode, SyncOutcome,
 };
 pub use policies::{
-    DecisionRow, NewDecision, NewRule, PackageActions, PolicyRow, PolicyUpdate, RuleRow,
+    DecisionRow, DecisionSubject, NewDecision, NewRule, PackageActions, PolicyRow, PolicyUpdate,
+    RuleRow, RuleSpec,
 };
 pub use principals::{GrantRow, PrincipalRow};
 pub use repos::{RepoRow, RepoUpdate};
 pub use retention::{NewRetentionRule, RetentionRuleRow};
 pub use tokens::{NewToken, TokenRow};
-pub use upstreams::{NewUpstream, UpstreamRow};
+pub use upstreams::{NewUpstream, UpstreamRow, UpstreamSpec};
 pub use vulns::{FindingRow, ImportOutcome, NewAdvisory, ScanPackageRow, ScanResult};
 pub use webhooks::{
     AttemptResult, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookRow, WebhookUpdate,
 };
+
+// What garbage collection and fsck read (see `blobs`).
+pub use blobs::{BlobReferences, BlobRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -63,13 +83,18 @@ pub enum DbError {
     Corrupt(String),
 }
 
-impl DbError {
-    /// Maps a unique-constraint violation to [`DbError::Conflict`] with `message`.
-    fn conflict_on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> Self {
-        match &err {
+/// Reads a unique-constraint violation of a statement as [`DbError::Conflict`] with a message
+/// for the user (`a policy named … already exists`); other errors stay database errors.
+pub trait OrConflict<T> {
+    fn or_conflict(self, message: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> OrConflict<T> for std::result::Result<T, sqlx::Error> {
+    fn or_conflict(self, message: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|err| match &err {
             sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(message()),
             _ => DbError::Sqlx(err),
-        }
+        })
     }
 }
 

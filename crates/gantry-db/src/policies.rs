@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, FromRow};
 use crate::bind::Sql;
 use crate::events::NewEvent;
 use crate::packages::{insert_package_event, PackageRow};
+use crate::OrConflict;
 use crate::{Db, DbError, Result};
 
 #[derive(Debug, Clone, FromRow)]
@@ -35,9 +36,10 @@ pub struct PolicyUpdate {
     pub precedence: Option<i64>,
 }
 
-/// One evaluation to log.
-#[derive(Debug, Clone)]
-pub struct NewDecision {
+/// What one evaluation was about and who asked: the columns a decision to log and a logged
+/// decision share.
+#[derive(Debug, Clone, FromRow)]
+pub struct DecisionSubject {
     pub namespace: String,
     pub policy_id: Option<i64>,
     pub policy_name: String,
@@ -48,30 +50,28 @@ pub struct NewDecision {
     pub repository: Option<String>,
     pub destination: Option<String>,
     pub input_digest: String,
-    pub denied: bool,
-    pub output: serde_json::Value,
-    pub actions: serde_json::Value,
     pub error: Option<String>,
     pub actor: String,
 }
 
+/// One evaluation to log; reads its [`DecisionSubject`] fields through it.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub subject: DecisionSubject,
+    pub denied: bool,
+    pub output: serde_json::Value,
+    pub actions: serde_json::Value,
+}
+
+/// A logged evaluation; reads its [`DecisionSubject`] fields through it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DecisionRow {
     pub id: i64,
-    pub namespace: String,
-    pub policy_id: Option<i64>,
-    pub policy_name: String,
-    pub policy_version: i64,
-    pub trigger_event: String,
-    pub slug_perm: Option<String>,
-    pub repository: Option<String>,
-    pub destination: Option<String>,
-    pub input_digest: String,
+    #[sqlx(flatten)]
+    pub subject: DecisionSubject,
     pub denied: i64,
     pub output: String,
     pub actions: String,
-    pub error: Option<String>,
-    pub actor: String,
     pub occurred_at: i64,
 }
 
@@ -94,9 +94,9 @@ impl PackageActions {
     }
 }
 
+/// What a promotion rule does: the columns a rule to create and a stored rule share.
 #[derive(Debug, Clone, FromRow)]
-pub struct RuleRow {
-    pub id: i64,
+pub struct RuleSpec {
     pub repository_id: i64,
     pub name: String,
     pub on_event: String,
@@ -106,24 +106,26 @@ pub struct RuleRow {
     /// `copy` or `move`.
     pub action: String,
     pub destination_repository_id: i64,
+    pub created_by: String,
+}
+
+/// A stored rule; reads its [`RuleSpec`] fields through it.
+#[derive(Debug, Clone, FromRow)]
+pub struct RuleRow {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub spec: RuleSpec,
     /// `OWNER/REPO` of the destination.
     pub destination: String,
     pub enabled: i64,
-    pub created_by: String,
     pub created_at: i64,
 }
 
+/// A rule to create; reads its [`RuleSpec`] fields through it.
 #[derive(Debug, Clone)]
 pub struct NewRule {
-    pub repository_id: i64,
-    pub name: String,
-    pub on_event: String,
-    pub condition_kind: String,
-    pub condition: String,
-    pub action: String,
-    pub destination_repository_id: i64,
+    pub spec: RuleSpec,
     pub enabled: bool,
-    pub created_by: String,
 }
 
 const RULE_SELECT: &str = "SELECT r.id, r.repository_id, r.name, r.on_event, r.condition_kind, \
@@ -247,11 +249,7 @@ impl Db {
         .bind(now)
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            DbError::conflict_on_unique(e, || {
-                format!("a policy named {name} already exists in {namespace}")
-            })
-        })?;
+        .or_conflict(|| format!("a policy named {name} already exists in {namespace}"))?;
         self.get_policy_by_id(id)
             .await?
             .ok_or(DbError::NotFound("policy"))
@@ -420,13 +418,11 @@ impl Db {
         .bind(now_millis())
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            DbError::conflict_on_unique(e, || {
-                format!(
-                    "a rule named {} already exists on this repository",
-                    new.name
-                )
-            })
+        .or_conflict(|| {
+            format!(
+                "a rule named {} already exists on this repository",
+                new.name
+            )
         })?;
         let mut sql = Sql::new(RULE_SELECT);
         sql.push(" WHERE r.id = ").int(id);
@@ -461,3 +457,10 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 }
+
+reads_through!(
+    RuleRow => spec: RuleSpec,
+    NewRule => spec: RuleSpec,
+    NewDecision => subject: DecisionSubject,
+    DecisionRow => subject: DecisionSubject,
+);

@@ -3,6 +3,7 @@
 use gantry_core::time::now_millis;
 use sqlx::FromRow;
 
+use crate::OrConflict;
 use crate::{Db, DbError, Result};
 
 #[derive(Debug, Clone, FromRow)]
@@ -72,7 +73,7 @@ impl Db {
         .bind(now_millis())
         .execute(&self.pool)
         .await
-        .map_err(|e| DbError::conflict_on_unique(e, || format!("{kind} {name} already exists")))?;
+        .or_conflict(|| format!("{kind} {name} already exists"))?;
         self.find_principal(kind, namespace, name)
             .await?
             .ok_or(DbError::NotFound("principal"))

@@ -3,6 +3,7 @@
 use gantry_core::time::now_millis;
 use sqlx::FromRow;
 
+use crate::OrConflict;
 use crate::{Db, DbError, Result};
 
 /// A repository with its namespace's name.
@@ -94,11 +95,7 @@ impl Db {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            DbError::conflict_on_unique(e, || {
-                format!("repository {namespace}/{name} already exists")
-            })
-        })?;
+        .or_conflict(|| format!("repository {namespace}/{name} already exists"))?;
         self.get_repo(namespace, name)
             .await?
             .ok_or(DbError::NotFound("repository"))

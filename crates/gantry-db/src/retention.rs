@@ -5,7 +5,8 @@ use gantry_core::time::now_millis;
 use sqlx::FromRow;
 
 use crate::bind::Sql;
-use crate::{Db, DbError, Result};
+use crate::OrConflict;
+use crate::{Db, Result};
 
 #[derive(Debug, Clone)]
 pub struct NewRetentionRule {
@@ -54,11 +55,7 @@ impl Db {
             .bind(now_millis())
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| {
-                DbError::conflict_on_unique(e, || {
-                    format!("a retention rule named '{}' exists already", rule.name)
-                })
-            })
+            .or_conflict(|| format!("a retention rule named '{}' exists already", rule.name))
     }
 
     /// A repository's rules, or with `None` every repository's (for the scheduled round).

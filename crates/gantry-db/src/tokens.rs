@@ -41,6 +41,13 @@ pub struct TokenRow {
     pub created_by: Option<String>,
 }
 
+impl TokenRow {
+    /// Neither revoked nor expired at `now` (milliseconds), as [`Db::find_token`] requires.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
 /// Hex sha256 of a token secret: tokens carry 256 random bits, so a fast hash is enough
 /// to make a leaked table useless.
 pub(crate) fn hash_secret(secret: &str) -> String {

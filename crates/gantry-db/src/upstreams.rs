@@ -4,26 +4,13 @@ use gantry_core::time::now_millis;
 use gantry_core::FormatId;
 use sqlx::FromRow;
 
+use crate::OrConflict;
 use crate::{Db, DbError, Result};
 
-#[derive(Debug, Clone)]
-pub struct NewUpstream {
-    pub repository_id: i64,
-    pub format: FormatId,
-    pub name: String,
-    pub url: String,
-    pub priority: i64,
-    pub mode: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub index_ttl_seconds: i64,
-    pub local_names_only: bool,
-    pub created_by: String,
-}
-
+/// Where an upstream is and how it is used: the columns an upstream to create and a stored
+/// one share.
 #[derive(Debug, Clone, FromRow)]
-pub struct UpstreamRow {
-    pub id: i64,
+pub struct UpstreamSpec {
     pub repository_id: i64,
     #[sqlx(try_from = "String")]
     pub format: FormatId,
@@ -35,6 +22,22 @@ pub struct UpstreamRow {
     pub username: Option<String>,
     pub password: Option<String>,
     pub index_ttl_seconds: i64,
+}
+
+/// An upstream to create; reads its [`UpstreamSpec`] fields through it.
+#[derive(Debug, Clone)]
+pub struct NewUpstream {
+    pub spec: UpstreamSpec,
+    pub local_names_only: bool,
+    pub created_by: String,
+}
+
+/// A stored upstream; reads its [`UpstreamSpec`] fields through it.
+#[derive(Debug, Clone, FromRow)]
+pub struct UpstreamRow {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub spec: UpstreamSpec,
     pub local_names_only: i64,
     pub created_by: Option<String>,
     pub created_at: i64,
@@ -64,13 +67,11 @@ impl Db {
         .bind(now_millis())
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| {
-            DbError::conflict_on_unique(e, || {
-                format!(
-                    "a {} upstream named {} already exists",
-                    new.format, new.name
-                )
-            })
+        .or_conflict(|| {
+            format!(
+                "a {} upstream named {} already exists",
+                new.format, new.name
+            )
         })?;
         self.get_upstream(id)
             .await?
@@ -146,3 +147,8 @@ impl Db {
         Ok(())
     }
 }
+
+reads_through!(
+    NewUpstream => spec: UpstreamSpec,
+    UpstreamRow => spec: UpstreamSpec,
+);

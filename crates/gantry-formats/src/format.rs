@@ -140,30 +140,93 @@ pub fn encode_segment(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
+/// What the rest of Gantry needs to know about a format without calling into it: its names
+/// and the templates of its install command and download path. A format declares one
+/// `static` of these instead of a method each.
+#[derive(Debug)]
+pub struct FormatInfo {
+    /// The format's id as used in URLs, the CLI and package JSON (`raw`, `python`, …).
+    pub id: &'static str,
+    /// The package-URL type of the format's packages (`pkg:<type>/…`), for SBOMs.
+    pub purl_type: &'static str,
+    /// The OSV ecosystem whose advisories apply, if any.
+    pub vulnerability_ecosystem: Option<&'static str>,
+    /// How a user installs one version with the format's own client, for install snippets:
+    /// `{url}` is the repository's URL (`http://host/OWNER/REPO`), `{host}` the same without
+    /// its scheme, `{name}` and `{version}` the package's.
+    pub install: &'static str,
+    /// Where the format's native protocol serves a file, from the server's root:
+    /// `{owner}`, `{repo}`, `{slug}` and the path-segment-encoded `{name}`, `{version}` and
+    /// `{filename}`. `None`: `/{owner}/{repo}/{id}/files/{slug}/{filename}`, where formats
+    /// whose clients take URLs from an index serve files.
+    pub download: Option<&'static str>,
+}
+
+impl FormatInfo {
+    /// The install command for `name` `version` from the repository at `repository_url`.
+    pub fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
+        let host = repository_url
+            .split_once("://")
+            .map_or(repository_url, |(_, rest)| rest);
+        self.install
+            .replace("{url}", repository_url)
+            .replace("{host}", host)
+            .replace("{name}", name)
+            .replace("{version}", version)
+    }
+
+    /// The download path of `file`.
+    pub fn download_path(&self, file: &FileLocation<'_>) -> String {
+        match self.download {
+            Some(template) => template
+                .replace("{owner}", file.namespace)
+                .replace("{repo}", file.repository)
+                .replace("{slug}", file.slug_perm)
+                .replace("{name}", &encode_segment(file.name))
+                .replace("{version}", &encode_segment(file.version))
+                .replace("{filename}", &encode_segment(file.filename)),
+            None => file.default_path(self.id),
+        }
+    }
+}
+
 /// One package format.
 pub trait Format: Send + Sync + 'static {
+    /// The format's names and templates.
+    fn info(&self) -> &'static FormatInfo;
+
     /// The format's id as used in URLs, the CLI and package JSON (`raw`, `python`, …).
-    fn id(&self) -> &'static str;
+    fn id(&self) -> &'static str {
+        self.info().id
+    }
 
     /// The identity of an upload from what the client declared, before its bytes are read.
     /// Formats whose identity lives inside the artifact may return `None`.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError>;
 
-    /// Sync: validates the artifact and extracts identity and metadata.
+    /// Sync: checks the checksums the client declared against the stored bytes, then lets
+    /// the format read the artifact ([`Format::parse`]). Formats implement `parse`, so no
+    /// format can forget the checksums.
     fn process(
         &self,
         declared: &Declared,
         artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError>;
+    ) -> Result<Processed, FormatError> {
+        verify_declared_checksums(declared, &artifact)?;
+        self.parse(declared, artifact)
+    }
+
+    /// Validates the artifact and extracts identity and metadata.
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError>;
 
     /// The OSV ecosystem whose advisories apply, if any.
     fn vulnerability_ecosystem(&self) -> Option<&'static str> {
-        None
+        self.info().vulnerability_ecosystem
     }
 
     /// The package-URL type of the format's packages (`pkg:<type>/…`), for SBOMs.
     fn purl_type(&self) -> &'static str {
-        "generic"
+        self.info().purl_type
     }
 
     /// The licence and declared dependencies in the package `metadata` this format stored
@@ -176,14 +239,25 @@ pub trait Format: Send + Sync + 'static {
     /// How a user installs `name` `version` from the repository at `repository_url`
     /// (`http://host/OWNER/REPO`) with the format's own client, for install snippets.
     fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        let _ = (name, version);
-        format!("curl -O {repository_url}/…")
+        self.info().install_hint(repository_url, name, version)
     }
 
     /// The path (from the server's root) where the format's native protocol serves a file.
     fn download_path(&self, file: &FileLocation<'_>) -> String {
-        file.default_path(self.id())
+        self.info().download_path(file)
     }
+}
+
+/// Refuses an uploaded file name that could name a path or is longer than 255 bytes;
+/// `expected` says what the format wants (`NAME-VERSION.crate`).
+pub fn check_filename(filename: &str, expected: &str) -> Result<(), FormatError> {
+    if filename.is_empty() || filename.contains(['/', '\\']) || filename.len() > 255 {
+        return Err(FormatError::Invalid(format!(
+            "'{}' is not a valid file name ({expected})",
+            gantry_core::names::quote_prefix(filename, 255)
+        )));
+    }
+    Ok(())
 }
 
 /// Checks client-supplied checksums against the computed ones.
@@ -235,5 +309,50 @@ impl Registry {
 
     pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.formats.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FileLocation, FormatInfo};
+
+    static INFO: FormatInfo = FormatInfo {
+        id: "demo",
+        purl_type: "generic",
+        vulnerability_ecosystem: None,
+        install: "demo get {host} {name}=={version} # {url}",
+        download: Some("/{owner}/{repo}/demo/{name}/{version}/{filename}"),
+    };
+
+    fn file<'a>(name: &'a str, filename: &'a str) -> FileLocation<'a> {
+        FileLocation {
+            namespace: "acme",
+            repository: "dev",
+            name,
+            version: "1.0 beta",
+            slug_perm: "s1",
+            filename,
+        }
+    }
+
+    /// Templates encode what came from an upload, so a name cannot add path segments.
+    #[test]
+    fn templates_fill_and_encode() {
+        assert_eq!(
+            INFO.download_path(&file("a/b", "x?.tgz")),
+            "/acme/dev/demo/a%2Fb/1.0%20beta/x%3F.tgz"
+        );
+        assert_eq!(
+            INFO.install_hint("http://h:8/acme/dev", "pkg", "2"),
+            "demo get h:8/acme/dev pkg==2 # http://h:8/acme/dev"
+        );
+        let default = FormatInfo {
+            download: None,
+            ..INFO
+        };
+        assert_eq!(
+            default.download_path(&file("n", "f.whl")),
+            "/acme/dev/demo/files/s1/f.whl"
+        );
     }
 }

@@ -14,7 +14,7 @@ mod sniff;
 
 pub use bom::{BomFacts, DeclaredDependency, MAX_BOM_DEPENDENCIES};
 pub use format::{
-    encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile, FileLocation, Format,
-    FormatError, Identity, Processed, ReadSeek, Registry,
+    check_filename, encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile,
+    FileLocation, Format, FormatError, FormatInfo, Identity, Processed, ReadSeek, Registry,
 };
 pub use sniff::content_type;

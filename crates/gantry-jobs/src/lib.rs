@@ -167,6 +167,9 @@ impl Default for WorkerConfig {
 pub struct Workers {
     stop: watch::Sender<bool>,
     handles: Vec<JoinHandle<()>>,
+    db: Db,
+    /// The ids these workers claim jobs under.
+    ids: Vec<String>,
 }
 
 impl Workers {
@@ -180,29 +183,68 @@ impl Workers {
         name: &str,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let handles = (0..config.workers)
-            .map(|n| {
+        // Process ids repeat across machines (every container's first process is 1): a random
+        // part keeps two replicas' workers from taking each other for themselves.
+        let process: String = rand::thread_rng()
+            .sample_iter(rand::distributions::Alphanumeric)
+            .take(8)
+            .map(char::from)
+            .collect();
+        let ids: Vec<String> = (0..config.workers)
+            .map(|n| format!("{name}-{}-{process}-{n}", std::process::id()))
+            .collect();
+        let handles = ids
+            .iter()
+            .map(|id| {
                 let worker = Worker {
                     db: db.clone(),
                     registry: Arc::clone(&registry),
                     config: config.clone(),
                     wake: Arc::clone(&wake),
                     ctx: JobContext {
-                        worker_id: format!("{name}-{}-{n}", std::process::id()),
+                        worker_id: id.clone(),
                     },
                 };
                 let stopped = stopped.clone();
                 tokio::spawn(worker.run(stopped))
             })
             .collect();
-        Self { stop, handles }
+        Self {
+            stop,
+            handles,
+            db,
+            ids,
+        }
     }
 
-    /// Stops claiming new jobs and waits for running ones to finish.
-    pub async fn shutdown(self) {
+    /// Stops claiming new jobs and lets running ones finish for up to `grace`; jobs still
+    /// running then are stopped and handed back to the queue at once (their attempt not
+    /// counted), so another worker takes them now instead of when their lease would lapse.
+    pub async fn shutdown(self, grace: Duration) {
         let _ = self.stop.send(true);
-        for handle in self.handles {
-            let _ = handle.await;
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut unfinished = false;
+        for mut handle in self.handles {
+            if tokio::time::timeout_at(deadline, &mut handle)
+                .await
+                .is_err()
+            {
+                handle.abort();
+                let _ = handle.await;
+                unfinished = true;
+            }
+        }
+        if !unfinished {
+            return;
+        }
+        for id in &self.ids {
+            match self.db.release_jobs_of(id).await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(worker = %id, released, "handed a running job back"),
+                Err(error) => {
+                    tracing::warn!(%error, worker = %id, "handing a job back failed; its lease will lapse")
+                }
+            }
         }
     }
 }
@@ -404,6 +446,41 @@ mod tests {
         false
     }
 
+    struct Stuck(AtomicU32);
+
+    impl JobHandler for Stuck {
+        fn run<'a>(
+            &'a self,
+            _job: &'a JobRow,
+            _ctx: &'a JobContext,
+        ) -> BoxFuture<'a, Result<Completion, JobError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(futures::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_hands_a_job_still_running_back_to_the_queue(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (db, _dir) = db().await?;
+        let stuck = Arc::new(Stuck(AtomicU32::new(0)));
+        let mut registry = Registry::new();
+        registry.register("stuck", stuck.clone());
+        let id = db
+            .enqueue_job(&NewJob::new("stuck", serde_json::json!({}), 3))
+            .await?;
+        let workers = start(&db, registry);
+        assert!(wait_until(|| stuck.0.load(Ordering::SeqCst) == 1).await);
+        workers.shutdown(Duration::from_millis(50)).await;
+        let job = db.get_job(id).await?.ok_or("job gone")?;
+        assert_eq!(job.state, "queued");
+        assert_eq!(job.locked_by, None);
+        assert_eq!(job.attempts, 0, "a handed-back job has not used an attempt");
+        // Due at once: another worker need not wait for the (60 s) lease.
+        assert!(db.claim_job("other", 1000).await?.is_some());
+        Ok(())
+    }
+
     #[tokio::test]
     async fn retries_until_success_then_deletes_the_job() -> Result<(), Box<dyn std::error::Error>>
     {
@@ -414,7 +491,7 @@ mod tests {
             .await?;
         let workers = start(&db, registry);
         assert!(wait_until(|| handler.runs.load(Ordering::SeqCst) == 3).await);
-        workers.shutdown().await;
+        workers.shutdown(Duration::from_secs(30)).await;
         assert!(
             db.get_job(id).await?.is_none(),
             "completed jobs are removed"
@@ -436,7 +513,7 @@ mod tests {
         let workers = start(&db, registry);
         assert!(wait_until(|| handler.runs.load(Ordering::SeqCst) >= 3).await);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        workers.shutdown().await;
+        workers.shutdown(Duration::from_secs(30)).await;
         assert_eq!(handler.runs.load(Ordering::SeqCst), 3);
         let job = db.get_job(id).await?.ok_or("job gone")?;
         assert_eq!(job.state, "dead");
@@ -517,7 +594,7 @@ mod tests {
         let workers = start(&db, registry);
         assert!(wait_until(|| greeter.seen.lock().is_ok_and(|s| s.len() == 1)).await);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        workers.shutdown().await;
+        workers.shutdown(Duration::from_secs(30)).await;
         assert!(db.get_job(good).await?.is_none(), "the good job ran");
         let job = db.get_job(bad).await?.ok_or("bad job gone")?;
         assert_eq!(job.state, "dead", "a bad payload is not retried");

@@ -44,7 +44,8 @@ impl App {
             .await
             .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
         let blobs = BlobStore::open(&config.storage_url)
-            .with_context(|| format!("cannot open blob storage {}", config.storage_url))?;
+            .with_context(|| format!("cannot open blob storage {}", config.storage_url))?
+            .with_marker(Arc::new(MarkWrites(db.clone())));
         let outbound = OutboundRules::new(
             &config.outbound_allow_networks,
             &config.webhook_deny_networks,
@@ -100,6 +101,25 @@ impl App {
     /// Where parsers get local copies of blobs from remote stores.
     pub fn scratch_dir(&self) -> PathBuf {
         self.config.data_dir.join("tmp")
+    }
+}
+
+/// Records each upload's blob as just written before it is placed, which keeps garbage
+/// collection (`gantry admin gc`) away from it for the grace period.
+pub struct MarkWrites(pub Db);
+
+impl gantry_blobs::BlobMarker for MarkWrites {
+    fn mark<'a>(
+        &'a self,
+        d: &'a gantry_blobs::Digests,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let size = i64::try_from(d.size).map_err(|e| e.to_string())?;
+            self.0
+                .mark_blob(&d.sha256, size, &d.md5, &d.sha1, &d.sha512)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -70,20 +70,7 @@ impl FromRequestParts<Arc<App>> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        // Every X-Forwarded-For line, in order: a proxy may add its own line instead of
-        // appending to the client's.
-        let forwarded: Vec<&str> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
-        let address = access::client_address(peer, forwarded.as_deref(), &app.trusted_proxies);
+        let address = request_address(parts, app);
         let mut caller = Caller {
             principal: Principal::Anonymous,
             owner: None,
@@ -123,6 +110,25 @@ impl FromRequestParts<Arc<App>> for Caller {
     }
 }
 
+/// The client address of a request: its peer, or behind a trusted proxy the address the
+/// proxies forwarded.
+pub fn request_address(parts: &Parts, app: &App) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    // Every X-Forwarded-For line, in order: a proxy may add its own line instead of
+    // appending to the client's.
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    access::client_address(peer, forwarded.as_deref(), &app.trusted_proxies)
+}
+
 /// The token, principal and grants behind `secret`, from the cache or the database (then
 /// kept). Unknown tokens are not cached: they are rare, and a new token must work at once.
 async fn identify(app: &App, secret: &str) -> Result<Option<Arc<Identity>>, AppError> {
@@ -134,6 +140,13 @@ async fn identify(app: &App, secret: &str) -> Result<Option<Arc<Identity>>, AppE
     let Some(token) = app.db.find_token(secret).await? else {
         return Ok(None);
     };
+    let identity = Arc::new(identity_of(app, token).await?);
+    app.caches.keep_caller(epoch, hash, Arc::clone(&identity));
+    Ok(Some(identity))
+}
+
+/// The principal and grants behind a live token.
+async fn identity_of(app: &App, token: TokenRow) -> Result<Identity, AppError> {
     let (owner, grants) = match token.principal_id {
         Some(principal_id) => (
             app.db.get_principal(principal_id).await?,
@@ -146,13 +159,38 @@ async fn identify(app: &App, secret: &str) -> Result<Option<Arc<Identity>>, AppE
         ),
         None => (None, Vec::new()),
     };
-    let identity = Arc::new(Identity {
+    Ok(Identity {
         token,
         owner,
         grants,
-    });
-    app.caches.keep_caller(epoch, hash, Arc::clone(&identity));
-    Ok(Some(identity))
+    })
+}
+
+/// The caller acting with the token `id`, if that token is still live (not revoked, not
+/// expired): what a web session holds instead of the token's secret. The privileges are
+/// exactly those the token would have on the API.
+pub async fn caller_for_token_id(
+    app: &App,
+    id: i64,
+    address: Option<IpAddr>,
+) -> Result<Option<Caller>, AppError> {
+    let Some(token) = app.db.get_token(id).await? else {
+        return Ok(None);
+    };
+    if !token.is_live(gantry_core::time::now_millis()) {
+        return Ok(None);
+    }
+    let Identity {
+        token,
+        owner,
+        grants,
+    } = identity_of(app, token).await?;
+    Ok(Some(Caller {
+        principal: Principal::Token(Box::new(token)),
+        owner,
+        grants,
+        address,
+    }))
 }
 
 fn too_many(wait: u64) -> AppError {

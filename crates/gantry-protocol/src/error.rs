@@ -37,6 +37,9 @@ pub enum AppError {
     TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A store this server depends on does not answer (readiness).
+    #[error("{0}")]
+    Unavailable(String),
     /// A refusal on access grounds, recorded in the audit log.
     #[error("{0}")]
     Denied(Box<AppError>, Box<Denial>),
@@ -86,6 +89,7 @@ impl AppError {
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Denied(inner, _) => inner.status(),
         }
     }
@@ -104,6 +108,7 @@ impl AppError {
             AppError::BadGateway(_) => "bad_gateway",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Internal(_) => "internal",
+            AppError::Unavailable(_) => "unavailable",
             AppError::Denied(inner, _) => inner.code(),
         }
     }
@@ -256,23 +261,29 @@ pub type AppResult<T> = Result<T, AppError>;
 /// Longest error message sent to a client.
 const MAX_MESSAGE: usize = 2048;
 
-/// The answer of a handler that reads an upload body. After an error the connection closes:
-/// the body may be partly unread, and the client's next request must not be read as the
-/// rest of it. `render` shapes the error for the client (the REST envelope or a native one).
-pub fn close_on_error<T: IntoResponse>(
-    result: AppResult<T>,
-    render: impl FnOnce(AppError) -> Response,
-) -> Response {
-    match result {
-        Ok(answer) => answer.into_response(),
-        Err(err) => {
-            let mut response = render(err);
-            response.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                axum::http::HeaderValue::from_static("close"),
-            );
-            response
-        }
+/// The error of a handler that reads an upload body: answered like any [`AppError`] (a
+/// format router's client shape reshapes it), and then the connection closes: the body may be
+/// partly unread, and the client's next request must not be read as the rest of it.
+#[derive(Debug)]
+pub struct Closing(pub AppError);
+
+impl<E> From<E> for Closing
+where
+    AppError: From<E>,
+{
+    fn from(err: E) -> Self {
+        Self(AppError::from(err))
+    }
+}
+
+impl IntoResponse for Closing {
+    fn into_response(self) -> Response {
+        let mut response = self.0.into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        response
     }
 }
 

@@ -1,5 +1,6 @@
 //! Extractors for the namespace, repository and package a route names. Handlers take typed
-//! values instead of path strings: [`OwnerPath`] holds a validated `{owner}`, [`RepoPath`]
+//! values instead of path strings: [`OwnerPath`] holds a validated `{owner}`, [`Namespace`]
+//! that namespace with the caller holding a privilege on it, [`RepoPath`]
 //! the validated `{owner}` and `{repo}`, [`Repo`] that repository loaded and authorised for
 //! one operation, and [`PackageAt`] adds the package at `{slug_perm}` ([`PackagePath`] before
 //! it is loaded). The other parameters of a route come from small named structs (e.g.
@@ -21,14 +22,14 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use gantry_core::{OwnerName, RepoName};
+use gantry_core::{OwnerName, Privilege, RepoName};
 use gantry_db::{PackageRow, RepoRow};
 use serde::Deserialize;
 
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiPath, AppError};
+use crate::error::{ApiPath, AppError, Closing};
 use crate::repo::{load_package, load_repo};
 
 /// The route's `{owner}`, validated: the namespace of a namespace-wide route (policies,
@@ -56,6 +57,64 @@ impl<S: Send + Sync> FromRequestParts<S> for OwnerPath {
         let ApiPath(raw) = ApiPath::<RawOwner>::from_request_parts(parts, state).await?;
         Ok(Self {
             owner: OwnerName::parse(&raw.owner)?,
+        })
+    }
+}
+
+/// A privilege on a namespace as a type, for [`Namespace`].
+pub trait NamespacePrivilege: Send + Sync + 'static {
+    const PRIVILEGE: Privilege;
+}
+
+/// One marker type per [`Privilege`], for [`Namespace`].
+pub mod privilege {
+    use super::{NamespacePrivilege, Privilege};
+
+    macro_rules! privileges {
+        ($($name:ident),* $(,)?) => {$(
+            #[doc = concat!("[`Privilege::", stringify!($name), "`] on a namespace as a type.")]
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+
+            impl NamespacePrivilege for $name {
+                const PRIVILEGE: Privilege = Privilege::$name;
+            }
+        )*};
+    }
+
+    privileges!(Read, Write, Admin);
+}
+
+/// The namespace at `{owner}`: validated, the caller holding `P` on it (a missing grant is
+/// 401/403 and recorded as a denial, before anything about the namespace is revealed), and
+/// existing (404 otherwise). Dereferences to the [`OwnerName`].
+#[derive(Debug, Clone)]
+pub struct Namespace<P> {
+    pub owner: OwnerName,
+    privilege: PhantomData<fn() -> P>,
+}
+
+impl<P> Deref for Namespace<P> {
+    type Target = OwnerName;
+
+    fn deref(&self) -> &OwnerName {
+        &self.owner
+    }
+}
+
+impl<P: NamespacePrivilege> FromRequestParts<Arc<App>> for Namespace<P> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        let OwnerPath { owner } = OwnerPath::from_request_parts(parts, app).await?;
+        caller.require_namespace(owner.as_str(), P::PRIVILEGE)?;
+        if !app.db.namespace_exists(owner.as_str()).await? {
+            return Err(AppError::NotFound(format!("namespace {owner} not found")));
+        }
+        Ok(Self {
+            owner,
+            privilege: PhantomData,
         })
     }
 }
@@ -215,6 +274,29 @@ impl<O: RepoOp> FromRequestParts<Arc<App>> for PackageAt<O> {
                 op: PhantomData,
             },
             package,
+        })
+    }
+}
+
+/// An upload into the repository at `{owner}/{repo}`: the app, the caller, and the repository
+/// authorised for `O` before the body is read (so strangers learn nothing from the body's
+/// errors). A refusal closes the connection, like every error of an upload ([`Closing`]).
+pub struct UploadTo<O> {
+    pub app: Arc<App>,
+    pub caller: Caller,
+    pub repo: Repo<O>,
+}
+
+impl<O: RepoOp> FromRequestParts<Arc<App>> for UploadTo<O> {
+    type Rejection = Closing;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Closing> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        let repo = Repo::<O>::from_request_parts(parts, app).await?;
+        Ok(Self {
+            app: Arc::clone(app),
+            caller,
+            repo,
         })
     }
 }

@@ -99,16 +99,24 @@ where
     outcome
 }
 
-/// Removes the blob of a rejected upload, unless a file refers to it: blobs are shared by
-/// content, so the same bytes may belong to a package already.
+/// Removes the blob of a rejected upload, unless something refers to it: blobs are shared by
+/// content, so the same bytes may belong to a package, or be an image layer, already. The
+/// check and the removal are one guarded step (as in garbage collection), so a reference
+/// recorded meanwhile keeps the blob.
 async fn discard_unreferenced(app: &Arc<App>, sha256: &str) {
-    match app.db.blob_referenced(sha256).await {
-        Ok(false) => {
-            if let Err(error) = app.blobs.delete(sha256).await {
-                tracing::warn!(%error, sha256, "cannot remove the blob of a rejected upload");
-            }
+    let outcome = match app.db.blob_references().await {
+        Ok(refs) => {
+            app.db
+                .remove_blob_if_unused(&refs, sha256, i64::MAX, || app.blobs.delete(sha256))
+                .await
         }
-        Ok(true) => {}
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, sha256, "cannot remove the blob of a rejected upload");
+        }
         Err(error) => tracing::warn!(%error, sha256, "cannot check the blob of a rejected upload"),
     }
 }

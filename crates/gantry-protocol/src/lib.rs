@@ -19,6 +19,7 @@ pub mod index_cache;
 pub mod ingest;
 pub mod limiter;
 pub mod metrics;
+pub mod negotiate;
 pub mod pipeline;
 pub mod plugin;
 pub mod range;

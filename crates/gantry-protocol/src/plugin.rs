@@ -91,6 +91,16 @@ pub fn install(plugins: Vec<Arc<dyn FormatPlugin>>) -> &'static Plugins {
     PLUGINS.get_or_init(|| Plugins::new(plugins))
 }
 
+static COMPONENT_MIGRATIONS: std::sync::OnceLock<Vec<gantry_db::MigrationSet>> =
+    std::sync::OnceLock::new();
+
+/// Registers the migrations of parts of the server that are not formats (the web
+/// interface's sessions), applied after the formats' (once, at start; later calls are
+/// ignored).
+pub fn install_component_migrations(sets: Vec<gantry_db::MigrationSet>) {
+    let _ = COMPONENT_MIGRATIONS.set(sets);
+}
+
 /// The registered plugins: formats are compiled in, so one list serves the whole process.
 /// Before [`install`] the list is empty.
 pub fn plugins() -> &'static Plugins {
@@ -121,7 +131,12 @@ impl Plugins {
 
     /// Every registered format's migrations, in registration order.
     pub fn migrations(&self) -> Vec<gantry_db::MigrationSet> {
-        self.plugins.iter().filter_map(|p| p.migrations()).collect()
+        let components = COMPONENT_MIGRATIONS.get().into_iter().flatten().copied();
+        self.plugins
+            .iter()
+            .filter_map(|p| p.migrations())
+            .chain(components)
+            .collect()
     }
 
     pub fn formats(&self) -> &gantry_formats::Registry {

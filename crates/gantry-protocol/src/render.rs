@@ -138,17 +138,18 @@ pub fn package(base: &BaseUrl, row: &PackageRow) -> Package {
 }
 
 pub fn event(row: EventRow) -> Event {
+    let place = row.place;
     Event {
         id: row.id,
         event: row.event_type,
         occurred_at: rfc3339(row.occurred_at),
-        actor: row.actor,
-        slug_perm: row.slug_perm,
-        repository: row.repository,
-        source_repository: row.source_repository,
-        destination_repository: row.destination_repository,
-        checksum_sha256: row.checksum_sha256,
-        source_address: row.source_address,
+        actor: place.actor,
+        slug_perm: place.slug_perm,
+        repository: place.repository,
+        source_repository: place.source_repository,
+        destination_repository: place.destination_repository,
+        checksum_sha256: place.checksum_sha256,
+        source_address: place.source_address,
         context: serde_json::from_str(&row.context).unwrap_or_default(),
     }
 }

@@ -10,6 +10,7 @@ mod connections;
 mod drain;
 mod formats;
 mod jobs;
+mod maintenance;
 mod middleware;
 mod policy;
 mod retention;
@@ -48,6 +49,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+/// How long running jobs may go on after a shutdown signal before they are stopped and handed
+/// back to the queue: short enough for a container engine's stop timeout after the requests
+/// drained (see docs/deployment.md).
+const JOB_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens storage, bootstraps the admin token, starts the in-process job workers and serves
 /// HTTP until a shutdown signal; in-flight requests and running jobs are allowed to finish.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
@@ -70,7 +76,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let router = build_router(Arc::clone(&app));
     let limits = connections::Limits::from_config(&app.config);
     connections::serve(listener, router, limits, shutdown_signal()).await;
-    workers.shutdown().await;
+    workers.shutdown(JOB_DRAIN).await;
     tracing::info!("gantry server stopped");
     app.db.close().await;
     Ok(())
@@ -85,7 +91,7 @@ pub async fn work(config: ServerConfig, count: usize) -> anyhow::Result<()> {
     println!("gantry worker running {} job worker(s)", count.max(1));
     tracing::info!(count, database = ?app.db.backend(), "gantry worker started");
     shutdown_signal().await;
-    workers.shutdown().await;
+    workers.shutdown(JOB_DRAIN).await;
     app.db.close().await;
     Ok(())
 }

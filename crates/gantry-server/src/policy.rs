@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use gantry_core::{EventType, PackageState, SlugPerm, SyncStatus};
 use gantry_db::{
-    GateRecord, NewDecision, NewEvent, NewJob, PackageActions, PackageRow, PolicyRow,
-    PromotionMode, RepoRow, RuleRow,
+    DecisionSubject, GateRecord, NewDecision, NewEvent, NewJob, PackageActions, PackageRow,
+    PolicyRow, Promotion, PromotionMode, RepoRow, RuleRow,
 };
 use std::time::Duration;
 
@@ -40,15 +40,26 @@ pub(crate) fn promotion_followups(
     }
 }
 
+/// What a policy evaluates: a package where it is, the destination of the promotion being
+/// gated (if any), what triggered the evaluation and who.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub(crate) package: &'a PackageRow,
+    pub(crate) repository: &'a RepoRow,
+    pub(crate) destination: Option<&'a RepoRow>,
+    pub(crate) trigger: &'a str,
+    pub(crate) actor: &'a str,
+}
+
 /// The input document of a policy, as documented in docs/policies.md.
-pub(crate) async fn input(
-    app: &App,
-    package: &PackageRow,
-    repository: &RepoRow,
-    destination: Option<&RepoRow>,
-    trigger: &str,
-    actor: &str,
-) -> AppResult<serde_json::Value> {
+pub(crate) async fn input(app: &App, subject: Subject<'_>) -> AppResult<serde_json::Value> {
+    let Subject {
+        package,
+        repository,
+        destination,
+        trigger,
+        actor,
+    } = subject;
     let base = BaseUrl(app.base_url());
     let vulnerabilities: Vec<serde_json::Value> = app
         .db
@@ -219,11 +230,15 @@ pub(crate) async fn check(source: &str) -> AppResult<()> {
 pub(crate) async fn evaluate(
     policies: &[PolicyRow],
     input: &serde_json::Value,
-    package: &PackageRow,
-    destination: Option<&RepoRow>,
-    trigger: &str,
-    actor: &str,
+    subject: Subject<'_>,
 ) -> Evaluation {
+    let Subject {
+        package,
+        destination,
+        trigger,
+        actor,
+        ..
+    } = subject;
     let mut out = Evaluation::default();
     if policies.is_empty() {
         return out;
@@ -263,15 +278,19 @@ pub(crate) async fn evaluate(
             }
         }
         out.decisions.push(NewDecision {
-            namespace: policy.namespace.clone(),
-            policy_id: Some(policy.id),
-            policy_name: policy.name.clone(),
-            policy_version: policy.version,
-            trigger_event: trigger.to_owned(),
-            slug_perm: Some(package.slug_perm.clone()),
-            repository: Some(package.repository_slug()),
-            destination: destination.map(RepoRow::slug),
-            input_digest: digest.clone(),
+            subject: DecisionSubject {
+                namespace: policy.namespace.clone(),
+                policy_id: Some(policy.id),
+                policy_name: policy.name.clone(),
+                policy_version: policy.version,
+                trigger_event: trigger.to_owned(),
+                slug_perm: Some(package.slug_perm.clone()),
+                repository: Some(package.repository_slug()),
+                destination: destination.map(RepoRow::slug),
+                input_digest: digest.clone(),
+                error: error.clone(),
+                actor: actor.to_owned(),
+            },
             denied: decision.denied(),
             output: serde_json::json!({ "deny": decision.deny }),
             actions: serde_json::json!({
@@ -279,8 +298,6 @@ pub(crate) async fn evaluate(
                 "add_tags": decision.add_tags,
                 "remove_tags": decision.remove_tags,
             }),
-            error: error.clone(),
-            actor: actor.to_owned(),
         });
         out.per_policy.push((policy.name.clone(), decision, error));
     }
@@ -291,21 +308,16 @@ pub(crate) async fn evaluate(
 }
 
 /// The namespace's enabled policies and the evaluation of `package` by them.
-async fn evaluate_package(
-    app: &App,
-    package: &PackageRow,
-    repository: &RepoRow,
-    destination: Option<&RepoRow>,
-    trigger: &str,
-    actor: &str,
-) -> AppResult<Evaluation> {
-    let namespace = destination.map_or(&repository.namespace, |d| &d.namespace);
+async fn evaluate_package(app: &App, subject: Subject<'_>) -> AppResult<Evaluation> {
+    let namespace = subject
+        .destination
+        .map_or(&subject.repository.namespace, |d| &d.namespace);
     let policies = app.db.list_policies(namespace, true).await?;
     if policies.is_empty() {
         return Ok(Evaluation::default());
     }
-    let input = input(app, package, repository, destination, trigger, actor).await?;
-    Ok(evaluate(&policies, &input, package, destination, trigger, actor).await)
+    let input = input(app, subject).await?;
+    Ok(evaluate(&policies, &input, subject).await)
 }
 
 fn violation_event(
@@ -373,11 +385,13 @@ pub(crate) async fn gate(
 ) -> AppResult<Result<GateRecord, GateDenial>> {
     let evaluation = evaluate_package(
         app,
-        package,
-        source,
-        Some(destination),
-        TRIGGER_PROMOTION,
-        &actor.actor,
+        Subject {
+            package,
+            repository: source,
+            destination: Some(destination),
+            trigger: TRIGGER_PROMOTION,
+            actor: &actor.actor,
+        },
     )
     .await?;
     if !evaluation.denied() {
@@ -454,7 +468,16 @@ pub(crate) async fn promote(
     let promoted = app
         .db
         .promote(
-            package, dest, mode, republish, &new_slug, actor, &followups, &gate,
+            Promotion {
+                dest,
+                mode,
+                republish,
+                actor,
+            },
+            package,
+            &new_slug,
+            &followups,
+            &gate,
         )
         .await?;
     crate::attest::record_promotion(
@@ -483,9 +506,15 @@ async fn rule_matches(
 ) -> Result<bool, String> {
     match rule.condition_kind.as_str() {
         "rego" => {
-            let input = input(app, package, repo, None, &rule.on_event, &rule_actor(rule))
-                .await
-                .map_err(|e| e.to_string())?;
+            let actor = rule_actor(rule);
+            let subject = Subject {
+                package,
+                repository: repo,
+                destination: None,
+                trigger: &rule.on_event,
+                actor: &actor,
+            };
+            let input = input(app, subject).await.map_err(|e| e.to_string())?;
             match in_evaluator(Ask::Promote, rule.condition.clone(), input).await? {
                 Response::Promote(p) => Ok(p),
                 other => Err(unexpected(&other)),
@@ -520,7 +549,14 @@ pub(crate) async fn after_event(app: &Arc<App>, slug_perm: &str, trigger: &str) 
     else {
         return Ok(());
     };
-    let evaluation = evaluate_package(app, &package, &repo, None, trigger, "policy").await?;
+    let subject = Subject {
+        package: &package,
+        repository: &repo,
+        destination: None,
+        trigger,
+        actor: "policy",
+    };
+    let evaluation = evaluate_package(app, subject).await?;
     if !evaluation.decisions.is_empty() {
         let actor = NewEvent::new(EventType::PackagePolicyViolated, "policy");
         let violation = evaluation

@@ -40,6 +40,9 @@ struct ApiDoc;
 fn api_router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::system::healthz))
+        .routes(routes!(api::system::readyz))
+        .routes(routes!(api::maintenance::gc))
+        .routes(routes!(api::maintenance::fsck))
         .routes(routes!(api::system::metrics))
         .routes(routes!(api::system::whoami))
         .routes(routes!(api::tokens::create, api::tokens::list))
@@ -238,30 +241,35 @@ pub fn build_router(app: Arc<App>) -> Router {
     let (api, mut openapi) = api_router().split_for_parts();
     document_common_errors(&mut openapi);
     let openapi = Arc::new(openapi);
-    api.route(
-        "/api/v1/openapi.json",
-        get(move || {
-            let doc = Arc::clone(&openapi);
-            async move { Json(doc.as_ref().clone()) }
-        }),
-    )
-    .merge(crate::plugin::plugins().routes().0)
-    .route_layer(middleware::from_fn_with_state(
-        Arc::clone(&app),
-        metrics::track,
-    ))
-    .layer(middleware::from_fn_with_state(
-        Arc::clone(&app),
-        crate::audit::record_denials,
-    ))
-    .layer(middleware::from_fn_with_state(
-        Arc::clone(&app),
-        gantry_protocol::caches::invalidate_after_writes,
-    ))
-    .fallback(not_found)
-    .method_not_allowed_fallback(method_not_allowed)
-    .layer(middleware::from_fn(crate::middleware::security_headers))
-    .layer(middleware::from_fn(crate::drain::drain_unread_bodies))
-    .layer(CatchPanicLayer::custom(panic_response))
-    .with_state(app)
+    let core: Router = api
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&openapi);
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(crate::plugin::plugins().routes().0)
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            metrics::track,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            crate::audit::record_denials,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            gantry_protocol::caches::invalidate_after_writes,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Arc::clone(&app));
+    // The web interface acts through this same router, in process: its pages can do only
+    // what the API lets the signed-in caller do.
+    gantry_web::router(app, core.clone())
+        .fallback_service(core)
+        .layer(middleware::from_fn(crate::middleware::security_headers))
+        .layer(middleware::from_fn(crate::drain::drain_unread_bodies))
+        .layer(CatchPanicLayer::custom(panic_response))
 }

@@ -229,7 +229,8 @@ pub(crate) struct ServerArgs {
     /// Metadata database: sqlite://PATH or postgres://USER@HOST:PORT/DB.
     #[arg(long, env = "GANTRY_DATABASE_URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
-    /// Blob storage: a directory, file:///DIR or memory:.
+    /// Blob storage: a directory, file:///DIR, s3://BUCKET[/PREFIX] (AWS_* environment) or
+    /// memory:.
     #[arg(long, env = "GANTRY_STORAGE_URL")]
     pub(crate) storage_url: Option<String>,
     /// Largest accepted upload in bytes (larger ones get 413).
@@ -504,6 +505,29 @@ pub(crate) enum AdminCommand {
         /// Comma-separated states: queued, running, dead.
         #[arg(long)]
         state: Option<String>,
+    },
+    /// Remove blobs no package (deleted ones included), upload or format table refers to,
+    /// last written before the grace period; safe while uploads run. Site admins only.
+    Gc {
+        /// Keep blobs last written less than this many seconds ago, whatever refers to them:
+        /// the longest an upload may take from storing its bytes to recording its package.
+        #[arg(long, default_value_t = 3600)]
+        grace_seconds: u64,
+        /// Report what would be removed without removing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check that every referenced blob exists and re-hashes to its recorded digests, and
+    /// that every stored blob is referenced; exits 1 when it finds a problem. Site admins only.
+    Fsck {
+        /// Unreferenced blobs written less than this many seconds ago are uploads in flight,
+        /// not problems.
+        #[arg(long, default_value_t = 3600)]
+        grace_seconds: u64,
+        /// Remove the unreferenced blobs found (as `gantry admin gc` would). Missing or
+        /// damaged blobs are only reported, with the packages that hold them.
+        #[arg(long)]
+        repair: bool,
     },
 }
 

@@ -13,6 +13,6 @@ pub use pure::Cargo;
 pub use routes::Plugin;
 
 // The toolkit and the format core under the paths this crate's modules use.
-use gantry_formats::{archive, encode_segment, format, FileLocation};
+use gantry_formats::{archive, format};
 use gantry_protocol::serve::*;
 use gantry_protocol::{access, app, auth, client_error, error, ingest, plugin, render};

@@ -89,11 +89,7 @@ impl NpmQueries for Db {
         name: &str,
         abbreviated: bool,
     ) -> Result<Vec<NpmVersionRow>> {
-        let doc = if abbreviated {
-            "d.abbreviated"
-        } else {
-            "d.manifest"
-        };
+        let doc = document_column(abbreviated);
         let (unit, record, agg) = match self.backend() {
             Backend::Sqlite => ("char(31)", "char(30)", "group_concat"),
             Backend::Postgres => ("chr(31)", "chr(30)", "string_agg"),
@@ -232,11 +228,7 @@ async fn npm_version_rows(
     name: &str,
     abbreviated: bool,
 ) -> Result<Vec<NpmVersionRow>> {
-    let doc = if abbreviated {
-        "d.abbreviated"
-    } else {
-        "d.manifest"
-    };
+    let doc = document_column(abbreviated);
     let sql = format!(
         "SELECT p.id, p.slug_perm, p.version, p.filename, p.uploaded_at, p.updated_at, \
          p.yanked, p.yank_reason, p.primary_sha256 AS sha256, \
@@ -250,6 +242,15 @@ async fn npm_version_rows(
         .bind(name)
         .fetch_all(db.pool())
         .await?)
+}
+
+/// The stored version document a packument shows: full or abbreviated.
+fn document_column(abbreviated: bool) -> &'static str {
+    if abbreviated {
+        "d.abbreviated"
+    } else {
+        "d.manifest"
+    }
 }
 
 /// The tables and conditions of a packument's versions: the covering index

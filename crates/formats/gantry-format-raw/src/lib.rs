@@ -11,6 +11,6 @@ pub use pure::Raw;
 pub use routes::Plugin;
 
 // The toolkit and the format core under the paths this crate's modules use.
-use gantry_formats::{content_type, encode_segment, format, FileLocation};
+use gantry_formats::{content_type, format};
 use gantry_protocol::serve::*;
 use gantry_protocol::{app, auth, error, plugin};

@@ -7,6 +7,7 @@ use super::{adjust_count, clear_identity, insert_files, insert_tags, NewPackage,
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, NewJob};
 use crate::repos::RepoRow;
+use crate::OrConflict;
 use crate::{Db, DbError, Result};
 
 impl Db {
@@ -72,17 +73,13 @@ impl Db {
         .bind(new.scan_status.as_str())
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| {
-            DbError::conflict_on_unique(e, || {
-                format!(
+        .or_conflict(|| format!(
                     "{} package {} {} already exists in {}",
                     new.format,
                     new.name,
                     new.version,
                     repo.slug()
-                )
-            })
-        })?;
+                ))?;
         insert_files(&mut tx, id, &new.files).await?;
         insert_tags(&mut tx, id, &new.tags).await?;
         adjust_count(&mut tx, repo.id, 1).await?;

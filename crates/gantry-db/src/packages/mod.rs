@@ -7,11 +7,13 @@ use sqlx::{AnyConnection, FromRow};
 use crate::bind::Sql;
 use crate::events::{self, NewEvent};
 use crate::repos::RepoRow;
+use crate::OrConflict;
 use crate::{Db, DbError, Result};
 
 mod insert;
 mod listing;
 mod promote;
+pub use promote::Promotion;
 mod sync;
 
 /// A file of a package being created; its blob row is created if missing.
@@ -157,6 +159,17 @@ pub enum SyncOutcome {
 }
 
 /// Writes `event` for `package`, filling in the package's slug, repository and checksum.
+/// Records the package's event in `tx` and commits: the end of every change to one package.
+pub(crate) async fn commit_with_event(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    package: &PackageRow,
+    event: &NewEvent,
+) -> Result<()> {
+    insert_package_event(&mut tx, package, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub(crate) async fn insert_package_event(
     conn: &mut AnyConnection,
     package: &PackageRow,
@@ -346,6 +359,13 @@ async fn insert_tags(conn: &mut AnyConnection, package_id: i64, tags: &[String])
 }
 
 impl Db {
+    /// The package as it is now (after a change).
+    pub(crate) async fn reload(&self, package: &PackageRow) -> Result<PackageRow> {
+        self.get_package_by_id(package.id)
+            .await?
+            .ok_or(DbError::NotFound("package"))
+    }
+
     /// Yanks or un-yanks a package, with its event.
     pub async fn set_yanked(
         &self,
@@ -368,11 +388,8 @@ impl Db {
         .bind(package.id)
         .execute(&mut *tx)
         .await?;
-        insert_package_event(&mut tx, package, event).await?;
-        tx.commit().await?;
-        self.get_package_by_id(package.id)
-            .await?
-            .ok_or(DbError::NotFound("package"))
+        commit_with_event(tx, package, event).await?;
+        self.reload(package).await
     }
 
     /// Soft-deletes or restores a package, with its event.
@@ -395,16 +412,14 @@ impl Db {
         .bind(package.id)
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            DbError::conflict_on_unique(e, || {
-                format!(
-                    "{} package {} {} already exists in {}; delete it before restoring this one",
-                    package.format,
-                    package.name,
-                    package.version,
-                    package.repository_slug()
-                )
-            })
+        .or_conflict(|| {
+            format!(
+                "{} package {} {} already exists in {}; delete it before restoring this one",
+                package.format,
+                package.name,
+                package.version,
+                package.repository_slug()
+            )
         })?;
         if was_live != now_live {
             adjust_count(
@@ -414,11 +429,8 @@ impl Db {
             )
             .await?;
         }
-        insert_package_event(&mut tx, package, event).await?;
-        tx.commit().await?;
-        self.get_package_by_id(package.id)
-            .await?
-            .ok_or(DbError::NotFound("package"))
+        commit_with_event(tx, package, event).await?;
+        self.reload(package).await
     }
 
     /// Packages by state over all repositories, for metrics.

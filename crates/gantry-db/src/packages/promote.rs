@@ -33,21 +33,28 @@ async fn gate_in(
     Ok(())
 }
 
+/// Where and how packages are promoted: what a single and a bulk promotion share.
+#[derive(Debug, Clone, Copy)]
+pub struct Promotion<'a> {
+    pub dest: &'a RepoRow,
+    pub mode: PromotionMode,
+    /// Replace a package of the same identity in `dest` (see [`clear_identity`]).
+    pub republish: bool,
+    /// The event each promotion records (its type and actor), completed per package.
+    pub actor: &'a NewEvent,
+}
+
 impl Db {
     /// Copies or moves a package into `dest` in one transaction. A copy is a new row (new
     /// `slug_perm`) pointing at the same blobs; a move changes the row's repository. Neither
     /// touches bytes. `followups` are jobs queued with a copy (its scan); `gate` holds the
     /// policy decisions that allowed the promotion, logged in the same transaction, and the
     /// actions they asked for, applied to the promoted package.
-    #[allow(clippy::too_many_arguments)]
     pub async fn promote(
         &self,
+        to: Promotion<'_>,
         package: &PackageRow,
-        dest: &RepoRow,
-        mode: PromotionMode,
-        republish: bool,
         new_slug: &str,
-        actor: &NewEvent,
         followups: &[NewJob],
         gate: &GateRecord,
     ) -> Result<PackageRow> {
@@ -56,9 +63,9 @@ impl Db {
         // back, so running it again is safe, and one of them wins.
         let id = rerun_on_contention(|| async {
             let mut tx = self.pool.begin().await?;
-            let id = promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await?;
-            queue_copy_followups(&mut tx, mode, id, followups).await?;
-            gate_in(&mut tx, id, gate, actor).await?;
+            let id = promote_in(&mut tx, to, package, new_slug).await?;
+            queue_copy_followups(&mut tx, to.mode, id, followups).await?;
+            gate_in(&mut tx, id, gate, to.actor).await?;
             tx.commit().await?;
             Ok(id)
         })
@@ -71,38 +78,30 @@ impl Db {
     /// Promotes several packages into `dest` in one transaction: all or none. Returns the
     /// promoted packages' ids, or every package's refusal. With `dry_run` the transaction is
     /// rolled back after every check ran, so the answer is exactly what a real run would do.
-    #[allow(clippy::too_many_arguments)]
     pub async fn promote_many(
         &self,
+        to: Promotion<'_>,
         items: &[(PackageRow, String, Vec<NewJob>, GateRecord)],
-        dest: &RepoRow,
-        mode: PromotionMode,
-        republish: bool,
-        actor: &NewEvent,
         dry_run: bool,
     ) -> Result<std::result::Result<Vec<i64>, Vec<(String, String)>>> {
-        rerun_on_contention(|| self.promote_many_once(items, dest, mode, republish, actor, dry_run))
-            .await
+        rerun_on_contention(|| self.promote_many_once(to, items, dry_run)).await
     }
 
     /// One attempt of [`Db::promote_many`].
     async fn promote_many_once(
         &self,
+        to: Promotion<'_>,
         items: &[(PackageRow, String, Vec<NewJob>, GateRecord)],
-        dest: &RepoRow,
-        mode: PromotionMode,
-        republish: bool,
-        actor: &NewEvent,
         dry_run: bool,
     ) -> Result<std::result::Result<Vec<i64>, Vec<(String, String)>>> {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::new();
         let mut refused = Vec::new();
         for (package, new_slug, followups, gate) in items {
-            match promote_in(&mut tx, package, dest, mode, republish, new_slug, actor).await {
+            match promote_in(&mut tx, to, package, new_slug).await {
                 Ok(id) => {
-                    queue_copy_followups(&mut tx, mode, id, followups).await?;
-                    gate_in(&mut tx, id, gate, actor).await?;
+                    queue_copy_followups(&mut tx, to.mode, id, followups).await?;
+                    gate_in(&mut tx, id, gate, to.actor).await?;
                     ids.push(id);
                 }
                 Err(DbError::Conflict(reason)) => refused.push((package.slug_perm.clone(), reason)),
@@ -145,16 +144,18 @@ async fn queue_copy_followups(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn promote_in(
     conn: &mut AnyConnection,
+    to: Promotion<'_>,
     package: &PackageRow,
-    dest: &RepoRow,
-    mode: PromotionMode,
-    republish: bool,
     new_slug: &str,
-    actor: &NewEvent,
 ) -> Result<i64> {
+    let Promotion {
+        dest,
+        mode,
+        republish,
+        actor,
+    } = to;
     if package.repository_id == dest.id && mode == PromotionMode::Move {
         return Err(DbError::Conflict(format!(
             "package {} is already in {}",

@@ -2,7 +2,7 @@
 
 use gantry_core::time::now_millis;
 
-use super::{insert_package_event, PackageRow, SyncOutcome};
+use super::{commit_with_event, PackageRow, SyncOutcome};
 use crate::events::NewEvent;
 use crate::jobs::{self, NewJob};
 use crate::{Db, DbError, Result};
@@ -19,9 +19,7 @@ impl Db {
         .bind(package.id)
         .execute(&mut *tx)
         .await?;
-        insert_package_event(&mut tx, package, event).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_with_event(tx, package, event).await
     }
 
     /// Records the end of a sync job: the package's new status, metadata and event, and the
@@ -87,9 +85,7 @@ impl Db {
                 .await?;
             }
         }
-        insert_package_event(&mut tx, package, event).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_with_event(tx, package, event).await
     }
 
     /// Queues processing again. Refused while a sync is pending or running.
@@ -122,8 +118,6 @@ impl Db {
         .await?;
         jobs::enqueue(&mut tx, job).await?;
         tx.commit().await?;
-        self.get_package_by_id(package.id)
-            .await?
-            .ok_or(DbError::NotFound("package"))
+        self.reload(package).await
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tokens::{expiry, CreatedToken};
-use super::{Api, OwnerPath};
+use super::{namespace_event, privilege, Api, Namespace, OwnerPath};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::bootstrap::new_token_secret;
@@ -252,24 +252,17 @@ pub(crate) struct CreateNamed {
 async fn create_in_namespace(
     app: &App,
     caller: &Caller,
-    owner: &str,
+    owner: &OwnerName,
     kind: &str,
     name: &str,
 ) -> AppResult<PrincipalRow> {
-    OwnerName::parse(owner)?;
     RepoName::parse(name)?;
-    caller.require_namespace(owner, Privilege::Admin)?;
-    if !app.db.namespace_exists(owner).await? {
-        return Err(AppError::NotFound(format!("namespace {owner} not found")));
-    }
     let row = app
         .db
-        .create_principal(kind, owner, name, None, &caller.actor())
+        .create_principal(kind, owner.as_str(), name, None, &caller.actor())
         .await?;
-    let mut event = caller.event(EventType::PrincipalCreated);
-    event.namespace = Some(owner.to_owned());
-    event.context = serde_json::json!({ "principal": row.reference() });
-    app.db.record_event(&event).await?;
+    let context = serde_json::json!({ "principal": row.reference() });
+    namespace_event(app, caller, owner, EventType::PrincipalCreated, context).await?;
     Ok(row)
 }
 
@@ -280,7 +273,7 @@ async fn create_in_namespace(
               (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_team(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    owner: Namespace<privilege::Admin>,
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> AppResult<(StatusCode, ApiJson<PrincipalInfo>)> {
     let row = create_in_namespace(&app, &caller, &owner, "team", &body.name).await?;
@@ -295,13 +288,11 @@ pub(crate) async fn create_team(
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<PrincipalInfo>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_teams(
-    Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    Api { app, .. }: Api,
+    owner: Namespace<privilege::Admin>,
 ) -> AppResult<ApiJson<Vec<PrincipalInfo>>> {
-    OwnerName::parse(&owner)?;
-    caller.require_namespace(&owner, Privilege::Admin)?;
     let mut out = Vec::new();
-    for team in app.db.list_principals(&owner, "team").await? {
+    for team in app.db.list_principals(owner.as_str(), "team").await? {
         let members = app
             .db
             .team_members(team.id)
@@ -316,16 +307,13 @@ pub(crate) async fn list_teams(
 
 async fn team_and_user(
     app: &App,
-    caller: &Caller,
-    owner: &str,
+    owner: &OwnerName,
     team: &str,
     user: &str,
 ) -> AppResult<(PrincipalRow, PrincipalRow)> {
-    OwnerName::parse(owner)?;
-    caller.require_namespace(owner, Privilege::Admin)?;
     let team = app
         .db
-        .find_principal("team", owner, team)
+        .find_principal("team", owner.as_str(), team)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("team {owner}/{team} not found")))?;
     let user = app
@@ -349,16 +337,13 @@ pub(crate) struct TeamMember {
     responses((status = 204, description = "added"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn add_member(
     Api { app, caller }: Api,
-    OwnerPath { owner }: OwnerPath,
+    owner: Namespace<privilege::Admin>,
     ApiPath(TeamMember { team, user }): ApiPath<TeamMember>,
 ) -> AppResult<StatusCode> {
-    let owner = owner.as_str();
-    let (team, user) = team_and_user(&app, &caller, owner, &team, &user).await?;
+    let (team, user) = team_and_user(&app, &owner, &team, &user).await?;
     app.db.add_team_member(team.id, user.id).await?;
-    let mut event = caller.event(EventType::TeamMemberAdded);
-    event.namespace = Some(owner.to_owned());
-    event.context = serde_json::json!({ "team": team.reference(), "user": user.reference() });
-    app.db.record_event(&event).await?;
+    let context = serde_json::json!({ "team": team.reference(), "user": user.reference() });
+    namespace_event(&app, &caller, &owner, EventType::TeamMemberAdded, context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -368,11 +353,10 @@ pub(crate) async fn add_member(
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn remove_member(
     Api { app, caller }: Api,
-    OwnerPath { owner }: OwnerPath,
+    owner: Namespace<privilege::Admin>,
     ApiPath(TeamMember { team, user }): ApiPath<TeamMember>,
 ) -> AppResult<StatusCode> {
-    let owner = owner.as_str();
-    let (team, user) = team_and_user(&app, &caller, owner, &team, &user).await?;
+    let (team, user) = team_and_user(&app, &owner, &team, &user).await?;
     if !app.db.remove_team_member(team.id, user.id).await? {
         return Err(AppError::NotFound(format!(
             "{} is not a member of {}",
@@ -380,10 +364,8 @@ pub(crate) async fn remove_member(
             team.reference()
         )));
     }
-    let mut event = caller.event(EventType::TeamMemberRemoved);
-    event.namespace = Some(owner.to_owned());
-    event.context = serde_json::json!({ "team": team.reference(), "user": user.reference() });
-    app.db.record_event(&event).await?;
+    let context = serde_json::json!({ "team": team.reference(), "user": user.reference() });
+    namespace_event(&app, &caller, &owner, EventType::TeamMemberRemoved, context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -394,7 +376,7 @@ pub(crate) async fn remove_member(
               (status = 409, body = ErrorBody)))]
 pub(crate) async fn create_service_account(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    owner: Namespace<privilege::Admin>,
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> AppResult<(StatusCode, ApiJson<PrincipalInfo>)> {
     let row = create_in_namespace(&app, &caller, &owner, "service", &body.name).await?;
@@ -406,12 +388,10 @@ pub(crate) async fn create_service_account(
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<PrincipalInfo>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_service_accounts(
-    Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    Api { app, .. }: Api,
+    owner: Namespace<privilege::Admin>,
 ) -> AppResult<ApiJson<Vec<PrincipalInfo>>> {
-    OwnerName::parse(&owner)?;
-    caller.require_namespace(&owner, Privilege::Admin)?;
-    let rows = app.db.list_principals(&owner, "service").await?;
+    let rows = app.db.list_principals(owner.as_str(), "service").await?;
     Ok(ApiJson(
         rows.iter().map(|r| render_principal(r, None)).collect(),
     ))
@@ -432,12 +412,10 @@ pub(crate) struct Grant {
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<Grant>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_privileges(
-    Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    Api { app, .. }: Api,
+    owner: Namespace<privilege::Admin>,
 ) -> AppResult<ApiJson<Vec<Grant>>> {
-    OwnerName::parse(&owner)?;
-    caller.require_namespace(&owner, Privilege::Admin)?;
-    let rows = app.db.list_grants(&owner).await?;
+    let rows = app.db.list_grants(owner.as_str()).await?;
     Ok(ApiJson(
         rows.into_iter()
             .map(|g| {
@@ -474,17 +452,16 @@ pub(crate) struct SetPrivilege {
 async fn grant_scope(
     app: &App,
     caller: &Caller,
-    owner: &str,
+    owner: &OwnerName,
     repository: Option<&str>,
 ) -> AppResult<()> {
-    OwnerName::parse(owner)?;
     match repository {
         // A repository's admins manage its grants; namespace admins manage all.
         Some(repo) => {
             RepoName::parse(repo)?;
-            super::load_repo(app, caller, owner, repo, crate::access::Op::Admin).await?;
+            super::load_repo(app, caller, owner.as_str(), repo, crate::access::Op::Admin).await?;
         }
-        None => caller.require_namespace(owner, Privilege::Admin)?,
+        None => caller.require_namespace(owner.as_str(), Privilege::Admin)?,
     }
     Ok(())
 }
@@ -497,12 +474,12 @@ async fn grant_scope(
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn set_privilege(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    OwnerPath { owner }: OwnerPath,
     ApiJson(body): ApiJson<SetPrivilege>,
 ) -> AppResult<StatusCode> {
     grant_scope(&app, &caller, &owner, body.repository.as_deref()).await?;
-    let principal = resolve_principal(&app, &owner, &body.principal).await?;
-    if !principal.namespace.is_empty() && principal.namespace != owner {
+    let principal = resolve_principal(&app, owner.as_str(), &body.principal).await?;
+    if !principal.namespace.is_empty() && principal.namespace != owner.as_str() {
         return Err(AppError::BadRequest(format!(
             "{} belongs to another namespace",
             principal.reference()
@@ -512,14 +489,14 @@ pub(crate) async fn set_privilege(
     app.db
         .set_grant(
             principal.id,
-            &owner,
+            owner.as_str(),
             &repository,
             body.privilege.as_str(),
             &caller.actor(),
         )
         .await?;
     let mut event = caller.event(EventType::PrivilegeGranted);
-    event.namespace = Some(owner.clone());
+    event.namespace = Some(owner.to_string());
     event.repository = body.repository.as_ref().map(|r| format!("{owner}/{r}"));
     event.context = serde_json::json!({
         "principal": principal.reference(), "privilege": body.privilege.as_str(),
@@ -541,21 +518,21 @@ pub(crate) struct RevokeParams {
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn revoke_privilege(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    OwnerPath { owner }: OwnerPath,
     ApiQuery(params): ApiQuery<RevokeParams>,
 ) -> AppResult<StatusCode> {
     grant_scope(&app, &caller, &owner, params.repository.as_deref()).await?;
-    let principal = resolve_principal(&app, &owner, &params.principal).await?;
+    let principal = resolve_principal(&app, owner.as_str(), &params.principal).await?;
     let repository = params.repository.clone().unwrap_or_default();
     if !app
         .db
-        .delete_grant(principal.id, &owner, &repository)
+        .delete_grant(principal.id, owner.as_str(), &repository)
         .await?
     {
         return Err(AppError::NotFound("no such grant".into()));
     }
     let mut event = caller.event(EventType::PrivilegeRevoked);
-    event.namespace = Some(owner.clone());
+    event.namespace = Some(owner.to_string());
     event.repository = params.repository.as_ref().map(|r| format!("{owner}/{r}"));
     event.context = serde_json::json!({ "principal": principal.reference() });
     app.db.record_event(&event).await?;

@@ -1,12 +1,12 @@
 //! The audit log of a namespace.
 
-use gantry_core::{Event, OwnerName, Privilege};
+use gantry_core::Event;
 use gantry_db::AuditFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::Api;
-use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use super::{privilege, Api, Namespace};
+use crate::error::{ApiJson, ApiQuery, AppError, AppResult, ErrorBody};
 use crate::render;
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -46,12 +46,10 @@ fn time(field: &str, text: Option<&str>) -> AppResult<Option<i64>> {
     responses((status = 200, body = Vec<Event>), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub(crate) async fn audit(
-    Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    Api { app, .. }: Api,
     ApiQuery(params): ApiQuery<AuditParams>,
+    owner: Namespace<privilege::Admin>,
 ) -> AppResult<ApiJson<Vec<Event>>> {
-    OwnerName::parse(&owner)?;
-    caller.require_namespace(&owner, Privilege::Admin)?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AppError::BadRequest(format!(
@@ -66,6 +64,6 @@ pub(crate) async fn audit(
         before_id: params.before,
         limit,
     };
-    let rows = app.db.audit_events(&owner, &filter).await?;
+    let rows = app.db.audit_events(owner.as_str(), &filter).await?;
     Ok(ApiJson(rows.into_iter().map(render::event).collect()))
 }

@@ -1,17 +1,16 @@
 //! The decision log of a namespace's policies, shown only as far as the caller may read the
 //! repositories each entry names.
 
-use gantry_core::Privilege;
 use gantry_db::DecisionRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::policies::{load_policy, namespace};
-use super::Api;
+use super::policies::load_policy;
+use super::{privilege, Api, Namespace};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiJson, ApiPath, ApiQuery, AppResult, ErrorBody};
+use crate::error::{ApiJson, ApiQuery, AppResult, ErrorBody};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct DecisionParams {
@@ -47,21 +46,22 @@ pub(crate) struct DecisionEntry {
 }
 
 fn render_decision(d: DecisionRow) -> DecisionEntry {
+    let s = d.subject;
     DecisionEntry {
         id: d.id,
-        policy: d.policy_name,
-        policy_id: d.policy_id,
-        policy_version: d.policy_version,
-        trigger: d.trigger_event,
-        slug_perm: d.slug_perm,
-        repository: d.repository,
-        destination: d.destination,
-        input_digest: d.input_digest,
+        policy: s.policy_name,
+        policy_id: s.policy_id,
+        policy_version: s.policy_version,
+        trigger: s.trigger_event,
+        slug_perm: s.slug_perm,
+        repository: s.repository,
+        destination: s.destination,
+        input_digest: s.input_digest,
         denied: d.denied != 0,
         output: serde_json::from_str(&d.output).unwrap_or_default(),
         actions: serde_json::from_str(&d.actions).unwrap_or_default(),
-        error: d.error,
-        actor: d.actor,
+        error: s.error,
+        actor: s.actor,
         occurred_at: gantry_core::time::rfc3339(d.occurred_at),
     }
 }
@@ -72,12 +72,12 @@ fn render_decision(d: DecisionRow) -> DecisionEntry {
     responses((status = 200, body = Vec<DecisionEntry>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn decisions(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
     ApiQuery(params): ApiQuery<DecisionParams>,
+    ns: Namespace<privilege::Read>,
 ) -> AppResult<ApiJson<Vec<DecisionEntry>>> {
-    namespace(&app, &caller, &owner, Privilege::Read).await?;
+    let owner = ns.as_str();
     let policy_id = match &params.policy {
-        Some(p) => Some(load_policy(&app, &owner, p).await?.id),
+        Some(p) => Some(load_policy(&app, owner, p).await?.id),
         None => None,
     };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
@@ -90,13 +90,7 @@ pub(crate) async fn decisions(
     for _ in 0..MAX_DECISION_BATCHES {
         let rows = app
             .db
-            .list_decisions(
-                &owner,
-                policy_id,
-                params.slug_perm.as_deref(),
-                before,
-                limit,
-            )
+            .list_decisions(owner, policy_id, params.slug_perm.as_deref(), before, limit)
             .await?;
         let exhausted = rows.len() < usize::try_from(limit).unwrap_or(usize::MAX);
         for row in rows {
@@ -123,7 +117,7 @@ const MAX_DECISION_BATCHES: usize = 10;
 
 /// Which repositories (by `OWNER/REPO`) the caller may read, remembered for one request.
 #[derive(Default)]
-struct ReadableRepos(std::collections::HashMap<String, bool>);
+pub(super) struct ReadableRepos(std::collections::HashMap<String, bool>);
 
 impl ReadableRepos {
     async fn all<'a>(
@@ -140,7 +134,7 @@ impl ReadableRepos {
         Ok(true)
     }
 
-    async fn one(&mut self, app: &App, caller: &Caller, slug: &str) -> AppResult<bool> {
+    pub(super) async fn one(&mut self, app: &App, caller: &Caller, slug: &str) -> AppResult<bool> {
         if let Some(known) = self.0.get(slug) {
             return Ok(*known);
         }

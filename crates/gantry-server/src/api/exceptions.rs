@@ -5,15 +5,14 @@
 //! the provenance trail of every package it covers, and those packages are rescanned so
 //! their figures (`num_vulnerabilities`, `max_severity`) and the gates follow.
 
-use std::collections::BTreeMap;
-
 use axum::http::StatusCode;
 use gantry_core::EventType;
 use gantry_db::{ExceptionRow, NewEvent, NewException, RepoRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{load_package, op, repo_event, Api, IdParam, Repo, RepoPath};
+use super::decisions::ReadableRepos;
+use super::{load_package, op, privilege, repo_event, Api, IdParam, Namespace, Repo, RepoPath};
 use crate::access::Op;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
@@ -241,18 +240,8 @@ pub(crate) async fn create(
     // Which packages it covers is judged on a row shaped like the one to be stored.
     let probe = ExceptionRow {
         id: 0,
-        repository_id: repo.id,
         repository: repo.slug(),
-        scope: new.scope.clone(),
-        slug_perm: new.slug_perm.clone(),
-        name: new.name.clone(),
-        versions: new.versions.clone(),
-        advisory_id: new.advisory_id.clone(),
-        status: new.status.clone(),
-        justification: new.justification.clone(),
-        impact_statement: new.impact_statement.clone(),
-        expires_at: new.expires_at,
-        author: new.author.clone(),
+        exception: new.clone(),
         created_at: now,
         expired_at: None,
     };
@@ -307,24 +296,14 @@ pub(crate) async fn list_repo(
               (status = 403, body = ErrorBody)))]
 pub(crate) async fn list_namespace(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    ns: Namespace<privilege::Read>,
 ) -> AppResult<ApiJson<Vec<VulnerabilityException>>> {
-    gantry_core::OwnerName::parse(&owner)?;
-    caller.require_namespace(&owner, gantry_core::Privilege::Read)?;
     let now = gantry_core::time::now_millis();
-    let rows = app.db.list_exceptions(&owner, None).await?;
-    let mut readable: BTreeMap<String, bool> = BTreeMap::new();
+    let rows = app.db.list_exceptions(ns.as_str(), None).await?;
+    let mut readable = ReadableRepos::default();
     let mut out = Vec::new();
     for row in &rows {
-        if !readable.contains_key(&row.repository) {
-            let name = row.repository.split_once('/').map_or("", |(_, r)| r);
-            let may = match app.db.get_repo(&owner, name).await? {
-                Some(repo) => caller.may(&repo, Op::Read),
-                None => false,
-            };
-            readable.insert(row.repository.clone(), may);
-        }
-        if readable.get(&row.repository).copied().unwrap_or(false) {
+        if readable.one(&app, &caller, &row.repository).await? {
             out.push(render(row, now));
         }
     }

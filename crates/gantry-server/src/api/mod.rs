@@ -6,6 +6,7 @@ pub(crate) mod attestations;
 pub(crate) mod audit;
 pub(crate) mod decisions;
 pub(crate) mod exceptions;
+pub(crate) mod maintenance;
 pub(crate) mod packages;
 pub(crate) mod policies;
 pub(crate) mod promotions;
@@ -28,7 +29,7 @@ use gantry_core::EventType;
 use gantry_db::{NewEvent, RepoRow};
 
 pub(crate) use gantry_protocol::extract::{
-    op, IdParam, NameParam, OwnerPath, PackageAt, PackagePath, Repo, RepoPath,
+    op, privilege, IdParam, NameParam, Namespace, OwnerPath, PackageAt, PackagePath, Repo, RepoPath,
 };
 pub(crate) use gantry_protocol::repo::{load_package, load_repo, parse_destination};
 
@@ -67,4 +68,19 @@ impl FromRequestParts<Arc<App>> for Api {
             caller,
         })
     }
+}
+
+/// Records an event of a namespace-wide change (a policy, a team, a principal).
+pub(crate) async fn namespace_event(
+    app: &App,
+    caller: &Caller,
+    owner: &gantry_core::OwnerName,
+    event_type: EventType,
+    context: serde_json::Value,
+) -> Result<(), AppError> {
+    let mut event = caller.event(event_type);
+    event.namespace = Some(owner.to_string());
+    event.context = context;
+    app.db.record_event(&event).await?;
+    Ok(())
 }

@@ -4,15 +4,17 @@
 //! Changing policies needs admin on the namespace; reading them needs read there.
 
 use axum::http::StatusCode;
-use gantry_core::{EventType, OwnerName, PackageQuery, Privilege};
+use gantry_core::{EventType, PackageQuery};
 use gantry_db::{PolicyRow, PolicyUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{load_package, load_repo, parse_destination, Api, OwnerPath, PackagePath};
+use super::{
+    load_package, load_repo, namespace_event, parse_destination, privilege, Api, Namespace,
+    PackagePath,
+};
 use crate::access::Op;
 use crate::app::App;
-use crate::auth::Caller;
 use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 use crate::render::{self, BaseUrl};
 
@@ -117,34 +119,6 @@ pub(super) async fn compile(rego: &str) -> AppResult<()> {
     crate::policy::check(rego).await
 }
 
-pub(super) async fn namespace(
-    app: &App,
-    caller: &Caller,
-    owner: &str,
-    needed: Privilege,
-) -> AppResult<()> {
-    OwnerName::parse(owner)?;
-    caller.require_namespace(owner, needed)?;
-    if !app.db.namespace_exists(owner).await? {
-        return Err(AppError::NotFound(format!("namespace {owner} not found")));
-    }
-    Ok(())
-}
-
-async fn audit(
-    app: &App,
-    caller: &Caller,
-    owner: &str,
-    event_type: EventType,
-    context: serde_json::Value,
-) -> AppResult<()> {
-    let mut event = caller.event(event_type);
-    event.namespace = Some(owner.to_owned());
-    event.context = context;
-    app.db.record_event(&event).await?;
-    Ok(())
-}
-
 pub(super) async fn load_policy(app: &App, owner: &str, policy: &str) -> AppResult<PolicyRow> {
     let by_id = match policy.parse::<i64>() {
         Ok(id) => app
@@ -171,10 +145,9 @@ pub(super) async fn load_policy(app: &App, owner: &str, policy: &str) -> AppResu
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    owner: Namespace<privilege::Admin>,
     ApiJson(body): ApiJson<CreatePolicy>,
 ) -> AppResult<(StatusCode, ApiJson<Policy>)> {
-    namespace(&app, &caller, &owner, Privilege::Admin).await?;
     check_name("policy", &body.name)?;
     if !(0..=10_000).contains(&body.precedence) {
         return Err(AppError::BadRequest(
@@ -182,7 +155,7 @@ pub(crate) async fn create(
         ));
     }
     compile(&body.rego).await?;
-    if app.db.list_policies(&owner, false).await?.len() >= MAX_POLICIES {
+    if app.db.list_policies(owner.as_str(), false).await?.len() >= MAX_POLICIES {
         return Err(AppError::Conflict(format!(
             "a namespace may have at most {MAX_POLICIES} policies"
         )));
@@ -190,7 +163,7 @@ pub(crate) async fn create(
     let row = app
         .db
         .create_policy(
-            &owner,
+            owner.as_str(),
             &body.name,
             &body.rego,
             body.enabled,
@@ -198,7 +171,7 @@ pub(crate) async fn create(
             &caller.actor(),
         )
         .await?;
-    audit(
+    namespace_event(
         &app,
         &caller,
         &owner,
@@ -214,11 +187,10 @@ pub(crate) async fn create(
     params(("owner" = String, Path)),
     responses((status = 200, body = Vec<Policy>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn list(
-    Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    Api { app, .. }: Api,
+    owner: Namespace<privilege::Read>,
 ) -> AppResult<ApiJson<Vec<Policy>>> {
-    namespace(&app, &caller, &owner, Privilege::Read).await?;
-    let rows = app.db.list_policies(&owner, false).await?;
+    let rows = app.db.list_policies(owner.as_str(), false).await?;
     Ok(ApiJson(rows.iter().map(render_policy).collect()))
 }
 
@@ -233,12 +205,11 @@ pub(crate) struct PolicyParam {
     params(("owner" = String, Path), ("policy" = String, Path, description = "name or id")),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(
-    Api { app, caller }: Api,
-    OwnerPath { owner }: OwnerPath,
+    Api { app, .. }: Api,
+    ns: Namespace<privilege::Read>,
     ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
 ) -> AppResult<ApiJson<Policy>> {
-    let owner = owner.as_str();
-    namespace(&app, &caller, owner, Privilege::Read).await?;
+    let owner = ns.as_str();
     Ok(ApiJson(render_policy(
         &load_policy(&app, owner, &policy).await?,
     )))
@@ -252,12 +223,11 @@ pub(crate) async fn get(
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn update(
     Api { app, caller }: Api,
-    OwnerPath { owner }: OwnerPath,
+    ns: Namespace<privilege::Admin>,
     ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
     ApiJson(body): ApiJson<UpdatePolicy>,
 ) -> AppResult<ApiJson<Policy>> {
-    let owner = owner.as_str();
-    namespace(&app, &caller, owner, Privilege::Admin).await?;
+    let owner = ns.as_str();
     let row = load_policy(&app, owner, &policy).await?;
     if let Some(rego) = &body.rego {
         compile(rego).await?;
@@ -278,10 +248,10 @@ pub(crate) async fn update(
             },
         )
         .await?;
-    audit(
+    namespace_event(
         &app,
         &caller,
-        owner,
+        &ns,
         EventType::PolicyUpdated,
         serde_json::json!({ "policy": updated.name, "version": updated.version, "enabled": updated.enabled != 0 }),
     )
@@ -295,17 +265,16 @@ pub(crate) async fn update(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(
     Api { app, caller }: Api,
-    OwnerPath { owner }: OwnerPath,
+    ns: Namespace<privilege::Admin>,
     ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
 ) -> AppResult<StatusCode> {
-    let owner = owner.as_str();
-    namespace(&app, &caller, owner, Privilege::Admin).await?;
+    let owner = ns.as_str();
     let row = load_policy(&app, owner, &policy).await?;
     app.db.delete_policy(row.id).await?;
-    audit(
+    namespace_event(
         &app,
         &caller,
-        owner,
+        &ns,
         EventType::PolicyDeleted,
         serde_json::json!({ "policy": row.name, "version": row.version }),
     )
@@ -360,12 +329,11 @@ pub(crate) struct SimulateResult {
               (status = 404, body = ErrorBody)))]
 pub(crate) async fn simulate(
     Api { app, caller }: Api,
-    OwnerPath { owner }: OwnerPath,
+    ns: Namespace<privilege::Read>,
     ApiPath(PolicyParam { policy }): ApiPath<PolicyParam>,
     ApiJson(body): ApiJson<SimulateRequest>,
 ) -> AppResult<ApiJson<SimulateResult>> {
-    let owner = owner.as_str();
-    namespace(&app, &caller, owner, Privilege::Read).await?;
+    let owner = ns.as_str();
     let row = load_policy(&app, owner, &policy).await?;
     let source = match body.rego {
         Some(rego) => {
@@ -417,8 +385,14 @@ pub(crate) async fn simulate(
     let mut packages = Vec::new();
     let actor = caller.actor();
     for (repo, p) in &selected {
-        let input =
-            crate::policy::input(&app, p, repo, destination.as_ref(), &trigger, &actor).await?;
+        let subject = crate::policy::Subject {
+            package: p,
+            repository: repo,
+            destination: destination.as_ref(),
+            trigger: &trigger,
+            actor: &actor,
+        };
+        let input = crate::policy::input(&app, subject).await?;
         let (decision, error) = match crate::policy::run(source.clone(), input).await {
             Ok(d) => (d, None),
             Err(e) => (gantry_policy::Decision::default(), Some(e)),

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gantry_core::{EventType, PackageQuery, SlugPerm};
-use gantry_db::{GateRecord, NewEvent, NewJob, PackageRow, PromotionMode, RepoRow};
+use gantry_db::{GateRecord, NewEvent, NewJob, PackageRow, Promotion, PromotionMode, RepoRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -118,7 +118,16 @@ pub(crate) async fn promote(
     let planned = plan(&app, &packages, gated.gates, mode);
     let outcome = if gated.refusals.is_empty() {
         app.db
-            .promote_many(&planned, &dest, mode, body.republish, &event, body.dry_run)
+            .promote_many(
+                Promotion {
+                    dest: &dest,
+                    mode,
+                    republish: body.republish,
+                    actor: &event,
+                },
+                &planned,
+                body.dry_run,
+            )
             .await?
     } else {
         Err(gated.refusals)

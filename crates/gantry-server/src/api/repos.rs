@@ -1,15 +1,15 @@
 //! Repositories: create, list, get, update, delete.
 
 use axum::http::StatusCode;
-use gantry_core::{EventType, OwnerName, Privilege, RepoName, Repository};
+use gantry_core::{EventType, Privilege, RepoName, Repository};
 use gantry_db::RepoUpdate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{op, Api, Repo, RepoPath};
+use super::{op, Api, OwnerPath, Repo, RepoPath};
 use crate::access::Op;
 use crate::auth::Caller;
-use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use crate::error::{ApiJson, ApiQuery, AppError, AppResult, ErrorBody};
 use crate::render;
 
 const MAX_DESCRIPTION_LEN: usize = 2000;
@@ -103,10 +103,10 @@ fn check_description(description: &str) -> AppResult<()> {
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    OwnerPath { owner }: OwnerPath,
     ApiJson(body): ApiJson<CreateRepository>,
 ) -> AppResult<(StatusCode, ApiJson<Repository>)> {
-    OwnerName::parse(&owner)?;
+    let owner = owner.as_str();
     RepoName::parse(&body.name)?;
     check_description(&body.description)?;
     check_access_settings(
@@ -115,16 +115,16 @@ pub(crate) async fn create(
         body.permissions.as_ref(),
     )?;
     if caller.is_site_admin() {
-        app.db.ensure_namespace(&owner).await?;
+        app.db.ensure_namespace(owner).await?;
     } else {
-        caller.require_namespace(&owner, Privilege::Admin)?;
-        if !app.db.namespace_exists(&owner).await? {
+        caller.require_namespace(owner, Privilege::Admin)?;
+        if !app.db.namespace_exists(owner).await? {
             return Err(AppError::NotFound(format!("namespace {owner} not found")));
         }
     }
     let mut row = app
         .db
-        .create_repo(&owner, &body.name, &body.description, body.private)
+        .create_repo(owner, &body.name, &body.description, body.private)
         .await?;
     if !body.ip_allowlist.is_empty() || !body.ip_denylist.is_empty() || body.permissions.is_some() {
         row = app
@@ -141,7 +141,7 @@ pub(crate) async fn create(
             .await?;
     }
     let mut event = caller.event(EventType::RepositoryCreated);
-    event.namespace = Some(owner.clone());
+    event.namespace = Some(owner.to_owned());
     event.repository = Some(row.slug());
     event.context = serde_json::json!({ "private": body.private });
     app.db.record_event(&event).await?;
@@ -154,10 +154,10 @@ pub(crate) async fn create(
     responses((status = 200, body = Vec<Repository>), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
     Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    OwnerPath { owner }: OwnerPath,
 ) -> AppResult<ApiJson<Vec<Repository>>> {
-    OwnerName::parse(&owner)?;
-    let repos = app.db.list_repos(&owner).await?;
+    let owner = owner.as_str();
+    let repos = app.db.list_repos(owner).await?;
     let visible: Vec<Repository> = repos
         .iter()
         .filter(|r| caller.can_read(r))
@@ -166,12 +166,12 @@ pub(crate) async fn list(
     // An empty list would tell a stranger that the namespace exists (with only private
     // repositories); only a caller with a grant somewhere in it learns that.
     let has_grant = || {
-        caller.granted(&owner, None).is_some()
+        caller.granted(owner, None).is_some()
             || repos
                 .iter()
-                .any(|r| caller.granted(&owner, Some(&r.name)).is_some())
+                .any(|r| caller.granted(owner, Some(&r.name)).is_some())
     };
-    if visible.is_empty() && (!has_grant() || !app.db.namespace_exists(&owner).await?) {
+    if visible.is_empty() && (!has_grant() || !app.db.namespace_exists(owner).await?) {
         return Err(AppError::NotFound(format!("namespace {owner} not found")));
     }
     Ok(ApiJson(visible))

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use gantry_core::EventType;
-use gantry_db::{NewRule, RuleRow};
+use gantry_db::{NewRule, RuleRow, RuleSpec};
 use gantry_policy::Condition;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -137,15 +137,17 @@ pub(crate) async fn create_rule(
     let row = app
         .db
         .create_rule(&NewRule {
-            repository_id: repo.id,
-            name: body.name,
-            on_event: body.on_event,
-            condition_kind: kind.into(),
-            condition,
-            action: body.action,
-            destination_repository_id: dest.id,
+            spec: RuleSpec {
+                repository_id: repo.id,
+                name: body.name,
+                on_event: body.on_event,
+                condition_kind: kind.into(),
+                condition,
+                action: body.action,
+                destination_repository_id: dest.id,
+                created_by: caller.actor(),
+            },
             enabled: body.enabled,
-            created_by: caller.actor(),
         })
         .await?;
     let context = serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });

@@ -8,14 +8,14 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use futures::StreamExt;
-use gantry_core::{OwnerName, Package, Privilege, ScanStatus, Severity};
+use gantry_core::{Package, ScanStatus, Severity};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{load_package, op, Api, PackageAt, Repo};
+use super::{load_package, op, privilege, Api, Namespace, PackageAt, Repo};
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
+use crate::error::{ApiJson, ApiQuery, AppError, AppResult, ErrorBody};
 use crate::render::{self, BaseUrl};
 use crate::vulndb::ImportReport;
 
@@ -412,12 +412,10 @@ pub(crate) async fn repo_summary(
     responses((status = 200, body = SecuritySummary), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 pub(crate) async fn namespace_summary(
-    Api { app, caller }: Api,
-    ApiPath(owner): ApiPath<String>,
+    Api { app, .. }: Api,
     ApiQuery(params): ApiQuery<SummaryParams>,
+    owner: Namespace<privilege::Read>,
 ) -> AppResult<ApiJson<SecuritySummary>> {
-    OwnerName::parse(&owner)?;
-    caller.require_namespace(&owner, Privilege::Read)?;
-    let result = summary(&app, owner.clone(), &owner, None, &params).await?;
+    let result = summary(&app, owner.to_string(), owner.as_str(), None, &params).await?;
     Ok(ApiJson(result))
 }

@@ -13,13 +13,37 @@ use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiJson, AppError, AppResult, ErrorBody};
 
-/// Liveness and readiness: 200 once the server accepts requests and its database answers.
+/// Liveness: 200 once the server accepts requests and its database answers.
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, description = "ready", body = String),
+    responses((status = 200, description = "alive", body = String),
               (status = 500, description = "database unreachable", body = ErrorBody)))]
 pub(crate) async fn healthz(State(app): State<Arc<App>>) -> AppResult<&'static str> {
     app.db.ping().await?;
     Ok("ok\n")
+}
+
+/// Readiness: 200 when both the database and the blob store answer, 503 (naming which does
+/// not) otherwise, so a load balancer sends requests only to replicas that can serve them.
+#[utoipa::path(get, path = "/readyz", tag = "system",
+    responses((status = 200, description = "ready", body = String),
+              (status = 503, description = "the database or the blob store is unreachable",
+               body = ErrorBody)))]
+pub(crate) async fn readyz(State(app): State<Arc<App>>) -> AppResult<&'static str> {
+    let probe = std::time::Duration::from_secs(2);
+    let database = tokio::time::timeout(probe, app.db.ping()).await;
+    if !matches!(database, Ok(Ok(()))) {
+        return Err(AppError::Unavailable("the database is unreachable".into()));
+    }
+    let storage = tokio::time::timeout(probe, app.blobs.ping()).await;
+    if let Ok(Err(error)) = &storage {
+        tracing::warn!(%error, "readiness: the blob store does not answer");
+    }
+    if !matches!(storage, Ok(Ok(()))) {
+        return Err(AppError::Unavailable(
+            "the blob store is unreachable".into(),
+        ));
+    }
+    Ok("ready\n")
 }
 
 /// Prometheus text exposition.

@@ -1,23 +1,19 @@
 //! Streamed uploads through the REST API.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use gantry_core::Package;
 use gantry_formats::Declared;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::Api;
-use super::{op, Repo};
-use crate::app::App;
-use crate::auth::Caller;
+use super::op;
 use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult, ErrorBody};
 use crate::ingest::{ingest, Upload};
 use crate::render::{self, BaseUrl};
+use gantry_protocol::error::Closing;
+use gantry_protocol::extract::UploadTo;
 
 const MAX_TAGS: usize = 32;
 const MAX_TAG_LEN: usize = 64;
@@ -66,6 +62,12 @@ pub(crate) fn parse_tags(text: Option<&str>) -> AppResult<Vec<String>> {
     Ok(tags)
 }
 
+/// The `{format}` an upload is for.
+#[derive(Deserialize)]
+pub(crate) struct FormatParam {
+    format: String,
+}
+
 /// Uploads one file as a package. The body is the file's raw bytes, streamed. The package is
 /// created `awaiting_sync` and processed by a job; poll its status (or let `gantry push` wait).
 #[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/upload/{format}", tag = "packages",
@@ -77,37 +79,13 @@ pub(crate) fn parse_tags(text: Option<&str>) -> AppResult<Vec<String>> {
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn upload(
-    Api { app, caller }: Api,
     base: BaseUrl,
     headers: HeaderMap,
     ApiPath(FormatParam { format }): ApiPath<FormatParam>,
     ApiQuery(params): ApiQuery<UploadParams>,
-    // Taken as a result so that a refusal, like any error of an upload, closes the connection.
-    repo: Result<Repo<op::Push>, AppError>,
+    UploadTo { app, caller, repo }: UploadTo<op::Push>,
     body: Body,
-) -> Response {
-    let result = upload_inner(app, caller, base, headers, repo, format, params, body).await;
-    crate::error::close_on_error(result, IntoResponse::into_response)
-}
-
-/// The `{format}` an upload is for.
-#[derive(Deserialize)]
-pub(crate) struct FormatParam {
-    format: String,
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn upload_inner(
-    app: Arc<App>,
-    caller: Caller,
-    base: BaseUrl,
-    headers: HeaderMap,
-    repo: AppResult<Repo<op::Push>>,
-    format: String,
-    params: UploadParams,
-    body: Body,
-) -> AppResult<(StatusCode, HeaderMap, ApiJson<Package>)> {
-    let repo = repo?;
+) -> Result<(StatusCode, HeaderMap, ApiJson<Package>), Closing> {
     let format_impl = app.formats.get(&format).ok_or_else(|| {
         AppError::BadRequest(format!(
             "unknown format '{format}' (known: {})",

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use gantry_core::{EventType, FormatId, RepoName};
-use gantry_db::{NewUpstream, RepoRow, UpstreamRow};
+use gantry_db::{NewUpstream, RepoRow, UpstreamRow, UpstreamSpec};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -160,16 +160,18 @@ pub(crate) async fn create(
     let row = app
         .db
         .create_upstream(&NewUpstream {
-            repository_id: repo.id,
-            format: FormatId::parse(&body.format)
-                .map_err(|e| AppError::BadRequest(e.to_string()))?,
-            name: body.name,
-            url: body.url,
-            priority: body.priority,
-            mode: body.mode,
-            username: body.username.filter(|u| !u.is_empty()),
-            password: body.password.filter(|p| !p.is_empty()),
-            index_ttl_seconds: body.index_ttl_seconds,
+            spec: UpstreamSpec {
+                repository_id: repo.id,
+                format: FormatId::parse(&body.format)
+                    .map_err(|e| AppError::BadRequest(e.to_string()))?,
+                name: body.name,
+                url: body.url,
+                priority: body.priority,
+                mode: body.mode,
+                username: body.username.filter(|u| !u.is_empty()),
+                password: body.password.filter(|p| !p.is_empty()),
+                index_ttl_seconds: body.index_ttl_seconds,
+            },
             local_names_only: body.local_names_only,
             created_by: caller.actor(),
         })

@@ -83,9 +83,9 @@ pub(crate) struct Webhook {
     pub(crate) updated_at: String,
 }
 
+/// How one delivery attempt went, as a caller may see it.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Attempt {
-    pub(crate) attempted_at: String,
+pub(crate) struct Outcome {
     pub(crate) status_code: Option<i64>,
     pub(crate) latency_ms: i64,
     /// The start of the receiver's answer; for a receiver in a private range (allowed by the
@@ -95,6 +95,13 @@ pub(crate) struct Attempt {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) response_excerpt_hidden: bool,
     pub(crate) error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Attempt {
+    pub(crate) attempted_at: String,
+    #[serde(flatten)]
+    pub(crate) outcome: Outcome,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,15 +125,27 @@ pub(crate) struct Delivery {
 pub(crate) struct PingResult {
     pub(crate) delivery_id: String,
     pub(crate) success: bool,
-    pub(crate) status_code: Option<i64>,
-    pub(crate) latency_ms: i64,
-    /// The start of the receiver's answer; for a receiver in a private range (allowed by the
-    /// operator) shown to site admins only.
-    pub(crate) response_excerpt: Option<String>,
-    /// The excerpt exists but is withheld: the receiver is in a private range.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub(crate) response_excerpt_hidden: bool,
-    pub(crate) error: Option<String>,
+    #[serde(flatten)]
+    pub(crate) outcome: Outcome,
+}
+
+/// An attempt's outcome as `caller` may see it.
+fn outcome(
+    caller: &Caller,
+    status_code: Option<i64>,
+    latency_ms: i64,
+    answer: Option<&String>,
+    private_target: bool,
+    error: Option<String>,
+) -> Outcome {
+    let (response_excerpt, response_excerpt_hidden) = excerpt(caller, answer, private_target);
+    Outcome {
+        status_code,
+        latency_ms,
+        response_excerpt,
+        response_excerpt_hidden,
+        error,
+    }
 }
 
 /// A receiver's answer as `caller` may see it: a private-range receiver's answer would let a
@@ -170,17 +189,16 @@ fn render_delivery(caller: &Caller, row: &DeliveryRow, attempts: &[AttemptRow]) 
         attempt_log: attempts
             .iter()
             .filter(|a| a.delivery_id == row.id)
-            .map(|a| {
-                let (response_excerpt, response_excerpt_hidden) =
-                    excerpt(caller, a.response_excerpt.as_ref(), a.private_target != 0);
-                Attempt {
-                    attempted_at: gantry_core::time::rfc3339(a.attempted_at),
-                    status_code: a.status_code,
-                    latency_ms: a.latency_ms,
-                    response_excerpt,
-                    response_excerpt_hidden,
-                    error: a.error.clone(),
-                }
+            .map(|a| Attempt {
+                attempted_at: gantry_core::time::rfc3339(a.attempted_at),
+                outcome: outcome(
+                    caller,
+                    a.status_code,
+                    a.latency_ms,
+                    a.response_excerpt.as_ref(),
+                    a.private_target != 0,
+                    a.error.clone(),
+                ),
             })
             .collect(),
         payload: serde_json::from_str(&row.payload).unwrap_or_default(),
@@ -453,19 +471,17 @@ pub(crate) async fn ping(
             &result,
         )
         .await?;
-    let (response_excerpt, response_excerpt_hidden) = excerpt(
-        &caller,
-        result.response_excerpt.as_ref(),
-        result.private_target,
-    );
     Ok(ApiJson(PingResult {
         delivery_id: uuid,
         success: result.success,
-        status_code: result.status_code,
-        latency_ms: result.latency_ms,
-        response_excerpt,
-        response_excerpt_hidden,
-        error: result.error,
+        outcome: outcome(
+            &caller,
+            result.status_code,
+            result.latency_ms,
+            result.response_excerpt.as_ref(),
+            result.private_target,
+            result.error,
+        ),
     }))
 }
 

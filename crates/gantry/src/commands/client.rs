@@ -123,6 +123,14 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             unreachable!("dispatched before")
         }
         Command::Resync(args) => super::packages::resync(global, args, json).await?,
+        Command::Admin(AdminCommand::Gc {
+            grace_seconds,
+            dry_run,
+        }) => return super::maintenance::gc(&client(global)?, grace_seconds, dry_run, json).await,
+        Command::Admin(AdminCommand::Fsck {
+            grace_seconds,
+            repair,
+        }) => return super::maintenance::fsck(&client(global)?, grace_seconds, repair, json).await,
         Command::Admin(AdminCommand::Jobs { state }) => {
             let jobs = client(global)?.admin_jobs(state.as_deref()).await?;
             if json {

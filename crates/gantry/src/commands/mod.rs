@@ -4,6 +4,7 @@ mod access;
 mod client;
 mod evidence;
 mod exceptions;
+mod maintenance;
 mod packages;
 mod policy;
 mod policy_examples;

@@ -197,6 +197,21 @@ fn entries(
     let raw = format!("/acme/dev/raw/{PRIVATE_NAME}/1.0/{PRIVATE_NAME}.bin");
     vec![
         entry("GET", "/healthz", "/healthz".into(), None, Rule::Open),
+        entry("GET", "/readyz", "/readyz".into(), None, Rule::Open),
+        entry(
+            "POST",
+            "/api/v1/admin/gc",
+            "/api/v1/admin/gc".into(),
+            Some(json!({"dry_run": true})),
+            Rule::Site,
+        ),
+        entry(
+            "POST",
+            "/api/v1/admin/fsck",
+            "/api/v1/admin/fsck".into(),
+            Some(json!({})),
+            Rule::Site,
+        ),
         entry("GET", "/metrics", "/metrics".into(), None, Rule::Open),
         entry(
             "GET",

@@ -514,7 +514,13 @@ async fn the_gate_refuses_promotions_with_every_reason_and_logs_each_decision() 
         )
         .await?;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body.to_string().contains("memory limit"), "{body}");
+    // The evaluator's memory cap stops it; on a loaded machine its time limit may come first.
+    // Either way the gate fails closed and the server stays up.
+    let text = body.to_string();
+    assert!(
+        text.contains("memory limit") || text.contains("time limit"),
+        "{body}"
+    );
     let (st, _) = s.call(Method::GET, "/healthz", None, None).await?;
     assert_eq!(st, StatusCode::OK);
     Ok(())

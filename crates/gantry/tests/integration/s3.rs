@@ -12,11 +12,12 @@ use serde_json::Value;
 use crate::common::{TestResult, TestServer, ADMIN};
 use crate::python::tool;
 
-const BUCKET: &str = "gantry-blobs";
+pub(crate) const BUCKET: &str = "gantry-blobs";
 
-struct Moto {
-    url: String,
-    child: Child,
+/// moto's S3 server on a free port, with the bucket made; killed on drop.
+pub(crate) struct Moto {
+    pub(crate) url: String,
+    pub(crate) child: Child,
 }
 
 impl Drop for Moto {
@@ -27,7 +28,7 @@ impl Drop for Moto {
 }
 
 impl Moto {
-    async fn start() -> TestResult<Self> {
+    pub(crate) async fn start() -> TestResult<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -55,7 +56,7 @@ impl Moto {
     }
 
     /// Keys of the bucket's objects under `prefix`.
-    async fn keys(&self, prefix: &str) -> TestResult<Vec<String>> {
+    pub(crate) async fn keys(&self, prefix: &str) -> TestResult<Vec<String>> {
         let listing = reqwest::Client::new()
             .get(format!("{}/{BUCKET}?list-type=2&prefix={prefix}", self.url))
             .send()
@@ -70,15 +71,45 @@ impl Moto {
             .collect())
     }
 
+    /// Writes an object with a signed request (boto3 from the test venv), as an operator's
+    /// tool would.
+    pub(crate) fn put_object(&self, key: &str, bytes: &[u8]) -> TestResult {
+        let script = "import sys, boto3\n\
+            s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
+            aws_access_key_id='test', aws_secret_access_key='test')\n\
+            s3.put_object(Bucket=sys.argv[2], Key=sys.argv[3], Body=sys.stdin.buffer.read())\n";
+        let mut child = Command::new(tool("python")?)
+            .args(["-c", script, &self.url, BUCKET, key])
+            .stdin(Stdio::piped())
+            .spawn()?;
+        std::io::Write::write_all(&mut child.stdin.take().ok_or("stdin")?, bytes)?;
+        let status = child.wait()?;
+        if !status.success() {
+            return Err(format!("writing {key}: {status}").into());
+        }
+        Ok(())
+    }
+
+    /// The storage URL and environment a process needs to use the bucket under `site-a/`.
+    pub(crate) fn environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GANTRY_STORAGE_URL", format!("s3://{BUCKET}/site-a")),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+        ]
+    }
+
+    /// A server builder with its blobs in the bucket.
+    pub(crate) fn builder(&self) -> crate::common::ServerBuilder {
+        self.environment()
+            .into_iter()
+            .fold(TestServer::builder(), |b, (k, v)| b.env(k, &v))
+    }
+
     fn server(&self) -> TestResult<TestServer> {
-        TestServer::builder()
-            .arg("--storage-url")
-            .arg(format!("s3://{BUCKET}/site-a"))
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &self.url)
-            .start()
+        self.builder().start()
     }
 }
 
@@ -192,5 +223,60 @@ async fn an_outage_of_the_store_during_an_upload_records_nothing() -> TestResult
         .admin(Method::GET, "/api/v1/packages/acme/dev", None)
         .await?;
     assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    Ok(())
+}
+
+/// gc and fsck on a bucket: an object nothing refers to goes, a package's blob stays, a blob
+/// changed behind Gantry's back is reported with its package; `/readyz` follows the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_fsck_and_readiness_on_s3() -> TestResult {
+    use crate::gc::admin;
+    let mut moto = Moto::start().await?;
+    let s = moto.server()?;
+    s.create_repo("acme", "dev", true).await?;
+    let (st, pkg) = s
+        .upload_raw("acme/dev", "app", "1.0", "app.bin", b"kept in the bucket")
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{pkg}");
+    let orphan = b"an object nothing refers to";
+    let sha = crate::common::sha256_hex(orphan);
+    let key = format!("site-a/sha256/{}/{}/{sha}", &sha[0..2], &sha[2..4]);
+    moto.put_object(&key, orphan)?;
+
+    let (out, report) = admin(&s, &["fsck", "--grace-seconds", "0"])?;
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(report["unreferenced"], serde_json::json!([sha]), "{report}");
+    let (out, report) = admin(&s, &["gc", "--grace-seconds", "0"])?;
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["removed"], serde_json::json!([sha]), "{report}");
+    let keys = moto.keys("site-a/sha256/").await?;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let (out, report) = admin(&s, &["fsck", "--grace-seconds", "0"])?;
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["checked"], 1);
+
+    // Bytes changed behind Gantry's back are reported with the package that holds them.
+    moto.put_object(&keys[0], b"not what was uploaded")?;
+    let (out, report) = admin(&s, &["fsck"])?;
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(
+        report["corrupt"][0]["packages"][0], pkg["slug_perm"],
+        "{report}"
+    );
+
+    let ready = s.req(Method::GET, "/readyz", None).send().await?;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let _ = moto.child.kill();
+    let _ = moto.child.wait();
+    let (st, body) = s.call(Method::GET, "/readyz", None, None).await?;
+    crate::common::assert_error(st, &body, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("blob store")),
+        "{body}"
+    );
+    let (st, _) = s.call(Method::GET, "/healthz", None, None).await?;
+    assert_eq!(st, StatusCode::OK, "liveness does not depend on the store");
     Ok(())
 }

@@ -9,9 +9,7 @@ mod bom;
 pub use semver::Version;
 use serde_json::{json, Map, Value};
 
-use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, Identity, Processed,
-};
+use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
 
 pub struct Cargo;
 
@@ -348,41 +346,30 @@ pub fn check_publish_metadata(publish: &Value, manifest: &Manifest) -> Result<()
     Ok(())
 }
 
-impl Format for Cargo {
-    fn id(&self) -> &'static str {
-        "cargo"
-    }
+static INFO: FormatInfo = FormatInfo {
+    id: "cargo",
+    purl_type: "cargo",
+    vulnerability_ecosystem: Some("crates.io"),
+    install:
+        "cargo add --registry gantry {name}@{version}  # index = \"sparse+{url}/cargo/index/\"",
+    // Cargo downloads from the web API's path (its `config.json` names it).
+    download: Some("/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download"),
+};
 
-    fn purl_type(&self) -> &'static str {
-        "cargo"
+impl Format for Cargo {
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
     fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
         bom::facts(metadata)
     }
 
-    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        format!("cargo add --registry gantry {name}@{version}  # index = \"sparse+{repository_url}/cargo/index/\"")
-    }
-
-    /// Cargo downloads from the web API's path (its `config.json` names it).
-    fn download_path(&self, file: &crate::FileLocation<'_>) -> String {
-        format!(
-            "/{}/{}/cargo/api/v1/crates/{}/{}/download",
-            file.namespace,
-            file.repository,
-            crate::encode_segment(file.name),
-            crate::encode_segment(file.version)
-        )
-    }
-
     /// The identity lives in the crate's manifest, so uploads are processed before they are
     /// stored as packages.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {
-        if !declared.filename.ends_with(".crate")
-            || declared.filename.contains(['/', '\\'])
-            || declared.filename.len() > 255
-        {
+        crate::format::check_filename(&declared.filename, "NAME-VERSION.crate")?;
+        if !declared.filename.ends_with(".crate") {
             return Err(invalid(format!(
                 "'{}' is not a crate file name (NAME-VERSION.crate)",
                 declared.filename
@@ -391,12 +378,7 @@ impl Format for Cargo {
         Ok(None)
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
-        verify_declared_checksums(declared, &artifact)?;
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         self.declared_identity(declared)?;
         let manifest = read_crate(artifact.content)?;
         let filename = format!("{}-{}.crate", manifest.name, manifest.version);
@@ -431,10 +413,6 @@ impl Format for Cargo {
             metadata: Value::Object(metadata),
             extra_files: Vec::new(),
         })
-    }
-
-    fn vulnerability_ecosystem(&self) -> Option<&'static str> {
-        Some("crates.io")
     }
 }
 

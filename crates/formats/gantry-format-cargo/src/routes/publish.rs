@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::queries::CargoQueries;
+use gantry_protocol::error::Closing;
+use gantry_protocol::extract::UploadTo;
 
 /// Reads a request body piece by piece: the framing of cargo's publish body first, then the
 /// rest as a stream.
@@ -74,24 +76,11 @@ where
 /// publish metadata (JSON, length-prefixed) and the `.crate` (length-prefixed), which is
 /// streamed into the blob store and then checked against the metadata.
 pub(crate) async fn publish(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    // Taken as a result so that a refusal, like any error of an upload, closes the connection.
-    repo: Result<Repo<op::Push>, AppError>,
+    UploadTo { app, caller, repo }: UploadTo<op::Push>,
     request: axum::extract::Request,
-) -> Response {
-    let result = publish_inner(&app, &caller, repo, request).await;
-    crate::error::close_on_error(result, cargo_error)
-}
-
-async fn publish_inner(
-    app: &Arc<App>,
-    caller: &Caller,
-    repo: AppResult<Repo<op::Push>>,
-    request: axum::extract::Request,
-) -> AppResult<Response> {
-    // Authorised before the body is read, so strangers learn nothing from its errors.
-    let repo: RepoRow = repo?.into_row();
+) -> Result<Response, Closing> {
+    let (app, caller) = (&app, &caller);
+    let repo: RepoRow = repo.into_row();
     let limit = app.config.max_upload_size;
     let mut reader = BodyReader {
         stream: request.into_body().into_data_stream(),
@@ -101,7 +90,8 @@ async fn publish_inner(
     if json_len > MAX_PUBLISH_JSON {
         return Err(AppError::PayloadTooLarge(format!(
             "the publish metadata is larger than {MAX_PUBLISH_JSON} bytes"
-        )));
+        ))
+        .into());
     }
     let raw = reader
         .take(usize::try_from(json_len).map_err(AppError::internal)?)
@@ -113,14 +103,15 @@ async fn publish_inner(
     if !valid_crate_name(&name) {
         return Err(AppError::BadRequest(format!(
             "'{name}' is not a valid crate name (ASCII letters, digits, '-' and '_', starting with a letter, at most 64 characters)"
-        )));
+        )).into());
     }
     parse_version(&version)?;
     let crate_len = u64::from(reader.take_u32().await?);
     if crate_len > limit {
         return Err(AppError::PayloadTooLarge(format!(
             "the crate exceeds the maximum size of {limit} bytes"
-        )));
+        ))
+        .into());
     }
     check_new_version(app, &repo, &name, &version).await?;
     let metrics_app = Arc::clone(app);
@@ -135,7 +126,8 @@ async fn publish_inner(
         return Err(AppError::BadRequest(format!(
             "the publish body holds {} bytes of crate, its header says {crate_len}",
             digests.size
-        )));
+        ))
+        .into());
     }
     let manifest = read_stored_crate(app, &digests.sha256).await?;
     crate::pure::check_publish_metadata(&publish, &manifest)?;

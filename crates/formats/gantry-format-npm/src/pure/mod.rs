@@ -8,9 +8,7 @@ pub mod tarball;
 
 use serde_json::{Map, Value};
 
-use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, Identity, Processed,
-};
+use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
 
 pub struct Npm;
 
@@ -238,40 +236,30 @@ pub fn read_manifest(content: &mut dyn crate::ReadSeek) -> Result<Manifest, Form
     })
 }
 
-impl Format for Npm {
-    fn id(&self) -> &'static str {
-        "npm"
-    }
+static INFO: FormatInfo = FormatInfo {
+    id: "npm",
+    purl_type: "npm",
+    vulnerability_ecosystem: Some("npm"),
+    install: "npm install --registry {url}/npm/ {name}@{version}",
+    download: None,
+};
 
-    fn purl_type(&self) -> &'static str {
-        "npm"
+impl Format for Npm {
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
     fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
         bom::facts(metadata)
     }
 
-    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        format!("npm install --registry {repository_url}/npm/ {name}@{version}")
-    }
-
     /// The identity lives in the tarball's `package.json`.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {
-        if declared.filename.contains(['/', '\\']) || declared.filename.len() > 255 {
-            return Err(FormatError::Invalid(format!(
-                "'{}' is not a valid tarball filename",
-                declared.filename
-            )));
-        }
+        crate::format::check_filename(&declared.filename, "an npm tarball")?;
         Ok(None)
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
-        verify_declared_checksums(declared, &artifact)?;
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let manifest = read_manifest(artifact.content)?;
         if let Some(want) = declared.name.as_deref().filter(|n| !n.is_empty()) {
             if want != manifest.name {
@@ -304,10 +292,6 @@ impl Format for Npm {
             metadata,
             extra_files: Vec::new(),
         })
-    }
-
-    fn vulnerability_ecosystem(&self) -> Option<&'static str> {
-        Some("npm")
     }
 }
 

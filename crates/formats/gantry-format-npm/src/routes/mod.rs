@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::pure::validate_name;
 use crate::queries::NpmQueries;
 use axum::extract::State;
-use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -54,20 +54,8 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 }
 
 fn wants_abbreviated(headers: &HeaderMap) -> bool {
-    headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| {
-            a.split(',').any(|item| {
-                let mut parts = item.split(';');
-                let media = parts.next().unwrap_or("").trim();
-                let q = parts
-                    .filter_map(|p| p.trim().strip_prefix("q="))
-                    .find_map(|v| v.parse::<f32>().ok())
-                    .unwrap_or(1.0);
-                media.eq_ignore_ascii_case(ABBREVIATED_TYPE) && q > 0.0
-            })
-        })
+    gantry_protocol::negotiate::accepted(headers)
+        .any(|(media, q)| media.eq_ignore_ascii_case(ABBREVIATED_TYPE) && q > 0.0)
 }
 
 /// `GET /{owner}/{repo}/npm/-/whoami`.
@@ -143,8 +131,8 @@ pub(crate) async fn get(
                 }),
             );
             let links = format!("{}/{owner}/{}", base.0, repo.name);
-            if let Some(body) = packument::cached(&app, repo.id, &name, abbreviated, &links, &etag)
-            {
+            let key = packument::CacheKey::new(repo.id, &name, abbreviated, &links);
+            if let Some(body) = key.cached(&app, &etag) {
                 return Ok((StatusCode::OK, out, body).into_response());
             }
             let started = std::time::Instant::now();
@@ -171,15 +159,7 @@ pub(crate) async fn get(
             );
             store_documents(&app, fills);
             let body = bytes::Bytes::from(body);
-            packument::keep(
-                &app,
-                repo.id,
-                &name,
-                abbreviated,
-                &links,
-                &etag,
-                body.clone(),
-            );
+            key.keep(&app, &etag, body.clone());
             Ok((StatusCode::OK, out, body).into_response())
         }
         [wanted] => {

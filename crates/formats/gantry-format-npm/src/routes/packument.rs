@@ -24,39 +24,24 @@ use crate::upstream::{escape_name, RemotePackument};
 
 /// Where a rendered packument is kept in the shared index cache (`crate::index_cache`), with
 /// its ETag as the validator: anything that changes a packument changes its ETag, so entries
-/// never go stale, they are only replaced.
-fn cache_key(repo_id: i64, name: &str, abbreviated: bool, base: &str) -> String {
-    format!("npm|{repo_id}|{name}|{abbreviated}|{base}")
-}
+/// never go stale, they are only replaced. The links in a packument depend on the base URL
+/// the client used, so it is part of the key.
+pub(crate) struct CacheKey(String);
 
-/// The packument rendered before for the same validator, if kept.
-pub(crate) fn cached(
-    app: &App,
-    repo_id: i64,
-    name: &str,
-    abbreviated: bool,
-    base: &str,
-    etag: &str,
-) -> Option<Bytes> {
-    app.index_cache
-        .get(&cache_key(repo_id, name, abbreviated, base), etag)
-}
+impl CacheKey {
+    pub(crate) fn new(repo_id: i64, name: &str, abbreviated: bool, links: &str) -> Self {
+        Self(format!("npm|{repo_id}|{name}|{abbreviated}|{links}"))
+    }
 
-/// Keeps a rendered packument for its validator.
-pub(crate) fn keep(
-    app: &App,
-    repo_id: i64,
-    name: &str,
-    abbreviated: bool,
-    base: &str,
-    etag: &str,
-    body: Bytes,
-) {
-    app.index_cache.put(
-        cache_key(repo_id, name, abbreviated, base),
-        etag.to_owned(),
-        body,
-    );
+    /// The packument rendered before for the same validator, if kept.
+    pub(crate) fn cached(&self, app: &App, etag: &str) -> Option<Bytes> {
+        app.index_cache.get(&self.0, etag)
+    }
+
+    /// Keeps a rendered packument for its validator.
+    pub(crate) fn keep(self, app: &App, etag: &str, body: Bytes) {
+        app.index_cache.put(self.0, etag.to_owned(), body);
+    }
 }
 
 /// What a stored version's metadata holds that a packument needs.

@@ -8,7 +8,7 @@ use crate::queries::NpmQueries;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine as _;
 use futures::StreamExt;
 use gantry_core::{EventType, PackageState};
@@ -21,7 +21,7 @@ use super::{json_response, not_found, split, split_name, NpmPath, FORMAT};
 use crate::access::Op;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiPath, AppError, AppResult};
+use crate::error::{ApiPath, AppError, AppResult, Closing};
 use crate::ingest::{Origin, Upload};
 use gantry_protocol::extract::{op, Repo, RepoPath};
 
@@ -127,18 +127,8 @@ pub(crate) async fn put(
     repo: Result<RepoPath, AppError>,
     ApiPath(NpmPath { path }): ApiPath<NpmPath>,
     request: Request,
-) -> Response {
-    let result = put_inner(&app, &caller, repo, &path, request).await;
-    crate::error::close_on_error(result, IntoResponse::into_response)
-}
-
-async fn put_inner(
-    app: &Arc<App>,
-    caller: &Caller,
-    repo: AppResult<RepoPath>,
-    path: &str,
-    request: Request,
-) -> AppResult<Response> {
+) -> Result<Response, Closing> {
+    let (app, caller, path) = (&app, &caller, path.as_str());
     let parsed = split_name(path);
     let unpublish = parsed
         .as_ref()
@@ -149,25 +139,26 @@ async fn put_inner(
     let (name, rest) = parsed
         .ok_or_else(|| AppError::BadRequest(format!("'{path}' is not an npm package name")))?;
     if !(rest.is_empty() || (unpublish && rest.len() == 2)) {
-        return Err(AppError::NotFound(format!("no npm route at {path}")));
+        return Err(AppError::NotFound(format!("no npm route at {path}")).into());
     }
     let (document, attachments, digests) = receive(app, request).await?;
     let document: Value = serde_json::from_slice(&document).map_err(|e| {
         AppError::BadRequest(format!("the publish document is not valid JSON: {e}"))
     })?;
     if !document.is_object() {
-        return Err(AppError::BadRequest(
-            "the publish document must be a JSON object".into(),
-        ));
+        return Err(
+            AppError::BadRequest("the publish document must be a JSON object".into()).into(),
+        );
     }
     if let Some(doc_name) = document.get("name").and_then(Value::as_str) {
         if doc_name != name {
             return Err(AppError::BadRequest(format!(
                 "the document names package '{doc_name}' but was sent to '{name}'"
-            )));
+            ))
+            .into());
         }
     }
-    match (attachments, unpublish) {
+    let answer = match (attachments, unpublish) {
         (0, _) => update_metadata(app, caller, &repo, &name, &document, unpublish).await,
         (1, false) => publish(app, caller, &repo, &name, &document, digests).await,
         (1, true) => Err(AppError::BadRequest(
@@ -176,7 +167,8 @@ async fn put_inner(
         (n, _) => Err(AppError::BadRequest(format!(
             "a publish carries exactly one tarball, not {n}"
         ))),
-    }
+    };
+    Ok(answer?)
 }
 
 /// Compares a dependency map of the publish document with the tarball's.

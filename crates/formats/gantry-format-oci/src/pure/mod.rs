@@ -4,7 +4,9 @@
 
 use std::io::Read;
 
-use gantry_formats::{Artifact, Declared, FileLocation, Format, FormatError, Identity, Processed};
+use gantry_formats::{
+    Artifact, Declared, FileLocation, Format, FormatError, FormatInfo, Identity, Processed,
+};
 
 pub mod contents;
 pub mod digest;
@@ -44,23 +46,27 @@ impl Oci {
     }
 }
 
+static INFO: FormatInfo = FormatInfo {
+    id: ID,
+    purl_type: "oci",
+    vulnerability_ecosystem: None,
+    install: "podman pull {host}/{name}:{version}   # registry of {url}",
+    download: None,
+};
+
 impl Format for Oci {
-    fn id(&self) -> &'static str {
-        ID
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
-    fn purl_type(&self) -> &'static str {
-        "oci"
-    }
-
+    /// A version that is a digest is pulled with `@`, a tag with `:`.
     fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        let host_path = repository_url
-            .split_once("://")
-            .map_or(repository_url, |(_, rest)| rest);
-        let separator = if version.contains(':') { '@' } else { ':' };
-        format!(
-            "podman pull {host_path}/{name}{separator}{version}   # registry of {repository_url}"
-        )
+        let hint = INFO.install_hint(repository_url, name, version);
+        if version.contains(':') {
+            hint.replacen(&format!(":{version}"), &format!("@{version}"), 1)
+        } else {
+            hint
+        }
     }
 
     /// Files (the manifest and its blobs) are named by digest and served by the blobs route.
@@ -76,11 +82,7 @@ impl Format for Oci {
     }
 
     /// Re-reads a stored manifest (resync): its identity is what was declared at push.
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let identity = Self::identity(declared)?;
         let mut bytes = Vec::new();
         artifact

@@ -12,8 +12,7 @@ use std::str::FromStr;
 pub use metadata::CoreMetadata;
 
 use crate::format::{
-    verify_declared_checksums, Artifact, Declared, ExtraFile, Format, FormatError, Identity,
-    Processed,
+    Artifact, Declared, ExtraFile, Format, FormatError, FormatInfo, Identity, Processed,
 };
 
 pub struct Python;
@@ -130,21 +129,21 @@ pub fn parse_filename(filename: &str) -> Result<FileName, FormatError> {
     })
 }
 
-impl Format for Python {
-    fn id(&self) -> &'static str {
-        "python"
-    }
+static INFO: FormatInfo = FormatInfo {
+    id: "python",
+    purl_type: "pypi",
+    vulnerability_ecosystem: Some("PyPI"),
+    install: "pip install --index-url {url}/python/simple/ {name}=={version}",
+    download: None,
+};
 
-    fn purl_type(&self) -> &'static str {
-        "pypi"
+impl Format for Python {
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
     fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
         bom::facts(metadata)
-    }
-
-    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        format!("pip install --index-url {repository_url}/python/simple/ {name}=={version}")
     }
 
     /// The identity lives in the artifact, so uploads are processed before they are stored as
@@ -154,12 +153,7 @@ impl Format for Python {
         Ok(None)
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
-        verify_declared_checksums(declared, &artifact)?;
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let file = parse_filename(&declared.filename)?;
         let raw = match file.kind {
             Kind::Wheel => archive::wheel_metadata(artifact.content)?,
@@ -238,10 +232,6 @@ impl Format for Python {
             metadata,
             extra_files,
         })
-    }
-
-    fn vulnerability_ecosystem(&self) -> Option<&'static str> {
-        Some("PyPI")
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::pure::normalize;
 use axum::extract::{Multipart, OriginalUri, State};
-use axum::http::header::{ACCEPT, CONTENT_TYPE, LOCATION, VARY};
+use axum::http::header::{CONTENT_TYPE, LOCATION, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gantry_db::RepoRow;
@@ -65,18 +65,9 @@ fn wants_json(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
             }
         }
     }
-    let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
     let mut best_json = 0.0_f32;
     let mut best_html = 0.0_f32;
-    for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let media = parts.next().unwrap_or("").trim();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|v| v.parse::<f32>().ok())
-            .unwrap_or(1.0);
+    for (media, q) in gantry_protocol::negotiate::accepted(headers) {
         match media {
             m if is_json_type(m) => best_json = best_json.max(q),
             HTML_TYPE | "text/html" | "*/*" => best_html = best_html.max(q),

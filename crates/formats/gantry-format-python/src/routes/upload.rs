@@ -1,28 +1,17 @@
 //! The legacy upload API that twine, poetry and uv publish with.
 
 use super::*;
+use gantry_protocol::error::Closing;
+use gantry_protocol::extract::UploadTo;
 
 /// `POST /{owner}/{repo}/python/`: the legacy upload API that twine, poetry and uv publish
 /// use (multipart form, `:action=file_upload`, the file in `content`).
 pub(crate) async fn upload(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    // Taken as a result so that a refusal, like any error of an upload, closes the connection.
-    repo: Result<Repo<op::Push>, AppError>,
+    UploadTo { app, caller, repo }: UploadTo<op::Push>,
     request: axum::extract::Request,
-) -> Response {
-    let result = upload_inner(&app, &caller, repo, request).await;
-    crate::error::close_on_error(result, IntoResponse::into_response)
-}
-
-async fn upload_inner(
-    app: &Arc<App>,
-    caller: &Caller,
-    repo: AppResult<Repo<op::Push>>,
-    request: axum::extract::Request,
-) -> AppResult<Response> {
-    // Authorised before the body is read, so strangers learn nothing from form errors.
-    let repo: RepoRow = repo?.into_row();
+) -> Result<Response, Closing> {
+    let (app, caller) = (&app, &caller);
+    let repo: RepoRow = repo.into_row();
     let mut multipart = <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
         .await
         .map_err(|e| {
@@ -51,9 +40,9 @@ async fn upload_inner(
                     .filter(|v| !v.is_empty())
             };
             if get(":action").is_some_and(|a| a != "file_upload") {
-                return Err(AppError::BadRequest(
-                    "only :action=file_upload is supported".into(),
-                ));
+                return Err(
+                    AppError::BadRequest("only :action=file_upload is supported".into()).into(),
+                );
             }
             let declared = Declared {
                 name: get("name"),
@@ -94,20 +83,16 @@ async fn upload_inner(
                 .into_response());
         }
         if fields.len() >= MAX_FORM_FIELDS {
-            return Err(AppError::BadRequest(format!(
-                "more than {MAX_FORM_FIELDS} form fields"
-            )));
+            return Err(
+                AppError::BadRequest(format!("more than {MAX_FORM_FIELDS} form fields")).into(),
+            );
         }
         let value = field.text().await.map_err(bad)?;
         form_bytes += name.len() + value.len();
         if form_bytes > MAX_FORM_BYTES {
-            return Err(AppError::PayloadTooLarge(
-                "the form fields are too large".into(),
-            ));
+            return Err(AppError::PayloadTooLarge("the form fields are too large".into()).into());
         }
         fields.push((name, value));
     }
-    Err(AppError::BadRequest(
-        "the upload has no content field".into(),
-    ))
+    Err(AppError::BadRequest("the upload has no content field".into()).into())
 }

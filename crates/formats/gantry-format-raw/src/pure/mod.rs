@@ -3,9 +3,7 @@
 
 use std::io::Read;
 
-use crate::format::{
-    verify_declared_checksums, Artifact, Declared, Format, FormatError, Identity, Processed,
-};
+use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
 
 const MAX_FIELD_LEN: usize = 128;
 const MAX_FILENAME_LEN: usize = 255;
@@ -40,29 +38,18 @@ fn check_field(field: &str, value: &str, max: usize) -> Result<(), FormatError> 
     Ok(())
 }
 
+static INFO: FormatInfo = FormatInfo {
+    id: "raw",
+    purl_type: "generic",
+    vulnerability_ecosystem: None,
+    install: "curl -O {url}/raw/{name}/{version}/FILENAME",
+    // Raw files are addressed by what the uploader named them.
+    download: Some("/{owner}/{repo}/raw/{name}/{version}/{filename}"),
+};
+
 impl Format for Raw {
-    fn id(&self) -> &'static str {
-        "raw"
-    }
-
-    fn purl_type(&self) -> &'static str {
-        "generic"
-    }
-
-    fn install_hint(&self, repository_url: &str, name: &str, version: &str) -> String {
-        format!("curl -O {repository_url}/raw/{name}/{version}/FILENAME")
-    }
-
-    /// Raw files are addressed by what the uploader named them.
-    fn download_path(&self, file: &crate::FileLocation<'_>) -> String {
-        format!(
-            "/{}/{}/raw/{}/{}/{}",
-            file.namespace,
-            file.repository,
-            crate::encode_segment(file.name),
-            crate::encode_segment(file.version),
-            crate::encode_segment(file.filename)
-        )
+    fn info(&self) -> &'static FormatInfo {
+        &INFO
     }
 
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError> {
@@ -85,15 +72,10 @@ impl Format for Raw {
         }))
     }
 
-    fn process(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let identity = self
             .declared_identity(declared)?
             .ok_or_else(|| FormatError::Invalid("a raw package needs a name".into()))?;
-        verify_declared_checksums(declared, &artifact)?;
         let mut head = Vec::with_capacity(SNIFF_LEN);
         artifact
             .content

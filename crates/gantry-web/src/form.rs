@@ -1,0 +1,70 @@
+//! Submitted forms: `application/x-www-form-urlencoded` bodies, bounded, with repeated
+//! fields kept (a selection of packages is many `slug` fields).
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+
+use crate::error::UiError;
+use crate::session::Viewer;
+use crate::WebState;
+
+/// Forms carry names, queries and Rego policies at most; never files.
+const MAX_FORM: usize = 256 * 1024;
+
+pub(crate) struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A field's trimmed value; empty counts as absent.
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = UiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, UiError> {
+        let body = axum::body::to_bytes(request.into_body(), MAX_FORM)
+            .await
+            .map_err(|_| UiError::BadRequest("the form is too large".into()))?;
+        Ok(Form(
+            url::form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+/// A submitted form with its sender, only obtainable when the form carries the sender's CSRF
+/// token and came from this site: every handler of a form takes this, so none can forget
+/// the check.
+pub(crate) struct Posted {
+    pub(crate) viewer: Viewer,
+    pub(crate) form: Form,
+}
+
+impl FromRequest<WebState> for Posted {
+    type Rejection = UiError;
+
+    async fn from_request(request: Request, web: &WebState) -> Result<Self, UiError> {
+        let (mut parts, body) = request.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, web).await?;
+        let form = Form::from_request(Request::from_parts(parts, body), web).await?;
+        viewer.check_csrf(form.get("csrf"))?;
+        Ok(Self { viewer, form })
+    }
+}

@@ -1,0 +1,78 @@
+//! A namespace's audit log: every mutation and denied request, newest first, with filters
+//! and paging back by event id.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use gantry_core::Event;
+use maud::html;
+use serde::Deserialize;
+
+use crate::api::enc;
+use crate::error::UiError;
+use crate::layout;
+use crate::session::Viewer;
+use crate::view::when;
+use crate::WebState;
+
+const PAGE: usize = 100;
+
+#[derive(Deserialize, Default)]
+pub(crate) struct AuditQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    event: String,
+    before: Option<i64>,
+}
+
+pub(crate) async fn page(
+    State(web): State<WebState>,
+    viewer: Viewer,
+    Path(owner): Path<String>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, UiError> {
+    let mut path = format!(
+        "/api/v1/audit/{}?limit={PAGE}&actor={}&event={}",
+        enc(&owner),
+        enc(&query.actor),
+        enc(&query.event)
+    );
+    if let Some(before) = query.before {
+        path.push_str(&format!("&before={before}"));
+    }
+    let events: Vec<Event> = web.api.get(&viewer, &path).await?;
+    let here = format!("/ui/{}/-/audit", enc(&owner));
+    let body = html! {
+        form.panel method="get" action=(here) role="search" {
+            div.fields {
+                label { "Actor" input name="actor" value=(query.actor); }
+                label { "Event" input name="event" value=(query.event) placeholder="package.moved"; }
+                button type="submit" { "Filter" }
+            }
+        }
+        div.scroll { table {
+            thead { tr { th scope="col" { "When" } th scope="col" { "Event" } th scope="col" { "Actor" }
+                th scope="col" { "Where" } th.hide-narrow scope="col" { "Address" } } }
+            tbody { @for e in &events { tr {
+                td { (when(&e.occurred_at)) }
+                td { (e.event) }
+                td { (e.actor) }
+                td { (e.repository.clone().unwrap_or_default())
+                    @if let (Some(from), Some(to)) = (&e.source_repository, &e.destination_repository) { br; (from) " → " (to) } }
+                td.hide-narrow { (e.source_address.clone().unwrap_or_default()) }
+            } } }
+        } }
+        @if events.len() == PAGE {
+            @if let Some(last) = events.last() {
+                p { a href={(here) "?actor=" (enc(&query.actor)) "&event=" (enc(&query.event)) "&before=" (last.id)} { "Older →" } }
+            }
+        }
+    };
+    let crumbs = [(owner.as_str(), format!("/ui/{}", enc(&owner)))];
+    Ok(layout::page(
+        &viewer,
+        &format!("Audit log of {owner}"),
+        &crumbs,
+        body,
+    ))
+}

@@ -1,0 +1,86 @@
+//! The sessions table: one row per signed-in browser, keyed by the sha256 of the cookie's
+//! secret so that a leaked table opens no session.
+
+use gantry_db::{Db, Migration, MigrationSet};
+use sha2::{Digest, Sha256};
+
+/// The web interface's tables.
+pub const MIGRATIONS: MigrationSet = MigrationSet {
+    owner: "web",
+    migrations: &[Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_sessions.sql"),
+        was_core: None,
+    }],
+    watched: &[],
+    repository_cleanup: &[],
+};
+
+/// A session as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub(crate) token_id: i64,
+    pub(crate) owns_token: i64,
+    pub(crate) last_seen_at: i64,
+}
+
+pub(crate) fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+pub(crate) async fn create(
+    db: &Db,
+    secret: &str,
+    token_id: i64,
+    owns_token: bool,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), gantry_db::DbError> {
+    sqlx::query(
+        "INSERT INTO web_sessions (id_hash, token_id, owns_token, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(hash(secret))
+    .bind(token_id)
+    .bind(i64::from(owns_token))
+    .bind(now)
+    .bind(expires_at)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The unexpired session with this secret.
+pub(crate) async fn find(
+    db: &Db,
+    secret: &str,
+    now: i64,
+) -> Result<Option<SessionRow>, gantry_db::DbError> {
+    Ok(sqlx::query_as(
+        "SELECT token_id, owns_token, last_seen_at FROM web_sessions \
+         WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(hash(secret))
+    .bind(now)
+    .fetch_optional(db.read_pool())
+    .await?)
+}
+
+pub(crate) async fn touch(db: &Db, secret: &str, now: i64) -> Result<(), gantry_db::DbError> {
+    sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+        .bind(now)
+        .bind(hash(secret))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Ends a session; also drops every expired one, so the table stays small without a job.
+pub(crate) async fn delete(db: &Db, secret: &str, now: i64) -> Result<(), gantry_db::DbError> {
+    sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1 OR expires_at <= $2")
+        .bind(hash(secret))
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
