@@ -15,6 +15,9 @@
 #   SCANS          scans in the latency run (default 100; plus SCANS/5 of the two packages with
 #                  the most advisories)
 #   RESCAN         1 (default) also times an import that rescans PACKAGES existing packages
+#   ONLY_RESCAN    1 runs only step 5 (the import that rescans PACKAGES packages), after
+#                  making the wheels; the server's "scan batch" log lines give the time spent
+#                  matching (parse + match, database reads excluded) and writing
 #   WAIT_QUIET_MAX seconds to wait, before each timed step, for other processes to leave the
 #                  CPU (default 60; 0 disables); the CPU they used is reported either way
 #   BENCH_TMP, BENCH_KEEP  as in bench/python_index.sh
@@ -51,6 +54,7 @@ PACKAGES=${PACKAGES:-2000}
 SCAN_WORKERS=${SCAN_WORKERS:-2}
 SCANS=${SCANS:-100}
 RESCAN=${RESCAN:-1}
+ONLY_RESCAN=${ONLY_RESCAN:-0}
 WAIT_QUIET_MAX=${WAIT_QUIET_MAX:-60}
 TOKEN="bench-$$-$RANDOM$RANDOM"
 
@@ -173,6 +177,11 @@ print(json.dumps(d))' "$out" "$t0" "$t1")"
 log "machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) cores, kernel $(uname -r)"
 log "gantry: $GANTRY_BIN; OSV bundles: $(cd "$OSV_DIR" && ls -d */ | tr -d / | tr '\n' ' ')"
 
+if [ "$ONLY_RESCAN" = 1 ]; then
+  emit spec "$(python3 "$PYS" spec --zip "$OSV_DIR/PyPI/all.zip" --count "$PACKAGES" --out "$WORK/spec.txt")"
+  emit wheels "$(python3 "$PYI" wheels --out "$WORK/wheels" --spec "$WORK/spec.txt")"
+  RESCAN=1
+else
 # ---------------------------------------------------------------------------- 1. import
 start_gantry s1
 quiet import
@@ -220,6 +229,7 @@ for heavy in tensorflow_cpu django; do
     --slugs "$WORK/slugs.json" --count $((SCANS / 5)) --name "$heavy" --own-pids "$OWN" --label "$heavy")"
 done
 stop_gantry
+fi
 
 # ---------------------------------------------------------------------------- 5. import + rescans
 if [ "$RESCAN" = 1 ]; then
@@ -240,5 +250,22 @@ if [ "$RESCAN" = 1 ]; then
   emit rescan-rate "$(python3 "$PYS" scan-times --url "$URL" --token "$TOKEN" --owner acme --repo dev \
     --slugs "$WORK/slugs-s2.json" --since "$T0")"
   stop_gantry
+  # The batches' own figures: packages, and milliseconds matching (parse + match) and in all.
+  emit rescan-batches "$(python3 -c '
+import json, re, sys
+n = m = t = w = 0.0; batches = 0
+for line in open(sys.argv[1], errors="replace"):
+    if "scan batch" not in line:
+        continue
+    f = dict(re.findall(r"(\w+)=([0-9.]+)", line))
+    batches += 1; n += float(f.get("packages", 0)); m += float(f.get("matching_ms", 0))
+    w += float(f.get("writing_ms", 0)); t += float(f.get("total_ms", 0))
+out = {"batches": batches, "packages": int(n), "matching_ms": round(m, 1), "writing_ms": round(w, 1),
+       "total_ms": round(t, 1)}
+if m:
+    out["matching_packages_per_second"] = round(n / (m / 1000))
+if t:
+    out["batch_packages_per_second"] = round(n / (t / 1000))
+print(json.dumps(out))' "$WORK/s2.stderr")"
 fi
 log "done"

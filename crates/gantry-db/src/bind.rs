@@ -60,6 +60,19 @@ impl Sql {
         self
     }
 
+    /// `(s1, s2, …)`, each a bound text value.
+    pub(crate) fn str_list(&mut self, values: &[String]) -> &mut Self {
+        self.text.push('(');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.str(v);
+        }
+        self.text.push(')');
+        self
+    }
+
     pub(crate) fn query_as<T>(&self) -> QueryAs<'_, Any, T, AnyArguments<'_>>
     where
         T: for<'r> FromRow<'r, sqlx::any::AnyRow>,

@@ -86,15 +86,9 @@ impl Db {
         let mut out = Vec::new();
         for chunk in slugs.chunks(CHUNK) {
             let mut sql = Sql::new(
-                "SELECT DISTINCT origin_slug FROM packages WHERE state <> 'deleted' AND origin_slug IN (",
+                "SELECT DISTINCT origin_slug FROM packages WHERE state <> 'deleted' AND origin_slug IN ",
             );
-            for (i, slug) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.str(slug);
-            }
-            sql.push(")");
+            sql.str_list(chunk);
             let rows: Vec<(String,)> = sql.query_as().fetch_all(&self.pool).await?;
             out.extend(rows.into_iter().map(|(s,)| s));
         }

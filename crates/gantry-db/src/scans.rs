@@ -28,14 +28,10 @@ impl Db {
                 "SELECT p.name, a.body FROM advisory_packages p JOIN advisories a ON a.id = p.advisory_id \
                  WHERE p.ecosystem = ",
             );
-            sql.str(ecosystem).push(" AND p.name IN (");
-            for (i, n) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.str(n);
-            }
-            sql.push(") ORDER BY a.id");
+            sql.str(ecosystem)
+                .push(" AND p.name IN ")
+                .str_list(chunk)
+                .push(" ORDER BY a.id");
             let rows: Vec<(String, String)> = sql.query_as().fetch_all(&self.read).await?;
             out.extend(rows);
         }

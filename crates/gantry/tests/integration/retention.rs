@@ -44,6 +44,13 @@ async fn live(s: &TestServer) -> TestResult<Vec<String>> {
     Ok(out)
 }
 
+/// A CLI call with `-F json`, its output parsed.
+fn cli_json(s: &TestServer, args: &[&str]) -> TestResult<Value> {
+    let mut args = args.to_vec();
+    args.extend(["-F", "json"]);
+    Ok(serde_json::from_str(&s.cli_ok(Some(ADMIN), &args)?)?)
+}
+
 fn slugs(result: &Value) -> Vec<String> {
     let mut out: Vec<String> = result["packages"]
         .as_array()
@@ -111,19 +118,13 @@ async fn retention_dry_run_lists_what_a_run_soft_deletes() -> TestResult {
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     let before = live(&s).await?;
-    let dry = s.cli_ok(
-        Some(ADMIN),
-        &["retention", "run", "acme/dev", "--dry-run", "-F", "json"],
-    )?;
-    let dry: Value = serde_json::from_str(&dry)?;
+    let dry = cli_json(&s, &["retention", "run", "acme/dev", "--dry-run"])?;
     let mut expected = vec![app[0].clone(), app[2].clone()];
     expected.sort();
     assert_eq!(slugs(&dry), expected, "{dry}");
     assert_eq!(live(&s).await?, before, "a dry run deletes nothing");
 
-    let done: Value = serde_json::from_str(
-        &s.cli_ok(Some(ADMIN), &["retention", "run", "acme/dev", "-F", "json"])?,
-    )?;
+    let done: Value = cli_json(&s, &["retention", "run", "acme/dev"])?;
     assert_eq!(slugs(&done), expected, "{done}");
     assert_eq!(live(&s).await?, ["app 2", "app 4", "app 5", "lib 1.0"]);
     // Soft: in the trail with the rule's name, and restorable.
@@ -140,10 +141,8 @@ async fn retention_dry_run_lists_what_a_run_soft_deletes() -> TestResult {
         .ok_or("no package.deleted in the trail")?;
     assert_eq!(deleted["actor"], "retention:keep2", "{deleted}");
     s.cli_ok(Some(ADMIN), &["restore", &format!("acme/dev/{}", app[0])])?;
-    // Nothing more to do for keep2 once restored app 1 is the only one beyond it… and it goes again.
-    let again: Value = serde_json::from_str(
-        &s.cli_ok(Some(ADMIN), &["retention", "run", "acme/dev", "-F", "json"])?,
-    )?;
+    // Restored, app 1 is beyond the newest two again: the next run takes it again.
+    let again: Value = cli_json(&s, &["retention", "run", "acme/dev"])?;
     assert_eq!(slugs(&again), [app[0].clone()]);
 
     // By age and query: only lib matches, and it is older than 0 days.
@@ -161,11 +160,27 @@ async fn retention_dry_run_lists_what_a_run_soft_deletes() -> TestResult {
             "name:lib",
         ],
     )?;
-    let done: Value = serde_json::from_str(
-        &s.cli_ok(Some(ADMIN), &["retention", "run", "acme/dev", "-F", "json"])?,
-    )?;
+    let done: Value = cli_json(&s, &["retention", "run", "acme/dev"])?;
     assert_eq!(slugs(&done), [lib]);
     assert_eq!(live(&s).await?, ["app 2", "app 4", "app 5"]);
+
+    // Both criteria must hold: keep none, but only what is a century old — nothing goes.
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "retention",
+            "create",
+            "acme/dev",
+            "--name",
+            "both",
+            "--keep-last",
+            "0",
+            "--older-than-days",
+            "36500",
+        ],
+    )?;
+    let none = cli_json(&s, &["retention", "run", "acme/dev", "--dry-run"])?;
+    assert_eq!(slugs(&none), Vec::<String>::new(), "{none}");
 
     // A rule needs a criterion.
     let (st, _) = s
@@ -176,9 +191,7 @@ async fn retention_dry_run_lists_what_a_run_soft_deletes() -> TestResult {
         )
         .await?;
     assert_eq!(st, StatusCode::BAD_REQUEST);
-    let rules: Value = serde_json::from_str(
-        &s.cli_ok(Some(ADMIN), &["retention", "ls", "acme/dev", "-F", "json"])?,
-    )?;
+    let rules: Value = cli_json(&s, &["retention", "ls", "acme/dev"])?;
     let id = rules[0]["id"].as_i64().ok_or("id")?;
     s.cli_ok(
         Some(ADMIN),
