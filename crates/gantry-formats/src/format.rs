@@ -177,6 +177,19 @@ pub trait Format: Send + Sync + 'static {
     fn download_path(&self, file: &FileLocation<'_>) -> String {
         file.default_path(self.id())
     }
+
+    /// Packs a directory into the artifact the format uploads (for `gantry push FORMAT REPO
+    /// DIR`), written to `out`; returns what to declare with it. `None`: the format takes
+    /// files only.
+    fn pack_directory(
+        &self,
+        dir: &std::path::Path,
+        declared: &Declared,
+        out: &mut std::fs::File,
+    ) -> Option<Result<Declared, FormatError>> {
+        let _ = (dir, declared, out);
+        None
+    }
 }
 
 /// Checks client-supplied checksums against the computed ones.

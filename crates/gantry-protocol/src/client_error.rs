@@ -27,6 +27,9 @@ pub enum ClientShape {
     Cargo,
     /// The envelope, and the message as the HTTP reason phrase (twine prints the reason).
     ReasonPhrase,
+    /// The message alone as `text/plain` (the go command prints a plain-text error body of a
+    /// proxy, and nothing of any other).
+    PlainText,
 }
 
 impl ClientShape {
@@ -62,6 +65,17 @@ impl ClientShape {
                 "error": envelope["error"],
                 "errors": [ { "detail": message } ],
             }),
+            ClientShape::PlainText => {
+                let text = format!("{message}\n");
+                parts.headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+                return Response::from_parts(parts, Body::from(text));
+            }
             ClientShape::ReasonPhrase => {
                 if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason_phrase(message)) {
                     parts.extensions.insert(reason);

@@ -362,9 +362,13 @@ pub(crate) struct PushArgs {
     pub(crate) format: String,
     /// OWNER/REPO
     pub(crate) repo: String,
+    /// The file to upload, or a directory the format packs first (go: a module directory,
+    /// packed into a module zip by the go command's rules; give --version).
     pub(crate) file: PathBuf,
+    /// Package name (go: the module path, when the directory has no go.mod).
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// Package version (go: e.g. v1.2.3).
     #[arg(long)]
     pub(crate) version: Option<String>,
     /// Stored filename (default: the file's own name).

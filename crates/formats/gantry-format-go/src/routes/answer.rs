@@ -1,0 +1,230 @@
+//! The answers of the proxy protocol: this repository's versions first, then its upstreams'
+//! (by priority). Available, unyanked versions are listed; yanked ones are still served to
+//! whoever names them exactly (a `go.sum` pins them), quarantined ones are refused with the
+//! reason, deleted ones are gone (404, so a `GOPROXY` list moves on).
+
+use std::sync::Arc;
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gantry_db::{PackageRow, RepoRow};
+
+use super::FORMAT;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::pure::{mod_name, version, zip_name, Version};
+use crate::queries::GoQueries;
+
+/// One proxy request, its repository authorised for reading.
+pub(crate) struct Request<'a> {
+    pub(crate) app: &'a Arc<App>,
+    pub(crate) caller: &'a Caller,
+    pub(crate) method: &'a Method,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) repo: RepoRow,
+    pub(crate) module: String,
+}
+
+fn text(body: String, content_type: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The `.info` document of a version.
+pub(crate) fn info_json(version: &str, time: &str) -> String {
+    serde_json::json!({ "Version": version, "Time": time }).to_string()
+}
+
+/// A local version's time: a pseudo-version's commit time, else when it was uploaded.
+fn time_of(version: &Version, package: &PackageRow) -> String {
+    version.pseudo_time().unwrap_or_else(|| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(package.uploaded_at)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    })
+}
+
+impl Request<'_> {
+    fn not_found(&self, what: &str) -> AppError {
+        AppError::NotFound(format!("{what} not found in {}", self.repo.slug()))
+    }
+
+    /// The listable versions of the module here: available, synced, not yanked. `None` when
+    /// the repository has no live version of it at all. Read at most once per cache epoch.
+    async fn local_versions(&self) -> AppResult<Option<Vec<Version>>> {
+        let key = format!("go-versions|{}|{}", self.repo.id, self.module);
+        let rows = gantry_protocol::caches::memoized(self.app, key, || async {
+            Ok(self
+                .app
+                .db
+                .module_versions(self.repo.id, &self.module)
+                .await?)
+        })
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            rows.iter()
+                .filter(|(_, yanked)| *yanked == 0)
+                .filter_map(|(v, _)| Version::parse(v).ok())
+                .collect(),
+        ))
+    }
+
+    /// The module's upstreams, unless the repository keeps names it has to itself.
+    async fn upstreams(&self, has_local: bool) -> AppResult<Vec<gantry_db::UpstreamRow>> {
+        let all = gantry_protocol::caches::upstreams(self.app, self.repo.id, FORMAT).await?;
+        Ok(all
+            .iter()
+            .filter(|u| !(has_local && u.local_names_only != 0))
+            .cloned()
+            .collect())
+    }
+
+    async fn live_package(&self, version: &Version) -> AppResult<Option<Arc<PackageRow>>> {
+        gantry_protocol::repo::find_live_package(
+            self.app,
+            self.repo.id,
+            FORMAT,
+            &self.module,
+            version.as_str(),
+            "",
+        )
+        .await
+    }
+
+    /// `$module/@v/list`: release and pre-release versions, one a line (pseudo-versions are
+    /// never listed), local and upstream merged.
+    pub(crate) async fn list(&self) -> AppResult<Response> {
+        let local = self.local_versions().await?;
+        let mut found = local.is_some();
+        let mut versions = local.unwrap_or_default();
+        for upstream in self.upstreams(found).await? {
+            if let Ok(Some(remote)) = crate::upstream::list(self.app, &upstream, &self.module).await
+            {
+                found = true;
+                versions.extend(remote);
+            }
+        }
+        if !found {
+            return Err(self.not_found(&format!("module {}", self.module)));
+        }
+        versions.retain(|v| !v.is_pseudo());
+        versions.sort_by(Version::precedence);
+        versions.dedup_by(|a, b| a.as_str() == b.as_str());
+        let body: String = versions
+            .iter()
+            .map(|v| format!("{}\n", v.as_str()))
+            .collect();
+        Ok(text(body, "text/plain; charset=utf-8"))
+    }
+
+    /// `$module/@latest`: the newest local version, else the first upstream's answer.
+    pub(crate) async fn latest(&self) -> AppResult<Response> {
+        let local = self.local_versions().await?;
+        if let Some(newest) = local.as_deref().and_then(version::latest) {
+            if let Some(package) = self.live_package(newest).await? {
+                let body = info_json(newest.as_str(), &time_of(newest, &package));
+                return Ok(text(body, "application/json"));
+            }
+        }
+        for upstream in self.upstreams(local.is_some()).await? {
+            if let Ok(Some(body)) = crate::upstream::latest(self.app, &upstream, &self.module).await
+            {
+                return Ok(text(body, "application/json"));
+            }
+        }
+        Err(self.not_found(&format!("module {}", self.module)))
+    }
+
+    /// `$module/@v/$version.info`.
+    pub(crate) async fn info(&self, version: &Version) -> AppResult<Response> {
+        if let Some(package) = self.live_package(version).await? {
+            gantry_protocol::serve::check_downloadable(&package)?;
+            let body = info_json(version.as_str(), &time_of(version, &package));
+            return Ok(text(body, "application/json"));
+        }
+        let has_local = self.local_versions().await?.is_some();
+        for upstream in self.upstreams(has_local).await? {
+            if let Ok(Some(body)) =
+                crate::upstream::info(self.app, &upstream, &self.module, version).await
+            {
+                return Ok(text(body, "application/json"));
+            }
+        }
+        Err(self.not_found(&format!("{}@{}", self.module, version.as_str())))
+    }
+
+    /// `$module/@v/$version.mod` (`zip` false) or `.zip`: stored files, served with the
+    /// toolkit (ETag, Range, quarantine, entitlement budgets), else an upstream's.
+    pub(crate) async fn file(&self, version: &Version, zip: bool) -> AppResult<Response> {
+        let wanted = if zip {
+            zip_name(version.as_str())
+        } else {
+            mod_name(version.as_str())
+        };
+        if let Some(package) = self.live_package(version).await? {
+            gantry_protocol::serve::check_downloadable(&package)?;
+            let file = package
+                .files
+                .iter()
+                .find(|f| f.filename == wanted)
+                .ok_or_else(|| {
+                    self.not_found(&format!("{}@{} {wanted}", self.module, version.as_str()))
+                })?;
+            return gantry_protocol::serve::serve_file(
+                self.app,
+                self.caller,
+                self.method,
+                self.headers,
+                &package,
+                file,
+            )
+            .await;
+        }
+        let has_local = self.local_versions().await?.is_some();
+        for upstream in self.upstreams(has_local).await? {
+            // The first upstream that knows the version serves its files.
+            if !matches!(
+                crate::upstream::info(self.app, &upstream, &self.module, version).await,
+                Ok(Some(_))
+            ) {
+                continue;
+            }
+            if zip {
+                return crate::upstream::zip(
+                    self.app,
+                    self.caller,
+                    self.method,
+                    self.repo.clone(),
+                    &upstream,
+                    &self.module,
+                    version,
+                )
+                .await;
+            }
+            return match crate::upstream::go_mod(self.app, &upstream, &self.module, version).await {
+                Ok(Some(body)) => Ok(text(body, "text/plain; charset=utf-8")),
+                Ok(None) => {
+                    Err(self.not_found(&format!("{}@{} go.mod", self.module, version.as_str())))
+                }
+                Err(e) => Err(AppError::BadGateway(format!(
+                    "upstream {} failed: {e}",
+                    upstream.name
+                ))),
+            };
+        }
+        Err(self.not_found(&format!("{}@{}", self.module, version.as_str())))
+    }
+}
