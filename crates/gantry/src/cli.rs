@@ -162,7 +162,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm or cargo.
+    /// Package format: python, npm, cargo or go.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -177,7 +177,8 @@ pub(crate) enum UpstreamCommand {
         name: String,
         /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
         /// registry root, e.g. http://host/; for cargo: the sparse index root without
-        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/.
+        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for go: the module proxy
+        /// (what GOPROXY would name), e.g. http://host/OWNER/REPO/go.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.

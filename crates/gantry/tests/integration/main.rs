@@ -13,6 +13,7 @@ mod cli_listings;
 mod cli_messages;
 mod client_errors;
 mod early_refusal;
+mod go;
 mod hardening;
 mod hardening_archives;
 mod hardening_http;
