@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gantry_db::{PackageRow, RepoRow};
+use gantry_db::{PackageRow, RepoRow, UpstreamRow};
 
 use super::FORMAT;
 use crate::app::App;
@@ -59,6 +59,19 @@ impl Request<'_> {
         AppError::NotFound(format!("{what} not found in {}", self.repo.slug()))
     }
 
+    /// Nothing had `what`: a 404 (a `GOPROXY` list moves on), unless an upstream could not
+    /// be asked, which is said as a 502 rather than passed off as an absence.
+    fn missing(&self, what: &str, failures: &[String]) -> AppError {
+        if failures.is_empty() {
+            return self.not_found(what);
+        }
+        AppError::BadGateway(format!(
+            "{what} not found in {}, and its upstreams failed: {}",
+            self.repo.slug(),
+            failures.join("; ")
+        ))
+    }
+
     /// The listable versions of the module here: available, synced, not yanked. `None` when
     /// the repository has no live version of it at all. Read at most once per cache epoch.
     async fn local_versions(&self) -> AppResult<Option<Vec<Version>>> {
@@ -83,7 +96,7 @@ impl Request<'_> {
     }
 
     /// The module's upstreams, unless the repository keeps names it has to itself.
-    async fn upstreams(&self, has_local: bool) -> AppResult<Vec<gantry_db::UpstreamRow>> {
+    async fn upstreams(&self, has_local: bool) -> AppResult<Vec<UpstreamRow>> {
         let all = gantry_protocol::caches::upstreams(self.app, self.repo.id, FORMAT).await?;
         Ok(all
             .iter()
@@ -110,15 +123,19 @@ impl Request<'_> {
         let local = self.local_versions().await?;
         let mut found = local.is_some();
         let mut versions = local.unwrap_or_default();
+        let mut failures = Vec::new();
         for upstream in self.upstreams(found).await? {
-            if let Ok(Some(remote)) = crate::upstream::list(self.app, &upstream, &self.module).await
-            {
-                found = true;
-                versions.extend(remote);
+            match crate::upstream::list(self.app, &upstream, &self.module).await {
+                Ok(Some(remote)) => {
+                    found = true;
+                    versions.extend(remote);
+                }
+                Ok(None) => {}
+                Err(e) => failures.push(format!("{}: {e}", upstream.name)),
             }
         }
         if !found {
-            return Err(self.not_found(&format!("module {}", self.module)));
+            return Err(self.missing(&format!("module {}", self.module), &failures));
         }
         versions.retain(|v| !v.is_pseudo());
         versions.sort_by(Version::precedence);
@@ -139,13 +156,30 @@ impl Request<'_> {
                 return Ok(text(body, "application/json"));
             }
         }
+        let mut failures = Vec::new();
         for upstream in self.upstreams(local.is_some()).await? {
-            if let Ok(Some(body)) = crate::upstream::latest(self.app, &upstream, &self.module).await
-            {
-                return Ok(text(body, "application/json"));
+            match crate::upstream::latest(self.app, &upstream, &self.module).await {
+                Ok(Some(body)) => return Ok(text(body, "application/json")),
+                Ok(None) => {}
+                Err(e) => failures.push(format!("{}: {e}", upstream.name)),
             }
         }
-        Err(self.not_found(&format!("module {}", self.module)))
+        Err(self.missing(&format!("module {}", self.module), &failures))
+    }
+
+    /// The first upstream that knows `version`, with its `.info`; else why none could say.
+    async fn upstream_with(&self, version: &Version) -> AppResult<(UpstreamRow, String)> {
+        let has_local = self.local_versions().await?.is_some();
+        let mut failures = Vec::new();
+        for upstream in self.upstreams(has_local).await? {
+            match crate::upstream::info(self.app, &upstream, &self.module, version).await {
+                Ok(Some(body)) => return Ok((upstream, body)),
+                Ok(None) => {}
+                Err(e) => failures.push(format!("{}: {e}", upstream.name)),
+            }
+        }
+        let what = format!("{}@{}", self.module, version.as_str());
+        Err(self.missing(&what, &failures))
     }
 
     /// `$module/@v/$version.info`.
@@ -155,20 +189,14 @@ impl Request<'_> {
             let body = info_json(version.as_str(), &time_of(version, &package));
             return Ok(text(body, "application/json"));
         }
-        let has_local = self.local_versions().await?.is_some();
-        for upstream in self.upstreams(has_local).await? {
-            if let Ok(Some(body)) =
-                crate::upstream::info(self.app, &upstream, &self.module, version).await
-            {
-                return Ok(text(body, "application/json"));
-            }
-        }
-        Err(self.not_found(&format!("{}@{}", self.module, version.as_str())))
+        let (_, body) = self.upstream_with(version).await?;
+        Ok(text(body, "application/json"))
     }
 
     /// `$module/@v/$version.mod` (`zip` false) or `.zip`: stored files, served with the
     /// toolkit (ETag, Range, quarantine, entitlement budgets), else an upstream's.
     pub(crate) async fn file(&self, version: &Version, zip: bool) -> AppResult<Response> {
+        let what = format!("{}@{}", self.module, version.as_str());
         let wanted = if zip {
             zip_name(version.as_str())
         } else {
@@ -180,9 +208,7 @@ impl Request<'_> {
                 .files
                 .iter()
                 .find(|f| f.filename == wanted)
-                .ok_or_else(|| {
-                    self.not_found(&format!("{}@{} {wanted}", self.module, version.as_str()))
-                })?;
+                .ok_or_else(|| self.not_found(&format!("{what} {wanted}")))?;
             return gantry_protocol::serve::serve_file(
                 self.app,
                 self.caller,
@@ -193,38 +219,27 @@ impl Request<'_> {
             )
             .await;
         }
-        let has_local = self.local_versions().await?.is_some();
-        for upstream in self.upstreams(has_local).await? {
-            // The first upstream that knows the version serves its files.
-            if !matches!(
-                crate::upstream::info(self.app, &upstream, &self.module, version).await,
-                Ok(Some(_))
-            ) {
-                continue;
-            }
-            if zip {
-                return crate::upstream::zip(
-                    self.app,
-                    self.caller,
-                    self.method,
-                    self.repo.clone(),
-                    &upstream,
-                    &self.module,
-                    version,
-                )
-                .await;
-            }
-            return match crate::upstream::go_mod(self.app, &upstream, &self.module, version).await {
-                Ok(Some(body)) => Ok(text(body, "text/plain; charset=utf-8")),
-                Ok(None) => {
-                    Err(self.not_found(&format!("{}@{} go.mod", self.module, version.as_str())))
-                }
-                Err(e) => Err(AppError::BadGateway(format!(
-                    "upstream {} failed: {e}",
-                    upstream.name
-                ))),
-            };
+        // The first upstream that knows the version serves its files.
+        let (upstream, _) = self.upstream_with(version).await?;
+        if zip {
+            return crate::upstream::zip(
+                self.app,
+                self.caller,
+                self.method,
+                self.repo.clone(),
+                &upstream,
+                &self.module,
+                version,
+            )
+            .await;
         }
-        Err(self.not_found(&format!("{}@{}", self.module, version.as_str())))
+        match crate::upstream::go_mod(self.app, &upstream, &self.module, version).await {
+            Ok(Some(body)) => Ok(text(body, "text/plain; charset=utf-8")),
+            Ok(None) => Err(self.not_found(&format!("{what} go.mod"))),
+            Err(e) => Err(AppError::BadGateway(format!(
+                "upstream {} failed: {e}",
+                upstream.name
+            ))),
+        }
     }
 }
