@@ -39,6 +39,41 @@ fn text(body: String, content_type: &'static str) -> Response {
         .into_response()
 }
 
+/// A module's versions in one repository, as the protocol's answers need them.
+pub(crate) struct LocalVersions {
+    /// Whether the repository has any live version of the module, yanked ones included.
+    any: bool,
+    /// The unyanked versions, by precedence.
+    versions: Vec<Version>,
+    /// `@v/list` of them: pseudo-versions left out.
+    listing: String,
+}
+
+impl LocalVersions {
+    fn of(rows: &[(String, i64)]) -> Self {
+        let mut versions: Vec<Version> = rows
+            .iter()
+            .filter(|(_, yanked)| *yanked == 0)
+            .filter_map(|(v, _)| Version::parse(v).ok())
+            .collect();
+        versions.sort_by(Version::precedence);
+        let listing = render_list(&versions);
+        Self {
+            any: !rows.is_empty(),
+            versions,
+            listing,
+        }
+    }
+}
+
+fn render_list(versions: &[Version]) -> String {
+    versions
+        .iter()
+        .filter(|v| !v.is_pseudo())
+        .map(|v| format!("{}\n", v.as_str()))
+        .collect()
+}
+
 /// The `.info` document of a version.
 pub(crate) fn info_json(version: &str, time: &str) -> String {
     serde_json::json!({ "Version": version, "Time": time }).to_string()
@@ -72,27 +107,22 @@ impl Request<'_> {
         ))
     }
 
-    /// The listable versions of the module here: available, synced, not yanked. `None` when
-    /// the repository has no live version of it at all. Read at most once per cache epoch.
-    async fn local_versions(&self) -> AppResult<Option<Vec<Version>>> {
+    /// The listable versions of the module here: available, synced, not yanked, in order,
+    /// with the list they render to. `None` when the repository has no live version of it at
+    /// all. Read and rendered at most once per cache epoch, so an unchanged module costs no
+    /// query and no parsing.
+    async fn local_versions(&self) -> AppResult<Option<Arc<LocalVersions>>> {
         let key = format!("go-versions|{}|{}", self.repo.id, self.module);
-        let rows = gantry_protocol::caches::memoized(self.app, key, || async {
-            Ok(self
+        let local = gantry_protocol::caches::memoized(self.app, key, || async {
+            let rows = self
                 .app
                 .db
                 .module_versions(self.repo.id, &self.module)
-                .await?)
+                .await?;
+            Ok(LocalVersions::of(&rows))
         })
         .await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(
-            rows.iter()
-                .filter(|(_, yanked)| *yanked == 0)
-                .filter_map(|(v, _)| Version::parse(v).ok())
-                .collect(),
-        ))
+        Ok(local.any.then_some(local))
     }
 
     /// The module's upstreams, unless the repository keeps names it has to itself.
@@ -122,13 +152,13 @@ impl Request<'_> {
     pub(crate) async fn list(&self) -> AppResult<Response> {
         let local = self.local_versions().await?;
         let mut found = local.is_some();
-        let mut versions = local.unwrap_or_default();
+        let mut remote_versions = Vec::new();
         let mut failures = Vec::new();
         for upstream in self.upstreams(found).await? {
             match crate::upstream::list(self.app, &upstream, &self.module).await {
                 Ok(Some(remote)) => {
                     found = true;
-                    versions.extend(remote);
+                    remote_versions.extend(remote);
                 }
                 Ok(None) => {}
                 Err(e) => failures.push(format!("{}: {e}", upstream.name)),
@@ -137,20 +167,23 @@ impl Request<'_> {
         if !found {
             return Err(self.missing(&format!("module {}", self.module), &failures));
         }
-        versions.retain(|v| !v.is_pseudo());
+        if remote_versions.is_empty() {
+            let listing = local.map(|l| l.listing.clone()).unwrap_or_default();
+            return Ok(text(listing, "text/plain; charset=utf-8"));
+        }
+        let mut versions = remote_versions;
+        if let Some(local) = &local {
+            versions.extend(local.versions.iter().cloned());
+        }
         versions.sort_by(Version::precedence);
         versions.dedup_by(|a, b| a.as_str() == b.as_str());
-        let body: String = versions
-            .iter()
-            .map(|v| format!("{}\n", v.as_str()))
-            .collect();
-        Ok(text(body, "text/plain; charset=utf-8"))
+        Ok(text(render_list(&versions), "text/plain; charset=utf-8"))
     }
 
     /// `$module/@latest`: the newest local version, else the first upstream's answer.
     pub(crate) async fn latest(&self) -> AppResult<Response> {
         let local = self.local_versions().await?;
-        if let Some(newest) = local.as_deref().and_then(version::latest) {
+        if let Some(newest) = local.as_ref().and_then(|l| version::latest(&l.versions)) {
             if let Some(package) = self.live_package(newest).await? {
                 let body = info_json(newest.as_str(), &time_of(newest, &package));
                 return Ok(text(body, "application/json"));

@@ -102,8 +102,12 @@ async fn go_builds_programs_from_modules_published_to_gantry() -> TestResult {
         "example.com/legacy@v2.0.0+incompatible/",
         &[("greet.go", client::greeter("legacy v2").as_bytes())],
     )?;
-    let (st, legacy_pkg) = upload_zip(&s, "acme/dev", ADMIN, legacy).await?;
-    assert_eq!(st, StatusCode::CREATED, "{legacy_pkg}");
+    let legacy_file = root.join("legacy-v2.0.0.zip");
+    std::fs::write(&legacy_file, legacy)?;
+    let legacy_slug = s.cli_ok(
+        Some(ADMIN),
+        &["push", "go", "acme/dev", &legacy_file.display().to_string()],
+    )?;
 
     // The protocol: pseudo-versions are not listed; @latest is the release.
     let (st, list) = get_text(&s, "/acme/dev/go/example.com/!hello/@v/list").await?;
@@ -179,17 +183,17 @@ async fn go_builds_programs_from_modules_published_to_gantry() -> TestResult {
 
     // Promoted to prod (the same bytes), it builds from there alike.
     s.cli_ok(Some(ADMIN), &["cp", &format!("acme/dev/{slug}"), "prod"])?;
-    s.cli_ok(
-        Some(ADMIN),
-        &[
-            "cp",
-            &format!(
-                "acme/dev/{}",
-                legacy_pkg["slug_perm"].as_str().unwrap_or_default()
-            ),
-            "prod",
-        ],
-    )?;
+    // The legacy module moves in a bulk promotion: gone from dev, served by prod.
+    let (st, moved) = s
+        .admin(
+            Method::POST,
+            "/api/v1/promotions",
+            Some(json!({"source": "acme/dev", "destination": "acme/prod", "slugs": [legacy_slug], "mode": "move"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{moved}");
+    let (st, _) = get_text(&s, "/acme/dev/go/example.com/legacy/@v/list").await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
     let from_prod = GoClient::new(&format!("{}/acme/prod/go", s.url))?;
     let app = from_prod.program(
         "app",
