@@ -94,35 +94,13 @@ _SERVER_PIDS+=("$!")
 N="http://127.0.0.1:$NGINX_PORT"
 for _ in $(seq 1 100); do curl -s -o /dev/null "$N/$ESC/@v/list" && break; sleep 0.1; done
 
-# run LABEL GROUP URL [TOKEN]: one wrk run; appends label, group, req/s, p99 ms, errors.
-run() {
-  local label=$1 group=$2 url=$3 token=${4:-}
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
-  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
-  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
-  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-  local out
-  out=$(wrk "${args[@]}" "$url")
-  python3 - "$label" "$group" "$out" >>"$RESULTS" <<'PY'
-import re, sys
-label, group, out = sys.argv[1:4]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
-PY
-  log "$(tail -n1 "$RESULTS")"
-}
-
 log "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s against every target"
 wait_quiet "${_SERVER_PIDS[@]}" >/dev/null
 for f in "@v/list:list" "@latest:latest" "@v/$LAST.info:info" "@v/$LAST.mod:mod" "@v/$LAST.zip:zip"; do
   path=${f%:*} group=${f##*:}
-  run "nginx $group" "$group" "$N/$ESC/$path"
-  run "gantry $group" "$group" "$G/acme/pub/go/$ESC/$path"
-  run "gantry $group private" "$group" "$G/acme/priv/go/$ESC/$path" "$READ_TOKEN"
+  wrk_run "nginx $group" "$group" "$N/$ESC/$path"
+  wrk_run "gantry $group" "$group" "$G/acme/pub/go/$ESC/$path"
+  wrk_run "gantry $group private" "$group" "$G/acme/priv/go/$ESC/$path" "$READ_TOKEN"
 done
 log "gantry pid $G_PID RSS $(awk '/VmRSS/ {print $2 " kB"}' "/proc/$G_PID/status")"
 

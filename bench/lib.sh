@@ -185,3 +185,26 @@ machine_summary() {
   printf '%s, %s cores, %s GiB RAM, kernel %s' "${cpu:-unknown CPU}" "$(nproc)" \
     "$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" "$(uname -r)"
 }
+
+# wrk_run LABEL GROUP URL [TOKEN]: one wrk run (THREADS, CONNECTIONS, DURATION) against a URL
+# that must answer 200; appends "label, group, req/s, p99 ms, non-2xx" to $RESULTS.
+wrk_run() {
+  local label=$1 group=$2 url=$3 token=${4:-}
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
+  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
+  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  local out
+  out=$(wrk "${args[@]}" "$url")
+  python3 - "$label" "$group" "$out" >>"$RESULTS" <<'PY'
+import re, sys
+label, group, out = sys.argv[1:4]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
+PY
+  log "$(tail -n1 "$RESULTS")"
+}

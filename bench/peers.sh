@@ -160,27 +160,10 @@ tarball_path() { curl -sS "$1/acme/pub/npm/lodash" \
 CRATE_PATH=/acme/pub/cargo/api/v1/crates/serde_json/1.0.100/download
 CRATE_INDEX=/acme/pub/cargo/index/se/rd/serde_json
 
-# run LABEL GROUP URL [TOKEN]: one wrk run; appends label, group, req/s, p99 ms.
+# run LABEL GROUP URL [TOKEN]: one wrk run (wrk_run in lib.sh) of a target ONLY selects.
 run() {
-  local label=$1 group=$2 url=$3 token=${4:-}
-  [[ "$label" =~ $ONLY ]] || return 0
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
-  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
-  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
-  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-  local out
-  out=$(wrk "${args[@]}" "$url")
-  python3 - "$label" "$group" "$out" >>"$RESULTS" <<'PY'
-import re, sys
-label, group, out = sys.argv[1:4]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
-PY
-  log "$(tail -n1 "$RESULTS")"
+  [[ "$1" =~ $ONLY ]] || return 0
+  wrk_run "$@"
 }
 
 log "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s against every target"

@@ -112,6 +112,26 @@ fn reason_phrase(message: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn plain_text_errors_carry_the_message_alone() {
+        use axum::response::IntoResponse;
+        let error = crate::error::AppError::Forbidden("package X is quarantined: held".into());
+        let response = ClientShape::PlainText.reshape(error.into_response()).await;
+        assert_eq!(response.status(), axum::http::StatusCode::FORBIDDEN);
+        assert_eq!(
+            response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("text/plain; charset=utf-8")
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024).await;
+        assert_eq!(
+            body.ok().as_deref(),
+            Some(&b"package X is quarantined: held\n"[..])
+        );
+    }
+
     #[test]
     fn reason_phrases_are_visible_ascii_and_bounded() {
         assert_eq!(reason_phrase("a\r\nb é"), b"a  b ?".to_vec());

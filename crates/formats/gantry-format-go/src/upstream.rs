@@ -99,13 +99,7 @@ pub(crate) async fn info(
     module: &str,
     version: &Version,
 ) -> Result<Option<String>, String> {
-    let url = module_url(
-        upstream,
-        module,
-        &format!("@v/{}.info", escape(version.as_str())),
-    );
-    let key = format!("info|{module}@{}", version.as_str());
-    let body = document(app, upstream, &key, &url).await?;
+    let body = version_document(app, upstream, module, version, "info").await?;
     Ok(body.and_then(|b| checked_info(&b, Some(version))))
 }
 
@@ -116,12 +110,20 @@ pub(crate) async fn go_mod(
     module: &str,
     version: &Version,
 ) -> Result<Option<String>, String> {
-    let url = module_url(
-        upstream,
-        module,
-        &format!("@v/{}.mod", escape(version.as_str())),
-    );
-    let key = format!("mod|{module}@{}", version.as_str());
+    version_document(app, upstream, module, version, "mod").await
+}
+
+/// `@v/VERSION.{extension}` of the upstream, kept like every document.
+async fn version_document(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    module: &str,
+    version: &Version,
+    extension: &str,
+) -> Result<Option<String>, String> {
+    let file = format!("@v/{}.{extension}", escape(version.as_str()));
+    let url = module_url(upstream, module, &file);
+    let key = format!("{extension}|{module}@{}", version.as_str());
     document(app, upstream, &key, &url).await
 }
 
