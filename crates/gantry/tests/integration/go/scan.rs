@@ -3,7 +3,7 @@
 //! command): runs on both backends.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::client::{module_zip, upload_zip};
 use crate::common::{TestResult, TestServer, ADMIN};
@@ -71,5 +71,59 @@ async fn go_modules_are_scanned_with_the_go_osv_data() -> TestResult {
     assert!(ids.is_empty(), "{ids:?}");
     let (_, ids) = scanned(&s, "github.com/dgrijalva/jwt-go", "v3.2.0+incompatible").await?;
     assert_eq!(ids, ["GO-2020-0017"]);
+
+    // A gate on promotion keeps the vulnerable version out of prod; the proxy there lists
+    // what passed.
+    s.create_repo("acme", "prod", true).await?;
+    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
+                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
+                [input.package.name, input.package.version])\n}\n";
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/policies/acme",
+            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, refused) = s
+        .admin(
+            Method::POST,
+            "/api/v1/promotions",
+            Some(json!({"source": "acme/dev", "destination": "prod",
+                        "query": "name:github.com/gorilla/websocket"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("v1.4.0 has known vulnerabilities"),
+        "{refused}"
+    );
+    let (_, websocket) = s
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/dev?query=name:github.com/gorilla/websocket",
+            None,
+        )
+        .await?;
+    let clean = websocket
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["version"] == "v1.4.1"))
+        .and_then(|p| p["slug_perm"].as_str())
+        .ok_or("no v1.4.1")?
+        .to_owned();
+    s.cli_ok(Some(ADMIN), &["cp", &format!("acme/dev/{clean}"), "prod"])?;
+    let resp = s
+        .req(
+            Method::GET,
+            "/acme/prod/go/github.com/gorilla/websocket/@v/list",
+            Some(ADMIN),
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await?, "v1.4.1\n");
     Ok(())
 }
