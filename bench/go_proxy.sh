@@ -68,31 +68,8 @@ mkdir -p "$TREE/$ESC/@v"
 for f in "@v/list" "@latest" "@v/$LAST.info" "@v/$LAST.mod" "@v/$LAST.zip"; do
   curl -sS --fail "$G/acme/pub/go/$ESC/$f" -o "$TREE/$ESC/$f"
 done
-NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server { listen 127.0.0.1:$NGINX_PORT; root $TREE; }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.stdout" 2>"$WORK/nginx.stderr" &
-_SERVER_PIDS+=("$!")
-N="http://127.0.0.1:$NGINX_PORT"
-for _ in $(seq 1 100); do curl -s -o /dev/null "$N/$ESC/@v/list" && break; sleep 0.1; done
+start_static_nginx "$TREE"
+N=$NGINX_URL
 
 log "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s against every target"
 wait_quiet "${_SERVER_PIDS[@]}" >/dev/null

@@ -60,29 +60,8 @@ log "machine: $(machine_summary)"
 log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
 
 # --- nginx: the static-file baseline.
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/files; }
-}
-CONF
-start_bg nginx nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
-NGINX="http://127.0.0.1:$NGINX_PORT"
+start_static_nginx "$WORK/files"
+NGINX=$NGINX_URL
 wait_http "$NGINX/$WHEEL"
 
 # --- pypiserver, serving the wheel.

@@ -14,21 +14,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::{TestResult, TestServer, ADMIN};
+use crate::policies::package;
 use client::{get_text, module_dir, module_zip, upload_zip, GoClient, TlsFront};
 
 const PSEUDO: &str = "v1.2.4-0.20240102150405-abcdef123456";
-
-async fn package(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
-    let (st, p) = s
-        .admin(
-            Method::GET,
-            &format!("/api/v1/packages/{repo}/{slug}"),
-            None,
-        )
-        .await?;
-    assert_eq!(st, StatusCode::OK, "{p}");
-    Ok(p)
-}
 
 /// `gantry push go REPO DIR --version V`: the slug, and the go.sum lines it showed.
 fn push_dir(
