@@ -199,3 +199,55 @@ machine_summary() {
   printf '%s, %s cores, %s GiB RAM, kernel %s' "${cpu:-unknown CPU}" "$(nproc)" \
     "$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" "$(uname -r)"
 }
+
+# wrk_run LABEL GROUP URL [TOKEN]: one wrk run (THREADS, CONNECTIONS, DURATION) against a URL
+# that must answer 200; appends "label, group, req/s, p99 ms, non-2xx" to $RESULTS.
+wrk_run() {
+  local label=$1 group=$2 url=$3 token=${4:-}
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
+  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
+  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  local out
+  out=$(wrk "${args[@]}" "$url")
+  wrk_row "$label" "$group" "$out" >>"$RESULTS"
+  log "$(tail -n1 "$RESULTS")"
+}
+
+# start_static_nginx ROOT: nginx serving the files below ROOT (sendfile, keep-alive without a
+# request limit), the static-file baseline; sets NGINX_URL. Stopped when the script exits.
+start_static_nginx() {
+  local root=$1 port dir="$WORK/nginx"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server { listen 127.0.0.1:$port; root $root; }
+}
+CONF
+  nginx -c "$dir/nginx.conf" -p "$dir" >"$WORK/nginx.stdout" 2>"$WORK/nginx.stderr" &
+  _SERVER_PIDS+=("$!")
+  NGINX_URL="http://127.0.0.1:$port"
+  local i
+  for i in $(seq 1 300); do
+    curl -s -o /dev/null "$NGINX_URL/" && return 0
+    sleep 0.1
+  done
+  echo "nginx did not start" >&2; exit 1
+}

@@ -60,29 +60,8 @@ log "machine: $(machine_summary)"
 log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
 
 # --- nginx: the static-file baseline.
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/files; }
-}
-CONF
-start_bg nginx nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
-NGINX="http://127.0.0.1:$NGINX_PORT"
+start_static_nginx "$WORK/files"
+NGINX=$NGINX_URL
 wait_http "$NGINX/$WHEEL"
 
 # --- pypiserver, serving the wheel.
@@ -160,19 +139,10 @@ tarball_path() { curl -sS "$1/acme/pub/npm/lodash" \
 CRATE_PATH=/acme/pub/cargo/api/v1/crates/serde_json/1.0.100/download
 CRATE_INDEX=/acme/pub/cargo/index/se/rd/serde_json
 
-# run LABEL GROUP URL [TOKEN]: one wrk run; appends label, group, req/s, p99 ms.
+# run LABEL GROUP URL [TOKEN]: one wrk run (wrk_run in lib.sh) of a target ONLY selects.
 run() {
-  local label=$1 group=$2 url=$3 token=${4:-}
-  [[ "$label" =~ $ONLY ]] || return 0
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
-  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
-  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
-  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-  local out
-  out=$(wrk "${args[@]}" "$url")
-  wrk_row "$label" "$group" "$out" >>"$RESULTS"
-  log "$(tail -n1 "$RESULTS")"
+  [[ "$1" =~ $ONLY ]] || return 0
+  wrk_run "$@"
 }
 
 log "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s against every target"

@@ -56,6 +56,13 @@ if ! command -v skopeo >/dev/null || ! command -v umoci >/dev/null \
     || echo "warning: could not install the OCI clients; their tests will be skipped" >&2
 fi
 
+step "the go command (Go suites) and nginx (the HTTPS front of their private-repository test) from apt"
+# Debian's golang-go is Go 1.19. go sends .netrc credentials over HTTPS only, so the private
+# repository test puts nginx, terminating TLS, in front of the test server.
+if ! command -v go >/dev/null || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then
+  apt-get update -qq && apt-get install -y -qq golang-go nginx-light
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -246,6 +246,19 @@ pub trait Format: Send + Sync + 'static {
     fn download_path(&self, file: &FileLocation<'_>) -> String {
         self.info().download_path(file)
     }
+
+    /// Packs a directory into the artifact the format uploads (for `gantry push FORMAT REPO
+    /// DIR`), written to `out`; returns what to declare with it. `None`: the format takes
+    /// files only.
+    fn pack_directory(
+        &self,
+        dir: &std::path::Path,
+        declared: &Declared,
+        out: &mut std::fs::File,
+    ) -> Option<Result<Declared, FormatError>> {
+        let _ = (dir, declared, out);
+        None
+    }
 }
 
 /// Refuses an uploaded file name that could name a path or is longer than 255 bytes;

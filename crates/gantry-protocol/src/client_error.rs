@@ -27,6 +27,9 @@ pub enum ClientShape {
     Cargo,
     /// The envelope, and the message as the HTTP reason phrase (twine prints the reason).
     ReasonPhrase,
+    /// The message alone as `text/plain` (the go command prints a plain-text error body of a
+    /// proxy, and nothing of any other).
+    PlainText,
 }
 
 impl ClientShape {
@@ -62,6 +65,17 @@ impl ClientShape {
                 "error": envelope["error"],
                 "errors": [ { "detail": message } ],
             }),
+            ClientShape::PlainText => {
+                let text = format!("{message}\n");
+                parts.headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+                return Response::from_parts(parts, Body::from(text));
+            }
             ClientShape::ReasonPhrase => {
                 if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason_phrase(message)) {
                     parts.extensions.insert(reason);
@@ -97,6 +111,26 @@ fn reason_phrase(message: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn plain_text_errors_carry_the_message_alone() {
+        use axum::response::IntoResponse;
+        let error = crate::error::AppError::Forbidden("package X is quarantined: held".into());
+        let response = ClientShape::PlainText.reshape(error.into_response()).await;
+        assert_eq!(response.status(), axum::http::StatusCode::FORBIDDEN);
+        assert_eq!(
+            response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("text/plain; charset=utf-8")
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024).await;
+        assert_eq!(
+            body.ok().as_deref(),
+            Some(&b"package X is quarantined: held\n"[..])
+        );
+    }
 
     #[test]
     fn reason_phrases_are_visible_ascii_and_bounded() {

@@ -129,6 +129,45 @@ pub async fn fetch_document(
     }))
 }
 
+/// A document of `upstream` kept in its index cache under `key`: answered from the cache while
+/// younger than the upstream's TTL, else fetched anew and kept. When the fetch fails, the kept
+/// copy is answered however old (the outage counted and logged); only without one does the
+/// error reach the caller.
+pub async fn cached_document<F, Fut>(
+    app: &App,
+    upstream: &UpstreamRow,
+    key: &str,
+    fetch: F,
+) -> Result<String, String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let kept = app
+        .db
+        .upstream_cache_get(upstream.id, key)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ttl_millis = upstream.index_ttl_seconds.saturating_mul(1000);
+    if let Some((body, fetched_at)) = &kept {
+        if gantry_core::time::now_millis() - fetched_at < ttl_millis {
+            return Ok(body.clone());
+        }
+    }
+    let error = match fetch().await {
+        Ok(fresh) => {
+            if let Err(e) = app.db.upstream_cache_put(upstream.id, key, &fresh).await {
+                tracing::warn!(error = %e, upstream = %upstream.name, key, "keeping an upstream document failed");
+            }
+            return Ok(fresh);
+        }
+        Err(error) => error,
+    };
+    app.metrics.upstream_failure(&upstream.name);
+    tracing::warn!(upstream = %upstream.name, key, %error, stale = kept.is_some(), "upstream document fetch failed");
+    kept.map(|(body, _)| body).ok_or(error)
+}
+
 /// Fetches an upstream file (the URL checked against the deny list) and streams it to the
 /// client (counted against an entitlement's download budget like a local file); in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
 /// failing upstream is a 502, logged and counted.

@@ -44,6 +44,15 @@ pub mod fuzzing {
 }
 pub use router::{build_router, openapi, route_table};
 
+/// The registered format with this id, for client verbs that prepare an upload locally
+/// (`gantry push FORMAT REPO DIR` packs a directory with the format's own rules).
+pub fn format(id: &str) -> Option<Arc<dyn gantry_formats::Format>> {
+    formats::registered()
+        .into_iter()
+        .map(|plugin| plugin.format())
+        .find(|format| format.id() == id)
+}
+
 use std::sync::Arc;
 
 use anyhow::Context;

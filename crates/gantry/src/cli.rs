@@ -179,7 +179,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm, cargo or oci.
+    /// Package format: python, npm, cargo, go or oci.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -195,7 +195,8 @@ pub(crate) enum UpstreamCommand {
         /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
         /// registry root, e.g. http://host/; for cargo: the sparse index root without
         /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for oci: the registry root,
-        /// optionally with a path that prefixes image names there, e.g. http://host:5000/library.
+        /// optionally with a path that prefixes image names there, e.g. http://host:5000/library;
+        /// for go: the module proxy (what GOPROXY would name), e.g. http://host/OWNER/REPO/go.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.
@@ -385,10 +386,14 @@ pub(crate) struct PushArgs {
     pub(crate) format: String,
     /// OWNER/REPO
     pub(crate) repo: String,
-    /// The file; for oci, LAYOUT_DIR:TAG.
+    /// The file to upload, or a directory the format packs first (go: a module directory,
+    /// packed into a module zip by the go command's rules; give --version); for oci,
+    /// LAYOUT_DIR:TAG.
     pub(crate) file: PathBuf,
+    /// Package name (go: the module path, when the directory has no go.mod).
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// Package version (go: e.g. v1.2.3).
     #[arg(long)]
     pub(crate) version: Option<String>,
     /// Stored filename (default: the file's own name).

@@ -10,6 +10,7 @@ use axum::http::Method;
 use axum::response::Response;
 use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::Declared;
+use gantry_protocol::upstream::cached_document;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
@@ -41,47 +42,6 @@ fn root(upstream: &UpstreamRow) -> String {
         .to_owned()
 }
 
-/// A cached document: fresh from the cache, fetched, or — when the upstream fails — stale
-/// from the cache.
-async fn cached<F, Fut>(
-    app: &Arc<App>,
-    upstream: &UpstreamRow,
-    key: &str,
-    fetch: F,
-) -> Result<String, String>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<String, String>>,
-{
-    let cached = app
-        .db
-        .upstream_cache_get(upstream.id, key)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some((body, fetched_at)) = &cached {
-        let age = gantry_core::time::now_millis() - fetched_at;
-        if age < upstream.index_ttl_seconds.saturating_mul(1000) {
-            return Ok(body.clone());
-        }
-    }
-    match fetch().await {
-        Ok(body) => {
-            if let Err(e) = app.db.upstream_cache_put(upstream.id, key, &body).await {
-                tracing::warn!(error = %e, "caching an upstream index file failed");
-            }
-            Ok(body)
-        }
-        Err(error) => {
-            app.metrics.upstream_failure(&upstream.name);
-            tracing::warn!(upstream = %upstream.name, key, %error, stale = cached.is_some(), "upstream index fetch failed");
-            match cached {
-                Some((body, _)) => Ok(body),
-                None => Err(error),
-            }
-        }
-    }
-}
-
 /// GETs a small document; `Ok(None)` on 404.
 async fn get_text(
     app: &Arc<App>,
@@ -109,7 +69,7 @@ pub(crate) async fn index_lines(
     }
     let lower = name.to_ascii_lowercase();
     let url = format!("{}/{}", root(upstream), index_path(&lower));
-    let body = cached(app, upstream, &lower, || async {
+    let body = cached_document(app, upstream, &lower, || async {
         let text = get_text(app, upstream, &url).await?.unwrap_or_default();
         let lines = parse_index(&text, name);
         serde_json::to_string(&lines).map_err(|e| e.to_string())
@@ -150,7 +110,7 @@ async fn download_url(
     cksum: &str,
 ) -> Result<String, String> {
     let config_url = format!("{}/config.json", root(upstream));
-    let body = cached(app, upstream, CONFIG_KEY, || async {
+    let body = cached_document(app, upstream, CONFIG_KEY, || async {
         get_text(app, upstream, &config_url)
             .await?
             .ok_or_else(|| format!("{config_url} not found"))

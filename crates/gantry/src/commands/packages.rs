@@ -192,6 +192,8 @@ pub(crate) async fn push(
     args: crate::cli::PushArgs,
     json: bool,
 ) -> anyhow::Result<()> {
+    // A directory is packed by its format into a temporary file, uploaded in its place.
+    let (args, _packed) = pack_directory(args)?;
     let (owner, repo) = split_repo(&args.repo)?;
     let client = client(global)?;
     let size = std::fs::metadata(&args.file)
@@ -223,9 +225,60 @@ pub(crate) async fn push(
         print_json(&package)?;
     } else {
         eprintln!("Created {}", describe(&package));
+        // Checksums the format's client records (go: the go.sum lines), to compare with.
+        for line in package.metadata["checksum_lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(line) = line.as_str() {
+                eprintln!("  {line}");
+            }
+        }
         println!("{}", package.slug_perm);
     }
     Ok(())
+}
+
+/// When `args.file` is a directory: its format packs it into a temporary file, and the
+/// arguments name that file and what the packing declared. The file lives as long as the
+/// returned guard.
+fn pack_directory(
+    mut args: crate::cli::PushArgs,
+) -> anyhow::Result<(crate::cli::PushArgs, Option<tempfile::NamedTempFile>)> {
+    if !args.file.is_dir() {
+        return Ok((args, None));
+    }
+    let format = gantry_server::format(&args.format)
+        .with_context(|| format!("unknown format '{}'", args.format))?;
+    let mut packed = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
+    let declared = gantry_formats::Declared {
+        name: args.name.take(),
+        version: args.version.take(),
+        filename: String::new(),
+        ..Default::default()
+    };
+    let declared = format
+        .pack_directory(&args.file, &declared, packed.as_file_mut())
+        .with_context(|| {
+            format!(
+                "{} is a directory, and the {} format uploads files only",
+                args.file.display(),
+                args.format
+            )
+        })?
+        .with_context(|| format!("cannot pack {}", args.file.display()))?;
+    eprintln!(
+        "Packed {} as {} {}",
+        args.file.display(),
+        declared.name.as_deref().unwrap_or("?"),
+        declared.version.as_deref().unwrap_or("?")
+    );
+    args.file = packed.path().to_path_buf();
+    args.name = declared.name;
+    args.version = declared.version;
+    args.filename = Some(declared.filename);
+    Ok((args, Some(packed)))
 }
 
 /// `gantry ls pkgs`: one page of a repository's packages.

@@ -947,7 +947,54 @@ fn entries(
     .into_iter()
     .chain(npm_entries(upstream, npm_file))
     .chain(oci_entries())
+    .chain(go_entries())
     .collect()
+}
+
+/// The module proxy's one route, on the module example.com/matrix of acme/dev (go sends
+/// `.netrc` credentials as HTTP Basic auth).
+fn go_entries() -> Vec<Entry> {
+    let list = "/acme/dev/go/example.com/matrix/@v/list".to_owned();
+    let zip = "/acme/dev/go/example.com/matrix/@v/v1.0.0.zip".to_owned();
+    vec![
+        entry(
+            "GET",
+            "/{owner}/{repo}/go/{*path}",
+            list,
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/go/{*path}",
+            zip,
+            None,
+            repo(Level::Read),
+        ),
+    ]
+}
+
+/// Uploads the module example.com/matrix v1.0.0 to acme/dev.
+async fn push_matrix_module(s: &TestServer) -> TestResult {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "example.com/matrix@v1.0.0/go.mod",
+        zip::write::SimpleFileOptions::default(),
+    )?;
+    zip.write_all(b"module example.com/matrix\n")?;
+    let bytes = zip.finish()?.into_inner();
+    let resp = s
+        .req(
+            Method::POST,
+            "/api/v1/packages/acme/dev/upload/go?filename=matrix.zip",
+            Some(ADMIN),
+        )
+        .body(bytes)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    Ok(())
 }
 
 /// The npm registry routes, called with the bearer token npm sends from `.npmrc`.
@@ -1190,6 +1237,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     )?;
     let npm_file = format!("/acme/dev/npm/files/{npm_slug}/is-number-7.0.0.tgz");
     push_matrix_image(&s).await?;
+    push_matrix_module(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,

@@ -15,6 +15,7 @@ mod cli_messages;
 mod client_errors;
 mod early_refusal;
 mod gc;
+mod go;
 mod hardening;
 mod hardening_archives;
 mod hardening_http;

@@ -35,7 +35,7 @@ fn push(s: &TestServer, repo: &str, fixture: &str) -> TestResult<String> {
     )
 }
 
-async fn package(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
+pub(crate) async fn package(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
     let (st, p) = s
         .admin(
             Method::GET,

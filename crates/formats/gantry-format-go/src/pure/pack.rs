@@ -1,0 +1,153 @@
+//! Packing a module directory into a module zip, the way the go command's own zips are made:
+//! regular files only (links and devices are skipped), version-control directories and
+//! nested modules (directories with their own `go.mod`) left out, vendored packages left out,
+//! every entry under `path@version/`, in a stable order. Names the rules refuse fail the
+//! packing rather than being dropped silently.
+
+use std::fs;
+use std::io::{Seek, Write};
+use std::path::Path;
+
+use super::modzip::{
+    check_file_path, is_vendored_package, MAX_ENTRIES, MAX_GO_MOD, MAX_LICENSE, MAX_ZIP,
+};
+use super::path::check_path;
+use super::version::Version;
+use crate::archive::quote;
+use crate::format::FormatError;
+
+/// What was packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    pub path: String,
+    pub version: String,
+}
+
+fn invalid(msg: impl Into<String>) -> FormatError {
+    FormatError::Invalid(msg.into())
+}
+
+/// Packs the module in `dir` as `version` into `out`. The module path is the `go.mod`'s;
+/// `path` must agree with it, and names the module when there is no `go.mod`.
+pub fn pack_dir(
+    dir: &Path,
+    path: Option<&str>,
+    version: &str,
+    out: &mut (impl Write + Seek),
+) -> Result<Packed, FormatError> {
+    let go_mod = dir.join("go.mod");
+    let declared = if go_mod.is_file() {
+        if fs::metadata(&go_mod)?.len() > MAX_GO_MOD {
+            return Err(invalid(format!("go.mod is larger than {MAX_GO_MOD} bytes")));
+        }
+        let text = fs::read_to_string(&go_mod)
+            .map_err(|e| invalid(format!("cannot read {}: {e}", go_mod.display())))?;
+        Some(
+            super::gomod::module_path(&text)
+                .ok_or_else(|| invalid(format!("{} has no module directive", go_mod.display())))?,
+        )
+    } else {
+        None
+    };
+    let module = match (declared, path) {
+        (Some(declared), Some(given)) if declared != given => {
+            return Err(invalid(format!(
+                "go.mod declares module {}, not {}",
+                quote(&declared),
+                quote(given)
+            )))
+        }
+        (Some(declared), _) => declared,
+        (None, Some(given)) => given.to_owned(),
+        (None, None) => {
+            return Err(invalid(format!(
+                "{} has no go.mod; give the module path with --name",
+                dir.display()
+            )))
+        }
+    };
+    check_path(&module)?;
+    let parsed = Version::parse(version)?;
+    parsed.check_path_major(&module)?;
+    if parsed.incompatible() && go_mod.is_file() {
+        return Err(invalid(format!(
+            "version {version} is +incompatible, but the module has a go.mod file"
+        )));
+    }
+    let mut files = Vec::new();
+    collect(dir, "", &mut files)?;
+    let prefix = format!("{module}@{version}/");
+    let mut zip = zip::ZipWriter::new(out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(false);
+    let mut total = 0u64;
+    for (name, size) in &files {
+        total = total.saturating_add(*size);
+        if total > MAX_ZIP {
+            return Err(invalid(format!(
+                "the module holds more than {MAX_ZIP} bytes"
+            )));
+        }
+        if name == "LICENSE" && *size > MAX_LICENSE {
+            return Err(invalid(format!(
+                "LICENSE is larger than {MAX_LICENSE} bytes"
+            )));
+        }
+        zip.start_file(format!("{prefix}{name}"), options)
+            .map_err(|e| invalid(format!("cannot write the module zip: {e}")))?;
+        let mut file = fs::File::open(dir.join(name))?;
+        std::io::copy(&mut file, &mut zip)?;
+    }
+    zip.finish()
+        .map_err(|e| invalid(format!("cannot write the module zip: {e}")))?;
+    Ok(Packed {
+        path: module,
+        version: version.to_owned(),
+    })
+}
+
+/// The module's files below `rel` (slash-separated, sorted), with their sizes.
+fn collect(root: &Path, rel: &str, out: &mut Vec<(String, u64)>) -> Result<(), FormatError> {
+    let here = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let mut entries: Vec<_> = fs::read_dir(&here)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|n| invalid(format!("file name {n:?} is not UTF-8")))?;
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if matches!(name.as_str(), ".bzr" | ".git" | ".hg" | ".svn") {
+                continue;
+            }
+            if entry.path().join("go.mod").is_file() {
+                // Another module's directory.
+                continue;
+            }
+            collect(root, &path, out)?;
+        } else if kind.is_file() {
+            if is_vendored_package(&path) {
+                continue;
+            }
+            check_file_path(&path)?;
+            out.push((path, entry.metadata()?.len()));
+            if out.len() > MAX_ENTRIES {
+                return Err(invalid(format!(
+                    "the module has more than {MAX_ENTRIES} files"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
