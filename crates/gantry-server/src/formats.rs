@@ -12,6 +12,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
         Arc::new(gantry_format_cargo::Plugin),
         Arc::new(gantry_format_npm::Plugin),
         Arc::new(gantry_format_oci::Plugin),
+        Arc::new(gantry_format_maven::Plugin),
     ]
 }
 
