@@ -57,7 +57,9 @@ pub(crate) async fn fetch(
         }
         let url = format!("{}/{raw}", upstream.url.trim_end_matches('/'));
         let found = if is_document {
-            document(app, upstream, raw, &url).await?.map(|body| text(method, body))
+            document(app, upstream, raw, &url)
+                .await?
+                .map(|body| text(method, body))
         } else if upstream.mode == "cache" {
             cached_file(app, caller, method, repo, upstream, raw, &url).await?
         } else {
@@ -152,8 +154,15 @@ async fn proxied_file(
     // This path never caches: cache mode is handled by `cached_file`.
     let mut proxy = upstream.clone();
     proxy.mode = "proxy".into();
-    gantry_protocol::upstream::serve_file(Arc::clone(app), caller, repo.clone(), &proxy, method, file)
-        .await
+    gantry_protocol::upstream::serve_file(
+        Arc::clone(app),
+        caller,
+        repo.clone(),
+        &proxy,
+        method,
+        file,
+    )
+    .await
 }
 
 /// A file kept in the blob store by its path at the upstream; fetched and stored first when

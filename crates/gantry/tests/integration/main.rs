@@ -18,6 +18,7 @@ mod hardening_archives;
 mod hardening_http;
 mod hardening_leftovers;
 mod hardening_policy;
+mod maven;
 mod npm;
 mod npm_upstream;
 mod oci;

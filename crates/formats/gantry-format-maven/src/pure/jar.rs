@@ -48,7 +48,11 @@ pub fn embedded<R: Read + Seek>(reader: R) -> Result<Vec<Embedded>, FormatError>
             continue;
         }
         let mut text = String::new();
-        if entry.take(MAX_PROPERTIES).read_to_string(&mut text).is_err() {
+        if entry
+            .take(MAX_PROPERTIES)
+            .read_to_string(&mut text)
+            .is_err()
+        {
             continue;
         }
         let value = |key: &str| {

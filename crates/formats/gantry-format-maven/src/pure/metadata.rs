@@ -74,7 +74,11 @@ pub fn artifact_level(coordinates: &Coordinates, versions: &[(String, i64)]) -> 
         let _ = writeln!(out, "      <version>{}</version>", escape(version));
     }
     out.push_str("    </versions>\n");
-    let _ = writeln!(out, "    <lastUpdated>{}</lastUpdated>", last_updated(updated));
+    let _ = writeln!(
+        out,
+        "    <lastUpdated>{}</lastUpdated>",
+        last_updated(updated)
+    );
     out.push_str("  </versioning>\n</metadata>\n");
     out
 }
@@ -111,7 +115,11 @@ pub fn version_level(coordinates: &Coordinates, version: &str, builds: &[Build])
         );
     }
     let updated = builds.iter().map(|b| b.published).max().unwrap_or(0);
-    let _ = writeln!(out, "    <lastUpdated>{}</lastUpdated>", last_updated(updated));
+    let _ = writeln!(
+        out,
+        "    <lastUpdated>{}</lastUpdated>",
+        last_updated(updated)
+    );
     out.push_str("    <snapshotVersions>\n");
     // The newest build that has each (classifier, extension).
     let mut seen: Vec<&(Option<String>, String)> = Vec::new();
@@ -123,7 +131,11 @@ pub fn version_level(coordinates: &Coordinates, version: &str, builds: &[Build])
             seen.push(file);
             out.push_str("      <snapshotVersion>\n");
             if let Some(classifier) = &file.0 {
-                let _ = writeln!(out, "        <classifier>{}</classifier>", escape(classifier));
+                let _ = writeln!(
+                    out,
+                    "        <classifier>{}</classifier>",
+                    escape(classifier)
+                );
             }
             let _ = writeln!(out, "        <extension>{}</extension>", escape(&file.1));
             let _ = writeln!(
@@ -157,13 +169,18 @@ pub fn group_level(plugins: &[Plugin]) -> String {
     let mut sorted = plugins.to_vec();
     sorted.sort();
     sorted.dedup_by(|a, b| a.artifact_id == b.artifact_id);
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <plugins>\n");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <plugins>\n");
     for p in &sorted {
         out.push_str("    <plugin>\n");
         let name = p.name.as_deref().unwrap_or(&p.artifact_id);
         let _ = writeln!(out, "      <name>{}</name>", escape(name));
         let _ = writeln!(out, "      <prefix>{}</prefix>", escape(&p.prefix));
-        let _ = writeln!(out, "      <artifactId>{}</artifactId>", escape(&p.artifact_id));
+        let _ = writeln!(
+            out,
+            "      <artifactId>{}</artifactId>",
+            escape(&p.artifact_id)
+        );
         out.push_str("    </plugin>\n");
     }
     out.push_str("  </plugins>\n</metadata>\n");
@@ -202,9 +219,13 @@ pub fn classify(bytes: &[u8]) -> Result<UploadedKind, FormatError> {
             .map_err(|e| invalid(e.to_string()))?
         {
             Event::DocType(_) => {
-                return Err(invalid("document type declarations are not accepted".into()))
+                return Err(invalid(
+                    "document type declarations are not accepted".into(),
+                ))
             }
-            Event::Start(e) | Event::Empty(e) if depth == 0 && e.local_name().as_ref() != b"metadata" => {
+            Event::Start(e) | Event::Empty(e)
+                if depth == 0 && e.local_name().as_ref() != b"metadata" =>
+            {
                 return Err(invalid("the root element is not <metadata>".into()));
             }
             Event::Start(e) => {

@@ -146,8 +146,8 @@ impl Format for Maven {
             }
         }
         let (qualifier, filename) = if pom.version.ends_with(SNAPSHOT_SUFFIX) {
-            let build = build_of(&declared.filename, &pom.artifact_id, &pom.version)
-                .ok_or_else(|| {
+            let build =
+                build_of(&declared.filename, &pom.artifact_id, &pom.version).ok_or_else(|| {
                     FormatError::Invalid(format!(
                         "a SNAPSHOT POM must be named {}-{}yyyyMMdd.HHmmss-N.pom",
                         pom.artifact_id,
@@ -213,7 +213,11 @@ mod tests {
             &POM.replace("VERSION", "1.0-SNAPSHOT"),
         )?;
         assert_eq!(s.identity.qualifier, "20240102.030405-3");
-        assert!(run("app-1.0-SNAPSHOT.pom", &POM.replace("VERSION", "1.0-SNAPSHOT")).is_err());
+        assert!(run(
+            "app-1.0-SNAPSHOT.pom",
+            &POM.replace("VERSION", "1.0-SNAPSHOT")
+        )
+        .is_err());
         assert!(run("x.pom", &POM.replace("VERSION", "../1")).is_err());
         Ok(())
     }

@@ -135,7 +135,9 @@ pub enum Target {
     /// `dirs/maven-metadata.xml`: artifact-level (group = all but the last dir, artifact = the
     /// last) or group-level (plugin prefixes; group = all dirs). Which one only the content
     /// or the stored packages can tell.
-    Metadata { dirs: Vec<String> },
+    Metadata {
+        dirs: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,7 +195,9 @@ pub fn parse(path: &str) -> Result<RepoPath, FormatError> {
     }
     let segments: Vec<&str> = path.split('/').collect();
     if segments.len() > MAX_SEGMENTS {
-        return Err(invalid(format!("path has more than {MAX_SEGMENTS} segments")));
+        return Err(invalid(format!(
+            "path has more than {MAX_SEGMENTS} segments"
+        )));
     }
     for segment in &segments {
         check_segment(segment)?;
@@ -297,11 +301,17 @@ pub fn split_build(s: &str) -> Option<(&str, &str)> {
             .get(range)
             .is_some_and(|b| b.iter().all(u8::is_ascii_digit))
     };
-    if !(digits(0..8) && bytes.get(8) == Some(&b'.') && digits(9..15) && bytes.get(15) == Some(&b'-'))
+    if !(digits(0..8)
+        && bytes.get(8) == Some(&b'.')
+        && digits(9..15)
+        && bytes.get(15) == Some(&b'-'))
     {
         return None;
     }
-    let number_len = bytes[16..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let number_len = bytes[16..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if number_len == 0 || number_len > 9 {
         return None;
     }
@@ -341,7 +351,10 @@ mod tests {
         assert_eq!(f.extension, "pom");
         let p = parse("org/example/app/1.0/app-1.0.jar.sha512").ok();
         assert_eq!(p.and_then(|p| p.checksum), Some(Checksum::Sha512));
-        assert_eq!(split_build_id("20240102.030405-12"), Some(("20240102.030405", 12)));
+        assert_eq!(
+            split_build_id("20240102.030405-12"),
+            Some(("20240102.030405", 12))
+        );
     }
 
     #[test]
@@ -349,12 +362,18 @@ mod tests {
         let p = parse("org/example/app/maven-metadata.xml.sha1").ok();
         assert!(matches!(
             p,
-            Some(RepoPath { target: Target::Metadata { .. }, checksum: Some(Checksum::Sha1) })
+            Some(RepoPath {
+                target: Target::Metadata { .. },
+                checksum: Some(Checksum::Sha1)
+            })
         ));
         let p = parse("org/example/app/1.0-SNAPSHOT/maven-metadata.xml").ok();
         assert!(matches!(
             p,
-            Some(RepoPath { target: Target::VersionMetadata { .. }, .. })
+            Some(RepoPath {
+                target: Target::VersionMetadata { .. },
+                ..
+            })
         ));
         assert!(parse("maven-metadata.xml").is_err());
     }

@@ -147,7 +147,9 @@ fn open(c: &mut Collected, path: &[String]) -> Result<(), FormatError> {
         }
         ["project", "dependencies", "dependency"] => {
             if c.dependencies.len() >= MAX_DEPENDENCIES {
-                return Err(invalid(format!("more than {MAX_DEPENDENCIES} dependencies")));
+                return Err(invalid(format!(
+                    "more than {MAX_DEPENDENCIES} dependencies"
+                )));
             }
             c.dependencies.push(Dependency::default());
         }
@@ -200,7 +202,9 @@ fn walk(bytes: &[u8]) -> Result<Collected, FormatError> {
                 }
                 path.pop();
             }
-            Event::Text(t) => push_text(&mut text, &t.decode().map_err(|e| invalid(e.to_string()))?)?,
+            Event::Text(t) => {
+                push_text(&mut text, &t.decode().map_err(|e| invalid(e.to_string()))?)?
+            }
             Event::CData(t) => push_text(&mut text, &String::from_utf8_lossy(&t))?,
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref().map_err(|e| invalid(e.to_string()))? {
@@ -247,7 +251,9 @@ fn predefined(name: &str) -> Option<&'static str> {
 
 fn push_text(text: &mut String, more: &str) -> Result<(), FormatError> {
     if text.len() + more.len() > MAX_TEXT {
-        return Err(invalid(format!("an element's text is longer than {MAX_TEXT} bytes")));
+        return Err(invalid(format!(
+            "an element's text is longer than {MAX_TEXT} bytes"
+        )));
     }
     text.push_str(more);
     Ok(())
@@ -403,7 +409,11 @@ mod tests {
         assert!(parse(bomb.as_bytes()).is_err());
         let external = r#"<project><groupId>a</groupId><artifactId>&xxe;</artifactId><version>1</version></project>"#;
         assert!(parse(external.as_bytes()).is_err());
-        let deep = format!("<project>{}{}</project>", "<a>".repeat(100), "</a>".repeat(100));
+        let deep = format!(
+            "<project>{}{}</project>",
+            "<a>".repeat(100),
+            "</a>".repeat(100)
+        );
         assert!(parse(deep.as_bytes()).is_err());
         let huge = vec![b' '; (MAX_POM_SIZE + 1) as usize];
         assert!(parse(&huge).is_err());

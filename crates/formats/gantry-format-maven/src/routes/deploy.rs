@@ -77,7 +77,12 @@ fn stage_key<'a>(repo: &RepoRow, file: &'a ArtifactFile) -> StageKey<'a> {
 }
 
 /// Refuses a file that would change a published release, or join another deployer's deploy.
-async fn check_open(app: &App, caller: &Caller, repo: &RepoRow, file: &ArtifactFile) -> AppResult<()> {
+async fn check_open(
+    app: &App,
+    caller: &Caller,
+    repo: &RepoRow,
+    file: &ArtifactFile,
+) -> AppResult<()> {
     let gav = format!("{}:{}", file.coordinates.name(), file.version);
     if file.is_snapshot() && file.build.is_none() {
         return Err(AppError::BadRequest(format!(
@@ -105,9 +110,10 @@ async fn check_open(app: &App, caller: &Caller, repo: &RepoRow, file: &ArtifactF
     let idle_since = now_millis() - super::seal::idle_millis();
     let actor = caller.actor();
     let staged = app.db.maven_staged(&stage_key(repo, file)).await?;
-    if let Some(other) = staged.iter().find(|s| {
-        s.version == file.version && s.uploader != actor && s.updated_at > idle_since
-    }) {
+    if let Some(other) = staged
+        .iter()
+        .find(|s| s.version == file.version && s.uploader != actor && s.updated_at > idle_since)
+    {
         return Err(AppError::Conflict(format!(
             "{gav} is being deployed to {} by {}; wait until that deploy ends",
             repo.slug(),
@@ -187,7 +193,9 @@ async fn put_checksum(
         Some(staged) => Some(staged.digest(algorithm).to_owned()),
         None => super::download::find_file(app, repo, file)
             .await?
-            .map(|(package, i)| super::download::file_digest(&package.files[i], algorithm).to_owned()),
+            .map(|(package, i)| {
+                super::download::file_digest(&package.files[i], algorithm).to_owned()
+            }),
     };
     let Some(computed) = computed else {
         return Err(AppError::BadRequest(format!(

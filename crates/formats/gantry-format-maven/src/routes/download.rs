@@ -40,7 +40,10 @@ pub(super) async fn get(
                     }
                     Some(algorithm) => {
                         gantry_protocol::serve::check_downloadable(&package)?;
-                        Ok(text(method, file_digest(row, algorithm).as_bytes().to_vec()))
+                        Ok(text(
+                            method,
+                            file_digest(row, algorithm).as_bytes().to_vec(),
+                        ))
                     }
                 };
             }

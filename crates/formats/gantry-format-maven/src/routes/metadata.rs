@@ -77,11 +77,13 @@ pub(super) async fn builds(
         let Ok(file) = path::parse_filename(coordinates.clone(), version, &row.filename) else {
             continue;
         };
-        let build = builds.entry(row.qualifier.clone()).or_insert_with(|| Build {
-            id: row.qualifier.clone(),
-            files: Vec::new(),
-            published: row.uploaded_at,
-        });
+        let build = builds
+            .entry(row.qualifier.clone())
+            .or_insert_with(|| Build {
+                id: row.qualifier.clone(),
+                files: Vec::new(),
+                published: row.uploaded_at,
+            });
         build.files.push((file.classifier, file.extension));
     }
     Ok(builds.into_values().collect())

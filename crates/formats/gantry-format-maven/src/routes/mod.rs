@@ -49,15 +49,14 @@ pub(crate) async fn load(
 ) -> AppResult<RepoRow> {
     match path.load(app, caller, op).await {
         Ok(repo) => Ok(repo),
-        Err(err) if caller.is_anonymous() && err.status() == StatusCode::NOT_FOUND => {
-            Err(caller.deny(
-                AppError::Unauthorized(format!(
-                    "authentication required for {}/{}; add a <server> with a token to settings.xml",
-                    path.owner, path.repo
-                )),
-                Some(path.owner.as_str()),
-            ))
-        }
+        Err(err) if caller.is_anonymous() && err.status() == StatusCode::NOT_FOUND => Err(caller
+            .deny(
+            AppError::Unauthorized(format!(
+                "authentication required for {}/{}; add a <server> with a token to settings.xml",
+                path.owner, path.repo
+            )),
+            Some(path.owner.as_str()),
+        )),
         Err(err) => Err(err),
     }
 }

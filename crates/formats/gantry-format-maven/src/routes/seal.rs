@@ -164,11 +164,14 @@ async fn seal_one(
         let base = version.strip_suffix("SNAPSHOT").unwrap_or(version);
         format!("{}-{base}{build}.pom", coordinates.artifact)
     };
-    let pom = files.iter().find(|f| f.filename == pom_name).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "the deploy of {gav} has no POM ({pom_name}); Gantry reads the package from it"
-        ))
-    })?;
+    let pom = files
+        .iter()
+        .find(|f| f.filename == pom_name)
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "the deploy of {gav} has no POM ({pom_name}); Gantry reads the package from it"
+            ))
+        })?;
     let declared = Declared {
         name: Some(coordinates.name()),
         version: Some(version.to_owned()),
@@ -177,11 +180,22 @@ async fn seal_one(
     };
     let processed = process_pom(app, pom, declared.clone()).await?;
     let mut package_files = vec![new_file(pom)];
-    package_files.extend(files.iter().filter(|f| f.filename != pom_name).map(new_file));
+    package_files.extend(
+        files
+            .iter()
+            .filter(|f| f.filename != pom_name)
+            .map(new_file),
+    );
     let slug = SlugPerm::generate();
-    let followups =
-        gantry_protocol::pipeline::after_sync(app, ID, &repo.namespace, repo.id, slug.as_str(), "push")
-            .await?;
+    let followups = gantry_protocol::pipeline::after_sync(
+        app,
+        ID,
+        &repo.namespace,
+        repo.id,
+        slug.as_str(),
+        "push",
+    )
+    .await?;
     let event = |event_type| {
         let mut event = NewEvent::new(event_type, &pom.uploader);
         event.source_address.clone_from(&pom.source_address);
@@ -308,7 +322,10 @@ pub(super) async fn components(app: &App, package: &PackageRow) -> AppResult<Vec
     let Some(main) = main else {
         return Ok(out);
     };
-    let (file, _guard) = app.blobs.open_file(&main.sha256, &app.scratch_dir()).await?;
+    let (file, _guard) = app
+        .blobs
+        .open_file(&main.sha256, &app.scratch_dir())
+        .await?;
     let embedded = tokio::task::spawn_blocking(move || jar::embedded(file))
         .await
         .map_err(AppError::internal)?;
