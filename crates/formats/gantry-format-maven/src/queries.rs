@@ -256,7 +256,7 @@ impl MavenQueries for Db {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT normalized_name, metadata FROM packages WHERE repository_id = $1 \
              AND format = $2 AND state = 'available' AND sync_status = 'completed' \
-             AND SUBSTR(normalized_name, 1, $3) = $4 AND metadata LIKE '%\"plugin_prefix\":\"%'",
+             AND SUBSTR(normalized_name, 1, CAST($3 AS INTEGER)) = $4 AND metadata LIKE '%\"plugin_prefix\":\"%'",
         )
         .bind(repository_id)
         .bind(ID)

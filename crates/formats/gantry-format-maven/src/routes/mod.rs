@@ -51,12 +51,12 @@ pub(crate) async fn load(
         Ok(repo) => Ok(repo),
         Err(err) if caller.is_anonymous() && err.status() == StatusCode::NOT_FOUND => Err(caller
             .deny(
-            AppError::Unauthorized(format!(
+                AppError::Unauthorized(format!(
                 "authentication required for {}/{}; add a <server> with a token to settings.xml",
                 path.owner, path.repo
             )),
-            Some(path.owner.as_str()),
-        )),
+                Some(path.owner.as_str()),
+            )),
         Err(err) => Err(err),
     }
 }
