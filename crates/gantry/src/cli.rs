@@ -162,7 +162,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm or cargo.
+    /// Package format: python, npm, cargo or maven.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -177,7 +177,8 @@ pub(crate) enum UpstreamCommand {
         name: String,
         /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
         /// registry root, e.g. http://host/; for cargo: the sparse index root without
-        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/.
+        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for maven: the repository
+        /// root, e.g. http://host/maven2/.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.
@@ -376,6 +377,10 @@ pub(crate) struct PushArgs {
     /// Replace an existing package with the same name, version and filename.
     #[arg(long)]
     pub(crate) republish: bool,
+    /// For maven: the POM deployed with FILE (it names the package; FILE may be the POM
+    /// itself for a `pom` packaging).
+    #[arg(long)]
+    pub(crate) pom: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) wait: SyncWait,
 }

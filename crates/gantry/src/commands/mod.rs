@@ -3,6 +3,7 @@
 mod access;
 mod client;
 mod exceptions;
+mod maven;
 mod packages;
 mod policy;
 mod policy_examples;

@@ -192,6 +192,9 @@ pub(crate) async fn push(
     args: crate::cli::PushArgs,
     json: bool,
 ) -> anyhow::Result<()> {
+    if args.format == "maven" {
+        return super::maven::push(global, args, json).await;
+    }
     let (owner, repo) = split_repo(&args.repo)?;
     let client = client(global)?;
     let size = std::fs::metadata(&args.file)

@@ -446,3 +446,73 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
     assert_eq!(st, StatusCode::BAD_GATEWAY);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let dir = tempfile::tempdir()?;
+    let jar_path = dir.path().join("tool.jar");
+    std::fs::write(&jar_path, jar(&[("a.txt", "a")])?)?;
+    let pom_path = dir.path().join("pom.xml");
+    for version in ["1.0", "2.0-SNAPSHOT", "2.0-SNAPSHOT"] {
+        std::fs::write(&pom_path, pom("org.example", "tool", version))?;
+        let slug = s.cli_ok(
+            Some(ADMIN),
+            &[
+                "push",
+                "maven",
+                "acme/dev",
+                &jar_path.display().to_string(),
+                "--pom",
+                &pom_path.display().to_string(),
+            ],
+        )?;
+        let (st, p) = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/packages/acme/dev/{}", slug.trim()),
+                None,
+            )
+            .await?;
+        assert_eq!(st, StatusCode::OK, "{p}");
+        assert_eq!(p["version"], version);
+        assert_eq!(p["files"].as_array().map(Vec::len), Some(2), "{p}");
+    }
+    let (st, meta) = get(
+        &s,
+        "/acme/dev/maven/org/example/tool/2.0-SNAPSHOT/maven-metadata.xml",
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&meta).contains("<buildNumber>2</buildNumber>"));
+    // A release is deployed once.
+    std::fs::write(&pom_path, pom("org.example", "tool", "1.0"))?;
+    let out = s.cli(
+        Some(ADMIN),
+        &[
+            "push",
+            "maven",
+            "acme/dev",
+            &jar_path.display().to_string(),
+            "--pom",
+            &pom_path.display().to_string(),
+        ],
+    )?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("releases are immutable"));
+    // The group of a plugin lists its prefix.
+    let plugin = "<project><groupId>org.example</groupId><artifactId>hello-maven-plugin</artifactId><version>1.0</version><packaging>maven-plugin</packaging></project>";
+    let (st, body) = deploy(
+        &s,
+        "acme/dev",
+        "org/example/hello-maven-plugin/1.0",
+        &[("hello-maven-plugin-1.0.pom", plugin.into())],
+    )
+    .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, group) = get(&s, "/acme/dev/maven/org/example/maven-metadata.xml").await?;
+    assert_eq!(st, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&group).contains("<prefix>hello</prefix>"));
+    Ok(())
+}

@@ -43,6 +43,14 @@ pub fn last_updated(millis: i64) -> String {
         .to_string()
 }
 
+/// `yyyyMMdd.HHmmss` (UTC): the timestamp in a SNAPSHOT build's file names.
+pub fn build_timestamp(millis: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .format("%Y%m%d.%H%M%S")
+        .to_string()
+}
+
 /// The artifact-level document of `versions` (each with the time it was published).
 pub fn artifact_level(coordinates: &Coordinates, versions: &[(String, i64)]) -> String {
     let mut sorted: Vec<&(String, i64)> = versions.iter().collect();
