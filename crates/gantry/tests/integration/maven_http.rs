@@ -449,7 +449,9 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
-    let s = TestServer::start()?;
+    let s = TestServer::builder()
+        .env("GANTRY_MAVEN_SNAPSHOT_KEEP", "1")
+        .start()?;
     s.create_repo("acme", "dev", true).await?;
     let dir = tempfile::tempdir()?;
     let jar_path = dir.path().join("tool.jar");
@@ -486,6 +488,24 @@ async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
     .await?;
     assert_eq!(st, StatusCode::OK);
     assert!(String::from_utf8_lossy(&meta).contains("<buildNumber>2</buildNumber>"));
+    // Only the newest SNAPSHOT build is kept (GANTRY_MAVEN_SNAPSHOT_KEEP=1); the older one is
+    // deleted softly.
+    let (_, live) = s
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/dev?query=version:2.0-SNAPSHOT",
+            None,
+        )
+        .await?;
+    assert_eq!(live.as_array().map(Vec::len), Some(1), "{live}");
+    let (_, deleted) = s
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/dev?query=version:2.0-SNAPSHOT%20state:deleted",
+            None,
+        )
+        .await?;
+    assert_eq!(deleted.as_array().map(Vec::len), Some(1), "{deleted}");
     // A release is deployed once.
     std::fs::write(&pom_path, pom("org.example", "tool", "1.0"))?;
     let out = s.cli(
@@ -514,5 +534,62 @@ async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
     let (st, group) = get(&s, "/acme/dev/maven/org/example/maven-metadata.xml").await?;
     assert_eq!(st, StatusCode::OK);
     assert!(String::from_utf8_lossy(&group).contains("<prefix>hello</prefix>"));
+
+    // Licence policies read the POM's licences: MIT is promoted, a POM without one is not.
+    s.create_repo("acme", "prod", true).await?;
+    let policy = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/policies/licence-allowlist.rego");
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "policy",
+            "create",
+            "acme",
+            "--name",
+            "licences",
+            "--file",
+            &policy.display().to_string(),
+        ],
+    )?;
+    std::fs::write(&pom_path, "<project><groupId>org.example</groupId><artifactId>mit</artifactId><version>1.0</version><licenses><license><name>MIT</name></license></licenses></project>")?;
+    let mit = s.cli_ok(
+        Some(ADMIN),
+        &[
+            "push",
+            "maven",
+            "acme/dev",
+            &jar_path.display().to_string(),
+            "--pom",
+            &pom_path.display().to_string(),
+        ],
+    )?;
+    s.cli_ok(
+        Some(ADMIN),
+        &["cp", &format!("acme/dev/{}", mit.trim()), "prod"],
+    )?;
+    let unlicensed = packages(&s, "acme/dev")
+        .await?
+        .into_iter()
+        .find(|p| p["name"] == "org.example:tool" && p["version"] == "1.0")
+        .ok_or("tool 1.0")?;
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            &format!(
+                "/api/v1/packages/acme/dev/{}/copy",
+                unlicensed["slug_perm"].as_str().unwrap_or_default()
+            ),
+            Some(json!({"destination": "prod"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string()
+            .contains("org.example:tool 1.0 declares no licence"),
+        "{body}"
+    );
+    let (st, prod) = get(&s, "/acme/prod/maven/org/example/mit/maven-metadata.xml").await?;
+    assert_eq!(st, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&prod).contains("<release>1.0</release>"));
     Ok(())
 }
