@@ -185,3 +185,58 @@ machine_summary() {
   printf '%s, %s cores, %s GiB RAM, kernel %s' "${cpu:-unknown CPU}" "$(nproc)" \
     "$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" "$(uname -r)"
 }
+
+# start_nginx ROOT: nginx serving ROOT as static files on a free port (sendfile, keep-alive),
+# stopped on exit; sets NGINX to its URL.
+start_nginx() {
+  local root=$1 port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$WORK/nginx/logs"
+  cat >"$WORK/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server { listen 127.0.0.1:$port; root $root; }
+}
+CONF
+  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.stdout" 2>"$WORK/nginx.stderr" &
+  _SERVER_PIDS+=("$!")
+  NGINX="http://127.0.0.1:$port"
+}
+
+# wrk_run LABEL GROUP URL [TOKEN]: one wrk run (THREADS, CONNECTIONS, DURATION) of a URL that
+# must answer 200, skipped unless LABEL matches ONLY; appends "label group req/s p99-ms
+# non-2xx" to RESULTS.
+wrk_run() {
+  local label=$1 group=$2 url=$3 token=${4:-}
+  [[ "$label" =~ ${ONLY:-.} ]] || return 0
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
+  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
+  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  local out
+  out=$(wrk "${args[@]}" "$url")
+  python3 - "$label" "$group" "$out" >>"$RESULTS" <<'PY'
+import re, sys
+label, group, out = sys.argv[1:4]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
+PY
+  log "$(tail -n1 "$RESULTS")"
+}

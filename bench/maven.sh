@@ -22,8 +22,6 @@ bench_init
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 log "machine: $(machine_summary)"
 log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
 start_server gantry
@@ -54,32 +52,10 @@ JAR=/org/example/app/1.0.1/app-1.0.1.jar
 
 # nginx serves the very same bytes in the same layout.
 ROOT="$WORK/nginx-root"
-mkdir -p "$ROOT/org/example/app/1.0.1" "$WORK/nginx/logs"
+mkdir -p "$ROOT/org/example/app/1.0.1"
 curl -sS --fail "$G_URL/acme/pub/maven$META" -o "$ROOT$META"
 cp "$WORK/app.jar" "$ROOT$JAR"
-NGINX_PORT=$(free_port)
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server { listen 127.0.0.1:$NGINX_PORT; root $ROOT; }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.stdout" 2>"$WORK/nginx.stderr" &
-_SERVER_PIDS+=("$!")
-NGINX="http://127.0.0.1:$NGINX_PORT"
+start_nginx "$ROOT"
 for _ in $(seq 1 100); do curl -s -o /dev/null "$NGINX$META" && break; sleep 0.1; done
 # Scans queued by the deploys are background work: let them finish before measuring.
 for _ in $(seq 1 600); do
@@ -89,27 +65,7 @@ for _ in $(seq 1 600); do
   sleep 1
 done
 
-# run LABEL GROUP URL [TOKEN]: one wrk run; appends label, group, req/s, p99 ms, non-2xx.
-run() {
-  local label=$1 group=$2 url=$3 token=${4:-}
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
-  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
-  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
-  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-  local out
-  out=$(wrk "${args[@]}" "$url")
-  python3 - "$label" "$group" "$out" >>"$RESULTS" <<'PY'
-import re, sys
-label, group, out = sys.argv[1:4]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
-PY
-  log "$(tail -n1 "$RESULTS")"
-}
+run() { wrk_run "$@"; }
 
 log "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s against every target"
 wait_quiet "${_SERVER_PIDS[@]}" >/dev/null

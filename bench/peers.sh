@@ -60,29 +60,7 @@ log "machine: $(machine_summary)"
 log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
 
 # --- nginx: the static-file baseline.
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/files; }
-}
-CONF
-start_bg nginx nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
-NGINX="http://127.0.0.1:$NGINX_PORT"
+start_nginx "$WORK/files"
 wait_http "$NGINX/$WHEEL"
 
 # --- pypiserver, serving the wheel.
@@ -161,27 +139,7 @@ CRATE_PATH=/acme/pub/cargo/api/v1/crates/serde_json/1.0.100/download
 CRATE_INDEX=/acme/pub/cargo/index/se/rd/serde_json
 
 # run LABEL GROUP URL [TOKEN]: one wrk run; appends label, group, req/s, p99 ms.
-run() {
-  local label=$1 group=$2 url=$3 token=${4:-}
-  [[ "$label" =~ $ONLY ]] || return 0
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
-  [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
-  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency)
-  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-  local out
-  out=$(wrk "${args[@]}" "$url")
-  python3 - "$label" "$group" "$out" >>"$RESULTS" <<'PY'
-import re, sys
-label, group, out = sys.argv[1:4]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else -1
-errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{label}\t{group}\t{rps:.0f}\t{p99:.2f}\t{errors.group(1) if errors else 0}")
-PY
-  log "$(tail -n1 "$RESULTS")"
-}
+run() { wrk_run "$@"; }
 
 log "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s against every target"
 wait_quiet "${_SERVER_PIDS[@]}" >/dev/null

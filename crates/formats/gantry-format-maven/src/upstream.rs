@@ -78,18 +78,20 @@ fn text(method: &Method, body: String) -> Response {
     } else {
         "text/plain"
     };
-    let length = body.len();
-    let mut response = if method == Method::HEAD {
+    let length = body.len() as u64;
+    let response = if method == Method::HEAD {
         StatusCode::OK.into_response()
     } else {
         (StatusCode::OK, body).into_response()
     };
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(ty));
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    typed(response, ty, length)
+}
+
+/// `response` with its content type and length.
+fn typed(mut response: Response, ty: &'static str, length: u64) -> Response {
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(ty));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(length));
     response
 }
 
@@ -215,7 +217,7 @@ async fn cached_file(
         gantry_protocol::serve::charge_download(app, caller, &repo.namespace).await?;
     }
     let reader = app.blobs.get(&sha256, None).await?;
-    let mut response = if method == Method::HEAD {
+    let response = if method == Method::HEAD {
         StatusCode::OK.into_response()
     } else {
         let metrics = Arc::clone(app);
@@ -227,11 +229,9 @@ async fn cached_file(
         });
         (StatusCode::OK, axum::body::Body::from_stream(body)).into_response()
     };
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(CONTENT_LENGTH, HeaderValue::from(reader.total_size));
-    Ok(Some(response))
+    Ok(Some(typed(
+        response,
+        "application/octet-stream",
+        reader.total_size,
+    )))
 }

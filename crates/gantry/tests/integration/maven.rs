@@ -130,6 +130,32 @@ impl Project<'_> {
     }
 }
 
+/// The library org.example:greeter at `version`.
+fn library(dir: &Path, version: &str, java: &str, url: &str) -> TestResult<()> {
+    Project {
+        artifact: "greeter",
+        version,
+        class: "Greeter",
+        java,
+        dependencies: &[],
+        url,
+    }
+    .write(dir)
+}
+
+/// The application org.example:app 1.0, depending on `dependencies`.
+fn consumer(dir: &Path, java: &str, dependencies: &[(&str, &str)], url: &str) -> TestResult<()> {
+    Project {
+        artifact: "app",
+        version: "1.0",
+        class: "App",
+        java,
+        dependencies,
+        url,
+    }
+    .write(dir)
+}
+
 pub(crate) fn maven_url(s: &TestServer, repo: &str) -> String {
     format!("{}/{repo}/maven/", s.url)
 }
@@ -182,15 +208,7 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
     let lib = work.path().join("lib");
     std::fs::create_dir_all(&lib)?;
     let release = greeter("1.0", "Hello", "");
-    Project {
-        artifact: "greeter",
-        version: "1.0",
-        class: "Greeter",
-        java: &release,
-        dependencies: &[],
-        url: &dev,
-    }
-    .write(&lib)?;
+    library(&lib, "1.0", &release, &dev)?;
     let producer = Mvn::new(&writer)?;
     producer.ok(&lib, &["deploy"])?;
     let pkgs = packages(&s, "acme/dev").await?;
@@ -222,15 +240,7 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
     // A second project resolves and compiles against it.
     let app = work.path().join("app");
     std::fs::create_dir_all(&app)?;
-    Project {
-        artifact: "app",
-        version: "1.0",
-        class: "App",
-        java: CONSUMER,
-        dependencies: &[("greeter", "1.0")],
-        url: &dev,
-    }
-    .write(&app)?;
+    consumer(&app, CONSUMER, &[("greeter", "1.0")], &dev)?;
     Mvn::new(&writer)?.ok(&app, &["package"])?;
 
     // A release is immutable: mvn prints Gantry's reason.
@@ -248,30 +258,14 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
 
     // SNAPSHOT builds: the consumer gets the newest.
     let snapshot_one = greeter("2.0-SNAPSHOT", "Hi", "");
-    Project {
-        artifact: "greeter",
-        version: "2.0-SNAPSHOT",
-        class: "Greeter",
-        java: &snapshot_one,
-        dependencies: &[],
-        url: &dev,
-    }
-    .write(&lib)?;
+    library(&lib, "2.0-SNAPSHOT", &snapshot_one, &dev)?;
     producer.ok(&lib, &["deploy"])?;
     let snapshot_two = greeter(
         "2.0-SNAPSHOT",
         "Hi",
         "  public static String second() { return \"two\"; }",
     );
-    Project {
-        artifact: "greeter",
-        version: "2.0-SNAPSHOT",
-        class: "Greeter",
-        java: &snapshot_two,
-        dependencies: &[],
-        url: &dev,
-    }
-    .write(&lib)?;
+    library(&lib, "2.0-SNAPSHOT", &snapshot_two, &dev)?;
     producer.ok(&lib, &["deploy"])?;
     let (st, meta) = get_text(
         &s,
@@ -282,15 +276,7 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
     assert_eq!(st, StatusCode::OK);
     assert!(meta.contains("<buildNumber>2</buildNumber>"), "{meta}");
     let newest_only = "package org.example;\npublic class App {\n  public static void main(String[] a) { System.out.println(Greeter.second()); }\n}\n";
-    Project {
-        artifact: "app",
-        version: "1.0",
-        class: "App",
-        java: newest_only,
-        dependencies: &[("greeter", "2.0-SNAPSHOT")],
-        url: &dev,
-    }
-    .write(&app)?;
+    consumer(&app, newest_only, &[("greeter", "2.0-SNAPSHOT")], &dev)?;
     Mvn::new(&writer)?.ok(&app, &["package"])?;
     let (_, artifact_meta) = get_text(
         &s,
@@ -330,15 +316,7 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
     assert_eq!(st, StatusCode::OK);
     assert!(prod_meta.contains("<release>1.0</release>"), "{prod_meta}");
     let prod = maven_url(&s, "acme/prod");
-    Project {
-        artifact: "app",
-        version: "1.0",
-        class: "App",
-        java: CONSUMER,
-        dependencies: &[("greeter", "1.0")],
-        url: &prod,
-    }
-    .write(&app)?;
+    consumer(&app, CONSUMER, &[("greeter", "1.0")], &prod)?;
     let consumer = Mvn::new(&reader)?;
     consumer.ok(&app, &["package"])?;
     assert!(consumer
@@ -378,15 +356,7 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
     )
     .await?;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    Project {
-        artifact: "greeter",
-        version: "3.0",
-        class: "Greeter",
-        java: &release,
-        dependencies: &[],
-        url: &prod,
-    }
-    .write(&lib)?;
+    library(&lib, "3.0", &release, &prod)?;
     let out = Mvn::new(&reader)?.run(&lib, &["deploy"])?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("403"));

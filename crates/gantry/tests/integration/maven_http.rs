@@ -248,25 +248,6 @@ async fn idle_maven_deploys_are_sealed_and_open_ones_are_their_deployers() -> Te
     Ok(())
 }
 
-async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, p) = s
-            .admin(
-                Method::GET,
-                &format!("/api/v1/packages/{repo}/{slug}"),
-                None,
-            )
-            .await?;
-        let status = p["security_scan_status"].as_str().unwrap_or_default();
-        if !matches!(status, "awaiting_scan" | "scanning" | "not_scanned") {
-            return Ok(p);
-        }
-        assert!(Instant::now() < deadline, "never scanned: {p}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn advisories(s: &TestServer, repo: &str, slug: &str) -> TestResult<Vec<String>> {
     let (_, report) = s
         .admin(
@@ -327,7 +308,7 @@ async fn maven_packages_and_shaded_jars_match_the_shared_osv_data() -> TestResul
     ];
     for p in packages(&s, "acme/dev").await? {
         let slug = p["slug_perm"].as_str().unwrap_or_default();
-        let scanned = wait_scanned(&s, "acme/dev", slug).await?;
+        let scanned = crate::scanning::wait_scanned(&s, "acme/dev", slug).await?;
         assert_eq!(
             scanned["security_scan_status"], "vulnerabilities_found",
             "{scanned}"
@@ -447,6 +428,37 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
     Ok(())
 }
 
+/// `gantry push maven acme/dev JAR --pom POM`.
+fn push_maven(
+    s: &TestServer,
+    jar: &std::path::Path,
+    pom: &std::path::Path,
+) -> TestResult<std::process::Output> {
+    let (jar, pom) = (jar.display().to_string(), pom.display().to_string());
+    s.cli(
+        Some(ADMIN),
+        &["push", "maven", "acme/dev", &jar, "--pom", &pom],
+    )
+}
+
+fn pushed(out: std::process::Output) -> TestResult<String> {
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+async fn listed(s: &TestServer, query: &str) -> TestResult<usize> {
+    let (_, found) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/acme/dev?query={query}"),
+            None,
+        )
+        .await?;
+    Ok(found.as_array().map_or(0, Vec::len))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
     let s = TestServer::builder()
@@ -459,17 +471,7 @@ async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
     let pom_path = dir.path().join("pom.xml");
     for version in ["1.0", "2.0-SNAPSHOT", "2.0-SNAPSHOT"] {
         std::fs::write(&pom_path, pom("org.example", "tool", version))?;
-        let slug = s.cli_ok(
-            Some(ADMIN),
-            &[
-                "push",
-                "maven",
-                "acme/dev",
-                &jar_path.display().to_string(),
-                "--pom",
-                &pom_path.display().to_string(),
-            ],
-        )?;
+        let slug = pushed(push_maven(&s, &jar_path, &pom_path)?)?;
         let (st, p) = s
             .admin(
                 Method::GET,
@@ -490,35 +492,11 @@ async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
     assert!(String::from_utf8_lossy(&meta).contains("<buildNumber>2</buildNumber>"));
     // Only the newest SNAPSHOT build is kept (GANTRY_MAVEN_SNAPSHOT_KEEP=1); the older one is
     // deleted softly.
-    let (_, live) = s
-        .admin(
-            Method::GET,
-            "/api/v1/packages/acme/dev?query=version:2.0-SNAPSHOT",
-            None,
-        )
-        .await?;
-    assert_eq!(live.as_array().map(Vec::len), Some(1), "{live}");
-    let (_, deleted) = s
-        .admin(
-            Method::GET,
-            "/api/v1/packages/acme/dev?query=version:2.0-SNAPSHOT%20state:deleted",
-            None,
-        )
-        .await?;
-    assert_eq!(deleted.as_array().map(Vec::len), Some(1), "{deleted}");
+    assert_eq!(listed(&s, "version:2.0-SNAPSHOT").await?, 1);
+    assert_eq!(listed(&s, "version:2.0-SNAPSHOT%20state:deleted").await?, 1);
     // A release is deployed once.
     std::fs::write(&pom_path, pom("org.example", "tool", "1.0"))?;
-    let out = s.cli(
-        Some(ADMIN),
-        &[
-            "push",
-            "maven",
-            "acme/dev",
-            &jar_path.display().to_string(),
-            "--pom",
-            &pom_path.display().to_string(),
-        ],
-    )?;
+    let out = push_maven(&s, &jar_path, &pom_path)?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("releases are immutable"));
     // The group of a plugin lists its prefix.
@@ -552,17 +530,7 @@ async fn gantry_push_maven_deploys_a_jar_with_its_pom() -> TestResult {
         ],
     )?;
     std::fs::write(&pom_path, "<project><groupId>org.example</groupId><artifactId>mit</artifactId><version>1.0</version><licenses><license><name>MIT</name></license></licenses></project>")?;
-    let mit = s.cli_ok(
-        Some(ADMIN),
-        &[
-            "push",
-            "maven",
-            "acme/dev",
-            &jar_path.display().to_string(),
-            "--pom",
-            &pom_path.display().to_string(),
-        ],
-    )?;
+    let mit = pushed(push_maven(&s, &jar_path, &pom_path)?)?;
     s.cli_ok(
         Some(ADMIN),
         &["cp", &format!("acme/dev/{}", mit.trim()), "prod"],
