@@ -151,7 +151,7 @@ impl Target {
     /// The artifact-level reading of a metadata path.
     pub fn artifact_level(dirs: &[String]) -> Option<Coordinates> {
         let (artifact, group) = dirs.split_last()?;
-        (!group.is_empty()).then(|| Coordinates {
+        (!group.is_empty() && check_group_dirs(group).is_ok()).then(|| Coordinates {
             group: group.join("."),
             artifact: artifact.clone(),
         })
@@ -160,6 +160,18 @@ impl Target {
 
 fn invalid(message: String) -> FormatError {
     FormatError::Invalid(message)
+}
+
+/// A groupId's dots are directory separators in the layout, so a group directory holds none
+/// (otherwise `org.example/…` and `org/example/…` would name one group twice).
+pub fn check_group_dirs(dirs: &[String]) -> Result<(), FormatError> {
+    match dirs.iter().find(|d| d.contains('.')) {
+        Some(dir) => Err(invalid(format!(
+            "group directory '{}' holds a dot; a groupId's dots are directory separators",
+            crate::archive::quote(dir)
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn check_segment(segment: &str) -> Result<(), FormatError> {
@@ -212,6 +224,7 @@ pub fn parse(path: &str) -> Result<RepoPath, FormatError> {
             [group @ .., artifact, version]
                 if !group.is_empty() && version.ends_with(SNAPSHOT_SUFFIX) =>
             {
+                check_group_dirs(group)?;
                 Target::VersionMetadata {
                     coordinates: Coordinates {
                         group: group.join("."),
@@ -237,6 +250,7 @@ pub fn parse(path: &str) -> Result<RepoPath, FormatError> {
             crate::archive::quote(path)
         )));
     }
+    check_group_dirs(group)?;
     let coordinates = Coordinates {
         group: group.join("."),
         artifact: artifact.clone(),
@@ -392,6 +406,7 @@ mod tests {
             "org/example\\x/app/1.0/app-1.0.jar",
             "app/1.0/app-1.0.jar",
             "org/example/app/1.0-SNAPSHOT/app-1.0-2024.jar",
+            "org.example/app/1.0/app-1.0.jar",
         ] {
             assert!(parse(path).is_err(), "{path}");
         }

@@ -22,6 +22,9 @@ use crate::queries::{MavenQueries, StageKey, StagedFile};
 
 /// Largest checksum sidecar read (a sha512 in hex is 128 characters).
 const MAX_SIDECAR: usize = 1024;
+/// Most files of one artifact staged at once (a version with every classifier, signature
+/// and module file has a few dozen).
+const MAX_STAGED_FILES: usize = 1000;
 
 pub(super) async fn put(
     app: &Arc<App>,
@@ -110,6 +113,12 @@ async fn check_open(
     let idle_since = now_millis() - super::seal::idle_millis();
     let actor = caller.actor();
     let staged = app.db.maven_staged(&stage_key(repo, file)).await?;
+    if staged.len() >= MAX_STAGED_FILES {
+        return Err(AppError::PayloadTooLarge(format!(
+            "{} has {MAX_STAGED_FILES} files waiting for their deploys to end; end them first",
+            file.coordinates.name()
+        )));
+    }
     if let Some(other) = staged
         .iter()
         .find(|s| s.version == file.version && s.uploader != actor && s.updated_at > idle_since)

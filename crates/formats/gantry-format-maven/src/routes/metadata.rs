@@ -54,6 +54,9 @@ async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Opt
                     ))));
                 }
             }
+            if path::check_group_dirs(dirs).is_err() {
+                return Ok(None);
+            }
             let plugins = plugins(app, repository_id, &dirs.join(".")).await?;
             Ok((!plugins.is_empty()).then(|| Bytes::from(metadata::group_level(&plugins))))
         }
