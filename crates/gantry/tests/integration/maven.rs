@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::common::{TestResult, TestServer, ADMIN};
+use crate::common::{TestResult, TestServer};
 
 const DEBIAN_REPO: &str = "/usr/share/maven-repo";
 
@@ -356,10 +356,25 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
     )
     .await?;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    library(&lib, "3.0", &release, &prod)?;
-    let out = Mvn::new(&reader)?.run(&lib, &["deploy"])?;
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("403"));
-    let _ = ADMIN;
+    let put = s
+        .req(
+            Method::PUT,
+            "/acme/prod/maven/org/example/greeter/3.0/greeter-3.0.pom",
+            None,
+        )
+        .basic_auth("ci", Some(&reader))
+        .body("<project/>")
+        .send()
+        .await?;
+    assert_eq!(put.status(), StatusCode::FORBIDDEN);
+    s.create_repo("other", "x", true).await?;
+    let outsider = s.token("other", "admin").await?;
+    let (st, _) = get_text(
+        &s,
+        "/acme/prod/maven/org/example/greeter/maven-metadata.xml",
+        Some(&outsider),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::NOT_FOUND);
     Ok(())
 }
