@@ -204,6 +204,7 @@ machine_summary() {
 # that must answer 200; appends "label, group, req/s, p99 ms, non-2xx" to $RESULTS.
 wrk_run() {
   local label=$1 group=$2 url=$3 token=${4:-}
+  [[ "$label" =~ ${ONLY:-.} ]] || return 0
   local code
   code=$(curl -s -o /dev/null -w '%{http_code}' ${token:+-H "Authorization: Bearer $token"} "$url")
   [ "$code" = 200 ] || { echo "$label: $url answered $code" >&2; exit 1; }
@@ -250,4 +251,10 @@ CONF
     sleep 0.1
   done
   echo "nginx did not start" >&2; exit 1
+}
+
+# start_nginx ROOT: start_static_nginx under the name bench/maven.sh uses; sets NGINX.
+start_nginx() {
+  start_static_nginx "$1"
+  NGINX=$NGINX_URL
 }

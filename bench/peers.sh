@@ -60,8 +60,7 @@ log "machine: $(machine_summary)"
 log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
 
 # --- nginx: the static-file baseline.
-start_static_nginx "$WORK/files"
-NGINX=$NGINX_URL
+start_nginx "$WORK/files"
 wait_http "$NGINX/$WHEEL"
 
 # --- pypiserver, serving the wheel.
@@ -139,11 +138,8 @@ tarball_path() { curl -sS "$1/acme/pub/npm/lodash" \
 CRATE_PATH=/acme/pub/cargo/api/v1/crates/serde_json/1.0.100/download
 CRATE_INDEX=/acme/pub/cargo/index/se/rd/serde_json
 
-# run LABEL GROUP URL [TOKEN]: one wrk run (wrk_run in lib.sh) of a target ONLY selects.
-run() {
-  [[ "$1" =~ $ONLY ]] || return 0
-  wrk_run "$@"
-}
+# run LABEL GROUP URL [TOKEN]: one wrk run (wrk_run in lib.sh; ONLY selects the labels).
+run() { wrk_run "$@"; }
 
 log "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s against every target"
 wait_quiet "${_SERVER_PIDS[@]}" >/dev/null

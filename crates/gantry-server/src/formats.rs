@@ -13,6 +13,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
         Arc::new(gantry_format_npm::Plugin),
         Arc::new(gantry_format_oci::Plugin),
         Arc::new(gantry_format_go::Plugin),
+        Arc::new(gantry_format_maven::Plugin),
     ]
 }
 

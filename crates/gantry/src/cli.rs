@@ -179,7 +179,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm, cargo, go or oci.
+    /// Package format: python, npm, cargo, go, maven or oci.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -196,7 +196,8 @@ pub(crate) enum UpstreamCommand {
         /// registry root, e.g. http://host/; for cargo: the sparse index root without
         /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for oci: the registry root,
         /// optionally with a path that prefixes image names there, e.g. http://host:5000/library;
-        /// for go: the module proxy (what GOPROXY would name), e.g. http://host/OWNER/REPO/go.
+        /// for go: the module proxy (what GOPROXY would name), e.g. http://host/OWNER/REPO/go; for maven: the
+        /// repository root, e.g. http://host/maven2/.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.
@@ -405,6 +406,10 @@ pub(crate) struct PushArgs {
     /// Replace an existing package with the same name, version and filename.
     #[arg(long)]
     pub(crate) republish: bool,
+    /// For maven: the POM deployed with FILE (it names the package; FILE may be the POM
+    /// itself for a `pom` packaging).
+    #[arg(long)]
+    pub(crate) pom: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) wait: SyncWait,
 }

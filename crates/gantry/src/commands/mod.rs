@@ -5,6 +5,7 @@ mod client;
 mod evidence;
 mod exceptions;
 mod maintenance;
+mod maven;
 mod packages;
 mod policy;
 mod policy_examples;

@@ -192,6 +192,9 @@ pub(crate) async fn push(
     args: crate::cli::PushArgs,
     json: bool,
 ) -> anyhow::Result<()> {
+    if args.format == "maven" {
+        return super::maven::push(global, args, json).await;
+    }
     // A directory is packed by its format into a temporary file, uploaded in its place.
     let (args, _packed) = pack_directory(args)?;
     let (owner, repo) = split_repo(&args.repo)?;

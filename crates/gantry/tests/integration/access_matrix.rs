@@ -948,6 +948,7 @@ fn entries(
     .chain(npm_entries(upstream, npm_file))
     .chain(oci_entries())
     .chain(go_entries())
+    .chain(maven_entries())
     .collect()
 }
 
@@ -1083,6 +1084,48 @@ fn npm_entries(upstream: i64, npm_file: String) -> Vec<Entry> {
             "/acme/dev/npm/not-here/-rev/1-matrix".into(),
             None,
             repo(Level::Admin),
+        ),
+    ]
+}
+
+/// Deploys org.example:matrix:1.0 (a POM and the metadata that ends the deploy) to acme/dev.
+async fn push_matrix_maven(s: &TestServer) -> TestResult {
+    let dir = "/acme/dev/maven/org/example/matrix";
+    for (path, body) in [
+        (format!("{dir}/1.0/matrix-1.0.pom"), "<project><groupId>org.example</groupId><artifactId>matrix</artifactId><version>1.0</version></project>"),
+        (format!("{dir}/maven-metadata.xml"), "<metadata/>"),
+    ] {
+        let resp = s.req(Method::PUT, &path, Some(ADMIN)).body(body).send().await?;
+        assert_eq!(resp.status(), StatusCode::CREATED, "{path}");
+    }
+    Ok(())
+}
+
+/// The Maven layout: an anonymous caller is challenged (Maven sends its credentials only
+/// then), an outsider sees nothing.
+fn maven_entries() -> Vec<Entry> {
+    let file = "/acme/dev/maven/org/example/matrix/1.0/matrix-1.0.pom".to_owned();
+    vec![
+        entry(
+            "GET",
+            "/{owner}/{repo}/maven/{*path}",
+            file.clone(),
+            None,
+            Rule::RegistryChallenge(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/maven/{*path}",
+            file,
+            None,
+            Rule::RegistryChallenge(Level::Read),
+        ),
+        entry(
+            "PUT",
+            "/{owner}/{repo}/maven/{*path}",
+            "/acme/dev/maven/org/example/matrix/2.0/matrix-2.0.jar".into(),
+            None,
+            Rule::RegistryChallenge(Level::Write),
         ),
     ]
 }
@@ -1238,6 +1281,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     let npm_file = format!("/acme/dev/npm/files/{npm_slug}/is-number-7.0.0.tgz");
     push_matrix_image(&s).await?;
     push_matrix_module(&s).await?;
+    push_matrix_maven(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,

@@ -21,6 +21,8 @@ mod hardening_archives;
 mod hardening_http;
 mod hardening_leftovers;
 mod hardening_policy;
+mod maven;
+mod maven_http;
 mod npm;
 mod npm_upstream;
 mod oci;

@@ -77,11 +77,7 @@ impl Format for Go {
         Ok(None)
     }
 
-    fn parse(
-        &self,
-        declared: &Declared,
-        artifact: Artifact<'_>,
-    ) -> Result<Processed, FormatError> {
+    fn parse(&self, declared: &Declared, artifact: Artifact<'_>) -> Result<Processed, FormatError> {
         let module = modzip::read(artifact.content, artifact.size)?;
         let version = module.version.as_str().to_owned();
         if let Some(name) = declared.name.as_deref().filter(|n| *n != module.path) {

@@ -1,0 +1,112 @@
+//! `maven-metadata.xml` as served: written from the repository's available packages, kept in
+//! memory until anything changes (the caches' epoch), so a resolver polling it costs no
+//! database work.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use gantry_db::RepoRow;
+
+use crate::app::App;
+use crate::error::AppResult;
+use crate::pure::metadata::{self, Build, Plugin};
+use crate::pure::path::{self, Coordinates, Target};
+use crate::queries::MavenQueries;
+
+/// The document at a metadata path, if the repository has anything to say there.
+pub(super) async fn document(
+    app: &App,
+    repo: &RepoRow,
+    target: &Target,
+) -> AppResult<Option<Bytes>> {
+    let key = match target {
+        Target::VersionMetadata {
+            coordinates,
+            version,
+        } => format!("maven|v|{}|{}|{version}", repo.id, coordinates.name()),
+        Target::Metadata { dirs } => format!("maven|m|{}|{}", repo.id, dirs.join("/")),
+        Target::File(_) => return Ok(None),
+    };
+    let doc = gantry_protocol::caches::memoized(app, key, || render(app, repo.id, target)).await?;
+    Ok(doc.as_ref().clone())
+}
+
+async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Option<Bytes>> {
+    match target {
+        Target::VersionMetadata {
+            coordinates,
+            version,
+        } => {
+            let builds = builds(app, repository_id, coordinates, version).await?;
+            Ok((!builds.is_empty())
+                .then(|| Bytes::from(metadata::version_level(coordinates, version, &builds))))
+        }
+        Target::Metadata { dirs } => {
+            if let Some(coordinates) = Target::artifact_level(dirs) {
+                let versions = app
+                    .db
+                    .maven_versions(repository_id, &coordinates.name())
+                    .await?;
+                if !versions.is_empty() {
+                    return Ok(Some(Bytes::from(metadata::artifact_level(
+                        &coordinates,
+                        &versions,
+                    ))));
+                }
+            }
+            if path::check_group_dirs(dirs).is_err() {
+                return Ok(None);
+            }
+            let plugins = plugins(app, repository_id, &dirs.join(".")).await?;
+            Ok((!plugins.is_empty()).then(|| Bytes::from(metadata::group_level(&plugins))))
+        }
+        Target::File(_) => Ok(None),
+    }
+}
+
+/// The available builds of a SNAPSHOT version with their files' classifiers and extensions.
+pub(super) async fn builds(
+    app: &App,
+    repository_id: i64,
+    coordinates: &Coordinates,
+    version: &str,
+) -> AppResult<Vec<Build>> {
+    let rows = app
+        .db
+        .maven_build_files(repository_id, &coordinates.name(), version)
+        .await?;
+    let mut builds: BTreeMap<String, Build> = BTreeMap::new();
+    for row in rows {
+        let Ok(file) = path::parse_filename(coordinates.clone(), version, &row.filename) else {
+            continue;
+        };
+        let build = builds
+            .entry(row.qualifier.clone())
+            .or_insert_with(|| Build {
+                id: row.qualifier.clone(),
+                files: Vec::new(),
+                published: row.uploaded_at,
+            });
+        build.files.push((file.classifier, file.extension));
+    }
+    Ok(builds.into_values().collect())
+}
+
+async fn plugins(app: &App, repository_id: i64, group: &str) -> AppResult<Vec<Plugin>> {
+    let rows = app.db.maven_group_plugins(repository_id, group).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, metadata)| {
+            let coordinates = Coordinates::from_name(&name)?;
+            if coordinates.group != group {
+                return None;
+            }
+            let value: serde_json::Value = serde_json::from_str(&metadata).ok()?;
+            Some(Plugin {
+                prefix: value["plugin_prefix"].as_str()?.to_owned(),
+                artifact_id: coordinates.artifact,
+                name: value["name"].as_str().map(str::to_owned),
+            })
+        })
+        .collect())
+}
