@@ -87,9 +87,9 @@ READ_TOKEN=$(api POST /api/v1/tokens -H 'Content-Type: application/json' \
   -d '{"scope":"acme/priv","privilege":"read"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 G=${SERVER_URL#http://}
 for tag in small big; do
-  skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:$tag" "docker://127.0.0.1:$D_PORT/bench/app:$tag"
+  skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$WORK/layout:$tag" "docker://127.0.0.1:$D_PORT/bench/app:$tag"
   for repo in pub priv; do
-    skopeo copy -q --dest-tls-verify=false --dest-creds "bench:$ADMIN_TOKEN" \
+    skopeo copy -q --preserve-digests --dest-tls-verify=false --dest-creds "bench:$ADMIN_TOKEN" \
       "oci:$WORK/layout:$tag" "docker://$G/acme/$repo/app:$tag"
   done
 done
