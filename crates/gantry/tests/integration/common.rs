@@ -174,6 +174,7 @@ impl ServerBuilder {
     }
 
     pub fn start(self) -> TestResult<TestServer> {
+        let handed_a_dir = self.data_dir.is_some();
         let data_dir = match self.data_dir {
             Some(d) => d,
             None => tempfile::tempdir()?,
@@ -183,10 +184,12 @@ impl ServerBuilder {
             (None, Ok(base)) => Some(fresh_postgres_database(&base)?),
             (None, Err(_)) => None,
         };
-        // A test that chose its own storage keeps it; every other server of an S3 run gets a
-        // prefix of its own in the suite's bucket.
+        // A test that chose its own storage keeps it, and so does one handing over a data
+        // directory (a snapshot or a backup, blobs included); every other server of an S3 run
+        // gets a prefix of its own in the suite's bucket.
         let chooses_storage = self.args.iter().any(|a| a == "--storage-url")
-            || self.envs.iter().any(|(k, _)| k == "GANTRY_STORAGE_URL");
+            || self.envs.iter().any(|(k, _)| k == "GANTRY_STORAGE_URL")
+            || handed_a_dir;
         let storage = match self.storage {
             Some(storage) => Some(storage),
             None if chooses_storage => None,
