@@ -162,7 +162,11 @@ async fn promotion_chain_verifies_offline_and_fails_when_tampered() -> TestResul
     )?;
     assert!(verify(&s, &target, &[])?.status.success());
 
-    // Other bytes in the blob store: the download no longer matches the signed digest.
+    // Other bytes in the blob store: the download no longer matches the signed digest. (The
+    // bytes are replaced on disk, so the run with blobs in S3 stops here.)
+    if crate::common::blobs_in_s3() {
+        return Ok(());
+    }
     let stopped = s.shutdown()?;
     let hex = crate::common::sha256_hex(BYTES);
     let blob = stopped
