@@ -304,14 +304,23 @@ both!(
 async fn cache_hits_and_misses_are_counted_on_metrics() -> TestResult {
     let p = Pair::start(false).await?;
     p.upload().await?;
-    p.warm(FILE, Some(ADMIN), StatusCode::OK).await?;
-    let text = p
-        .writer
-        .req(Method::GET, "/metrics", None)
-        .send()
-        .await?
-        .text()
-        .await?;
+    // Writes that follow a sync (its attestation, say) may still invalidate the first entries,
+    // more so when blobs are in S3; read until a second lookup had something to hit.
+    let mut text = String::new();
+    for _ in 0..20 {
+        p.warm(FILE, Some(ADMIN), StatusCode::OK).await?;
+        text = p
+            .writer
+            .req(Method::GET, "/metrics", None)
+            .send()
+            .await?
+            .text()
+            .await?;
+        if text.contains("gantry_cache_lookups_total{cache=\"packages\",result=\"hit\"}") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     for cache in ["callers", "repositories", "packages", "blobs"] {
         let hits = format!("gantry_cache_lookups_total{{cache=\"{cache}\",result=\"hit\"}}");
         let line = text
