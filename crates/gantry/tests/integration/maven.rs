@@ -109,7 +109,7 @@ impl Project<'_> {
             .collect();
         let url = self.url;
         let pom = format!(
-            "<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n<modelVersion>4.0.0</modelVersion>\n\
+            "<project>\n<modelVersion>4.0.0</modelVersion>\n\
              <groupId>org.example</groupId><artifactId>{}</artifactId><version>{}</version>\n\
              <licenses><license><name>Apache-2.0</name></license></licenses>\n\
              <properties><maven.compiler.source>17</maven.compiler.source><maven.compiler.target>17</maven.compiler.target>\

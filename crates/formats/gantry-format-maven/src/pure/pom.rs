@@ -374,7 +374,7 @@ mod tests {
     use super::*;
 
     const POM: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
+<project>
   <modelVersion>4.0.0</modelVersion>
   <parent><groupId>org.example</groupId><artifactId>parent</artifactId><version>2.1</version></parent>
   <artifactId>app</artifactId>
