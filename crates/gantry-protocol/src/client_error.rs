@@ -30,6 +30,10 @@ pub enum ClientShape {
     /// The message alone as `text/plain` (the go command prints a plain-text error body of a
     /// proxy, and nothing of any other).
     PlainText,
+    /// The envelope plus `"warning": message`, typed exactly `application/json`: Composer
+    /// prints a failed response's `warning` ("Warning from URL: message"), and only for that
+    /// type. A 404 carries none, so a lookup of an unknown package stays quiet.
+    JsonWarning,
 }
 
 impl ClientShape {
@@ -65,6 +69,16 @@ impl ClientShape {
                 "error": envelope["error"],
                 "errors": [ { "detail": message } ],
             }),
+            ClientShape::JsonWarning => {
+                parts
+                    .headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                if parts.status == axum::http::StatusCode::NOT_FOUND {
+                    serde_json::json!({ "error": envelope["error"] })
+                } else {
+                    serde_json::json!({ "error": envelope["error"], "warning": message })
+                }
+            }
             ClientShape::PlainText => {
                 let text = format!("{message}\n");
                 parts.headers.insert(
