@@ -76,6 +76,13 @@ if ! command -v mvn >/dev/null \
     || echo "warning: could not install Maven; its client tests will be skipped" >&2
 fi
 
+step "composer (Composer suites) from apt"
+# Debian's composer is 2.5 on php-cli; without PHP's zip extension it unpacks dists with unzip.
+if ! command -v composer >/dev/null || ! command -v unzip >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq composer unzip) \
+    || echo "warning: could not install composer; its client tests cannot run" >&2
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -949,6 +949,7 @@ fn entries(
     .chain(oci_entries())
     .chain(go_entries())
     .chain(maven_entries())
+    .chain(composer_entries())
     .collect()
 }
 
@@ -973,6 +974,62 @@ fn go_entries() -> Vec<Entry> {
             repo(Level::Read),
         ),
     ]
+}
+
+/// The Composer repository's routes, on the package acme/matrix 1.0.0 of acme/dev (composer
+/// sends its `http-basic` credentials as HTTP Basic auth).
+fn composer_entries() -> Vec<Entry> {
+    let dist = "/acme/dev/composer/dists/acme/matrix/1.0.0.zip".to_owned();
+    vec![
+        entry(
+            "GET",
+            "/{owner}/{repo}/composer/packages.json",
+            "/acme/dev/composer/packages.json".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/composer/p2/{vendor}/{file}",
+            "/acme/dev/composer/p2/acme/matrix.json".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "GET",
+            "/{owner}/{repo}/composer/dists/{vendor}/{package}/{file}",
+            dist.clone(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/composer/dists/{vendor}/{package}/{file}",
+            dist,
+            None,
+            repo(Level::Read),
+        ),
+    ]
+}
+
+/// Uploads the Composer package acme/matrix 1.0.0 to acme/dev.
+async fn push_matrix_composer(s: &TestServer) -> TestResult {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("composer.json", zip::write::SimpleFileOptions::default())?;
+    zip.write_all(br#"{"name": "acme/matrix", "version": "1.0.0"}"#)?;
+    let bytes = zip.finish()?.into_inner();
+    let resp = s
+        .req(
+            Method::POST,
+            "/api/v1/packages/acme/dev/upload/composer?filename=matrix.zip",
+            Some(ADMIN),
+        )
+        .body(bytes)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    Ok(())
 }
 
 /// Uploads the module example.com/matrix v1.0.0 to acme/dev.
@@ -1282,6 +1339,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     push_matrix_image(&s).await?;
     push_matrix_module(&s).await?;
     push_matrix_maven(&s).await?;
+    push_matrix_composer(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,
