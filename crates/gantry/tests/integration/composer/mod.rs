@@ -6,6 +6,7 @@
 //! nothing stored; private repositories with `http-basic` tokens, and entitlement budgets.
 
 mod client;
+mod index;
 mod scan;
 mod upstream;
 
