@@ -45,6 +45,44 @@ impl crate::plugin::FormatPlugin for Plugin {
     fn has_upstreams(&self) -> bool {
         true
     }
+
+    /// One version per Composer version: `1.0` beside `1.0.0` (both `1.0.0.0`) would give
+    /// Composer two packages for one version.
+    fn before_insert<'a>(
+        &'a self,
+        app: &'a crate::app::App,
+        repo: &'a gantry_db::RepoRow,
+        identity: &'a gantry_formats::Identity,
+    ) -> futures::future::BoxFuture<'a, crate::error::AppResult<()>> {
+        Box::pin(check_new_version(app, repo, identity))
+    }
+}
+
+async fn check_new_version(
+    app: &crate::app::App,
+    repo: &gantry_db::RepoRow,
+    identity: &gantry_formats::Identity,
+) -> crate::error::AppResult<()> {
+    use crate::queries::ComposerQueries;
+    let Ok(normal) = crate::pure::version::normalize(&identity.version) else {
+        return Ok(());
+    };
+    let existing = app
+        .db
+        .composer_all_versions(repo.id, &identity.normalized_name)
+        .await?;
+    let same = existing.iter().find(|v| {
+        *v != &identity.version && crate::pure::version::normalize(v).is_ok_and(|n| n == normal)
+    });
+    if let Some(other) = same {
+        return Err(crate::error::AppError::Conflict(format!(
+            "{} {} is the same Composer version ({normal}) as the existing {other} in {}",
+            identity.name,
+            identity.version,
+            repo.slug()
+        )));
+    }
+    Ok(())
 }
 
 /// `VENDOR` and `FILE` of a path, joined into a package name when valid.

@@ -284,6 +284,31 @@ async fn hostile_or_malformed_composer_zips_are_refused_with_nothing_stored() ->
     assert_eq!(all.as_array().map(Vec::len), Some(0), "{all}");
     let (st, _) = get_json(&s, "/acme/dev/composer/p2/acme/evil.json").await?;
     assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // One package per Composer version: 1.0 is 1.0.0 (both 1.0.0.0).
+    let (st, _) = upload_zip(
+        &s,
+        "acme/dev",
+        ADMIN,
+        zip_of(&[("composer.json", good)])?,
+        None,
+    )
+    .await?;
+    assert_eq!(st, StatusCode::CREATED);
+    let plain = br#"{"name":"acme/evil"}"#;
+    let (st, body) = upload_zip(
+        &s,
+        "acme/dev",
+        ADMIN,
+        zip_of(&[("composer.json", plain)])?,
+        Some("v1.0"),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body.to_string().contains("same Composer version (1.0.0.0)"),
+        "{body}"
+    );
     Ok(())
 }
 
