@@ -14,6 +14,7 @@ pub(crate) struct VersionRow {
     pub metadata: String,
     pub yanked: i64,
     pub uploaded_at: i64,
+    pub state: String,
 }
 
 /// The queries, on the shared database handle.
@@ -24,13 +25,13 @@ pub(crate) trait ComposerQueries {
 }
 
 impl ComposerQueries for Db {
-    /// The available, synced versions of a package, in upload order (a copy keeps its
-    /// original upload time).
+    /// The synced versions of a package that are not deleted (quarantined ones too: they
+    /// hide an upstream's copy), in upload order (a copy keeps its original upload time).
     async fn composer_versions(&self, repository_id: i64, name: &str) -> Result<Vec<VersionRow>> {
         Ok(sqlx::query_as(
-            "SELECT version, metadata, yanked, uploaded_at FROM packages \
+            "SELECT version, metadata, yanked, uploaded_at, state FROM packages \
              WHERE repository_id = $1 AND normalized_name = $2 AND format = $3 \
-             AND state = 'available' AND sync_status = 'completed' ORDER BY uploaded_at, id",
+             AND state <> 'deleted' AND sync_status = 'completed' ORDER BY uploaded_at, id",
         )
         .bind(repository_id)
         .bind(name)

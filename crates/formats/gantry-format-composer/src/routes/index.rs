@@ -27,7 +27,6 @@ const FORMAT: &str = "composer";
 
 /// One local version, ready to render but for its dist's URL.
 struct LocalVersion {
-    normalized: String,
     dev: bool,
     /// The metadata entry without `dist.url`.
     entry: Map<String, Value>,
@@ -37,10 +36,13 @@ struct LocalVersion {
 
 /// A package's versions in one repository.
 pub(crate) struct Local {
-    /// Whether the repository has any live version of it, yanked ones included.
+    /// Whether the repository has any version of it (yanked and quarantined ones included).
     any: bool,
-    /// The unyanked versions.
+    /// The available, unyanked versions.
     versions: Vec<LocalVersion>,
+    /// The normalised versions the repository holds in any state but deleted: an upstream's
+    /// copy of one of them is not listed (a yank or quarantine here is not undone by it).
+    held: HashSet<String>,
 }
 
 fn time_of(millis: i64) -> String {
@@ -67,7 +69,6 @@ fn local_version(repo: &RepoRow, name: &str, row: &VersionRow) -> Option<LocalVe
     entry.insert("time".into(), json!(time_of(row.uploaded_at)));
     Some(LocalVersion {
         dev: crate::pure::version::is_dev(&normalized),
-        normalized,
         entry,
         dist_path: dist_path(&repo.namespace, &repo.name, name, &row.version),
     })
@@ -78,7 +79,12 @@ async fn local(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Arc<Loca
     let key = format!("composer-local|{}|{name}", repo.id);
     gantry_protocol::caches::memoized(app, key, || async {
         let rows = app.db.composer_versions(repo.id, name).await?;
-        let versions = rows
+        let held = rows
+            .iter()
+            .filter_map(|r| crate::pure::version::normalize(&r.version).ok())
+            .collect();
+        let available: Vec<&VersionRow> = rows.iter().filter(|r| r.state == "available").collect();
+        let versions = available
             .iter()
             .filter(|r| r.yanked == 0)
             .filter_map(|r| {
@@ -92,6 +98,7 @@ async fn local(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Arc<Loca
         Ok(Local {
             any: !rows.is_empty(),
             versions,
+            held,
         })
     })
     .await
@@ -247,11 +254,7 @@ pub(crate) async fn metadata(
         return answer(&headers, rendered.0.clone(), &rendered.1);
     }
     let mut versions = local_entries(&local, dev, &base.0);
-    let mut seen: HashSet<String> = local
-        .versions
-        .iter()
-        .map(|v| v.normalized.clone())
-        .collect();
+    let mut seen = local.held.clone();
     for mut entry in remote {
         let normalized = entry["version_normalized"]
             .as_str()

@@ -74,7 +74,7 @@ async fn composer_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
     let check = "echo \\Acme\\Remote\\Greeter::greet(), PHP_EOL;";
     assert_eq!(run_php(&app, check)?, "remote 1.1.0\n");
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let cached = loop {
         let (_, list) = s
             .admin(
                 Method::GET,
@@ -82,17 +82,30 @@ async fn composer_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
                 None,
             )
             .await?;
-        if list.as_array().is_some_and(|a| {
+        let found = list.as_array().and_then(|a| {
             a.iter()
-                .any(|p| p["version"] == "1.1.0" && p["sync_status"] == "completed")
-        }) {
-            break;
+                .find(|p| p["version"] == "1.1.0" && p["sync_status"] == "completed")
+        });
+        if let Some(p) = found {
+            break p["slug_perm"].as_str().ok_or("slug")?.to_owned();
         }
         if Instant::now() > deadline {
             return Err(format!("the dist was never cached: {list}").into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    // Yanked here, the cached version is not listed again from the upstream's copy.
+    let yank = format!("/api/v1/packages/acme/cache/{cached}/yank");
+    let (st, _) = s
+        .admin(Method::POST, &yank, Some(json!({"yanked": true})))
+        .await?;
+    assert_eq!(st, StatusCode::OK);
+    let meta = "/acme/cache/composer/p2/acme/remote.json";
+    assert_eq!(listed(&s, meta, "acme/remote").await?, ["1.0.0"]);
+    let (st, _) = s
+        .admin(Method::POST, &yank, Some(json!({"yanked": false})))
+        .await?;
+    assert_eq!(st, StatusCode::OK);
 
     // The upstream goes down: metadata is served stale, the cached dist still installs, and
     // the proxy-only repository cannot serve a dist it never kept.
