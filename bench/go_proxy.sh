@@ -21,20 +21,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 MODULE=example.com/bench
 
-need wrk nginx curl python3
-bench_init
-RESULTS="$WORK/results.tsv"
-: >"$RESULTS"
-
-log "machine: $(machine_summary)"
-log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
-start_server gantry
-G=$SERVER_URL
-G_PID=$SERVER_PID
-api POST /api/v1/repos/acme -H 'Content-Type: application/json' -d '{"name":"pub","private":false}' >/dev/null
-create_repo acme priv
-READ_TOKEN=$(api POST /api/v1/tokens -H 'Content-Type: application/json' \
-  -d '{"scope":"acme/priv","privilege":"read"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+wrk_against_nginx_setup
 
 log "publishing $VERSIONS versions of $MODULE to acme/pub and acme/priv"
 python3 - "$G" "$ADMIN_TOKEN" "$MODULE" "$VERSIONS" <<'PY'
@@ -81,16 +68,4 @@ for f in "@v/list:list" "@latest:latest" "@v/$LAST.info:info" "@v/$LAST.mod:mod"
 done
 log "gantry pid $G_PID RSS $(awk '/VmRSS/ {print $2 " kB"}' "/proc/$G_PID/status")"
 
-python3 - "$RESULTS" "$(machine_summary)" "$(git -C "$REPO_ROOT" rev-parse --short HEAD)" <<'PY'
-import json, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-nginx = {group: float(rps) for label, group, rps, _, _ in rows if label.startswith("nginx")}
-print(f"{'target':28} {'req/s':>9} {'p99 ms':>8} {'non-2xx':>8}  ratio")
-out = []
-for label, group, rps, p99, errors in rows:
-    ratio = f"{float(rps) / nginx[group]:.2f}x nginx" if label.startswith("gantry") and group in nginx else ""
-    print(f"{label:28} {float(rps):9.0f} {float(p99):8.2f} {errors:>8}  {ratio}")
-    out.append({"target": label, "group": group, "rps": float(rps), "p99_ms": float(p99),
-                "non_2xx": int(errors)})
-print("json: " + json.dumps({"machine": sys.argv[2], "commit": sys.argv[3], "results": out}))
-PY
+print_ratio_table

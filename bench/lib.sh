@@ -259,6 +259,25 @@ start_nginx() {
   NGINX=$NGINX_URL
 }
 
+# wrk_against_nginx_setup: what a Gantry-beside-nginx script needs first: the tools, the work
+# directory and an empty $RESULTS, then a Gantry (SQLite) with the public repository acme/pub
+# and the private acme/priv; sets G, G_PID and READ_TOKEN (a read token for acme/priv).
+wrk_against_nginx_setup() {
+  need wrk nginx curl python3
+  bench_init
+  RESULTS="$WORK/results.tsv"
+  : >"$RESULTS"
+  log "machine: $(machine_summary)"
+  log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
+  start_server gantry
+  G=$SERVER_URL
+  G_PID=$SERVER_PID
+  api POST /api/v1/repos/acme -H 'Content-Type: application/json' -d '{"name":"pub","private":false}' >/dev/null
+  create_repo acme priv
+  READ_TOKEN=$(api POST /api/v1/tokens -H 'Content-Type: application/json' \
+    -d '{"scope":"acme/priv","privilege":"read"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+}
+
 # Prints the wrk rows of $RESULTS as a table, each Gantry row with its ratio to the nginx row
 # of its group, then one `json:` line with the machine and the commit.
 print_ratio_table() {

@@ -36,6 +36,49 @@ pub(crate) async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> Test
     }
 }
 
+/// Waits for the scan of `slug` in `repo`: the package, and the advisory ids found, sorted.
+pub(crate) async fn scanned_ids(
+    s: &TestServer,
+    repo: &str,
+    slug: &str,
+) -> TestResult<(Value, Vec<String>)> {
+    let p = wait_scanned(s, repo, slug).await?;
+    let (_, report) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/{repo}/{slug}/vulnerabilities"),
+            None,
+        )
+        .await?;
+    let mut ids: Vec<String> = report["vulnerabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok((p, ids))
+}
+
+/// A policy of `owner` that refuses to promote a package with known vulnerabilities, saying
+/// "NAME VERSION has known vulnerabilities".
+pub(crate) async fn gate_vulnerable_promotions(s: &TestServer, owner: &str) -> TestResult {
+    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
+                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
+                [input.package.name, input.package.version])\n}\n";
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/policies/{owner}"),
+            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
+        )
+        .await?;
+    if st != reqwest::StatusCode::CREATED {
+        return Err(format!("the policy was not created: {st} {body}").into());
+    }
+    Ok(())
+}
+
 /// Pushes the fixture of one `MANIFEST.tsv` row (`cols`) with `gantry push FORMAT`, waits for
 /// its scan and checks that it reports exactly the row's `expected_from_shared_osv`
 /// advisories. Returns the package, its vulnerability report and the expected ids.

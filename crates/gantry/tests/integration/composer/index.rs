@@ -78,6 +78,9 @@ async fn composer_metadata_comes_from_memory_until_the_repository_changes() -> T
         before,
         "an unchanged repository was read again"
     );
+    // Each round: the root document, and a metadata file's versions, rendering and upstreams.
+    let served = derived(&s, "hit").await? - hits;
+    assert!(served >= 80.0, "{served} lookups served from memory");
 
     // ETags: a client with the current one gets 304.
     let resp = s.req(Method::GET, paths[1], None).send().await?;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::client::{module_zip, upload_zip};
 use crate::common::{TestResult, TestServer, ADMIN};
-use crate::scanning::{shared, wait_scanned};
+use crate::scanning::shared;
 
 /// Publishes `path`@`version` (a one-file module) and returns the advisory ids its scan found.
 async fn scanned(s: &TestServer, path: &str, version: &str) -> TestResult<(Value, Vec<String>)> {
@@ -21,21 +21,7 @@ async fn scanned(s: &TestServer, path: &str, version: &str) -> TestResult<(Value
     let (st, p) = upload_zip(s, "acme/dev", ADMIN, zip).await?;
     assert_eq!(st, StatusCode::CREATED, "{p}");
     let slug = p["slug_perm"].as_str().ok_or("slug")?.to_owned();
-    let p = wait_scanned(s, "acme/dev", &slug).await?;
-    let (_, report) = s
-        .admin(
-            Method::GET,
-            &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
-            None,
-        )
-        .await?;
-    let ids = report["vulnerabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
-        .collect();
-    Ok((p, ids))
+    crate::scanning::scanned_ids(s, "acme/dev", &slug).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,17 +71,7 @@ async fn go_modules_are_scanned_with_the_go_osv_data() -> TestResult {
     // A gate on promotion keeps the vulnerable version out of prod; the proxy there lists
     // what passed.
     s.create_repo("acme", "prod", true).await?;
-    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
-                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
-                [input.package.name, input.package.version])\n}\n";
-    let (st, body) = s
-        .admin(
-            Method::POST,
-            "/api/v1/policies/acme",
-            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
-        )
-        .await?;
-    assert_eq!(st, StatusCode::CREATED, "{body}");
+    crate::scanning::gate_vulnerable_promotions(&s, "acme").await?;
     let (st, refused) = s
         .admin(
             Method::POST,
