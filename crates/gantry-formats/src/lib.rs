@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod bom;
+pub mod dir;
 pub mod format;
 mod sniff;
 

@@ -10,6 +10,7 @@ use std::path::Path;
 use super::archive::{MAX_ENTRIES, MAX_MANIFEST, MAX_UNPACKED};
 use crate::archive::check_entry_name;
 use crate::format::FormatError;
+use gantry_formats::dir::{regular_files, Walked};
 
 fn invalid(msg: impl Into<String>) -> FormatError {
     FormatError::Invalid(msg.into())
@@ -34,8 +35,7 @@ pub fn pack_dir(dir: &Path, out: &mut (impl Write + Seek)) -> Result<Packed, For
         )));
     }
     let manifest = super::manifest::parse(&fs::read(&manifest_path)?)?;
-    let mut files = Vec::new();
-    collect(dir, "", &mut files)?;
+    let files = collect(dir)?;
     let mut zip = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -61,41 +61,14 @@ pub fn pack_dir(dir: &Path, out: &mut (impl Write + Seek)) -> Result<Packed, For
     })
 }
 
-/// The package's files below `rel` (slash-separated, sorted), with their sizes.
-fn collect(root: &Path, rel: &str, out: &mut Vec<(String, u64)>) -> Result<(), FormatError> {
-    let here = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
+/// The package's files, sorted, with their sizes.
+fn collect(root: &Path) -> Result<Vec<(String, u64)>, FormatError> {
+    let keep = |path: &str, _: &Path, kind: Walked| match kind {
+        Walked::Dir => Ok(!(matches!(
+            path.rsplit('/').next(),
+            Some(".git" | ".hg" | ".svn" | ".bzr")
+        ) || path == "vendor")),
+        Walked::File => check_entry_name(path).map(|()| true),
     };
-    let mut entries: Vec<_> = fs::read_dir(&here)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(fs::DirEntry::file_name);
-    for entry in entries {
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|n| invalid(format!("file name {n:?} is not UTF-8")))?;
-        let path = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            let skipped = matches!(name.as_str(), ".git" | ".hg" | ".svn" | ".bzr")
-                || (rel.is_empty() && name == "vendor");
-            if !skipped {
-                collect(root, &path, out)?;
-            }
-        } else if kind.is_file() {
-            check_entry_name(&path)?;
-            out.push((path, entry.metadata()?.len()));
-            if out.len() > MAX_ENTRIES {
-                return Err(invalid(format!(
-                    "the package has more than {MAX_ENTRIES} files"
-                )));
-            }
-        }
-    }
-    Ok(())
+    regular_files(root, MAX_ENTRIES, &keep)
 }

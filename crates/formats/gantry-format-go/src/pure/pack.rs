@@ -15,6 +15,7 @@ use super::path::check_path;
 use super::version::Version;
 use crate::archive::quote;
 use crate::format::FormatError;
+use gantry_formats::dir::{regular_files, Walked};
 
 /// What was packed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +75,7 @@ pub fn pack_dir(
             "version {version} is +incompatible, but the module has a go.mod file"
         )));
     }
-    let mut files = Vec::new();
-    collect(dir, "", &mut files)?;
+    let files = collect(dir)?;
     let prefix = format!("{module}@{version}/");
     let mut zip = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default()
@@ -107,47 +107,17 @@ pub fn pack_dir(
     })
 }
 
-/// The module's files below `rel` (slash-separated, sorted), with their sizes.
-fn collect(root: &Path, rel: &str, out: &mut Vec<(String, u64)>) -> Result<(), FormatError> {
-    let here = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
+/// The module's files, sorted, with their sizes: version-control directories, nested
+/// modules and vendored packages left out, every path checked.
+fn collect(root: &Path) -> Result<Vec<(String, u64)>, FormatError> {
+    let keep = |path: &str, full: &Path, kind: Walked| match kind {
+        Walked::Dir => Ok(
+            !matches!(path.rsplit('/').next(), Some(".bzr" | ".git" | ".hg" | ".svn"))
+            // Another module's directory.
+            && !full.join("go.mod").is_file(),
+        ),
+        Walked::File if is_vendored_package(path) => Ok(false),
+        Walked::File => check_file_path(path).map(|()| true),
     };
-    let mut entries: Vec<_> = fs::read_dir(&here)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(fs::DirEntry::file_name);
-    for entry in entries {
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|n| invalid(format!("file name {n:?} is not UTF-8")))?;
-        let path = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if matches!(name.as_str(), ".bzr" | ".git" | ".hg" | ".svn") {
-                continue;
-            }
-            if entry.path().join("go.mod").is_file() {
-                // Another module's directory.
-                continue;
-            }
-            collect(root, &path, out)?;
-        } else if kind.is_file() {
-            if is_vendored_package(&path) {
-                continue;
-            }
-            check_file_path(&path)?;
-            out.push((path, entry.metadata()?.len()));
-            if out.len() > MAX_ENTRIES {
-                return Err(invalid(format!(
-                    "the module has more than {MAX_ENTRIES} files"
-                )));
-            }
-        }
-    }
-    Ok(())
+    regular_files(root, MAX_ENTRIES, &keep)
 }
