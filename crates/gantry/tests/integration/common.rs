@@ -437,6 +437,34 @@ impl TestServer {
         Ok(body)
     }
 
+    /// Uploads `body` through the REST upload API of `format` with `token`, as a CI job
+    /// would (`query`: `filename=…` and more): the status and the answer (its JSON, or its
+    /// text as a string).
+    pub async fn upload_format(
+        &self,
+        token: &str,
+        repo: &str,
+        format: &str,
+        query: &str,
+        body: Vec<u8>,
+    ) -> TestResult<(StatusCode, Value)> {
+        let resp = self
+            .req(
+                Method::POST,
+                &format!("/api/v1/packages/{repo}/upload/{format}?{query}"),
+                Some(token),
+            )
+            .body(body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
     /// Uploads bytes as a raw package with the admin token.
     pub async fn upload_raw(
         &self,

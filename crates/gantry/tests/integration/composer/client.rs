@@ -173,22 +173,15 @@ pub(crate) async fn upload_zip(
     zip: Vec<u8>,
     version: Option<&str>,
 ) -> TestResult<(StatusCode, Value)> {
-    let query = version.map(|v| format!("&version={v}")).unwrap_or_default();
-    let resp = s
-        .req(
-            Method::POST,
-            &format!("/api/v1/packages/{repo}/upload/composer?filename=pkg.zip{query}"),
-            Some(token),
-        )
-        .body(zip)
-        .send()
-        .await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
+    let version = version.map(|v| format!("&version={v}")).unwrap_or_default();
+    s.upload_format(
+        token,
+        repo,
+        "composer",
+        &format!("filename=pkg.zip{version}"),
+        zip,
+    )
+    .await
 }
 
 /// GETs a repository path as JSON (anonymously).

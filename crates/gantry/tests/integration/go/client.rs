@@ -164,21 +164,8 @@ pub(crate) async fn upload_zip(
     token: &str,
     zip: Vec<u8>,
 ) -> TestResult<(StatusCode, Value)> {
-    let resp = s
-        .req(
-            Method::POST,
-            &format!("/api/v1/packages/{repo}/upload/go?filename=module.zip"),
-            Some(token),
-        )
-        .body(zip)
-        .send()
-        .await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
+    s.upload_format(token, repo, "go", "filename=module.zip", zip)
+        .await
 }
 
 /// GETs a proxy path of the server as text.
