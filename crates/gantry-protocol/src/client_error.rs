@@ -146,6 +146,38 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn json_warnings_carry_the_message_except_on_404() {
+        use axum::response::IntoResponse;
+        let error = crate::error::AppError::Forbidden("package X is quarantined: held".into());
+        let response = ClientShape::JsonWarning
+            .reshape(error.into_response())
+            .await;
+        assert_eq!(
+            response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json")
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(body["warning"], "package X is quarantined: held");
+        assert_eq!(body["error"]["code"], "forbidden");
+        let missing = crate::error::AppError::NotFound("no such package".into());
+        let response = ClientShape::JsonWarning
+            .reshape(missing.into_response())
+            .await;
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert!(body.get("warning").is_none(), "{body}");
+        assert_eq!(body["error"]["message"], "no such package");
+    }
+
     #[test]
     fn reason_phrases_are_visible_ascii_and_bounded() {
         assert_eq!(reason_phrase("a\r\nb é"), b"a  b ?".to_vec());
