@@ -32,13 +32,8 @@ pub struct Pushed {
     pub summary: String,
 }
 
-/// A format's own way of pushing a package from the command line.
-pub trait NativePush: Send + Sync {
-    /// Pushes `request.source` into the repository through the format's protocol; progress
-    /// notes go to stderr, the result is returned.
-    fn push<'a>(
-        &'a self,
-        client: &'a Client,
-        request: PushRequest<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<Pushed>>;
-}
+/// A format's own way of pushing a package from the command line: pushes
+/// `request.source` into the repository through the format's protocol (progress notes go to
+/// stderr) and returns what it made.
+pub type NativePush =
+    for<'a> fn(&'a Client, PushRequest<'a>) -> BoxFuture<'a, anyhow::Result<Pushed>>;

@@ -73,7 +73,7 @@ pub trait FormatPlugin: Send + Sync + 'static {
     /// How `gantry push` makes a package of this format when the format does not take a
     /// single file through the upload API (OCI images, Maven deploys); `None` uploads the
     /// file (a directory is packed first by [`gantry_formats::Format::pack_directory`]).
-    fn native_push(&self) -> Option<&'static dyn gantry_client::push::NativePush> {
+    fn native_push(&self) -> Option<gantry_client::push::NativePush> {
         None
     }
 

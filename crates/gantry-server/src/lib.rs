@@ -55,7 +55,7 @@ pub fn format(id: &str) -> Option<Arc<dyn gantry_formats::Format>> {
 
 /// How `gantry push` makes a package of format `id` through the format's own protocol,
 /// when it does not upload one file (see [`gantry_client::push`]).
-pub fn native_push(id: &str) -> Option<&'static dyn gantry_client::push::NativePush> {
+pub fn native_push(id: &str) -> Option<gantry_client::push::NativePush> {
     formats::registered()
         .into_iter()
         .find(|plugin| plugin.format().id() == id)

@@ -4,8 +4,7 @@
 //! ends the deploy), so it is sealed, checked and refused exactly as an mvn deploy is.
 
 use anyhow::{bail, Context};
-use futures::future::BoxFuture;
-use gantry_client::push::{NativePush, PushRequest, Pushed};
+use gantry_client::push::{PushRequest, Pushed};
 use gantry_client::Client;
 
 use crate::pure::{metadata, path::SNAPSHOT_SUFFIX, pom};
@@ -20,19 +19,7 @@ fn next_build(metadata: Option<&str>) -> u32 {
 }
 
 /// Deploys a file and its POM through the Maven routes.
-pub(crate) struct Deploy;
-
-impl NativePush for Deploy {
-    fn push<'a>(
-        &'a self,
-        client: &'a Client,
-        request: PushRequest<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<Pushed>> {
-        Box::pin(push(client, request))
-    }
-}
-
-async fn push(client: &Client, request: PushRequest<'_>) -> anyhow::Result<Pushed> {
+pub(crate) async fn push(client: &Client, request: PushRequest<'_>) -> anyhow::Result<Pushed> {
     let PushRequest { owner, repo, .. } = request;
     let pom_path = request
         .companion

@@ -1,14 +1,13 @@
-//! `gantry push oci OWNER/REPO LAYOUT_DIR:TAG`, on the client side: an OCI image layout directory (as umoci,
-//! skopeo or buildah write it) pushed through the registry API — the blobs the repository
-//! lacks, then every manifest by digest (children of an index first, so the server checks
-//! each digest), then the tag.
+//! `gantry push oci OWNER/REPO LAYOUT_DIR:TAG`, on the client side: an OCI image layout
+//! directory (as umoci, skopeo or buildah write it) pushed through the registry API — the
+//! blobs the repository lacks, then every manifest by digest (children of an index first, so
+//! the server checks each digest), then the tag.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use futures::future::BoxFuture;
-use gantry_client::push::{NativePush, PushRequest, Pushed};
+use gantry_client::push::{PushRequest, Pushed};
 use gantry_client::Client;
 use serde_json::Value;
 
@@ -151,19 +150,7 @@ fn image_name(name: Option<&str>, dir: &Path) -> anyhow::Result<String> {
 }
 
 /// Pushes a layout's tag through the registry API as `skopeo copy` would.
-pub(crate) struct LayoutPush;
-
-impl NativePush for LayoutPush {
-    fn push<'a>(
-        &'a self,
-        client: &'a Client,
-        request: PushRequest<'a>,
-    ) -> BoxFuture<'a, anyhow::Result<Pushed>> {
-        Box::pin(push(client, request))
-    }
-}
-
-async fn push(client: &Client, request: PushRequest<'_>) -> anyhow::Result<Pushed> {
+pub(crate) async fn push(client: &Client, request: PushRequest<'_>) -> anyhow::Result<Pushed> {
     let PushRequest { owner, repo, .. } = request;
     let (dir, tag) = layout_and_tag(request.source)?;
     let image = image_name(request.name, &dir)?;

@@ -246,7 +246,7 @@ pub(crate) async fn push(
 /// A push through the format's own protocol (see [`gantry_client::push`]).
 async fn push_natively(
     global: &GlobalArgs,
-    native: &dyn gantry_client::push::NativePush,
+    native: gantry_client::push::NativePush,
     args: &crate::cli::PushArgs,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -259,7 +259,7 @@ async fn push_natively(
         name: args.name.as_deref(),
         companion: args.pom.as_deref(),
     };
-    let pushed = native.push(&client, request).await?;
+    let pushed = native(&client, request).await?;
     if json {
         print_json(&pushed.package)?;
     } else {

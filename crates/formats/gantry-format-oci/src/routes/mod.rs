@@ -32,8 +32,8 @@ impl FormatPlugin for Plugin {
         Arc::new(crate::pure::Oci)
     }
 
-    fn native_push(&self) -> Option<&'static dyn gantry_client::push::NativePush> {
-        Some(&crate::push::LayoutPush)
+    fn native_push(&self) -> Option<gantry_client::push::NativePush> {
+        Some(|client, request| Box::pin(crate::push::push(client, request)))
     }
 
     fn routes(&self) -> RouteSet {
