@@ -264,14 +264,13 @@ impl Db {
         worker: &str,
         followups: &[NewJob],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        jobs::complete_in(&mut tx, job_id, worker).await?;
-        for job in followups {
-            jobs::enqueue(&mut tx, job).await?;
-        }
-        write_scan_in(&mut tx, package, result, event).await?;
-        tx.commit().await?;
-        Ok(())
+        self.record_scans(
+            &[(package, result.clone(), event.clone())],
+            job_id,
+            worker,
+            followups,
+        )
+        .await
     }
 
     /// Scan figures of live packages in a namespace, or one repository of it: rows of

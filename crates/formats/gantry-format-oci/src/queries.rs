@@ -199,18 +199,7 @@ impl OciQueries for Db {
     ) -> Result<()> {
         let now = now_millis();
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(&file.sha256)
-        .bind(file.size)
-        .bind(&file.md5)
-        .bind(&file.sha1)
-        .bind(&file.sha512)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        gantry_db::insert_blob_row(&mut *tx, file, now).await?;
         sqlx::query(
             "INSERT INTO oci_blob_links (repository_id, name, digest, blob_sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (repository_id, name, digest) DO NOTHING",

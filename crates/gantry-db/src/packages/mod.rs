@@ -322,21 +322,28 @@ async fn clear_identity(
     Ok(())
 }
 
+/// Records the stored bytes of `file` in the blob table (once per sha256), inside the
+/// caller's transaction: a blob row is what garbage collection counts references to.
+pub async fn insert_blob_row(conn: &mut AnyConnection, file: &NewFile, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(&file.sha256)
+    .bind(file.size)
+    .bind(&file.md5)
+    .bind(&file.sha1)
+    .bind(&file.sha512)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 async fn insert_files(conn: &mut AnyConnection, package_id: i64, files: &[NewFile]) -> Result<()> {
     let now = now_millis();
     for (position, file) in files.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(&file.sha256)
-        .bind(file.size)
-        .bind(&file.md5)
-        .bind(&file.sha1)
-        .bind(&file.sha512)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        insert_blob_row(conn, file, now).await?;
         sqlx::query(
             "INSERT INTO package_files (package_id, position, filename, blob_sha256, content_type) \
              VALUES ($1, $2, $3, $4, $5)",

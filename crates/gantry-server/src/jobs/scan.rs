@@ -134,6 +134,17 @@ pub(crate) fn summarize(
         ));
     }
     let ids: Vec<String> = findings.iter().map(|(id, _, _)| id.clone()).collect();
+    scanned(findings, ids, &indeterminate, max)
+}
+
+/// The result of a scan's findings (id, severity, finding JSON): its status — undecided
+/// advisories count only when nothing was found — and its highest severity.
+fn scanned(
+    findings: Vec<(String, String, String)>,
+    ids: Vec<String>,
+    indeterminate: &[String],
+    max: Option<Severity>,
+) -> Scanned {
     let (status, reason) = if !findings.is_empty() {
         ("vulnerabilities_found", None)
     } else if !indeterminate.is_empty() {
@@ -207,23 +218,7 @@ pub(crate) async fn evaluate_contents(
         .into_iter()
         .map(|(id, (severity, finding))| (id, severity, finding.to_string()))
         .collect();
-    let (status, reason) = if !findings.is_empty() {
-        ("vulnerabilities_found", None)
-    } else if !indeterminate.is_empty() {
-        ("indeterminate", Some(indeterminate.join("; ")))
-    } else {
-        ("no_vulnerabilities", None)
-    };
-    Ok(Scanned {
-        result: ScanResult {
-            status: status.into(),
-            reason,
-            max_severity: Some(max.map_or("none", Severity::as_str).to_owned()),
-            num_vulnerabilities: findings.len(),
-            findings,
-        },
-        ids,
-    })
+    Ok(scanned(findings, ids, &indeterminate, max))
 }
 
 /// The ids named as aliases by unrated findings (and not found themselves): the records

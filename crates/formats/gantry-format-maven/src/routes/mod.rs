@@ -97,6 +97,10 @@ impl FormatPlugin for Plugin {
         Arc::new(pure::Maven)
     }
 
+    fn native_push(&self) -> Option<gantry_client::push::NativePush> {
+        Some(|client, request| Box::pin(crate::push::push(client, request)))
+    }
+
     fn routes(&self) -> RouteSet {
         RouteSet::new().methods_upload(
             "/{owner}/{repo}/maven/{*path}",

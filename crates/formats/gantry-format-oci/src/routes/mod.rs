@@ -32,6 +32,10 @@ impl FormatPlugin for Plugin {
         Arc::new(crate::pure::Oci)
     }
 
+    fn native_push(&self) -> Option<gantry_client::push::NativePush> {
+        Some(|client, request| Box::pin(crate::push::push(client, request)))
+    }
+
     fn routes(&self) -> RouteSet {
         RouteSet::new()
             .get("/v2/", auth::version_check)
