@@ -12,18 +12,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::access::Feed;
 use super::{checked_id, entries, json_response, IdPath, FORMAT};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::pure::{nuspec_file, package_file, Version, SYMBOLS};
-use gantry_protocol::extract::{op, Repo};
+use gantry_protocol::extract::op;
 
 /// `GET …/flat/{id}/index.json`.
 pub(crate) async fn versions(
     State(app): State<Arc<App>>,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
-    repo: Repo<op::Read>,
+    repo: Feed<op::Read>,
 ) -> AppResult<Response> {
     let lid = checked_id(&id, &repo)?;
     let all = entries::all(&app, &repo, &lid).await?;
@@ -52,7 +53,7 @@ pub(crate) async fn file(
     method: Method,
     headers: HeaderMap,
     ApiPath(FlatFile { id, version, file }): ApiPath<FlatFile>,
-    repo: Repo<op::Read>,
+    repo: Feed<op::Read>,
 ) -> AppResult<Response> {
     let not_found = || AppError::NotFound(format!("{file} not found in {}", repo.slug()));
     let lid = checked_id(&id, &repo)?;

@@ -16,8 +16,10 @@ use serde_json::json;
 
 use crate::error::AppResult;
 use crate::render::BaseUrl;
-use gantry_protocol::extract::{op, Repo};
+use access::Feed;
+use gantry_protocol::extract::op;
 
+mod access;
 pub(crate) mod entries;
 mod flat;
 mod publish;
@@ -50,11 +52,11 @@ pub(crate) struct IdPath {
 }
 
 /// `GET /{owner}/{repo}/nuget/v3/index.json`: the resources a client looks up.
-async fn service_index(base: BaseUrl, repo: Repo<op::Read>) -> AppResult<Response> {
+async fn service_index(base: BaseUrl, repo: Feed<op::Read>) -> AppResult<Response> {
     let feed = feed(&base, &repo);
     let mut resources = vec![
-        json!({ "@id": format!("{feed}/package"), "@type": "PackagePublish/2.0.0" }),
-        json!({ "@id": format!("{feed}/symbolpackage"), "@type": "SymbolPackagePublish/4.9.0" }),
+        json!({ "@id": format!("{feed}/package/"), "@type": "PackagePublish/2.0.0" }),
+        json!({ "@id": format!("{feed}/symbolpackage/"), "@type": "SymbolPackagePublish/4.9.0" }),
         json!({ "@id": format!("{feed}/flat/"), "@type": "PackageBaseAddress/3.0.0" }),
     ];
     // Every registration is SemVer 2 aware and gzip-free, so one URL serves each version of
@@ -96,7 +98,7 @@ impl crate::plugin::FormatPlugin for Plugin {
     fn routes(&self) -> crate::plugin::RouteSet {
         crate::plugin::RouteSet::new()
             .get("/{owner}/{repo}/nuget/v3/index.json", service_index)
-            .put_upload("/{owner}/{repo}/nuget/v3/package", publish::push)
+            .put_upload("/{owner}/{repo}/nuget/v3/package/", publish::push)
             .put_upload(
                 "/{owner}/{repo}/nuget/v3/symbolpackage",
                 publish::push_symbols,

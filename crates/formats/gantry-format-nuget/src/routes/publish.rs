@@ -23,7 +23,7 @@ use gantry_protocol::error::Closing;
 use gantry_protocol::extract::{op, Repo, UploadTo};
 use gantry_protocol::ingest::{ingest, Upload};
 
-/// `PUT /{owner}/{repo}/nuget/v3/package`.
+/// `PUT /{owner}/{repo}/nuget/v3/package/` (nuget.exe adds the slash).
 pub(crate) async fn push(
     upload: UploadTo<op::Push>,
     request: axum::extract::Request,
@@ -31,7 +31,7 @@ pub(crate) async fn push(
     receive(upload, request, "package.nupkg").await
 }
 
-/// `PUT /{owner}/{repo}/nuget/v3/symbolpackage`: a `.snupkg`, stored beside its package.
+/// `PUT /{owner}/{repo}/nuget/v3/symbolpackage/`: a `.snupkg`, stored beside its package.
 pub(crate) async fn push_symbols(
     upload: UploadTo<op::Push>,
     request: axum::extract::Request,

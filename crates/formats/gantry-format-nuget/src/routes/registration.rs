@@ -10,6 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::access::Feed;
 use super::entries::{self, Entry};
 use super::{checked_id, feed, json_response};
 use crate::app::App;
@@ -17,7 +18,7 @@ use crate::error::{ApiPath, AppError, AppResult};
 use crate::pure::version::{compare, Version};
 use crate::render::BaseUrl;
 use gantry_db::RepoRow;
-use gantry_protocol::extract::{op, Repo};
+use gantry_protocol::extract::op;
 
 /// Versions per page.
 pub(crate) const PAGE_SIZE: usize = 64;
@@ -118,7 +119,7 @@ pub(crate) async fn document(
     State(app): State<Arc<App>>,
     base: BaseUrl,
     ApiPath(LeafPath { id, leaf }): ApiPath<LeafPath>,
-    repo: Repo<op::Read>,
+    repo: Feed<op::Read>,
 ) -> AppResult<Response> {
     let (lid, all) = versions(&app, &repo, &id).await?;
     let urls = Urls {
@@ -168,7 +169,7 @@ pub(crate) async fn page(
     State(app): State<Arc<App>>,
     base: BaseUrl,
     ApiPath(PagePath { id, lower, upper }): ApiPath<PagePath>,
-    repo: Repo<op::Read>,
+    repo: Feed<op::Read>,
 ) -> AppResult<Response> {
     let (lid, all) = versions(&app, &repo, &id).await?;
     let upper = upper.strip_suffix(".json").unwrap_or(&upper);

@@ -12,6 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::access::Feed;
 use super::entries::{local_entry, Entry};
 use super::{feed, json_response};
 use crate::app::App;
@@ -20,7 +21,7 @@ use crate::pure::version::compare;
 use crate::queries::NuGetQueries;
 use crate::render::BaseUrl;
 use gantry_db::RepoRow;
-use gantry_protocol::extract::{op, Repo};
+use gantry_protocol::extract::op;
 
 /// Largest `take`, and longest query.
 const MAX_TAKE: usize = 1_000;
@@ -127,7 +128,7 @@ pub(crate) async fn query(
     State(app): State<Arc<App>>,
     base: BaseUrl,
     ApiQuery(params): ApiQuery<SearchParams>,
-    repo: Repo<op::Read>,
+    repo: Feed<op::Read>,
 ) -> AppResult<Response> {
     let query = params.query()?;
     let packages = packages(&app, &repo).await?;
@@ -178,7 +179,7 @@ pub(crate) async fn query(
 pub(crate) async fn autocomplete(
     State(app): State<Arc<App>>,
     ApiQuery(params): ApiQuery<SearchParams>,
-    repo: Repo<op::Read>,
+    repo: Feed<op::Read>,
 ) -> AppResult<Response> {
     let packages = packages(&app, &repo).await?;
     if let Some(id) = params.id.as_deref() {
