@@ -19,6 +19,8 @@ pub(crate) struct VersionRow {
     pub yanked: i64,
     pub yank_reason: Option<String>,
     pub uploaded_at: i64,
+    /// `available` or `quarantined`.
+    pub state: String,
 }
 
 /// The queries, on the shared database handle.
@@ -33,10 +35,13 @@ const COLUMNS: &str =
      AND state = 'available' AND sync_status = 'completed'";
 
 impl NuGetQueries for Db {
-    /// The available, synced versions of one id (lower case), symbol packages left out.
+    /// The synced versions of one id (lower case), available or quarantined (a client asking
+    /// for a quarantined one by version is told why it is refused), symbol packages left out.
     async fn nuget_versions(&self, repository_id: i64, id: &str) -> Result<Vec<VersionRow>> {
         Ok(
-            sqlx::query_as(&format!("{COLUMNS} AND normalized_name = $3 ORDER BY id"))
+            sqlx::query_as(&format!(
+                "{COLUMNS} AND state IN ('available', 'quarantined') AND normalized_name = $3 ORDER BY id"
+            ))
                 .bind(repository_id)
                 .bind(FORMAT)
                 .bind(id)
@@ -47,13 +52,13 @@ impl NuGetQueries for Db {
 
     /// Every available, synced package version of the repository, for search.
     async fn nuget_packages(&self, repository_id: i64) -> Result<Vec<VersionRow>> {
-        Ok(
-            sqlx::query_as(&format!("{COLUMNS} ORDER BY id DESC LIMIT $3"))
-                .bind(repository_id)
-                .bind(FORMAT)
-                .bind(MAX_SEARCH_ROWS)
-                .fetch_all(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as(&format!(
+            "{COLUMNS} AND state = 'available' ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(repository_id)
+        .bind(FORMAT)
+        .bind(MAX_SEARCH_ROWS)
+        .fetch_all(self.pool())
+        .await?)
     }
 }

@@ -88,7 +88,8 @@ fn published(uploaded_at: i64) -> String {
 }
 
 /// An entry of a stored version; a yank is an unlisting, and a yank's reason is shown as a
-/// deprecation.
+/// deprecation. A quarantined version is unlisted too, so only a client that names it is
+/// sent to its download, which answers why it is held.
 pub(crate) fn local_entry(row: &VersionRow) -> Option<Entry> {
     let metadata: Value = serde_json::from_str(&row.metadata).ok()?;
     let full = metadata["version"]
@@ -108,7 +109,7 @@ pub(crate) fn local_entry(row: &VersionRow) -> Option<Entry> {
         id: row.name.clone(),
         key: version.key(),
         full: version.full,
-        listed: row.yanked == 0,
+        listed: row.yanked == 0 && row.state == "available",
         prerelease: version.prerelease,
         semver2: version.semver2,
         catalog,
