@@ -30,9 +30,9 @@ pub(crate) trait NuGetQueries {
 }
 
 const COLUMNS: &str =
-    "SELECT name, normalized_name, version, metadata, yanked, yank_reason, uploaded_at \
-     FROM packages WHERE repository_id = $1 AND format = $2 AND qualifier = '' \
-     AND state = 'available' AND sync_status = 'completed'";
+    "SELECT name, normalized_name, version, metadata, yanked, yank_reason, uploaded_at, \
+     state FROM packages WHERE repository_id = $1 AND format = $2 AND qualifier = '' \
+     AND sync_status = 'completed'";
 
 impl NuGetQueries for Db {
     /// The synced versions of one id (lower case), available or quarantined (a client asking
