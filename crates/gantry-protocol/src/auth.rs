@@ -48,7 +48,9 @@ fn token_from_parts(parts: &Parts) -> Option<String> {
 /// for protocols that hand the caller's own token back (a registry's token endpoint).
 pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<String> {
     // nuget.exe sends its API key as `X-NuGet-ApiKey`.
-    let key = headers.get("x-api-key").or_else(|| headers.get("x-nuget-apikey"));
+    let key = headers
+        .get("x-api-key")
+        .or_else(|| headers.get("x-nuget-apikey"));
     if let Some(key) = key.and_then(|v| v.to_str().ok()) {
         return Some(key.trim().to_owned()).filter(|t| !t.is_empty());
     }

@@ -100,7 +100,7 @@ impl crate::plugin::FormatPlugin for Plugin {
             .get("/{owner}/{repo}/nuget/v3/index.json", service_index)
             .put_upload("/{owner}/{repo}/nuget/v3/package/", publish::push)
             .put_upload(
-                "/{owner}/{repo}/nuget/v3/symbolpackage",
+                "/{owner}/{repo}/nuget/v3/symbolpackage/",
                 publish::push_symbols,
             )
             .methods_upload(
