@@ -217,3 +217,25 @@ pub(crate) async fn all(
     merged.sort_by(|a, b| compare(&a.0.key, &b.0.key));
     Ok(merged)
 }
+
+/// A document of the feed rendered by `render`: kept in memory until the repository changes
+/// when the repository has no upstreams (whose answers follow their own TTL, so documents that
+/// merge them are rendered per request).
+pub(crate) async fn rendered<F, Fut>(
+    app: &Arc<App>,
+    repo: &RepoRow,
+    key: String,
+    render: F,
+) -> AppResult<Arc<String>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = AppResult<String>>,
+{
+    if gantry_protocol::caches::upstreams(app, repo.id, FORMAT)
+        .await?
+        .is_empty()
+    {
+        return gantry_protocol::caches::memoized(app, key, render).await;
+    }
+    Ok(Arc::new(render().await?))
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::access::Feed;
-use super::{checked_id, entries, json_response, IdPath, FORMAT};
+use super::{checked_id, entries, json_text, IdPath, FORMAT};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
@@ -27,15 +27,20 @@ pub(crate) async fn versions(
     repo: Feed<op::Read>,
 ) -> AppResult<Response> {
     let lid = checked_id(&id, &repo)?;
-    let all = entries::all(&app, &repo, &lid).await?;
-    if all.is_empty() {
-        return Err(AppError::NotFound(format!(
-            "package {id} not found in {}",
-            repo.slug()
-        )));
-    }
-    let keys: Vec<&str> = all.iter().map(|(e, _)| e.key.as_str()).collect();
-    Ok(json_response(&json!({ "versions": keys })))
+    let key = format!("nuget-flat|{}|{lid}", repo.id);
+    let body = entries::rendered(&app, &repo, key, || async {
+        let all = entries::all(&app, &repo, &lid).await?;
+        if all.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "package {id} not found in {}",
+                repo.slug()
+            )));
+        }
+        let keys: Vec<&str> = all.iter().map(|(e, _)| e.key.as_str()).collect();
+        Ok(json!({ "versions": keys }).to_string())
+    })
+    .await?;
+    Ok(json_text(body.as_ref().clone()))
 }
 
 /// The `{id}/{version}/{file}` of a flat-container file.

@@ -34,13 +34,17 @@ pub(crate) fn feed(base: &BaseUrl, repo: &RepoRow) -> String {
 }
 
 fn json_response(body: &serde_json::Value) -> Response {
+    json_text(body.to_string())
+}
+
+fn json_text(body: String) -> Response {
     (
         StatusCode::OK,
         [
             (CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        body.to_string(),
+        body,
     )
         .into_response()
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::access::Feed;
 use super::entries::{self, Entry};
-use super::{checked_id, feed, json_response};
+use super::{checked_id, feed, json_response, json_text};
 use crate::app::App;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::pure::version::{compare, Version};
@@ -121,30 +121,38 @@ pub(crate) async fn document(
     ApiPath(LeafPath { id, leaf }): ApiPath<LeafPath>,
     repo: Feed<op::Read>,
 ) -> AppResult<Response> {
-    let (lid, all) = versions(&app, &repo, &id).await?;
-    let urls = Urls {
-        feed: feed(&base, &repo),
-        lid,
-    };
+    let feed = feed(&base, &repo);
+    let key = format!("nuget-reg|{}|{feed}|{id}|{leaf}", repo.id);
+    let body = entries::rendered(&app, &repo, key, || async {
+        let (lid, all) = versions(&app, &repo, &id).await?;
+        let urls = Urls { feed, lid };
+        render(&urls, &all, &leaf)
+            .ok_or_else(|| AppError::NotFound(format!("{id} {leaf} not found in {}", repo.slug())))
+    })
+    .await?;
+    Ok(json_text(body.as_ref().clone()))
+}
+
+/// The registration index (`leaf` is `index.json`) or a version's leaf (`VERSION.json`).
+fn render(urls: &Urls, all: &[Entry], leaf: &str) -> Option<String> {
     if leaf == "index.json" {
         let inline = all.len() <= INLINE_MAX;
         let pages: Vec<Value> = all
             .chunks(PAGE_SIZE)
             .map(|c| urls.page_doc(c, inline))
             .collect();
-        return Ok(json_response(&json!({
+        let index = json!({
             "@id": urls.index(),
             "@type": ["catalog:CatalogRoot", "PackageRegistration", "catalog:Permalink"],
             "count": pages.len(),
             "items": pages,
-        })));
+        });
+        return Some(index.to_string());
     }
-    let not_found = || AppError::NotFound(format!("{id} {leaf} not found in {}", repo.slug()));
-    let version = leaf.strip_suffix(".json").ok_or_else(not_found)?;
-    let key = Version::parse(version).map_err(|_| not_found())?.key();
-    let entry = all.iter().find(|e| e.key == key).ok_or_else(not_found)?;
+    let key = Version::parse(leaf.strip_suffix(".json")?).ok()?.key();
+    let entry = all.iter().find(|e| e.key == key)?;
     let item = urls.leaf_item(entry);
-    Ok(json_response(&json!({
+    let leaf = json!({
         "@id": urls.leaf(&key),
         "@type": ["Package", "http://schema.nuget.org/catalog#Permalink"],
         "catalogEntry": item["catalogEntry"],
@@ -152,7 +160,8 @@ pub(crate) async fn document(
         "packageContent": urls.content(&key),
         "published": entry.catalog.get("published").cloned().unwrap_or(Value::Null),
         "registration": urls.index(),
-    })))
+    });
+    Some(leaf.to_string())
 }
 
 /// The `{id}/page/{lower}/{upper}` of a registration page.

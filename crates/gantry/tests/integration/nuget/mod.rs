@@ -213,6 +213,12 @@ async fn nuget_exe_pushes_searches_installs_and_unlists() -> TestResult {
         Some(ADMIN),
         &["delete", &format!("acme/prod/{}", copied.trim())],
     )?;
+    let (st, _) = get_json(&s, "/acme/prod/nuget/v3/flat/hello.world/index.json", None).await?;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "a deleted version leaves the feed"
+    );
     s.cli_ok(
         Some(ADMIN),
         &["promote", "acme/dev", "prod", &slug, "--move"],

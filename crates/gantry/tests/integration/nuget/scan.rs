@@ -2,7 +2,8 @@
 //! and versions ordered as NuGet orders them. Database-facing (no nuget.exe): runs on both
 //! backends.
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use super::client::nupkg;
 use crate::common::{TestResult, TestServer, ADMIN};
@@ -26,6 +27,7 @@ async fn nuget_packages_are_scanned_with_the_nuget_osv_data() -> TestResult {
 
     let dir = tempfile::tempdir()?;
     let mut found = Vec::new();
+    let mut slugs = Vec::new();
     // The id in another case, and "13.0" (13.0.0) below the fix; 13.0.1 is fixed.
     for (name, version) in [("newtonsoft.json", "13.0"), ("Newtonsoft.Json", "13.0.1")] {
         let path = dir.path().join(format!("{name}.{version}.nupkg"));
@@ -35,6 +37,7 @@ async fn nuget_packages_are_scanned_with_the_nuget_osv_data() -> TestResult {
             &["push", "nuget", "acme/dev", &path.display().to_string()],
         )?;
         let p = wait_scanned(&s, "acme/dev", slug.trim()).await?;
+        slugs.push(slug.trim().to_owned());
         let (_, report) = s
             .admin(
                 Method::GET,
@@ -56,6 +59,52 @@ async fn nuget_packages_are_scanned_with_the_nuget_osv_data() -> TestResult {
             ("13.0.0".to_owned(), vec![id.to_owned()]),
             ("13.0.1".to_owned(), vec![])
         ]
+    );
+
+    // A gate on promotion keeps the vulnerable version out of prod (a bulk promotion is
+    // refused whole); the clean one promoted, prod's feed lists it alone.
+    s.create_repo("acme", "prod", true).await?;
+    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
+                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
+                [input.package.name, input.package.version])\n}\n";
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/policies/acme",
+            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, refused) = s
+        .admin(
+            Method::POST,
+            "/api/v1/promotions",
+            Some(json!({"source": "acme/dev", "destination": "prod", "query": "format:nuget"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("13.0.0 has known vulnerabilities"),
+        "{refused}"
+    );
+    s.cli_ok(
+        Some(ADMIN),
+        &["cp", &format!("acme/dev/{}", slugs[1]), "prod"],
+    )?;
+    let resp = s
+        .req(
+            Method::GET,
+            "/acme/prod/nuget/v3/flat/newtonsoft.json/index.json",
+            Some(ADMIN),
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await?,
+        json!({"versions": ["13.0.1"]})
     );
     Ok(())
 }
