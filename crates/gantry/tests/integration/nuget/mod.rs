@@ -6,6 +6,7 @@
 
 mod client;
 mod scan;
+mod symbols;
 mod upstream;
 
 use reqwest::{Method, StatusCode};
