@@ -27,16 +27,16 @@ fn url(upstream: &UpstreamRow, tail: &str) -> String {
     format!("{}/{tail}", upstream.url.trim_end_matches('/'))
 }
 
-/// A document of the upstream kept under `key`; `Ok(None)` when it has none (remembered
-/// for the TTL like a found one).
+/// A document of the upstream kept under `key`; `Ok(None)` when it has none. An absence is
+/// kept for the TTL like a document, as the empty text (no document of a feed is empty).
 async fn document(
     app: &Arc<App>,
     upstream: &UpstreamRow,
     key: &str,
     url: &str,
 ) -> Result<Option<String>, String> {
-    let kept = gantry_protocol::upstream::cached_document(app, upstream, key, || async {
-        let fetched = gantry_protocol::upstream::fetch_document(
+    let fetch = || async {
+        let found = gantry_protocol::upstream::fetch_document(
             app,
             upstream,
             url,
@@ -44,15 +44,13 @@ async fn document(
             MAX_DOCUMENT,
         )
         .await?;
-        match fetched {
-            None => Ok("-".to_owned()),
-            Some(doc) => String::from_utf8(doc.body)
-                .map(|body| format!("+{body}"))
-                .map_err(|_| format!("{url} is not UTF-8")),
-        }
-    })
-    .await?;
-    Ok(kept.strip_prefix('+').map(str::to_owned))
+        let Some(found) = found else {
+            return Ok(String::new());
+        };
+        String::from_utf8(found.body).map_err(|_| format!("{url} is not UTF-8"))
+    };
+    let kept = gantry_protocol::upstream::cached_document(app, upstream, key, fetch).await?;
+    Ok(Some(kept).filter(|body| !body.is_empty()))
 }
 
 /// The versions the upstream's registration lists for `lid`; empty when it has none.

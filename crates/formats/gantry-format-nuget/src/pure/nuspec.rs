@@ -181,17 +181,6 @@ impl Walk {
     }
 }
 
-fn reference(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "lt" => "<",
-        "gt" => ">",
-        "amp" => "&",
-        "apos" => "'",
-        "quot" => "\"",
-        _ => return None,
-    })
-}
-
 /// Reads a `.nuspec`; `id` and `version` must be there.
 pub fn parse(bytes: &[u8]) -> Result<Nuspec, FormatError> {
     if bytes.len() as u64 > MAX_NUSPEC {
@@ -228,9 +217,11 @@ pub fn parse(bytes: &[u8]) -> Result<Nuspec, FormatError> {
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref().map_err(|e| invalid(e.to_string()))? {
                     Some(c) => c.to_string(),
-                    None => reference(&r.decode().map_err(|e| invalid(e.to_string()))?)
-                        .ok_or_else(|| invalid("only XML's predefined entities are accepted"))?
-                        .to_owned(),
+                    None => quick_xml::escape::resolve_predefined_entity(
+                        &r.decode().map_err(|e| invalid(e.to_string()))?,
+                    )
+                    .ok_or_else(|| invalid("only XML's predefined entities are accepted"))?
+                    .to_owned(),
                 };
                 walk.push_text(&resolved)?;
             }
