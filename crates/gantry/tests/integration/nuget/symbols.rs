@@ -1,6 +1,7 @@
-//! Symbol packages over the push routes nuget.exe uses (database-facing, no nuget.exe: runs on
-//! both backends): a `.snupkg` is stored beside its package and served from the flat
-//! container; one that does not declare itself a symbol package is refused, nothing stored.
+//! Symbol packages, yanks and relisting over the routes nuget.exe uses (database-facing, no
+//! nuget.exe: runs on both backends): a `.snupkg` is stored beside its package and served
+//! from the flat container; one that does not declare itself a symbol package is refused,
+//! nothing stored; a yank's reason shows as a deprecation, and a relist lists again.
 
 use reqwest::{Method, StatusCode};
 use std::io::Write;
@@ -82,5 +83,50 @@ async fn symbol_packages_are_stored_beside_their_packages() -> TestResult {
         .admin(Method::GET, "/api/v1/packages/acme/dev", None)
         .await?;
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    Ok(())
+}
+
+/// A yank with a reason is an unlisting shown as a deprecation; a relist (`POST`) lists the
+/// version again, and the registration follows each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yanks_show_as_unlisting_and_deprecation_in_the_registration() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", true).await?;
+    let (st, body) = push(&s, "package", package("Dep.Lib", "1.0", false)?).await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (_, list) = s
+        .admin(Method::GET, "/api/v1/packages/acme/dev", None)
+        .await?;
+    let slug = list[0]["slug_perm"].as_str().ok_or("slug")?.to_owned();
+    let leaf = "/acme/dev/nuget/v3/registration/dep.lib/1.0.0.json";
+    let (_, before) = s.admin(Method::GET, leaf, None).await?;
+    assert_eq!(before["listed"], true, "{before}");
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "yank",
+            &format!("acme/dev/{slug}"),
+            "--reason",
+            "use Dep.Lib2",
+        ],
+    )?;
+    let (_, after) = s.admin(Method::GET, leaf, None).await?;
+    assert_eq!(after["listed"], false, "{after}");
+    assert_eq!(
+        after["catalogEntry"]["deprecation"]["message"], "use Dep.Lib2",
+        "{after}"
+    );
+    let resp = s
+        .req(Method::POST, "/acme/dev/nuget/v3/package/Dep.Lib/1.0", None)
+        .header("X-NuGet-ApiKey", ADMIN)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (_, relisted) = s.admin(Method::GET, leaf, None).await?;
+    assert_eq!(relisted["listed"], true, "{relisted}");
+    assert!(
+        relisted["catalogEntry"].get("deprecation").is_none(),
+        "{relisted}"
+    );
     Ok(())
 }
