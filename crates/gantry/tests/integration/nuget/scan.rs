@@ -25,6 +25,22 @@ async fn nuget_packages_are_scanned_with_the_nuget_osv_data() -> TestResult {
         &["vulndb", "import", &records.path().display().to_string()],
     )?;
 
+    // A promotion rule takes clean versions on to staging once they are scanned.
+    s.create_repo("acme", "staging", true).await?;
+    s.cli_ok(
+        Some(ADMIN),
+        &[
+            "rules",
+            "create",
+            "acme/dev",
+            "--name",
+            "clean-to-staging",
+            "--condition",
+            "num_vulnerabilities == 0",
+            "--destination",
+            "staging",
+        ],
+    )?;
     let dir = tempfile::tempdir()?;
     let mut found = Vec::new();
     let mut slugs = Vec::new();
@@ -106,5 +122,27 @@ async fn nuget_packages_are_scanned_with_the_nuget_osv_data() -> TestResult {
         resp.json::<serde_json::Value>().await?,
         json!({"versions": ["13.0.1"]})
     );
+    // The rule promoted the clean version only: staging's feed lists it alone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let resp = s
+            .req(
+                Method::GET,
+                "/acme/staging/nuget/v3/flat/newtonsoft.json/index.json",
+                Some(ADMIN),
+            )
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        if status == StatusCode::OK {
+            assert_eq!(body, json!({"versions": ["13.0.1"]}));
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("the rule never promoted: {status} {body}").into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     Ok(())
 }
