@@ -198,3 +198,52 @@ pub(crate) async fn page(
     };
     Ok(json_response(&urls.page_doc(&in_range, true)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(minor: usize) -> Entry {
+        Entry {
+            id: "Big.Lib".into(),
+            key: format!("1.{minor}.0"),
+            full: format!("1.{minor}.0"),
+            listed: true,
+            prerelease: false,
+            semver2: false,
+            catalog: serde_json::Map::new(),
+        }
+    }
+
+    fn index(count: usize) -> Value {
+        let urls = Urls {
+            feed: "http://h/acme/dev/nuget/v3".into(),
+            lid: "big.lib".into(),
+        };
+        let all: Vec<Entry> = (0..count).map(entry).collect();
+        let text = render(&urls, &all, "index.json").unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
+    #[test]
+    fn pages_are_inlined_up_to_the_bound_and_linked_beyond() {
+        let small = index(INLINE_MAX);
+        assert_eq!(small["count"], 2);
+        assert_eq!(
+            small["items"][1]["items"].as_array().map(Vec::len),
+            Some(64)
+        );
+        assert_eq!(
+            small["items"][0]["items"][0]["packageContent"],
+            "http://h/acme/dev/nuget/v3/flat/big.lib/1.0.0/big.lib.1.0.0.nupkg"
+        );
+        let big = index(INLINE_MAX + 1);
+        assert_eq!(big["count"], 3);
+        assert!(big["items"][0].get("items").is_none());
+        assert_eq!(big["items"][2]["lower"], "1.128.0");
+        assert_eq!(
+            big["items"][0]["@id"],
+            "http://h/acme/dev/nuget/v3/registration/big.lib/page/1.0.0/1.63.0.json"
+        );
+    }
+}
