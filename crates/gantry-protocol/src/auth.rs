@@ -1,5 +1,5 @@
 //! Who is calling and what they may do. The token comes from `Authorization` (Bearer, HTTP
-//! Basic with the token as the password, or cargo's bare token) or `X-Api-Key`. A token
+//! Basic with the token as the password, or cargo's bare token), `X-Api-Key` or `X-NuGet-ApiKey`. A token
 //! belongs to a principal (user or service account; users also inherit their teams' grants)
 //! and may narrow it to a scope and privilege; a token without a principal is a standalone
 //! scoped token whose scope is its grant. Entitlements are read-only tokens for one
@@ -47,7 +47,11 @@ fn token_from_parts(parts: &Parts) -> Option<String> {
 /// The secret a request presents, in any of the accepted styles (see the module's notes):
 /// for protocols that hand the caller's own token back (a registry's token endpoint).
 pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<String> {
-    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+    // nuget.exe sends its API key as `X-NuGet-ApiKey`.
+    let key = headers
+        .get("x-api-key")
+        .or_else(|| headers.get("x-nuget-apikey"));
+    if let Some(key) = key.and_then(|v| v.to_str().ok()) {
         return Some(key.trim().to_owned()).filter(|t| !t.is_empty());
     }
     let header = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();

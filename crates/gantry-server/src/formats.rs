@@ -15,6 +15,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
         Arc::new(gantry_format_go::Plugin),
         Arc::new(gantry_format_maven::Plugin),
         Arc::new(gantry_format_composer::Plugin),
+        Arc::new(gantry_format_nuget::Plugin),
     ]
 }
 

@@ -950,6 +950,7 @@ fn entries(
     .chain(go_entries())
     .chain(maven_entries())
     .chain(composer_entries())
+    .chain(nuget_entries())
     .collect()
 }
 
@@ -1340,6 +1341,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     push_matrix_module(&s).await?;
     push_matrix_maven(&s).await?;
     push_matrix_composer(&s).await?;
+    push_matrix_nuget(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,
@@ -1534,4 +1536,107 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         .as_str()
         .is_some_and(|r| r.contains("allowlist"))));
     Ok(())
+}
+
+/// Pushes Matrix.Lib 1.0.0 to acme/dev through the NuGet push route.
+async fn push_matrix_nuget(s: &TestServer) -> TestResult {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "Matrix.Lib.nuspec",
+        zip::write::SimpleFileOptions::default(),
+    )?;
+    zip.write_all(b"<package><metadata><id>Matrix.Lib</id><version>1.0.0</version><authors>t</authors><description>d</description></metadata></package>")?;
+    let bytes = zip.finish()?.into_inner();
+    let form = reqwest::multipart::Form::new().part(
+        "package",
+        reqwest::multipart::Part::bytes(bytes).file_name("package.nupkg"),
+    );
+    let resp = s
+        .req(Method::PUT, "/acme/dev/nuget/v3/package/", None)
+        .header("X-NuGet-ApiKey", ADMIN)
+        .multipart(form)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    Ok(())
+}
+
+/// The NuGet feed: readers as for any repository, but an anonymous caller is challenged
+/// (nuget.exe sends its packageSourceCredentials only then).
+fn nuget_entries() -> Vec<Entry> {
+    let feed = "/acme/dev/nuget/v3";
+    let read = |method: &'static str, template: &'static str, path: String| {
+        entry(method, template, path, None, Rule::ReadChallenge)
+    };
+    vec![
+        read(
+            "GET",
+            "/{owner}/{repo}/nuget/v3/index.json",
+            format!("{feed}/index.json"),
+        ),
+        read(
+            "GET",
+            "/{owner}/{repo}/nuget/v3/flat/{id}/index.json",
+            format!("{feed}/flat/matrix.lib/index.json"),
+        ),
+        read(
+            "GET",
+            "/{owner}/{repo}/nuget/v3/flat/{id}/{version}/{file}",
+            format!("{feed}/flat/matrix.lib/1.0.0/matrix.lib.1.0.0.nupkg"),
+        ),
+        read(
+            "HEAD",
+            "/{owner}/{repo}/nuget/v3/flat/{id}/{version}/{file}",
+            format!("{feed}/flat/matrix.lib/1.0.0/matrix.lib.nuspec"),
+        ),
+        read(
+            "GET",
+            "/{owner}/{repo}/nuget/v3/registration/{id}/{leaf}",
+            format!("{feed}/registration/matrix.lib/index.json"),
+        ),
+        read(
+            "GET",
+            "/{owner}/{repo}/nuget/v3/registration/{id}/page/{lower}/{upper}",
+            format!("{feed}/registration/matrix.lib/page/1.0.0/1.0.0.json"),
+        ),
+        read(
+            "GET",
+            "/{owner}/{repo}/nuget/v3/query",
+            format!("{feed}/query?q=matrix"),
+        ),
+        read(
+            "GET",
+            "/{owner}/{repo}/nuget/v3/autocomplete",
+            format!("{feed}/autocomplete?q=matrix"),
+        ),
+        entry(
+            "PUT",
+            "/{owner}/{repo}/nuget/v3/package/",
+            format!("{feed}/package/"),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "PUT",
+            "/{owner}/{repo}/nuget/v3/symbolpackage/",
+            format!("{feed}/symbolpackage/"),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "DELETE",
+            "/{owner}/{repo}/nuget/v3/package/{id}/{version}",
+            format!("{feed}/package/matrix.lib/1.0.0"),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "POST",
+            "/{owner}/{repo}/nuget/v3/package/{id}/{version}",
+            format!("{feed}/package/matrix.lib/1.0.0"),
+            None,
+            repo(Level::Write),
+        ),
+    ]
 }

@@ -26,6 +26,7 @@ mod maven;
 mod maven_http;
 mod npm;
 mod npm_upstream;
+mod nuget;
 mod oci;
 mod oci_clients;
 mod oci_rescan;

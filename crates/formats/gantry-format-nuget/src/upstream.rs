@@ -1,0 +1,144 @@
+//! NuGet upstreams: another Gantry's NuGet feed, configured by the base of its v3 paths
+//! (`http://host/owner/repo/nuget/v3`). Registrations and `.nuspec` files are kept with the
+//! upstream's TTL and served stale while it is down; `.nupkg` files are streamed through,
+//! and in `cache` mode stored as packages on the way (checked like any upload).
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use axum::response::Response;
+use gantry_db::{RepoRow, UpstreamRow};
+use gantry_formats::Declared;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::AppResult;
+use crate::pure::package_file;
+use crate::routes::entries::{upstream_entry, Entry};
+
+/// Largest document read from an upstream.
+const MAX_DOCUMENT: usize = 32 << 20;
+/// Most registration pages followed, and versions taken, per package.
+const MAX_PAGES: usize = 64;
+const MAX_VERSIONS: usize = 20_000;
+
+fn url(upstream: &UpstreamRow, tail: &str) -> String {
+    format!("{}/{tail}", upstream.url.trim_end_matches('/'))
+}
+
+/// A document of the upstream kept under `key`; `Ok(None)` when it has none. An absence is
+/// kept for the TTL like a document, as the empty text (no document of a feed is empty).
+async fn document(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    key: &str,
+    url: &str,
+) -> Result<Option<String>, String> {
+    let fetch = || async {
+        let found = gantry_protocol::upstream::fetch_document(
+            app,
+            upstream,
+            url,
+            "application/json, */*",
+            MAX_DOCUMENT,
+        )
+        .await?;
+        let Some(found) = found else {
+            return Ok(String::new());
+        };
+        String::from_utf8(found.body).map_err(|_| format!("{url} is not UTF-8"))
+    };
+    let kept = gantry_protocol::upstream::cached_document(app, upstream, key, fetch).await?;
+    Ok(Some(kept).filter(|body| !body.is_empty()))
+}
+
+/// The versions the upstream's registration lists for `lid`; empty when it has none.
+/// Linked pages are followed (up to a bound), each kept like the index.
+pub(crate) async fn registration(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    lid: &str,
+) -> Result<Vec<Entry>, String> {
+    let index_url = url(upstream, &format!("registration/{lid}/index.json"));
+    let Some(body) = document(app, upstream, &format!("nuget-reg|{lid}"), &index_url).await? else {
+        return Ok(Vec::new());
+    };
+    let index: Value =
+        serde_json::from_str(&body).map_err(|e| format!("{index_url} is not JSON: {e}"))?;
+    let mut entries = Vec::new();
+    for page in index["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(MAX_PAGES)
+    {
+        let items = match page["items"].as_array() {
+            Some(items) => items.clone(),
+            None => {
+                let Some(page_url) = page["@id"].as_str() else {
+                    continue;
+                };
+                let key = format!("nuget-page|{lid}|{page_url}");
+                let Some(body) = document(app, upstream, &key, page_url).await? else {
+                    continue;
+                };
+                let page: Value = serde_json::from_str(&body)
+                    .map_err(|e| format!("{page_url} is not JSON: {e}"))?;
+                page["items"].as_array().cloned().unwrap_or_default()
+            }
+        };
+        entries.extend(
+            items
+                .iter()
+                .filter_map(upstream_entry)
+                .filter(|e| e.id.eq_ignore_ascii_case(lid)),
+        );
+        if entries.len() > MAX_VERSIONS {
+            return Err(format!(
+                "{index_url} lists more than {MAX_VERSIONS} versions"
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+/// The upstream's `.nuspec` of `lid` `key`.
+pub(crate) async fn nuspec(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    lid: &str,
+    key: &str,
+) -> Result<Option<String>, String> {
+    let file = url(upstream, &format!("flat/{lid}/{key}/{lid}.nuspec"));
+    document(app, upstream, &format!("nuget-nuspec|{lid}|{key}"), &file).await
+}
+
+/// Streams the upstream's `.nupkg` of `lid` `key`; in `cache` mode it becomes a package of
+/// `repo` once complete and checked.
+pub(crate) async fn nupkg(
+    app: &Arc<App>,
+    caller: &Caller,
+    method: &Method,
+    repo: RepoRow,
+    upstream: &UpstreamRow,
+    lid: &str,
+    key: &str,
+) -> AppResult<Response> {
+    let filename = package_file(lid, key, false);
+    let file = gantry_protocol::upstream::RemoteFile {
+        format: super::routes::FORMAT,
+        url: url(upstream, &format!("flat/{lid}/{key}/{filename}")),
+        what: format!("{lid} {key}"),
+        content_type: "application/octet-stream",
+        declared: Declared {
+            name: Some(lid.to_owned()),
+            version: Some(key.to_owned()),
+            filename,
+            ..Declared::default()
+        },
+        expected: gantry_protocol::upstream::Expected::default(),
+    };
+    gantry_protocol::upstream::serve_file(Arc::clone(app), caller, repo, upstream, method, file)
+        .await
+}
