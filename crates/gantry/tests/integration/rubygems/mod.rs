@@ -4,7 +4,7 @@
 //! yank, promotion (copy, bulk move), quarantine and deletion as both clients see them;
 //! refusals printed by `gem` in Gantry's words; hostile `.gem`s refused with nothing stored.
 
-mod client;
+pub(crate) mod client;
 mod private;
 mod scan;
 mod upstream;
