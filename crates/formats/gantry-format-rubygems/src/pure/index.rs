@@ -139,10 +139,7 @@ pub enum Legacy {
 
 /// The `(name, version, platform)` tuples of a legacy index, from unyanked entries sorted by
 /// name and then version.
-pub fn legacy_tuples<'a>(
-    entries: &'a [IndexEntry],
-    which: Legacy,
-) -> Vec<(&'a str, &'a str, &'a str)> {
+pub fn legacy_tuples(entries: &[IndexEntry], which: Legacy) -> Vec<(&str, &str, &str)> {
     let live = entries.iter().filter(|e| !e.yanked);
     let chosen: Vec<&IndexEntry> = match which {
         Legacy::Specs => live.filter(|e| !is_prerelease(&e.spec.version)).collect(),

@@ -1,7 +1,7 @@
 use std::io::{Cursor, Write};
 
 use super::*;
-use crate::archive::testing::{append, gzip, tar_gz_with};
+use crate::archive::testing::{append, tar_gz_with};
 
 pub(crate) const SPEC_YAML: &str = "--- !ruby/object:Gem::Specification
 name: hello
@@ -186,7 +186,6 @@ fn hostile_and_malformed_gems_are_refused() {
     let mut only = tar::Builder::new(Vec::new());
     append(&mut only, "data.tar.gz", &files());
     assert!(message(parse(only.into_inner().unwrap_or_default())).contains("no metadata.gz"));
-    assert!(gzip(b"").len() > 0);
 }
 
 #[test]
