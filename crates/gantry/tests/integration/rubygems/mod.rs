@@ -362,3 +362,69 @@ async fn hostile_gems_are_refused_with_nothing_stored() -> TestResult {
     assert_eq!(names, ["tagged"], "{listed}");
     Ok(())
 }
+
+/// The `derived` cache hits on `/metrics` (memoised index snapshots among them).
+async fn derived_hits(s: &TestServer) -> TestResult<f64> {
+    let text = s
+        .req(Method::GET, "/metrics", None)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let hits = "gantry_cache_lookups_total{cache=\"derived\",result=\"hit\"}";
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with(hits))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_rules_feed_the_index_which_is_served_from_memory() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", false).await?;
+    s.create_repo("acme", "staging", false).await?;
+    let (st, rule) = s
+        .admin(
+            Method::POST,
+            "/api/v1/repos/acme/dev/rules",
+            Some(json!({"name": "clean-gems", "on": "package.security_scanned",
+                        "condition": "num_vulnerabilities == 0", "action": "copy", "destination": "staging"})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{rule}");
+    let gem = gem_bytes(&spec_yaml("calm", "1.0.0"), &[("lib/calm.rb", b"")])?;
+    let (st, body) = push_bytes(&s, "acme/dev", ADMIN, gem).await?;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // The rule copies it once scanned; staging's indexes list it then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let info = loop {
+        let (st, info) = get_text(&s, "/acme/staging/rubygems/info/calm", None).await?;
+        if st == StatusCode::OK {
+            break info;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("the rule never copied the gem".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(info.starts_with("---\n1.0.0 |checksum:"), "{info}");
+    // While nothing changes, index requests are answered from the memoised snapshot (the
+    // jobs that follow a copy may still move the cache epoch: read until a round is clean).
+    let mut clean = false;
+    for _ in 0..20 {
+        let before = derived_hits(&s).await?;
+        for path in ["versions", "info/calm", "names", "specs.4.8.gz"] {
+            let (st, _) = get_text(&s, &format!("/acme/staging/rubygems/{path}"), None).await?;
+            assert_eq!(st, StatusCode::OK, "{path}");
+        }
+        if derived_hits(&s).await? - before >= 4.0 {
+            clean = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(clean, "index requests never hit the memoised snapshot");
+    Ok(())
+}
