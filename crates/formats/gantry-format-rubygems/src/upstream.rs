@@ -37,19 +37,7 @@ async fn document(
     url: &str,
     max: usize,
 ) -> Result<Option<String>, String> {
-    let kept = gantry_protocol::upstream::cached_document(app, upstream, key, || async {
-        let fetched =
-            gantry_protocol::upstream::fetch_document(app, upstream, url, "text/plain", max)
-                .await?;
-        match fetched {
-            None => Ok("-".to_owned()),
-            Some(doc) => String::from_utf8(doc.body)
-                .map(|body| format!("+{body}"))
-                .map_err(|_| format!("{url} is not UTF-8")),
-        }
-    })
-    .await?;
-    Ok(kept.strip_prefix('+').map(str::to_owned))
+    gantry_protocol::upstream::cached_text(app, upstream, key, url, "text/plain", max).await
 }
 
 /// One `/versions` line, checked: a valid name, versions and a hex MD5.

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::{TestResult, TestServer, ADMIN};
@@ -13,6 +13,23 @@ pub(crate) fn shared(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared")
         .join(path)
+}
+
+/// A Rego policy on `owner` that refuses to promote a package with known vulnerabilities,
+/// saying `NAME VERSION has known vulnerabilities`.
+pub(crate) async fn deny_vulnerable_promotions(s: &TestServer, owner: &str) -> TestResult {
+    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
+                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
+                [input.package.name, input.package.version])\n}\n";
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/policies/{owner}"),
+            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    Ok(())
 }
 
 pub(crate) async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {

@@ -85,17 +85,7 @@ async fn go_modules_are_scanned_with_the_go_osv_data() -> TestResult {
     // A gate on promotion keeps the vulnerable version out of prod; the proxy there lists
     // what passed.
     s.create_repo("acme", "prod", true).await?;
-    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
-                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
-                [input.package.name, input.package.version])\n}\n";
-    let (st, body) = s
-        .admin(
-            Method::POST,
-            "/api/v1/policies/acme",
-            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
-        )
-        .await?;
-    assert_eq!(st, StatusCode::CREATED, "{body}");
+    crate::scanning::deny_vulnerable_promotions(&s, "acme").await?;
     let (st, refused) = s
         .admin(
             Method::POST,

@@ -15,19 +15,7 @@ async fn scanned(s: &TestServer, name: &str, version: &str) -> TestResult<(Value
     let gem = gem_bytes(&spec_yaml(name, version), &[("lib/x.rb", b"")])?;
     let (st, body) = push_bytes(s, "acme/dev", ADMIN, gem).await?;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let (_, list) = s
-        .admin(
-            Method::GET,
-            &format!("/api/v1/packages/acme/dev?query=name:{name}"),
-            None,
-        )
-        .await?;
-    let slug = list
-        .as_array()
-        .and_then(|a| a.iter().find(|p| p["version"] == version))
-        .and_then(|p| p["slug_perm"].as_str())
-        .ok_or("slug")?
-        .to_owned();
+    let slug = super::slug_of(s, "acme/dev", name, version).await?;
     let p = wait_scanned(s, "acme/dev", &slug).await?;
     let (_, report) = s
         .admin(
@@ -73,17 +61,7 @@ async fn gems_are_scanned_with_the_rubygems_osv_data() -> TestResult {
 
     // A gate on promotion keeps vulnerable versions out of prod.
     s.create_repo("acme", "prod", true).await?;
-    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
-                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
-                [input.package.name, input.package.version])\n}\n";
-    let (st, body) = s
-        .admin(
-            Method::POST,
-            "/api/v1/policies/acme",
-            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
-        )
-        .await?;
-    assert_eq!(st, StatusCode::CREATED, "{body}");
+    crate::scanning::deny_vulnerable_promotions(&s, "acme").await?;
     let (st, refused) = s
         .admin(
             Method::POST,
@@ -98,19 +76,7 @@ async fn gems_are_scanned_with_the_rubygems_osv_data() -> TestResult {
             .contains("2.2.6.2 has known vulnerabilities"),
         "{refused}"
     );
-    let (_, list) = s
-        .admin(
-            Method::GET,
-            "/api/v1/packages/acme/dev?query=name:rack",
-            None,
-        )
-        .await?;
-    let clean = list
-        .as_array()
-        .and_then(|a| a.iter().find(|p| p["version"] == "2.2.10"))
-        .and_then(|p| p["slug_perm"].as_str())
-        .ok_or("slug")?
-        .to_owned();
+    let clean = super::slug_of(&s, "acme/dev", "rack", "2.2.10").await?;
     s.cli_ok(Some(ADMIN), &["cp", &format!("acme/dev/{clean}"), "prod"])?;
     let (st, info) = get_text(&s, "/acme/prod/rubygems/info/rack", Some(ADMIN)).await?;
     assert_eq!(st, StatusCode::OK);
