@@ -65,6 +65,24 @@ impl Ruby {
         )
     }
 
+    /// Runs as [`Ruby::run`] and checks the outcome: what it printed (stdout, then stderr).
+    fn expect(
+        &self,
+        success: bool,
+        dir: &Path,
+        home: &str,
+        api_key: Option<&str>,
+        program: &str,
+        args: &[&str],
+    ) -> TestResult<String> {
+        let out = self.run(dir, home, api_key, program, args)?;
+        if out.status.success() != success {
+            let what = if success { "failed" } else { "succeeded" };
+            return Err(format!("{program} {args:?} {what}:\n{}", Self::both(&out)).into());
+        }
+        Ok(Self::both(&out))
+    }
+
     pub(crate) fn ok(
         &self,
         dir: &Path,
@@ -73,11 +91,7 @@ impl Ruby {
         program: &str,
         args: &[&str],
     ) -> TestResult<String> {
-        let out = self.run(dir, home, api_key, program, args)?;
-        if !out.status.success() {
-            return Err(format!("{program} {args:?} failed:\n{}", Self::both(&out)).into());
-        }
-        Ok(Self::both(&out))
+        self.expect(true, dir, home, api_key, program, args)
     }
 
     pub(crate) fn fails(
@@ -88,11 +102,46 @@ impl Ruby {
         program: &str,
         args: &[&str],
     ) -> TestResult<String> {
-        let out = self.run(dir, home, api_key, program, args)?;
-        if out.status.success() {
-            return Err(format!("{program} {args:?} succeeded:\n{}", Self::both(&out)).into());
-        }
-        Ok(Self::both(&out))
+        self.expect(false, dir, home, api_key, program, args)
+    }
+
+    /// `gem push --host HOST GEM` with `key` as the API key, expected to succeed or not.
+    pub(crate) fn push(
+        &self,
+        success: bool,
+        host: &str,
+        key: &str,
+        gem: &Path,
+    ) -> TestResult<String> {
+        let gem = gem.display().to_string();
+        let root = self.work.path();
+        self.expect(
+            success,
+            root,
+            "push",
+            Some(key),
+            "gem",
+            &["push", "--host", host, &gem],
+        )
+    }
+
+    /// `gem yank NAME -v VERSION --host HOST` with `key`; gem prints the answer whatever
+    /// its status, and exits 0.
+    pub(crate) fn yank(
+        &self,
+        host: &str,
+        key: &str,
+        name: &str,
+        version: &str,
+    ) -> TestResult<String> {
+        let args = ["yank", name, "-v", version, "--host", host];
+        self.ok(self.work.path(), "yank", Some(key), "gem", &args)
+    }
+
+    /// `bundle install` in `app`, then `bundle exec ruby -e SCRIPT`: what the script printed.
+    pub(crate) fn bundle_run(&self, app: &Path, home: &str, script: &str) -> TestResult<String> {
+        self.ok(app, home, None, "bundle", &["install"])?;
+        self.ok(app, home, None, "bundle", &["exec", "ruby", "-e", script])
     }
 
     /// `gem build` of a gem whose `NAME.hi` returns `"NAME VERSION"`, with runtime

@@ -58,31 +58,13 @@ async fn gem_and_bundler_install_gems_pushed_to_gantry() -> TestResult {
     let greet = ruby.build("greet", "0.1.0", &[])?;
     let hello = ruby.build("hello", "1.2.0", &[("greet", ">= 0.1")])?;
     let hello13 = ruby.build("hello", "1.3.0", &[("greet", ">= 0.1")])?;
-    let refused = ruby.fails(
-        &root,
-        "x",
-        Some(&read),
-        "gem",
-        &["push", "--host", &dev, &greet.display().to_string()],
-    )?;
+    let refused = ruby.push(false, &dev, &read, &greet)?;
     assert!(refused.contains("write"), "{refused}");
     for gem in [&greet, &hello] {
-        let out = ruby.ok(
-            &root,
-            "x",
-            Some(&write),
-            "gem",
-            &["push", "--host", &dev, &gem.display().to_string()],
-        )?;
+        let out = ruby.push(true, &dev, &write, gem)?;
         assert!(out.contains("Successfully registered gem"), "{out}");
     }
-    let again = ruby.fails(
-        &root,
-        "x",
-        Some(&write),
-        "gem",
-        &["push", "--host", &dev, &hello.display().to_string()],
-    )?;
+    let again = ruby.push(false, &dev, &write, &hello)?;
     assert!(again.contains("already exists"), "{again}");
     // The generic upload of the CLI takes a .gem too.
     let out = s.cli_ok(
@@ -146,41 +128,44 @@ async fn gem_and_bundler_install_gems_pushed_to_gantry() -> TestResult {
     )?;
     assert!(out.contains("2 gems installed"), "{out}");
     assert_eq!(says(&ruby, "a", &["hello"])?, "hello 1.2.0\n");
+    // The gemspec gem reads from quick/Marshal.4.8 is Gantry's Marshal of the stored spec.
+    let spec = ruby.ok(
+        &root,
+        "a",
+        None,
+        "gem",
+        &[
+            "specification",
+            "--remote",
+            "hello",
+            "-v",
+            "1.2.0",
+            "--clear-sources",
+            "--source",
+            &format!("{dev}/"),
+        ],
+    )?;
+    assert!(
+        spec.contains("name: hello")
+            && spec.contains("name: greet")
+            && spec.contains("version: '0.1'"),
+        "{spec}"
+    );
     let app = ruby.project("1", &format!("{dev}/"), &[("hello", ">= 1.0")])?;
-    ruby.ok(&app, "b", None, "bundle", &["install"])?;
-    let out = ruby.ok(
+    let out = ruby.bundle_run(
         &app,
         "b",
-        None,
-        "bundle",
-        &[
-            "exec",
-            "ruby",
-            "-e",
-            "require 'hello'; require 'greet'; puts Hello.hi, Greet.hi",
-        ],
+        "require 'hello'; require 'greet'; puts Hello.hi, Greet.hi",
     )?;
     assert_eq!(out, "hello 1.3.0\ngreet 0.1.0\n");
 
     // gem yank hides 1.3.0 from every index; bundler then resolves to 1.2.0.
-    let out = ruby.ok(
-        &root,
-        "x",
-        Some(&write),
-        "gem",
-        &["yank", "hello", "-v", "1.3.0", "--host", &dev],
-    )?;
+    let out = ruby.yank(&dev, &write, "hello", "1.3.0")?;
     assert!(
         out.contains("Successfully yanked gem: hello (1.3.0)"),
         "{out}"
     );
-    let missing = ruby.ok(
-        &root,
-        "x",
-        Some(&write),
-        "gem",
-        &["yank", "nonesuch", "-v", "1.0", "--host", &dev],
-    )?;
+    let missing = ruby.yank(&dev, &write, "nonesuch", "1.0")?;
     assert!(
         missing.contains("gem nonesuch (1.0) not found in acme/dev"),
         "{missing}"
@@ -216,14 +201,7 @@ async fn gem_and_bundler_install_gems_pushed_to_gantry() -> TestResult {
     assert!(listed.contains("hello (1.2.0)"), "{listed}");
     // A fresh bundle (Bundler counts gems it already installed as candidates).
     let app = ruby.project("fresh", &format!("{dev}/"), &[("hello", ">= 1.0")])?;
-    ruby.ok(&app, "g", None, "bundle", &["install"])?;
-    let out = ruby.ok(
-        &app,
-        "g",
-        None,
-        "bundle",
-        &["exec", "ruby", "-e", "require 'hello'; puts Hello.hi"],
-    )?;
+    let out = ruby.bundle_run(&app, "g", "require 'hello'; puts Hello.hi")?;
     assert_eq!(out, "hello 1.2.0\n");
 
     // Promotion: hello 1.2.0 copied to prod, greet moved there in a bulk promotion (gone

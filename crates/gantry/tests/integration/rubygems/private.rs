@@ -21,13 +21,7 @@ async fn private_gems_need_a_token_for_their_repository() -> TestResult {
     let secret = ruby.build("secret", "0.1.0", &[])?;
     let write = s.token("acme/private", "write").await?;
     let host = format!("{}/acme/private/rubygems", s.url);
-    ruby.ok(
-        &root,
-        "x",
-        Some(&write),
-        "gem",
-        &["push", "--host", &host, &secret.display().to_string()],
-    )?;
+    ruby.push(true, &host, &write, &secret)?;
 
     // Anonymous callers and tokens for another repository see no repository at all.
     let other = s.token("acme/other", "read").await?;
@@ -44,35 +38,16 @@ async fn private_gems_need_a_token_for_their_repository() -> TestResult {
         }
     }
     let with = |token: &str| host.replacen("http://", &format!("http://gem:{token}@"), 1) + "/";
-    let stranger = ruby.fails(
-        &root,
-        "a",
-        Some(&other),
-        "gem",
-        &["push", "--host", &host, &secret.display().to_string()],
-    )?;
+    let stranger = ruby.push(false, &host, &other, &secret)?;
     assert!(stranger.contains("not found"), "{stranger}");
 
     // A read token in the source URL: bundler and gem install.
     let read = s.token("acme/private", "read").await?;
     let app = ruby.project("1", &with(&read), &[("secret", "0.1.0")])?;
-    ruby.ok(&app, "b", None, "bundle", &["install"])?;
-    let out = ruby.ok(
-        &app,
-        "b",
-        None,
-        "bundle",
-        &["exec", "ruby", "-e", "require 'secret'; puts Secret.hi"],
-    )?;
+    let out = ruby.bundle_run(&app, "b", "require 'secret'; puts Secret.hi")?;
     assert_eq!(out, "secret 0.1.0\n");
     // gem yank prints the answer whatever its status.
-    let refused = ruby.ok(
-        &root,
-        "c",
-        Some(&read),
-        "gem",
-        &["yank", "secret", "-v", "0.1.0", "--host", &host],
-    )?;
+    let refused = ruby.yank(&host, &read, "secret", "0.1.0")?;
     assert!(
         refused.contains("yank needs the write privilege on acme/private"),
         "{refused}"

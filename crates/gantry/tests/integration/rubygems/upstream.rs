@@ -18,20 +18,13 @@ async fn gem_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
     let mut upstream = TestServer::start()?;
     upstream.create_repo("up", "gems", true).await?;
     let ruby = Ruby::new()?;
-    let root = ruby.work.path().to_path_buf();
     let up_write = upstream.token("up/gems", "write").await?;
     let up_host = format!("{}/up/gems/rubygems", upstream.url);
     for gem in [
         ruby.build("greet", "0.1.0", &[])?,
         ruby.build("hello", "1.2.0", &[("greet", "~> 0.1")])?,
     ] {
-        ruby.ok(
-            &root,
-            "x",
-            Some(&up_write),
-            "gem",
-            &["push", "--host", &up_host, &gem.display().to_string()],
-        )?;
+        ruby.push(true, &up_host, &up_write, &gem)?;
     }
     let up_token = upstream.token("up/gems", "read").await?;
 
@@ -93,14 +86,7 @@ async fn gem_upstreams_proxy_cache_and_survive_an_outage() -> TestResult {
         "{stale}"
     );
     let app = ruby.project("2", &cache, &[("hello", "1.2.0")])?;
-    ruby.ok(&app, "b", None, "bundle", &["install"])?;
-    let out = ruby.ok(
-        &app,
-        "b",
-        None,
-        "bundle",
-        &["exec", "ruby", "-e", "require 'hello'; puts Hello.hi"],
-    )?;
+    let out = ruby.bundle_run(&app, "b", "require 'hello'; puts Hello.hi")?;
     assert_eq!(out, "hello 1.2.0\n");
     let (st, _) = get_text(&s, "/acme/proxy/rubygems/gems/hello-1.2.0.gem", None).await?;
     assert_eq!(st, StatusCode::BAD_GATEWAY);
