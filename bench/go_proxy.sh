@@ -23,18 +23,7 @@ MODULE=example.com/bench
 
 need wrk nginx curl python3
 bench_init
-RESULTS="$WORK/results.tsv"
-: >"$RESULTS"
-
-log "machine: $(machine_summary)"
-log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
-start_server gantry
-G=$SERVER_URL
-G_PID=$SERVER_PID
-api POST /api/v1/repos/acme -H 'Content-Type: application/json' -d '{"name":"pub","private":false}' >/dev/null
-create_repo acme priv
-READ_TOKEN=$(api POST /api/v1/tokens -H 'Content-Type: application/json' \
-  -d '{"scope":"acme/priv","privilege":"read"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+start_pub_priv
 
 log "publishing $VERSIONS versions of $MODULE to acme/pub and acme/priv"
 python3 - "$G" "$ADMIN_TOKEN" "$MODULE" "$VERSIONS" <<'PY'

@@ -277,3 +277,20 @@ for label, group, rps, p99, errors in rows:
 print("json: " + json.dumps({"machine": sys.argv[2], "commit": sys.argv[3], "results": out}))
 PY
 }
+
+# start_pub_priv: logs the machine and commit, empties $RESULTS, starts Gantry (SQLite) with
+# the public repository acme/pub and the private acme/priv; sets G (its URL), G_PID and
+# READ_TOKEN (a token with read on acme/priv).
+start_pub_priv() {
+  RESULTS="$WORK/results.tsv"
+  : >"$RESULTS"
+  log "machine: $(machine_summary)"
+  log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
+  start_server gantry
+  G=$SERVER_URL
+  G_PID=$SERVER_PID
+  api POST /api/v1/repos/acme -H 'Content-Type: application/json' -d '{"name":"pub","private":false}' >/dev/null
+  create_repo acme priv
+  READ_TOKEN=$(api POST /api/v1/tokens -H 'Content-Type: application/json' \
+    -d '{"scope":"acme/priv","privilege":"read"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+}

@@ -19,16 +19,8 @@ VERSIONS=${VERSIONS:-50}
 
 need wrk nginx curl python3
 bench_init
-RESULTS="$WORK/results.tsv"
-: >"$RESULTS"
-
-log "machine: $(machine_summary)"
-log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
-start_server gantry
-G_PID=$SERVER_PID
-G_URL=$SERVER_URL
-api POST /api/v1/repos/acme -H 'Content-Type: application/json' -d '{"name":"pub","private":false}' >/dev/null
-create_repo acme priv
+start_pub_priv
+G_URL=$G
 
 # put REPO PATH FILE: one PUT of the Maven layout.
 put() {

@@ -15,6 +15,29 @@ pub(crate) fn shared(path: &str) -> PathBuf {
         .join(path)
 }
 
+/// The advisory ids the scan of `repo`/`slug` found, in order.
+pub(crate) async fn advisory_ids(
+    s: &TestServer,
+    repo: &str,
+    slug: &str,
+) -> TestResult<Vec<String>> {
+    let (_, report) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/{repo}/{slug}/vulnerabilities"),
+            None,
+        )
+        .await?;
+    let mut ids: Vec<String> = report["vulnerabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
 /// A Rego policy on `owner` that refuses to promote a package with known vulnerabilities,
 /// saying `NAME VERSION has known vulnerabilities`.
 pub(crate) async fn deny_vulnerable_promotions(s: &TestServer, owner: &str) -> TestResult {

@@ -22,19 +22,7 @@ async fn scanned(s: &TestServer, path: &str, version: &str) -> TestResult<(Value
     assert_eq!(st, StatusCode::CREATED, "{p}");
     let slug = p["slug_perm"].as_str().ok_or("slug")?.to_owned();
     let p = wait_scanned(s, "acme/dev", &slug).await?;
-    let (_, report) = s
-        .admin(
-            Method::GET,
-            &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
-            None,
-        )
-        .await?;
-    let ids = report["vulnerabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
-        .collect();
+    let ids = crate::scanning::advisory_ids(s, "acme/dev", &slug).await?;
     Ok((p, ids))
 }
 

@@ -17,20 +17,7 @@ async fn scanned(s: &TestServer, name: &str, version: &str) -> TestResult<(Value
     assert_eq!(st, StatusCode::OK, "{body}");
     let slug = super::slug_of(s, "acme/dev", name, version).await?;
     let p = wait_scanned(s, "acme/dev", &slug).await?;
-    let (_, report) = s
-        .admin(
-            Method::GET,
-            &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
-            None,
-        )
-        .await?;
-    let mut ids: Vec<String> = report["vulnerabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
-        .collect();
-    ids.sort();
+    let ids = crate::scanning::advisory_ids(s, "acme/dev", &slug).await?;
     Ok((p, ids))
 }
 
