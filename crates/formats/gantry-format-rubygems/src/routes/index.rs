@@ -20,6 +20,23 @@ async fn upstreams(app: &Arc<App>, repo: &RepoRow) -> AppResult<Arc<Vec<Upstream
     gantry_protocol::caches::upstreams(app, repo.id, FORMAT).await
 }
 
+/// The `/versions` lines of the repository's upstreams, in priority order (a gem an earlier
+/// one lists comes first); `None` when it has no upstreams. An upstream that fails is left
+/// out: the failure is logged and counted where it happens, and the others still answer.
+async fn upstream_lines(app: &Arc<App>, repo: &RepoRow) -> AppResult<Option<Vec<VersionsLine>>> {
+    let upstreams = upstreams(app, repo).await?;
+    if upstreams.is_empty() {
+        return Ok(None);
+    }
+    let mut lines = Vec::new();
+    for upstream in upstreams.iter() {
+        if let Ok(remote) = crate::upstream::versions(app, upstream).await {
+            lines.extend(remote);
+        }
+    }
+    Ok(Some(lines))
+}
+
 pub(crate) async fn versions(
     app: &Arc<App>,
     method: &Method,
@@ -27,23 +44,16 @@ pub(crate) async fn versions(
     repo: &RepoRow,
 ) -> AppResult<Response> {
     let local = snapshot(app, repo.id).await?;
-    let upstreams = upstreams(app, repo).await?;
-    if upstreams.is_empty() {
+    let Some(remote) = upstream_lines(app, repo).await? else {
         return Ok(document(method, headers, &local.versions, TEXT));
-    }
+    };
     let mut lines: BTreeMap<String, VersionsLine> = local
         .version_lines
         .iter()
         .map(|l| (l.name.clone(), l.clone()))
         .collect();
-    for upstream in upstreams.iter() {
-        // A failure is logged and counted where it happens; the other sources still answer.
-        let Ok(remote) = crate::upstream::versions(app, upstream).await else {
-            continue;
-        };
-        for line in remote {
-            lines.entry(line.name.clone()).or_insert(line);
-        }
+    for line in remote {
+        lines.entry(line.name.clone()).or_insert(line);
     }
     let lines: Vec<VersionsLine> = lines.into_values().collect();
     let doc = Doc::new(versions_document(&local.created_at, &lines));
@@ -90,16 +100,11 @@ pub(crate) async fn names(
     repo: &RepoRow,
 ) -> AppResult<Response> {
     let local = snapshot(app, repo.id).await?;
-    let upstreams = upstreams(app, repo).await?;
-    if upstreams.is_empty() {
+    let Some(remote) = upstream_lines(app, repo).await? else {
         return Ok(document(method, headers, &local.names, TEXT));
-    }
+    };
     let mut all: HashSet<String> = local.infos.keys().cloned().collect();
-    for upstream in upstreams.iter() {
-        if let Ok(remote) = crate::upstream::versions(app, upstream).await {
-            all.extend(remote.into_iter().map(|l| l.name));
-        }
-    }
+    all.extend(remote.into_iter().map(|l| l.name));
     let mut all: Vec<String> = all.into_iter().collect();
     all.sort();
     let doc = Doc::new(crate::pure::index::names_document(
