@@ -22,7 +22,9 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 PACKAGE=acme/bench
 
-wrk_against_nginx_setup
+need wrk nginx curl python3
+bench_init
+start_pub_priv
 
 log "publishing $VERSIONS versions of $PACKAGE to acme/pub and acme/priv"
 python3 - "$G" "$ADMIN_TOKEN" "$PACKAGE" "$VERSIONS" <<'PY'
@@ -71,4 +73,4 @@ for f in "packages.json:root" "p2/$PACKAGE.json:metadata" "dists/$PACKAGE/$LAST.
 done
 log "gantry pid $G_PID RSS $(awk '/VmRSS/ {print $2 " kB"}' "/proc/$G_PID/status")"
 
-print_ratio_table
+nginx_ratio_table 28

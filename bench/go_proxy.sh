@@ -21,7 +21,9 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 MODULE=example.com/bench
 
-wrk_against_nginx_setup
+need wrk nginx curl python3
+bench_init
+start_pub_priv
 
 log "publishing $VERSIONS versions of $MODULE to acme/pub and acme/priv"
 python3 - "$G" "$ADMIN_TOKEN" "$MODULE" "$VERSIONS" <<'PY'
@@ -68,4 +70,4 @@ for f in "@v/list:list" "@latest:latest" "@v/$LAST.info:info" "@v/$LAST.mod:mod"
 done
 log "gantry pid $G_PID RSS $(awk '/VmRSS/ {print $2 " kB"}' "/proc/$G_PID/status")"
 
-print_ratio_table
+nginx_ratio_table 28

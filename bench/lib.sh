@@ -259,12 +259,29 @@ start_nginx() {
   NGINX=$NGINX_URL
 }
 
-# wrk_against_nginx_setup: what a Gantry-beside-nginx script needs first: the tools, the work
-# directory and an empty $RESULTS, then a Gantry (SQLite) with the public repository acme/pub
-# and the private acme/priv; sets G, G_PID and READ_TOKEN (a read token for acme/priv).
-wrk_against_nginx_setup() {
-  need wrk nginx curl python3
-  bench_init
+# nginx_ratio_table [WIDTH]: prints $RESULTS (rows of wrk_run) as a table, each gantry row with
+# its ratio to the nginx row of its group, then one `json:` line with the machine and commit.
+nginx_ratio_table() {
+  python3 - "$RESULTS" "$(machine_summary)" "$(git -C "$REPO_ROOT" rev-parse --short HEAD)" "${1:-30}" <<'PY'
+import json, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+width = int(sys.argv[4])
+nginx = {group: float(rps) for label, group, rps, _, _ in rows if label.startswith("nginx")}
+print(f"{'target':{width}} {'req/s':>9} {'p99 ms':>8} {'non-2xx':>8}  ratio")
+out = []
+for label, group, rps, p99, errors in rows:
+    ratio = f"{float(rps) / nginx[group]:.2f}x nginx" if label.startswith("gantry") and group in nginx else ""
+    print(f"{label:{width}} {float(rps):9.0f} {float(p99):8.2f} {errors:>8}  {ratio}")
+    out.append({"target": label, "group": group, "rps": float(rps), "p99_ms": float(p99),
+                "non_2xx": int(errors)})
+print("json: " + json.dumps({"machine": sys.argv[2], "commit": sys.argv[3], "results": out}))
+PY
+}
+
+# start_pub_priv: logs the machine and commit, empties $RESULTS, starts Gantry (SQLite) with
+# the public repository acme/pub and the private acme/priv; sets G (its URL), G_PID and
+# READ_TOKEN (a token with read on acme/priv).
+start_pub_priv() {
   RESULTS="$WORK/results.tsv"
   : >"$RESULTS"
   log "machine: $(machine_summary)"
@@ -276,22 +293,4 @@ wrk_against_nginx_setup() {
   create_repo acme priv
   READ_TOKEN=$(api POST /api/v1/tokens -H 'Content-Type: application/json' \
     -d '{"scope":"acme/priv","privilege":"read"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-}
-
-# Prints the wrk rows of $RESULTS as a table, each Gantry row with its ratio to the nginx row
-# of its group, then one `json:` line with the machine and the commit.
-print_ratio_table() {
-  python3 - "$RESULTS" "$(machine_summary)" "$(git -C "$REPO_ROOT" rev-parse --short HEAD)" <<'PY'
-import json, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-nginx = {group: float(rps) for label, group, rps, _, _ in rows if label.startswith("nginx")}
-print(f"{'target':28} {'req/s':>9} {'p99 ms':>8} {'non-2xx':>8}  ratio")
-out = []
-for label, group, rps, p99, errors in rows:
-    ratio = f"{float(rps) / nginx[group]:.2f}x nginx" if label.startswith("gantry") and group in nginx else ""
-    print(f"{label:28} {float(rps):9.0f} {float(p99):8.2f} {errors:>8}  {ratio}")
-    out.append({"target": label, "group": group, "rps": float(rps), "p99_ms": float(p99),
-                "non_2xx": int(errors)})
-print("json: " + json.dumps({"machine": sys.argv[2], "commit": sys.argv[3], "results": out}))
-PY
 }

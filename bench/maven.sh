@@ -19,16 +19,8 @@ VERSIONS=${VERSIONS:-50}
 
 need wrk nginx curl python3
 bench_init
-RESULTS="$WORK/results.tsv"
-: >"$RESULTS"
-
-log "machine: $(machine_summary)"
-log "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD)"
-start_server gantry
-G_PID=$SERVER_PID
-G_URL=$SERVER_URL
-api POST /api/v1/repos/acme -H 'Content-Type: application/json' -d '{"name":"pub","private":false}' >/dev/null
-create_repo acme priv
+start_pub_priv
+G_URL=$G
 
 # put REPO PATH FILE: one PUT of the Maven layout.
 put() {
@@ -77,16 +69,4 @@ run "gantry jar 100k" jar "$G_URL/acme/pub/maven$JAR"
 run "gantry-private jar 100k" jar "$G_URL/acme/priv/maven$JAR" "$ADMIN_TOKEN"
 log "gantry pid $G_PID RSS $(awk '/VmRSS/ {print $2 " kB"}' "/proc/$G_PID/status")"
 
-python3 - "$RESULTS" "$(machine_summary)" "$(git -C "$REPO_ROOT" rev-parse --short HEAD)" <<'PY'
-import json, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-nginx = {group: float(rps) for label, group, rps, _, _ in rows if label.startswith("nginx")}
-print(f"{'target':36} {'req/s':>9} {'p99 ms':>8} {'non-2xx':>8}  ratio")
-out = []
-for label, group, rps, p99, errors in rows:
-    ratio = f"{float(rps) / nginx[group]:.2f}x nginx" if label.startswith("gantry") and group in nginx else ""
-    print(f"{label:36} {float(rps):9.0f} {float(p99):8.2f} {errors:>8}  {ratio}")
-    out.append({"target": label, "group": group, "rps": float(rps), "p99_ms": float(p99),
-                "non_2xx": int(errors)})
-print("json: " + json.dumps({"machine": sys.argv[2], "commit": sys.argv[3], "results": out}))
-PY
+nginx_ratio_table 36

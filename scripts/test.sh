@@ -63,6 +63,13 @@ if ! command -v go >/dev/null || ! { command -v nginx >/dev/null || [ -x /usr/sb
   apt-get update -qq && apt-get install -y -qq golang-go nginx-light
 fi
 
+step "Ruby, gem and Bundler (RubyGems suites) from apt"
+# Debian 12's ruby-full is Ruby 3.1 with RubyGems 3.3; ruby-bundler is Bundler 2.3.
+if ! command -v gem >/dev/null || ! command -v bundle >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq ruby-full ruby-bundler) \
+    || echo "warning: could not install Ruby; its client tests will fail" >&2
+fi
+
 step "Maven (mvn and the build plugins Debian packages) from apt"
 # The central repository is unreachable from CI: the Maven tests take their build plugins from
 # Debian's local repository /usr/share/maven-repo, at the versions these packages ship.

@@ -86,6 +86,12 @@ impl Entry<'_> {
         }
         read_at_most(&mut self.body, max, what)
     }
+
+    /// The body as a stream, for an entry that is itself an archive (a `.gem`'s
+    /// `data.tar.gz`): its reader brings its own bounds.
+    pub fn reader(&mut self) -> &mut dyn Read {
+        &mut self.body
+    }
 }
 
 fn read_at_most(reader: &mut dyn Read, max: u64, what: &str) -> Result<Vec<u8>, FormatError> {

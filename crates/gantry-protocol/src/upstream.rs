@@ -129,6 +129,29 @@ pub async fn fetch_document(
     }))
 }
 
+/// A text document of `upstream` at `url`, kept under `key` as [`cached_document`] keeps
+/// it: `Ok(None)` when the upstream has none (404 or 410, remembered for the TTL like a found
+/// one). For index documents read as UTF-8 text (module lists, compact indexes).
+pub async fn cached_text(
+    app: &App,
+    upstream: &UpstreamRow,
+    key: &str,
+    url: &str,
+    accept: &str,
+    max: usize,
+) -> Result<Option<String>, String> {
+    let kept = cached_document(app, upstream, key, || async {
+        match fetch_document(app, upstream, url, accept, max).await? {
+            None => Ok("-".to_owned()),
+            Some(doc) => String::from_utf8(doc.body)
+                .map(|body| format!("+{body}"))
+                .map_err(|_| format!("{url} is not UTF-8")),
+        }
+    })
+    .await?;
+    Ok(kept.strip_prefix('+').map(str::to_owned))
+}
+
 /// A document of `upstream` kept in its index cache under `key`: answered from the cache while
 /// younger than the upstream's TTL, else fetched anew and kept. When the fetch fails, the kept
 /// copy is answered however old (the outage counted and logged); only without one does the

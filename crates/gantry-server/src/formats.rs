@@ -16,6 +16,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
         Arc::new(gantry_format_maven::Plugin),
         Arc::new(gantry_format_composer::Plugin),
         Arc::new(gantry_format_nuget::Plugin),
+        Arc::new(gantry_format_rubygems::Plugin),
     ]
 }
 

@@ -179,7 +179,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm, cargo, go, maven or oci.
+    /// Package format: python, npm, cargo, go, maven, oci or rubygems.
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -197,7 +197,8 @@ pub(crate) enum UpstreamCommand {
         /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for oci: the registry root,
         /// optionally with a path that prefixes image names there, e.g. http://host:5000/library;
         /// for go: the module proxy (what GOPROXY would name), e.g. http://host/OWNER/REPO/go; for maven: the
-        /// repository root, e.g. http://host/maven2/.
+        /// repository root, e.g. http://host/maven2/; for rubygems: the gem source, e.g.
+        /// http://host/OWNER/REPO/rubygems.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.

@@ -951,6 +951,7 @@ fn entries(
     .chain(maven_entries())
     .chain(composer_entries())
     .chain(nuget_entries())
+    .chain(rubygems_entries())
     .collect()
 }
 
@@ -1142,6 +1143,76 @@ fn npm_entries(upstream: i64, npm_file: String) -> Vec<Entry> {
             "/acme/dev/npm/not-here/-rev/1-matrix".into(),
             None,
             repo(Level::Admin),
+        ),
+    ]
+}
+
+/// Pushes the gem matrix 1.0.0 to acme/dev, as `gem push` does.
+async fn push_matrix_gem(s: &TestServer) -> TestResult {
+    use crate::rubygems::client::{gem_bytes, push_bytes, spec_yaml};
+    let gem = gem_bytes(&spec_yaml("matrix", "1.0.0"), &[("lib/matrix.rb", b"")])?;
+    let (st, body) = push_bytes(s, "acme/dev", ADMIN, gem).await?;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    Ok(())
+}
+
+/// The RubyGems routes on the gem matrix 1.0.0 of acme/dev (gem and Bundler send a token as
+/// the API key, or as the password of credentials in the source URL).
+fn rubygems_entries() -> Vec<Entry> {
+    let root = "/acme/dev/rubygems";
+    let get = |template: &'static str, path: String| {
+        entry("GET", template, path, None, repo(Level::Read))
+    };
+    vec![
+        entry(
+            "POST",
+            "/{owner}/{repo}/rubygems/api/v1/gems",
+            format!("{root}/api/v1/gems"),
+            None,
+            repo(Level::Write),
+        ),
+        entry(
+            "DELETE",
+            "/{owner}/{repo}/rubygems/api/v1/gems/yank",
+            format!("{root}/api/v1/gems/yank?gem_name=matrix&version=1.0.0"),
+            None,
+            repo(Level::Write),
+        ),
+        get(
+            "/{owner}/{repo}/rubygems/versions",
+            format!("{root}/versions"),
+        ),
+        get(
+            "/{owner}/{repo}/rubygems/info/{name}",
+            format!("{root}/info/matrix"),
+        ),
+        get("/{owner}/{repo}/rubygems/names", format!("{root}/names")),
+        get(
+            "/{owner}/{repo}/rubygems/specs.4.8.gz",
+            format!("{root}/specs.4.8.gz"),
+        ),
+        get(
+            "/{owner}/{repo}/rubygems/latest_specs.4.8.gz",
+            format!("{root}/latest_specs.4.8.gz"),
+        ),
+        get(
+            "/{owner}/{repo}/rubygems/prerelease_specs.4.8.gz",
+            format!("{root}/prerelease_specs.4.8.gz"),
+        ),
+        get(
+            "/{owner}/{repo}/rubygems/quick/Marshal.4.8/{file}",
+            format!("{root}/quick/Marshal.4.8/matrix-1.0.0.gemspec.rz"),
+        ),
+        get(
+            "/{owner}/{repo}/rubygems/gems/{file}",
+            format!("{root}/gems/matrix-1.0.0.gem"),
+        ),
+        entry(
+            "HEAD",
+            "/{owner}/{repo}/rubygems/gems/{file}",
+            format!("{root}/gems/matrix-1.0.0.gem"),
+            None,
+            repo(Level::Read),
         ),
     ]
 }
@@ -1342,6 +1413,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     push_matrix_maven(&s).await?;
     push_matrix_composer(&s).await?;
     push_matrix_nuget(&s).await?;
+    push_matrix_gem(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,

@@ -47,6 +47,7 @@ mod repos;
 mod restore;
 mod retention;
 mod robustness;
+mod rubygems;
 mod s3;
 mod sbom;
 mod scaleout;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::{TestResult, TestServer, ADMIN};
@@ -13,6 +13,46 @@ pub(crate) fn shared(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared")
         .join(path)
+}
+
+/// The advisory ids the scan of `repo`/`slug` found, in order.
+pub(crate) async fn advisory_ids(
+    s: &TestServer,
+    repo: &str,
+    slug: &str,
+) -> TestResult<Vec<String>> {
+    let (_, report) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/{repo}/{slug}/vulnerabilities"),
+            None,
+        )
+        .await?;
+    let mut ids: Vec<String> = report["vulnerabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// A Rego policy on `owner` that refuses to promote a package with known vulnerabilities,
+/// saying `NAME VERSION has known vulnerabilities`.
+pub(crate) async fn deny_vulnerable_promotions(s: &TestServer, owner: &str) -> TestResult {
+    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
+                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
+                [input.package.name, input.package.version])\n}\n";
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/policies/{owner}"),
+            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    Ok(())
 }
 
 pub(crate) async fn wait_scanned(s: &TestServer, repo: &str, slug: &str) -> TestResult<Value> {
@@ -43,40 +83,7 @@ pub(crate) async fn scanned_ids(
     slug: &str,
 ) -> TestResult<(Value, Vec<String>)> {
     let p = wait_scanned(s, repo, slug).await?;
-    let (_, report) = s
-        .admin(
-            Method::GET,
-            &format!("/api/v1/packages/{repo}/{slug}/vulnerabilities"),
-            None,
-        )
-        .await?;
-    let mut ids: Vec<String> = report["vulnerabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["advisory_id"].as_str().map(str::to_owned))
-        .collect();
-    ids.sort();
-    Ok((p, ids))
-}
-
-/// A policy of `owner` that refuses to promote a package with known vulnerabilities, saying
-/// "NAME VERSION has known vulnerabilities".
-pub(crate) async fn gate_vulnerable_promotions(s: &TestServer, owner: &str) -> TestResult {
-    let rego = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\t\
-                input.package.num_vulnerabilities > 0\n\tmsg := sprintf(\"%s %s has known vulnerabilities\", \
-                [input.package.name, input.package.version])\n}\n";
-    let (st, body) = s
-        .admin(
-            Method::POST,
-            &format!("/api/v1/policies/{owner}"),
-            Some(json!({"name": "no-known-vulnerabilities", "rego": rego})),
-        )
-        .await?;
-    if st != reqwest::StatusCode::CREATED {
-        return Err(format!("the policy was not created: {st} {body}").into());
-    }
-    Ok(())
+    Ok((p, advisory_ids(s, repo, slug).await?))
 }
 
 /// Pushes the fixture of one `MANIFEST.tsv` row (`cols`) with `gantry push FORMAT`, waits for

@@ -50,7 +50,7 @@ async fn composer_packages_are_scanned_with_the_packagist_osv_data() -> TestResu
 
     // A gate on promotion keeps the vulnerable versions out of prod.
     s.create_repo("acme", "prod", false).await?;
-    crate::scanning::gate_vulnerable_promotions(&s, "acme").await?;
+    crate::scanning::deny_vulnerable_promotions(&s, "acme").await?;
     let (st, refused) = s
         .admin(Method::POST, "/api/v1/promotions",
                Some(json!({"source": "acme/dev", "destination": "prod", "query": "name:guzzlehttp/psr7"})))

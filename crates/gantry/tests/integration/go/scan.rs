@@ -71,7 +71,7 @@ async fn go_modules_are_scanned_with_the_go_osv_data() -> TestResult {
     // A gate on promotion keeps the vulnerable version out of prod; the proxy there lists
     // what passed.
     s.create_repo("acme", "prod", true).await?;
-    crate::scanning::gate_vulnerable_promotions(&s, "acme").await?;
+    crate::scanning::deny_vulnerable_promotions(&s, "acme").await?;
     let (st, refused) = s
         .admin(
             Method::POST,
