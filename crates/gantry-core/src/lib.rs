@@ -12,7 +12,7 @@ pub mod time;
 pub use format_id::{BadFormatId, FormatId};
 pub use ids::SlugPerm;
 pub use model::{
-    Event, EventType, Package, PackageFile, PackageState, Privilege, Repository, ScanStatus,
+    Event, EventType, FormatTotals, Package, PackageFile, PackageState, Privilege, Repository, ScanStatus,
     Severity, SyncStatus, UnknownValue,
 };
 pub use names::{NameError, OwnerName, RepoName};

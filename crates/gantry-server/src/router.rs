@@ -196,7 +196,8 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Every route the server answers: (method, path template), REST and native.
+/// Every route the server answers: (method, path template), REST, native and the web
+/// interface's.
 pub fn route_table() -> Vec<(String, String)> {
     crate::formats::install();
     let doc = serde_json::to_value(openapi()).unwrap_or_default();
@@ -220,6 +221,11 @@ pub fn route_table() -> Vec<(String, String)> {
     routes.push(("GET".into(), "/api/v1/openapi.json".into()));
     let (_, native) = crate::plugin::plugins().routes();
     routes.extend(native.into_iter().map(|(m, p)| (m.to_owned(), p)));
+    routes.extend(
+        gantry_web::route_table()
+            .into_iter()
+            .map(|(m, p)| (m.to_owned(), p.to_owned())),
+    );
     routes.sort();
     routes
 }

@@ -36,6 +36,22 @@ pub(crate) fn error_box(message: Option<&str>) -> Markup {
     }
 }
 
+/// A form shown again with the API's refusal (`page`), answered with the API's status so
+/// that scripts see what people see; when the page itself cannot be shown to this caller,
+/// the refusal alone.
+pub(crate) fn refused(
+    page: Result<Response, crate::error::UiError>,
+    answer: &crate::api::Answer,
+) -> Result<Response, crate::error::UiError> {
+    match page {
+        Ok(mut response) => {
+            *response.status_mut() = answer.status;
+            Ok(response)
+        }
+        Err(_) => Err(crate::error::UiError::from_answer(answer)),
+    }
+}
+
 /// `303 See Other` to `to` (a path of this site), after a form's action.
 pub(crate) fn redirect(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -89,5 +105,16 @@ pub(crate) fn package_link(repository: &str, slug: &str) -> String {
     match repository.split_once('/') {
         Some((owner, repo)) => package_path(owner, repo, slug),
         None => "/ui/".into(),
+    }
+}
+
+/// A repository's formats with their package counts and sizes ("python 3 · 1.2 MiB"), from
+/// the counters the API returns with it.
+pub(crate) fn formats(repository: &gantry_core::Repository) -> Markup {
+    html! {
+        @for (i, f) in repository.formats.iter().flatten().enumerate() {
+            @if i > 0 { ", " }
+            span.nowrap { (f.format) " " (f.package_count) " · " (size(f.size)) }
+        }
     }
 }

@@ -5,6 +5,7 @@ pub(crate) mod policy;
 pub(crate) mod scan;
 pub(crate) mod scan_batch;
 pub(crate) mod sync;
+pub(crate) mod web_sessions;
 pub(crate) mod webhooks;
 
 use std::future::Future;
@@ -68,6 +69,7 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     registry.add(on_app::<crate::vulndb::VulndbSync>(app));
     registry.add(on_app::<crate::vex::ExpireExceptions>(app));
     registry.add(on_app::<crate::retention::RetentionRound>(app));
+    registry.add(on_app::<web_sessions::SweepSessions>(app));
     registry.add(on_app::<webhooks::Dispatch>(app));
     registry.add(on_app::<webhooks::Deliver>(app));
     // A job may change what this process caches (a sync completes a package, a policy

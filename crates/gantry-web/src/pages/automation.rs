@@ -11,7 +11,7 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, repo_path, NoticeQuery};
+use crate::view::{csrf_field, error_box, notice, redirect, refused, repo_path, NoticeQuery};
 use crate::WebState;
 
 fn api(owner: &str, repo: &str, what: &str) -> String {
@@ -154,7 +154,8 @@ async fn finish(
     code: &str,
 ) -> Result<Response, UiError> {
     if !answer.status.is_success() {
-        return render(web, viewer, owner, repo, None, Some(&answer.message())).await;
+        let page = render(web, viewer, owner, repo, None, Some(&answer.message())).await;
+        return refused(page, answer);
     }
     Ok(redirect(&format!(
         "{}/-/automation?notice={code}",

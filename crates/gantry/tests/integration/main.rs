@@ -5,6 +5,7 @@ mod common;
 
 mod access_control;
 mod access_matrix;
+mod access_matrix_ui;
 mod attestations;
 mod auth;
 mod caches;
