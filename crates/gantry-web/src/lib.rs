@@ -62,10 +62,13 @@ fn routes() -> Routes {
         .post("/ui/-/sign-out", sign_in::sign_out)
         .get("/ui/-/go", home::go)
         .page("/ui/-/tokens", tokens::page, tokens::create)
+        .page("/ui/-/users", access::users, access::create_user)
         .post("/ui/-/tokens/{id}/revoke", tokens::revoke)
         .page("/ui/{owner}", namespace::page, namespace::create_repo)
         .get("/ui/{owner}/-/security", security::namespace)
         .get("/ui/{owner}/-/audit", audit::page)
+        .get("/ui/{owner}/-/access", access::page)
+        .post("/ui/{owner}/-/access/{action}", access::act)
         .page("/ui/{owner}/-/policies", policies::list, policies::create)
         .page(
             "/ui/{owner}/-/policies/{name}",
@@ -79,6 +82,35 @@ fn routes() -> Routes {
             automation::delete,
         )
         .get("/ui/{owner}/{repo}", repo::page)
+        .page(
+            "/ui/{owner}/{repo}/-/settings",
+            settings::page,
+            settings::save,
+        )
+        .get("/ui/{owner}/{repo}/-/retention", retention::page)
+        .post("/ui/{owner}/{repo}/-/retention/{action}", retention::act)
+        .post(
+            "/ui/{owner}/{repo}/-/retention/{id}/delete",
+            retention::delete,
+        )
+        .page(
+            "/ui/{owner}/{repo}/-/exceptions",
+            exceptions::page,
+            exceptions::create,
+        )
+        .post(
+            "/ui/{owner}/{repo}/-/exceptions/{id}/delete",
+            exceptions::delete,
+        )
+        .page(
+            "/ui/{owner}/{repo}/-/entitlements",
+            entitlements::page,
+            entitlements::create,
+        )
+        .post(
+            "/ui/{owner}/{repo}/-/entitlements/{id}/revoke",
+            entitlements::revoke,
+        )
         .get("/ui/{owner}/{repo}/-/security", security::repository)
         .upload("/ui/{owner}/{repo}/-/upload", upload::form, upload::submit)
         .post("/ui/{owner}/{repo}/-/promote", promote::bulk)

@@ -52,6 +52,24 @@ pub(crate) fn refused(
     }
 }
 
+/// After a form's API request: on success to `to` (`303`); on a refusal the page again
+/// (`rerender`, given the API's message) with the API's status.
+pub(crate) async fn after<F, Fut>(
+    answer: crate::api::Answer,
+    to: &str,
+    rerender: F,
+) -> Result<Response, crate::error::UiError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, crate::error::UiError>>,
+{
+    if answer.status.is_success() {
+        return Ok(redirect(to));
+    }
+    let page = rerender(answer.message()).await;
+    refused(page, &answer)
+}
+
 /// `303 See Other` to `to` (a path of this site), after a form's action.
 pub(crate) fn redirect(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();

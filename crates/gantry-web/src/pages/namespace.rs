@@ -46,6 +46,7 @@ async fn render(
             a href={"/ui/" (enc(owner)) "/-/security"} { "Security" }
             a href={"/ui/" (enc(owner)) "/-/policies"} { "Policies" }
             a href={"/ui/" (enc(owner)) "/-/audit"} { "Audit log" }
+            a href={"/ui/" (enc(owner)) "/-/access"} { "Access" }
         }
         p.muted { (repos.len()) " repositories, " (total) " packages, " (size(bytes)) "." }
         div.scroll {

@@ -160,6 +160,13 @@ pub(crate) async fn page(
             a href={(here) "/-/security"} { "Security" }
             a href={(here) "/-/webhooks"} { "Webhooks" }
             a href={(here) "/-/automation"} { "Upstreams and rules" }
+            a href={(here) "/-/retention"} { "Retention" }
+            a href={(here) "/-/exceptions"} { "Exceptions" }
+            // The API shows a repository's access settings to its admins only.
+            @if repository.permissions.is_some() {
+                a href={(here) "/-/entitlements"} { "Entitlements" }
+                a href={(here) "/-/settings"} { "Settings" }
+            }
             span.muted { @if repository.private { "private" } @else { "public" } }
         }
         (filters(&web, &owner, &repo, &query))
