@@ -109,7 +109,11 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         ))
         .routes(routes!(api::audit::audit))
         .routes(routes!(api::upstreams::create, api::upstreams::list))
-        .routes(routes!(api::upstreams::get, api::upstreams::delete))
+        .routes(routes!(
+            api::upstreams::get,
+            api::upstreams::update,
+            api::upstreams::delete
+        ))
         .routes(routes!(api::policies::create, api::policies::list))
         .routes(routes!(api::decisions::decisions))
         .routes(routes!(
@@ -119,7 +123,7 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         ))
         .routes(routes!(api::policies::simulate))
         .routes(routes!(api::rules::create_rule, api::rules::list_rules))
-        .routes(routes!(api::rules::delete_rule))
+        .routes(routes!(api::rules::update_rule, api::rules::delete_rule))
         .routes(routes!(api::exceptions::list_namespace))
         .routes(routes!(api::exceptions::create, api::exceptions::list_repo))
         .routes(routes!(api::exceptions::delete))

@@ -77,9 +77,13 @@ fn routes() -> Routes {
         )
         .get("/ui/{owner}/{repo}/-/automation", automation::page)
         .post("/ui/{owner}/{repo}/-/automation/{what}", automation::act)
+        .get(
+            "/ui/{owner}/{repo}/-/automation/{what}/{id}",
+            automation_edit::page,
+        )
         .post(
-            "/ui/{owner}/{repo}/-/automation/{what}/{id}/delete",
-            automation::delete,
+            "/ui/{owner}/{repo}/-/automation/{what}/{id}/{action}",
+            automation::change,
         )
         .get("/ui/{owner}/{repo}", repo::page)
         .page(

@@ -3,6 +3,7 @@ pub(crate) mod access;
 pub(crate) mod actions;
 pub(crate) mod audit;
 pub(crate) mod automation;
+pub(crate) mod automation_edit;
 pub(crate) mod entitlements;
 pub(crate) mod exceptions;
 pub(crate) mod home;

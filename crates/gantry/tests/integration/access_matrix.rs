@@ -740,6 +740,13 @@ fn entries(
             repo_admin(),
         ),
         entry(
+            "PUT",
+            "/api/v1/repos/{owner}/{repo}/rules/{name}",
+            "/api/v1/repos/acme/dev/rules/nosuch".into(),
+            Some(json!({"name": "nosuch", "condition": "tag == matrix", "destination": "dev2"})),
+            repo_admin(),
+        ),
+        entry(
             "POST",
             "/api/v1/packages/{owner}/{repo}/{slug_perm}/tags",
             format!("{ghost}/tags"),
@@ -774,6 +781,13 @@ fn entries(
             "/api/v1/repos/{owner}/{repo}/upstreams/{id}",
             "/api/v1/repos/acme/dev/upstreams/999999".into(),
             None,
+            repo_admin(),
+        ),
+        entry(
+            "PUT",
+            "/api/v1/repos/{owner}/{repo}/upstreams/{id}",
+            format!("/api/v1/repos/acme/dev/upstreams/{upstream}"),
+            Some(json!({"format": "python", "name": "dead", "url": "http://127.0.0.1:9/simple/", "priority": 2})),
             repo_admin(),
         ),
         entry(

@@ -164,7 +164,7 @@ pub(crate) fn entries(slug: &str, webhook: i64, upstream: i64) -> Vec<Entry> {
         ),
         entry(
             "POST",
-            "/ui/{owner}/{repo}/-/automation/{what}/{id}/delete",
+            "/ui/{owner}/{repo}/-/automation/{what}/{id}/{action}",
             "/ui/acme/dev/-/automation/upstreams/999999/delete".into(),
             form(""),
             repo_admin(),
@@ -219,8 +219,15 @@ pub(crate) fn entries(slug: &str, webhook: i64, upstream: i64) -> Vec<Entry> {
 }
 
 /// The administration pages.
-fn new_pages(_upstream: i64) -> Vec<Entry> {
+fn new_pages(upstream: i64) -> Vec<Entry> {
     vec![
+        entry(
+            "GET",
+            "/ui/{owner}/{repo}/-/automation/{what}/{id}",
+            format!("/ui/acme/dev/-/automation/upstreams/{upstream}"),
+            None,
+            repo_admin(),
+        ),
         entry("GET", "/ui/-/users", "/ui/-/users".into(), None, Rule::Site),
         entry(
             "POST",
