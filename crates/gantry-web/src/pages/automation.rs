@@ -148,7 +148,7 @@ pub(crate) fn body(what: &str, form: &Form) -> Result<Value, UiError> {
         "rules" => json!({
             "name": form.text("name").unwrap_or(""),
             "on": form.get("on").unwrap_or("package.security_scanned"),
-            "condition": match form.text("rego") {
+            "condition": match form.get("rego").filter(|r| !r.trim().is_empty()) {
                 Some(rego) => json!({"rego": rego}),
                 None => json!(form.text("condition").unwrap_or("")),
             },

@@ -55,5 +55,6 @@ mod server;
 mod severity_aliases;
 mod upgrade;
 mod vex;
+mod web_admin;
 mod web_ui;
 mod webhooks;
