@@ -107,7 +107,7 @@ async function signIn(page, url, user, password) {
 async function upload(page, url, file) {
   await page.goto(`${url}/ui/acme/dev/-/upload`);
   await page.getByLabel("Format").selectOption("python");
-  await page.getByLabel("File").setInputFiles(path.join(shared, "fixtures/python", file));
+  await page.getByLabel("File", { exact: true }).setInputFiles(path.join(shared, "fixtures/python", file));
   await page.getByRole("button", { name: "Upload" }).click();
   await page.waitForURL(/notice=uploaded/);
   // The page refreshes itself until processing and scanning settle.
@@ -164,6 +164,10 @@ async function journeys(browser, url, hooks) {
   await page.waitForURL(/\/ui\/acme\/staging\/.*notice=promoted/);
   check(await page.getByText("acme/dev → acme/staging").first().isVisible(), "the provenance timeline shows the copy");
   await shot(page, "package-provenance");
+
+  await page.goto(`${url}/ui/acme`);
+  check(await page.getByText("python 2 · ").isVisible(), "the namespace page shows each repository's formats and sizes");
+  await shot(page, "namespace");
 
   await page.goto(`${url}/ui/acme/dev?q=&severity=high`);
   await shot(page, "repository-filtered");
@@ -280,7 +284,7 @@ async function administration(page, url) {
   await shot(page, "settings");
 
   await page.goto(`${url}/ui/acme/dev/-/retention`);
-  await page.getByLabel("Name").fill("keep-two");
+  await page.getByLabel("Name", { exact: true }).fill("keep-two");
   await page.getByLabel("Keep the newest (per name)").fill("2");
   await page.getByRole("button", { name: "Add rule" }).click();
   await page.waitForURL(/retention\?notice=created/);
@@ -290,8 +294,8 @@ async function administration(page, url) {
 
   await page.goto(`${url}/ui/acme/dev/-/exceptions`);
   await page.getByLabel("Advisory (id or alias)").fill("PYSEC-2019-217");
-  await page.getByLabel("Status", { exact: true }).selectOption("not_affected");
-  await page.getByLabel("Justification (not affected)").selectOption("vulnerable_code_not_in_execute_path");
+  await page.getByLabel(/^Status/).selectOption("not_affected");
+  await page.getByLabel(/^Justification/).selectOption("vulnerable_code_not_in_execute_path");
   await page.getByLabel("Package name").fill("jinja2");
   await page.getByRole("button", { name: "Add exception" }).click();
   await page.waitForURL(/exceptions\?notice=created/);
@@ -310,12 +314,12 @@ async function administration(page, url) {
   await page.getByLabel("New team").fill("qa");
   await page.getByRole("button", { name: "Create team" }).click();
   await page.waitForURL(/access\?notice=saved/);
-  await page.getByLabel("Who").fill("team:qa");
+  await page.getByLabel("Who", { exact: true }).fill("team:qa");
   await page.getByLabel(/^Repository/).fill("staging");
   await page.getByLabel("Privilege").selectOption("write");
   await page.getByRole("button", { name: "Grant" }).click();
   await page.waitForURL(/access\?notice=saved/);
-  check(await page.getByRole("cell", { name: "team:qa" }).isVisible(), "a team created and granted write on acme/staging");
+  check(await page.getByRole("cell", { name: "team:acme/qa" }).isVisible(), "a team created and granted write on acme/staging");
   await shot(page, "access");
 
   await page.goto(`${url}/ui/-/users`);

@@ -78,7 +78,7 @@ async fn render(
             h3 { "Grant a privilege" }
             (csrf_field(viewer))
             div.fields {
-                label { "Who" input name="principal" required placeholder="user:ada, team:devs or service:ci"; }
+                label { "Who" input name="principal" required size="30" placeholder="user:ada, team:devs or service:ci"; }
                 label { "Repository (empty: the whole namespace)" input name="repository"; }
                 label { "Privilege" select name="privilege" { @for p in PRIVILEGES { option value=(p) { (p) } } } }
                 button type="submit" { "Grant" }
@@ -217,7 +217,7 @@ async fn render_users(
             div.fields {
                 label { "Name" input name="name" required maxlength="64" autocomplete="off"; }
                 label { "Password (8 characters or more)" input type="password" name="password" required minlength="8" autocomplete="new-password"; }
-                label { input type="checkbox" name="site_admin" value="1"; " Site admin" }
+                label.check { input type="checkbox" name="site_admin" value="1"; " Site admin" }
                 button type="submit" { "Create" }
             }
         }

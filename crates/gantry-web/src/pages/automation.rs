@@ -70,7 +70,7 @@ async fn render(
         h2 { "Promotion rules" }
         div.scroll { table {
             thead { tr { th scope="col" { "Name" } th scope="col" { "On" } th scope="col" { "Condition" } th scope="col" { "State" } th scope="col" { "Action" }
-                th scope="col" { span.muted { "Delete" } } } }
+                th scope="col" { span.muted { "Actions" } } } }
             tbody { @for r in &rules { tr {
                 td { (text(r, "name")) } td { (text(r, "on")) }
                 td.mono { @match r["condition"].as_str() { Some(c) => (c), None => "Rego" } }
@@ -91,8 +91,8 @@ async fn render(
                 label { "Destination" input name="destination" required placeholder="staging"; }
             }
             details {
-                summary { "Or a Rego condition" }
-                label.block { "Rego (a module that defines " code { "promote" } "; used instead of the condition above)"
+                summary { "Or a Rego module" }
+                label.block { "Rego module (defines " code { "promote" } "; replaces the shorthand above when given)"
                     textarea name="rego" rows="6" cols="60" spellcheck="false" placeholder="package gantry\n\npromote if input.package.max_severity == \"none\"" {} }
             }
             button type="submit" { "Add rule" }

@@ -67,7 +67,7 @@ fn upstream_form(v: &dyn Fn(&str) -> String, stored: &Value) -> Markup {
             label { "Password"
                 input type="password" name="password" autocomplete="new-password"
                     placeholder=[stored["has_password"].as_bool().unwrap_or(false).then_some("unchanged")]; }
-            label { input type="checkbox" name="local_names_only" value="1" checked[v("local_names_only") == "true" || v("local_names_only") == "1"];
+            label.check { input type="checkbox" name="local_names_only" value="1" checked[v("local_names_only") == "true" || v("local_names_only") == "1"];
                 " Names that exist here are served from here only" }
         }
     }
@@ -104,11 +104,11 @@ fn rule_form(v: &dyn Fn(&str) -> String, stored: &Value) -> Markup {
             label { "Condition" input name="condition" size="28" value=(shorthand) placeholder="max_severity < high"; }
             (select("action", "Action", &v("action"), &["copy", "move"]))
             label { "Destination" input name="destination" required value=(v("destination")); }
-            label { input type="checkbox" name="enabled" value="1" checked[enabled == "true" || enabled == "1"]; " Enabled" }
+            label.check { input type="checkbox" name="enabled" value="1" checked[enabled == "true" || enabled == "1"]; " Enabled" }
             // An unchecked box sends nothing: this says the form had one.
             input type="hidden" name="enabled" value="0";
         }
-        label.block { "Rego (a module that defines " code { "promote" } "; used instead of the condition when given)"
+        label.block { "Rego module (defines " code { "promote" } "; replaces the shorthand above when given)"
             textarea name="rego" rows="10" cols="70" spellcheck="false" { (rego) } }
     }
 }

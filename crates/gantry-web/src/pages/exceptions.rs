@@ -14,7 +14,9 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{after, csrf_field, error_box, notice, repo_path, when, NoticeQuery};
+use crate::view::{
+    after, csrf_field, error_box, notice, package_path, repo_path, when, NoticeQuery,
+};
 use crate::WebState;
 
 const STATUSES: &[&str] = &["not_affected", "fixed", "under_investigation"];
@@ -76,8 +78,11 @@ async fn render(
                 th.hide-narrow scope="col" { "Justification" } th scope="col" { "Expires" } th scope="col" { span.muted { "Action" } } } }
             tbody { @for e in &exceptions { tr {
                 td.mono { (text(e, "advisory_id")) }
-                td { (text(e, "scope")) @if let Some(n) = e["name"].as_str() { " " (n) } @if let Some(v) = e["versions"].as_str() { " " (v) }
-                    @if let Some(s) = e["slug_perm"].as_str() { " " span.mono { (s) } } }
+                td { @if let Some(slug) = e["slug_perm"].as_str() {
+                        "package " a href=(package_path(owner, repo, slug)) { span.mono { (slug) } }
+                    } @else if let Some(name) = e["name"].as_str() {
+                        (name) " " (e["versions"].as_str().unwrap_or("(all versions)"))
+                    } @else { "the whole repository" } }
                 td { (text(e, "status").replace('_', " ")) }
                 td.hide-narrow { (text(e, "justification").replace('_', " ")) }
                 td { @match e["expires_at"].as_str() { Some(at) => (when(at)), None => { "never" } } }
@@ -105,7 +110,7 @@ async fn render(
                         label { "Package name" input name="name"; }
                         label { "Versions" input name="versions" placeholder=">=1.0,<2.0"; }
                         label { "or one package (slug)" input name="slug_perm"; }
-                        label { input type="checkbox" name="repository" value="1"; " or the whole repository" }
+                        label.check { input type="checkbox" name="repository" value="1"; " or the whole repository" }
                     }
                 }
                 button type="submit" { "Add exception" }

@@ -89,7 +89,7 @@ async fn render(
                     label { "Keep the newest (per name)" input type="number" name="keep_last" min="1"; }
                     label { "Delete when older than (days)" input type="number" name="older_than_days" min="1"; }
                     label { "Only packages matching" input name="query" placeholder="tag:nightly"; }
-                    label { input type="checkbox" name="protect_promoted" value="1" checked; " Keep packages promoted onwards" }
+                    label.check { input type="checkbox" name="protect_promoted" value="1" checked; " Keep packages promoted onwards" }
                     button type="submit" { "Add rule" }
                 }
             }

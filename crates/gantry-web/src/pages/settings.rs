@@ -83,7 +83,7 @@ async fn render(
                         option value="public" selected[!r.private] { "public" }
                     }
                 }
-                label { input type="checkbox" name="immutable_tags" value="1" checked[r.immutable_tags];
+                label.check { input type="checkbox" name="immutable_tags" value="1" checked[r.immutable_tags];
                     " Tags are immutable (a push that moves a tag is refused)" }
             }
             h2 { "Addresses" }
