@@ -239,6 +239,8 @@ async fn web_repositories_show_sizes_and_formats_kept_by_counters() -> TestResul
     assert!(page.body.contains("raw 2 · 12 B"), "{}", page.body);
     let page = browser.get("/ui/acme/dev").await?;
     assert!(page.body.contains("2 packages, 12 B"), "{}", page.body);
+    let page = browser.get("/ui/acme/dev?q=name%3Atwo").await?;
+    assert!(page.body.contains("1 packages match."), "{}", page.body);
     // The upload form offers the formats whose packages are one file, and chooses none.
     let page = browser.get("/ui/acme/dev/-/upload").await?;
     assert!(
