@@ -424,6 +424,10 @@ impl Db {
                 new.name
             )
         })?;
+        self.rule_by_id(id).await
+    }
+
+    async fn rule_by_id(&self, id: i64) -> Result<RuleRow> {
         let mut sql = Sql::new(RULE_SELECT);
         sql.push(" WHERE r.id = ").int(id);
         sql.query_as()
@@ -455,12 +459,7 @@ impl Db {
                 rule.name
             )
         })?;
-        let mut sql = Sql::new(RULE_SELECT);
-        sql.push(" WHERE r.id = ").int(id);
-        sql.query_as()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(DbError::NotFound("rule"))
+        self.rule_by_id(id).await
     }
 
     /// Rules of a repository; with `on_event`, only the enabled ones listening for it.

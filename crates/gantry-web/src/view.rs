@@ -70,6 +70,31 @@ where
     refused(page, &answer)
 }
 
+/// Sends a form's request to the API as `viewer`, then goes on as [`after`] says.
+pub(crate) async fn act_then<F, Fut>(
+    web: &crate::WebState,
+    viewer: &Viewer,
+    request: (axum::http::Method, &str, Option<&serde_json::Value>),
+    to: &str,
+    rerender: F,
+) -> Result<Response, crate::error::UiError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, crate::error::UiError>>,
+{
+    let (method, path, body) = request;
+    let answer = web.api.call(viewer, method, path, body).await?;
+    after(answer, to, rerender).await
+}
+
+/// The breadcrumb trail of a repository's pages.
+pub(crate) fn repo_crumbs<'a>(owner: &'a str, repo: &'a str) -> [(&'a str, String); 2] {
+    [
+        (owner, format!("/ui/{}", enc(owner))),
+        (repo, repo_path(owner, repo)),
+    ]
+}
+
 /// `303 See Other` to `to` (a path of this site), after a form's action.
 pub(crate) fn redirect(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();

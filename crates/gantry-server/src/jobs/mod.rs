@@ -23,6 +23,17 @@ use crate::app::App;
 
 pub(crate) type JobResult = Result<Completion, JobError>;
 
+/// The interval of a periodic job: `var` in seconds when set (and above zero), else
+/// `default_secs`.
+pub(crate) fn interval_from_env(var: &str, default_secs: u64) -> Duration {
+    let secs = std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(default_secs);
+    Duration::from_secs(secs)
+}
+
 /// A job kind the server runs with the app at hand. It is implemented on the payload type, so
 /// a kind needs no handler struct of its own.
 pub(crate) trait AppJob: Job {

@@ -3,13 +3,12 @@
 //! out. One outstanding job across replicas; each run schedules the next.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use gantry_db::JobRow;
 use gantry_jobs::{Completion, Job, JobContext, JobError};
 
 use crate::app::App;
-use crate::jobs::{AppJob, JobResult};
+use crate::jobs::{interval_from_env, AppJob, JobResult};
 
 /// Seconds between sweeps unless `GANTRY_WEB_SESSION_SWEEP_SECONDS` says otherwise.
 const DEFAULT_INTERVAL: u64 = 3600;
@@ -23,12 +22,8 @@ impl Job for SweepSessions {
 }
 
 fn next_run() -> i64 {
-    let secs = std::env::var("GANTRY_WEB_SESSION_SWEEP_SECONDS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_INTERVAL);
-    let interval = i64::try_from(Duration::from_secs(secs).as_millis()).unwrap_or(i64::MAX);
+    let interval = interval_from_env("GANTRY_WEB_SESSION_SWEEP_SECONDS", DEFAULT_INTERVAL);
+    let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     gantry_core::time::now_millis().saturating_add(interval)
 }
 

@@ -13,7 +13,7 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{after, csrf_field, error_box, notice, when, NoticeQuery};
+use crate::view::{act_then, csrf_field, error_box, notice, when, NoticeQuery};
 use crate::WebState;
 
 const PRIVILEGES: &[&str] = &["read", "write", "admin"];
@@ -176,11 +176,15 @@ pub(crate) async fn act(
         ),
         _ => return Err(UiError::BadRequest("unknown form".into())),
     };
-    let answer = web.api.call(&viewer, method, &path, body.as_ref()).await?;
     let to = format!("{}?notice=saved", here(&owner));
-    after(answer, &to, |message| async move {
-        render(&web, &viewer, &owner, None, Some(&message)).await
-    })
+    let (w, v) = (&web, &viewer);
+    act_then(
+        w,
+        v,
+        (method, &path, body.as_ref()),
+        &to,
+        |message| async move { render(w, v, &owner, None, Some(&message)).await },
+    )
     .await
 }
 
@@ -235,12 +239,14 @@ pub(crate) async fn create_user(
         "password": form.get("password").unwrap_or(""),
         "site_admin": form.get("site_admin") == Some("1"),
     });
-    let answer = web
-        .api
-        .call(&viewer, Method::POST, "/api/v1/users", Some(&body))
-        .await?;
-    after(answer, "/ui/-/users?notice=created", |message| async move {
-        render_users(&web, &viewer, None, Some(&message)).await
-    })
+    let request = (Method::POST, "/api/v1/users", Some(&body));
+    let (w, v) = (&web, &viewer);
+    act_then(
+        w,
+        v,
+        request,
+        "/ui/-/users?notice=created",
+        |message| async move { render_users(w, v, None, Some(&message)).await },
+    )
     .await
 }

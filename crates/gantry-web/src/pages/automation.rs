@@ -12,7 +12,9 @@ use crate::error::UiError;
 use crate::form::{Form, Posted};
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, refused, repo_path, NoticeQuery};
+use crate::view::{
+    csrf_field, error_box, notice, redirect, refused, repo_crumbs, repo_path, NoticeQuery,
+};
 use crate::WebState;
 
 fn api(owner: &str, repo: &str, what: &str) -> String {
@@ -98,10 +100,7 @@ async fn render(
             button type="submit" { "Add rule" }
         }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ];
+    let crumbs = repo_crumbs(owner, repo);
     Ok(layout::page(viewer, "Upstreams and rules", &crumbs, body))
 }
 

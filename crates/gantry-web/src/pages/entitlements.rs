@@ -13,7 +13,9 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{after, csrf_field, error_box, notice, refused, repo_path, when, NoticeQuery};
+use crate::view::{
+    after, csrf_field, error_box, notice, refused, repo_crumbs, repo_path, when, NoticeQuery,
+};
 use crate::WebState;
 
 fn api(owner: &str, repo: &str) -> String {
@@ -82,10 +84,7 @@ async fn render(
             }
         }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ];
+    let crumbs = repo_crumbs(owner, repo);
     Ok(layout::page(viewer, "Entitlements", &crumbs, body))
 }
 

@@ -15,7 +15,8 @@ use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
 use crate::view::{
-    after, csrf_field, error_box, notice, package_path, repo_path, when, NoticeQuery,
+    act_then, csrf_field, error_box, notice, package_path, repo_crumbs, repo_path, when,
+    NoticeQuery,
 };
 use crate::WebState;
 
@@ -117,10 +118,7 @@ async fn render(
             }
         }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ];
+    let crumbs = repo_crumbs(owner, repo);
     Ok(layout::page(
         viewer,
         "Vulnerability exceptions",
@@ -145,14 +143,16 @@ pub(crate) async fn create(
         "slug_perm": form.text("slug_perm"),
         "repository": form.get("repository") == Some("1"),
     });
-    let answer = web
-        .api
-        .call(&viewer, Method::POST, &api(&owner, &repo), Some(&body))
-        .await?;
     let to = format!("{}?notice=created", here(&owner, &repo));
-    after(answer, &to, |message| async move {
-        render(&web, &viewer, &owner, &repo, None, Some(&message)).await
-    })
+    let request = (Method::POST, api(&owner, &repo), Some(&body));
+    let (w, v) = (&web, &viewer);
+    act_then(
+        w,
+        v,
+        (request.0, &request.1, request.2),
+        &to,
+        |message| async move { render(w, v, &owner, &repo, None, Some(&message)).await },
+    )
     .await
 }
 
@@ -162,10 +162,14 @@ pub(crate) async fn delete(
     Posted { viewer, .. }: Posted,
 ) -> Result<Response, UiError> {
     let path = format!("{}/{}", api(&owner, &repo), enc(&id));
-    let answer = web.api.call(&viewer, Method::DELETE, &path, None).await?;
     let to = format!("{}?notice=deleted-item", here(&owner, &repo));
-    after(answer, &to, |message| async move {
-        render(&web, &viewer, &owner, &repo, None, Some(&message)).await
-    })
+    let (w, v) = (&web, &viewer);
+    act_then(
+        w,
+        v,
+        (Method::DELETE, &path, None),
+        &to,
+        |message| async move { render(w, v, &owner, &repo, None, Some(&message)).await },
+    )
     .await
 }

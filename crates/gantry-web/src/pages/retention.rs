@@ -14,7 +14,7 @@ use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
 use crate::view::{
-    after, csrf_field, error_box, notice, package_path, repo_path, when, NoticeQuery,
+    after, csrf_field, error_box, notice, package_path, repo_crumbs, repo_path, when, NoticeQuery,
 };
 use crate::WebState;
 
@@ -100,10 +100,7 @@ async fn render(
             }
         }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ];
+    let crumbs = repo_crumbs(owner, repo);
     Ok(layout::page(viewer, "Retention", &crumbs, body))
 }
 

@@ -13,7 +13,9 @@ use crate::error::UiError;
 use crate::form::{Form, Posted};
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, refused, repo_path, NoticeQuery};
+use crate::view::{
+    csrf_field, error_box, notice, redirect, refused, repo_crumbs, repo_path, NoticeQuery,
+};
 use crate::WebState;
 
 const PRIVILEGES: &[&str] = &["read", "write", "admin"];
@@ -105,10 +107,7 @@ async fn render(
             button type="submit" { "Save" }
         }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ];
+    let crumbs = repo_crumbs(owner, repo);
     Ok(layout::page(viewer, "Repository settings", &crumbs, body))
 }
 
