@@ -72,8 +72,8 @@ async fn render(
     let body = html! {
         (notice(code))
         (error_box(error))
-        p { "A finding an exception covers no longer fails the package's scan; the decision is recorded, and the API publishes the list as an OpenVEX document ("
-            code { (api(owner, repo)) "/openvex" } ")." }
+        p { "A finding an exception covers no longer fails the package's scan; the decision is recorded, and the API publishes the list as an OpenVEX document:"
+            br; code { "GET " (api(owner, repo)) "/openvex" } }
         div.scroll { table {
             thead { tr { th scope="col" { "Advisory" } th scope="col" { "Applies to" } th scope="col" { "Status" }
                 th.hide-narrow scope="col" { "Justification" } th scope="col" { "Expires" } th scope="col" { span.muted { "Action" } } } }
