@@ -66,6 +66,9 @@ async fn render(
                 label { "URL" input type="url" name="url" required size="36"; }
                 label { "Mode" select name="mode" { option value="cache" { "cache" } option value="proxy" { "proxy" } } }
                 label { "Priority" input type="number" name="priority" value="1" min="0"; }
+                label { "User name" input name="username" autocomplete="off"; }
+                label { "Password" input type="password" name="password" autocomplete="new-password"; }
+                label.check { input type="checkbox" name="local_names_only" value="1"; " Names that exist here are served from here only" }
                 button type="submit" { "Add upstream" }
             }
         }

@@ -42,6 +42,42 @@ async fn web_changes_upstreams_and_rules_in_place() -> TestResult {
         .await?;
     assert_eq!(status, StatusCode::CREATED, "{rule}");
     let mut browser = signed_in(&server).await?;
+    let csrf = browser.csrf("/ui/acme/dev/-/automation").await?;
+    let added = browser
+        .post(
+            "/ui/acme/dev/-/automation/upstreams",
+            &[
+                ("csrf", &csrf),
+                ("format", "python"),
+                ("name", "second"),
+                ("url", "http://127.0.0.1:11/simple/"),
+                ("mode", "cache"),
+                ("priority", "3"),
+                ("username", "reader"),
+                ("password", "pw-of-reader"),
+                ("local_names_only", "1"),
+            ],
+        )
+        .await?;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let (_, all) = server
+        .admin(Method::GET, "/api/v1/repos/acme/dev/upstreams", None)
+        .await?;
+    let second = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|u| u["name"] == "second")
+        .ok_or("no upstream added")?;
+    assert_eq!(
+        (
+            &second["username"],
+            &second["has_password"],
+            &second["local_names_only"]
+        ),
+        (&json!("reader"), &json!(true), &json!(true)),
+        "{second}"
+    );
 
     let edit = format!("/ui/acme/dev/-/automation/upstreams/{id}");
     let page = browser.get(&edit).await?;
