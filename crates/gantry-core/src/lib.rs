@@ -12,8 +12,8 @@ pub mod time;
 pub use format_id::{BadFormatId, FormatId};
 pub use ids::SlugPerm;
 pub use model::{
-    Event, EventType, Package, PackageFile, PackageState, Privilege, Repository, ScanStatus,
-    Severity, SyncStatus, UnknownValue,
+    Event, EventType, FormatTotals, Package, PackageFile, PackageState, Privilege, Repository,
+    ScanStatus, Severity, SyncStatus, UnknownValue,
 };
 pub use names::{NameError, OwnerName, RepoName};
 pub use query::{Field as QueryField, PackageQuery, QueryError};

@@ -153,11 +153,13 @@ string_enum!(
         WebhookDeleted => "webhook.deleted",
         UpstreamCreated => "upstream.created",
         UpstreamDeleted => "upstream.deleted",
+        UpstreamUpdated => "upstream.updated",
         PolicyCreated => "policy.created",
         PolicyUpdated => "policy.updated",
         PolicyDeleted => "policy.deleted",
         RuleCreated => "rule.created",
         RuleDeleted => "rule.deleted",
+        RuleUpdated => "rule.updated",
         VulnerabilityExceptionCreated => "vulnerability_exception.created",
         VulnerabilityExceptionDeleted => "vulnerability_exception.deleted",
         VulnerabilityExceptionExpired => "vulnerability_exception.expired",
@@ -181,6 +183,14 @@ pub struct Repository {
     pub private: bool,
     /// Packages in the repository that are not deleted.
     pub package_count: i64,
+    /// Bytes of the artifacts of the packages that are not deleted (listings and reads of a
+    /// repository carry it; kept as packages come and go, never summed per request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// Packages that are not deleted, and their bytes, per format (formats with none left
+    /// out), largest count first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formats: Option<Vec<FormatTotals>>,
     pub created_at: String,
     pub updated_at: String,
     /// CIDR networks allowed to reach the repository's packages (empty: all). Shown to admins.
@@ -196,6 +206,14 @@ pub struct Repository {
     /// that would move it is refused with 409.
     #[serde(default)]
     pub immutable_tags: bool,
+}
+
+/// A repository's live packages of one format and their bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FormatTotals {
+    pub format: String,
+    pub package_count: i64,
+    pub size: i64,
 }
 
 /// One file of a package.

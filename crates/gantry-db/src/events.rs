@@ -170,6 +170,7 @@ impl Db {
     pub async fn package_trail(&self, slug_perm: &str) -> Result<Vec<EventRow>> {
         let mut trail = Vec::new();
         let mut current = slug_perm.to_owned();
+        let mut came_from: Option<String> = None;
         let mut upto = i64::MAX;
         for _ in 0..MAX_TRAIL_DEPTH {
             let mut sql = Sql::new(&format!(
@@ -195,10 +196,16 @@ impl Db {
                 })
                 .flatten()
             });
-            trail.extend(rows);
+            // The origin's own record of this copy says what the copy's first event says:
+            // the timeline shows the copy once.
+            trail.extend(rows.into_iter().filter(|e| {
+                came_from
+                    .as_deref()
+                    .is_none_or(|copy| !records_copy_into(e, copy))
+            }));
             match origin {
                 Some((slug, copy_event_id)) => {
-                    current = slug;
+                    came_from = Some(std::mem::replace(&mut current, slug));
                     upto = copy_event_id;
                 }
                 None => break,
@@ -208,6 +215,14 @@ impl Db {
         trail.dedup_by_key(|e| e.id);
         Ok(trail)
     }
+}
+
+/// Whether `event` is a source's record of its copy `copy_slug` (the copy has its own).
+fn records_copy_into(event: &EventRow, copy_slug: &str) -> bool {
+    event.event_type == EventType::PackageCopied.as_str()
+        && serde_json::from_str::<serde_json::Value>(&event.context)
+            .ok()
+            .is_some_and(|c| c.get("copy_slug_perm").and_then(|v| v.as_str()) == Some(copy_slug))
 }
 
 /// Filters of the audit log.

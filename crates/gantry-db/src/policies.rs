@@ -424,12 +424,42 @@ impl Db {
                 new.name
             )
         })?;
+        self.rule_by_id(id).await
+    }
+
+    async fn rule_by_id(&self, id: i64) -> Result<RuleRow> {
         let mut sql = Sql::new(RULE_SELECT);
         sql.push(" WHERE r.id = ").int(id);
         sql.query_as()
             .fetch_optional(&self.pool)
             .await?
             .ok_or(DbError::NotFound("rule"))
+    }
+
+    /// Replaces the rule `id`'s name, trigger, condition, action, destination and state.
+    pub async fn update_rule(&self, id: i64, rule: &NewRule) -> Result<RuleRow> {
+        sqlx::query(
+            "UPDATE promotion_rules SET name = $1, on_event = $2, condition_kind = $3, \
+             condition = $4, action = $5, destination_repository_id = $6, enabled = $7 \
+             WHERE id = $8",
+        )
+        .bind(&rule.name)
+        .bind(&rule.on_event)
+        .bind(&rule.condition_kind)
+        .bind(&rule.condition)
+        .bind(&rule.action)
+        .bind(rule.destination_repository_id)
+        .bind(i64::from(rule.enabled))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .or_conflict(|| {
+            format!(
+                "a rule named {} already exists on this repository",
+                rule.name
+            )
+        })?;
+        self.rule_by_id(id).await
     }
 
     /// Rules of a repository; with `on_event`, only the enabled ones listening for it.

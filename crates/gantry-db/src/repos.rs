@@ -3,6 +3,7 @@
 use gantry_core::time::now_millis;
 use sqlx::FromRow;
 
+use crate::bind::Sql;
 use crate::OrConflict;
 use crate::{Db, DbError, Result};
 
@@ -134,6 +135,25 @@ impl Db {
             .await?)
     }
 
+    /// Live packages and their bytes per format of each repository in `ids`: (repository
+    /// id, format, packages, bytes), from the counters kept with the packages.
+    pub async fn repository_format_totals(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, String, i64, i64)>> {
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::new(
+                "SELECT repository_id, format, package_count, total_size FROM repository_format_stats \
+                 WHERE package_count > 0 AND repository_id IN ",
+            );
+            sql.int_list(chunk);
+            sql.push(" ORDER BY repository_id, package_count DESC, format");
+            rows.extend(sql.query_as().fetch_all(&self.pool).await?);
+        }
+        Ok(rows)
+    }
+
     pub async fn update_repo(&self, id: i64, update: &RepoUpdate) -> Result<RepoRow> {
         let json_list =
             |l: &Option<Vec<String>>| l.as_ref().map(|l| serde_json::json!(l).to_string());
@@ -213,6 +233,7 @@ impl Db {
             "DELETE FROM package_files WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
             "DELETE FROM package_tags WHERE package_id IN (SELECT id FROM packages WHERE repository_id = $1)",
             "DELETE FROM packages WHERE repository_id = $1",
+            "DELETE FROM repository_format_stats WHERE repository_id = $1",
             "DELETE FROM repositories WHERE id = $1",
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;

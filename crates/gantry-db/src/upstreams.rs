@@ -104,6 +104,48 @@ impl Db {
             .await?)
     }
 
+    /// Replaces upstream `id`'s settings (its repository stays). Its cached index pages were
+    /// fetched from what it was, so they go.
+    pub async fn update_upstream(
+        &self,
+        id: i64,
+        spec: &UpstreamSpec,
+        local_names_only: bool,
+    ) -> Result<UpstreamRow> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE upstreams SET format = $1, name = $2, url = $3, priority = $4, mode = $5, \
+             username = $6, password = $7, index_ttl_seconds = $8, local_names_only = $9 \
+             WHERE id = $10",
+        )
+        .bind(spec.format.as_str())
+        .bind(&spec.name)
+        .bind(&spec.url)
+        .bind(spec.priority)
+        .bind(&spec.mode)
+        .bind(spec.username.clone())
+        .bind(spec.password.clone())
+        .bind(spec.index_ttl_seconds)
+        .bind(i64::from(local_names_only))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .or_conflict(|| {
+            format!(
+                "a {} upstream named {} already exists",
+                spec.format, spec.name
+            )
+        })?;
+        sqlx::query("DELETE FROM upstream_cache WHERE upstream_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.get_upstream(id)
+            .await?
+            .ok_or(DbError::NotFound("upstream"))
+    }
+
     pub async fn delete_upstream(&self, id: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM upstream_cache WHERE upstream_id = $1")

@@ -44,6 +44,13 @@ pub trait FormatPlugin: Send + Sync + 'static {
         false
     }
 
+    /// Whether one uploaded file makes a whole package of this format, so the web
+    /// interface's upload form offers it; false for formats whose clients push a package in
+    /// several parts (an image's blobs and manifest).
+    fn accepts_file_upload(&self) -> bool {
+        true
+    }
+
     /// Whether the scan job matches the package's [`FormatPlugin::components`] rather than
     /// the package itself (formats whose packages contain other packages).
     fn scans_contents(&self) -> bool {
@@ -166,6 +173,16 @@ impl Plugins {
         self.plugins
             .iter()
             .filter(|p| p.has_upstreams())
+            .map(|p| p.format().id())
+            .collect()
+    }
+
+    /// Ids of the formats whose packages are one uploaded file (see
+    /// [`FormatPlugin::accepts_file_upload`]), in registration order.
+    pub fn with_file_upload(&self) -> Vec<&'static str> {
+        self.plugins
+            .iter()
+            .filter(|p| p.accepts_file_upload())
             .map(|p| p.format().id())
             .collect()
     }

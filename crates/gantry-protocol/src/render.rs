@@ -68,6 +68,8 @@ pub fn repository(row: &RepoRow, admin: bool) -> Repository {
         private: row.is_private(),
         immutable_tags: row.tags_immutable(),
         package_count: row.package_count,
+        size: None,
+        formats: None,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
     }

@@ -87,6 +87,7 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     vulndb::schedule_sync(&app).await?;
     vex::schedule_expiry(&app).await?;
     retention::schedule(&app).await?;
+    jobs::web_sessions::schedule(&app).await?;
     spawn_temporary_sweep(&app);
     // Scripts and tests read this line to learn the bound address (port 0 picks a free one).
     println!("gantry listening on http://{addr}");

@@ -182,12 +182,7 @@ impl Job for RetentionRound {
 }
 
 fn interval() -> Duration {
-    let secs = std::env::var("GANTRY_RETENTION_INTERVAL_SECONDS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_INTERVAL);
-    Duration::from_secs(secs)
+    crate::jobs::interval_from_env("GANTRY_RETENTION_INTERVAL_SECONDS", DEFAULT_INTERVAL)
 }
 
 /// Makes sure a round is scheduled when rules exist (at start, and when a rule is made).

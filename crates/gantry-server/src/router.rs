@@ -109,7 +109,11 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         ))
         .routes(routes!(api::audit::audit))
         .routes(routes!(api::upstreams::create, api::upstreams::list))
-        .routes(routes!(api::upstreams::get, api::upstreams::delete))
+        .routes(routes!(
+            api::upstreams::get,
+            api::upstreams::update,
+            api::upstreams::delete
+        ))
         .routes(routes!(api::policies::create, api::policies::list))
         .routes(routes!(api::decisions::decisions))
         .routes(routes!(
@@ -119,7 +123,7 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         ))
         .routes(routes!(api::policies::simulate))
         .routes(routes!(api::rules::create_rule, api::rules::list_rules))
-        .routes(routes!(api::rules::delete_rule))
+        .routes(routes!(api::rules::update_rule, api::rules::delete_rule))
         .routes(routes!(api::exceptions::list_namespace))
         .routes(routes!(api::exceptions::create, api::exceptions::list_repo))
         .routes(routes!(api::exceptions::delete))
@@ -196,7 +200,8 @@ fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Every route the server answers: (method, path template), REST and native.
+/// Every route the server answers: (method, path template), REST, native and the web
+/// interface's.
 pub fn route_table() -> Vec<(String, String)> {
     crate::formats::install();
     let doc = serde_json::to_value(openapi()).unwrap_or_default();
@@ -220,6 +225,11 @@ pub fn route_table() -> Vec<(String, String)> {
     routes.push(("GET".into(), "/api/v1/openapi.json".into()));
     let (_, native) = crate::plugin::plugins().routes();
     routes.extend(native.into_iter().map(|(m, p)| (m.to_owned(), p)));
+    routes.extend(
+        gantry_web::route_table()
+            .into_iter()
+            .map(|(m, p)| (m.to_owned(), p.to_owned())),
+    );
     routes.sort();
     routes
 }

@@ -25,6 +25,11 @@ impl Form {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
 
+    /// Every field, in the order sent.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()

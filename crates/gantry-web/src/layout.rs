@@ -65,6 +65,10 @@ fn shell(viewer: Option<&Viewer>, title: &str, crumbs: Crumbs<'_>, body: Markup)
                         @if viewer.is_some_and(Viewer::signed_in) {
                             a href="/ui/-/tokens" { "Tokens" }
                         }
+                        // Only the site's admins may list its users (the API's rule).
+                        @if viewer.is_some_and(|v| v.caller.is_site_admin()) {
+                            a href="/ui/-/users" { "Users" }
+                        }
                     }
                     div.who {
                         @match viewer {

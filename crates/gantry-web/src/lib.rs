@@ -14,19 +14,19 @@ mod error;
 mod form;
 mod layout;
 mod pages;
+mod routes;
 mod session;
 mod store;
 mod view;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
-use axum::routing::{get, post};
 use axum::Router;
 use gantry_protocol::app::App;
 
-pub use store::MIGRATIONS;
+use routes::Routes;
+pub use store::{sweep_expired as sweep_expired_sessions, MIGRATIONS};
 
 /// What every page handler reaches: the application and the API it acts through.
 pub(crate) struct Web {
@@ -43,81 +43,92 @@ pub fn router(app: Arc<App>, api: Router) -> Router {
         app,
         api: api::Api::new(api),
     });
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/ui/") }))
-        .route("/ui", get(|| async { Redirect::to("/ui/") }))
-        .route("/ui/", get(pages::home::page))
-        .route("/ui/-/static/{file}", get(assets::serve))
-        .route(
-            "/ui/-/sign-in",
-            get(pages::sign_in::form).post(pages::sign_in::submit),
-        )
-        .route("/ui/-/sign-out", post(pages::sign_in::sign_out))
-        .route("/ui/-/go", get(pages::home::go))
-        .route(
-            "/ui/-/tokens",
-            get(pages::tokens::page).post(pages::tokens::create),
-        )
-        .route("/ui/-/tokens/{id}/revoke", post(pages::tokens::revoke))
-        .route(
-            "/ui/{owner}",
-            get(pages::namespace::page).post(pages::namespace::create_repo),
-        )
-        .route("/ui/{owner}/-/security", get(pages::security::namespace))
-        .route("/ui/{owner}/-/audit", get(pages::audit::page))
-        .route(
-            "/ui/{owner}/-/policies",
-            get(pages::policies::list).post(pages::policies::create),
-        )
-        .route(
+    routes().router.with_state(web)
+}
+
+/// Every route of the interface: (method, path template).
+pub fn route_table() -> Vec<(&'static str, &'static str)> {
+    routes().table
+}
+
+fn routes() -> Routes {
+    use pages::*;
+    Routes::new()
+        .get("/", || async { Redirect::to("/ui/") })
+        .get("/ui", || async { Redirect::to("/ui/") })
+        .get("/ui/", home::page)
+        .get("/ui/-/static/{file}", assets::serve)
+        .page("/ui/-/sign-in", sign_in::form, sign_in::submit)
+        .post("/ui/-/sign-out", sign_in::sign_out)
+        .get("/ui/-/go", home::go)
+        .page("/ui/-/tokens", tokens::page, tokens::create)
+        .page("/ui/-/users", access::users, access::create_user)
+        .post("/ui/-/tokens/{id}/revoke", tokens::revoke)
+        .page("/ui/{owner}", namespace::page, namespace::create_repo)
+        .get("/ui/{owner}/-/security", security::namespace)
+        .get("/ui/{owner}/-/audit", audit::page)
+        .get("/ui/{owner}/-/access", access::page)
+        .post("/ui/{owner}/-/access/{action}", access::act)
+        .page("/ui/{owner}/-/policies", policies::list, policies::create)
+        .page(
             "/ui/{owner}/-/policies/{name}",
-            get(pages::policies::page).post(pages::policies::submit),
+            policies::page,
+            policies::submit,
         )
-        .route(
-            "/ui/{owner}/{repo}/-/automation",
-            get(pages::automation::page),
+        .get("/ui/{owner}/{repo}/-/automation", automation::page)
+        .post("/ui/{owner}/{repo}/-/automation/{what}", automation::act)
+        .get(
+            "/ui/{owner}/{repo}/-/automation/{what}/{id}",
+            automation_edit::page,
         )
-        .route(
-            "/ui/{owner}/{repo}/-/automation/{what}",
-            post(pages::automation::act),
+        .post(
+            "/ui/{owner}/{repo}/-/automation/{what}/{id}/{action}",
+            automation::change,
         )
-        .route(
-            "/ui/{owner}/{repo}/-/automation/{what}/{id}/delete",
-            post(pages::automation::delete),
+        .get("/ui/{owner}/{repo}", repo::page)
+        .page(
+            "/ui/{owner}/{repo}/-/settings",
+            settings::page,
+            settings::save,
         )
-        .route("/ui/{owner}/{repo}", get(pages::repo::page))
-        .route(
-            "/ui/{owner}/{repo}/-/security",
-            get(pages::security::repository),
+        .get("/ui/{owner}/{repo}/-/retention", retention::page)
+        .post("/ui/{owner}/{repo}/-/retention/{action}", retention::act)
+        .post(
+            "/ui/{owner}/{repo}/-/retention/{id}/delete",
+            retention::delete,
         )
-        .route(
-            "/ui/{owner}/{repo}/-/upload",
-            // The API's upload route applies its own limits to the streamed file.
-            get(pages::upload::form)
-                .post(pages::upload::submit)
-                .layer(DefaultBodyLimit::disable()),
+        .page(
+            "/ui/{owner}/{repo}/-/exceptions",
+            exceptions::page,
+            exceptions::create,
         )
-        .route("/ui/{owner}/{repo}/-/promote", post(pages::promote::bulk))
-        .route(
+        .post(
+            "/ui/{owner}/{repo}/-/exceptions/{id}/delete",
+            exceptions::delete,
+        )
+        .page(
+            "/ui/{owner}/{repo}/-/entitlements",
+            entitlements::page,
+            entitlements::create,
+        )
+        .post(
+            "/ui/{owner}/{repo}/-/entitlements/{id}/revoke",
+            entitlements::revoke,
+        )
+        .get("/ui/{owner}/{repo}/-/security", security::repository)
+        .upload("/ui/{owner}/{repo}/-/upload", upload::form, upload::submit)
+        .post("/ui/{owner}/{repo}/-/promote", promote::bulk)
+        .page(
             "/ui/{owner}/{repo}/-/webhooks",
-            get(pages::webhooks::page).post(pages::webhooks::create),
+            webhooks::page,
+            webhooks::create,
         )
-        .route(
-            "/ui/{owner}/{repo}/-/webhooks/{id}",
-            get(pages::webhooks::detail),
-        )
-        .route(
-            "/ui/{owner}/{repo}/-/webhooks/{id}/ping",
-            post(pages::webhooks::ping),
-        )
-        .route(
+        .get("/ui/{owner}/{repo}/-/webhooks/{id}", webhooks::detail)
+        .post("/ui/{owner}/{repo}/-/webhooks/{id}/ping", webhooks::ping)
+        .post(
             "/ui/{owner}/{repo}/-/webhooks/{id}/deliveries/{delivery}/redeliver",
-            post(pages::webhooks::redeliver),
+            webhooks::redeliver,
         )
-        .route("/ui/{owner}/{repo}/{slug}", get(pages::package::page))
-        .route(
-            "/ui/{owner}/{repo}/{slug}/{action}",
-            post(pages::actions::act),
-        )
-        .with_state(web)
+        .get("/ui/{owner}/{repo}/{slug}", package::page)
+        .post("/ui/{owner}/{repo}/{slug}/{action}", actions::act)
 }

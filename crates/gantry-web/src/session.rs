@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::{COOKIE, HOST};
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use gantry_protocol::auth::{Caller, Principal};
@@ -40,6 +40,10 @@ pub(crate) struct Viewer {
     pub(crate) forwarded: Vec<HeaderValue>,
     /// The request did not come from another site (by `Sec-Fetch-Site` and `Origin`).
     pub(crate) same_origin: bool,
+    /// The caller came from an `Authorization: Bearer` header (a script, the access
+    /// matrix), not from a cookie: a browser never sends such a header on its own, so
+    /// its forms need no CSRF token.
+    by_header: bool,
 }
 
 pub(crate) fn random_secret() -> String {
@@ -95,7 +99,7 @@ fn same_origin(parts: &Parts, public_url: Option<&str>) -> bool {
 
 impl Viewer {
     pub(crate) fn signed_in(&self) -> bool {
-        self.session.is_some()
+        self.session.is_some() || self.by_header
     }
 
     /// The token every form of this browser carries.
@@ -160,6 +164,9 @@ impl Viewer {
 
     /// Refuses a form without this browser's CSRF token or sent from another site.
     pub(crate) fn check_csrf(&self, token: Option<&str>) -> Result<(), UiError> {
+        if self.by_header {
+            return Ok(());
+        }
         let expected = self.csrf_token();
         let given = token.unwrap_or("");
         let equal = expected.len() == given.len()
@@ -173,6 +180,15 @@ impl Viewer {
         }
         Ok(())
     }
+}
+
+fn bearer(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
 }
 
 fn behind_tls(parts: &Parts, public_url: Option<&str>) -> bool {
@@ -213,7 +229,16 @@ impl FromRequestParts<WebState> for Viewer {
             peer,
             forwarded,
             same_origin: same_origin(parts, app.config.public_url.as_deref()),
+            by_header: false,
         };
+        // A bearer token is resolved as the API resolves it (invalid, revoked and expired
+        // tokens answer 401; failures count toward the address's limit). Other schemes are
+        // ignored: a browser may replay Basic credentials to any request on its own.
+        if bearer(parts) {
+            viewer.caller = Caller::from_request_parts(parts, app).await?;
+            viewer.by_header = true;
+            return Ok(viewer);
+        }
         let now = gantry_core::time::now_millis();
         let name = viewer.session_cookie_name();
         if let Some(secret) = cookie(parts, name).map(str::to_owned) {

@@ -84,3 +84,54 @@ pub(crate) async fn delete(db: &Db, secret: &str, now: i64) -> Result<(), gantry
         .await?;
     Ok(())
 }
+
+/// Deletes every session that can no longer be used: past its end, or idle for longer than
+/// the idle limit. Sign-ins and sign-outs never visit a session nobody comes back to; the
+/// periodic sweep does, so the table holds only live sessions.
+pub async fn sweep_expired(db: &Db, now: i64) -> Result<u64, gantry_db::DbError> {
+    let idle_since = now - crate::session::IDLE_MINUTES * 60_000;
+    let done = sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
+        .bind(now)
+        .bind(idle_since)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use gantry_db::Db;
+
+    use super::{create, find, sweep_expired, MIGRATIONS};
+    use crate::session::IDLE_MINUTES;
+
+    /// The table's rows by secret, on SQLite, or on the PostgreSQL database of
+    /// `GANTRY_TEST_DATABASE_URL` when set (the secrets are this test's own).
+    #[tokio::test]
+    async fn the_sweep_removes_expired_and_idle_sessions_only(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let url = std::env::var("GANTRY_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| Db::sqlite_url(dir.path()));
+        let db = Db::connect_with(&url, &[MIGRATIONS]).await?;
+        let now = gantry_core::time::now_millis();
+        let tag = crate::session::random_secret();
+        let secret = |n: &str| format!("{n}-{tag}");
+        let hour = 3_600_000;
+        create(&db, &secret("live"), 1, false, now, now + hour).await?;
+        create(&db, &secret("expired"), 1, false, now - 2 * hour, now - 1).await?;
+        let idle_start = now - IDLE_MINUTES * 60_000 - 1;
+        create(&db, &secret("idle"), 1, false, idle_start, now + hour).await?;
+        let removed = sweep_expired(&db, now).await?;
+        assert!(removed >= 2, "removed {removed}");
+        assert!(find(&db, &secret("live"), now).await?.is_some());
+        // `find` ignores expired rows itself: look for the rows even past their end.
+        for gone in ["expired", "idle"] {
+            assert!(
+                find(&db, &secret(gone), i64::MIN).await?.is_none(),
+                "{gone} is still stored"
+            );
+        }
+        Ok(())
+    }
+}

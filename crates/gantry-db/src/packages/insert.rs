@@ -82,7 +82,7 @@ impl Db {
                 ))?;
         insert_files(&mut tx, id, &new.files).await?;
         insert_tags(&mut tx, id, &new.tags).await?;
-        adjust_count(&mut tx, repo.id, 1).await?;
+        adjust_count(&mut tx, repo.id, id, 1).await?;
         for event in events_to_write {
             let mut event = event.clone();
             event.slug_perm.get_or_insert_with(|| new.slug_perm.clone());

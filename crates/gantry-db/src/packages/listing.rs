@@ -239,9 +239,16 @@ fn push_filter(sql: &mut Sql, repository_id: i64, query: &PackageQuery) {
         None => sql.push(" AND p.state <> 'deleted'"),
     };
     if let Some(name) = &query.name {
-        sql.push(" AND (p.normalized_name = ")
+        // Each side of the match has its own index. Written as an `OR` of the two columns,
+        // the planner (SQLite without statistics) walks the whole repository newest first
+        // instead: ~130 ms at 100,000 packages against ~0.02 ms this way.
+        sql.push(" AND p.id IN (SELECT id FROM packages WHERE repository_id = ")
+            .int(repository_id)
+            .push(" AND normalized_name = ")
             .str(name)
-            .push(" OR p.name = ")
+            .push(" UNION ALL SELECT id FROM packages WHERE repository_id = ")
+            .int(repository_id)
+            .push(" AND name = ")
             .str(name)
             .push(")");
     }

@@ -226,12 +226,30 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-async fn adjust_count(conn: &mut AnyConnection, repository_id: i64, delta: i64) -> Result<()> {
+async fn adjust_count(
+    conn: &mut AnyConnection,
+    repository_id: i64,
+    package_id: i64,
+    delta: i64,
+) -> Result<()> {
     sqlx::query("UPDATE repositories SET package_count = package_count + $1 WHERE id = $2")
         .bind(delta)
         .bind(repository_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    // The package's format and size never change, so its row says what to add or take away.
+    sqlx::query(
+        "INSERT INTO repository_format_stats (repository_id, format, package_count, total_size) \
+         SELECT $1, format, $2, $2 * size FROM packages WHERE id = $3 \
+         ON CONFLICT (repository_id, format) DO UPDATE SET \
+         package_count = repository_format_stats.package_count + excluded.package_count, \
+         total_size = repository_format_stats.total_size + excluded.total_size",
+    )
+    .bind(repository_id)
+    .bind(delta)
+    .bind(package_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -311,7 +329,7 @@ async fn clear_identity(
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    adjust_count(conn, dest.id, -1).await?;
+    adjust_count(conn, dest.id, id, -1).await?;
     let mut event = actor.clone();
     event.event_type = EventType::PackageDeleted;
     event.slug_perm = Some(slug);
@@ -439,6 +457,7 @@ impl Db {
             adjust_count(
                 &mut tx,
                 package.repository_id,
+                package.id,
                 if now_live { 1 } else { -1 },
             )
             .await?;

@@ -200,7 +200,7 @@ async fn promote_in(
                 .bind(package.id)
                 .execute(&mut *conn)
                 .await?;
-            adjust_count(conn, package.repository_id, -1).await?;
+            adjust_count(conn, package.repository_id, package.id, -1).await?;
             event.event_type = EventType::PackageMoved;
             event.slug_perm = Some(package.slug_perm.clone());
             events::insert(conn, &event).await?;
@@ -256,7 +256,7 @@ async fn promote_in(
             id
         }
     };
-    adjust_count(conn, dest.id, 1).await?;
+    adjust_count(conn, dest.id, id, 1).await?;
     Ok(id)
 }
 

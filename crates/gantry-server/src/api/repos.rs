@@ -1,7 +1,7 @@
 //! Repositories: create, list, get, update, delete.
 
 use axum::http::StatusCode;
-use gantry_core::{EventType, Privilege, RepoName, Repository};
+use gantry_core::{EventType, FormatTotals, Privilege, RepoName, Repository};
 use gantry_db::RepoUpdate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -169,11 +169,13 @@ pub(crate) async fn list(
 ) -> AppResult<ApiJson<Vec<Repository>>> {
     let owner = owner.as_str();
     let repos = app.db.list_repos(owner).await?;
-    let visible: Vec<Repository> = repos
+    let readable: Vec<_> = repos.iter().filter(|r| caller.can_read(r)).collect();
+    let mut visible: Vec<Repository> = readable
         .iter()
-        .filter(|r| caller.can_read(r))
         .map(|r| render::repository(r, is_admin(&caller, r)))
         .collect();
+    let ids: Vec<i64> = readable.iter().map(|r| r.id).collect();
+    with_totals(&app, &ids, &mut visible).await?;
     // An empty list would tell a stranger that the namespace exists (with only private
     // repositories); only a caller with a grant somewhere in it learns that.
     let has_grant = || {
@@ -206,7 +208,34 @@ pub(crate) async fn get(
         Op::Read
     };
     let row = path.load(&app, &caller, op).await?;
-    Ok(ApiJson(render::repository(&row, is_admin(&caller, &row))))
+    let mut repository = [render::repository(&row, is_admin(&caller, &row))];
+    with_totals(&app, &[row.id], &mut repository).await?;
+    let [repository] = repository;
+    Ok(ApiJson(repository))
+}
+
+/// Fills in the sizes and per-format counts of `repositories` (whose ids are `ids`, in the
+/// same order) from the counters kept with the packages: one small query for them all.
+async fn with_totals(
+    app: &crate::app::App,
+    ids: &[i64],
+    repositories: &mut [Repository],
+) -> AppResult<()> {
+    let totals = app.db.repository_format_totals(ids).await?;
+    for (id, repository) in ids.iter().zip(repositories.iter_mut()) {
+        let formats: Vec<FormatTotals> = totals
+            .iter()
+            .filter(|(of, ..)| of == id)
+            .map(|(_, format, package_count, size)| FormatTotals {
+                format: format.clone(),
+                package_count: *package_count,
+                size: *size,
+            })
+            .collect();
+        repository.size = Some(formats.iter().map(|f| f.size).sum());
+        repository.formats = Some(formats);
+    }
+    Ok(())
 }
 
 /// Updates a repository's description or visibility. Needs admin.

@@ -88,6 +88,64 @@ pub(crate) async fn create_rule(
     ApiJson(body): ApiJson<CreateRule>,
 ) -> AppResult<(StatusCode, ApiJson<Rule>)> {
     let repo = path.load(&app, &caller, Op::Policies).await?;
+    let (rule, dest) = checked(&app, &caller, &repo, body).await?;
+    if app.db.list_rules(repo.id, None).await?.len() >= MAX_RULES {
+        return Err(AppError::Conflict(format!(
+            "a repository may have at most {MAX_RULES} rules"
+        )));
+    }
+    let row = app.db.create_rule(&rule).await?;
+    let context = serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
+    let mut event = repo_event(&caller, EventType::RuleCreated, &repo, context);
+    event.destination_repository = Some(dest);
+    app.db.record_event(&event).await?;
+    Ok((StatusCode::CREATED, ApiJson(render_rule(&row))))
+}
+
+/// Replaces a promotion rule (the body is a whole rule, as at creation; the name may change).
+/// Needs the `policies` privilege here and write on the destination.
+#[utoipa::path(put, path = "/api/v1/repos/{owner}/{repo}/rules/{name}", tag = "policies",
+    params(("owner" = String, Path), ("repo" = String, Path), ("name" = String, Path)),
+    request_body = CreateRule,
+    responses((status = 200, body = Rule), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub(crate) async fn update_rule(
+    Api { app, caller }: Api,
+    ApiPath(NameParam { name }): ApiPath<NameParam>,
+    repo: Repo<op::Policies>,
+    ApiJson(body): ApiJson<CreateRule>,
+) -> AppResult<ApiJson<Rule>> {
+    let Some(existing) = app
+        .db
+        .list_rules(repo.id, None)
+        .await?
+        .into_iter()
+        .find(|r| r.name == name)
+    else {
+        return Err(AppError::NotFound(format!(
+            "rule {name} not found in {}",
+            repo.slug()
+        )));
+    };
+    let (rule, dest) = checked(&app, &caller, &repo, body).await?;
+    let row = app.db.update_rule(existing.id, &rule).await?;
+    let context = serde_json::json!({ "rule": row.name, "was": name, "on": row.on_event, "action": row.action });
+    let mut event = repo_event(&caller, EventType::RuleUpdated, &repo, context);
+    event.destination_repository = Some(dest);
+    app.db.record_event(&event).await?;
+    Ok(ApiJson(render_rule(&row)))
+}
+
+/// A rule as submitted, checked: its name, trigger, action and condition (a Rego condition
+/// must compile), and a destination the caller may copy into. Returns it with the
+/// destination's `OWNER/REPO`.
+async fn checked(
+    app: &crate::app::App,
+    caller: &crate::auth::Caller,
+    repo: &gantry_db::RepoRow,
+    body: CreateRule,
+) -> AppResult<(NewRule, String)> {
     check_name("rule", &body.name)?;
     if !matches!(
         body.on_event.as_str(),
@@ -100,6 +158,8 @@ pub(crate) async fn create_rule(
     if !matches!(body.action.as_str(), "copy" | "move") {
         return Err(AppError::BadRequest("action must be copy or move".into()));
     }
+    let not_a_condition =
+        || AppError::BadRequest("condition must be a shorthand string or {\"rego\": \"…\"}".into());
     let (kind, condition) = match &body.condition {
         serde_json::Value::String(text) => {
             let parsed = Condition::parse(text).map_err(|e| AppError::BadRequest(e.to_string()))?;
@@ -110,51 +170,31 @@ pub(crate) async fn create_rule(
                 compile(rego).await?;
                 ("rego", rego.to_owned())
             }
-            None => {
-                return Err(AppError::BadRequest(
-                    "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
-                ))
-            }
+            None => return Err(not_a_condition()),
         },
-        _ => {
-            return Err(AppError::BadRequest(
-                "condition must be a shorthand string or {\"rego\": \"…\"}".into(),
-            ))
-        }
+        _ => return Err(not_a_condition()),
     };
     let (dest_owner, dest_name) = parse_destination(&repo.namespace, &body.destination)?;
-    let dest = load_repo(&app, &caller, dest_owner, dest_name, Op::CopyInto).await?;
+    let dest = load_repo(app, caller, dest_owner, dest_name, Op::CopyInto).await?;
     if dest.id == repo.id {
         return Err(AppError::BadRequest(
             "a rule's destination must be another repository".into(),
         ));
     }
-    if app.db.list_rules(repo.id, None).await?.len() >= MAX_RULES {
-        return Err(AppError::Conflict(format!(
-            "a repository may have at most {MAX_RULES} rules"
-        )));
-    }
-    let row = app
-        .db
-        .create_rule(&NewRule {
-            spec: RuleSpec {
-                repository_id: repo.id,
-                name: body.name,
-                on_event: body.on_event,
-                condition_kind: kind.into(),
-                condition,
-                action: body.action,
-                destination_repository_id: dest.id,
-                created_by: caller.actor(),
-            },
-            enabled: body.enabled,
-        })
-        .await?;
-    let context = serde_json::json!({ "rule": row.name, "on": row.on_event, "action": row.action });
-    let mut event = repo_event(&caller, EventType::RuleCreated, &repo, context);
-    event.destination_repository = Some(dest.slug());
-    app.db.record_event(&event).await?;
-    Ok((StatusCode::CREATED, ApiJson(render_rule(&row))))
+    let rule = NewRule {
+        spec: RuleSpec {
+            repository_id: repo.id,
+            name: body.name,
+            on_event: body.on_event,
+            condition_kind: kind.into(),
+            condition,
+            action: body.action,
+            destination_repository_id: dest.id,
+            created_by: caller.actor(),
+        },
+        enabled: body.enabled,
+    };
+    Ok((rule, dest.slug()))
 }
 
 /// The repository's promotion rules.

@@ -16,7 +16,7 @@ use crate::error::{ApiJson, ApiPath, AppError, AppResult, ErrorBody};
 
 const MAX_UPSTREAMS: usize = 32;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUpstream {
     /// `python`, `npm` or `cargo`.
@@ -114,6 +114,28 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<CreateUpstream>,
 ) -> AppResult<(StatusCode, ApiJson<Upstream>)> {
     let repo = path.load(&app, &caller, Op::Upstreams).await?;
+    let spec = checked(&app, &repo, body.clone()).await?;
+    if app.db.list_upstreams(repo.id, None).await?.len() >= MAX_UPSTREAMS {
+        return Err(AppError::Conflict(format!(
+            "a repository may have at most {MAX_UPSTREAMS} upstreams"
+        )));
+    }
+    let row = app
+        .db
+        .create_upstream(&NewUpstream {
+            spec,
+            local_names_only: body.local_names_only,
+            created_by: caller.actor(),
+        })
+        .await?;
+    audit(&app, &caller, &repo, EventType::UpstreamCreated, &row).await?;
+    Ok((StatusCode::CREATED, ApiJson(render(&row))))
+}
+
+/// An upstream as submitted, checked: a format with upstreams, a valid name, mode, priority
+/// and freshness, a URL the outbound rules allow, and credentials without control
+/// characters.
+async fn checked(app: &App, repo: &RepoRow, body: CreateUpstream) -> AppResult<UpstreamSpec> {
     let formats = crate::plugin::plugins().with_upstreams();
     if !formats.contains(&body.format.as_str()) {
         return Err(AppError::BadRequest(format!(
@@ -152,32 +174,41 @@ pub(crate) async fn create(
             )));
         }
     }
-    if app.db.list_upstreams(repo.id, None).await?.len() >= MAX_UPSTREAMS {
-        return Err(AppError::Conflict(format!(
-            "a repository may have at most {MAX_UPSTREAMS} upstreams"
-        )));
+    Ok(UpstreamSpec {
+        repository_id: repo.id,
+        format: FormatId::parse(&body.format).map_err(|e| AppError::BadRequest(e.to_string()))?,
+        name: body.name,
+        url: body.url,
+        priority: body.priority,
+        mode: body.mode,
+        username: body.username.filter(|u| !u.is_empty()),
+        password: body.password.filter(|p| !p.is_empty()),
+        index_ttl_seconds: body.index_ttl_seconds,
+    })
+}
+
+/// Replaces an upstream's settings (the body is a whole upstream, as at creation). A
+/// password left out (or empty) keeps the stored one. Its cached index pages are dropped.
+#[utoipa::path(put, path = "/api/v1/repos/{owner}/{repo}/upstreams/{id}", tag = "upstreams",
+    params(("owner" = String, Path), ("repo" = String, Path), ("id" = i64, Path)),
+    request_body = CreateUpstream,
+    responses((status = 200, body = Upstream), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn update(
+    Api { app, caller }: Api,
+    ApiPath(IdParam { id }): ApiPath<IdParam>,
+    repo: Repo<op::Upstreams>,
+    ApiJson(body): ApiJson<CreateUpstream>,
+) -> AppResult<ApiJson<Upstream>> {
+    let existing = load(&app, &repo, id).await?;
+    let local_names_only = body.local_names_only;
+    let mut spec = checked(&app, &repo, body).await?;
+    if spec.password.is_none() {
+        spec.password = existing.password.clone();
     }
-    let row = app
-        .db
-        .create_upstream(&NewUpstream {
-            spec: UpstreamSpec {
-                repository_id: repo.id,
-                format: FormatId::parse(&body.format)
-                    .map_err(|e| AppError::BadRequest(e.to_string()))?,
-                name: body.name,
-                url: body.url,
-                priority: body.priority,
-                mode: body.mode,
-                username: body.username.filter(|u| !u.is_empty()),
-                password: body.password.filter(|p| !p.is_empty()),
-                index_ttl_seconds: body.index_ttl_seconds,
-            },
-            local_names_only: body.local_names_only,
-            created_by: caller.actor(),
-        })
-        .await?;
-    audit(&app, &caller, &repo, EventType::UpstreamCreated, &row).await?;
-    Ok((StatusCode::CREATED, ApiJson(render(&row))))
+    let row = app.db.update_upstream(id, &spec, local_names_only).await?;
+    audit(&app, &caller, &repo, EventType::UpstreamUpdated, &row).await?;
+    Ok(ApiJson(render(&row)))
 }
 
 /// A repository's upstreams in the order they are tried.

@@ -5,6 +5,7 @@ pub(crate) mod policy;
 pub(crate) mod scan;
 pub(crate) mod scan_batch;
 pub(crate) mod sync;
+pub(crate) mod web_sessions;
 pub(crate) mod webhooks;
 
 use std::future::Future;
@@ -21,6 +22,17 @@ use gantry_jobs::{
 use crate::app::App;
 
 pub(crate) type JobResult = Result<Completion, JobError>;
+
+/// The interval of a periodic job: `var` in seconds when set (and above zero), else
+/// `default_secs`.
+pub(crate) fn interval_from_env(var: &str, default_secs: u64) -> Duration {
+    let secs = std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(default_secs);
+    Duration::from_secs(secs)
+}
 
 /// A job kind the server runs with the app at hand. It is implemented on the payload type, so
 /// a kind needs no handler struct of its own.
@@ -68,6 +80,7 @@ pub(crate) fn start_workers(app: &Arc<App>, count: usize, name: &str) -> Workers
     registry.add(on_app::<crate::vulndb::VulndbSync>(app));
     registry.add(on_app::<crate::vex::ExpireExceptions>(app));
     registry.add(on_app::<crate::retention::RetentionRound>(app));
+    registry.add(on_app::<web_sessions::SweepSessions>(app));
     registry.add(on_app::<webhooks::Dispatch>(app));
     registry.add(on_app::<webhooks::Deliver>(app));
     // A job may change what this process caches (a sync completes a package, a policy

@@ -1,4 +1,5 @@
-//! A repository's upstreams and promotion rules: list, create, delete.
+//! A repository's upstreams and promotion rules: list, create (a rule with the shorthand or
+//! a Rego condition), change (see `automation_edit`) and delete.
 
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
@@ -8,10 +9,12 @@ use serde_json::{json, Value};
 
 use crate::api::enc;
 use crate::error::UiError;
-use crate::form::Posted;
+use crate::form::{Form, Posted};
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, repo_path, NoticeQuery};
+use crate::view::{
+    csrf_field, error_box, notice, redirect, refused, repo_crumbs, repo_path, NoticeQuery,
+};
 use crate::WebState;
 
 fn api(owner: &str, repo: &str, what: &str) -> String {
@@ -50,7 +53,8 @@ async fn render(
             tbody { @for u in &upstreams { tr {
                 td { (text(u, "name")) } td { (text(u, "format")) } td.mono { (text(u, "url")) } td { (text(u, "mode")) }
                 td { (u["priority"].as_i64().unwrap_or(0)) }
-                td { form.inline method="post" action={(here) "/upstreams/" (u["id"].as_i64().unwrap_or(0)) "/delete"}
+                td { a href={(here) "/upstreams/" (u["id"].as_i64().unwrap_or(0))} { "Edit" } " "
+                    form.inline method="post" action={(here) "/upstreams/" (u["id"].as_i64().unwrap_or(0)) "/delete"}
                     data-confirm="Delete this upstream?" { (csrf_field(viewer)) button.danger type="submit" { "Delete" } } }
             } } }
         } }
@@ -62,18 +66,23 @@ async fn render(
                 label { "URL" input type="url" name="url" required size="36"; }
                 label { "Mode" select name="mode" { option value="cache" { "cache" } option value="proxy" { "proxy" } } }
                 label { "Priority" input type="number" name="priority" value="1" min="0"; }
+                label { "User name" input name="username" autocomplete="off"; }
+                label { "Password" input type="password" name="password" autocomplete="new-password"; }
+                label.check { input type="checkbox" name="local_names_only" value="1"; " Names that exist here are served from here only" }
                 button type="submit" { "Add upstream" }
             }
         }
         h2 { "Promotion rules" }
         div.scroll { table {
-            thead { tr { th scope="col" { "Name" } th scope="col" { "On" } th scope="col" { "Condition" } th scope="col" { "Action" }
-                th scope="col" { span.muted { "Delete" } } } }
+            thead { tr { th scope="col" { "Name" } th scope="col" { "On" } th scope="col" { "Condition" } th scope="col" { "State" } th scope="col" { "Action" }
+                th scope="col" { span.muted { "Actions" } } } }
             tbody { @for r in &rules { tr {
                 td { (text(r, "name")) } td { (text(r, "on")) }
                 td.mono { @match r["condition"].as_str() { Some(c) => (c), None => "Rego" } }
+                td { @if r["enabled"].as_bool().unwrap_or(true) { "enabled" } @else { "disabled" } }
                 td { (text(r, "action")) " → " (text(r, "destination")) }
-                td { form.inline method="post" action={(here) "/rules/" (enc(&text(r, "name"))) "/delete"}
+                td { a href={(here) "/rules/" (enc(&text(r, "name")))} { "Edit" } " "
+                    form.inline method="post" action={(here) "/rules/" (enc(&text(r, "name"))) "/delete"}
                     data-confirm="Delete this rule?" { (csrf_field(viewer)) button.danger type="submit" { "Delete" } } }
             } } }
         } }
@@ -82,17 +91,19 @@ async fn render(
             div.fields {
                 label { "Name" input name="name" required; }
                 label { "On" select name="on" { option value="package.security_scanned" { "scanned" } option value="package.synced" { "synced" } } }
-                label { "Condition" input name="condition" required placeholder="max_severity < high" size="28"; }
+                label { "Condition" input name="condition" placeholder="max_severity < high" size="28"; }
                 label { "Action" select name="action" { option value="copy" { "copy" } option value="move" { "move" } } }
                 label { "Destination" input name="destination" required placeholder="staging"; }
-                button type="submit" { "Add rule" }
             }
+            details {
+                summary { "Or a Rego module" }
+                label.block { "Rego module (defines " code { "promote" } "; replaces the shorthand above when given)"
+                    textarea name="rego" rows="6" cols="60" spellcheck="false" placeholder="package gantry\n\npromote if input.package.max_severity == \"none\"" {} }
+            }
+            button type="submit" { "Add rule" }
         }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ];
+    let crumbs = repo_crumbs(owner, repo);
     Ok(layout::page(viewer, "Upstreams and rules", &crumbs, body))
 }
 
@@ -103,23 +114,7 @@ pub(crate) async fn act(
     Path((owner, repo, what)): Path<(String, String, String)>,
     Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
-    let body = match what.as_str() {
-        "upstreams" => json!({
-            "format": form.get("format").unwrap_or(""),
-            "name": form.text("name").unwrap_or(""),
-            "url": form.text("url").unwrap_or(""),
-            "mode": form.get("mode").unwrap_or("cache"),
-            "priority": form.text("priority").and_then(|p| p.parse::<i64>().ok()).unwrap_or(1),
-        }),
-        "rules" => json!({
-            "name": form.text("name").unwrap_or(""),
-            "on": form.get("on").unwrap_or("package.security_scanned"),
-            "condition": form.text("condition").unwrap_or(""),
-            "action": form.get("action").unwrap_or("copy"),
-            "destination": form.text("destination").unwrap_or(""),
-        }),
-        _ => return Err(UiError::BadRequest("unknown form".into())),
-    };
+    let body = body(&what, &form)?;
     let answer = web
         .api
         .call(
@@ -132,17 +127,74 @@ pub(crate) async fn act(
     finish(&web, &viewer, &owner, &repo, &answer, "created").await
 }
 
-pub(crate) async fn delete(
+/// The API's body of an upstream or a rule from its form (the same for a new one and a
+/// changed one). A rule's condition is the shorthand, or a Rego module when one is given.
+pub(crate) fn body(what: &str, form: &Form) -> Result<Value, UiError> {
+    let number = |k: &str, default: i64| {
+        form.text(k)
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(default)
+    };
+    Ok(match what {
+        "upstreams" => json!({
+            "format": form.get("format").unwrap_or(""),
+            "name": form.text("name").unwrap_or(""),
+            "url": form.text("url").unwrap_or(""),
+            "mode": form.get("mode").unwrap_or("cache"),
+            "priority": number("priority", 1),
+            "index_ttl_seconds": number("index_ttl_seconds", 300),
+            "username": form.text("username"),
+            "password": form.text("password"),
+            "local_names_only": form.get("local_names_only") == Some("1"),
+        }),
+        "rules" => json!({
+            "name": form.text("name").unwrap_or(""),
+            "on": form.get("on").unwrap_or("package.security_scanned"),
+            "condition": match form.get("rego").filter(|r| !r.trim().is_empty()) {
+                Some(rego) => json!({"rego": rego}),
+                None => json!(form.text("condition").unwrap_or("")),
+            },
+            "action": form.get("action").unwrap_or("copy"),
+            "destination": form.text("destination").unwrap_or(""),
+            // A new rule's form has no such box: it starts enabled.
+            "enabled": form.get("enabled").is_none_or(|v| v == "1"),
+        }),
+        _ => return Err(UiError::BadRequest("unknown form".into())),
+    })
+}
+
+/// Deletes an upstream or a rule, or saves its changed form (`PUT`, the whole of it).
+pub(crate) async fn change(
     State(web): State<WebState>,
-    Path((owner, repo, what, id)): Path<(String, String, String, String)>,
-    Posted { viewer, .. }: Posted,
+    Path((owner, repo, what, id, action)): Path<(String, String, String, String, String)>,
+    Posted { viewer, form }: Posted,
 ) -> Result<Response, UiError> {
+    let path = format!("{}/{}", api(&owner, &repo, &what), enc(&id));
+    let (method, body, code) = match action.as_str() {
+        "delete" => (Method::DELETE, None, "deleted-item"),
+        "save" => (Method::PUT, Some(body(&what, &form)?), "saved"),
+        _ => return Err(UiError::BadRequest("unknown form".into())),
+    };
     if what != "upstreams" && what != "rules" {
         return Err(UiError::BadRequest("unknown form".into()));
     }
-    let path = format!("{}/{}", api(&owner, &repo, &what), enc(&id));
-    let answer = web.api.call(&viewer, Method::DELETE, &path, None).await?;
-    finish(&web, &viewer, &owner, &repo, &answer, "deleted-item").await
+    let answer = web.api.call(&viewer, method, &path, body.as_ref()).await?;
+    if action == "save" && !answer.status.is_success() {
+        let message = answer.message();
+        let page = super::automation_edit::render(
+            &web,
+            &viewer,
+            &owner,
+            &repo,
+            &what,
+            &id,
+            Some(&form),
+            Some(&message),
+        )
+        .await;
+        return refused(page, &answer);
+    }
+    finish(&web, &viewer, &owner, &repo, &answer, code).await
 }
 
 async fn finish(
@@ -154,7 +206,8 @@ async fn finish(
     code: &str,
 ) -> Result<Response, UiError> {
     if !answer.status.is_success() {
-        return render(web, viewer, owner, repo, None, Some(&answer.message())).await;
+        let page = render(web, viewer, owner, repo, None, Some(&answer.message())).await;
+        return refused(page, answer);
     }
     Ok(redirect(&format!(
         "{}/-/automation?notice={code}",

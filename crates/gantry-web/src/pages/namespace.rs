@@ -12,7 +12,9 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, repo_path, NoticeQuery};
+use crate::view::{
+    csrf_field, error_box, formats, notice, redirect, refused, repo_path, size, NoticeQuery,
+};
 use crate::WebState;
 
 pub(crate) async fn page(
@@ -36,6 +38,7 @@ async fn render(
         .get(viewer, &format!("/api/v1/repos/{}", enc(owner)))
         .await?;
     let total: i64 = repos.iter().map(|r| r.package_count).sum();
+    let bytes: i64 = repos.iter().filter_map(|r| r.size).sum();
     let body = html! {
         (notice(code))
         (error_box(error))
@@ -43,17 +46,21 @@ async fn render(
             a href={"/ui/" (enc(owner)) "/-/security"} { "Security" }
             a href={"/ui/" (enc(owner)) "/-/policies"} { "Policies" }
             a href={"/ui/" (enc(owner)) "/-/audit"} { "Audit log" }
+            a href={"/ui/" (enc(owner)) "/-/access"} { "Access" }
         }
-        p.muted { (repos.len()) " repositories, " (total) " packages." }
+        p.muted { (repos.len()) " repositories, " (total) " packages, " (size(bytes)) "." }
         div.scroll {
             table {
                 caption.muted { "Repositories" }
-                thead { tr { th scope="col" { "Repository" } th scope="col" { "Packages" } th scope="col" { "Visibility" } th.hide-narrow scope="col" { "Description" } } }
+                thead { tr { th scope="col" { "Repository" } th scope="col" { "Packages" } th scope="col" { "Size" }
+                    th.hide-narrow scope="col" { "Formats" } th scope="col" { "Visibility" } th.hide-narrow scope="col" { "Description" } } }
                 tbody {
                     @for repo in &repos {
                         tr {
                             td { a href=(repo_path(&repo.namespace, &repo.name)) { (repo.name) } }
                             td { (repo.package_count) }
+                            td.nowrap { (size(repo.size.unwrap_or(0))) }
+                            td.hide-narrow { (formats(repo)) }
                             td { @if repo.private { "private" } @else { "public" } }
                             td.hide-narrow { (repo.description) }
                         }
@@ -104,7 +111,8 @@ pub(crate) async fn create_repo(
         )
         .await?;
     if !answer.status.is_success() {
-        return render(&web, &viewer, &owner, None, Some(&answer.message())).await;
+        let page = render(&web, &viewer, &owner, None, Some(&answer.message())).await;
+        return refused(page, &answer);
     }
     Ok(redirect(&format!(
         "{}?notice=created",

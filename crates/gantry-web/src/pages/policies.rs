@@ -12,7 +12,9 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, package_link, redirect, when, NoticeQuery};
+use crate::view::{
+    csrf_field, error_box, notice, package_link, redirect, refused, when, NoticeQuery,
+};
 use crate::WebState;
 
 fn base(owner: &str) -> String {
@@ -115,7 +117,7 @@ pub(crate) async fn create(
         .await?;
     if !answer.status.is_success() {
         let message = answer.message();
-        return render_list(
+        let page = render_list(
             &web,
             &viewer,
             &owner,
@@ -124,6 +126,7 @@ pub(crate) async fn create(
             Some((name, rego)),
         )
         .await;
+        return refused(page, &answer);
     }
     Ok(redirect(&format!(
         "{}/{}?notice=created",
@@ -265,7 +268,10 @@ pub(crate) async fn submit(
             error: Some(answer.message()),
             ..Editor::default()
         };
-        return render_policy(&web, &viewer, &owner, &name, editor).await;
+        return refused(
+            render_policy(&web, &viewer, &owner, &name, editor).await,
+            &answer,
+        );
     }
     Ok(redirect(&format!(
         "{}/{}?notice=saved",

@@ -11,7 +11,9 @@ use crate::api::enc;
 use crate::error::UiError;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{badge, csrf_field, notice, package_path, repo_path, severity, when};
+use crate::view::{
+    badge, csrf_field, formats, notice, package_path, repo_path, severity, size, when,
+};
 use crate::WebState;
 
 const PAGE_SIZE: i64 = 50;
@@ -151,11 +153,20 @@ pub(crate) async fn page(
     let body = html! {
         (notice(query.notice.as_deref()))
         @if !repository.description.is_empty() { p { (repository.description) } }
+        p.muted { (repository.package_count) " packages, " (size(repository.size.unwrap_or(0)))
+            @if repository.formats.as_ref().is_some_and(|f| !f.is_empty()) { ": " (formats(&repository)) } }
         p.actions {
             a.button href={(here) "/-/upload"} { "Upload" }
             a href={(here) "/-/security"} { "Security" }
             a href={(here) "/-/webhooks"} { "Webhooks" }
             a href={(here) "/-/automation"} { "Upstreams and rules" }
+            a href={(here) "/-/retention"} { "Retention" }
+            a href={(here) "/-/exceptions"} { "Exceptions" }
+            // The API shows a repository's access settings to its admins only.
+            @if repository.permissions.is_some() {
+                a href={(here) "/-/entitlements"} { "Entitlements" }
+                a href={(here) "/-/settings"} { "Settings" }
+            }
             span.muted { @if repository.private { "private" } @else { "public" } }
         }
         (filters(&web, &owner, &repo, &query))

@@ -11,7 +11,7 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, when, NoticeQuery};
+use crate::view::{csrf_field, error_box, notice, redirect, refused, when, NoticeQuery};
 use crate::WebState;
 
 pub(crate) async fn page(
@@ -95,7 +95,10 @@ pub(crate) async fn create(
         .await?;
     if !answer.status.is_success() {
         let message = answer.message();
-        return render(&web, &viewer, None, error_box(Some(&message))).await;
+        return refused(
+            render(&web, &viewer, None, error_box(Some(&message))).await,
+            &answer,
+        );
     }
     let created: Value = answer.json()?;
     let shown = html! {

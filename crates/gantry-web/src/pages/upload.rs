@@ -33,18 +33,20 @@ pub(crate) async fn form(
         )
         .await?;
     let here = repo_path(&owner, &repo);
-    let formats: Vec<&str> = web.app.formats.ids().collect();
+    // The formats come from the registered plugins: none is named here, none preselected.
+    let formats = gantry_protocol::plugin::plugins().with_file_upload();
     let body = html! {
         form #upload-form.panel method="post" action={(here) "/-/upload"} enctype="multipart/form-data" {
             (csrf_field(&viewer))
             div.fields {
                 label { "Format"
                     select name="format" required {
-                        @for f in &formats { option value=(f) selected[*f == "python"] { (f) } }
+                        option value="" { "choose a format" }
+                        @for f in &formats { option value=(f) { (f) } }
                     }
                 }
-                label { "Name (raw only)" input name="name"; }
-                label { "Version (raw only)" input name="version"; }
+                label { "Name (when the file does not say)" input name="name"; }
+                label { "Version (when the file does not say)" input name="version"; }
                 label { "Tags (comma-separated)" input name="tags"; }
                 label { "File" input type="file" name="file" required; }
                 button type="submit" { "Upload" }

@@ -12,7 +12,7 @@ use crate::error::UiError;
 use crate::form::Posted;
 use crate::layout;
 use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, repo_path, when, NoticeQuery};
+use crate::view::{csrf_field, error_box, notice, redirect, refused, repo_path, when, NoticeQuery};
 use crate::WebState;
 
 fn api_base(owner: &str, repo: &str) -> String {
@@ -97,7 +97,8 @@ pub(crate) async fn create(
         .call(&viewer, Method::POST, &api_base(&owner, &repo), Some(&body))
         .await?;
     if !answer.status.is_success() {
-        return render(&web, &viewer, &owner, &repo, None, Some(&answer.message())).await;
+        let page = render(&web, &viewer, &owner, &repo, None, Some(&answer.message())).await;
+        return refused(page, &answer);
     }
     let created: Value = answer.json()?;
     Ok(redirect(&format!(

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::common::{TestResult, TestServer, ADMIN};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Caller {
+pub(crate) enum Caller {
     Anonymous,
     Read,
     Write,
@@ -33,7 +33,7 @@ const CALLERS: &[Caller] = &[
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
+pub(crate) enum Level {
     Read,
     Write,
     Admin,
@@ -41,7 +41,7 @@ enum Level {
 
 /// Who a route is for.
 #[derive(Debug, Clone, Copy)]
-enum Rule {
+pub(crate) enum Rule {
     /// No authentication at all (health, metrics, the API description).
     Open,
     /// Any caller; a presented token must be valid.
@@ -140,15 +140,16 @@ fn want(rule: Rule, caller: Caller) -> Want {
     }
 }
 
-struct Entry {
+pub(crate) struct Entry {
     method: &'static str,
     template: &'static str,
     path: String,
+    /// A JSON body; a string is sent as a form (`application/x-www-form-urlencoded`).
     body: Option<Value>,
     rule: Rule,
 }
 
-fn entry(
+pub(crate) fn entry(
     method: &'static str,
     template: &'static str,
     path: String,
@@ -167,14 +168,14 @@ fn entry(
 const PRIVATE_NAME: &str = "secretpkg";
 const PRIVATE_BYTES: &[u8] = b"private payload of acme/dev";
 
-fn repo(level: Level) -> Rule {
+pub(crate) fn repo(level: Level) -> Rule {
     Rule::Repo {
         level,
         administrative: false,
     }
 }
 
-fn repo_admin() -> Rule {
+pub(crate) fn repo_admin() -> Rule {
     Rule::Repo {
         level: Level::Admin,
         administrative: true,
@@ -739,6 +740,13 @@ fn entries(
             repo_admin(),
         ),
         entry(
+            "PUT",
+            "/api/v1/repos/{owner}/{repo}/rules/{name}",
+            "/api/v1/repos/acme/dev/rules/nosuch".into(),
+            Some(json!({"name": "nosuch", "condition": "tag == matrix", "destination": "dev2"})),
+            repo_admin(),
+        ),
+        entry(
             "POST",
             "/api/v1/packages/{owner}/{repo}/{slug_perm}/tags",
             format!("{ghost}/tags"),
@@ -773,6 +781,13 @@ fn entries(
             "/api/v1/repos/{owner}/{repo}/upstreams/{id}",
             "/api/v1/repos/acme/dev/upstreams/999999".into(),
             None,
+            repo_admin(),
+        ),
+        entry(
+            "PUT",
+            "/api/v1/repos/{owner}/{repo}/upstreams/{id}",
+            format!("/api/v1/repos/acme/dev/upstreams/{upstream}"),
+            Some(json!({"format": "python", "name": "dead", "url": "http://127.0.0.1:9/simple/", "priority": 2})),
             repo_admin(),
         ),
         entry(
@@ -1494,13 +1509,9 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         )
         .await?;
     assert_eq!(st, StatusCode::CREATED, "{up}");
-    let table = entries(
-        &slug,
-        webhook,
-        py_file,
-        up["id"].as_i64().ok_or("id")?,
-        npm_file,
-    );
+    let upstream = up["id"].as_i64().ok_or("id")?;
+    let mut table = entries(&slug, webhook, py_file, upstream, npm_file);
+    table.extend(crate::access_matrix_ui::entries(&slug, webhook, upstream));
     // Coverage: the matrix and the server's route table are the same set.
     let covered: BTreeSet<(String, String)> = table
         .iter()
@@ -1541,7 +1552,19 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
                 _ => s.req(method, &e.path, token),
             }
             .header("x-forwarded-for", address);
-            if let Some(body) = &e.body {
+            if let Some(multipart) = e.body.as_ref().and_then(|b| b["multipart"].as_str()) {
+                let boundary = crate::access_matrix_ui::MULTIPART_BOUNDARY;
+                req = req
+                    .header(
+                        "content-type",
+                        format!("multipart/form-data; boundary={boundary}"),
+                    )
+                    .body(multipart.to_owned());
+            } else if let Some(Value::String(form)) = &e.body {
+                req = req
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form.clone());
+            } else if let Some(body) = &e.body {
                 req = req.json(body);
             } else if e.method == "POST" {
                 req = req.body("matrix upload");
@@ -1552,7 +1575,17 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
             // HEAD answers carry no body: a 404 there can only be judged by its status.
             let hidden = status == StatusCode::NOT_FOUND
                 && (text.contains("repository acme/dev not found") || e.method == "HEAD");
-            let ok = match want(e.rule, caller) {
+            // The web interface's forms refuse a request without the session's CSRF token
+            // before anything else; a bearer token stands in for the session.
+            let wanted = if e.template.starts_with("/ui")
+                && e.method == "POST"
+                && caller == Caller::Anonymous
+            {
+                Want::Forbidden
+            } else {
+                want(e.rule, caller)
+            };
+            let ok = match wanted {
                 Want::Allowed => {
                     !matches!(status.as_u16(), 401 | 403 | 429) && !hidden && status.as_u16() < 500
                 }
@@ -1566,7 +1599,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
                     "{} {} as {caller:?}: wanted {:?}, got {status} {}",
                     e.method,
                     e.path,
-                    want(e.rule, caller),
+                    wanted,
                     text.chars().take(160).collect::<String>()
                 ));
             }

@@ -5,6 +5,7 @@ mod common;
 
 mod access_control;
 mod access_matrix;
+mod access_matrix_ui;
 mod attestations;
 mod auth;
 mod caches;
@@ -57,5 +58,6 @@ mod server;
 mod severity_aliases;
 mod upgrade;
 mod vex;
+mod web_admin;
 mod web_ui;
 mod webhooks;

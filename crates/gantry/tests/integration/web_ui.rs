@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::common::{TestResult, TestServer};
 
 /// A cookie jar and a client that does not follow redirects, so each answer is seen.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     server: &'a TestServer,
     http: reqwest::Client,
     cookies: HashMap<String, String>,
@@ -20,14 +20,14 @@ struct Browser<'a> {
     headers: Vec<(&'static str, String)>,
 }
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
 }
 
 impl<'a> Browser<'a> {
-    fn new(server: &'a TestServer) -> TestResult<Self> {
+    pub(crate) fn new(server: &'a TestServer) -> TestResult<Self> {
         Ok(Self {
             server,
             http: reqwest::Client::builder()
@@ -88,16 +88,16 @@ impl<'a> Browser<'a> {
         })
     }
 
-    async fn get(&mut self, path: &str) -> TestResult<Page> {
+    pub(crate) async fn get(&mut self, path: &str) -> TestResult<Page> {
         self.send(Method::GET, path, None).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> TestResult<Page> {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> TestResult<Page> {
         self.send(Method::POST, path, Some(form)).await
     }
 
     /// The CSRF token of the first form on `path`.
-    async fn csrf(&mut self, path: &str) -> TestResult<String> {
+    pub(crate) async fn csrf(&mut self, path: &str) -> TestResult<String> {
         let page = self.get(path).await?;
         let marker = "name=\"csrf\" value=\"";
         let start = page
@@ -108,7 +108,7 @@ impl<'a> Browser<'a> {
         Ok(page.body[start..start + 64].to_owned())
     }
 
-    async fn sign_in_with_token(&mut self, token: &str) -> TestResult<Page> {
+    pub(crate) async fn sign_in_with_token(&mut self, token: &str) -> TestResult<Page> {
         let csrf = self.csrf("/ui/-/sign-in").await?;
         self.post(
             "/ui/-/sign-in",

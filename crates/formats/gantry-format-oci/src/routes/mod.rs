@@ -52,6 +52,11 @@ impl FormatPlugin for Plugin {
         true
     }
 
+    /// Images are pushed in parts (blobs, then the manifest) by their clients.
+    fn accepts_file_upload(&self) -> bool {
+        false
+    }
+
     fn migrations(&self) -> Option<gantry_db::MigrationSet> {
         Some(crate::queries::MIGRATIONS)
     }
