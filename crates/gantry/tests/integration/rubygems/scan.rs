@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::client::{gem_bytes, get_text, push_bytes, spec_yaml};
 use crate::common::{TestResult, TestServer, ADMIN};
-use crate::scanning::{shared, wait_scanned};
+use crate::scanning::shared;
 
 /// Pushes `name` `version` and returns the advisory ids its scan found.
 async fn scanned(s: &TestServer, name: &str, version: &str) -> TestResult<(Value, Vec<String>)> {
