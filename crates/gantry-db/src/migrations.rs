@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_attestations.sql")),
     (15, include_str!("../migrations/0015_retention.sql")),
     (16, include_str!("../migrations/0016_immutable_tags.sql")),
+    (17, include_str!("../migrations/0017_allow_republish.sql")),
 ];
 
 /// The change counter's triggers (the counter is core migration 12): every change to a table the servers cache from bumps

@@ -196,6 +196,35 @@ pub async fn ingest_blob(
     digests: Digests,
     declared_identity: Option<gantry_formats::Identity>,
 ) -> AppResult<Ingested> {
+    let stored = Stored {
+        digests,
+        companions: Vec::new(),
+    };
+    ingest_stored(app, origin, repo, format, upload, stored, declared_identity).await
+}
+
+/// The blobs of a package already in the blob store: the one the format processes, and
+/// files that go with it as they are (a Maven POM's JAR, sources, signatures).
+pub struct Stored {
+    pub digests: Digests,
+    pub companions: Vec<NewFile>,
+}
+
+/// [`ingest_blob`] for a package of several files: they follow the processed one (and the
+/// files its processing derives) in the package.
+pub async fn ingest_stored(
+    app: &Arc<App>,
+    origin: &Origin,
+    repo: &RepoRow,
+    format: Arc<dyn Format>,
+    upload: Upload,
+    stored: Stored,
+    declared_identity: Option<gantry_formats::Identity>,
+) -> AppResult<Ingested> {
+    let Stored {
+        digests,
+        companions,
+    } = stored;
     let slug = SlugPerm::generate();
     let prepared = prepare(
         app,
@@ -238,6 +267,7 @@ pub async fn ingest_blob(
         sha512: digests.sha512.clone(),
     }];
     files.extend(store_extra_files(app, extra).await?);
+    files.extend(companions);
     let scan_status = if sync_status == SyncStatus::Completed {
         // Processed now: what follows a sync follows at once.
         let reason = origin.followup_reason();

@@ -67,6 +67,7 @@ pub fn repository(row: &RepoRow, admin: bool) -> Repository {
         description: row.description.clone(),
         private: row.is_private(),
         immutable_tags: row.tags_immutable(),
+        allow_republish: row.republish_allowed(),
         package_count: row.package_count,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),

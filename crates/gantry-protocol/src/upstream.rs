@@ -143,6 +143,23 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<String, String>>,
 {
+    cached_document_at(app, upstream, key, fetch)
+        .await
+        .map(|(body, _)| body)
+}
+
+/// [`cached_document`] with the time (milliseconds) the answered copy was fetched, for
+/// callers that keep it in memory until it is as old as the upstream's TTL.
+pub async fn cached_document_at<F, Fut>(
+    app: &App,
+    upstream: &UpstreamRow,
+    key: &str,
+    fetch: F,
+) -> Result<(String, i64), String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
     let kept = app
         .db
         .upstream_cache_get(upstream.id, key)
@@ -151,21 +168,22 @@ where
     let ttl_millis = upstream.index_ttl_seconds.saturating_mul(1000);
     if let Some((body, fetched_at)) = &kept {
         if gantry_core::time::now_millis() - fetched_at < ttl_millis {
-            return Ok(body.clone());
+            return Ok((body.clone(), *fetched_at));
         }
     }
+    let fetched_at = gantry_core::time::now_millis();
     let error = match fetch().await {
         Ok(fresh) => {
             if let Err(e) = app.db.upstream_cache_put(upstream.id, key, &fresh).await {
                 tracing::warn!(error = %e, upstream = %upstream.name, key, "keeping an upstream document failed");
             }
-            return Ok(fresh);
+            return Ok((fresh, fetched_at));
         }
         Err(error) => error,
     };
     app.metrics.upstream_failure(&upstream.name);
     tracing::warn!(upstream = %upstream.name, key, %error, stale = kept.is_some(), "upstream document fetch failed");
-    kept.map(|(body, _)| body).ok_or(error)
+    kept.ok_or(error)
 }
 
 /// Fetches an upstream file (the URL checked against the deny list) and streams it to the

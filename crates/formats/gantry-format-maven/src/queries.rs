@@ -92,12 +92,20 @@ pub(crate) trait MavenQueries {
     async fn maven_idle_artifacts(&self, before: i64) -> Result<Vec<(i64, String, String)>>;
 
     /// The versions of the available, synced packages of an artifact, with the time each was
-    /// last published.
-    async fn maven_versions(&self, repository_id: i64, name: &str) -> Result<Vec<(String, i64)>>;
+    /// last published. Versions this repository (`repo_slug`) cached from its upstreams are
+    /// left out: for those the upstreams' own metadata is served.
+    async fn maven_versions(
+        &self,
+        repo_slug: &str,
+        repository_id: i64,
+        name: &str,
+    ) -> Result<Vec<(String, i64)>>;
 
-    /// The files of the available, synced builds of a SNAPSHOT version.
+    /// The files of the available, synced builds of a SNAPSHOT version (but those this
+    /// repository cached from its upstreams).
     async fn maven_build_files(
         &self,
+        repo_slug: &str,
         repository_id: i64,
         name: &str,
         version: &str,
@@ -214,21 +222,29 @@ impl MavenQueries for Db {
         .await?)
     }
 
-    async fn maven_versions(&self, repository_id: i64, name: &str) -> Result<Vec<(String, i64)>> {
+    async fn maven_versions(
+        &self,
+        repo_slug: &str,
+        repository_id: i64,
+        name: &str,
+    ) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT version, MAX(uploaded_at) FROM packages WHERE repository_id = $1 \
              AND format = $2 AND normalized_name = $3 AND state = 'available' \
-             AND sync_status = 'completed' GROUP BY version",
+             AND sync_status = 'completed' \
+             AND NOT (source = 'upstream' AND origin_repository = $4) GROUP BY version",
         )
         .bind(repository_id)
         .bind(ID)
         .bind(name)
+        .bind(repo_slug)
         .fetch_all(self.pool())
         .await?)
     }
 
     async fn maven_build_files(
         &self,
+        repo_slug: &str,
         repository_id: i64,
         name: &str,
         version: &str,
@@ -237,12 +253,14 @@ impl MavenQueries for Db {
             "SELECT p.qualifier, p.uploaded_at, f.filename FROM packages p \
              JOIN package_files f ON f.package_id = p.id WHERE p.repository_id = $1 \
              AND p.format = $2 AND p.normalized_name = $3 AND p.version = $4 \
-             AND p.state = 'available' AND p.sync_status = 'completed'",
+             AND p.state = 'available' AND p.sync_status = 'completed' \
+             AND NOT (p.source = 'upstream' AND p.origin_repository = $5)",
         )
         .bind(repository_id)
         .bind(ID)
         .bind(name)
         .bind(version)
+        .bind(repo_slug)
         .fetch_all(self.pool())
         .await?)
     }

@@ -322,9 +322,15 @@ async fn clear_identity(
     Ok(())
 }
 
-async fn insert_files(conn: &mut AnyConnection, package_id: i64, files: &[NewFile]) -> Result<()> {
+/// Records `files` as the package's files from `first_position` on (their blobs too).
+async fn insert_files(
+    conn: &mut AnyConnection,
+    package_id: i64,
+    files: &[NewFile],
+    first_position: i64,
+) -> Result<()> {
     let now = now_millis();
-    for (position, file) in files.iter().enumerate() {
+    for (position, file) in (first_position..).zip(files) {
         sqlx::query(
             "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
@@ -342,7 +348,7 @@ async fn insert_files(conn: &mut AnyConnection, package_id: i64, files: &[NewFil
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(package_id)
-        .bind(position as i64)
+        .bind(position)
         .bind(&file.filename)
         .bind(&file.sha256)
         .bind(&file.content_type)
@@ -366,6 +372,31 @@ async fn insert_tags(conn: &mut AnyConnection, package_id: i64, tags: &[String])
 }
 
 impl Db {
+    /// Adds a file to a package after its other files (a format whose packages gather their
+    /// files one request at a time: an upstream's Maven artifact). A file of that name
+    /// already there is kept as it is.
+    pub async fn add_package_file(&self, package: &PackageRow, file: &NewFile) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let (held, next): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(CASE WHEN filename = $2 THEN 1 END), COALESCE(MAX(position), -1) + 1 \
+             FROM package_files WHERE package_id = $1",
+        )
+        .bind(package.id)
+        .bind(&file.filename)
+        .fetch_one(&mut *tx)
+        .await?;
+        if held == 0 {
+            insert_files(&mut tx, package.id, std::slice::from_ref(file), next).await?;
+            sqlx::query("UPDATE packages SET updated_at = $1 WHERE id = $2")
+                .bind(now_millis())
+                .bind(package.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The package as it is now (after a change).
     pub(crate) async fn reload(&self, package: &PackageRow) -> Result<PackageRow> {
         self.get_package_by_id(package.id)

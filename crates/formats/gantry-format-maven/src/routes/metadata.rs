@@ -27,17 +27,18 @@ pub(super) async fn document(
         Target::Metadata { dirs } => format!("maven|m|{}|{}", repo.id, dirs.join("/")),
         Target::File(_) => return Ok(None),
     };
-    let doc = gantry_protocol::caches::memoized(app, key, || render(app, repo.id, target)).await?;
+    let doc = gantry_protocol::caches::memoized(app, key, || render(app, repo, target)).await?;
     Ok(doc.as_ref().clone())
 }
 
-async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Option<Bytes>> {
+async fn render(app: &App, repo: &RepoRow, target: &Target) -> AppResult<Option<Bytes>> {
+    let repository_id = repo.id;
     match target {
         Target::VersionMetadata {
             coordinates,
             version,
         } => {
-            let builds = builds(app, repository_id, coordinates, version).await?;
+            let builds = builds(app, repo, coordinates, version).await?;
             Ok((!builds.is_empty())
                 .then(|| Bytes::from(metadata::version_level(coordinates, version, &builds))))
         }
@@ -45,7 +46,7 @@ async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Opt
             if let Some(coordinates) = Target::artifact_level(dirs) {
                 let versions = app
                     .db
-                    .maven_versions(repository_id, &coordinates.name())
+                    .maven_versions(&repo.slug(), repository_id, &coordinates.name())
                     .await?;
                 if !versions.is_empty() {
                     return Ok(Some(Bytes::from(metadata::artifact_level(
@@ -67,13 +68,13 @@ async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Opt
 /// The available builds of a SNAPSHOT version with their files' classifiers and extensions.
 pub(super) async fn builds(
     app: &App,
-    repository_id: i64,
+    repo: &RepoRow,
     coordinates: &Coordinates,
     version: &str,
 ) -> AppResult<Vec<Build>> {
     let rows = app
         .db
-        .maven_build_files(repository_id, &coordinates.name(), version)
+        .maven_build_files(&repo.slug(), repo.id, &coordinates.name(), version)
         .await?;
     let mut builds: BTreeMap<String, Build> = BTreeMap::new();
     for row in rows {
