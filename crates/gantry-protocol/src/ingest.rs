@@ -186,6 +186,23 @@ struct Prepared {
     jobs: Vec<gantry_db::NewJob>,
 }
 
+/// The blobs of a package already in the blob store: the one the format processes, and
+/// files that go with it as they are (a Maven POM's JAR, sources, signatures), after it and
+/// the files its processing derives.
+pub struct Stored {
+    pub digests: Digests,
+    pub companions: Vec<NewFile>,
+}
+
+impl From<Digests> for Stored {
+    fn from(digests: Digests) -> Self {
+        Self {
+            digests,
+            companions: Vec::new(),
+        }
+    }
+}
+
 /// Creates the package of bytes already in the blob store.
 pub async fn ingest_blob(
     app: &Arc<App>,
@@ -193,38 +210,13 @@ pub async fn ingest_blob(
     repo: &RepoRow,
     format: Arc<dyn Format>,
     upload: Upload,
-    digests: Digests,
-    declared_identity: Option<gantry_formats::Identity>,
-) -> AppResult<Ingested> {
-    let stored = Stored {
-        digests,
-        companions: Vec::new(),
-    };
-    ingest_stored(app, origin, repo, format, upload, stored, declared_identity).await
-}
-
-/// The blobs of a package already in the blob store: the one the format processes, and
-/// files that go with it as they are (a Maven POM's JAR, sources, signatures).
-pub struct Stored {
-    pub digests: Digests,
-    pub companions: Vec<NewFile>,
-}
-
-/// [`ingest_blob`] for a package of several files: they follow the processed one (and the
-/// files its processing derives) in the package.
-pub async fn ingest_stored(
-    app: &Arc<App>,
-    origin: &Origin,
-    repo: &RepoRow,
-    format: Arc<dyn Format>,
-    upload: Upload,
-    stored: Stored,
+    stored: impl Into<Stored>,
     declared_identity: Option<gantry_formats::Identity>,
 ) -> AppResult<Ingested> {
     let Stored {
         digests,
         companions,
-    } = stored;
+    } = stored.into();
     let slug = SlugPerm::generate();
     let prepared = prepare(
         app,

@@ -186,6 +186,28 @@ where
     kept.ok_or(error)
 }
 
+/// A text document of `upstream` at `url` (at most `max` bytes) through [`cached_document_at`]
+/// under `key`: `None` when the upstream has no such document, an answer kept for the TTL
+/// like a found one.
+pub async fn cached_text(
+    app: &App,
+    upstream: &UpstreamRow,
+    key: &str,
+    url: &str,
+    max: usize,
+) -> Result<(Option<String>, i64), String> {
+    let (kept, fetched_at) = cached_document_at(app, upstream, key, || async {
+        match fetch_document(app, upstream, url, "*/*", max).await? {
+            None => Ok("-".to_owned()),
+            Some(doc) => String::from_utf8(doc.body)
+                .map(|body| format!("+{body}"))
+                .map_err(|_| format!("{url} is not UTF-8")),
+        }
+    })
+    .await?;
+    Ok((kept.strip_prefix('+').map(str::to_owned), fetched_at))
+}
+
 /// Fetches an upstream file (the URL checked against the deny list) and streams it to the
 /// client (counted against an entitlement's download budget like a local file); in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
 /// failing upstream is a 502, logged and counted.
@@ -201,24 +223,15 @@ pub async fn serve_file(
     if method != Method::HEAD {
         crate::serve::charge_download(&app, caller, &repo.namespace).await?;
     }
-    let response = request(&app, upstream, &file.url)
-        .await
-        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?
-        .send()
-        .await
-        .map_err(|e| {
+    let response = open_file(&app, upstream, &file.url, &file.what)
+        .await?
+        .ok_or_else(|| {
             app.metrics.upstream_failure(&upstream.name);
-            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+            AppError::BadGateway(format!(
+                "upstream {} answered HTTP 404 Not Found for {}",
+                upstream.name, file.what
+            ))
         })?;
-    if !response.status().is_success() {
-        app.metrics.upstream_failure(&upstream.name);
-        return Err(AppError::BadGateway(format!(
-            "upstream {} answered HTTP {} for {}",
-            upstream.name,
-            response.status(),
-            file.what
-        )));
-    }
     let mut out = HeaderMap::new();
     out.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
     if let Some(length) = response.content_length() {
@@ -248,6 +261,38 @@ pub async fn serve_file(
         upstream_bytes,
     );
     Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+}
+
+/// The response of an upstream to a GET of a file (`what` in messages): `None` when it has
+/// no such file (404); a 502, logged and counted, when it cannot be reached or answers
+/// anything else.
+pub async fn open_file(
+    app: &App,
+    upstream: &UpstreamRow,
+    url: &str,
+    what: &str,
+) -> AppResult<Option<reqwest::Response>> {
+    let response = request(app, upstream, url)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?
+        .send()
+        .await
+        .map_err(|e| {
+            app.metrics.upstream_failure(&upstream.name);
+            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+        })?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !response.status().is_success() {
+        app.metrics.upstream_failure(&upstream.name);
+        return Err(AppError::BadGateway(format!(
+            "upstream {} answered HTTP {} for {what}",
+            upstream.name,
+            response.status(),
+        )));
+    }
+    Ok(Some(response))
 }
 
 /// Digests a file fetched from an upstream must have, from the upstream's index, before it is

@@ -36,19 +36,9 @@ async fn document(
     key: &str,
     url: &str,
 ) -> Result<Option<String>, String> {
-    let kept = gantry_protocol::upstream::cached_document(app, upstream, key, || async {
-        let fetched =
-            gantry_protocol::upstream::fetch_document(app, upstream, url, "*/*", MAX_DOCUMENT)
-                .await?;
-        match fetched {
-            None => Ok("-".to_owned()),
-            Some(doc) => String::from_utf8(doc.body)
-                .map(|body| format!("+{body}"))
-                .map_err(|_| format!("{url} is not UTF-8")),
-        }
-    })
-    .await?;
-    Ok(kept.strip_prefix('+').map(str::to_owned))
+    gantry_protocol::upstream::cached_text(app, upstream, key, url, MAX_DOCUMENT)
+        .await
+        .map(|(kept, _)| kept)
 }
 
 /// The versions the upstream lists for `module`; `None` when it does not know the module.

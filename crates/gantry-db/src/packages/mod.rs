@@ -322,6 +322,24 @@ async fn clear_identity(
     Ok(())
 }
 
+/// Records the blob of `file` (its digests) unless it is known: what a table that refers to
+/// blobs needs first, in the same transaction.
+pub async fn record_blob(conn: &mut AnyConnection, file: &NewFile) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(&file.sha256)
+    .bind(file.size)
+    .bind(&file.md5)
+    .bind(&file.sha1)
+    .bind(&file.sha512)
+    .bind(now_millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Records `files` as the package's files from `first_position` on (their blobs too).
 async fn insert_files(
     conn: &mut AnyConnection,
@@ -329,20 +347,8 @@ async fn insert_files(
     files: &[NewFile],
     first_position: i64,
 ) -> Result<()> {
-    let now = now_millis();
     for (position, file) in (first_position..).zip(files) {
-        sqlx::query(
-            "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(&file.sha256)
-        .bind(file.size)
-        .bind(&file.md5)
-        .bind(&file.sha1)
-        .bind(&file.sha512)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        record_blob(conn, file).await?;
         sqlx::query(
             "INSERT INTO package_files (package_id, position, filename, blob_sha256, content_type) \
              VALUES ($1, $2, $3, $4, $5)",

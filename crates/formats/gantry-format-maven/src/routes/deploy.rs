@@ -170,7 +170,11 @@ async fn put_file(
         updated_at: now_millis(),
     };
     app.db
-        .maven_stage(&stage_key(repo, file), &staged, &digests)
+        .maven_stage(
+            &stage_key(repo, file),
+            &staged,
+            &super::stored_file(&file.filename, &digests),
+        )
         .await?;
     Ok(created())
 }

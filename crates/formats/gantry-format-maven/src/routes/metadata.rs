@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use gantry_db::RepoRow;
+use gantry_db::{PackageRow, RepoRow};
 
 use crate::app::App;
 use crate::error::AppResult;
 use crate::pure::metadata::{self, Build, Plugin};
 use crate::pure::path::{self, Coordinates, Target};
+use crate::pure::ID;
 use crate::queries::MavenQueries;
 
 /// The document at a metadata path, if the repository has anything to say there.
@@ -32,7 +33,6 @@ pub(super) async fn document(
 }
 
 async fn render(app: &App, repo: &RepoRow, target: &Target) -> AppResult<Option<Bytes>> {
-    let repository_id = repo.id;
     match target {
         Target::VersionMetadata {
             coordinates,
@@ -44,10 +44,7 @@ async fn render(app: &App, repo: &RepoRow, target: &Target) -> AppResult<Option<
         }
         Target::Metadata { dirs } => {
             if let Some(coordinates) = Target::artifact_level(dirs) {
-                let versions = app
-                    .db
-                    .maven_versions(&repo.slug(), repository_id, &coordinates.name())
-                    .await?;
+                let versions = versions(app, repo, &coordinates.name()).await?;
                 if !versions.is_empty() {
                     return Ok(Some(Bytes::from(metadata::artifact_level(
                         &coordinates,
@@ -58,7 +55,7 @@ async fn render(app: &App, repo: &RepoRow, target: &Target) -> AppResult<Option<
             if path::check_group_dirs(dirs).is_err() {
                 return Ok(None);
             }
-            let plugins = plugins(app, repository_id, &dirs.join(".")).await?;
+            let plugins = plugins(app, repo, &dirs.join(".")).await?;
             Ok((!plugins.is_empty()).then(|| Bytes::from(metadata::group_level(&plugins))))
         }
         Target::File(_) => Ok(None),
@@ -72,29 +69,50 @@ pub(super) async fn builds(
     coordinates: &Coordinates,
     version: &str,
 ) -> AppResult<Vec<Build>> {
-    let rows = app
-        .db
-        .maven_build_files(&repo.slug(), repo.id, &coordinates.name(), version)
-        .await?;
+    let packages = published(app, repo, &coordinates.name()).await?;
     let mut builds: BTreeMap<String, Build> = BTreeMap::new();
-    for row in rows {
-        let Ok(file) = path::parse_filename(coordinates.clone(), version, &row.filename) else {
-            continue;
-        };
+    for package in packages.iter().filter(|p| p.version == version) {
         let build = builds
-            .entry(row.qualifier.clone())
+            .entry(package.qualifier.clone())
             .or_insert_with(|| Build {
-                id: row.qualifier.clone(),
+                id: package.qualifier.clone(),
                 files: Vec::new(),
-                published: row.uploaded_at,
+                published: package.uploaded_at,
             });
-        build.files.push((file.classifier, file.extension));
+        for row in &package.files {
+            if let Ok(file) = path::parse_filename(coordinates.clone(), version, &row.filename) {
+                build.files.push((file.classifier, file.extension));
+            }
+        }
     }
     Ok(builds.into_values().collect())
 }
 
-async fn plugins(app: &App, repository_id: i64, group: &str) -> AppResult<Vec<Plugin>> {
-    let rows = app.db.maven_group_plugins(repository_id, group).await?;
+/// The available, synced packages of an artifact, but those this repository cached from its
+/// upstreams: for those the upstreams' own metadata is served.
+async fn published(app: &App, repo: &RepoRow, name: &str) -> AppResult<Vec<PackageRow>> {
+    let slug = repo.slug();
+    let mut packages = app.db.project_packages(repo.id, ID, name).await?;
+    packages.retain(|p| !(p.source == "upstream" && p.origin_repository == slug));
+    Ok(packages)
+}
+
+/// The published versions of an artifact, each with the time it was last published.
+pub(crate) async fn versions(
+    app: &App,
+    repo: &RepoRow,
+    name: &str,
+) -> AppResult<Vec<(String, i64)>> {
+    let mut versions: BTreeMap<String, i64> = BTreeMap::new();
+    for package in published(app, repo, name).await? {
+        let at = versions.entry(package.version).or_default();
+        *at = (*at).max(package.uploaded_at);
+    }
+    Ok(versions.into_iter().collect())
+}
+
+async fn plugins(app: &App, repo: &RepoRow, group: &str) -> AppResult<Vec<Plugin>> {
+    let rows = app.db.maven_plugins((repo.id, &repo.slug())).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(name, metadata)| {

@@ -29,6 +29,7 @@ use crate::error::{ApiPath, AppError, AppResult};
 use crate::pure::{self, path};
 
 pub(crate) use download::{find_file, not_found};
+pub(crate) use metadata::versions;
 pub(crate) use seal::{ingest, pom_filename, seal_artifact, stored_file};
 
 /// The `{*path}` below `/maven/`.

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::pure::path::{Coordinates, SNAPSHOT_SUFFIX};
-use crate::pure::{jar, Maven};
+use crate::pure::{jar, Maven, ID};
 use crate::queries::{MavenQueries, StageKey, StagedFile};
 
 /// Default idle time after which a deploy without a closing metadata upload is sealed.
@@ -159,7 +159,7 @@ pub(crate) async fn ingest(
         digests: pom_digests,
         companions: others,
     };
-    let ingested = gantry_protocol::ingest::ingest_stored(
+    let ingested = gantry_protocol::ingest::ingest_blob(
         app,
         origin,
         repo,
@@ -220,23 +220,23 @@ async fn prune_snapshots(
     coordinates: &Coordinates,
     version: &str,
 ) -> AppResult<()> {
-    let builds = app
+    // Available builds only: a quarantined one stays for whoever reviews it.
+    let mut builds = app
         .db
-        .maven_live_builds(repo.id, &coordinates.name(), version)
+        .project_packages(repo.id, ID, &coordinates.name())
         .await?;
+    builds.retain(|p| p.version == version);
+    builds.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
     let keep = snapshot_keep();
     if builds.len() <= keep {
         return Ok(());
     }
     let reason = format!("superseded: the newest {keep} builds of each SNAPSHOT are kept");
-    for (slug, _) in &builds[..builds.len() - keep] {
-        let Some(package) = app.db.get_package_by_slug(slug).await? else {
-            continue;
-        };
+    for package in &builds[..builds.len() - keep] {
         let mut event = NewEvent::new(EventType::PackageDeleted, SNAPSHOT_ACTOR);
         event.context = json!({"reason": reason});
         app.db
-            .set_package_state(&package, PackageState::Deleted, Some(&reason), &event)
+            .set_package_state(package, PackageState::Deleted, Some(&reason), &event)
             .await?;
     }
     Ok(())

@@ -17,7 +17,7 @@ use gantry_protocol::ingest::Origin;
 use super::Miss;
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::pure::path::ArtifactFile;
 use crate::pure::ID;
 use crate::routes::{find_file, pom_filename, stored_file};
@@ -133,26 +133,10 @@ async fn fetch_blob(
     url: &str,
     what: &str,
 ) -> AppResult<Option<Digests>> {
-    let response = gantry_protocol::upstream::request(app, upstream, url)
-        .await
-        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?
-        .send()
-        .await
-        .map_err(|e| {
-            app.metrics.upstream_failure(&upstream.name);
-            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
-        })?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
+    let Some(response) = gantry_protocol::upstream::open_file(app, upstream, url, what).await?
+    else {
         return Ok(None);
-    }
-    if !response.status().is_success() {
-        app.metrics.upstream_failure(&upstream.name);
-        return Err(AppError::BadGateway(format!(
-            "upstream {} answered HTTP {} for {what}",
-            upstream.name,
-            response.status()
-        )));
-    }
+    };
     let digests = app
         .blobs
         .put_stream(response.bytes_stream(), app.config.max_upload_size)

@@ -21,7 +21,6 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::pure::path::{RepoPath, Target};
 use crate::pure::ID;
-use crate::queries::MavenQueries;
 
 /// Largest metadata document or sidecar read from an upstream.
 const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
@@ -54,11 +53,9 @@ pub(crate) async fn fetch(
         Target::Metadata { dirs } => Target::artifact_level(dirs).map(|c| c.name()),
     };
     let held_locally = match &local_name {
-        Some(name) if upstreams.iter().any(|u| u.local_names_only != 0) => !app
-            .db
-            .maven_versions(&repo.slug(), repo.id, name)
-            .await?
-            .is_empty(),
+        Some(name) if upstreams.iter().any(|u| u.local_names_only != 0) => {
+            !crate::routes::versions(app, repo, name).await?.is_empty()
+        }
         _ => false,
     };
     let is_document = parsed.checksum.is_some() || !matches!(parsed.target, Target::File(_));
@@ -124,21 +121,10 @@ async fn document(
         }
     }
     let epoch = app.caches.epoch();
-    let (body, fetched_at) =
-        gantry_protocol::upstream::cached_document_at(app, upstream, &key, || async {
-            let fetched =
-                gantry_protocol::upstream::fetch_document(app, upstream, url, "*/*", MAX_DOCUMENT)
-                    .await?;
-            match fetched {
-                None => Ok("-".to_owned()),
-                Some(doc) => String::from_utf8(doc.body)
-                    .map(|body| format!("+{body}"))
-                    .map_err(|_| format!("{url} is not UTF-8 text")),
-            }
-        })
-        .await
-        .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
-    let doc = body.strip_prefix('+').map(str::to_owned);
+    let (doc, fetched_at) =
+        gantry_protocol::upstream::cached_text(app, upstream, &key, url, MAX_DOCUMENT)
+            .await
+            .map_err(|e| AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name)))?;
     let kept: Kept = (doc.clone(), fetched_at);
     app.caches.keep_memo(epoch, memo_key, Arc::new(kept));
     Ok(doc)
