@@ -347,6 +347,7 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
         &[
             ("lib-1.0.pom", pom("org.example", "lib", "1.0").into()),
             ("lib-1.0.jar", lib.clone()),
+            ("lib-1.0-sources.jar", jar(&[("A.java", "class A {}")])?),
         ],
     )
     .await?;
@@ -386,6 +387,13 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
     let (st, body) = get(&s, file).await?;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(body, lib);
+    // A file asked for later joins the version's package.
+    let (st, _) = get(
+        &s,
+        "/acme/dev/maven/org/example/lib/1.0/lib-1.0-sources.jar",
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK);
 
     // The static repository answers what the first upstream lacks.
     let debian_pom = "/acme/dev/maven/org/apache/maven/plugins/maven-jar-plugin/3.3.0/maven-jar-plugin-3.3.0.pom";
@@ -413,7 +421,7 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
         })
         .collect();
     assert!(
-        names.contains(&"\"org.example:lib\" \"upstream\" 2".to_owned())
+        names.contains(&"\"org.example:lib\" \"upstream\" 3".to_owned())
             && names.contains(
                 &"\"org.apache.maven.plugins:maven-jar-plugin\" \"upstream\" 2".to_owned()
             ),

@@ -48,8 +48,8 @@ pub(super) async fn file(
         .find_live_package(repo.id, ID, &file.coordinates.name(), &file.version, &build)
         .await?;
     let kept = match existing {
-        // A deployed version is never completed from an upstream.
-        Some(package) if package.source != "upstream" => false,
+        // A deployed version (or one another upstream filled) is never completed from this one.
+        Some(package) if package.upstream_name.as_deref() != Some(upstream.name.as_str()) => false,
         Some(package) => {
             let row = stored_file(&file.filename, &fetched);
             app.db.add_package_file(&package, &row).await?;
