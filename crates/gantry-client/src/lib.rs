@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 mod native;
 mod packages;
+pub mod push;
 mod registry;
 mod repos;
 mod webhooks;

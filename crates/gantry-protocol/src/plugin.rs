@@ -70,6 +70,13 @@ pub trait FormatPlugin: Send + Sync + 'static {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    /// How `gantry push` makes a package of this format when the format does not take a
+    /// single file through the upload API (OCI images, Maven deploys); `None` uploads the
+    /// file (a directory is packed first by [`gantry_formats::Format::pack_directory`]).
+    fn native_push(&self) -> Option<&'static dyn gantry_client::push::NativePush> {
+        None
+    }
+
     /// Checks a new package must pass before it is inserted (after its artifact was
     /// processed), e.g. cargo's one spelling per crate name.
     fn before_insert<'a>(

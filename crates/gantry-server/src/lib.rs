@@ -53,6 +53,15 @@ pub fn format(id: &str) -> Option<Arc<dyn gantry_formats::Format>> {
         .find(|format| format.id() == id)
 }
 
+/// How `gantry push` makes a package of format `id` through the format's own protocol,
+/// when it does not upload one file (see [`gantry_client::push`]).
+pub fn native_push(id: &str) -> Option<&'static dyn gantry_client::push::NativePush> {
+    formats::registered()
+        .into_iter()
+        .find(|plugin| plugin.format().id() == id)
+        .and_then(|plugin| plugin.native_push())
+}
+
 use std::sync::Arc;
 
 use anyhow::Context;

@@ -7,6 +7,7 @@
 //! repositories. [`Plugin`] registers both with the server.
 
 pub mod pure;
+mod push;
 mod queries;
 mod routes;
 mod upstream;

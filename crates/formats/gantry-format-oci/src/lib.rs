@@ -5,6 +5,7 @@
 //! protocol. [`Plugin`] registers both with the server.
 
 pub mod pure;
+mod push;
 mod queries;
 mod routes;
 mod upstream;

@@ -173,9 +173,6 @@ pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result
             }
         }
         Command::Repos(cmd) => repos(global, cmd, json).await?,
-        Command::Push(args) if args.format == "oci" => {
-            super::push_oci::push(global, args, json).await?;
-        }
         Command::Push(args) => super::packages::push(global, args, json).await?,
         Command::Ls(LsCommand::Pkgs {
             repo,

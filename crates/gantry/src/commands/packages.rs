@@ -192,8 +192,8 @@ pub(crate) async fn push(
     args: crate::cli::PushArgs,
     json: bool,
 ) -> anyhow::Result<()> {
-    if args.format == "maven" {
-        return super::maven::push(global, args, json).await;
+    if let Some(native) = gantry_server::native_push(&args.format) {
+        return push_natively(global, native, &args, json).await;
     }
     // A directory is packed by its format into a temporary file, uploaded in its place.
     let (args, _packed) = pack_directory(args)?;
@@ -239,6 +239,32 @@ pub(crate) async fn push(
             }
         }
         println!("{}", package.slug_perm);
+    }
+    Ok(())
+}
+
+/// A push through the format's own protocol (see [`gantry_client::push`]).
+async fn push_natively(
+    global: &GlobalArgs,
+    native: &dyn gantry_client::push::NativePush,
+    args: &crate::cli::PushArgs,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (owner, repo) = split_repo(&args.repo)?;
+    let client = client(global)?;
+    let request = gantry_client::push::PushRequest {
+        owner,
+        repo,
+        source: &args.file,
+        name: args.name.as_deref(),
+        companion: args.pom.as_deref(),
+    };
+    let pushed = native.push(&client, request).await?;
+    if json {
+        print_json(&pushed.package)?;
+    } else {
+        eprintln!("{}", pushed.summary);
+        println!("{}", pushed.package.slug_perm);
     }
     Ok(())
 }

@@ -368,6 +368,86 @@ async fn oci_images_are_packages_tags_move_and_quarantine_refuses_pulls() -> Tes
     Ok(())
 }
 
+/// The hits of the in-memory cache of derived answers (`/metrics`).
+async fn derived_hits(s: &TestServer) -> TestResult<f64> {
+    let text = s
+        .req(Method::GET, "/metrics", None)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let hits = "gantry_cache_lookups_total{cache=\"derived\",result=\"hit\"}";
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with(hits))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// A pull of an unchanged manifest is answered from memory (no database work on the hot
+/// path), and every change — a tag moved, a quarantine — shows at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_manifest_reads_come_from_memory_until_something_changes() -> TestResult {
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", false).await?;
+    let get_latest = || async {
+        let resp = s
+            .req(
+                Method::GET,
+                "/v2/acme/dev/app/manifests/latest",
+                Some(ADMIN),
+            )
+            .send()
+            .await?;
+        let digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        TestResult::Ok((resp.status(), digest))
+    };
+    let first = push_image(&s, "acme/dev/app", "latest", ADMIN, b"layer one").await?;
+    // The package's sync writes after the push; read until two reads in a row met no change.
+    let mut served_from_memory = false;
+    for _ in 0..40 {
+        assert_eq!(get_latest().await?, (StatusCode::OK, first.clone()));
+        let before = derived_hits(&s).await?;
+        for _ in 0..3 {
+            assert_eq!(get_latest().await?, (StatusCode::OK, first.clone()));
+        }
+        if derived_hits(&s).await? >= before + 3.0 {
+            served_from_memory = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(served_from_memory, "manifest reads never hit the cache");
+
+    let second = push_image(&s, "acme/dev/app", "latest", ADMIN, b"layer two").await?;
+    assert_eq!(get_latest().await?, (StatusCode::OK, second));
+    let (st, list) = s
+        .admin(
+            Method::GET,
+            "/api/v1/packages/acme/dev?query=version:latest",
+            None,
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let slug = list[0]["slug_perm"].as_str().ok_or("slug")?;
+    let (st, body) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/packages/acme/dev/{slug}/quarantine"),
+            Some(json!({})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(get_latest().await?.0, StatusCode::FORBIDDEN);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oci_deleting_an_image_keeps_blobs_other_images_share() -> TestResult {
     let s = TestServer::start()?;

@@ -98,6 +98,10 @@ impl FormatPlugin for Plugin {
         Arc::new(pure::Maven)
     }
 
+    fn native_push(&self) -> Option<&'static dyn gantry_client::push::NativePush> {
+        Some(&crate::push::Deploy)
+    }
+
     fn routes(&self) -> RouteSet {
         RouteSet::new().methods_upload(
             "/{owner}/{repo}/maven/{*path}",

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use gantry_core::{EventType, PackageState};
 use gantry_db::{PackageRow, RepoRow};
 
-use crate::queries::OciQueries;
+use crate::queries::{OciObject, OciQueries};
 use gantry_protocol::access::Op;
 use serde_json::{json, Value};
 
@@ -67,22 +67,61 @@ pub(crate) async fn tagged(
         .await?)
 }
 
+/// What a manifest reference named in a repository when it was last read: kept per cache
+/// epoch so that a pull of an unchanged image does no database work (any write, a
+/// quarantine included, moves the epoch on).
+struct Resolved {
+    object: OciObject,
+    digest: Digest,
+}
+
 /// `GET`/`HEAD` of a manifest by tag or digest.
 pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult<Response> {
     let repo = ctx.repo(Op::Read).await?;
+    let key = format!("oci-manifest|{}|{}|{text}", repo.id, ctx.scope.image);
+    let resolved = match ctx.app.caches.memo::<Resolved>(&key) {
+        Some(resolved) => resolved,
+        None => {
+            let epoch = ctx.app.caches.epoch();
+            let (resolved, keep) = resolve(ctx, &repo, text).await?;
+            let resolved = std::sync::Arc::new(resolved);
+            if keep {
+                ctx.app
+                    .caches
+                    .keep_memo(epoch, key, std::sync::Arc::clone(&resolved));
+            }
+            resolved
+        }
+    };
+    let content_type = resolved.object.content_type.clone();
+    blobs::serve(
+        ctx,
+        method,
+        &repo,
+        &resolved.object,
+        &resolved.digest,
+        Some(&content_type),
+    )
+    .await
+}
+
+/// Reads what `text` names, pulling it from an upstream when the repository has none; and
+/// whether the answer may be kept until the next change (not when it came from an
+/// upstream: a cached tag is checked there again once its TTL passed).
+async fn resolve(ctx: &Ctx<'_>, repo: &RepoRow, text: &str) -> OciResult<(Resolved, bool)> {
     // A reference that cannot name anything names nothing that exists.
     let parsed = match reference(text) {
         Err(e) if e.code == Code::ManifestInvalid => return Err(unknown(ctx, text)),
         other => other?,
     };
-    let digest = match &parsed {
-        Reference::Digest(d) => d.clone(),
+    let (digest, mut keep) = match &parsed {
+        Reference::Digest(d) => (d.clone(), true),
         Reference::Tag(tag) => {
-            let package = super::pull::tag_package(ctx, &repo, tag)
+            let package = super::pull::tag_package(ctx, repo, tag)
                 .await?
                 .ok_or_else(|| unknown(ctx, text))?;
             let file = package.primary_file().ok_or_else(|| unknown(ctx, text))?;
-            digest(&file.filename)?
+            (digest(&file.filename)?, package.upstream_name.is_none())
         }
     };
     let digest_text = digest.to_string();
@@ -94,8 +133,9 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
     let object = match find().await? {
         Some(object) => object,
         None => {
+            keep = false;
             let pulled = match &parsed {
-                Reference::Digest(_) => super::pull::manifest(ctx, &repo, &parsed).await,
+                Reference::Digest(_) => super::pull::manifest(ctx, repo, &parsed).await,
                 Reference::Tag(_) => Ok(false),
             };
             match find().await? {
@@ -104,8 +144,7 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, text: &str) -> OciResult
             }
         }
     };
-    let content_type = object.content_type.clone();
-    blobs::serve(ctx, method, &repo, &object, &digest, Some(&content_type)).await
+    Ok((Resolved { object, digest }, keep))
 }
 
 /// Takes a tag off its package: the package keeps its manifest under its digest, unless

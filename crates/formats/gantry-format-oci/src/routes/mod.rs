@@ -32,6 +32,10 @@ impl FormatPlugin for Plugin {
         Arc::new(crate::pure::Oci)
     }
 
+    fn native_push(&self) -> Option<&'static dyn gantry_client::push::NativePush> {
+        Some(&crate::push::LayoutPush)
+    }
+
     fn routes(&self) -> RouteSet {
         RouteSet::new()
             .get("/v2/", auth::version_check)

@@ -1,12 +1,14 @@
-//! `gantry push maven OWNER/REPO FILE --pom POM`: a deploy for CI without Maven, through the
+//! `gantry push maven OWNER/REPO FILE --pom POM`, on the client side: a deploy for CI
+//! without Maven, through the
 //! same Maven routes `mvn deploy` uses (the POM, the file, then the artifact metadata that
 //! ends the deploy), so it is sealed, checked and refused exactly as an mvn deploy is.
 
 use anyhow::{bail, Context};
-use gantry_format_maven::pure::{metadata, path::SNAPSHOT_SUFFIX, pom};
+use futures::future::BoxFuture;
+use gantry_client::push::{NativePush, PushRequest, Pushed};
+use gantry_client::Client;
 
-use super::client::{client, print_json, split_repo};
-use crate::cli::{GlobalArgs, PushArgs};
+use crate::pure::{metadata, path::SNAPSHOT_SUFFIX, pom};
 
 /// The build number after the newest one the version-level metadata names.
 fn next_build(metadata: Option<&str>) -> u32 {
@@ -17,16 +19,27 @@ fn next_build(metadata: Option<&str>) -> u32 {
         .map_or(1, |n| n.saturating_add(1))
 }
 
-pub(crate) async fn push(global: &GlobalArgs, args: PushArgs, json: bool) -> anyhow::Result<()> {
-    let (owner, repo) = split_repo(&args.repo)?;
-    let pom_path = args
-        .pom
-        .clone()
+/// Deploys a file and its POM through the Maven routes.
+pub(crate) struct Deploy;
+
+impl NativePush for Deploy {
+    fn push<'a>(
+        &'a self,
+        client: &'a Client,
+        request: PushRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Pushed>> {
+        Box::pin(push(client, request))
+    }
+}
+
+async fn push(client: &Client, request: PushRequest<'_>) -> anyhow::Result<Pushed> {
+    let PushRequest { owner, repo, .. } = request;
+    let pom_path = request
+        .companion
         .context("gantry push maven needs the artifact's POM: --pom pom.xml")?;
     let pom_bytes =
-        std::fs::read(&pom_path).with_context(|| format!("cannot read {}", pom_path.display()))?;
+        std::fs::read(pom_path).with_context(|| format!("cannot read {}", pom_path.display()))?;
     let pom = pom::parse(&pom_bytes).with_context(|| pom_path.display().to_string())?;
-    let client = client(global)?;
     let artifact_dir = format!(
         "/{owner}/{repo}/maven/{}/{}",
         pom.group_id.replace('.', "/"),
@@ -44,17 +57,17 @@ pub(crate) async fn push(global: &GlobalArgs, args: PushArgs, json: bool) -> any
         None => pom.version.clone(),
     };
     let stem = format!("{}-{file_version}", pom.artifact_id);
-    let extension = args
-        .file
+    let extension = request
+        .source
         .extension()
         .map_or_else(|| "jar".to_owned(), |e| e.to_string_lossy().into_owned());
     if extension != "pom" {
         client
-            .put_native_file(&format!("{version_dir}/{stem}.{extension}"), &args.file)
+            .put_native_file(&format!("{version_dir}/{stem}.{extension}"), request.source)
             .await?;
     }
     client
-        .put_native_file(&format!("{version_dir}/{stem}.pom"), &pom_path)
+        .put_native_file(&format!("{version_dir}/{stem}.pom"), pom_path)
         .await?;
     let closing = format!(
         "<metadata><groupId>{}</groupId><artifactId>{}</artifactId><versioning/></metadata>",
@@ -77,13 +90,10 @@ pub(crate) async fn push(global: &GlobalArgs, args: PushArgs, json: bool) -> any
             pom.version
         );
     };
-    if json {
-        print_json(&package)?;
-    } else {
-        eprintln!("Deployed {name}:{} ({stem}) to {owner}/{repo}", pom.version);
-        println!("{}", package.slug_perm);
-    }
-    Ok(())
+    Ok(Pushed {
+        summary: format!("Deployed {name}:{} ({stem}) to {owner}/{repo}", pom.version),
+        package,
+    })
 }
 
 #[cfg(test)]

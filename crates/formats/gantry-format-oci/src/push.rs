@@ -1,4 +1,4 @@
-//! `gantry push oci OWNER/REPO LAYOUT_DIR:TAG`: an OCI image layout directory (as umoci,
+//! `gantry push oci OWNER/REPO LAYOUT_DIR:TAG`, on the client side: an OCI image layout directory (as umoci,
 //! skopeo or buildah write it) pushed through the registry API — the blobs the repository
 //! lacks, then every manifest by digest (children of an index first, so the server checks
 //! each digest), then the tag.
@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use futures::future::BoxFuture;
+use gantry_client::push::{NativePush, PushRequest, Pushed};
+use gantry_client::Client;
 use serde_json::Value;
-
-use super::client::{client, print_json, split_repo};
-use crate::cli::GlobalArgs;
 
 /// Largest `index.json` or manifest read from a layout.
 const MAX_DOCUMENT: u64 = 4 * 1024 * 1024;
@@ -135,9 +135,9 @@ fn layout_and_tag(spec: &Path) -> anyhow::Result<(PathBuf, String)> {
 }
 
 /// The image name: `--name`, else the layout directory's name.
-fn image_name(name: Option<String>, dir: &Path) -> anyhow::Result<String> {
+fn image_name(name: Option<&str>, dir: &Path) -> anyhow::Result<String> {
     if let Some(name) = name {
-        return Ok(name);
+        return Ok(name.to_owned());
     }
     let base = dir
         .canonicalize()
@@ -150,16 +150,24 @@ fn image_name(name: Option<String>, dir: &Path) -> anyhow::Result<String> {
     Ok(base)
 }
 
-pub(crate) async fn push(
-    global: &GlobalArgs,
-    args: crate::cli::PushArgs,
-    json: bool,
-) -> anyhow::Result<()> {
-    let (owner, repo) = split_repo(&args.repo)?;
-    let (dir, tag) = layout_and_tag(&args.file)?;
-    let image = image_name(args.name, &dir)?;
+/// Pushes a layout's tag through the registry API as `skopeo copy` would.
+pub(crate) struct LayoutPush;
+
+impl NativePush for LayoutPush {
+    fn push<'a>(
+        &'a self,
+        client: &'a Client,
+        request: PushRequest<'a>,
+    ) -> BoxFuture<'a, anyhow::Result<Pushed>> {
+        Box::pin(push(client, request))
+    }
+}
+
+async fn push(client: &Client, request: PushRequest<'_>) -> anyhow::Result<Pushed> {
+    let PushRequest { owner, repo, .. } = request;
+    let (dir, tag) = layout_and_tag(request.source)?;
+    let image = image_name(request.name, &dir)?;
     let graph = read_layout(&dir, &tag)?;
-    let client = client(global)?;
     let name = format!("{owner}/{repo}/{image}");
     for digest in &graph.blobs {
         if client.registry_has_blob(&name, digest).await? {
@@ -195,15 +203,12 @@ pub(crate) async fn push(
     let package = page
         .packages
         .into_iter()
-        .find(|p| p.name == image && p.format == "oci")
+        .find(|p| p.name == image && p.format == crate::pure::ID)
         .with_context(|| format!("{name}:{tag} was pushed but is not listed"))?;
-    if json {
-        print_json(&package)?;
-    } else {
-        eprintln!("Pushed {name}:{tag} ({})", top.digest);
-        println!("{}", package.slug_perm);
-    }
-    Ok(())
+    Ok(Pushed {
+        package,
+        summary: format!("Pushed {name}:{tag} ({})", top.digest),
+    })
 }
 
 #[cfg(test)]
