@@ -206,6 +206,10 @@ pub struct Repository {
     /// that would move it is refused with 409.
     #[serde(default)]
     pub immutable_tags: bool,
+    /// Whether a native deploy of a release that is already published (a Maven `mvn deploy`
+    /// of the same version) replaces it instead of being refused with 409.
+    #[serde(default)]
+    pub allow_republish: bool,
 }
 
 /// A repository's live packages of one format and their bytes.

@@ -49,8 +49,8 @@ pub use jobs::{
 };
 pub use migrations::{Migration, MigrationSet};
 pub use packages::{
-    insert_blob_row, GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow,
-    PackageRow, Promotion, PromotionMode, SyncOutcome,
+    record_blob, GateRecord, IndexRow, ListPage, NewFile, NewPackage, PackageFileRow, PackageRow,
+    Promotion, PromotionMode, SyncOutcome,
 };
 pub use policies::{
     DecisionRow, DecisionSubject, NewDecision, NewRule, PackageActions, PolicyRow, PolicyUpdate,

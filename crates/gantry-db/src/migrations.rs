@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/0017_listing_name_and_stats.sql"),
     ),
+    (18, include_str!("../migrations/0018_allow_republish.sql")),
 ];
 
 /// The change counter's triggers (the counter is core migration 12): every change to a table the servers cache from bumps

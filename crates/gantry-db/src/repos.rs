@@ -26,6 +26,8 @@ pub struct RepoRow {
     pub permissions: String,
     /// Non-zero: an existing tag may not be pointed at other content.
     pub immutable_tags: i64,
+    /// Non-zero: a native deploy of a published release replaces it.
+    pub allow_republish: i64,
 }
 
 /// Changes to a repository; `None` leaves a field as it is.
@@ -37,6 +39,7 @@ pub struct RepoUpdate {
     pub ip_denylist: Option<Vec<String>>,
     pub permissions: Option<serde_json::Value>,
     pub immutable_tags: Option<bool>,
+    pub allow_republish: Option<bool>,
 }
 
 impl RepoRow {
@@ -52,11 +55,15 @@ impl RepoRow {
     pub fn tags_immutable(&self) -> bool {
         self.immutable_tags != 0
     }
+
+    pub fn republish_allowed(&self) -> bool {
+        self.allow_republish != 0
+    }
 }
 
 const REPO_SELECT: &str = "SELECT r.id, n.name AS namespace, r.name, r.description, r.private, \
      r.package_count, r.created_at, r.updated_at, r.ip_allowlist, r.ip_denylist, r.permissions, \
-     r.immutable_tags \
+     r.immutable_tags, r.allow_republish \
      FROM repositories r JOIN namespaces n ON n.id = r.namespace_id";
 
 impl Db {
@@ -161,7 +168,8 @@ impl Db {
             "UPDATE repositories SET description = COALESCE($1, description), \
              private = COALESCE($2, private), ip_allowlist = COALESCE($3, ip_allowlist), \
              ip_denylist = COALESCE($4, ip_denylist), permissions = COALESCE($5, permissions), \
-             immutable_tags = COALESCE($6, immutable_tags), updated_at = $7 WHERE id = $8",
+             immutable_tags = COALESCE($6, immutable_tags), \
+             allow_republish = COALESCE($7, allow_republish), updated_at = $8 WHERE id = $9",
         )
         .bind(update.description.clone())
         .bind(update.private.map(i64::from))
@@ -174,6 +182,7 @@ impl Db {
                 .map(serde_json::Value::to_string),
         )
         .bind(update.immutable_tags.map(i64::from))
+        .bind(update.allow_republish.map(i64::from))
         .bind(now_millis())
         .bind(id)
         .execute(&self.pool)

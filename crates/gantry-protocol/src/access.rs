@@ -239,6 +239,7 @@ mod tests {
             ip_denylist: serde_json::json!(deny).to_string(),
             permissions: permissions.into(),
             immutable_tags: 0,
+            allow_republish: 0,
         }
     }
 

@@ -186,6 +186,23 @@ struct Prepared {
     jobs: Vec<gantry_db::NewJob>,
 }
 
+/// The blobs of a package already in the blob store: the one the format processes, and
+/// files that go with it as they are (a Maven POM's JAR, sources, signatures), after it and
+/// the files its processing derives.
+pub struct Stored {
+    pub digests: Digests,
+    pub companions: Vec<NewFile>,
+}
+
+impl From<Digests> for Stored {
+    fn from(digests: Digests) -> Self {
+        Self {
+            digests,
+            companions: Vec::new(),
+        }
+    }
+}
+
 /// Creates the package of bytes already in the blob store.
 pub async fn ingest_blob(
     app: &Arc<App>,
@@ -193,9 +210,13 @@ pub async fn ingest_blob(
     repo: &RepoRow,
     format: Arc<dyn Format>,
     upload: Upload,
-    digests: Digests,
+    stored: impl Into<Stored>,
     declared_identity: Option<gantry_formats::Identity>,
 ) -> AppResult<Ingested> {
+    let Stored {
+        digests,
+        companions,
+    } = stored.into();
     let slug = SlugPerm::generate();
     let prepared = prepare(
         app,
@@ -238,6 +259,7 @@ pub async fn ingest_blob(
         sha512: digests.sha512.clone(),
     }];
     files.extend(store_extra_files(app, extra).await?);
+    files.extend(companions);
     let scan_status = if sync_status == SyncStatus::Completed {
         // Processed now: what follows a sync follows at once.
         let reason = origin.followup_reason();

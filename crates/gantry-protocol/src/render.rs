@@ -67,6 +67,7 @@ pub fn repository(row: &RepoRow, admin: bool) -> Repository {
         description: row.description.clone(),
         private: row.is_private(),
         immutable_tags: row.tags_immutable(),
+        allow_republish: row.republish_allowed(),
         package_count: row.package_count,
         size: None,
         formats: None,

@@ -129,29 +129,6 @@ pub async fn fetch_document(
     }))
 }
 
-/// A text document of `upstream` at `url`, kept under `key` as [`cached_document`] keeps
-/// it: `Ok(None)` when the upstream has none (404 or 410, remembered for the TTL like a found
-/// one). For index documents read as UTF-8 text (module lists, compact indexes).
-pub async fn cached_text(
-    app: &App,
-    upstream: &UpstreamRow,
-    key: &str,
-    url: &str,
-    accept: &str,
-    max: usize,
-) -> Result<Option<String>, String> {
-    let kept = cached_document(app, upstream, key, || async {
-        match fetch_document(app, upstream, url, accept, max).await? {
-            None => Ok("-".to_owned()),
-            Some(doc) => String::from_utf8(doc.body)
-                .map(|body| format!("+{body}"))
-                .map_err(|_| format!("{url} is not UTF-8")),
-        }
-    })
-    .await?;
-    Ok(kept.strip_prefix('+').map(str::to_owned))
-}
-
 /// A document of `upstream` kept in its index cache under `key`: answered from the cache while
 /// younger than the upstream's TTL, else fetched anew and kept. When the fetch fails, the kept
 /// copy is answered however old (the outage counted and logged); only without one does the
@@ -166,6 +143,23 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<String, String>>,
 {
+    cached_document_at(app, upstream, key, fetch)
+        .await
+        .map(|(body, _)| body)
+}
+
+/// [`cached_document`] with the time (milliseconds) the answered copy was fetched, for
+/// callers that keep it in memory until it is as old as the upstream's TTL.
+pub async fn cached_document_at<F, Fut>(
+    app: &App,
+    upstream: &UpstreamRow,
+    key: &str,
+    fetch: F,
+) -> Result<(String, i64), String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
     let kept = app
         .db
         .upstream_cache_get(upstream.id, key)
@@ -174,21 +168,46 @@ where
     let ttl_millis = upstream.index_ttl_seconds.saturating_mul(1000);
     if let Some((body, fetched_at)) = &kept {
         if gantry_core::time::now_millis() - fetched_at < ttl_millis {
-            return Ok(body.clone());
+            return Ok((body.clone(), *fetched_at));
         }
     }
+    let fetched_at = gantry_core::time::now_millis();
     let error = match fetch().await {
         Ok(fresh) => {
             if let Err(e) = app.db.upstream_cache_put(upstream.id, key, &fresh).await {
                 tracing::warn!(error = %e, upstream = %upstream.name, key, "keeping an upstream document failed");
             }
-            return Ok(fresh);
+            return Ok((fresh, fetched_at));
         }
         Err(error) => error,
     };
     app.metrics.upstream_failure(&upstream.name);
     tracing::warn!(upstream = %upstream.name, key, %error, stale = kept.is_some(), "upstream document fetch failed");
-    kept.map(|(body, _)| body).ok_or(error)
+    kept.ok_or(error)
+}
+
+/// A text document of `upstream` at `url` (at most `max` bytes, asked for as `accept`)
+/// through [`cached_document_at`] under `key`, with when it was fetched: `None` when the
+/// upstream has no such document (404 or 410), an answer kept for the TTL like a found one.
+/// For index documents read as UTF-8 text (module lists, compact indexes, Maven metadata).
+pub async fn cached_text(
+    app: &App,
+    upstream: &UpstreamRow,
+    key: &str,
+    url: &str,
+    accept: &str,
+    max: usize,
+) -> Result<(Option<String>, i64), String> {
+    let (kept, fetched_at) = cached_document_at(app, upstream, key, || async {
+        match fetch_document(app, upstream, url, accept, max).await? {
+            None => Ok("-".to_owned()),
+            Some(doc) => String::from_utf8(doc.body)
+                .map(|body| format!("+{body}"))
+                .map_err(|_| format!("{url} is not UTF-8")),
+        }
+    })
+    .await?;
+    Ok((kept.strip_prefix('+').map(str::to_owned), fetched_at))
 }
 
 /// Fetches an upstream file (the URL checked against the deny list) and streams it to the
@@ -206,24 +225,15 @@ pub async fn serve_file(
     if method != Method::HEAD {
         crate::serve::charge_download(&app, caller, &repo.namespace).await?;
     }
-    let response = request(&app, upstream, &file.url)
-        .await
-        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?
-        .send()
-        .await
-        .map_err(|e| {
+    let response = open_file(&app, upstream, &file.url, &file.what)
+        .await?
+        .ok_or_else(|| {
             app.metrics.upstream_failure(&upstream.name);
-            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+            AppError::BadGateway(format!(
+                "upstream {} answered HTTP 404 Not Found for {}",
+                upstream.name, file.what
+            ))
         })?;
-    if !response.status().is_success() {
-        app.metrics.upstream_failure(&upstream.name);
-        return Err(AppError::BadGateway(format!(
-            "upstream {} answered HTTP {} for {}",
-            upstream.name,
-            response.status(),
-            file.what
-        )));
-    }
     let mut out = HeaderMap::new();
     out.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
     if let Some(length) = response.content_length() {
@@ -253,6 +263,38 @@ pub async fn serve_file(
         upstream_bytes,
     );
     Ok((StatusCode::OK, out, axum::body::Body::from_stream(body)).into_response())
+}
+
+/// The response of an upstream to a GET of a file (`what` in messages): `None` when it has
+/// no such file (404); a 502, logged and counted, when it cannot be reached or answers
+/// anything else.
+pub async fn open_file(
+    app: &App,
+    upstream: &UpstreamRow,
+    url: &str,
+    what: &str,
+) -> AppResult<Option<reqwest::Response>> {
+    let response = request(app, upstream, url)
+        .await
+        .map_err(|e| AppError::BadGateway(format!("upstream file url: {e}")))?
+        .send()
+        .await
+        .map_err(|e| {
+            app.metrics.upstream_failure(&upstream.name);
+            AppError::BadGateway(format!("upstream {} failed: {e}", upstream.name))
+        })?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !response.status().is_success() {
+        app.metrics.upstream_failure(&upstream.name);
+        return Err(AppError::BadGateway(format!(
+            "upstream {} answered HTTP {} for {what}",
+            upstream.name,
+            response.status(),
+        )));
+    }
+    Ok(Some(response))
 }
 
 /// Digests a file fetched from an upstream must have, from the upstream's index, before it is

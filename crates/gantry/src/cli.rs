@@ -373,6 +373,10 @@ pub(crate) enum ReposCommand {
         /// is refused; false: tags move (the default).
         #[arg(long, value_name = "true|false")]
         immutable_tags: Option<bool>,
+        /// true: a native deploy of a release that is already published (a Maven `mvn
+        /// deploy` of the same version) replaces it; false: refused with 409 (the default).
+        #[arg(long, value_name = "true|false")]
+        allow_republish: Option<bool>,
     },
     /// Delete a repository (refused while it holds packages unless --force).
     Delete {

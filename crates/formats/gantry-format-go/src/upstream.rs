@@ -36,7 +36,9 @@ async fn document(
     key: &str,
     url: &str,
 ) -> Result<Option<String>, String> {
-    gantry_protocol::upstream::cached_text(app, upstream, key, url, "*/*", MAX_DOCUMENT).await
+    gantry_protocol::upstream::cached_text(app, upstream, key, url, "*/*", MAX_DOCUMENT)
+        .await
+        .map(|(kept, _)| kept)
 }
 
 /// The versions the upstream lists for `module`; `None` when it does not know the module.

@@ -1,9 +1,9 @@
-//! Maven's own table (deploys in progress) and its queries, and the reads of packages that
-//! `maven-metadata.xml` is written from. The table comes with this crate's migrations
-//! ([`MIGRATIONS`]).
+//! Maven's own table (deploys in progress) and its queries, and the one read of packages the
+//! shared package queries do not answer (a group's plugins). The table comes with this
+//! crate's migrations ([`MIGRATIONS`]).
 
 use gantry_core::time::now_millis;
-use gantry_db::{Db, Migration, MigrationSet, Result};
+use gantry_db::{Db, Migration, MigrationSet, NewFile, Result};
 use sqlx::FromRow;
 
 use crate::pure::ID;
@@ -59,21 +59,14 @@ pub(crate) struct StageKey<'a> {
     pub(crate) artifact_id: &'a str,
 }
 
-/// A file of a live package, for the version-level metadata of a SNAPSHOT.
-#[derive(Debug, Clone, FromRow)]
-pub(crate) struct BuildFile {
-    pub(crate) qualifier: String,
-    pub(crate) uploaded_at: i64,
-    pub(crate) filename: String,
-}
-
 pub(crate) trait MavenQueries {
-    /// Stages a stored file of a deploy (a file sent again replaces the earlier one).
+    /// Stages a stored file of a deploy (`blob`: its stored bytes; a file sent again
+    /// replaces the earlier one).
     async fn maven_stage(
         &self,
         key: &StageKey<'_>,
         file: &StagedFile,
-        digests: &gantry_blobs::Digests,
+        blob: &NewFile,
     ) -> Result<()>;
 
     /// The staged files of an artifact.
@@ -91,32 +84,9 @@ pub(crate) trait MavenQueries {
     /// Artifacts with staged files none of which changed since `before`.
     async fn maven_idle_artifacts(&self, before: i64) -> Result<Vec<(i64, String, String)>>;
 
-    /// The versions of the available, synced packages of an artifact, with the time each was
-    /// last published.
-    async fn maven_versions(&self, repository_id: i64, name: &str) -> Result<Vec<(String, i64)>>;
-
-    /// The files of the available, synced builds of a SNAPSHOT version.
-    async fn maven_build_files(
-        &self,
-        repository_id: i64,
-        name: &str,
-        version: &str,
-    ) -> Result<Vec<BuildFile>>;
-
-    /// Names and metadata of the available plugins whose group is `group`.
-    async fn maven_group_plugins(
-        &self,
-        repository_id: i64,
-        group: &str,
-    ) -> Result<Vec<(String, String)>>;
-
-    /// Slugs of the live builds of a SNAPSHOT version, oldest first.
-    async fn maven_live_builds(
-        &self,
-        repository_id: i64,
-        name: &str,
-        version: &str,
-    ) -> Result<Vec<(String, String)>>;
+    /// Names and metadata of the available Maven plugins of a repository (`repo` by id and
+    /// slug), but those it cached from its upstreams.
+    async fn maven_plugins(&self, repo: (i64, &str)) -> Result<Vec<(String, String)>>;
 }
 
 impl MavenQueries for Db {
@@ -124,22 +94,11 @@ impl MavenQueries for Db {
         &self,
         key: &StageKey<'_>,
         file: &StagedFile,
-        digests: &gantry_blobs::Digests,
+        blob: &NewFile,
     ) -> Result<()> {
         let now = now_millis();
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(&digests.sha256)
-        .bind(i64::try_from(digests.size).unwrap_or(i64::MAX))
-        .bind(&digests.md5)
-        .bind(&digests.sha1)
-        .bind(&digests.sha512)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        gantry_db::record_blob(&mut tx, blob).await?;
         sqlx::query(
             "INSERT INTO maven_staged_files (repository_id, group_id, artifact_id, version, \
              filename, build, blob_sha256, size, uploader, source_address, updated_at) \
@@ -154,8 +113,8 @@ impl MavenQueries for Db {
         .bind(&file.version)
         .bind(&file.filename)
         .bind(&file.build)
-        .bind(&digests.sha256)
-        .bind(i64::try_from(digests.size).unwrap_or(i64::MAX))
+        .bind(&blob.sha256)
+        .bind(blob.size)
         .bind(&file.uploader)
         .bind(&file.source_address)
         .bind(now)
@@ -214,73 +173,17 @@ impl MavenQueries for Db {
         .await?)
     }
 
-    async fn maven_versions(&self, repository_id: i64, name: &str) -> Result<Vec<(String, i64)>> {
+    async fn maven_plugins(&self, (id, slug): (i64, &str)) -> Result<Vec<(String, String)>> {
+        // The few plugins of a repository; their groups are matched by the caller.
         Ok(sqlx::query_as(
-            "SELECT version, MAX(uploaded_at) FROM packages WHERE repository_id = $1 \
-             AND format = $2 AND normalized_name = $3 AND state = 'available' \
-             AND sync_status = 'completed' GROUP BY version",
-        )
-        .bind(repository_id)
-        .bind(ID)
-        .bind(name)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    async fn maven_build_files(
-        &self,
-        repository_id: i64,
-        name: &str,
-        version: &str,
-    ) -> Result<Vec<BuildFile>> {
-        Ok(sqlx::query_as(
-            "SELECT p.qualifier, p.uploaded_at, f.filename FROM packages p \
-             JOIN package_files f ON f.package_id = p.id WHERE p.repository_id = $1 \
-             AND p.format = $2 AND p.normalized_name = $3 AND p.version = $4 \
-             AND p.state = 'available' AND p.sync_status = 'completed'",
-        )
-        .bind(repository_id)
-        .bind(ID)
-        .bind(name)
-        .bind(version)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    async fn maven_group_plugins(
-        &self,
-        repository_id: i64,
-        group: &str,
-    ) -> Result<Vec<(String, String)>> {
-        let prefix = format!("{group}:");
-        let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT normalized_name, metadata FROM packages WHERE repository_id = $1 \
              AND format = $2 AND state = 'available' AND sync_status = 'completed' \
-             AND SUBSTR(normalized_name, 1, CAST($3 AS INTEGER)) = $4 AND metadata LIKE '%\"plugin_prefix\":\"%'",
+             AND metadata LIKE '%\"plugin_prefix\":\"%' \
+             AND NOT (source = 'upstream' AND origin_repository = $3)",
         )
-        .bind(repository_id)
+        .bind(id)
         .bind(ID)
-        .bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
-        .bind(&prefix)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows)
-    }
-
-    async fn maven_live_builds(
-        &self,
-        repository_id: i64,
-        name: &str,
-        version: &str,
-    ) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT slug_perm, qualifier FROM packages WHERE repository_id = $1 AND format = $2 \
-             AND normalized_name = $3 AND version = $4 AND state <> 'deleted' ORDER BY qualifier",
-        )
-        .bind(repository_id)
-        .bind(ID)
-        .bind(name)
-        .bind(version)
+        .bind(slug)
         .fetch_all(self.pool())
         .await?)
     }

@@ -37,7 +37,9 @@ async fn document(
     url: &str,
     max: usize,
 ) -> Result<Option<String>, String> {
-    gantry_protocol::upstream::cached_text(app, upstream, key, url, "text/plain", max).await
+    gantry_protocol::upstream::cached_text(app, upstream, key, url, "text/plain", max)
+        .await
+        .map(|(kept, _)| kept)
 }
 
 /// One `/versions` line, checked: a valid name, versions and a hex MD5.

@@ -80,7 +80,7 @@ impl Db {
                     new.version,
                     repo.slug()
                 ))?;
-        insert_files(&mut tx, id, &new.files).await?;
+        insert_files(&mut tx, id, &new.files, 0).await?;
         insert_tags(&mut tx, id, &new.tags).await?;
         adjust_count(&mut tx, repo.id, id, 1).await?;
         for event in events_to_write {

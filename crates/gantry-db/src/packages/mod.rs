@@ -340,9 +340,9 @@ async fn clear_identity(
     Ok(())
 }
 
-/// Records the stored bytes of `file` in the blob table (once per sha256), inside the
-/// caller's transaction: a blob row is what garbage collection counts references to.
-pub async fn insert_blob_row(conn: &mut AnyConnection, file: &NewFile, now: i64) -> Result<()> {
+/// Records the blob of `file` (its digests) unless it is known: what a table that refers to
+/// blobs needs first, in the same transaction.
+pub async fn record_blob(conn: &mut AnyConnection, file: &NewFile) -> Result<()> {
     sqlx::query(
         "INSERT INTO blobs (sha256, size, md5, sha1, sha512, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
@@ -352,22 +352,27 @@ pub async fn insert_blob_row(conn: &mut AnyConnection, file: &NewFile, now: i64)
     .bind(&file.md5)
     .bind(&file.sha1)
     .bind(&file.sha512)
-    .bind(now)
+    .bind(now_millis())
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-async fn insert_files(conn: &mut AnyConnection, package_id: i64, files: &[NewFile]) -> Result<()> {
-    let now = now_millis();
-    for (position, file) in files.iter().enumerate() {
-        insert_blob_row(conn, file, now).await?;
+/// Records `files` as the package's files from `first_position` on (their blobs too).
+async fn insert_files(
+    conn: &mut AnyConnection,
+    package_id: i64,
+    files: &[NewFile],
+    first_position: i64,
+) -> Result<()> {
+    for (position, file) in (first_position..).zip(files) {
+        record_blob(conn, file).await?;
         sqlx::query(
             "INSERT INTO package_files (package_id, position, filename, blob_sha256, content_type) \
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(package_id)
-        .bind(position as i64)
+        .bind(position)
         .bind(&file.filename)
         .bind(&file.sha256)
         .bind(&file.content_type)
@@ -391,6 +396,31 @@ async fn insert_tags(conn: &mut AnyConnection, package_id: i64, tags: &[String])
 }
 
 impl Db {
+    /// Adds a file to a package after its other files (a format whose packages gather their
+    /// files one request at a time: an upstream's Maven artifact). A file of that name
+    /// already there is kept as it is.
+    pub async fn add_package_file(&self, package: &PackageRow, file: &NewFile) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let (held, next): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(CASE WHEN filename = $2 THEN 1 END), COALESCE(MAX(position), -1) + 1 \
+             FROM package_files WHERE package_id = $1",
+        )
+        .bind(package.id)
+        .bind(&file.filename)
+        .fetch_one(&mut *tx)
+        .await?;
+        if held == 0 {
+            insert_files(&mut tx, package.id, std::slice::from_ref(file), next).await?;
+            sqlx::query("UPDATE packages SET updated_at = $1 WHERE id = $2")
+                .bind(now_millis())
+                .bind(package.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The package as it is now (after a change).
     pub(crate) async fn reload(&self, package: &PackageRow) -> Result<PackageRow> {
         self.get_package_by_id(package.id)

@@ -37,6 +37,10 @@ pub(crate) struct CreateRepository {
     /// content. Tags move by default.
     #[serde(default)]
     pub immutable_tags: bool,
+    /// Let a native deploy of a release that is already published (a Maven `mvn deploy` of
+    /// the same version) replace it; refused with 409 by default.
+    #[serde(default)]
+    pub allow_republish: bool,
 }
 
 fn default_private() -> bool {
@@ -54,6 +58,9 @@ pub(crate) struct UpdateRepository {
     pub permissions: Option<serde_json::Value>,
     /// Refuse (409) a push that would point an existing tag at other content.
     pub immutable_tags: Option<bool>,
+    /// Let a native deploy of a published release (a Maven `mvn deploy` of the same
+    /// version) replace it.
+    pub allow_republish: Option<bool>,
 }
 
 fn check_access_settings(
@@ -136,6 +143,7 @@ pub(crate) async fn create(
         || !body.ip_denylist.is_empty()
         || body.permissions.is_some()
         || body.immutable_tags
+        || body.allow_republish
     {
         row = app
             .db
@@ -146,6 +154,7 @@ pub(crate) async fn create(
                     ip_denylist: Some(body.ip_denylist.clone()),
                     permissions: body.permissions.clone(),
                     immutable_tags: body.immutable_tags.then_some(true),
+                    allow_republish: body.allow_republish.then_some(true),
                     ..RepoUpdate::default()
                 },
             )
@@ -269,6 +278,7 @@ pub(crate) async fn update(
                 ip_denylist: body.ip_denylist.clone(),
                 permissions: body.permissions.clone(),
                 immutable_tags: body.immutable_tags,
+                allow_republish: body.allow_republish,
             },
         )
         .await?;
@@ -279,6 +289,7 @@ pub(crate) async fn update(
         "description": body.description, "private": body.private,
         "ip_allowlist": body.ip_allowlist, "ip_denylist": body.ip_denylist,
         "permissions": body.permissions, "immutable_tags": body.immutable_tags,
+        "allow_republish": body.allow_republish,
     });
     app.db.record_event(&event).await?;
     Ok(ApiJson(render::repository(&updated, true)))

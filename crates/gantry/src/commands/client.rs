@@ -273,6 +273,7 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             ip_denylist,
             permissions,
             immutable_tags,
+            allow_republish,
         } => {
             let (owner, name) = split_repo(&repo)?;
             let mut body = serde_json::Map::new();
@@ -297,6 +298,9 @@ async fn repos(global: &GlobalArgs, cmd: ReposCommand, json: bool) -> anyhow::Re
             }
             if let Some(immutable) = immutable_tags {
                 body.insert("immutable_tags".into(), immutable.into());
+            }
+            if let Some(allow) = allow_republish {
+                body.insert("allow_republish".into(), allow.into());
             }
             if !permissions.is_empty() {
                 let mut map = serde_json::Map::new();

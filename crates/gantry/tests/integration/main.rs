@@ -25,6 +25,7 @@ mod hardening_leftovers;
 mod hardening_policy;
 mod maven;
 mod maven_http;
+mod maven_upstream;
 mod npm;
 mod npm_upstream;
 mod nuget;

@@ -104,7 +104,9 @@ impl Project<'_> {
             .dependencies
             .iter()
             .map(|(a, v)| {
-                format!("<dependency><groupId>org.example</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
+                // `artifact` in org.example, or `group:artifact`.
+                let (g, a) = a.split_once(':').unwrap_or(("org.example", a));
+                format!("<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
             })
             .collect();
         let url = self.url;
@@ -144,7 +146,12 @@ fn library(dir: &Path, version: &str, java: &str, url: &str) -> TestResult<()> {
 }
 
 /// The application org.example:app 1.0, depending on `dependencies`.
-fn consumer(dir: &Path, java: &str, dependencies: &[(&str, &str)], url: &str) -> TestResult<()> {
+pub(crate) fn consumer(
+    dir: &Path,
+    java: &str,
+    dependencies: &[(&str, &str)],
+    url: &str,
+) -> TestResult<()> {
     Project {
         artifact: "app",
         version: "1.0",
@@ -255,6 +262,41 @@ async fn mvn_deploys_resolves_refuses_and_promotes() -> TestResult {
         "{text}"
     );
     assert_eq!(packages(&s, "acme/dev").await?.len(), 1);
+
+    // An admin allows republishing: the same release deploys again and replaces the package;
+    // the replaced one is deleted with the reason on its trail.
+    let (st, body) = s
+        .admin(
+            Method::PATCH,
+            "/api/v1/repos/acme/dev",
+            Some(json!({"allow_republish": true})),
+        )
+        .await?;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["allow_republish"], true);
+    library(&lib, "1.0", &greeter("1.0", "Howdy", ""), &dev)?;
+    producer.ok(&lib, &["deploy"])?;
+    let pkgs = packages(&s, "acme/dev").await?;
+    assert_eq!(pkgs.len(), 1, "{pkgs:?}");
+    let first_slug = pkg["slug_perm"].as_str().unwrap_or_default();
+    let pkg = &pkgs[0];
+    assert_ne!(pkg["slug_perm"].as_str(), Some(first_slug));
+    let jar = std::fs::read(lib.join("target/greeter-1.0.jar"))?;
+    let (_, sha256) = get_text(
+        &s,
+        "/acme/dev/maven/org/example/greeter/1.0/greeter-1.0.jar.sha256",
+        Some(&writer),
+    )
+    .await?;
+    assert_eq!(sha256, crate::common::sha256_hex(&jar));
+    let (_, replaced) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/packages/acme/dev/{first_slug}/events"),
+            None,
+        )
+        .await?;
+    assert!(replaced.to_string().contains("republished"), "{replaced}");
 
     // SNAPSHOT builds: the consumer gets the newest.
     let snapshot_one = greeter("2.0-SNAPSHOT", "Hi", "");

@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 
 use crate::common::{TestResult, TestServer, ADMIN};
 
-fn pom(group: &str, artifact: &str, version: &str) -> String {
+pub(crate) fn pom(group: &str, artifact: &str, version: &str) -> String {
     format!(
         "<project><modelVersion>4.0.0</modelVersion><groupId>{group}</groupId>\
          <artifactId>{artifact}</artifactId><version>{version}</version></project>"
     )
 }
 
-fn jar(entries: &[(&str, &str)]) -> TestResult<Vec<u8>> {
+pub(crate) fn jar(entries: &[(&str, &str)]) -> TestResult<Vec<u8>> {
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, body) in entries {
         out.start_file(*name, zip::write::SimpleFileOptions::default())?;
@@ -46,7 +46,7 @@ async fn put(
 
 /// Deploys `files` (path, bytes) then the artifact-level metadata that ends the deploy; the
 /// metadata upload's answer.
-async fn deploy(
+pub(crate) async fn deploy(
     s: &TestServer,
     repo: &str,
     dir: &str,
@@ -67,7 +67,7 @@ async fn deploy(
     .await
 }
 
-async fn packages(s: &TestServer, repo: &str) -> TestResult<Vec<Value>> {
+pub(crate) async fn packages(s: &TestServer, repo: &str) -> TestResult<Vec<Value>> {
     let (_, body) = s
         .admin(Method::GET, &format!("/api/v1/packages/{repo}"), None)
         .await?;
@@ -248,7 +248,7 @@ async fn idle_maven_deploys_are_sealed_and_open_ones_are_their_deployers() -> Te
     Ok(())
 }
 
-async fn advisories(s: &TestServer, repo: &str, slug: &str) -> TestResult<Vec<String>> {
+pub(crate) async fn advisories(s: &TestServer, repo: &str, slug: &str) -> TestResult<Vec<String>> {
     let (_, report) = s
         .admin(
             Method::GET,
@@ -265,6 +265,13 @@ async fn advisories(s: &TestServer, repo: &str, slug: &str) -> TestResult<Vec<St
     ids.sort();
     Ok(ids)
 }
+
+/// What the shared OSV Maven data gives for log4j-core 2.14.1.
+pub(crate) const LOG4J_ADVISORIES: [&str; 3] = [
+    "GHSA-7rjr-3q55-vv33",
+    "GHSA-jfh8-c2jp-5v3q",
+    "GHSA-p6xc-xr62-6r2g",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maven_packages_and_shaded_jars_match_the_shared_osv_data() -> TestResult {
@@ -301,11 +308,7 @@ async fn maven_packages_and_shaded_jars_match_the_shared_osv_data() -> TestResul
     )
     .await?;
     assert_eq!(st, StatusCode::CREATED, "{body}");
-    let want = vec![
-        "GHSA-7rjr-3q55-vv33",
-        "GHSA-jfh8-c2jp-5v3q",
-        "GHSA-p6xc-xr62-6r2g",
-    ];
+    let want = LOG4J_ADVISORIES.to_vec();
     for p in packages(&s, "acme/dev").await? {
         let slug = p["slug_perm"].as_str().unwrap_or_default();
         let scanned = crate::scanning::wait_scanned(&s, "acme/dev", slug).await?;
@@ -344,28 +347,14 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
         &[
             ("lib-1.0.pom", pom("org.example", "lib", "1.0").into()),
             ("lib-1.0.jar", lib.clone()),
+            ("lib-1.0-sources.jar", jar(&[("A.java", "class A {}")])?),
         ],
     )
     .await?;
     assert_eq!(st, StatusCode::CREATED, "{body}");
 
-    // Debian's Maven repository served as static files.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut files = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-            "--directory",
-            "/usr/share/maven-repo",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
+    // Debian's Maven repository served as static files by nginx.
+    let mut files = Nginx::start("/usr/share/maven-repo")?;
 
     let s = TestServer::start()?;
     s.create_repo("acme", "dev", true).await?;
@@ -376,7 +365,7 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
             "cache",
             1,
         ),
-        ("debian", format!("http://127.0.0.1:{port}"), "proxy", 2),
+        ("debian", files.url.clone(), "cache", 2),
     ] {
         let (st, u) = s
             .admin(
@@ -398,6 +387,13 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
     let (st, body) = get(&s, file).await?;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(body, lib);
+    // A file asked for later joins the version's package.
+    let (st, _) = get(
+        &s,
+        "/acme/dev/maven/org/example/lib/1.0/lib-1.0-sources.jar",
+    )
+    .await?;
+    assert_eq!(st, StatusCode::OK);
 
     // The static repository answers what the first upstream lacks.
     let debian_pom = "/acme/dev/maven/org/apache/maven/plugins/maven-jar-plugin/3.3.0/maven-jar-plugin-3.3.0.pom";
@@ -409,10 +405,34 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = files.kill();
-    let _ = files.wait();
     assert_eq!(found.0, StatusCode::OK);
     assert!(String::from_utf8_lossy(&found.1).contains("maven-jar-plugin"));
+    // Both cached versions are packages of acme/dev, the plugin with its JAR.
+    let cached = packages(&s, "acme/dev").await?;
+    let names: Vec<String> = cached
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {}",
+                p["name"],
+                p["source"],
+                p["files"].as_array().map_or(0, Vec::len)
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&"\"org.example:lib\" \"upstream\" 3".to_owned())
+            && names.contains(
+                &"\"org.apache.maven.plugins:maven-jar-plugin\" \"upstream\" 2".to_owned()
+            ),
+        "{names:?}"
+    );
+
+    // nginx stops: what was cached is still served.
+    files.stop();
+    let (st, body) = get(&s, debian_pom).await?;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body, found.1);
 
     // The upstream goes away: the cached file and the stale metadata are still served.
     upstream.terminate()?;
@@ -426,6 +446,73 @@ async fn maven_upstreams_cache_and_survive_an_outage() -> TestResult {
     let (st, _) = get(&s, "/acme/dev/maven/org/example/lib/2.0/lib-2.0.jar").await?;
     assert_eq!(st, StatusCode::BAD_GATEWAY);
     Ok(())
+}
+
+/// nginx serving the files below a directory on a free port, with a private configuration
+/// (as `bench/lib.sh` runs it); stopped when dropped.
+struct Nginx {
+    child: Option<std::process::Child>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(root: &str) -> TestResult<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ access_log off; sendfile on; default_type application/octet-stream;\n\
+             client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;\n\
+             uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+             server {{ listen 127.0.0.1:{port}; root {root}; }} }}\n"
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf)?;
+        let nginx = ["/usr/sbin/nginx", "nginx"]
+            .into_iter()
+            .find(|n| std::path::Path::new(n).exists())
+            .unwrap_or("nginx");
+        let child = std::process::Command::new(nginx)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Self {
+                    child: Some(child),
+                    url,
+                    _dir: dir,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("nginx did not start".into())
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// `gantry push maven acme/dev JAR --pom POM`.

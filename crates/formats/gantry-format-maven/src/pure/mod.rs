@@ -36,6 +36,22 @@ fn build_of(filename: &str, artifact: &str, version: &str) -> Option<String> {
     }
 }
 
+/// The content type a Maven repository file is served with.
+pub fn content_type(filename: &str) -> String {
+    let ty = if filename.ends_with(".jar") {
+        "application/java-archive"
+    } else if filename.ends_with(".pom") {
+        "text/xml"
+    } else if filename.ends_with(".asc") {
+        "application/pgp-signature"
+    } else if filename.ends_with(".module") {
+        "application/json"
+    } else {
+        gantry_formats::content_type(filename, &[])
+    };
+    ty.to_owned()
+}
+
 /// The package metadata of a POM.
 pub fn pom_metadata(pom: &pom::Pom) -> serde_json::Value {
     json!({

@@ -103,9 +103,10 @@ async fn check_open(
             "",
         )
         .await?;
-        if published.is_some() {
+        if published.is_some() && !repo.republish_allowed() {
             return Err(AppError::Conflict(format!(
-                "{gav} is already published in {}; releases are immutable, deploy a new version",
+                "{gav} is already published in {}; releases are immutable, deploy a new version \
+                 (or let an admin allow republishing in this repository)",
                 repo.slug()
             )));
         }
@@ -169,7 +170,11 @@ async fn put_file(
         updated_at: now_millis(),
     };
     app.db
-        .maven_stage(&stage_key(repo, file), &staged, &digests)
+        .maven_stage(
+            &stage_key(repo, file),
+            &staged,
+            &super::stored_file(&file.filename, &digests),
+        )
         .await?;
     Ok(created())
 }

@@ -54,11 +54,17 @@ pub(super) async fn get(
             }
         }
     }
-    crate::upstream::fetch(app, caller, method, repo, raw, &parsed).await
+    let miss = crate::upstream::Miss {
+        method,
+        headers,
+        raw,
+        parsed: &parsed,
+    };
+    crate::upstream::fetch(app, caller, repo, miss).await
 }
 
 /// The live package holding `file`, and the file's index in it.
-pub(super) async fn find_file(
+pub(crate) async fn find_file(
     app: &App,
     repo: &RepoRow,
     file: &ArtifactFile,

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use gantry_db::RepoRow;
+use gantry_db::{PackageRow, RepoRow};
 
 use crate::app::App;
 use crate::error::AppResult;
 use crate::pure::metadata::{self, Build, Plugin};
 use crate::pure::path::{self, Coordinates, Target};
+use crate::pure::ID;
 use crate::queries::MavenQueries;
 
 /// The document at a metadata path, if the repository has anything to say there.
@@ -27,26 +28,23 @@ pub(super) async fn document(
         Target::Metadata { dirs } => format!("maven|m|{}|{}", repo.id, dirs.join("/")),
         Target::File(_) => return Ok(None),
     };
-    let doc = gantry_protocol::caches::memoized(app, key, || render(app, repo.id, target)).await?;
+    let doc = gantry_protocol::caches::memoized(app, key, || render(app, repo, target)).await?;
     Ok(doc.as_ref().clone())
 }
 
-async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Option<Bytes>> {
+async fn render(app: &App, repo: &RepoRow, target: &Target) -> AppResult<Option<Bytes>> {
     match target {
         Target::VersionMetadata {
             coordinates,
             version,
         } => {
-            let builds = builds(app, repository_id, coordinates, version).await?;
+            let builds = builds(app, repo, coordinates, version).await?;
             Ok((!builds.is_empty())
                 .then(|| Bytes::from(metadata::version_level(coordinates, version, &builds))))
         }
         Target::Metadata { dirs } => {
             if let Some(coordinates) = Target::artifact_level(dirs) {
-                let versions = app
-                    .db
-                    .maven_versions(repository_id, &coordinates.name())
-                    .await?;
+                let versions = versions(app, repo, &coordinates.name()).await?;
                 if !versions.is_empty() {
                     return Ok(Some(Bytes::from(metadata::artifact_level(
                         &coordinates,
@@ -57,7 +55,7 @@ async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Opt
             if path::check_group_dirs(dirs).is_err() {
                 return Ok(None);
             }
-            let plugins = plugins(app, repository_id, &dirs.join(".")).await?;
+            let plugins = plugins(app, repo, &dirs.join(".")).await?;
             Ok((!plugins.is_empty()).then(|| Bytes::from(metadata::group_level(&plugins))))
         }
         Target::File(_) => Ok(None),
@@ -67,33 +65,54 @@ async fn render(app: &App, repository_id: i64, target: &Target) -> AppResult<Opt
 /// The available builds of a SNAPSHOT version with their files' classifiers and extensions.
 pub(super) async fn builds(
     app: &App,
-    repository_id: i64,
+    repo: &RepoRow,
     coordinates: &Coordinates,
     version: &str,
 ) -> AppResult<Vec<Build>> {
-    let rows = app
-        .db
-        .maven_build_files(repository_id, &coordinates.name(), version)
-        .await?;
+    let packages = published(app, repo, &coordinates.name()).await?;
     let mut builds: BTreeMap<String, Build> = BTreeMap::new();
-    for row in rows {
-        let Ok(file) = path::parse_filename(coordinates.clone(), version, &row.filename) else {
-            continue;
-        };
+    for package in packages.iter().filter(|p| p.version == version) {
         let build = builds
-            .entry(row.qualifier.clone())
+            .entry(package.qualifier.clone())
             .or_insert_with(|| Build {
-                id: row.qualifier.clone(),
+                id: package.qualifier.clone(),
                 files: Vec::new(),
-                published: row.uploaded_at,
+                published: package.uploaded_at,
             });
-        build.files.push((file.classifier, file.extension));
+        for row in &package.files {
+            if let Ok(file) = path::parse_filename(coordinates.clone(), version, &row.filename) {
+                build.files.push((file.classifier, file.extension));
+            }
+        }
     }
     Ok(builds.into_values().collect())
 }
 
-async fn plugins(app: &App, repository_id: i64, group: &str) -> AppResult<Vec<Plugin>> {
-    let rows = app.db.maven_group_plugins(repository_id, group).await?;
+/// The available, synced packages of an artifact, but those this repository cached from its
+/// upstreams: for those the upstreams' own metadata is served.
+async fn published(app: &App, repo: &RepoRow, name: &str) -> AppResult<Vec<PackageRow>> {
+    let slug = repo.slug();
+    let mut packages = app.db.project_packages(repo.id, ID, name).await?;
+    packages.retain(|p| !(p.source == "upstream" && p.origin_repository == slug));
+    Ok(packages)
+}
+
+/// The published versions of an artifact, each with the time it was last published.
+pub(crate) async fn versions(
+    app: &App,
+    repo: &RepoRow,
+    name: &str,
+) -> AppResult<Vec<(String, i64)>> {
+    let mut versions: BTreeMap<String, i64> = BTreeMap::new();
+    for package in published(app, repo, name).await? {
+        let at = versions.entry(package.version).or_default();
+        *at = (*at).max(package.uploaded_at);
+    }
+    Ok(versions.into_iter().collect())
+}
+
+async fn plugins(app: &App, repo: &RepoRow, group: &str) -> AppResult<Vec<Plugin>> {
+    let rows = app.db.maven_plugins((repo.id, &repo.slug())).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(name, metadata)| {

@@ -28,8 +28,9 @@ use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::pure::{self, path};
 
-pub(crate) use download::not_found;
-pub(crate) use seal::seal_artifact;
+pub(crate) use download::{find_file, not_found};
+pub(crate) use metadata::versions;
+pub(crate) use seal::{ingest, pom_filename, seal_artifact, stored_file};
 
 /// The `{*path}` below `/maven/`.
 #[derive(Deserialize)]

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use gantry_core::time::now_millis;
-use gantry_core::{EventType, FormatId, PackageState, ScanStatus, SlugPerm, SyncStatus};
-use gantry_db::{NewEvent, NewFile, NewPackage, PackageRow, RepoRow};
-use gantry_formats::{Artifact, Declared, Format, Processed};
+use gantry_core::{EventType, PackageState};
+use gantry_db::{NewEvent, NewFile, PackageRow, RepoRow};
+use gantry_formats::Declared;
+use gantry_protocol::ingest::{Origin, Stored, Upload};
 use gantry_protocol::plugin::Component;
 use serde_json::json;
 
@@ -93,60 +94,82 @@ pub(crate) async fn seal_artifact(
     refused.map_or(Ok(()), Err)
 }
 
-fn content_type(filename: &str) -> String {
-    let ty = if filename.ends_with(".jar") {
-        "application/java-archive"
-    } else if filename.ends_with(".pom") {
-        "text/xml"
-    } else if filename.ends_with(".asc") {
-        "application/pgp-signature"
-    } else if filename.ends_with(".module") {
-        "application/json"
-    } else {
-        gantry_formats::content_type(filename, &[])
-    };
-    ty.to_owned()
+/// A package file of a stored blob.
+pub(crate) fn stored_file(filename: &str, digests: &gantry_blobs::Digests) -> NewFile {
+    NewFile {
+        filename: filename.to_owned(),
+        content_type: crate::pure::content_type(filename),
+        size: i64::try_from(digests.size).unwrap_or(i64::MAX),
+        md5: digests.md5.clone(),
+        sha1: digests.sha1.clone(),
+        sha256: digests.sha256.clone(),
+        sha512: digests.sha512.clone(),
+    }
 }
 
 fn new_file(file: &StagedFile) -> NewFile {
-    NewFile {
-        filename: file.filename.clone(),
-        content_type: content_type(&file.filename),
-        size: file.size,
+    stored_file(&file.filename, &digests(file))
+}
+
+/// The digests of a staged file's blob.
+fn digests(file: &StagedFile) -> gantry_blobs::Digests {
+    gantry_blobs::Digests {
+        sha256: file.sha256.clone(),
+        size: u64::try_from(file.size).unwrap_or(0),
         md5: file.md5.clone(),
         sha1: file.sha1.clone(),
-        sha256: file.sha256.clone(),
         sha512: file.sha512.clone(),
     }
 }
 
-/// Reads the POM on a blocking thread through the format's processing.
-async fn process_pom(app: &App, pom: &StagedFile, declared: Declared) -> AppResult<Processed> {
-    let (file, _guard) = app.blobs.open_file(&pom.sha256, &app.scratch_dir()).await?;
-    let digests = (
-        pom.md5.clone(),
-        pom.sha1.clone(),
-        pom.sha256.clone(),
-        pom.sha512.clone(),
-    );
-    let size = u64::try_from(pom.size).unwrap_or(0);
-    tokio::task::spawn_blocking(move || {
-        let mut file = file;
-        Maven.process(
-            &declared,
-            Artifact {
-                content: &mut file,
-                size,
-                md5: &digests.0,
-                sha1: &digests.1,
-                sha256: &digests.2,
-                sha512: &digests.3,
-            },
-        )
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(AppError::from)
+/// The POM a version's package is read from: `{artifact}-{version}.pom`, or for a SNAPSHOT
+/// build `{artifact}-{base}{build}.pom` (the build is `yyyyMMdd.HHmmss-N`).
+pub(crate) fn pom_filename(artifact: &str, version: &str, build: &str) -> String {
+    if build.is_empty() {
+        format!("{artifact}-{version}.pom")
+    } else {
+        let base = version.strip_suffix("SNAPSHOT").unwrap_or(version);
+        format!("{artifact}-{base}{build}.pom")
+    }
+}
+
+/// The package of a version (of one build, for a SNAPSHOT): read from its POM (`pom`), with
+/// the other files after it, ingested like any upload. A repository that allows republishing
+/// has a published release replaced in the same transaction, the replaced package deleted
+/// with a `republished` event.
+pub(crate) async fn ingest(
+    app: &Arc<App>,
+    repo: &RepoRow,
+    origin: &Origin,
+    (coordinates, version): (&Coordinates, &str),
+    pom: (&str, gantry_blobs::Digests),
+    others: Vec<NewFile>,
+    identical_ok: bool,
+) -> AppResult<PackageRow> {
+    let (pom_name, pom_digests) = pom;
+    let declared = Declared {
+        name: Some(coordinates.name()),
+        version: Some(version.to_owned()),
+        filename: pom_name.to_owned(),
+        ..Declared::default()
+    };
+    let mut upload = Upload::inline(declared, identical_ok);
+    upload.republish = repo.republish_allowed() && !version.ends_with(SNAPSHOT_SUFFIX);
+    let stored = Stored {
+        digests: pom_digests,
+        companions: others,
+    };
+    let ingested = gantry_protocol::ingest::ingest_blob(
+        app,
+        origin,
+        repo,
+        Arc::new(Maven),
+        upload,
+        stored,
+        None,
+    )
+    .await?;
+    Ok(ingested.package)
 }
 
 async fn seal_one(
@@ -158,12 +181,7 @@ async fn seal_one(
     files: &[StagedFile],
 ) -> AppResult<()> {
     let gav = format!("{}:{version}", coordinates.name());
-    let pom_name = if build.is_empty() {
-        format!("{}-{version}.pom", coordinates.artifact)
-    } else {
-        let base = version.strip_suffix("SNAPSHOT").unwrap_or(version);
-        format!("{}-{base}{build}.pom", coordinates.artifact)
-    };
+    let pom_name = pom_filename(&coordinates.artifact, version, build);
     let pom = files
         .iter()
         .find(|f| f.filename == pom_name)
@@ -172,68 +190,26 @@ async fn seal_one(
                 "the deploy of {gav} has no POM ({pom_name}); Gantry reads the package from it"
             ))
         })?;
-    let declared = Declared {
-        name: Some(coordinates.name()),
-        version: Some(version.to_owned()),
-        filename: pom_name.clone(),
-        ..Declared::default()
+    let origin = Origin {
+        actor: pom.uploader.clone(),
+        address: pom.source_address.clone(),
+        upstream: None,
     };
-    let processed = process_pom(app, pom, declared.clone()).await?;
-    let mut package_files = vec![new_file(pom)];
-    package_files.extend(
-        files
-            .iter()
-            .filter(|f| f.filename != pom_name)
-            .map(new_file),
-    );
-    let slug = SlugPerm::generate();
-    let followups = gantry_protocol::pipeline::after_sync(
+    let others = files
+        .iter()
+        .filter(|f| f.filename != pom_name)
+        .map(new_file)
+        .collect();
+    ingest(
         app,
-        ID,
-        &repo.namespace,
-        repo.id,
-        slug.as_str(),
-        "push",
+        repo,
+        &origin,
+        (coordinates, version),
+        (&pom_name, digests(pom)),
+        others,
+        false,
     )
     .await?;
-    let event = |event_type| {
-        let mut event = NewEvent::new(event_type, &pom.uploader);
-        event.source_address.clone_from(&pom.source_address);
-        event
-    };
-    let mut created = event(EventType::PackageCreated);
-    created.context = json!({"filename": pom_name, "files": package_files.len()});
-    let new = NewPackage {
-        slug_perm: slug.to_string(),
-        repository_id: repo.id,
-        format: FormatId::parse(ID).map_err(AppError::internal)?,
-        name: processed.identity.name,
-        normalized_name: processed.identity.normalized_name,
-        version: processed.identity.version,
-        qualifier: processed.identity.qualifier,
-        sync_status: SyncStatus::Completed,
-        status_reason: None,
-        uploader: pom.uploader.clone(),
-        origin_repository: repo.slug(),
-        metadata: processed.metadata,
-        declared: json!({"name": declared.name, "version": declared.version, "filename": pom_name}),
-        files: package_files,
-        tags: Vec::new(),
-        scan_status: if followups.scan {
-            ScanStatus::AwaitingScan
-        } else {
-            ScanStatus::NotSupported
-        },
-        source: "upload".into(),
-        upstream_name: None,
-    };
-    let events = [created, event(EventType::PackageSynced)];
-    app.db
-        .insert_package(&new, repo, &events, false, &followups.jobs)
-        .await?;
-    if !followups.jobs.is_empty() {
-        app.wake_workers();
-    }
     Ok(())
 }
 
@@ -244,23 +220,23 @@ async fn prune_snapshots(
     coordinates: &Coordinates,
     version: &str,
 ) -> AppResult<()> {
-    let builds = app
+    // Available builds only: a quarantined one stays for whoever reviews it.
+    let mut builds = app
         .db
-        .maven_live_builds(repo.id, &coordinates.name(), version)
+        .project_packages(repo.id, ID, &coordinates.name())
         .await?;
+    builds.retain(|p| p.version == version);
+    builds.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
     let keep = snapshot_keep();
     if builds.len() <= keep {
         return Ok(());
     }
     let reason = format!("superseded: the newest {keep} builds of each SNAPSHOT are kept");
-    for (slug, _) in &builds[..builds.len() - keep] {
-        let Some(package) = app.db.get_package_by_slug(slug).await? else {
-            continue;
-        };
+    for package in &builds[..builds.len() - keep] {
         let mut event = NewEvent::new(EventType::PackageDeleted, SNAPSHOT_ACTOR);
         event.context = json!({"reason": reason});
         app.db
-            .set_package_state(&package, PackageState::Deleted, Some(&reason), &event)
+            .set_package_state(package, PackageState::Deleted, Some(&reason), &event)
             .await?;
     }
     Ok(())
