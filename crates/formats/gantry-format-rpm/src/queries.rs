@@ -52,3 +52,58 @@ impl RpmQueries for Db {
             .await?)
     }
 }
+
+/// Advisories of the RPM distributions' ecosystems (OSV writes `Red Hat:<product>`).
+const RPM_ECOSYSTEMS: &str = "ecosystem LIKE 'Red Hat:%'";
+
+pub(crate) trait RpmAdvisoryQueries {
+    /// Whether any advisory of an RPM distribution is imported.
+    async fn rpm_advisories_imported(&self) -> Result<bool>;
+
+    /// The RPM distributions' ecosystems (with their release) that have advisories naming
+    /// `name`.
+    async fn rpm_ecosystems_naming(&self, name: &str) -> Result<Vec<String>>;
+
+    /// Live RPMs named by any of `names`: (id, slug_perm), to be rescanned.
+    async fn rpm_packages_named(&self, names: &[&str]) -> Result<Vec<(i64, String)>>;
+}
+
+impl RpmAdvisoryQueries for Db {
+    async fn rpm_advisories_imported(&self) -> Result<bool> {
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM advisory_packages WHERE {RPM_ECOSYSTEMS} LIMIT 1) a");
+        let (count,): (i64,) = sqlx::query_as(&sql).fetch_one(self.read_pool()).await?;
+        Ok(count > 0)
+    }
+
+    async fn rpm_ecosystems_naming(&self, name: &str) -> Result<Vec<String>> {
+        let sql = format!(
+            "SELECT DISTINCT ecosystem FROM advisory_packages WHERE name = $1 AND {RPM_ECOSYSTEMS} \
+             ORDER BY ecosystem"
+        );
+        let rows: Vec<(String,)> = sqlx::query_as(&sql)
+            .bind(name)
+            .fetch_all(self.read_pool())
+            .await?;
+        Ok(rows.into_iter().map(|(e,)| e).collect())
+    }
+
+    async fn rpm_packages_named(&self, names: &[&str]) -> Result<Vec<(i64, String)>> {
+        let mut out = Vec::new();
+        // In chunks: a statement's bind parameters are limited.
+        for chunk in names.chunks(500) {
+            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, slug_perm FROM packages WHERE format = 'rpm' AND state <> 'deleted' \
+                 AND name IN ({})",
+                params.join(", ")
+            );
+            let mut query = sqlx::query_as(&sql);
+            for name in chunk {
+                query = query.bind(*name);
+            }
+            let rows: Vec<(i64, String)> = query.fetch_all(self.read_pool()).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+}

@@ -949,6 +949,7 @@ fn entries(
     .chain(oci_entries())
     .chain(go_entries())
     .chain(maven_entries())
+    .chain(rpm_entries())
     .collect()
 }
 
@@ -1282,6 +1283,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     push_matrix_image(&s).await?;
     push_matrix_module(&s).await?;
     push_matrix_maven(&s).await?;
+    push_matrix_rpm(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,
@@ -1476,4 +1478,57 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
         .as_str()
         .is_some_and(|r| r.contains("allowlist"))));
     Ok(())
+}
+
+/// Where the access matrix's RPM is served (its slug is known once it is uploaded).
+static RPM_FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+async fn push_matrix_rpm(s: &TestServer) -> TestResult {
+    let resp = s
+        .req(
+            Method::POST,
+            "/api/v1/packages/acme/dev/upload/rpm?filename=matrix.rpm",
+            Some(ADMIN),
+        )
+        .body(crate::rpm::hostile::minimal_rpm("matrix"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().await?;
+    let slug = body["slug_perm"].as_str().ok_or("slug")?;
+    let _ = RPM_FILE.set(format!(
+        "/acme/dev/rpm/files/{slug}/matrix-1.0-1.noarch.rpm"
+    ));
+    Ok(())
+}
+
+/// The RPM repository: an anonymous caller is challenged (dnf sends the credentials of a
+/// repository only then), an outsider sees nothing.
+fn rpm_entries() -> Vec<Entry> {
+    let file = RPM_FILE.get().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for method in ["GET", "HEAD"] {
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/rpm/repodata/{filename}",
+            "/acme/dev/rpm/repodata/repomd.xml".into(),
+            None,
+            Rule::ReadChallenge,
+        ));
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/rpm/key.asc",
+            "/acme/dev/rpm/key.asc".into(),
+            None,
+            Rule::ReadChallenge,
+        ));
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/rpm/files/{slug}/{filename}",
+            file.clone(),
+            None,
+            Rule::ReadChallenge,
+        ));
+    }
+    out
 }

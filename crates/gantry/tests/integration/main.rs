@@ -45,6 +45,7 @@ mod repos;
 mod restore;
 mod retention;
 mod robustness;
+mod rpm;
 mod s3;
 mod sbom;
 mod scaleout;

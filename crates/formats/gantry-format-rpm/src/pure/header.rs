@@ -287,7 +287,11 @@ mod tests {
         assert_eq!(h.main.strings(1047), ["a", "b"]);
         assert_eq!(h.main.int(1003), Some(3));
         assert_eq!(h.signature.int(1000), Some(42));
-        assert_eq!(h.header_start, 96 + 24);
+        assert_eq!(
+            h.header_start,
+            96 + 40,
+            "36 bytes of signature header, padded to 40"
+        );
         assert_eq!(h.header_end, bytes.len() as u64);
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! (`gantry push rpm OWNER/REPO FILE`).
 
 mod generations;
+mod scan;
 mod signing;
 
 use std::sync::Arc;
@@ -14,11 +15,12 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_N
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use gantry_db::RepoRow;
+use futures::future::BoxFuture;
+use gantry_db::{PackageRow, RepoRow};
 use gantry_protocol::access::Op;
 use gantry_protocol::client_error::ClientShape;
 use gantry_protocol::extract::RepoPath;
-use gantry_protocol::plugin::{FormatPlugin, RouteSet};
+use gantry_protocol::plugin::{Component, FormatPlugin, RouteSet};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -42,12 +44,12 @@ async fn load(app: &App, caller: &Caller, path: &RepoPath) -> AppResult<RepoRow>
         Ok(repo) => Ok(repo),
         Err(err) if caller.is_anonymous() && err.status() == StatusCode::NOT_FOUND => Err(caller
             .deny(
-            AppError::Unauthorized(format!(
+                AppError::Unauthorized(format!(
                 "authentication required for {}/{}; give dnf a token as the repository's password",
                 path.owner, path.repo
             )),
-            Some(path.owner.as_str()),
-        )),
+                Some(path.owner.as_str()),
+            )),
         Err(err) => Err(err),
     }
 }
@@ -186,5 +188,35 @@ impl FormatPlugin for Plugin {
 
     fn client_shape(&self) -> Option<ClientShape> {
         Some(ClientShape::ReasonPhrase)
+    }
+
+    /// RPMs are matched as themselves, under the distributions' ecosystems whose
+    /// advisories name them (see [`scan`]).
+    fn scans_contents(&self) -> bool {
+        true
+    }
+
+    fn scan_unsupported<'a>(
+        &'a self,
+        app: &'a App,
+        _package: &'a PackageRow,
+    ) -> BoxFuture<'a, AppResult<Option<String>>> {
+        Box::pin(scan::unsupported(app))
+    }
+
+    fn components<'a>(
+        &'a self,
+        app: &'a App,
+        package: &'a PackageRow,
+    ) -> BoxFuture<'a, AppResult<Vec<Component>>> {
+        Box::pin(scan::components(app, package))
+    }
+
+    fn contents_touched<'a>(
+        &'a self,
+        app: &'a App,
+        touched: &'a [(String, String)],
+    ) -> BoxFuture<'a, AppResult<Vec<(i64, String)>>> {
+        Box::pin(scan::touched(app, touched))
     }
 }
