@@ -76,6 +76,16 @@ if ! command -v mvn >/dev/null \
     || echo "warning: could not install Maven; its client tests will be skipped" >&2
 fi
 
+step "RPM tools (rpmbuild, createrepo_c, dnf) from apt"
+# The RPM suite builds its packages with rpmbuild, compares Gantry's primary with
+# createrepo_c's, and installs with dnf into scratch roots (its upstream test serves a
+# createrepo_c mirror with the nginx installed above).
+if ! command -v rpmbuild >/dev/null || ! command -v createrepo_c >/dev/null \
+  || ! command -v dnf >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq rpm dnf createrepo-c) \
+    || echo "warning: could not install the RPM tools; their client tests will be skipped" >&2
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -8,6 +8,7 @@
 pub mod pure;
 mod queries;
 mod routes;
+mod upstream;
 
 pub use pure::Rpm;
 pub use routes::Plugin;

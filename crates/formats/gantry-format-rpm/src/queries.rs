@@ -25,6 +25,11 @@ pub(crate) trait RpmQueries {
     /// (count, newest `updated_at`, sum of ids, sum of `updated_at`): changes whenever the
     /// listed set or any member changes (every change stamps `updated_at`).
     async fn rpm_fingerprint(&self, repository_id: i64) -> Result<(i64, i64, i64, i64)>;
+
+    /// (name, version, arch) of every package of the repository but the deleted: an
+    /// upstream's package of the same identity is not listed (the local one is, or — when
+    /// quarantined or yanked — neither is).
+    async fn rpm_identities(&self, repository_id: i64) -> Result<Vec<(String, String, String)>>;
 }
 
 impl RpmQueries for Db {
@@ -38,6 +43,16 @@ impl RpmQueries for Db {
             .bind(repository_id)
             .fetch_all(self.read_pool())
             .await?)
+    }
+
+    async fn rpm_identities(&self, repository_id: i64) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT name, version, qualifier FROM packages WHERE repository_id = $1 \
+             AND format = 'rpm' AND state <> 'deleted'",
+        )
+        .bind(repository_id)
+        .fetch_all(self.read_pool())
+        .await?)
     }
 
     async fn rpm_fingerprint(&self, repository_id: i64) -> Result<(i64, i64, i64, i64)> {

@@ -1530,5 +1530,13 @@ fn rpm_entries() -> Vec<Entry> {
             Rule::ReadChallenge,
         ));
     }
+    // A package no upstream lists: 404 for whoever may read, the challenge for the rest.
+    out.push(entry(
+        "GET",
+        "/{owner}/{repo}/rpm/upstream/{upstream}/{*path}",
+        "/acme/dev/rpm/upstream/1/Packages/x-1-1.noarch.rpm".into(),
+        None,
+        Rule::ReadChallenge,
+    ));
     out
 }

@@ -5,6 +5,7 @@
 
 pub mod header;
 pub mod package;
+pub mod remote;
 pub mod repodata;
 mod tags;
 

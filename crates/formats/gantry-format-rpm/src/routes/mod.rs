@@ -21,6 +21,7 @@ use gantry_protocol::access::Op;
 use gantry_protocol::client_error::ClientShape;
 use gantry_protocol::extract::RepoPath;
 use gantry_protocol::plugin::{Component, FormatPlugin, RouteSet};
+use gantry_protocol::upstream::{Expected, RemoteFile};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -171,6 +172,64 @@ async fn file(
     .await
 }
 
+/// An upstream package's path: the upstream's id and its `location href` there.
+#[derive(Deserialize)]
+struct UpstreamPath {
+    upstream: i64,
+    path: String,
+}
+
+/// A package an upstream lists, as this repository's repodata names it: streamed from the
+/// upstream (and, in cache mode, stored as a package of this repository on the way). Only
+/// packages the current repodata lists are fetched, so the route is no open proxy.
+async fn upstream_file(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    method: Method,
+    ApiPath(UpstreamPath { upstream, path }): ApiPath<UpstreamPath>,
+    repo_path: RepoPath,
+) -> AppResult<Response> {
+    let repo = load(&app, &caller, &repo_path).await?;
+    let not_found = || {
+        AppError::NotFound(format!(
+            "upstream/{upstream}/{} not found in {}",
+            gantry_core::names::quote_prefix(&path, 100),
+            repo.slug()
+        ))
+    };
+    let built = generations::current(&app, &repo).await?;
+    let (id, package) = built
+        .upstream_files
+        .get(&format!("{upstream}/{path}"))
+        .cloned()
+        .ok_or_else(not_found)?;
+    let upstreams = gantry_protocol::caches::upstreams(&app, repo.id, crate::pure::ID).await?;
+    let row = upstreams
+        .iter()
+        .find(|u| u.id == id)
+        .cloned()
+        .ok_or_else(not_found)?;
+    let filename = package.meta.filename();
+    let file = RemoteFile {
+        format: crate::pure::ID,
+        url: crate::upstream::url_of(&row, &package.href),
+        what: filename.clone(),
+        content_type: "application/x-rpm",
+        declared: gantry_formats::Declared {
+            filename,
+            sha256: Some(package.sha256.clone()),
+            ..gantry_formats::Declared::default()
+        },
+        expected: Expected {
+            sha256: Some(package.sha256),
+            sha512: None,
+            sha1: None,
+        },
+    };
+    gantry_protocol::upstream::serve_file(Arc::clone(&app), &caller, repo, &row, &method, file)
+        .await
+}
+
 /// RPM: generated, signed repodata and package files; uploads through the REST API.
 pub struct Plugin;
 
@@ -184,10 +243,19 @@ impl FormatPlugin for Plugin {
             .file("/{owner}/{repo}/rpm/repodata/{filename}", repodata)
             .file("/{owner}/{repo}/rpm/key.asc", key)
             .file("/{owner}/{repo}/rpm/files/{slug}/{filename}", file)
+            // dnf only GETs packages; no HEAD is offered, so no upstream is asked for one.
+            .get(
+                "/{owner}/{repo}/rpm/upstream/{upstream}/{*path}",
+                upstream_file,
+            )
     }
 
     fn client_shape(&self) -> Option<ClientShape> {
         Some(ClientShape::ReasonPhrase)
+    }
+
+    fn has_upstreams(&self) -> bool {
+        true
     }
 
     /// RPMs are matched as themselves, under the distributions' ecosystems whose

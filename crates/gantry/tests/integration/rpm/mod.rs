@@ -7,6 +7,7 @@
 pub(crate) mod hostile;
 mod primary;
 mod tools;
+mod upstream;
 
 use reqwest::{Method, StatusCode};
 
