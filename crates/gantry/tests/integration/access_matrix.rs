@@ -719,6 +719,20 @@ fn entries(
         ),
         entry(
             "GET",
+            "/api/v1/repos/{owner}/{repo}/signing-keys",
+            "/api/v1/repos/acme/dev/signing-keys".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "POST",
+            "/api/v1/repos/{owner}/{repo}/signing-keys/rotate",
+            "/api/v1/repos/acme/dev/signing-keys/rotate".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "GET",
             "/api/v1/repos/{owner}/{repo}/rules",
             "/api/v1/repos/acme/dev/rules".into(),
             None,
