@@ -38,6 +38,7 @@ pub(crate) struct Built {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint {
     local: (i64, i64, i64, i64),
+    key: String,
     upstreams: Vec<(i64, u64)>,
 }
 
@@ -87,6 +88,7 @@ pub(crate) async fn current(app: &App, repo: &RepoRow) -> AppResult<Arc<Built>> 
     let remotes = remotes(app, repo).await?;
     let fingerprint = Fingerprint {
         local,
+        key: super::signing::fingerprint(app, repo).await?,
         upstreams: remotes.iter().map(|(u, r)| (u.id, r.digest)).collect(),
     };
     if let Some(h) = lock()?.get(&repository_id) {

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::tools::{self, Dnf, Spec};
 use crate::common::{TestResult, TestServer, ADMIN};
 
-/// nginx serving `root` on a free loopback port.
+/// nginx serving `root` on a free loopback port, as one process (killing it is an outage).
 struct StaticServer {
     url: String,
     child: Child,
@@ -28,7 +28,7 @@ impl StaticServer {
             .port();
         let temp = |name: &str| format!("{name}_temp_path {};", d.join(name).display());
         let config = format!(
-            "daemon off;\npid {pid};\nerror_log {log};\nevents {{}}\nhttp {{\n access_log off;\n {} {} {} {} {}\n \
+            "daemon off;\nmaster_process off;\npid {pid};\nerror_log {log};\nevents {{}}\nhttp {{\n access_log off;\n {} {} {} {} {}\n \
              server {{\n  listen 127.0.0.1:{port};\n  root {root};\n }}\n}}\n",
             temp("client_body"),
             temp("proxy"),
