@@ -100,6 +100,15 @@ if [ ! -f "$tools/npm/node_modules/nuget-exe/nuget-5.8.0.exe" ]; then
   (cd "$tools/npm" && npm install --no-save --no-audit --no-fund --loglevel=error nuget-exe@5.8.0)
 fi
 export GANTRY_TEST_NUGET="$tools/npm/node_modules/nuget-exe/nuget-5.8.0.exe"
+step "RPM tools (rpmbuild, createrepo_c, dnf) from apt"
+# The RPM suite builds its packages with rpmbuild, compares Gantry's primary with
+# createrepo_c's, and installs with dnf into scratch roots (its upstream test serves a
+# createrepo_c mirror with the nginx installed above).
+if ! command -v rpmbuild >/dev/null || ! command -v createrepo_c >/dev/null \
+  || ! command -v dnf >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq rpm dnf createrepo-c) \
+    || echo "warning: could not install the RPM tools; their client tests will be skipped" >&2
+fi
 
 step "format and lints"
 cargo fmt --all -- --check

@@ -66,6 +66,17 @@ pub trait FormatPlugin: Send + Sync + 'static {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    /// Why the package cannot be scanned now, if it cannot (a distribution format whose
+    /// ecosystem has no advisories imported): the scan then records `not_supported` with this
+    /// reason instead of matching [`FormatPlugin::components`].
+    fn scan_unsupported<'a>(
+        &'a self,
+        _app: &'a App,
+        _package: &'a PackageRow,
+    ) -> BoxFuture<'a, AppResult<Option<String>>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Live packages whose contents, as their last scan found them, include a name of
     /// `touched` (the (ecosystem, name) pairs an advisory import changed): (id, slug_perm),
     /// to be rescanned (see [`FormatPlugin::scans_contents`]).

@@ -17,6 +17,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
         Arc::new(gantry_format_composer::Plugin),
         Arc::new(gantry_format_nuget::Plugin),
         Arc::new(gantry_format_rubygems::Plugin),
+        Arc::new(gantry_format_rpm::Plugin),
     ]
 }
 
@@ -24,7 +25,10 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
 /// for webhook fan-out; every entry point calls this before opening the app.
 pub(crate) fn install() {
     gantry_protocol::plugin::install(registered());
-    gantry_protocol::plugin::install_component_migrations(vec![gantry_web::MIGRATIONS]);
+    gantry_protocol::plugin::install_component_migrations(vec![
+        gantry_web::MIGRATIONS,
+        gantry_signing::MIGRATIONS,
+    ]);
     gantry_db::set_fan_out_job(crate::jobs::webhooks::Dispatch::of_event);
 }
 

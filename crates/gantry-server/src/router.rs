@@ -134,6 +134,8 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(api::attestations::list))
         .routes(routes!(api::attestations::keys))
         .routes(routes!(api::attestations::rotate))
+        .routes(routes!(api::signing::list))
+        .routes(routes!(api::signing::rotate))
         .routes(routes!(api::retention::create, api::retention::list))
         .routes(routes!(api::retention::delete))
         .routes(routes!(api::retention::run))

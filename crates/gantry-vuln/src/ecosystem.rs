@@ -17,6 +17,8 @@ pub enum Ecosystem {
     Debian,
     /// Alpine branches (`Alpine:v3.18`): apk versions of origin packages.
     Alpine,
+    /// Red Hat products (`Red Hat:enterprise_linux:9::appstream`): rpm versions.
+    RedHat,
 }
 
 impl Ecosystem {
@@ -35,7 +37,8 @@ impl Ecosystem {
 
     /// The Linux distributions, whose OSV ecosystem names carry a release
     /// (`Debian:12`, `Alpine:v3.18`) that is part of the identity of an advisory's package.
-    pub const DISTRIBUTIONS: [Ecosystem; 2] = [Ecosystem::Debian, Ecosystem::Alpine];
+    pub const DISTRIBUTIONS: [Ecosystem; 3] =
+        [Ecosystem::Debian, Ecosystem::Alpine, Ecosystem::RedHat];
 
     /// Reads an OSV ecosystem string (`"PyPI"`, `"npm"`, `"crates.io"`, `"Go"`,
     /// `"Maven"`, `"RubyGems"`, `"NuGet"`, `"Packagist"`, `"Debian"`, `"Alpine"`; case as OSV
@@ -81,6 +84,7 @@ impl Ecosystem {
             Ecosystem::Packagist => "Packagist",
             Ecosystem::Debian => "Debian",
             Ecosystem::Alpine => "Alpine",
+            Ecosystem::RedHat => "Red Hat",
         }
     }
 
@@ -98,6 +102,7 @@ impl Ecosystem {
             Ecosystem::Packagist => ("composer", None),
             Ecosystem::Debian => ("deb", Some("debian")),
             Ecosystem::Alpine => ("apk", Some("alpine")),
+            Ecosystem::RedHat => ("rpm", Some("redhat")),
         }
     }
 
@@ -145,7 +150,8 @@ impl Ecosystem {
             | Ecosystem::Maven
             | Ecosystem::RubyGems
             | Ecosystem::Debian
-            | Ecosystem::Alpine => name.to_owned(),
+            | Ecosystem::Alpine
+            | Ecosystem::RedHat => name.to_owned(),
         }
     }
 }
@@ -188,6 +194,10 @@ mod tests {
             ("Maven:https://repo.example", Some("Maven")),
             ("PyPI", Some("PyPI")),
             ("Ubuntu:22.04", None),
+            (
+                "Red Hat:enterprise_linux:9::appstream",
+                Some("Red Hat:enterprise_linux:9::appstream"),
+            ),
         ];
         for (name, want) in cases {
             assert_eq!(Ecosystem::key(name).as_deref(), want, "{name}");

@@ -15,6 +15,7 @@ pub(crate) mod retention;
 pub(crate) mod rules;
 pub(crate) mod sbom;
 pub(crate) mod security;
+pub(crate) mod signing;
 pub(crate) mod system;
 pub(crate) mod tokens;
 pub(crate) mod upload;

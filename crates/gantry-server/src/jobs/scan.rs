@@ -167,6 +167,19 @@ fn scanned(
 /// Matches every component a package contains (an image's OS and language packages) and
 /// merges the findings: each advisory once per package, naming every component (and where
 /// it was found) that it affects.
+fn not_supported(reason: Option<String>) -> Scanned {
+    Scanned {
+        result: ScanResult {
+            status: "not_supported".into(),
+            reason,
+            max_severity: None,
+            findings: Vec::new(),
+            num_vulnerabilities: 0,
+        },
+        ids: Vec::new(),
+    }
+}
+
 pub(crate) async fn evaluate_contents(
     app: &App,
     plugin: &dyn crate::plugin::FormatPlugin,
@@ -323,7 +336,15 @@ async fn scan(
     let by_contents = crate::plugin::plugins()
         .get(&package.format)
         .filter(|p| p.scans_contents());
+    let unsupported = match by_contents {
+        Some(plugin) => plugin
+            .scan_unsupported(app, &package)
+            .await
+            .map_err(JobError::retry)?,
+        None => None,
+    };
     let scanned = match (by_contents, ecosystem) {
+        (Some(_), _) if unsupported.is_some() => not_supported(unsupported),
         (Some(plugin), _) => {
             db.set_scan_status(package.id, ScanStatus::Scanning)
                 .await
@@ -339,16 +360,7 @@ async fn scan(
                 }
             }
         }
-        (None, None) => Scanned {
-            result: ScanResult {
-                status: "not_supported".into(),
-                reason: Some(format!("{} packages are not scanned", package.format)),
-                max_severity: None,
-                findings: Vec::new(),
-                num_vulnerabilities: 0,
-            },
-            ids: Vec::new(),
-        },
+        (None, None) => not_supported(Some(format!("{} packages are not scanned", package.format))),
         (None, Some(eco)) => {
             db.set_scan_status(package.id, ScanStatus::Scanning)
                 .await

@@ -9,6 +9,7 @@ mod dpkg;
 mod maven;
 mod nuget;
 mod packagist;
+mod rpm;
 mod rubygems;
 mod semver_like;
 
@@ -29,6 +30,7 @@ pub(crate) enum Parsed {
     Composer(packagist::ComposerVersion),
     Dpkg(dpkg::DpkgVersion),
     Apk(apk::ApkVersion),
+    Rpm(rpm::RpmVersion),
 }
 
 impl Parsed {
@@ -43,6 +45,7 @@ impl Parsed {
             (Self::Composer(a), Self::Composer(b)) => a.cmp(b),
             (Self::Dpkg(a), Self::Dpkg(b)) => a.cmp(b),
             (Self::Apk(a), Self::Apk(b)) => a.cmp(b),
+            (Self::Rpm(a), Self::Rpm(b)) => a.cmp(b),
             _ => return None,
         })
     }
@@ -66,6 +69,7 @@ pub(crate) fn parse(ecosystem: Ecosystem, s: &str) -> Option<Parsed> {
         Ecosystem::Packagist => packagist::ComposerVersion::parse(s).map(Parsed::Composer),
         Ecosystem::Debian => dpkg::DpkgVersion::parse(s).map(Parsed::Dpkg),
         Ecosystem::Alpine => apk::ApkVersion::parse(s).map(Parsed::Apk),
+        Ecosystem::RedHat => rpm::RpmVersion::parse(s).map(Parsed::Rpm),
     }
 }
 

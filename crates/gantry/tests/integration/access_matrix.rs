@@ -720,6 +720,20 @@ fn entries(
         ),
         entry(
             "GET",
+            "/api/v1/repos/{owner}/{repo}/signing-keys",
+            "/api/v1/repos/acme/dev/signing-keys".into(),
+            None,
+            repo(Level::Read),
+        ),
+        entry(
+            "POST",
+            "/api/v1/repos/{owner}/{repo}/signing-keys/rotate",
+            "/api/v1/repos/acme/dev/signing-keys/rotate".into(),
+            None,
+            repo_admin(),
+        ),
+        entry(
+            "GET",
             "/api/v1/repos/{owner}/{repo}/rules",
             "/api/v1/repos/acme/dev/rules".into(),
             None,
@@ -967,6 +981,7 @@ fn entries(
     .chain(composer_entries())
     .chain(nuget_entries())
     .chain(rubygems_entries())
+    .chain(rpm_entries())
     .collect()
 }
 
@@ -1429,6 +1444,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     push_matrix_composer(&s).await?;
     push_matrix_nuget(&s).await?;
     push_matrix_gem(&s).await?;
+    push_matrix_rpm(&s).await?;
     let (st, hook) = s
         .admin(
             Method::POST,
@@ -1744,4 +1760,63 @@ fn nuget_entries() -> Vec<Entry> {
             repo(Level::Write),
         ),
     ]
+/// Where the access matrix's RPM is served (its slug is known once it is uploaded).
+static RPM_FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+async fn push_matrix_rpm(s: &TestServer) -> TestResult {
+    let resp = s
+        .req(
+            Method::POST,
+            "/api/v1/packages/acme/dev/upload/rpm?filename=matrix.rpm",
+            Some(ADMIN),
+        )
+        .body(crate::rpm::hostile::minimal_rpm("matrix"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().await?;
+    let slug = body["slug_perm"].as_str().ok_or("slug")?;
+    let _ = RPM_FILE.set(format!(
+        "/acme/dev/rpm/files/{slug}/matrix-1.0-1.noarch.rpm"
+    ));
+    Ok(())
+}
+
+/// The RPM repository: an anonymous caller is challenged (dnf sends the credentials of a
+/// repository only then), an outsider sees nothing.
+fn rpm_entries() -> Vec<Entry> {
+    let file = RPM_FILE.get().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for method in ["GET", "HEAD"] {
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/rpm/repodata/{filename}",
+            "/acme/dev/rpm/repodata/repomd.xml".into(),
+            None,
+            Rule::ReadChallenge,
+        ));
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/rpm/key.asc",
+            "/acme/dev/rpm/key.asc".into(),
+            None,
+            Rule::ReadChallenge,
+        ));
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/rpm/files/{slug}/{filename}",
+            file.clone(),
+            None,
+            Rule::ReadChallenge,
+        ));
+    }
+    // A package no upstream lists: 404 for whoever may read, the challenge for the rest.
+    out.push(entry(
+        "GET",
+        "/{owner}/{repo}/rpm/upstream/{upstream}/{*path}",
+        "/acme/dev/rpm/upstream/1/Packages/x-1-1.noarch.rpm".into(),
+        None,
+        Rule::ReadChallenge,
+    ));
+    out
 }

@@ -50,6 +50,7 @@ mod restore;
 mod retention;
 mod robustness;
 mod rubygems;
+mod rpm;
 mod s3;
 mod sbom;
 mod scaleout;
