@@ -14,6 +14,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
         Arc::new(gantry_format_oci::Plugin),
         Arc::new(gantry_format_go::Plugin),
         Arc::new(gantry_format_maven::Plugin),
+        Arc::new(gantry_format_deb::Plugin),
     ]
 }
 

@@ -13,6 +13,7 @@ mod cargo_upstream;
 mod cli_listings;
 mod cli_messages;
 mod client_errors;
+mod deb;
 mod early_refusal;
 mod gc;
 mod go;
