@@ -258,3 +258,21 @@ start_nginx() {
   start_static_nginx "$1"
   NGINX=$NGINX_URL
 }
+
+# ratio_table RESULTS: the wrk rows of RESULTS (label, group, req/s, p99, non-2xx) as a table
+# with each gantry row's ratio to the nginx row of its group, then one `json:` line.
+ratio_table() {
+  python3 - "$1" "$(machine_summary)" "$(git -C "$REPO_ROOT" rev-parse --short HEAD)" <<'PY'
+import json, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+nginx = {group: float(rps) for label, group, rps, _, _ in rows if label.startswith("nginx")}
+print(f"{'target':36} {'req/s':>9} {'p99 ms':>8} {'non-2xx':>8}  ratio")
+out = []
+for label, group, rps, p99, errors in rows:
+    ratio = f"{float(rps) / nginx[group]:.2f}x nginx" if label.startswith("gantry") and group in nginx else ""
+    print(f"{label:36} {float(rps):9.0f} {float(p99):8.2f} {errors:>8}  {ratio}")
+    out.append({"target": label, "group": group, "rps": float(rps), "p99_ms": float(p99),
+                "non_2xx": int(errors)})
+print("json: " + json.dumps({"machine": sys.argv[2], "commit": sys.argv[3], "results": out}))
+PY
+}
