@@ -18,6 +18,8 @@ pub struct UploadOptions {
     pub republish: bool,
     pub tags: Vec<String>,
     pub checksum_sha256: Option<String>,
+    /// Format-specific query parameters (deb: `distribution`, `component`).
+    pub attributes: Vec<(String, String)>,
     /// Told about every chunk sent, for a progress bar.
     pub progress: Option<Progress>,
 }
@@ -31,6 +33,7 @@ impl std::fmt::Debug for UploadOptions {
             .field("republish", &self.republish)
             .field("tags", &self.tags)
             .field("checksum_sha256", &self.checksum_sha256)
+            .field("attributes", &self.attributes)
             .finish_non_exhaustive()
     }
 }
@@ -62,6 +65,9 @@ impl Client {
                 .unwrap_or_default()
         });
         let mut query: Vec<(&str, String)> = vec![("filename", filename)];
+        for (key, value) in &options.attributes {
+            query.push((key, value.clone()));
+        }
         if let Some(n) = &options.name {
             query.push(("name", n.clone()));
         }

@@ -13,7 +13,17 @@ pub struct Declared {
     pub sha1: Option<String>,
     pub sha256: Option<String>,
     pub sha512: Option<String>,
+    /// Further facts the uploader states that the format asked for (a Debian package's
+    /// `distribution` and `component`): upload query parameters named by
+    /// [`Format::upload_attributes`], at most [`MAX_ATTRIBUTES`], each value at most
+    /// [`MAX_ATTRIBUTE_LEN`] bytes. Kept with the package, so a resync sees them again.
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
+
+/// Most attributes one upload may state.
+pub const MAX_ATTRIBUTES: usize = 8;
+/// Longest attribute value, in bytes.
+pub const MAX_ATTRIBUTE_LEN: usize = 512;
 
 /// The identity that makes a package unique within a repository:
 /// (format, normalized name, version, qualifier).
@@ -203,6 +213,12 @@ pub trait Format: Send + Sync + 'static {
     /// The identity of an upload from what the client declared, before its bytes are read.
     /// Formats whose identity lives inside the artifact may return `None`.
     fn declared_identity(&self, declared: &Declared) -> Result<Option<Identity>, FormatError>;
+
+    /// The upload query parameters, beyond the common ones, that this format reads into
+    /// [`Declared::attributes`] (none by default; others are ignored).
+    fn upload_attributes(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Sync: checks the checksums the client declared against the stored bytes, then lets
     /// the format read the artifact ([`Format::parse`]). Formats implement `parse`, so no

@@ -17,5 +17,6 @@ pub use bom::{BomFacts, DeclaredDependency, MAX_BOM_DEPENDENCIES};
 pub use format::{
     check_filename, encode_segment, verify_declared_checksums, Artifact, Declared, ExtraFile,
     FileLocation, Format, FormatError, FormatInfo, Identity, Processed, ReadSeek, Registry,
+    MAX_ATTRIBUTES, MAX_ATTRIBUTE_LEN,
 };
 pub use sniff::content_type;

@@ -457,5 +457,6 @@ fn declared_json(d: &Declared) -> serde_json::Value {
     serde_json::json!({
         "name": d.name, "version": d.version, "filename": d.filename,
         "md5": d.md5, "sha1": d.sha1, "sha256": d.sha256, "sha512": d.sha512,
+        "attributes": d.attributes,
     })
 }

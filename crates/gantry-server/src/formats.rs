@@ -18,6 +18,7 @@ pub(crate) fn registered() -> Vec<Arc<dyn FormatPlugin>> {
         Arc::new(gantry_format_nuget::Plugin),
         Arc::new(gantry_format_rubygems::Plugin),
         Arc::new(gantry_format_rpm::Plugin),
+        Arc::new(gantry_format_deb::Plugin),
     ]
 }
 

@@ -415,6 +415,13 @@ pub(crate) struct PushArgs {
     /// itself for a `pom` packaging).
     #[arg(long)]
     pub(crate) pom: Option<PathBuf>,
+    /// For deb: the distribution(s) the package is listed in (e.g. bookworm; repeat or
+    /// separate with commas; default: stable).
+    #[arg(long = "distribution", value_delimiter = ',')]
+    pub(crate) distributions: Vec<String>,
+    /// For deb: the component(s) it is listed in (e.g. main; default: main).
+    #[arg(long = "component", value_delimiter = ',')]
+    pub(crate) components: Vec<String>,
     #[command(flatten)]
     pub(crate) wait: SyncWait,
 }

@@ -1,6 +1,7 @@
 //! Streamed uploads through the REST API.
 
 use axum::body::Body;
+use axum::extract::RawQuery;
 use axum::http::header::{CONTENT_LENGTH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use gantry_core::Package;
@@ -62,6 +63,39 @@ pub(crate) fn parse_tags(text: Option<&str>) -> AppResult<Vec<String>> {
     Ok(tags)
 }
 
+/// The query parameters the format reads as attributes (`distribution`, `component` for
+/// deb), bounded; a parameter given twice is refused rather than one value dropped.
+fn declared_attributes(
+    names: &[&str],
+    query: Option<&str>,
+) -> AppResult<std::collections::BTreeMap<String, String>> {
+    let mut attributes = std::collections::BTreeMap::new();
+    if names.is_empty() {
+        return Ok(attributes);
+    }
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if !names.contains(&key.as_ref()) {
+            continue;
+        }
+        if value.len() > gantry_formats::MAX_ATTRIBUTE_LEN {
+            return Err(AppError::BadRequest(format!(
+                "{key} is longer than {} bytes",
+                gantry_formats::MAX_ATTRIBUTE_LEN
+            )));
+        }
+        if attributes.len() >= gantry_formats::MAX_ATTRIBUTES
+            || attributes
+                .insert(key.to_string(), value.into_owned())
+                .is_some()
+        {
+            return Err(AppError::BadRequest(format!(
+                "{key} is given more than once (list several values separated by commas)"
+            )));
+        }
+    }
+    Ok(attributes)
+}
+
 /// The `{format}` an upload is for.
 #[derive(Deserialize)]
 pub(crate) struct FormatParam {
@@ -70,6 +104,8 @@ pub(crate) struct FormatParam {
 
 /// Uploads one file as a package. The body is the file's raw bytes, streamed. The package is
 /// created `awaiting_sync` and processed by a job; poll its status (or let `gantry push` wait).
+/// A format may read further query parameters as the upload's attributes (deb:
+/// `distribution` and `component`, each a comma-separated list).
 #[utoipa::path(post, path = "/api/v1/packages/{owner}/{repo}/upload/{format}", tag = "packages",
     params(("owner" = String, Path), ("repo" = String, Path),
            ("format" = String, Path, description = "package format, e.g. raw"), UploadParams),
@@ -83,6 +119,7 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     ApiPath(FormatParam { format }): ApiPath<FormatParam>,
     ApiQuery(params): ApiQuery<UploadParams>,
+    RawQuery(raw_query): RawQuery,
     UploadTo { app, caller, repo }: UploadTo<op::Push>,
     body: Body,
 ) -> Result<(StatusCode, HeaderMap, ApiJson<Package>), Closing> {
@@ -101,6 +138,7 @@ pub(crate) async fn upload(
             sha1: params.checksum_sha1,
             sha256: params.checksum_sha256,
             sha512: params.checksum_sha512,
+            attributes: declared_attributes(format_impl.upload_attributes(), raw_query.as_deref())?,
         },
         republish: params.republish,
         tags: parse_tags(params.tags.as_deref())?,

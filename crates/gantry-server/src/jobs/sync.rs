@@ -152,6 +152,7 @@ fn declared_of(package: &PackageRow) -> Declared {
         sha1: text("sha1"),
         sha256: text("sha256"),
         sha512: text("sha512"),
+        attributes: serde_json::from_value(d["attributes"].clone()).unwrap_or_default(),
     }
 }
 

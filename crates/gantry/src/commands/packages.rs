@@ -217,6 +217,7 @@ pub(crate) async fn push(
         republish: args.republish,
         tags: args.tags,
         checksum_sha256: None,
+        attributes: upload_attributes(&args.distributions, &args.components),
         progress: Some(super::progress::reporter(&bar)),
     };
     let uploaded = client
@@ -555,4 +556,16 @@ pub(crate) async fn events(
         }
     }
     Ok(())
+}
+
+/// The format-specific upload parameters given as flags (deb: where the package is listed).
+fn upload_attributes(distributions: &[String], components: &[String]) -> Vec<(String, String)> {
+    let mut attributes = Vec::new();
+    if !distributions.is_empty() {
+        attributes.push(("distribution".to_owned(), distributions.join(",")));
+    }
+    if !components.is_empty() {
+        attributes.push(("component".to_owned(), components.join(",")));
+    }
+    attributes
 }

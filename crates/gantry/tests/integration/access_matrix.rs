@@ -982,6 +982,7 @@ fn entries(
     .chain(nuget_entries())
     .chain(rubygems_entries())
     .chain(rpm_entries())
+    .chain(deb_entries())
     .collect()
 }
 
@@ -1245,6 +1246,34 @@ fn rubygems_entries() -> Vec<Entry> {
             repo(Level::Read),
         ),
     ]
+/// The apt repository: read like any other repository route (apt sends its credentials
+/// from auth.conf unasked).
+fn deb_entries() -> Vec<Entry> {
+    let mut out = Vec::new();
+    for method in ["GET", "HEAD"] {
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/deb/dists/{dist}/{*path}",
+            "/acme/dev/deb/dists/stable/InRelease".into(),
+            None,
+            repo(Level::Read),
+        ));
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/deb/pool/{component}/{prefix}/{name}/{filename}",
+            "/acme/dev/deb/pool/main/m/matrix/matrix_1.0_amd64.deb".into(),
+            None,
+            repo(Level::Read),
+        ));
+        out.push(entry(
+            method,
+            "/{owner}/{repo}/deb/signing-key.asc",
+            "/acme/dev/deb/signing-key.asc".into(),
+            None,
+            repo(Level::Read),
+        ));
+    }
+    out
 }
 
 /// Deploys org.example:matrix:1.0 (a POM and the metadata that ends the deploy) to acme/dev.
@@ -1445,6 +1474,15 @@ async fn every_route_answers_every_caller_as_the_matrix_says() -> TestResult {
     push_matrix_nuget(&s).await?;
     push_matrix_gem(&s).await?;
     push_matrix_rpm(&s).await?;
+    let (st, body) = crate::deb::upload_deb(
+        &s,
+        "acme/dev",
+        crate::deb::tiny_deb("Package: matrix\nVersion: 1.0\nArchitecture: amd64\n", &[]),
+        "",
+        Some(ADMIN),
+    )
+    .await?;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
     let (st, hook) = s
         .admin(
             Method::POST,

@@ -15,6 +15,7 @@ mod cli_listings;
 mod cli_messages;
 mod client_errors;
 mod composer;
+mod deb;
 mod early_refusal;
 mod gc;
 mod go;

@@ -221,6 +221,7 @@ async fn publish(
         sha512: version_doc["dist"]["integrity"]
             .as_str()
             .and_then(sha512_hex),
+        attributes: Default::default(),
     };
     let format = app
         .formats

@@ -52,6 +52,7 @@ pub(crate) async fn upload(
                 sha1: None,
                 sha256: get("sha256_digest"),
                 sha512: None,
+                attributes: Default::default(),
             };
             let format = app
                 .formats
