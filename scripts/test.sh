@@ -89,6 +89,7 @@ if ! command -v composer >/dev/null || ! command -v unzip >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq composer unzip) \
     || echo "warning: could not install composer; its client tests cannot run" >&2
 fi
+
 step "nuget.exe (NuGet suites) under mono, nuget.exe from npm into target/test-tools/npm"
 # nuget.exe 5.8 speaks the v3 protocol; mono runs it. The npm package ships the .exe only.
 if ! command -v mono >/dev/null; then
@@ -100,6 +101,7 @@ if [ ! -f "$tools/npm/node_modules/nuget-exe/nuget-5.8.0.exe" ]; then
   (cd "$tools/npm" && npm install --no-save --no-audit --no-fund --loglevel=error nuget-exe@5.8.0)
 fi
 export GANTRY_TEST_NUGET="$tools/npm/node_modules/nuget-exe/nuget-5.8.0.exe"
+
 step "RPM tools (rpmbuild, createrepo_c, dnf) from apt"
 # The RPM suite builds its packages with rpmbuild, compares Gantry's primary with
 # createrepo_c's, and installs with dnf into scratch roots (its upstream test serves a

@@ -199,7 +199,7 @@ impl OciQueries for Db {
     ) -> Result<()> {
         let now = now_millis();
         let mut tx = self.pool().begin().await?;
-        gantry_db::record_blob(&mut *tx, file).await?;
+        gantry_db::record_blob(&mut tx, file).await?;
         sqlx::query(
             "INSERT INTO oci_blob_links (repository_id, name, digest, blob_sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (repository_id, name, digest) DO NOTHING",

@@ -1246,6 +1246,8 @@ fn rubygems_entries() -> Vec<Entry> {
             repo(Level::Read),
         ),
     ]
+}
+
 /// The apt repository: read like any other repository route (apt sends its credentials
 /// from auth.conf unasked).
 fn deb_entries() -> Vec<Entry> {
@@ -1798,6 +1800,8 @@ fn nuget_entries() -> Vec<Entry> {
             repo(Level::Write),
         ),
     ]
+}
+
 /// Where the access matrix's RPM is served (its slug is known once it is uploaded).
 static RPM_FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
