@@ -108,7 +108,8 @@ async fn huge_tar_extension_headers_are_refused_without_reading_them() -> TestRe
         br#"{"name":"big","version":"1.0.0"}"#,
     );
     let npm = long_name_tgz(256 * 1024 * 1024, &manifest)?;
-    assert!(npm.len() < 2 * 1024 * 1024, "{}", npm.len());
+    // Small on the wire (how small depends on the gzip backend), 256 MiB unpacked.
+    assert!(npm.len() < 4 * 1024 * 1024, "{}", npm.len());
     let (st, body) = text_of(
         s.req(Method::PUT, "/acme/dev/npm/big", Some(ADMIN))
             .json(&npm_doc("big", "1.0.0", &npm))
