@@ -385,10 +385,10 @@ async fn derived_hits(s: &TestServer) -> TestResult<f64> {
         .unwrap_or(0.0))
 }
 
-/// A pull of an unchanged manifest is answered from memory (no database work on the hot
+/// A pull of an unchanged manifest or blob is answered from memory (no database work on the hot
 /// path), and every change — a tag moved, a quarantine — shows at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oci_manifest_reads_come_from_memory_until_something_changes() -> TestResult {
+async fn oci_manifest_and_blob_reads_come_from_memory_until_something_changes() -> TestResult {
     let s = TestServer::start()?;
     s.create_repo("acme", "dev", false).await?;
     let get_latest = || async {
@@ -424,9 +424,49 @@ async fn oci_manifest_reads_come_from_memory_until_something_changes() -> TestRe
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(served_from_memory, "manifest reads never hit the cache");
+    // Blobs alike: three reads of an unchanged layer are three hits.
+    let layer = format!("sha256:{}", sha256_hex(b"layer one"));
+    let get_layer = || async {
+        let resp = s
+            .req(
+                Method::GET,
+                &format!("/v2/acme/dev/app/blobs/{layer}"),
+                Some(ADMIN),
+            )
+            .send()
+            .await?;
+        TestResult::Ok(resp.status())
+    };
+    let mut blobs_from_memory = false;
+    for _ in 0..40 {
+        assert_eq!(get_layer().await?, StatusCode::OK);
+        let before = derived_hits(&s).await?;
+        for _ in 0..3 {
+            assert_eq!(get_layer().await?, StatusCode::OK);
+        }
+        if derived_hits(&s).await? >= before + 3.0 {
+            blobs_from_memory = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(blobs_from_memory, "blob reads never hit the cache");
 
     let second = push_image(&s, "acme/dev/app", "latest", ADMIN, b"layer two").await?;
     assert_eq!(get_latest().await?, (StatusCode::OK, second));
+    let second_layer = format!("sha256:{}", sha256_hex(b"layer two"));
+    let get_second_layer = || async {
+        let resp = s
+            .req(
+                Method::GET,
+                &format!("/v2/acme/dev/app/blobs/{second_layer}"),
+                Some(ADMIN),
+            )
+            .send()
+            .await?;
+        TestResult::Ok(resp.status())
+    };
+    assert_eq!(get_second_layer().await?, StatusCode::OK);
     let (st, list) = s
         .admin(
             Method::GET,
@@ -445,6 +485,7 @@ async fn oci_manifest_reads_come_from_memory_until_something_changes() -> TestRe
         .await?;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(get_latest().await?.0, StatusCode::FORBIDDEN);
+    assert_eq!(get_second_layer().await?, StatusCode::FORBIDDEN);
     Ok(())
 }
 

@@ -19,17 +19,33 @@ pub(crate) async fn get(ctx: &Ctx<'_>, method: &Method, reference: &str) -> OciR
     let repo = ctx.repo(Op::Read).await?;
     let digest = digest(reference)?;
     let text = digest.to_string();
-    let find = || ctx.app.db.oci_find_blob(repo.id, &ctx.scope.image, &text);
-    let mut object = find().await?;
-    if object.is_none() && super::pull::blob(ctx, &repo, &text).await? {
-        object = find().await?;
-    }
-    let object = object.ok_or_else(|| {
-        OciError::not_found(
-            Code::BlobUnknown,
-            format!("blob {digest} is not in {}", ctx.scope.full_name()),
-        )
-    })?;
+    // Kept per cache epoch like manifests: an unchanged blob is served with no database work
+    // (a quarantine or a deletion moves the epoch on).
+    let key = format!("oci-blob|{}|{}|{text}", repo.id, ctx.scope.image);
+    let object = match ctx.app.caches.memo::<OciObject>(&key) {
+        Some(object) => object,
+        None => {
+            let epoch = ctx.app.caches.epoch();
+            let find = || ctx.app.db.oci_find_blob(repo.id, &ctx.scope.image, &text);
+            let mut object = find().await?;
+            let found_here = object.is_some();
+            if !found_here && super::pull::blob(ctx, &repo, &text).await? {
+                object = find().await?;
+            }
+            let object = std::sync::Arc::new(object.ok_or_else(|| {
+                OciError::not_found(
+                    Code::BlobUnknown,
+                    format!("blob {digest} is not in {}", ctx.scope.full_name()),
+                )
+            })?);
+            if found_here {
+                ctx.app
+                    .caches
+                    .keep_memo(epoch, key, std::sync::Arc::clone(&object));
+            }
+            object
+        }
+    };
     serve(ctx, method, &repo, &object, &digest, None).await
 }
 
