@@ -60,6 +60,53 @@ mod tests {
         }
     }
 
+    /// What the rest of Gantry needs from a format comes through its plugin: no code outside
+    /// the format crates compares with a format's id (`== "cargo"`, a `match` arm on it).
+    #[test]
+    fn no_code_outside_the_format_crates_names_a_format() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let ids: Vec<&str> = super::registered()
+            .iter()
+            .map(|p| p.format().id())
+            .collect();
+        let mut offenders = Vec::new();
+        let mut dirs: Vec<_> = std::fs::read_dir(&crates)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("src"))
+            .filter(|p| p.is_dir())
+            .collect();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if !name.ends_with(".rs") || name == "tests.rs" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                // Only the code before a file's unit tests counts.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                for id in &ids {
+                    for pattern in [
+                        format!("== \"{id}\""),
+                        format!("!= \"{id}\""),
+                        format!("\"{id}\" =>"),
+                    ] {
+                        if code.contains(&pattern) {
+                            offenders.push(format!("{}: {pattern}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:#?}");
+    }
+
     /// `crates/README.md` is the map of the workspace: every crate and every registered
     /// format has its line, so a new one cannot land without it.
     #[test]
