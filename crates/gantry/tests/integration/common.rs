@@ -653,3 +653,15 @@ pub fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &s
         "{body}"
     );
 }
+
+/// The jobs of an admin jobs listing but the periodic ones every server keeps scheduled (the
+/// web-session sweep), which are not work a package left behind.
+pub(crate) fn package_work(listing: &serde_json::Value) -> Vec<serde_json::Value> {
+    listing
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|j| j["kind"] != "web.sessions_sweep")
+        .cloned()
+        .collect()
+}

@@ -116,7 +116,10 @@ async fn a_separate_worker_process_syncs_queued_packages() -> TestResult {
         Some(ADMIN),
         &["admin", "jobs", "--state", "queued,running", "-F", "json"],
     )?;
-    assert_eq!(package_work(&jobs)?, Vec::<Value>::new());
+    assert_eq!(
+        crate::common::package_work(&serde_json::from_str(&jobs)?),
+        Vec::<Value>::new()
+    );
     Ok(())
 }
 
@@ -258,7 +261,10 @@ async fn a_job_killed_mid_run_completes_once_after_restart() -> TestResult {
         "{types:?}"
     );
     let jobs = s.cli_ok(Some(ADMIN), &["admin", "jobs", "-F", "json"])?;
-    assert_eq!(package_work(&jobs)?, Vec::<Value>::new());
+    assert_eq!(
+        crate::common::package_work(&serde_json::from_str(&jobs)?),
+        Vec::<Value>::new()
+    );
     Ok(())
 }
 
@@ -294,14 +300,4 @@ async fn admin_jobs_is_for_site_admins() -> TestResult {
         "{metrics}"
     );
     Ok(())
-}
-
-/// The jobs of a `gantry admin jobs -F json` listing but the periodic ones every server keeps
-/// scheduled (the web-session sweep), which are not work a package left behind.
-fn package_work(listing: &str) -> TestResult<Vec<Value>> {
-    let jobs: Vec<Value> = serde_json::from_str(listing)?;
-    Ok(jobs
-        .into_iter()
-        .filter(|j| j["kind"] != "web.sessions_sweep")
-        .collect())
 }

@@ -198,7 +198,10 @@ async fn two_replicas_and_workers_share_postgres_and_a_bucket() -> TestResult {
     assert_eq!(count("package.synced"), 1, "{types:?}");
     assert_eq!(count("package.syncing"), 2, "{types:?}");
     let (_, jobs) = t.b.admin(Method::GET, "/api/v1/admin/jobs", None).await?;
-    assert_eq!(jobs, serde_json::json!([]));
+    assert_eq!(
+        crate::common::package_work(&jobs),
+        Vec::<serde_json::Value>::new()
+    );
     packages.push(("/acme/dev/raw/crash/1/crash.bin".into(), body));
 
     // The store agrees with the database, and every package reads back on both replicas.
