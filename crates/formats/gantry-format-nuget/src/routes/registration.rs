@@ -154,7 +154,7 @@ fn render(urls: &Urls, all: &[Entry], leaf: &str) -> Option<String> {
     let item = urls.leaf_item(entry);
     let leaf = json!({
         "@id": urls.leaf(&key),
-        "@type": ["Package", "http://schema.nuget.org/catalog#Permalink"],
+        "@type": ["Package", "catalog:Permalink"],
         "catalogEntry": item["catalogEntry"],
         "listed": entry.listed,
         "packageContent": urls.content(&key),
