@@ -8,7 +8,7 @@ use gantry_client::Client;
 use gantry_core::Repository;
 use serde::Serialize;
 
-use crate::cli::{AdminCommand, Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand};
+use crate::cli::{Command, GlobalArgs, LsCommand, OutputFormat, ReposCommand};
 use crate::settings;
 
 pub(crate) fn split_repo(text: &str) -> anyhow::Result<(&str, &str)> {
@@ -119,49 +119,11 @@ pub(crate) fn client(global: &GlobalArgs) -> anyhow::Result<Client> {
 pub(crate) async fn run(global: &GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
     let json = global.output == OutputFormat::Json;
     match command {
-        Command::Server(_) | Command::Worker(_) | Command::Admin(AdminCommand::Routes) => {
+        Command::Server(_) | Command::Worker(_) => {
             unreachable!("dispatched before")
         }
         Command::Resync(args) => super::packages::resync(global, args, json).await?,
-        Command::Admin(AdminCommand::Gc {
-            grace_seconds,
-            dry_run,
-            purge_deleted_after_days,
-        }) => {
-            let body = serde_json::json!({
-                "grace_seconds": grace_seconds,
-                "dry_run": dry_run,
-                "purge_deleted_after_days": purge_deleted_after_days,
-            });
-            return super::maintenance::gc(&client(global)?, &body, json).await;
-        }
-        Command::Admin(AdminCommand::Fsck {
-            grace_seconds,
-            repair,
-        }) => return super::maintenance::fsck(&client(global)?, grace_seconds, repair, json).await,
-        Command::Admin(AdminCommand::Jobs { state }) => {
-            let jobs = client(global)?.admin_jobs(state.as_deref()).await?;
-            if json {
-                print_json(&jobs)?;
-            } else {
-                for j in &jobs {
-                    println!(
-                        "{:>6} {:<18} {:<8} attempt {}/{} run_at {}{}",
-                        j["id"],
-                        j["kind"].as_str().unwrap_or("?"),
-                        j["state"].as_str().unwrap_or("?"),
-                        j["attempts"],
-                        j["max_attempts"],
-                        j["run_at"].as_str().unwrap_or("?"),
-                        j["last_error"]
-                            .as_str()
-                            .map(|e| format!(" — {e}"))
-                            .unwrap_or_default()
-                    );
-                }
-                eprintln!("{} job(s)", jobs.len());
-            }
-        }
+        Command::Admin(cmd) => return super::maintenance::admin(&client(global)?, cmd, json).await,
         Command::Webhooks(cmd) => super::webhooks::webhooks(global, cmd, json).await?,
         Command::Login(args) => login(global, args, json).await?,
         Command::Whoami => {

@@ -6,6 +6,64 @@ use std::process::ExitCode;
 use gantry_client::Client;
 use serde_json::{json, Value};
 
+use super::client::print_json;
+use crate::cli::AdminCommand;
+
+/// `gantry admin …` (all but `routes`, which needs no server).
+pub(crate) async fn admin(
+    client: &Client,
+    cmd: AdminCommand,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AdminCommand::Routes => unreachable!("dispatched before"),
+        AdminCommand::Gc {
+            grace_seconds,
+            dry_run,
+            purge_deleted_after_days,
+        } => {
+            let body = json!({
+                "grace_seconds": grace_seconds,
+                "dry_run": dry_run,
+                "purge_deleted_after_days": purge_deleted_after_days,
+            });
+            gc(client, &body, json).await
+        }
+        AdminCommand::Fsck {
+            grace_seconds,
+            repair,
+        } => fsck(client, grace_seconds, repair, json).await,
+        AdminCommand::Jobs { state } => {
+            jobs(client, state.as_deref(), json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn jobs(client: &Client, state: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let jobs = client.admin_jobs(state).await?;
+    if json {
+        return print_json(&jobs);
+    }
+    for j in &jobs {
+        println!(
+            "{:>6} {:<18} {:<8} attempt {}/{} run_at {}{}",
+            j["id"],
+            j["kind"].as_str().unwrap_or("?"),
+            j["state"].as_str().unwrap_or("?"),
+            j["attempts"],
+            j["max_attempts"],
+            j["run_at"].as_str().unwrap_or("?"),
+            j["last_error"]
+                .as_str()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default()
+        );
+    }
+    eprintln!("{} job(s)", jobs.len());
+    Ok(())
+}
+
 fn list(v: &Value) -> Vec<&str> {
     v.as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
