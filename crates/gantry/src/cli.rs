@@ -18,8 +18,8 @@ pub(crate) use access::{
 pub(crate) use evidence::{KeysCommand, RetentionCommand, SbomArgs, VerifyArgs};
 pub(crate) use exceptions::{ExceptArgs, ExceptionsCommand, VulnerabilitiesArgs};
 pub(crate) use policy::{
-    PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RulesCommand,
-    SecurityCommand, TagsCommand, VulndbCommand,
+    PolicyCommand, PolicyCreateArgs, PolicySimulateArgs, PolicyUpdateArgs, RuleFields,
+    RulesCommand, SecurityCommand, TagsCommand, VulndbCommand,
 };
 
 #[derive(Debug, Parser)]
@@ -179,7 +179,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamArgs {
-    /// Package format: python, npm, cargo, go, maven, oci or rubygems.
+    /// Package format of the upstream (a registered format that has upstreams: see
+    /// docs/upstreams.md).
     pub(crate) format: String,
     #[command(subcommand)]
     pub(crate) command: UpstreamCommand,
@@ -190,37 +191,49 @@ pub(crate) enum UpstreamCommand {
     /// Add an upstream to OWNER/REPO.
     Create {
         repo: String,
-        #[arg(long)]
-        name: String,
-        /// For Python: the simple index root, e.g. http://host/simple/; for npm: the
-        /// registry root, e.g. http://host/; for cargo: the sparse index root without
-        /// `sparse+`, e.g. http://host/OWNER/REPO/cargo/index/; for oci: the registry root,
-        /// optionally with a path that prefixes image names there, e.g. http://host:5000/library;
-        /// for go: the module proxy (what GOPROXY would name), e.g. http://host/OWNER/REPO/go; for maven: the
-        /// repository root, e.g. http://host/maven2/; for rubygems: the gem source, e.g.
-        /// http://host/OWNER/REPO/rubygems.
-        #[arg(long)]
-        url: String,
-        /// Lower numbers are tried first.
-        #[arg(long, default_value_t = 1)]
-        priority: i64,
-        /// proxy: stream files through; cache: also store them as packages.
-        #[arg(long, default_value = "cache", value_parser = ["proxy", "cache"])]
-        mode: String,
-        #[arg(long)]
-        username: Option<String>,
-        #[arg(long)]
-        password: Option<String>,
-        #[arg(long, default_value_t = 300)]
-        index_ttl_seconds: i64,
-        /// For names that exist locally, serve only local versions (dependency confusion).
-        #[arg(long)]
-        local_names_only: bool,
+        #[command(flatten)]
+        fields: UpstreamFields,
+    },
+    /// Change upstream ID of OWNER/REPO in place: give it whole, as for create (options
+    /// left out take their defaults; a password left out keeps the stored one). Its cached
+    /// index pages are dropped; packages cached from it stay.
+    Update {
+        repo: String,
+        id: i64,
+        #[command(flatten)]
+        fields: UpstreamFields,
     },
     /// List OWNER/REPO's upstreams.
     Ls { repo: String },
     /// Remove an upstream by id.
     Delete { repo: String, id: i64 },
+}
+
+/// An upstream as `create` and `update` send it.
+#[derive(Debug, Args)]
+pub(crate) struct UpstreamFields {
+    #[arg(long)]
+    pub(crate) name: String,
+    /// The upstream's base URL, as the format's page under docs/formats/ names it (for
+    /// example a Python simple index root, an npm registry root, a cargo sparse index root
+    /// without `sparse+`, a registry root for oci, the module proxy for go).
+    #[arg(long)]
+    pub(crate) url: String,
+    /// Lower numbers are tried first.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) priority: i64,
+    /// proxy: stream files through; cache: also store them as packages.
+    #[arg(long, default_value = "cache", value_parser = ["proxy", "cache"])]
+    pub(crate) mode: String,
+    #[arg(long)]
+    pub(crate) username: Option<String>,
+    #[arg(long)]
+    pub(crate) password: Option<String>,
+    #[arg(long, default_value_t = 300)]
+    pub(crate) index_ttl_seconds: i64,
+    /// For names that exist locally, serve only local versions (dependency confusion).
+    #[arg(long)]
+    pub(crate) local_names_only: bool,
 }
 
 #[derive(Debug, Args)]

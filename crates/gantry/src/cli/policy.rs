@@ -93,29 +93,43 @@ pub(crate) enum RulesCommand {
         repo: String,
         #[arg(long)]
         name: String,
-        /// package.security_scanned or package.synced.
-        #[arg(long, default_value = "package.security_scanned")]
-        on: String,
-        /// Shorthand condition, e.g. "max_severity < high and tag == tested".
-        #[arg(long, conflicts_with = "rego_file")]
-        condition: Option<String>,
-        /// A Rego module defining `promote` instead of a shorthand condition.
-        #[arg(long)]
-        rego_file: Option<PathBuf>,
-        /// copy or move.
-        #[arg(long, default_value = "copy")]
-        action: String,
-        /// REPO in the same namespace, or OWNER/REPO.
-        #[arg(long)]
-        destination: String,
-        /// Create it disabled.
-        #[arg(long)]
-        disabled: bool,
+        #[command(flatten)]
+        fields: RuleFields,
+    },
+    /// Change rule OWNER/REPO/NAME in place: give it whole, as for create (options left out
+    /// take their defaults).
+    Update {
+        rule: String,
+        #[command(flatten)]
+        fields: RuleFields,
     },
     /// List OWNER/REPO's rules.
     Ls { repo: String },
     /// Delete OWNER/REPO/NAME.
     Delete { rule: String },
+}
+
+/// A rule as `create` and `update` send it (the name aside).
+#[derive(Debug, Args)]
+pub(crate) struct RuleFields {
+    /// package.security_scanned or package.synced.
+    #[arg(long, default_value = "package.security_scanned")]
+    pub(crate) on: String,
+    /// Shorthand condition, e.g. "max_severity < high and tag == tested".
+    #[arg(long, conflicts_with = "rego_file")]
+    pub(crate) condition: Option<String>,
+    /// A Rego module defining `promote` instead of a shorthand condition.
+    #[arg(long)]
+    pub(crate) rego_file: Option<PathBuf>,
+    /// copy or move.
+    #[arg(long, default_value = "copy")]
+    pub(crate) action: String,
+    /// REPO in the same namespace, or OWNER/REPO.
+    #[arg(long)]
+    pub(crate) destination: String,
+    /// Create it disabled.
+    #[arg(long)]
+    pub(crate) disabled: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -296,29 +296,19 @@ pub(crate) async fn rules(
         )
     };
     match cmd {
-        RulesCommand::Create {
-            repo,
-            name,
-            on,
-            condition,
-            rego_file,
-            action,
-            destination,
-            disabled,
-        } => {
-            let condition = match (condition, rego_file) {
-                (Some(c), None) => Value::String(c),
-                (None, Some(f)) => json!({ "rego": read(&f)? }),
-                _ => bail!("give --condition TEXT or --rego-file FILE"),
-            };
-            let body = json!({
-                "name": name, "on": on, "condition": condition, "action": action,
-                "destination": destination, "enabled": !disabled,
-            });
+        RulesCommand::Create { repo, name, fields } => {
+            let body = rule_body(&name, fields)?;
             let created = client
                 .send_value("POST", &format!("/api/v1/repos/{repo}/rules"), Some(&body))
                 .await?;
             super::client::show(json_out, &created, describe)?;
+        }
+        RulesCommand::Update { rule, fields } => {
+            let (owner, repo, name) = split_rule(&rule)?;
+            let body = rule_body(name, fields)?;
+            let path = format!("/api/v1/repos/{owner}/{repo}/rules/{name}");
+            let updated = client.send_value("PUT", &path, Some(&body)).await?;
+            super::client::show(json_out, &updated, describe)?;
         }
         RulesCommand::Ls { repo } => {
             let list = client
@@ -327,10 +317,7 @@ pub(crate) async fn rules(
             show_list(json_out, &list, describe)?;
         }
         RulesCommand::Delete { rule } => {
-            let (owner, repo, name) = match rule.split('/').collect::<Vec<_>>().as_slice() {
-                [o, r, n] => (*o, *r, *n),
-                _ => bail!("'{rule}' must be OWNER/REPO/NAME"),
-            };
+            let (owner, repo, name) = split_rule(&rule)?;
             client
                 .send_value(
                     "DELETE",
@@ -342,6 +329,25 @@ pub(crate) async fn rules(
         }
     }
     Ok(())
+}
+
+fn split_rule(rule: &str) -> anyhow::Result<(&str, &str, &str)> {
+    match rule.split('/').collect::<Vec<_>>().as_slice() {
+        [o, r, n] => Ok((o, r, n)),
+        _ => bail!("'{rule}' must be OWNER/REPO/NAME"),
+    }
+}
+
+fn rule_body(name: &str, f: crate::cli::RuleFields) -> anyhow::Result<Value> {
+    let condition = match (f.condition, f.rego_file) {
+        (Some(c), None) => Value::String(c),
+        (None, Some(file)) => json!({ "rego": read(&file)? }),
+        _ => bail!("give --condition TEXT or --rego-file FILE"),
+    };
+    Ok(json!({
+        "name": name, "on": f.on, "condition": condition, "action": f.action,
+        "destination": f.destination, "enabled": !f.disabled,
+    }))
 }
 
 pub(crate) async fn tags(client: &Client, cmd: TagsCommand, json_out: bool) -> anyhow::Result<()> {

@@ -214,30 +214,19 @@ pub(crate) async fn upstream(
         )
     };
     match args.command {
-        UpstreamCommand::Create {
-            repo,
-            name,
-            url,
-            priority,
-            mode,
-            username,
-            password,
-            index_ttl_seconds,
-            local_names_only,
-        } => {
+        UpstreamCommand::Create { repo, fields } => {
             let (owner, repo) = split_repo(&repo)?;
-            let created = client
-                .send_value(
-                    "POST",
-                    &format!("/api/v1/repos/{owner}/{repo}/upstreams"),
-                    Some(&serde_json::json!({
-                        "format": args.format, "name": name, "url": url, "priority": priority,
-                        "mode": mode, "username": username, "password": password,
-                        "index_ttl_seconds": index_ttl_seconds, "local_names_only": local_names_only,
-                    })),
-                )
-                .await?;
+            let path = format!("/api/v1/repos/{owner}/{repo}/upstreams");
+            let body = upstream_body(&args.format, fields);
+            let created = client.send_value("POST", &path, Some(&body)).await?;
             show(json, &created, line)?;
+        }
+        UpstreamCommand::Update { repo, id, fields } => {
+            let (owner, repo) = split_repo(&repo)?;
+            let path = format!("/api/v1/repos/{owner}/{repo}/upstreams/{id}");
+            let body = upstream_body(&args.format, fields);
+            let updated = client.send_value("PUT", &path, Some(&body)).await?;
+            show(json, &updated, line)?;
         }
         UpstreamCommand::Ls { repo } => {
             let (owner, repo) = split_repo(&repo)?;
@@ -267,4 +256,12 @@ pub(crate) async fn upstream(
         }
     }
     Ok(())
+}
+
+fn upstream_body(format: &str, f: crate::cli::UpstreamFields) -> serde_json::Value {
+    serde_json::json!({
+        "format": format, "name": f.name, "url": f.url, "priority": f.priority,
+        "mode": f.mode, "username": f.username, "password": f.password,
+        "index_ttl_seconds": f.index_ttl_seconds, "local_names_only": f.local_names_only,
+    })
 }

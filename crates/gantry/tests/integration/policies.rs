@@ -589,6 +589,27 @@ async fn rules_promote_through_the_gate_with_shorthand_or_rego_conditions() -> T
         listed.contains("clean-to-staging") && listed.contains("(rego)"),
         "{listed}"
     );
+    // A rule is changed in place: disabled, then enabled again with the same condition.
+    for disabled in [true, false] {
+        let mut args = vec![
+            "rules",
+            "update",
+            "acme/dev/six-to-qa",
+            "--rego-file",
+            &rego,
+            "--on",
+            "package.synced",
+            "--destination",
+            "qa",
+            "-F",
+            "json",
+        ];
+        if disabled {
+            args.push("--disabled");
+        }
+        let updated: Value = serde_json::from_str(&s.cli_ok(Some(ADMIN), &args)?)?;
+        assert_eq!(updated["enabled"], !disabled, "{updated}");
+    }
 
     let six = push(&s, "acme/dev", "six-1.16.0-py2.py3-none-any.whl")?;
     let idna = push(&s, "acme/dev", "idna-3.7-py3-none-any.whl")?;
@@ -706,6 +727,30 @@ async fn the_briefs_workflow_end_to_end() -> TestResult {
             "cache",
         ],
     )?;
+    // Changed in place through the CLI: the same id, the new priority.
+    let (_, ups) = s
+        .admin(Method::GET, "/api/v1/repos/acme/dev/upstreams", None)
+        .await?;
+    let id = ups[0]["id"].to_string();
+    let updated: Value = serde_json::from_str(&s.cli_ok(
+        Some(ADMIN),
+        &[
+            "upstream",
+            "python",
+            "update",
+            "acme/dev",
+            &id,
+            "--name",
+            "public",
+            "--url",
+            &format!("{}/mirror/pypi/python/simple/", upstream.url),
+            "--priority",
+            "2",
+            "-F",
+            "json",
+        ],
+    )?)?;
+    assert_eq!((updated["id"].to_string(), &updated["priority"]), (id, &json!(2)));
     let (_, ups) = s
         .admin(Method::GET, "/api/v1/repos/acme/staging/upstreams", None)
         .await?;
