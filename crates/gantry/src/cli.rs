@@ -198,7 +198,9 @@ pub(crate) enum UpstreamCommand {
     /// left out take their defaults; a password left out keeps the stored one). Its cached
     /// index pages are dropped; packages cached from it stay.
     Update {
+        /// OWNER/REPO.
         repo: String,
+        /// The upstream's id (`gantry upstream FORMAT ls`).
         id: i64,
         #[command(flatten)]
         fields: UpstreamFields,
@@ -212,6 +214,7 @@ pub(crate) enum UpstreamCommand {
 /// An upstream as `create` and `update` send it.
 #[derive(Debug, Args)]
 pub(crate) struct UpstreamFields {
+    /// A name unique in the repository.
     #[arg(long)]
     pub(crate) name: String,
     /// The upstream's base URL, as the format's page under docs/formats/ names it (for
@@ -225,10 +228,14 @@ pub(crate) struct UpstreamFields {
     /// proxy: stream files through; cache: also store them as packages.
     #[arg(long, default_value = "cache", value_parser = ["proxy", "cache"])]
     pub(crate) mode: String,
+    /// Basic-auth user name at the upstream.
     #[arg(long)]
     pub(crate) username: Option<String>,
+    /// Basic-auth password or token at the upstream (stored, never shown).
     #[arg(long)]
     pub(crate) password: Option<String>,
+    /// How long an index page read from the upstream is used before it is read again (and
+    /// used however old while the upstream cannot be reached).
     #[arg(long, default_value_t = 300)]
     pub(crate) index_ttl_seconds: i64,
     /// For names that exist locally, serve only local versions (dependency confusion).

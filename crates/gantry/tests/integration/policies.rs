@@ -750,7 +750,10 @@ async fn the_briefs_workflow_end_to_end() -> TestResult {
             "json",
         ],
     )?)?;
-    assert_eq!((updated["id"].to_string(), &updated["priority"]), (id, &json!(2)));
+    assert_eq!(
+        (updated["id"].to_string(), &updated["priority"]),
+        (id, &json!(2))
+    );
     let (_, ups) = s
         .admin(Method::GET, "/api/v1/repos/acme/staging/upstreams", None)
         .await?;
