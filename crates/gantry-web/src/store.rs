@@ -87,14 +87,27 @@ pub(crate) async fn delete(db: &Db, secret: &str, now: i64) -> Result<(), gantry
 
 /// Deletes every session that can no longer be used: past its end, or idle for longer than
 /// the idle limit. Sign-ins and sign-outs never visit a session nobody comes back to; the
-/// periodic sweep does, so the table holds only live sessions.
+/// periodic sweep does, so the table holds only live sessions. A token the session minted at
+/// a password sign-in is revoked with it, as a sign-out would (nobody holds its secret, but it
+/// would stay listed among the user's tokens, active, until its own end).
 pub async fn sweep_expired(db: &Db, now: i64) -> Result<u64, gantry_db::DbError> {
     let idle_since = now - crate::session::IDLE_MINUTES * 60_000;
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "UPDATE tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND id IN \
+         (SELECT token_id FROM web_sessions WHERE owns_token = 1 \
+          AND (expires_at <= $1 OR last_seen_at < $2))",
+    )
+    .bind(now)
+    .bind(idle_since)
+    .execute(&mut *tx)
+    .await?;
     let done = sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
         .bind(now)
         .bind(idle_since)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(done.rows_affected())
 }
 
@@ -118,13 +131,53 @@ mod tests {
         let tag = crate::session::random_secret();
         let secret = |n: &str| format!("{n}-{tag}");
         let hour = 3_600_000;
-        create(&db, &secret("live"), 1, false, now, now + hour).await?;
-        create(&db, &secret("expired"), 1, false, now - 2 * hour, now - 1).await?;
+        let token = |n: &str| gantry_db::NewToken {
+            secret: secret(n),
+            description: "web session".into(),
+            site_admin: false,
+            namespace: None,
+            repository: None,
+            privilege: "read".into(),
+            expires_at: Some(now + 24 * hour),
+            created_by: None,
+            principal_id: None,
+            kind: "api".into(),
+            max_downloads: None,
+        };
+        // The idle session minted its token; the expired one signed in with a token of the
+        // user's, which must outlive it.
+        let minted = db.create_token(&token("minted")).await?;
+        let borrowed = db.create_token(&token("borrowed")).await?;
+        let own = db.create_token(&token("own")).await?;
+        create(&db, &secret("live"), own, true, now, now + hour).await?;
+        create(
+            &db,
+            &secret("expired"),
+            borrowed,
+            false,
+            now - 2 * hour,
+            now - 1,
+        )
+        .await?;
         let idle_start = now - IDLE_MINUTES * 60_000 - 1;
-        create(&db, &secret("idle"), 1, false, idle_start, now + hour).await?;
+        create(&db, &secret("idle"), minted, true, idle_start, now + hour).await?;
         let removed = sweep_expired(&db, now).await?;
         assert!(removed >= 2, "removed {removed}");
         assert!(find(&db, &secret("live"), now).await?.is_some());
+        let revoked = |id| {
+            let db = db.clone();
+            async move {
+                Ok::<_, gantry_db::DbError>(db.get_token(id).await?.and_then(|t| t.revoked_at))
+            }
+        };
+        assert!(
+            revoked(minted).await?.is_some(),
+            "a minted token outlived its session"
+        );
+        assert!(
+            revoked(borrowed).await?.is_none(),
+            "a borrowed token was revoked"
+        );
         // `find` ignores expired rows itself: look for the rows even past their end.
         for gone in ["expired", "idle"] {
             assert!(
