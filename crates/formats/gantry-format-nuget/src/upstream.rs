@@ -121,3 +121,45 @@ pub(crate) async fn nupkg(
     gantry_protocol::upstream::serve_file(Arc::clone(app), caller, repo, upstream, method, file)
         .await
 }
+
+/// Search answers, at most 8 MiB each.
+const SEARCH_DOCUMENTS: TextDocuments = TextDocuments {
+    accept: "application/json, */*",
+    max: 8 << 20,
+};
+/// Most hits taken from one upstream's search or autocomplete answer: its first page.
+pub(crate) const MAX_SEARCH_HITS: usize = 200;
+
+/// The `data` of the upstream's answer at `endpoint` (`query` or `autocomplete`) for
+/// `params` (`q`, `prerelease`, `semVerLevel`), its first [`MAX_SEARCH_HITS`] hits: kept per
+/// query for the upstream's TTL and answered stale while it is down. Empty when the upstream
+/// has no such service.
+pub(crate) async fn search(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    endpoint: &str,
+    params: &[(&str, &str)],
+) -> Result<Vec<Value>, String> {
+    let base = url_under(upstream, endpoint);
+    let mut url = url::Url::parse(&base).map_err(|e| format!("{base}: {e}"))?;
+    url.query_pairs_mut()
+        .extend_pairs(params)
+        .append_pair("skip", "0")
+        .append_pair("take", &MAX_SEARCH_HITS.to_string());
+    let key = format!("nuget|{endpoint}|{}", url.query().unwrap_or_default());
+    let Some(body) = SEARCH_DOCUMENTS
+        .get(app, upstream, &key, url.as_str())
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let answer: Value =
+        serde_json::from_str(&body).map_err(|e| format!("{url} is not JSON: {e}"))?;
+    Ok(answer["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(MAX_SEARCH_HITS)
+        .cloned()
+        .collect())
+}

@@ -106,9 +106,14 @@ async fn nuget_exe_installs_through_an_upstream_feed_and_survives_its_outage() -
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Proxy mode keeps no package.
-    let (_, list) = s.admin(Method::GET, "/api/v1/packages/acme/proxy", None).await?;
+    let (_, list) = s
+        .admin(Method::GET, "/api/v1/packages/acme/proxy", None)
+        .await?;
     assert_eq!(list, json!([]));
-    let both = (json!(["3.1.0", "3.2.0"]), vec![json!("3.1.0"), json!("3.2.0")]);
+    let both = (
+        json!(["3.1.0", "3.2.0"]),
+        vec![json!("3.1.0"), json!("3.2.0")],
+    );
     assert_eq!(versions(&s, "acme/cache").await?, both);
     assert_eq!(versions(&s, "acme/proxy").await?, both);
 
@@ -133,5 +138,84 @@ async fn nuget_exe_installs_through_an_upstream_feed_and_survives_its_outage() -
         "{}",
         printed(&out)
     );
+    Ok(())
+}
+
+/// The ids of a search or autocomplete answer's `data`.
+fn ids(answer: &Value) -> Vec<String> {
+    answer["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|hit| hit["id"].as_str().or(hit.as_str()).map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nuget_exe_searches_an_upstream_feed_beside_the_repository() -> TestResult {
+    if crate::common::native_client_suite_skipped() {
+        return Ok(());
+    }
+    let mut upstream = TestServer::start()?;
+    upstream.create_repo("up", "feed", true).await?;
+    let c = Nuget::new()?;
+    for (id, version) in [
+        ("Remote.Lib", "3.1"),
+        ("Shared.Lib", "1.0"),
+        ("Preview.Lib", "1.0.0-beta"),
+    ] {
+        let pkg = c.pack(id, version)?;
+        upstream.cli_ok(Some(ADMIN), &["push", "nuget", "up/feed", &pkg])?;
+    }
+    let up_token = upstream.token("up/feed", "read").await?;
+    let s = TestServer::start()?;
+    s.create_repo("acme", "dev", false).await?;
+    add_upstream(&s, "acme/dev", &upstream, &up_token, "proxy").await?;
+    for (id, version) in [("Local.Lib", "1.0"), ("Shared.Lib", "2.0")] {
+        let pkg = c.pack(id, version)?;
+        s.cli_ok(Some(ADMIN), &["push", "nuget", "acme/dev", &pkg])?;
+    }
+    let feed = format!("{}/acme/dev/nuget/v3/index.json", s.url);
+
+    // The upstream's packages are found beside the repository's; the repository's
+    // Shared.Lib wins over the upstream's, and pre-releases need -PreRelease.
+    let found = c.ok(&["search", "lib", "-Source", &feed])?;
+    for hit in [
+        "Local.Lib | 1.0.0",
+        "Remote.Lib | 3.1.0",
+        "Shared.Lib | 2.0.0",
+    ] {
+        assert!(found.contains(hit), "{hit}: {found}");
+    }
+    assert!(!found.contains("Shared.Lib | 1.0.0"), "{found}");
+    assert!(!found.contains("Preview.Lib"), "{found}");
+    let found = c.ok(&["search", "lib", "-Source", &feed, "-PreRelease"])?;
+    assert!(found.contains("Preview.Lib | 1.0.0-beta"), "{found}");
+
+    // skip and take page the merged list, ordered by id; the hits point into this feed.
+    let (_, page) = get_json(&s, "/acme/dev/nuget/v3/query?q=lib&skip=1&take=1", None).await?;
+    assert_eq!(page["totalHits"], 3, "{page}");
+    assert_eq!(ids(&page), ["Remote.Lib"]);
+    assert_eq!(
+        page["data"][0]["registration"],
+        format!(
+            "{}/acme/dev/nuget/v3/registration/remote.lib/index.json",
+            s.url
+        )
+    );
+    let (_, names) = get_json(&s, "/acme/dev/nuget/v3/autocomplete?q=lib", None).await?;
+    assert_eq!(ids(&names), ["Local.Lib", "Remote.Lib", "Shared.Lib"]);
+    let (_, versions) = get_json(&s, "/acme/dev/nuget/v3/autocomplete?id=shared.lib", None).await?;
+    assert_eq!(versions["data"], json!(["1.0.0", "2.0.0"]));
+
+    // The upstream goes down: what it answered is answered stale; a query it never
+    // answered finds the repository's packages alone.
+    upstream.terminate()?;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let found = c.ok(&["search", "lib", "-Source", &feed])?;
+    assert!(found.contains("Remote.Lib | 3.1.0"), "{found}");
+    let (st, only) = get_json(&s, "/acme/dev/nuget/v3/query?q=local", None).await?;
+    assert_eq!(st, StatusCode::OK, "{only}");
+    assert_eq!(ids(&only), ["Local.Lib"]);
     Ok(())
 }
