@@ -139,47 +139,71 @@ fn hits<'p>(
         .collect()
 }
 
-/// Adds the hits of the repository's upstreams at `endpoint` (each read by `read` into its
-/// lower-cased id and hit) to `merged`: an id already there keeps its hit, and an upstream
-/// that keeps local names only adds none of the repository's ids. A failing upstream is left
-/// out (logged); the search fails only when every hit would have come from failed upstreams.
-async fn with_upstreams<T>(
-    app: &Arc<App>,
-    repo: &RepoRow,
-    packages: &Packages,
-    params: &SearchParams,
-    endpoint: &str,
-    merged: &mut BTreeMap<String, T>,
-    read: impl Fn(&Value) -> Option<(String, T)>,
-) -> AppResult<()> {
-    let upstreams = gantry_protocol::caches::upstreams(app, repo.id, FORMAT).await?;
-    let asked = params.upstream_params();
-    let asked: Vec<(&str, &str)> = asked.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut failures = Vec::new();
-    for upstream in upstreams.iter() {
-        let items = match crate::upstream::search(app, upstream, endpoint, &asked).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(upstream = %upstream.name, error = %e, "upstream search failed");
-                failures.push(format!("{}: {e}", upstream.name));
-                continue;
+/// One search of a repository: its packages and the question, read once.
+struct Search<'a> {
+    app: &'a Arc<App>,
+    repo: &'a RepoRow,
+    params: &'a SearchParams,
+    packages: Arc<Packages>,
+    /// The query, lower-cased.
+    query: String,
+}
+
+impl<'a> Search<'a> {
+    async fn new(
+        app: &'a Arc<App>,
+        repo: &'a RepoRow,
+        params: &'a SearchParams,
+    ) -> AppResult<Search<'a>> {
+        Ok(Search {
+            query: params.query()?,
+            packages: packages(app, repo).await?,
+            app,
+            repo,
+            params,
+        })
+    }
+
+    /// Adds the hits of the repository's upstreams at `endpoint` (each read by `read` into
+    /// its lower-cased id and hit) to `merged`: an id already there keeps its hit, and an
+    /// upstream that keeps local names only adds none of the repository's ids. A failing
+    /// upstream is left out (logged); the search fails only when every hit would have come
+    /// from failed upstreams.
+    async fn with_upstreams<T>(
+        &self,
+        endpoint: &str,
+        merged: &mut BTreeMap<String, T>,
+        read: impl Fn(&Value) -> Option<(String, T)>,
+    ) -> AppResult<()> {
+        let upstreams = gantry_protocol::caches::upstreams(self.app, self.repo.id, FORMAT).await?;
+        let asked = self.params.upstream_params();
+        let asked: Vec<(&str, &str)> = asked.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut failures = Vec::new();
+        for upstream in upstreams.iter() {
+            let items = match crate::upstream::search(self.app, upstream, endpoint, &asked).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(upstream = %upstream.name, error = %e, "upstream search failed");
+                    failures.push(format!("{}: {e}", upstream.name));
+                    continue;
+                }
+            };
+            for (lid, hit) in items.iter().filter_map(&read) {
+                if upstream.local_names_only != 0 && self.packages.contains_key(&lid) {
+                    continue;
+                }
+                merged.entry(lid).or_insert(hit);
             }
-        };
-        for (lid, hit) in items.iter().filter_map(&read) {
-            if upstream.local_names_only != 0 && packages.contains_key(&lid) {
-                continue;
-            }
-            merged.entry(lid).or_insert(hit);
         }
+        if merged.is_empty() && !failures.is_empty() {
+            return Err(AppError::BadGateway(format!(
+                "the upstreams of {} failed: {}",
+                self.repo.slug(),
+                failures.join("; ")
+            )));
+        }
+        Ok(())
     }
-    if merged.is_empty() && !failures.is_empty() {
-        return Err(AppError::BadGateway(format!(
-            "the upstreams of {} failed: {}",
-            repo.slug(),
-            failures.join("; ")
-        )));
-    }
-    Ok(())
 }
 
 /// `GET …/query?q=&skip=&take=&prerelease=&semVerLevel=`.
@@ -189,25 +213,17 @@ pub(crate) async fn query(
     ApiQuery(params): ApiQuery<SearchParams>,
     repo: Feed<op::Read>,
 ) -> AppResult<Response> {
-    let query = params.query()?;
-    let packages = packages(&app, &repo).await?;
-    let mut merged: BTreeMap<String, Hit> = hits(&packages, &params, &query)
+    let search = Search::new(&app, &repo, &params).await?;
+    let mut merged: BTreeMap<String, Hit> = hits(&search.packages, &params, &search.query)
         .into_iter()
         .filter_map(|(lid, versions)| Some((lid.to_owned(), Hit::local(&versions)?)))
         .collect();
-    with_upstreams(
-        &app,
-        &repo,
-        &packages,
-        &params,
-        "query",
-        &mut merged,
-        |item| {
+    search
+        .with_upstreams("query", &mut merged, |item| {
             let hit = Hit::upstream(item)?;
             Some((hit.id.to_lowercase(), hit))
-        },
-    )
-    .await?;
+        })
+        .await?;
     let (skip, take) = params.page();
     let feed = feed(&base, &repo);
     let data: Vec<Value> = merged
@@ -242,27 +258,19 @@ pub(crate) async fn autocomplete(
             &json!({ "totalHits": versions.len(), "data": versions }),
         ));
     }
-    let query = params.query()?;
-    let packages = packages(&app, &repo).await?;
-    let mut merged: BTreeMap<String, String> = hits(&packages, &params, "")
+    let search = Search::new(&app, &repo, &params).await?;
+    let mut merged: BTreeMap<String, String> = hits(&search.packages, &params, "")
         .into_iter()
-        .filter(|(lid, _)| lid.contains(&query))
+        .filter(|(lid, _)| lid.contains(&search.query))
         .filter_map(|(lid, versions)| Some((lid.to_owned(), versions.last()?.id.clone())))
         .collect();
-    with_upstreams(
-        &app,
-        &repo,
-        &packages,
-        &params,
-        "autocomplete",
-        &mut merged,
-        |item| {
+    search
+        .with_upstreams("autocomplete", &mut merged, |item| {
             let id = item.as_str()?;
             crate::pure::check_id(id).ok()?;
             Some((id.to_lowercase(), id.to_owned()))
-        },
-    )
-    .await?;
+        })
+        .await?;
     let (skip, take) = params.page();
     let data: Vec<&String> = merged.values().skip(skip).take(take).collect();
     Ok(json_response(
