@@ -18,14 +18,14 @@ use crate::error::AppResult;
 use crate::pure::package_file;
 use crate::routes::entries::{upstream_entry, Entry};
 
+/// Most registration pages followed, and versions taken, per package.
+const MAX_PAGES: usize = 64;
+const MAX_VERSIONS: usize = 20_000;
 /// The feed's JSON documents, at most 32 MiB each.
 const DOCUMENTS: TextDocuments = TextDocuments {
     accept: "application/json, */*",
     max: 32 << 20,
 };
-/// Most registration pages followed, and versions taken, per package.
-const MAX_PAGES: usize = 64;
-const MAX_VERSIONS: usize = 20_000;
 
 /// The versions the upstream's registration lists for `lid`; empty when it has none.
 /// Linked pages are followed (up to a bound), each kept like the index.
