@@ -67,14 +67,17 @@ pub(crate) struct SearchParams {
 }
 
 impl SearchParams {
-    fn wanted(&self, entry: &Entry) -> bool {
-        let semver2 = self
-            .sem_ver_level
+    /// Whether SemVer 2 versions are wanted (`semVerLevel=2.0.0`).
+    fn semver2(&self) -> bool {
+        self.sem_ver_level
             .as_deref()
-            .is_some_and(|l| l.starts_with('2'));
+            .is_some_and(|l| l.starts_with('2'))
+    }
+
+    fn wanted(&self, entry: &Entry) -> bool {
         entry.listed
             && (self.prerelease.unwrap_or(false) || !entry.prerelease)
-            && (semver2 || !entry.semver2)
+            && (self.semver2() || !entry.semver2)
     }
 
     fn query(&self) -> AppResult<String> {
@@ -85,14 +88,15 @@ impl SearchParams {
         Ok(q.to_lowercase())
     }
 
-    /// What an upstream is asked: the same query, pre-release and SemVer level.
+    /// What an upstream is asked: the same query, pre-release and SemVer level (the level
+    /// as read here, so no client text but the query reaches the upstream or its cache key).
     fn upstream_params(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![
             ("q", self.q.as_deref().unwrap_or_default().trim().to_owned()),
             ("prerelease", self.prerelease.unwrap_or(false).to_string()),
         ];
-        if let Some(level) = &self.sem_ver_level {
-            out.push(("semVerLevel", level.clone()));
+        if self.semver2() {
+            out.push(("semVerLevel", "2.0.0".to_owned()));
         }
         out
     }
