@@ -210,6 +210,37 @@ pub async fn cached_text(
     Ok((kept.strip_prefix('+').map(str::to_owned), fetched_at))
 }
 
+/// A kind of text document a format reads from its upstreams (compact indexes, module lists,
+/// feed documents): what it asks for and how large one may be.
+pub struct TextDocuments {
+    /// The `Accept` header sent.
+    pub accept: &'static str,
+    /// Largest document read, in bytes.
+    pub max: usize,
+}
+
+impl TextDocuments {
+    /// The text of the document at `url`, kept under `key` for the upstream's TTL and
+    /// answered stale while the upstream is down ([`cached_text`]); `None` when the upstream
+    /// has no such document.
+    pub async fn get(
+        &self,
+        app: &App,
+        upstream: &UpstreamRow,
+        key: &str,
+        url: &str,
+    ) -> Result<Option<String>, String> {
+        cached_text(app, upstream, key, url, self.accept, self.max)
+            .await
+            .map(|(kept, _)| kept)
+    }
+}
+
+/// `tail` under the upstream's configured base URL, one `/` between them.
+pub fn url_under(upstream: &UpstreamRow, tail: &str) -> String {
+    format!("{}/{tail}", upstream.url.trim_end_matches('/'))
+}
+
 /// Fetches an upstream file (the URL checked against the deny list) and streams it to the
 /// client (counted against an entitlement's download budget like a local file); in `cache` mode it is stored as a package on the way ([`tee_into_cache`]). A
 /// failing upstream is a 502, logged and counted.

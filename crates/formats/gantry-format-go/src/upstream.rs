@@ -9,36 +9,24 @@ use axum::http::Method;
 use axum::response::Response;
 use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::Declared;
+use gantry_protocol::upstream::TextDocuments;
 
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::pure::{escape, zip_name, Version};
 
-/// Largest document read from an upstream (a `go.mod` may be 16 MiB; lists stay far below).
-const MAX_DOCUMENT: usize = 16 << 20;
+/// Lists, `.info`, `.mod` and `@latest` answers, kept with the upstream's TTL (a `go.mod`
+/// may be 16 MiB; lists stay far below).
+const DOCUMENTS: TextDocuments = TextDocuments {
+    accept: "*/*",
+    max: 16 << 20,
+};
 /// Most versions taken from one upstream list.
 const MAX_VERSIONS: usize = 100_000;
 
 fn module_url(upstream: &UpstreamRow, module: &str, tail: &str) -> String {
-    format!(
-        "{}/{}/{tail}",
-        upstream.url.trim_end_matches('/'),
-        escape(module)
-    )
-}
-
-/// A document of the upstream, kept under `key`: `Ok(None)` when the upstream has none (404
-/// or 410, remembered for the TTL like a found one).
-async fn document(
-    app: &Arc<App>,
-    upstream: &UpstreamRow,
-    key: &str,
-    url: &str,
-) -> Result<Option<String>, String> {
-    gantry_protocol::upstream::cached_text(app, upstream, key, url, "*/*", MAX_DOCUMENT)
-        .await
-        .map(|(kept, _)| kept)
+    gantry_protocol::upstream::url_under(upstream, &format!("{}/{tail}", escape(module)))
 }
 
 /// The versions the upstream lists for `module`; `None` when it does not know the module.
@@ -48,7 +36,10 @@ pub(crate) async fn list(
     module: &str,
 ) -> Result<Option<Vec<Version>>, String> {
     let url = module_url(upstream, module, "@v/list");
-    let Some(body) = document(app, upstream, &format!("list|{module}"), &url).await? else {
+    let Some(body) = DOCUMENTS
+        .get(app, upstream, &format!("list|{module}"), &url)
+        .await?
+    else {
         return Ok(None);
     };
     Ok(Some(
@@ -78,7 +69,9 @@ pub(crate) async fn latest(
     module: &str,
 ) -> Result<Option<String>, String> {
     let url = module_url(upstream, module, "@latest");
-    let body = document(app, upstream, &format!("latest|{module}"), &url).await?;
+    let body = DOCUMENTS
+        .get(app, upstream, &format!("latest|{module}"), &url)
+        .await?;
     Ok(body.and_then(|b| checked_info(&b, None)))
 }
 
@@ -114,7 +107,7 @@ async fn version_document(
     let file = format!("@v/{}.{extension}", escape(version.as_str()));
     let url = module_url(upstream, module, &file);
     let key = format!("{extension}|{module}@{}", version.as_str());
-    document(app, upstream, &key, &url).await
+    DOCUMENTS.get(app, upstream, &key, &url).await
 }
 
 /// Streams the upstream's zip of `module`@`version`; in `cache` mode it becomes a package

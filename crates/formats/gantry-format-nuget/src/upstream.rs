@@ -9,6 +9,7 @@ use axum::http::Method;
 use axum::response::Response;
 use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::Declared;
+use gantry_protocol::upstream::{url_under, TextDocuments};
 use serde_json::Value;
 
 use crate::app::App;
@@ -17,41 +18,14 @@ use crate::error::AppResult;
 use crate::pure::package_file;
 use crate::routes::entries::{upstream_entry, Entry};
 
-/// Largest document read from an upstream.
-const MAX_DOCUMENT: usize = 32 << 20;
 /// Most registration pages followed, and versions taken, per package.
 const MAX_PAGES: usize = 64;
 const MAX_VERSIONS: usize = 20_000;
-
-fn url(upstream: &UpstreamRow, tail: &str) -> String {
-    format!("{}/{tail}", upstream.url.trim_end_matches('/'))
-}
-
-/// A document of the upstream kept under `key`; `Ok(None)` when it has none. An absence is
-/// kept for the TTL like a document, as the empty text (no document of a feed is empty).
-async fn document(
-    app: &Arc<App>,
-    upstream: &UpstreamRow,
-    key: &str,
-    url: &str,
-) -> Result<Option<String>, String> {
-    let fetch = || async {
-        let found = gantry_protocol::upstream::fetch_document(
-            app,
-            upstream,
-            url,
-            "application/json, */*",
-            MAX_DOCUMENT,
-        )
-        .await?;
-        let Some(found) = found else {
-            return Ok(String::new());
-        };
-        String::from_utf8(found.body).map_err(|_| format!("{url} is not UTF-8"))
-    };
-    let kept = gantry_protocol::upstream::cached_document(app, upstream, key, fetch).await?;
-    Ok(Some(kept).filter(|body| !body.is_empty()))
-}
+/// The feed's JSON documents, at most 32 MiB each.
+const DOCUMENTS: TextDocuments = TextDocuments {
+    accept: "application/json, */*",
+    max: 32 << 20,
+};
 
 /// The versions the upstream's registration lists for `lid`; empty when it has none.
 /// Linked pages are followed (up to a bound), each kept like the index.
@@ -60,8 +34,11 @@ pub(crate) async fn registration(
     upstream: &UpstreamRow,
     lid: &str,
 ) -> Result<Vec<Entry>, String> {
-    let index_url = url(upstream, &format!("registration/{lid}/index.json"));
-    let Some(body) = document(app, upstream, &format!("nuget-reg|{lid}"), &index_url).await? else {
+    let index_url = url_under(upstream, &format!("registration/{lid}/index.json"));
+    let Some(body) = DOCUMENTS
+        .get(app, upstream, &format!("nuget|reg|{lid}"), &index_url)
+        .await?
+    else {
         return Ok(Vec::new());
     };
     let index: Value =
@@ -79,8 +56,8 @@ pub(crate) async fn registration(
                 let Some(page_url) = page["@id"].as_str() else {
                     continue;
                 };
-                let key = format!("nuget-page|{lid}|{page_url}");
-                let Some(body) = document(app, upstream, &key, page_url).await? else {
+                let key = format!("nuget|page|{lid}|{page_url}");
+                let Some(body) = DOCUMENTS.get(app, upstream, &key, page_url).await? else {
                     continue;
                 };
                 let page: Value = serde_json::from_str(&body)
@@ -110,8 +87,10 @@ pub(crate) async fn nuspec(
     lid: &str,
     key: &str,
 ) -> Result<Option<String>, String> {
-    let file = url(upstream, &format!("flat/{lid}/{key}/{lid}.nuspec"));
-    document(app, upstream, &format!("nuget-nuspec|{lid}|{key}"), &file).await
+    let file = url_under(upstream, &format!("flat/{lid}/{key}/{lid}.nuspec"));
+    DOCUMENTS
+        .get(app, upstream, &format!("nuget|nuspec|{lid}|{key}"), &file)
+        .await
 }
 
 /// Streams the upstream's `.nupkg` of `lid` `key`; in `cache` mode it becomes a package of
@@ -128,7 +107,7 @@ pub(crate) async fn nupkg(
     let filename = package_file(lid, key, false);
     let file = gantry_protocol::upstream::RemoteFile {
         format: super::routes::FORMAT,
-        url: url(upstream, &format!("flat/{lid}/{key}/{filename}")),
+        url: url_under(upstream, &format!("flat/{lid}/{key}/{filename}")),
         what: format!("{lid} {key}"),
         content_type: "application/octet-stream",
         declared: Declared {
@@ -141,4 +120,46 @@ pub(crate) async fn nupkg(
     };
     gantry_protocol::upstream::serve_file(Arc::clone(app), caller, repo, upstream, method, file)
         .await
+}
+
+/// Search answers, at most 8 MiB each.
+const SEARCH_DOCUMENTS: TextDocuments = TextDocuments {
+    accept: "application/json, */*",
+    max: 8 << 20,
+};
+/// Most hits taken from one upstream's search or autocomplete answer: its first page.
+pub(crate) const MAX_SEARCH_HITS: usize = 200;
+
+/// The `data` of the upstream's answer at `endpoint` (`query` or `autocomplete`) for
+/// `params` (`q`, `prerelease`, `semVerLevel`), its first [`MAX_SEARCH_HITS`] hits: kept per
+/// query for the upstream's TTL and answered stale while it is down. Empty when the upstream
+/// has no such service.
+pub(crate) async fn search(
+    app: &Arc<App>,
+    upstream: &UpstreamRow,
+    endpoint: &str,
+    params: &[(&str, &str)],
+) -> Result<Vec<Value>, String> {
+    let base = url_under(upstream, endpoint);
+    let mut url = url::Url::parse(&base).map_err(|e| format!("{base}: {e}"))?;
+    url.query_pairs_mut()
+        .extend_pairs(params)
+        .append_pair("skip", "0")
+        .append_pair("take", &MAX_SEARCH_HITS.to_string());
+    let key = format!("nuget|{endpoint}|{}", url.query().unwrap_or_default());
+    let Some(body) = SEARCH_DOCUMENTS
+        .get(app, upstream, &key, url.as_str())
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let answer: Value =
+        serde_json::from_str(&body).map_err(|e| format!("{url} is not JSON: {e}"))?;
+    Ok(answer["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(MAX_SEARCH_HITS)
+        .cloned()
+        .collect())
 }

@@ -10,6 +10,7 @@ use axum::http::Method;
 use axum::response::Response;
 use gantry_db::{RepoRow, UpstreamRow};
 use gantry_formats::Declared;
+use gantry_protocol::upstream::{url_under, TextDocuments};
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -17,30 +18,18 @@ use crate::error::{AppError, AppResult};
 use crate::pure::index::VersionsLine;
 use crate::pure::names::{check_name, is_version};
 
-/// Largest `/versions` read from an upstream.
-const MAX_VERSIONS_DOC: usize = 64 << 20;
-/// Largest `/info/NAME`.
-const MAX_INFO_DOC: usize = 8 << 20;
+/// `/versions`, at most 64 MiB.
+const VERSIONS_DOC: TextDocuments = TextDocuments {
+    accept: "text/plain",
+    max: 64 << 20,
+};
+/// `/info/NAME`, at most 8 MiB.
+const INFO_DOC: TextDocuments = TextDocuments {
+    accept: "text/plain",
+    max: 8 << 20,
+};
 /// Most gems taken from one upstream's `/versions`.
 const MAX_GEMS: usize = 500_000;
-
-fn url(upstream: &UpstreamRow, tail: &str) -> String {
-    format!("{}/{tail}", upstream.url.trim_end_matches('/'))
-}
-
-/// A document of the upstream kept under `key`: `Ok(None)` when it has none (404 or 410,
-/// remembered for the TTL like a found one).
-async fn document(
-    app: &Arc<App>,
-    upstream: &UpstreamRow,
-    key: &str,
-    url: &str,
-    max: usize,
-) -> Result<Option<String>, String> {
-    gantry_protocol::upstream::cached_text(app, upstream, key, url, "text/plain", max)
-        .await
-        .map(|(kept, _)| kept)
-}
 
 /// One `/versions` line, checked: a valid name, versions and a hex MD5.
 fn versions_line(line: &str) -> Option<VersionsLine> {
@@ -83,14 +72,9 @@ pub(crate) async fn versions(
     app: &Arc<App>,
     upstream: &UpstreamRow,
 ) -> Result<Vec<VersionsLine>, String> {
-    let body = document(
-        app,
-        upstream,
-        "versions",
-        &url(upstream, "versions"),
-        MAX_VERSIONS_DOC,
-    )
-    .await?;
+    let body = VERSIONS_DOC
+        .get(app, upstream, "versions", &url_under(upstream, "versions"))
+        .await?;
     Ok(body.as_deref().map(parse_versions).unwrap_or_default())
 }
 
@@ -101,14 +85,10 @@ pub(crate) async fn info(
     upstream: &UpstreamRow,
     name: &str,
 ) -> Result<Option<String>, String> {
-    let body = document(
-        app,
-        upstream,
-        &format!("info|{name}"),
-        &url(upstream, &format!("info/{name}")),
-        MAX_INFO_DOC,
-    )
-    .await?;
+    let url = url_under(upstream, &format!("info/{name}"));
+    let body = INFO_DOC
+        .get(app, upstream, &format!("info|{name}"), &url)
+        .await?;
     Ok(body.map(|b| {
         let mut out = String::from("---\n");
         for line in b.lines().filter(|l| info_checksum(l).is_some()) {
@@ -169,7 +149,7 @@ pub(crate) async fn gem(
             };
             let file = gantry_protocol::upstream::RemoteFile {
                 format: crate::routes::FORMAT,
-                url: url(upstream, &format!("gems/{stem}.gem")),
+                url: url_under(upstream, &format!("gems/{stem}.gem")),
                 what: format!("{stem}.gem"),
                 content_type: "application/octet-stream",
                 declared: Declared {

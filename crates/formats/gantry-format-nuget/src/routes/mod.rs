@@ -22,6 +22,7 @@ use gantry_protocol::extract::op;
 mod access;
 pub(crate) mod entries;
 mod flat;
+mod hits;
 mod publish;
 mod registration;
 mod search;

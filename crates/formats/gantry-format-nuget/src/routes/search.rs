@@ -1,8 +1,11 @@
 //! Search (`SearchQueryService`) and autocomplete (`SearchAutocompleteService`) over this
-//! repository's packages: listed versions only, pre-releases with `prerelease=true`, SemVer 2
-//! versions with `semVerLevel=2.0.0`, paged by `skip` and `take`. The packages are read once
-//! per cache epoch and filtered in memory, so searches of an unchanged repository cost no
-//! query. Upstreams are not searched (their packages are found by id).
+//! repository's packages and its upstreams': listed versions only, pre-releases with
+//! `prerelease=true`, SemVer 2 versions with `semVerLevel=2.0.0`. The repository's packages
+//! are read once per cache epoch and filtered in memory, so searches of an unchanged
+//! repository without upstreams cost no query. Each upstream is asked the same question (its
+//! first [`crate::upstream::MAX_SEARCH_HITS`] hits, kept for its TTL, stale while it is down); an id the
+//! repository has keeps the repository's hit. The merged list is ordered by id, and `skip`
+//! and `take` page it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,8 +16,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::access::Feed;
-use super::entries::{local_entry, Entry};
-use super::{feed, json_response};
+use super::entries::{self, local_entry, Entry};
+use super::hits::Hit;
+use super::{feed, json_response, FORMAT};
 use crate::app::App;
 use crate::error::{ApiQuery, AppError, AppResult};
 use crate::pure::version::compare;
@@ -63,14 +67,17 @@ pub(crate) struct SearchParams {
 }
 
 impl SearchParams {
-    fn wanted(&self, entry: &Entry) -> bool {
-        let semver2 = self
-            .sem_ver_level
+    /// Whether SemVer 2 versions are wanted (`semVerLevel=2.0.0`).
+    fn semver2(&self) -> bool {
+        self.sem_ver_level
             .as_deref()
-            .is_some_and(|l| l.starts_with('2'));
+            .is_some_and(|l| l.starts_with('2'))
+    }
+
+    fn wanted(&self, entry: &Entry) -> bool {
         entry.listed
             && (self.prerelease.unwrap_or(false) || !entry.prerelease)
-            && (semver2 || !entry.semver2)
+            && (self.semver2() || !entry.semver2)
     }
 
     fn query(&self) -> AppResult<String> {
@@ -79,6 +86,19 @@ impl SearchParams {
             return Err(AppError::BadRequest("the query is too long".into()));
         }
         Ok(q.to_lowercase())
+    }
+
+    /// What an upstream is asked: the same query, pre-release and SemVer level (the level
+    /// as read here, so no client text but the query reaches the upstream or its cache key).
+    fn upstream_params(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("q", self.q.as_deref().unwrap_or_default().trim().to_owned()),
+            ("prerelease", self.prerelease.unwrap_or(false).to_string()),
+        ];
+        if self.semver2() {
+            out.push(("semVerLevel", "2.0.0".to_owned()));
+        }
+        out
     }
 
     fn page(&self) -> (usize, usize) {
@@ -123,6 +143,73 @@ fn hits<'p>(
         .collect()
 }
 
+/// One search of a repository: its packages and the question, read once.
+struct Search<'a> {
+    app: &'a Arc<App>,
+    repo: &'a RepoRow,
+    params: &'a SearchParams,
+    packages: Arc<Packages>,
+    /// The query, lower-cased.
+    query: String,
+}
+
+impl<'a> Search<'a> {
+    async fn new(
+        app: &'a Arc<App>,
+        repo: &'a RepoRow,
+        params: &'a SearchParams,
+    ) -> AppResult<Search<'a>> {
+        Ok(Search {
+            query: params.query()?,
+            packages: packages(app, repo).await?,
+            app,
+            repo,
+            params,
+        })
+    }
+
+    /// Adds the hits of the repository's upstreams at `endpoint` (each read by `read` into
+    /// its lower-cased id and hit) to `merged`: an id already there keeps its hit, and an
+    /// upstream that keeps local names only adds none of the repository's ids. A failing
+    /// upstream is left out (logged); the search fails only when every hit would have come
+    /// from failed upstreams.
+    async fn with_upstreams<T>(
+        &self,
+        endpoint: &str,
+        merged: &mut BTreeMap<String, T>,
+        read: impl Fn(&Value) -> Option<(String, T)>,
+    ) -> AppResult<()> {
+        let upstreams = gantry_protocol::caches::upstreams(self.app, self.repo.id, FORMAT).await?;
+        let asked = self.params.upstream_params();
+        let asked: Vec<(&str, &str)> = asked.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut failures = Vec::new();
+        for upstream in upstreams.iter() {
+            let items = match crate::upstream::search(self.app, upstream, endpoint, &asked).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(upstream = %upstream.name, error = %e, "upstream search failed");
+                    failures.push(format!("{}: {e}", upstream.name));
+                    continue;
+                }
+            };
+            for (lid, hit) in items.iter().filter_map(&read) {
+                if upstream.local_names_only != 0 && self.packages.contains_key(&lid) {
+                    continue;
+                }
+                merged.entry(lid).or_insert(hit);
+            }
+        }
+        if merged.is_empty() && !failures.is_empty() {
+            return Err(AppError::BadGateway(format!(
+                "the upstreams of {} failed: {}",
+                self.repo.slug(),
+                failures.join("; ")
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// `GET …/query?q=&skip=&take=&prerelease=&semVerLevel=`.
 pub(crate) async fn query(
     State(app): State<Arc<App>>,
@@ -130,79 +217,67 @@ pub(crate) async fn query(
     ApiQuery(params): ApiQuery<SearchParams>,
     repo: Feed<op::Read>,
 ) -> AppResult<Response> {
-    let query = params.query()?;
-    let packages = packages(&app, &repo).await?;
-    let found = hits(&packages, &params, &query);
+    let search = Search::new(&app, &repo, &params).await?;
+    let mut merged: BTreeMap<String, Hit> = hits(&search.packages, &params, &search.query)
+        .into_iter()
+        .filter_map(|(lid, versions)| Some((lid.to_owned(), Hit::local(&versions)?)))
+        .collect();
+    search
+        .with_upstreams("query", &mut merged, |item| {
+            let hit = Hit::upstream(item)?;
+            Some((hit.id.to_lowercase(), hit))
+        })
+        .await?;
     let (skip, take) = params.page();
     let feed = feed(&base, &repo);
-    let data: Vec<Value> = found
-        .iter()
+    let data: Vec<Value> = merged
+        .values()
         .skip(skip)
         .take(take)
-        .filter_map(|(lid, versions)| {
-            let latest = versions.last()?;
-            let registration = format!("{feed}/registration/{lid}/index.json");
-            let field = |k: &str| latest.catalog.get(k).cloned().unwrap_or(json!(""));
-            let authors = latest.catalog.get("authors").and_then(Value::as_str).unwrap_or("");
-            Some(json!({
-                "@id": registration,
-                "@type": "Package",
-                "registration": registration,
-                "id": latest.id,
-                "version": latest.full,
-                "description": field("description"),
-                "summary": field("summary"),
-                "title": field("title"),
-                "iconUrl": field("iconUrl"),
-                "licenseUrl": field("licenseUrl"),
-                "projectUrl": field("projectUrl"),
-                "tags": latest.catalog.get("tags").cloned().unwrap_or(json!([])),
-                "authors": authors.split(',').map(str::trim).filter(|a| !a.is_empty()).collect::<Vec<_>>(),
-                "totalDownloads": 0,
-                "verified": false,
-                "packageTypes": [{ "name": "Dependency" }],
-                "versions": versions.iter().map(|e| json!({
-                    "version": e.full,
-                    "downloads": 0,
-                    "@id": format!("{feed}/registration/{lid}/{}.json", e.key),
-                })).collect::<Vec<_>>(),
-            }))
-        })
+        .map(|hit| hit.render(&feed))
         .collect();
     Ok(json_response(
-        &json!({ "totalHits": found.len(), "data": data }),
+        &json!({ "totalHits": merged.len(), "data": data }),
     ))
 }
 
 /// `GET …/autocomplete?q=&skip=&take=&prerelease=&semVerLevel=` (ids), or `?id=` (the
-/// versions of one id).
+/// versions of one id, the upstreams' included, as its registration lists them).
 pub(crate) async fn autocomplete(
     State(app): State<Arc<App>>,
     ApiQuery(params): ApiQuery<SearchParams>,
     repo: Feed<op::Read>,
 ) -> AppResult<Response> {
-    let packages = packages(&app, &repo).await?;
     if let Some(id) = params.id.as_deref() {
-        let versions: Vec<&str> = packages
-            .get(&id.to_lowercase())
-            .into_iter()
-            .flatten()
-            .filter(|e| params.wanted(e))
-            .map(|e| e.full.as_str())
-            .collect();
+        let versions: Vec<String> = match crate::pure::check_id(id) {
+            Ok(()) => entries::all(&app, &repo, &id.to_lowercase())
+                .await?
+                .into_iter()
+                .filter(|(e, _)| params.wanted(e))
+                .map(|(e, _)| e.full)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         return Ok(json_response(
             &json!({ "totalHits": versions.len(), "data": versions }),
         ));
     }
-    let query = params.query()?;
-    let found: Vec<&str> = hits(&packages, &params, "")
+    let search = Search::new(&app, &repo, &params).await?;
+    let mut merged: BTreeMap<String, String> = hits(&search.packages, &params, "")
         .into_iter()
-        .filter(|(lid, _)| lid.contains(&query))
-        .map(|(_, versions)| versions.last().map_or("", |e| e.id.as_str()))
+        .filter(|(lid, _)| lid.contains(&search.query))
+        .filter_map(|(lid, versions)| Some((lid.to_owned(), versions.last()?.id.clone())))
         .collect();
+    search
+        .with_upstreams("autocomplete", &mut merged, |item| {
+            let id = item.as_str()?;
+            crate::pure::check_id(id).ok()?;
+            Some((id.to_lowercase(), id.to_owned()))
+        })
+        .await?;
     let (skip, take) = params.page();
-    let data: Vec<&str> = found.iter().skip(skip).take(take).copied().collect();
+    let data: Vec<&String> = merged.values().skip(skip).take(take).collect();
     Ok(json_response(
-        &json!({ "totalHits": found.len(), "data": data }),
+        &json!({ "totalHits": merged.len(), "data": data }),
     ))
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod hostile;
 mod primary;
+mod scan;
 mod tools;
 mod upstream;
 
