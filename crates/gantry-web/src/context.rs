@@ -30,7 +30,8 @@ pub(crate) struct Ctx<P> {
     pub(crate) at: P,
 }
 
-/// The viewer first, then the place, as the pages always read them.
+/// The viewer first, then the place, as the pages always read them (a bad token answers
+/// before a malformed name).
 impl<P> FromRequestParts<WebState> for Ctx<P>
 where
     P: FromRequestParts<WebState, Rejection = UiError> + Send,

@@ -4,6 +4,7 @@
 use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
+use gantry_protocol::extract::IdParam;
 use maud::html;
 use serde_json::{json, Value};
 
@@ -88,7 +89,7 @@ pub(crate) async fn create(Submitted { cx, form }: Submitted<Site>) -> Result<Re
 }
 
 pub(crate) async fn revoke(
-    Path(id): Path<i64>,
+    Path(IdParam { id }): Path<IdParam>,
     Submitted { cx, .. }: Submitted<Site>,
 ) -> Result<Response, UiError> {
     let path = format!("/api/v1/tokens/{id}");
