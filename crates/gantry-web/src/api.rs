@@ -31,11 +31,17 @@ pub(crate) struct Answer {
 impl Answer {
     /// The answer's JSON, or the API's error message as a page error.
     pub(crate) fn json<T: DeserializeOwned>(self) -> Result<T, UiError> {
-        if !self.status.is_success() {
-            return Err(UiError::from_answer(&self));
-        }
-        serde_json::from_slice(&self.body)
+        serde_json::from_slice(&self.accepted()?.body)
             .map_err(|e| UiError::Internal(format!("unexpected API answer: {e}")))
+    }
+
+    /// The answer when the API accepted the request; its refusal as a page error otherwise.
+    pub(crate) fn accepted(self) -> Result<Self, UiError> {
+        if self.status.is_success() {
+            Ok(self)
+        } else {
+            Err(UiError::from_answer(&self))
+        }
     }
 
     /// The `error.message` of an error answer.

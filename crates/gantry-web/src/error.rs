@@ -18,6 +18,10 @@ pub(crate) enum UiError {
     BadRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A form's page shown again with the API's refusal (see `Ctx::send`): an error, so that
+    /// the handler ends where the refusal arrives.
+    #[error("the form was refused ({})", .0.status())]
+    Shown(Box<Response>),
 }
 
 impl UiError {
@@ -34,6 +38,7 @@ impl UiError {
             UiError::Csrf => StatusCode::FORBIDDEN,
             UiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             UiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            UiError::Shown(page) => page.status(),
         }
     }
 }
@@ -55,6 +60,9 @@ impl From<gantry_protocol::error::AppError> for UiError {
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
+        if let UiError::Shown(page) = self {
+            return *page;
+        }
         let status = self.status();
         let message = match &self {
             UiError::Internal(detail) => {

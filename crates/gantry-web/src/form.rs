@@ -1,7 +1,9 @@
 //! Submitted forms: `application/x-www-form-urlencoded` bodies, bounded, with repeated
 //! fields kept (a selection of packages is many `slug` fields).
 
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 
 use crate::error::UiError;
 use crate::session::Viewer;
@@ -39,11 +41,9 @@ impl Form {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for Form {
-    type Rejection = UiError;
-
-    async fn from_request(request: Request, _: &S) -> Result<Self, UiError> {
-        let body = axum::body::to_bytes(request.into_body(), MAX_FORM)
+impl Form {
+    async fn read(body: Body) -> Result<Self, UiError> {
+        let body = axum::body::to_bytes(body, MAX_FORM)
             .await
             .map_err(|_| UiError::BadRequest("the form is too large".into()))?;
         Ok(Form(
@@ -62,14 +62,26 @@ pub(crate) struct Posted {
     pub(crate) form: Form,
 }
 
+impl Posted {
+    /// The sender and the form, the CSRF token checked; `parts` stay for what else the
+    /// handler reads from them, which comes after this check.
+    pub(crate) async fn read(
+        parts: &mut Parts,
+        body: Body,
+        web: &WebState,
+    ) -> Result<Self, UiError> {
+        let viewer = Viewer::from_request_parts(parts, web).await?;
+        let form = Form::read(body).await?;
+        viewer.check_csrf(form.get("csrf"))?;
+        Ok(Self { viewer, form })
+    }
+}
+
 impl FromRequest<WebState> for Posted {
     type Rejection = UiError;
 
     async fn from_request(request: Request, web: &WebState) -> Result<Self, UiError> {
         let (mut parts, body) = request.into_parts();
-        let viewer = Viewer::from_request_parts(&mut parts, web).await?;
-        let form = Form::from_request(Request::from_parts(parts, body), web).await?;
-        viewer.check_csrf(form.get("csrf"))?;
-        Ok(Self { viewer, form })
+        Self::read(&mut parts, body, web).await
     }
 }

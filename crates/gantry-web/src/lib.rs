@@ -10,10 +10,12 @@
 
 mod api;
 mod assets;
+mod context;
 mod error;
 mod form;
 mod layout;
 mod pages;
+mod place;
 mod routes;
 mod session;
 mod store;
@@ -21,6 +23,8 @@ mod view;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::response::Redirect;
 use axum::Router;
 use gantry_protocol::app::App;
@@ -51,8 +55,24 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
     routes().table
 }
 
+/// A namespace page's path: `/ui/{owner}` and what follows.
+macro_rules! ns {
+    ($tail:literal) => {
+        concat!("/ui/{owner}", $tail)
+    };
+}
+
+/// A repository page's path: `/ui/{owner}/{repo}` and what follows.
+macro_rules! repo {
+    ($tail:literal) => {
+        concat!("/ui/{owner}/{repo}", $tail)
+    };
+}
+
 fn routes() -> Routes {
     use pages::*;
+    // The upload's body limit is the API upload route's, applied there to the streamed file.
+    let upload_submit = upload::submit.layer(DefaultBodyLimit::disable());
     Routes::new()
         .get("/", || async { Redirect::to("/ui/") })
         .get("/ui", || async { Redirect::to("/ui/") })
@@ -64,71 +84,43 @@ fn routes() -> Routes {
         .page("/ui/-/tokens", tokens::page, tokens::create)
         .page("/ui/-/users", access::users, access::create_user)
         .post("/ui/-/tokens/{id}/revoke", tokens::revoke)
-        .page("/ui/{owner}", namespace::page, namespace::create_repo)
-        .get("/ui/{owner}/-/security", security::namespace)
-        .get("/ui/{owner}/-/audit", audit::page)
-        .get("/ui/{owner}/-/access", access::page)
-        .post("/ui/{owner}/-/access/{action}", access::act)
-        .page("/ui/{owner}/-/policies", policies::list, policies::create)
-        .page(
-            "/ui/{owner}/-/policies/{name}",
-            policies::page,
-            policies::submit,
-        )
-        .get("/ui/{owner}/{repo}/-/automation", automation::page)
-        .post("/ui/{owner}/{repo}/-/automation/{what}", automation::act)
-        .get(
-            "/ui/{owner}/{repo}/-/automation/{what}/{id}",
-            automation_edit::page,
-        )
+        .page(ns!(""), namespace::page, namespace::create_repo)
+        .get(ns!("/-/security"), security::namespace)
+        .get(ns!("/-/audit"), audit::page)
+        .get(ns!("/-/access"), access::page)
+        .post(ns!("/-/access/{action}"), access::act)
+        .page(ns!("/-/policies"), policies::list, policies::create)
+        .page(ns!("/-/policies/{name}"), policies::page, policies::submit)
+        .get(repo!("/-/automation"), automation::page)
+        .post(repo!("/-/automation/{what}"), automation::act)
+        .get(repo!("/-/automation/{what}/{id}"), automation_edit::page)
         .post(
-            "/ui/{owner}/{repo}/-/automation/{what}/{id}/{action}",
+            repo!("/-/automation/{what}/{id}/{action}"),
             automation::change,
         )
-        .get("/ui/{owner}/{repo}", repo::page)
+        .get(repo!(""), repo::page)
+        .page(repo!("/-/settings"), settings::page, settings::save)
+        .get(repo!("/-/retention"), retention::page)
+        .post(repo!("/-/retention/{action}"), retention::act)
+        .post(repo!("/-/retention/{id}/delete"), retention::delete)
+        .page(repo!("/-/exceptions"), exceptions::page, exceptions::create)
+        .post(repo!("/-/exceptions/{id}/delete"), exceptions::delete)
         .page(
-            "/ui/{owner}/{repo}/-/settings",
-            settings::page,
-            settings::save,
-        )
-        .get("/ui/{owner}/{repo}/-/retention", retention::page)
-        .post("/ui/{owner}/{repo}/-/retention/{action}", retention::act)
-        .post(
-            "/ui/{owner}/{repo}/-/retention/{id}/delete",
-            retention::delete,
-        )
-        .page(
-            "/ui/{owner}/{repo}/-/exceptions",
-            exceptions::page,
-            exceptions::create,
-        )
-        .post(
-            "/ui/{owner}/{repo}/-/exceptions/{id}/delete",
-            exceptions::delete,
-        )
-        .page(
-            "/ui/{owner}/{repo}/-/entitlements",
+            repo!("/-/entitlements"),
             entitlements::page,
             entitlements::create,
         )
+        .post(repo!("/-/entitlements/{id}/revoke"), entitlements::revoke)
+        .get(repo!("/-/security"), security::repository)
+        .page(repo!("/-/upload"), upload::form, upload_submit)
+        .post(repo!("/-/promote"), promote::bulk)
+        .page(repo!("/-/webhooks"), webhooks::page, webhooks::create)
+        .get(repo!("/-/webhooks/{id}"), webhooks::detail)
+        .post(repo!("/-/webhooks/{id}/ping"), webhooks::ping)
         .post(
-            "/ui/{owner}/{repo}/-/entitlements/{id}/revoke",
-            entitlements::revoke,
-        )
-        .get("/ui/{owner}/{repo}/-/security", security::repository)
-        .upload("/ui/{owner}/{repo}/-/upload", upload::form, upload::submit)
-        .post("/ui/{owner}/{repo}/-/promote", promote::bulk)
-        .page(
-            "/ui/{owner}/{repo}/-/webhooks",
-            webhooks::page,
-            webhooks::create,
-        )
-        .get("/ui/{owner}/{repo}/-/webhooks/{id}", webhooks::detail)
-        .post("/ui/{owner}/{repo}/-/webhooks/{id}/ping", webhooks::ping)
-        .post(
-            "/ui/{owner}/{repo}/-/webhooks/{id}/deliveries/{delivery}/redeliver",
+            repo!("/-/webhooks/{id}/deliveries/{delivery}/redeliver"),
             webhooks::redeliver,
         )
-        .get("/ui/{owner}/{repo}/{slug}", package::page)
-        .post("/ui/{owner}/{repo}/{slug}/{action}", actions::act)
+        .get(repo!("/{slug}"), package::page)
+        .post(repo!("/{slug}/{action}"), actions::act)
 }

@@ -2,7 +2,6 @@
 //! the route table (`gantry admin routes`, the access matrix, the docs check), so the table
 //! cannot drift from what the server answers.
 
-use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -34,47 +33,30 @@ impl Routes {
     }
 
     /// A page.
-    pub(crate) fn get<H, T>(self, path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, WebState>,
-        T: 'static,
-    {
+    pub(crate) fn get<T: 'static>(
+        self,
+        path: &'static str,
+        handler: impl Handler<T, WebState>,
+    ) -> Self {
         self.add(path, &["GET"], get(handler))
     }
 
     /// A form's action.
-    pub(crate) fn post<H, T>(self, path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, WebState>,
-        T: 'static,
-    {
+    pub(crate) fn post<T: 'static>(
+        self,
+        path: &'static str,
+        handler: impl Handler<T, WebState>,
+    ) -> Self {
         self.add(path, &["POST"], post(handler))
     }
 
     /// A page and the action of its form.
-    pub(crate) fn page<G, TG, P, TP>(self, path: &'static str, page: G, action: P) -> Self
-    where
-        G: Handler<TG, WebState>,
-        TG: 'static,
-        P: Handler<TP, WebState>,
-        TP: 'static,
-    {
+    pub(crate) fn page<TG: 'static, TP: 'static>(
+        self,
+        path: &'static str,
+        page: impl Handler<TG, WebState>,
+        action: impl Handler<TP, WebState>,
+    ) -> Self {
         self.add(path, &["GET", "POST"], get(page).post(action))
-    }
-
-    /// A page whose form sends a file: the body limit is the API upload route's, applied
-    /// there to the streamed file.
-    pub(crate) fn upload<G, TG, P, TP>(self, path: &'static str, page: G, action: P) -> Self
-    where
-        G: Handler<TG, WebState>,
-        TG: 'static,
-        P: Handler<TP, WebState>,
-        TP: 'static,
-    {
-        self.add(
-            path,
-            &["GET", "POST"],
-            get(page).post(action).layer(DefaultBodyLimit::disable()),
-        )
     }
 }

@@ -19,6 +19,18 @@ pub(crate) fn csrf_field(viewer: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(viewer.csrf_token()); }
 }
 
+/// A panel with a form that makes something: its heading, this browser's CSRF token, and
+/// its fields (the submit button among them).
+pub(crate) fn form_panel(viewer: &Viewer, action: &str, heading: &str, fields: Markup) -> Markup {
+    html! {
+        form.panel method="post" action=(action) {
+            h2 { (heading) }
+            (csrf_field(viewer))
+            div.fields { (fields) }
+        }
+    }
+}
+
 /// The notice a redirect asked for, if its code is one of the fixed ones.
 pub(crate) fn notice(code: Option<&str>) -> Markup {
     html! {
@@ -34,65 +46,6 @@ pub(crate) fn error_box(message: Option<&str>) -> Markup {
             p.error role="alert" { (message) }
         }
     }
-}
-
-/// A form shown again with the API's refusal (`page`), answered with the API's status so
-/// that scripts see what people see; when the page itself cannot be shown to this caller,
-/// the refusal alone.
-pub(crate) fn refused(
-    page: Result<Response, crate::error::UiError>,
-    answer: &crate::api::Answer,
-) -> Result<Response, crate::error::UiError> {
-    match page {
-        Ok(mut response) => {
-            *response.status_mut() = answer.status;
-            Ok(response)
-        }
-        Err(_) => Err(crate::error::UiError::from_answer(answer)),
-    }
-}
-
-/// After a form's API request: on success to `to` (`303`); on a refusal the page again
-/// (`rerender`, given the API's message) with the API's status.
-pub(crate) async fn after<F, Fut>(
-    answer: crate::api::Answer,
-    to: &str,
-    rerender: F,
-) -> Result<Response, crate::error::UiError>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<Response, crate::error::UiError>>,
-{
-    if answer.status.is_success() {
-        return Ok(redirect(to));
-    }
-    let page = rerender(answer.message()).await;
-    refused(page, &answer)
-}
-
-/// Sends a form's request to the API as `viewer`, then goes on as [`after`] says.
-pub(crate) async fn act_then<F, Fut>(
-    web: &crate::WebState,
-    viewer: &Viewer,
-    request: (axum::http::Method, &str, Option<&serde_json::Value>),
-    to: &str,
-    rerender: F,
-) -> Result<Response, crate::error::UiError>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<Response, crate::error::UiError>>,
-{
-    let (method, path, body) = request;
-    let answer = web.api.call(viewer, method, path, body).await?;
-    after(answer, to, rerender).await
-}
-
-/// The breadcrumb trail of a repository's pages.
-pub(crate) fn repo_crumbs<'a>(owner: &'a str, repo: &'a str) -> [(&'a str, String); 2] {
-    [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ]
 }
 
 /// `303 See Other` to `to` (a path of this site), after a form's action.

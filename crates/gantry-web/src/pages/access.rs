@@ -2,61 +2,38 @@
 //! and service accounts (on the namespace or one repository), teams and their members,
 //! service accounts; and the site's users (site admins only).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
 use maud::html;
 use serde_json::{json, Value};
 
 use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::Posted;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{act_then, csrf_field, error_box, notice, when, NoticeQuery};
-use crate::WebState;
+use crate::place::{Action, OwnerAt, Site};
+use crate::view::{csrf_field, form_panel, redirect, when};
 
 const PRIVILEGES: &[&str] = &["read", "write", "admin"];
-
-fn here(owner: &str) -> String {
-    format!("/ui/{}/-/access", enc(owner))
-}
 
 fn text(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or("").to_owned()
 }
 
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path(owner): Path<String>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, query.notice.as_deref(), None).await
+pub(crate) async fn page(cx: Ctx<OwnerAt>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
 }
 
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    code: Option<&str>,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let o = enc(owner);
-    let grants: Vec<Value> = web
-        .api
-        .get(viewer, &format!("/api/v1/privileges/{o}"))
-        .await?;
-    let teams: Vec<Value> = web.api.get(viewer, &format!("/api/v1/teams/{o}")).await?;
-    let services: Vec<Value> = web
-        .api
-        .get(viewer, &format!("/api/v1/service-accounts/{o}"))
-        .await?;
-    let here = here(owner);
+async fn render(cx: &Ctx<OwnerAt>, flash: Flash) -> Result<Response, UiError> {
+    let grants: Vec<Value> = cx.get(&cx.at.api("privileges")).await?;
+    let teams: Vec<Value> = cx.get(&cx.at.api("teams")).await?;
+    let services: Vec<Value> = cx.get(&cx.at.api("service-accounts")).await?;
+    let here = cx.at.ui("/-/access");
+    let owner = cx.at.owner();
+    let viewer = &cx.viewer;
     let action = |what: &str| format!("{here}/{what}");
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         h2 { "Privileges" }
         div.scroll { table {
             thead { tr { th scope="col" { "Who" } th scope="col" { "Where" } th scope="col" { "Privilege" }
@@ -125,16 +102,14 @@ async fn render(
         }
         p.muted { "A service account acts through tokens: create one for it with the API or the CLI." }
     };
-    let crumbs = [(owner, format!("/ui/{}", enc(owner)))];
-    Ok(layout::page(viewer, "Access", &crumbs, body))
+    Ok(cx.page("Access", body))
 }
 
 pub(crate) async fn act(
-    State(web): State<WebState>,
-    Path((owner, action)): Path<(String, String)>,
-    Posted { viewer, form }: Posted,
+    Path(Action { action }): Path<Action>,
+    Submitted { cx, form }: Submitted<OwnerAt>,
 ) -> Result<Response, UiError> {
-    let o = enc(&owner);
+    let o = enc(cx.at.owner());
     let field = |k: &str| form.text(k).unwrap_or("").to_owned();
     let member = || {
         format!(
@@ -176,37 +151,21 @@ pub(crate) async fn act(
         ),
         _ => return Err(UiError::BadRequest("unknown form".into())),
     };
-    let to = format!("{}?notice=saved", here(&owner));
-    let (w, v) = (&web, &viewer);
-    act_then(
-        w,
-        v,
-        (method, &path, body.as_ref()),
-        &to,
-        |message| async move { render(w, v, &owner, None, Some(&message)).await },
-    )
-    .await
+    cx.send(method, &path, body.as_ref(), |f| render(&cx, f))
+        .await?;
+    Ok(redirect(&cx.at.ui("/-/access?notice=saved")))
 }
 
 /// The site's users (site admins only), and a form to create one.
-pub(crate) async fn users(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render_users(&web, &viewer, query.notice.as_deref(), None).await
+pub(crate) async fn users(cx: Ctx<Site>, flash: Flash) -> Result<Response, UiError> {
+    render_users(&cx, flash).await
 }
 
-async fn render_users(
-    web: &WebState,
-    viewer: &Viewer,
-    code: Option<&str>,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let users: Vec<Value> = web.api.get(viewer, "/api/v1/users").await?;
+async fn render_users(cx: &Ctx<Site>, flash: Flash) -> Result<Response, UiError> {
+    let users: Vec<Value> = cx.get("/api/v1/users").await?;
+    let viewer = &cx.viewer;
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         div.scroll { table {
             thead { tr { th scope="col" { "User" } th scope="col" { "Site admin" } th scope="col" { "Since" } } }
             tbody { @for u in &users { tr {
@@ -215,38 +174,27 @@ async fn render_users(
                 td { (when(&text(u, "created_at"))) }
             } } }
         } }
-        form.panel method="post" action="/ui/-/users" {
-            h2 { "Create a user" }
-            (csrf_field(viewer))
-            div.fields {
-                label { "Name" input name="name" required maxlength="64" autocomplete="off"; }
-                label { "Password (8 characters or more)" input type="password" name="password" required minlength="8" autocomplete="new-password"; }
-                label.check { input type="checkbox" name="site_admin" value="1"; " Site admin" }
-                button type="submit" { "Create" }
-            }
-        }
+        (form_panel(viewer, "/ui/-/users", "Create a user", html! {
+            label { "Name" input name="name" required maxlength="64" autocomplete="off"; }
+            label { "Password (8 characters or more)" input type="password" name="password" required minlength="8" autocomplete="new-password"; }
+            label.check { input type="checkbox" name="site_admin" value="1"; " Site admin" }
+            button type="submit" { "Create" }
+        }))
         p.muted { "Privileges are granted per namespace, on its Access page." }
     };
-    Ok(layout::page(viewer, "Users", &[], body))
+    Ok(cx.page("Users", body))
 }
 
 pub(crate) async fn create_user(
-    State(web): State<WebState>,
-    Posted { viewer, form }: Posted,
+    Submitted { cx, form }: Submitted<Site>,
 ) -> Result<Response, UiError> {
     let body = json!({
         "name": form.text("name").unwrap_or(""),
         "password": form.get("password").unwrap_or(""),
         "site_admin": form.get("site_admin") == Some("1"),
     });
-    let request = (Method::POST, "/api/v1/users", Some(&body));
-    let (w, v) = (&web, &viewer);
-    act_then(
-        w,
-        v,
-        request,
-        "/ui/-/users?notice=created",
-        |message| async move { render_users(w, v, None, Some(&message)).await },
-    )
-    .await
+    let again = |f| render_users(&cx, f);
+    cx.send(Method::POST, "/api/v1/users", Some(&body), again)
+        .await?;
+    Ok(redirect("/ui/-/users?notice=created"))
 }

@@ -1,7 +1,7 @@
 //! A package's actions: each form posts here and becomes one API request as the signed-in
 //! caller; copy and move go through the promotion gate's dry run first ([`super::promote`]).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
 use gantry_core::{Package, PackageState};
@@ -9,11 +9,16 @@ use maud::{html, Markup};
 use serde_json::json;
 
 use crate::api::enc;
+use crate::context::Submitted;
 use crate::error::UiError;
-use crate::form::Posted;
+use crate::place::{Action, RepoAt, Slug};
 use crate::session::Viewer;
-use crate::view::{csrf_field, package_path, redirect, repo_path};
-use crate::WebState;
+use crate::view::{csrf_field, package_path, redirect};
+
+/// The API's path of the package `slug` in the repository at `at`.
+pub(crate) fn api(at: &RepoAt, slug: &str) -> String {
+    format!("{}/{}", at.api("packages"), enc(slug))
+}
 
 fn button(viewer: &Viewer, path: &str, action: &str, label: &str, confirm: Option<&str>) -> Markup {
     html! {
@@ -76,19 +81,13 @@ pub(crate) fn panel(viewer: &Viewer, owner: &str, repo: &str, p: &Package) -> Ma
 }
 
 pub(crate) async fn act(
-    State(web): State<WebState>,
-    Path((owner, repo, slug, action)): Path<(String, String, String, String)>,
-    Posted { viewer, form }: Posted,
+    Path(Slug { slug }): Path<Slug>,
+    Path(Action { action }): Path<Action>,
+    Submitted { cx, form }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
     if action == "promote" || action == "promote-confirm" {
-        return super::promote::single(&web, &viewer, (&owner, &repo), &slug, &action, &form).await;
+        return super::promote::single(&cx, &slug, &action, &form).await;
     }
-    let api = format!(
-        "/api/v1/packages/{}/{}/{}",
-        enc(&owner),
-        enc(&repo),
-        enc(&slug)
-    );
     let split = |field: &str| -> Vec<String> {
         form.get(field)
             .unwrap_or("")
@@ -98,41 +97,30 @@ pub(crate) async fn act(
             .map(str::to_owned)
             .collect()
     };
-    let (method, path, body, notice) = match action.as_str() {
-        "tags" => (
-            Method::POST,
-            format!("{api}/tags"),
-            Some(json!({"add": split("add"), "remove": split("remove")})),
-            "tags",
-        ),
+    let post = Method::POST;
+    let (method, tail, body, notice) = match action.as_str() {
+        "tags" => {
+            let body = json!({"add": split("add"), "remove": split("remove")});
+            (post, "/tags", Some(body), "tags")
+        }
         "quarantine" => (
-            Method::POST,
-            format!("{api}/quarantine"),
+            post,
+            "/quarantine",
             Some(json!({"release": false})),
             "quarantined",
         ),
         "release" => (
-            Method::POST,
-            format!("{api}/quarantine"),
+            post,
+            "/quarantine",
             Some(json!({"release": true})),
             "released",
         ),
-        "rescan" => (Method::POST, format!("{api}/scan"), None, "rescanned"),
-        "resync" => (Method::POST, format!("{api}/resync"), None, "resynced"),
-        "yank" => (
-            Method::POST,
-            format!("{api}/yank"),
-            Some(json!({"yanked": true})),
-            "yanked",
-        ),
-        "unyank" => (
-            Method::POST,
-            format!("{api}/yank"),
-            Some(json!({"yanked": false})),
-            "unyanked",
-        ),
-        "delete" => (Method::DELETE, api.clone(), None, "deleted"),
-        "restore" => (Method::POST, format!("{api}/restore"), None, "restored"),
+        "rescan" => (post, "/scan", None, "rescanned"),
+        "resync" => (post, "/resync", None, "resynced"),
+        "yank" => (post, "/yank", Some(json!({"yanked": true})), "yanked"),
+        "unyank" => (post, "/yank", Some(json!({"yanked": false})), "unyanked"),
+        "delete" => (Method::DELETE, "", None, "deleted"),
+        "restore" => (post, "/restore", None, "restored"),
         _ => {
             return Err(UiError::BadRequest(format!(
                 "unknown action '{}'",
@@ -140,14 +128,12 @@ pub(crate) async fn act(
             )))
         }
     };
-    let answer = web.api.call(&viewer, method, &path, body.as_ref()).await?;
-    if !answer.status.is_success() {
-        return Err(UiError::from_answer(&answer));
-    }
+    let path = format!("{}{tail}", api(&cx.at, &slug));
+    cx.call(method, &path, body.as_ref()).await?.accepted()?;
     let back = if action == "delete" {
-        repo_path(&owner, &repo)
+        cx.at.ui("")
     } else {
-        package_path(&owner, &repo, &slug)
+        package_path(cx.at.owner(), cx.at.repo(), &slug)
     };
     Ok(redirect(&format!("{back}?notice={notice}")))
 }

@@ -1,18 +1,17 @@
 //! A namespace's audit log: every mutation and denied request, newest first, with filters
 //! and paging back by event id.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use gantry_core::Event;
 use maud::html;
 use serde::Deserialize;
 
 use crate::api::enc;
+use crate::context::Ctx;
 use crate::error::UiError;
-use crate::layout;
-use crate::session::Viewer;
+use crate::place::OwnerAt;
 use crate::view::when;
-use crate::WebState;
 
 const PAGE: usize = 100;
 
@@ -26,22 +25,20 @@ pub(crate) struct AuditQuery {
 }
 
 pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path(owner): Path<String>,
+    cx: Ctx<OwnerAt>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, UiError> {
     let mut path = format!(
-        "/api/v1/audit/{}?limit={PAGE}&actor={}&event={}",
-        enc(&owner),
+        "{}?limit={PAGE}&actor={}&event={}",
+        cx.at.api("audit"),
         enc(&query.actor),
         enc(&query.event)
     );
     if let Some(before) = query.before {
         path.push_str(&format!("&before={before}"));
     }
-    let events: Vec<Event> = web.api.get(&viewer, &path).await?;
-    let here = format!("/ui/{}/-/audit", enc(&owner));
+    let events: Vec<Event> = cx.get(&path).await?;
+    let here = cx.at.ui("/-/audit");
     let body = html! {
         form.panel method="get" action=(here) role="search" {
             div.fields {
@@ -68,11 +65,6 @@ pub(crate) async fn page(
             }
         }
     };
-    let crumbs = [(owner.as_str(), format!("/ui/{}", enc(&owner)))];
-    Ok(layout::page(
-        &viewer,
-        &format!("Audit log of {owner}"),
-        &crumbs,
-        body,
-    ))
+    let title = format!("Audit log of {}", cx.at.owner());
+    Ok(cx.page(&title, body))
 }

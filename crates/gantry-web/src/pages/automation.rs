@@ -1,51 +1,50 @@
 //! A repository's upstreams and promotion rules: list, create (a rule with the shorthand or
 //! a Rego condition), change (see `automation_edit`) and delete.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
 use maud::html;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::{Form, Posted};
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{
-    csrf_field, error_box, notice, redirect, refused, repo_crumbs, repo_path, NoticeQuery,
-};
-use crate::WebState;
+use crate::form::Form;
+use crate::place::{Action, RepoAt};
+use crate::view::{csrf_field, redirect};
 
-fn api(owner: &str, repo: &str, what: &str) -> String {
-    format!("/api/v1/repos/{}/{}/{what}", enc(owner), enc(repo))
+/// A route's `{what}`: `upstreams` or `rules`.
+#[derive(Deserialize)]
+pub(crate) struct What {
+    what: String,
 }
 
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, &repo, query.notice.as_deref(), None).await
+/// A route's `{what}` and `{id}`: an upstream's id or a rule's name.
+#[derive(Deserialize)]
+pub(crate) struct Item {
+    pub(crate) what: String,
+    pub(crate) id: String,
 }
 
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-    code: Option<&str>,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let upstreams: Vec<Value> = web.api.get(viewer, &api(owner, repo, "upstreams")).await?;
-    let rules: Vec<Value> = web.api.get(viewer, &api(owner, repo, "rules")).await?;
-    let here = format!("{}/-/automation", repo_path(owner, repo));
+pub(crate) fn api(at: &RepoAt, what: &str) -> String {
+    format!("{}/{what}", at.api("repos"))
+}
+
+pub(crate) async fn page(cx: Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
+}
+
+async fn render(cx: &Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    let upstreams: Vec<Value> = cx.get(&api(&cx.at, "upstreams")).await?;
+    let rules: Vec<Value> = cx.get(&api(&cx.at, "rules")).await?;
+    let here = cx.at.ui("/-/automation");
+    let viewer = &cx.viewer;
     let with_upstreams = gantry_protocol::plugin::plugins().with_upstreams();
     let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_owned();
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         h2 { "Upstreams" }
         div.scroll { table {
             thead { tr { th scope="col" { "Name" } th scope="col" { "Format" } th scope="col" { "URL" } th scope="col" { "Mode" }
@@ -103,28 +102,20 @@ async fn render(
             button type="submit" { "Add rule" }
         }
     };
-    let crumbs = repo_crumbs(owner, repo);
-    Ok(layout::page(viewer, "Upstreams and rules", &crumbs, body))
+    Ok(cx.page("Upstreams and rules", body))
 }
 
-/// Creates or deletes an upstream or a rule, then shows the page again (with the API's
-/// message when it refused).
+/// Creates an upstream or a rule, then shows the page again (with the API's message when it
+/// refused).
 pub(crate) async fn act(
-    State(web): State<WebState>,
-    Path((owner, repo, what)): Path<(String, String, String)>,
-    Posted { viewer, form }: Posted,
+    Path(What { what }): Path<What>,
+    Submitted { cx, form }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
     let body = body(&what, &form)?;
-    let answer = web
-        .api
-        .call(
-            &viewer,
-            Method::POST,
-            &api(&owner, &repo, &what),
-            Some(&body),
-        )
+    let path = api(&cx.at, &what);
+    cx.send(Method::POST, &path, Some(&body), |f| render(&cx, f))
         .await?;
-    finish(&web, &viewer, &owner, &repo, &answer, "created").await
+    Ok(redirect(&cx.at.ui("/-/automation?notice=created")))
 }
 
 /// The API's body of an upstream or a rule from its form (the same for a new one and a
@@ -163,54 +154,29 @@ pub(crate) fn body(what: &str, form: &Form) -> Result<Value, UiError> {
     })
 }
 
-/// Deletes an upstream or a rule, or saves its changed form (`PUT`, the whole of it).
+/// Deletes an upstream or a rule, or saves its changed form (`PUT`, the whole of it; a
+/// refusal shows the changed form again).
 pub(crate) async fn change(
-    State(web): State<WebState>,
-    Path((owner, repo, what, id, action)): Path<(String, String, String, String, String)>,
-    Posted { viewer, form }: Posted,
+    Path(Item { what, id }): Path<Item>,
+    Path(Action { action }): Path<Action>,
+    Submitted { cx, form }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
-    let path = format!("{}/{}", api(&owner, &repo, &what), enc(&id));
-    let (method, body, code) = match action.as_str() {
-        "delete" => (Method::DELETE, None, "deleted-item"),
-        "save" => (Method::PUT, Some(body(&what, &form)?), "saved"),
-        _ => return Err(UiError::BadRequest("unknown form".into())),
-    };
     if what != "upstreams" && what != "rules" {
         return Err(UiError::BadRequest("unknown form".into()));
     }
-    let answer = web.api.call(&viewer, method, &path, body.as_ref()).await?;
-    if action == "save" && !answer.status.is_success() {
-        let message = answer.message();
-        let page = super::automation_edit::render(
-            &web,
-            &viewer,
-            &owner,
-            &repo,
-            &what,
-            &id,
-            Some(&form),
-            Some(&message),
-        )
-        .await;
-        return refused(page, &answer);
+    let list = api(&cx.at, &what);
+    match action.as_str() {
+        "delete" => {
+            let again = |f| render(&cx, f);
+            cx.delete_item(&list, &id, "/-/automation", again).await
+        }
+        "save" => {
+            let path = format!("{list}/{}", enc(&id));
+            let body = body(&what, &form)?;
+            let again = |f| super::automation_edit::render(&cx, &what, &id, Some(&form), f);
+            cx.send(Method::PUT, &path, Some(&body), again).await?;
+            Ok(redirect(&cx.at.ui("/-/automation?notice=saved")))
+        }
+        _ => Err(UiError::BadRequest("unknown form".into())),
     }
-    finish(&web, &viewer, &owner, &repo, &answer, code).await
-}
-
-async fn finish(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-    answer: &crate::api::Answer,
-    code: &str,
-) -> Result<Response, UiError> {
-    if !answer.status.is_success() {
-        let page = render(web, viewer, owner, repo, None, Some(&answer.message())).await;
-        return refused(page, answer);
-    }
-    Ok(redirect(&format!(
-        "{}/-/automation?notice={code}",
-        repo_path(owner, repo)
-    )))
 }

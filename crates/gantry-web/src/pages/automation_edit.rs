@@ -1,25 +1,25 @@
 //! Changing an upstream or a promotion rule in place: its form, filled in from the API (or,
 //! after a refusal, from what was sent), saved with one `PUT` of the whole of it.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 use serde_json::Value;
 
+use super::automation::{api, Item};
 use crate::api::enc;
+use crate::context::{Ctx, Flash};
 use crate::error::UiError;
 use crate::form::Form;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, repo_path};
-use crate::WebState;
+use crate::place::RepoAt;
+use crate::view::csrf_field;
 
 pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo, what, id)): Path<(String, String, String, String)>,
+    cx: Ctx<RepoAt>,
+    Path(Item { what, id }): Path<Item>,
 ) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, &repo, &what, &id, None, None).await
+    render(&cx, &what, &id, None, Flash::Nothing).await
 }
 
 /// What the form shows: the stored item as the API returns it, with a sent form's fields
@@ -113,51 +113,44 @@ fn rule_form(v: &dyn Fn(&str) -> String, stored: &Value) -> Markup {
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "one page's whole context")]
+/// The form of the upstream or rule `id` (`what` says which), filled in from `sent` when
+/// it is shown again after a refusal.
 pub(crate) async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
+    cx: &Ctx<RepoAt>,
     what: &str,
     id: &str,
     sent: Option<&Form>,
-    error: Option<&str>,
+    flash: Flash,
 ) -> Result<Response, UiError> {
-    let base = format!("/api/v1/repos/{}/{}/{what}", enc(owner), enc(repo));
+    let base = api(&cx.at, what);
     let (stored, title): (Value, &str) = match what {
         "upstreams" => (
-            web.api.get(viewer, &format!("{base}/{}", enc(id))).await?,
+            cx.get(&format!("{base}/{}", enc(id))).await?,
             "Change an upstream",
         ),
         "rules" => {
-            let rules: Vec<Value> = web.api.get(viewer, &base).await?;
+            let rules: Vec<Value> = cx.get(&base).await?;
             let rule = rules
                 .into_iter()
                 .find(|r| r["name"].as_str() == Some(id))
                 .ok_or_else(|| UiError::Api {
-                    status: axum::http::StatusCode::NOT_FOUND,
-                    message: format!("rule {id} not found in {owner}/{repo}"),
+                    status: StatusCode::NOT_FOUND,
+                    message: format!("rule {id} not found in {}", cx.at),
                 })?;
             (rule, "Change a promotion rule")
         }
         _ => return Err(UiError::BadRequest("unknown form".into())),
     };
     let v = values(&stored, sent);
-    let back = format!("{}/-/automation", repo_path(owner, repo));
+    let back = cx.at.ui("/-/automation");
     let body = html! {
-        (error_box(error))
+        (flash)
         form.panel method="post" action={(back) "/" (what) "/" (enc(id)) "/save"} {
-            (csrf_field(viewer))
+            (csrf_field(&cx.viewer))
             @if what == "upstreams" { (upstream_form(&v, &stored)) } @else { (rule_form(&v, &stored)) }
             button type="submit" { "Save" }
             " " a href=(back) { "Cancel" }
         }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-        ("Upstreams and rules", back.clone()),
-    ];
-    Ok(layout::page(viewer, title, &crumbs, body))
+    Ok(cx.page_under(title, &[("Upstreams and rules", back.clone())], body))
 }

@@ -2,23 +2,16 @@
 //! admins a new exception for one package, a name (and versions) or the whole repository,
 //! and deleting one. The OpenVEX document is linked.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
-use gantry_core::Repository;
 use maud::html;
 use serde_json::{json, Value};
 
-use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::Posted;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{
-    act_then, csrf_field, error_box, notice, package_path, repo_crumbs, repo_path, when,
-    NoticeQuery,
-};
-use crate::WebState;
+use crate::place::{Id, RepoAt};
+use crate::view::{csrf_field, package_path, redirect, when};
 
 const STATUSES: &[&str] = &["not_affected", "fixed", "under_investigation"];
 const JUSTIFICATIONS: &[&str] = &[
@@ -29,58 +22,30 @@ const JUSTIFICATIONS: &[&str] = &[
     "inline_mitigations_already_exist",
 ];
 
-fn api(owner: &str, repo: &str) -> String {
-    format!(
-        "/api/v1/vulnerability-exceptions/{}/{}",
-        enc(owner),
-        enc(repo)
-    )
+const AREA: &str = "vulnerability-exceptions";
+
+pub(crate) async fn page(cx: Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
 }
 
-fn here(owner: &str, repo: &str) -> String {
-    format!("{}/-/exceptions", repo_path(owner, repo))
-}
-
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, &repo, query.notice.as_deref(), None).await
-}
-
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-    code: Option<&str>,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let repository: Repository = web
-        .api
-        .get(
-            viewer,
-            &format!("/api/v1/repos/{}/{}", enc(owner), enc(repo)),
-        )
-        .await?;
-    let exceptions: Vec<Value> = web.api.get(viewer, &api(owner, repo)).await?;
-    let admin = repository.permissions.is_some();
-    let here = here(owner, repo);
+async fn render(cx: &Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    let admin = cx.administers().await?;
+    let api = cx.at.api(AREA);
+    let exceptions: Vec<Value> = cx.get(&api).await?;
+    let here = cx.at.ui("/-/exceptions");
+    let viewer = &cx.viewer;
     let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_owned();
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         p { "A finding an exception covers no longer fails the package's scan; the decision is recorded, and the API publishes the list as an OpenVEX document:"
-            br; code { "GET " (api(owner, repo)) "/openvex" } }
+            br; code { "GET " (api) "/openvex" } }
         div.scroll { table {
             thead { tr { th scope="col" { "Advisory" } th scope="col" { "Applies to" } th scope="col" { "Status" }
                 th.hide-narrow scope="col" { "Justification" } th scope="col" { "Expires" } th scope="col" { span.muted { "Action" } } } }
             tbody { @for e in &exceptions { tr {
                 td.mono { (text(e, "advisory_id")) }
                 td { @if let Some(slug) = e["slug_perm"].as_str() {
-                        "package " a href=(package_path(owner, repo, slug)) { span.mono { (slug) } }
+                        "package " a href=(package_path(cx.at.owner(), cx.at.repo(), slug)) { span.mono { (slug) } }
                     } @else if let Some(name) = e["name"].as_str() {
                         (name) " " (e["versions"].as_str().unwrap_or("(all versions)"))
                     } @else { "the whole repository" } }
@@ -118,20 +83,10 @@ async fn render(
             }
         }
     };
-    let crumbs = repo_crumbs(owner, repo);
-    Ok(layout::page(
-        viewer,
-        "Vulnerability exceptions",
-        &crumbs,
-        body,
-    ))
+    Ok(cx.page("Vulnerability exceptions", body))
 }
 
-pub(crate) async fn create(
-    State(web): State<WebState>,
-    Path((owner, repo)): Path<(String, String)>,
-    Posted { viewer, form }: Posted,
-) -> Result<Response, UiError> {
+pub(crate) async fn create(Submitted { cx, form }: Submitted<RepoAt>) -> Result<Response, UiError> {
     let body = json!({
         "advisory_id": form.text("advisory_id").unwrap_or(""),
         "status": form.get("status").unwrap_or(""),
@@ -143,33 +98,17 @@ pub(crate) async fn create(
         "slug_perm": form.text("slug_perm"),
         "repository": form.get("repository") == Some("1"),
     });
-    let to = format!("{}?notice=created", here(&owner, &repo));
-    let request = (Method::POST, api(&owner, &repo), Some(&body));
-    let (w, v) = (&web, &viewer);
-    act_then(
-        w,
-        v,
-        (request.0, &request.1, request.2),
-        &to,
-        |message| async move { render(w, v, &owner, &repo, None, Some(&message)).await },
-    )
-    .await
+    let path = cx.at.api(AREA);
+    cx.send(Method::POST, &path, Some(&body), |f| render(&cx, f))
+        .await?;
+    Ok(redirect(&cx.at.ui("/-/exceptions?notice=created")))
 }
 
 pub(crate) async fn delete(
-    State(web): State<WebState>,
-    Path((owner, repo, id)): Path<(String, String, String)>,
-    Posted { viewer, .. }: Posted,
+    Path(Id { id }): Path<Id>,
+    Submitted { cx, .. }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
-    let path = format!("{}/{}", api(&owner, &repo), enc(&id));
-    let to = format!("{}?notice=deleted-item", here(&owner, &repo));
-    let (w, v) = (&web, &viewer);
-    act_then(
-        w,
-        v,
-        (Method::DELETE, &path, None),
-        &to,
-        |message| async move { render(w, v, &owner, &repo, None, Some(&message)).await },
-    )
-    .await
+    let api = cx.at.api(AREA);
+    cx.delete_item(&api, &id, "/-/exceptions", |f| render(&cx, f))
+        .await
 }

@@ -3,22 +3,22 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 
 use crate::api::enc;
+use crate::context::{Ctx, Flash};
 use crate::error::UiError;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{notice, redirect, NoticeQuery};
-use crate::WebState;
+use crate::place::Site;
+use crate::view::redirect;
 
 /// A site admin's list is cut here; the "open" form reaches the rest.
 const MAX_LISTED: i64 = 500;
 
-async fn namespaces(web: &WebState, viewer: &Viewer) -> Result<BTreeSet<String>, UiError> {
+async fn namespaces(cx: &Ctx<Site>) -> Result<BTreeSet<String>, UiError> {
+    let viewer = &cx.viewer;
     let mut names: BTreeSet<String> = viewer
         .caller
         .grants
@@ -32,7 +32,7 @@ async fn namespaces(web: &WebState, viewer: &Viewer) -> Result<BTreeSet<String>,
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT name FROM namespaces ORDER BY name LIMIT $1")
                 .bind(MAX_LISTED)
-                .fetch_all(web.app.db.read_pool())
+                .fetch_all(cx.web.app.db.read_pool())
                 .await
                 .map_err(|e| UiError::Internal(e.to_string()))?;
         names.extend(rows.into_iter().map(|(n,)| n));
@@ -40,14 +40,11 @@ async fn namespaces(web: &WebState, viewer: &Viewer) -> Result<BTreeSet<String>,
     Ok(names)
 }
 
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    let names = namespaces(&web, &viewer).await?;
+pub(crate) async fn page(cx: Ctx<Site>, flash: Flash) -> Result<Response, UiError> {
+    let names = namespaces(&cx).await?;
+    let viewer = &cx.viewer;
     let body = html! {
-        (notice(query.notice.as_deref()))
+        (flash)
         @if !viewer.signed_in() {
             p { "You are browsing as a visitor: only public repositories show. "
                 a href="/ui/-/sign-in" { "Sign in" } " to see yours." }
@@ -68,7 +65,7 @@ pub(crate) async fn page(
             }
         }
     };
-    Ok(layout::page(&viewer, "Namespaces", &[], body))
+    Ok(cx.page("Namespaces", body))
 }
 
 #[derive(Deserialize)]

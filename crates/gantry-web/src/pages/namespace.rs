@@ -1,52 +1,32 @@
 //! A namespace: its repositories the caller may see, and a form to create one.
 
-use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use gantry_core::Repository;
 use maud::html;
 use serde_json::json;
 
-use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::Posted;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{
-    csrf_field, error_box, formats, notice, redirect, refused, repo_path, size, NoticeQuery,
-};
-use crate::WebState;
+use crate::place::OwnerAt;
+use crate::view::{form_panel, formats, redirect, repo_path, size};
 
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path(owner): Path<String>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, query.notice.as_deref(), None).await
+pub(crate) async fn page(cx: Ctx<OwnerAt>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
 }
 
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    code: Option<&str>,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let repos: Vec<Repository> = web
-        .api
-        .get(viewer, &format!("/api/v1/repos/{}", enc(owner)))
-        .await?;
+async fn render(cx: &Ctx<OwnerAt>, flash: Flash) -> Result<Response, UiError> {
+    let repos: Vec<Repository> = cx.get(&cx.at.api("repos")).await?;
+    let viewer = &cx.viewer;
     let total: i64 = repos.iter().map(|r| r.package_count).sum();
     let bytes: i64 = repos.iter().filter_map(|r| r.size).sum();
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         p.actions {
-            a href={"/ui/" (enc(owner)) "/-/security"} { "Security" }
-            a href={"/ui/" (enc(owner)) "/-/policies"} { "Policies" }
-            a href={"/ui/" (enc(owner)) "/-/audit"} { "Audit log" }
-            a href={"/ui/" (enc(owner)) "/-/access"} { "Access" }
+            a href=(cx.at.ui("/-/security")) { "Security" }
+            a href=(cx.at.ui("/-/policies")) { "Policies" }
+            a href=(cx.at.ui("/-/audit")) { "Audit log" }
+            a href=(cx.at.ui("/-/access")) { "Access" }
         }
         p.muted { (repos.len()) " repositories, " (total) " packages, " (size(bytes)) "." }
         div.scroll {
@@ -69,31 +49,24 @@ async fn render(
             }
         }
         @if viewer.signed_in() {
-            form.panel method="post" action={"/ui/" (enc(owner))} {
-                h2 { "Create a repository" }
-                (csrf_field(viewer))
-                div.fields {
-                    label { "Name" input name="name" required pattern="[a-z0-9][a-z0-9._\\-]*" maxlength="64"; }
-                    label { "Description" input name="description" maxlength="200"; }
-                    label { "Visibility"
-                        select name="visibility" {
-                            option value="private" selected { "private" }
-                            option value="public" { "public" }
-                        }
+            (form_panel(viewer, &cx.at.ui(""), "Create a repository", html! {
+                label { "Name" input name="name" required pattern="[a-z0-9][a-z0-9._\\-]*" maxlength="64"; }
+                label { "Description" input name="description" maxlength="200"; }
+                label { "Visibility"
+                    select name="visibility" {
+                        option value="private" selected { "private" }
+                        option value="public" { "public" }
                     }
-                    button type="submit" { "Create" }
                 }
-            }
+                button type="submit" { "Create" }
+            }))
         }
     };
-    let crumbs = [(owner, format!("/ui/{}", enc(owner)))];
-    Ok(layout::page(viewer, owner, &crumbs, body))
+    Ok(cx.page(cx.at.owner(), body))
 }
 
 pub(crate) async fn create_repo(
-    State(web): State<WebState>,
-    Path(owner): Path<String>,
-    Posted { viewer, form }: Posted,
+    Submitted { cx, form }: Submitted<OwnerAt>,
 ) -> Result<Response, UiError> {
     let name = form.text("name").unwrap_or("");
     let body = json!({
@@ -101,21 +74,9 @@ pub(crate) async fn create_repo(
         "description": form.get("description").unwrap_or(""),
         "private": form.get("visibility") != Some("public"),
     });
-    let answer = web
-        .api
-        .call(
-            &viewer,
-            Method::POST,
-            &format!("/api/v1/repos/{}", enc(&owner)),
-            Some(&body),
-        )
+    let path = cx.at.api("repos");
+    cx.send(Method::POST, &path, Some(&body), |f| render(&cx, f))
         .await?;
-    if !answer.status.is_success() {
-        let page = render(&web, &viewer, &owner, None, Some(&answer.message())).await;
-        return refused(page, &answer);
-    }
-    Ok(redirect(&format!(
-        "{}?notice=created",
-        repo_path(&owner, name)
-    )))
+    let to = format!("{}?notice=created", repo_path(cx.at.owner(), name));
+    Ok(redirect(&to))
 }

@@ -1,19 +1,16 @@
 //! A package: metadata, files with checksums, the install command of its format, the
 //! provenance timeline, vulnerabilities, tags, and its actions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::response::Response;
 use gantry_core::{Event, Package, SyncStatus};
 use maud::{html, Markup};
 use serde_json::Value;
 
-use crate::api::enc;
+use crate::context::{Ctx, Flash};
 use crate::error::UiError;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{
-    badge, notice, package_link, package_path, repo_path, severity, size, when, NoticeQuery,
-};
+use crate::place::{RepoAt, Slug};
+use crate::view::{badge, package_link, package_path, severity, size, when};
 use crate::WebState;
 
 /// The API's base URL as it wrote it into the package's own link.
@@ -160,23 +157,15 @@ fn vulnerabilities(report: &Value) -> Markup {
 }
 
 pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo, slug)): Path<(String, String, String)>,
-    Query(query): Query<NoticeQuery>,
+    cx: Ctx<RepoAt>,
+    Path(Slug { slug }): Path<Slug>,
+    flash: Flash,
 ) -> Result<Response, UiError> {
-    let api = format!(
-        "/api/v1/packages/{}/{}/{}",
-        enc(&owner),
-        enc(&repo),
-        enc(&slug)
-    );
-    let package: Package = web.api.get(&viewer, &api).await?;
-    let events: Vec<Event> = web.api.get(&viewer, &format!("{api}/events")).await?;
-    let report: Value = web
-        .api
-        .get(&viewer, &format!("{api}/vulnerabilities"))
-        .await?;
+    let api = super::actions::api(&cx.at, &slug);
+    let package: Package = cx.get(&api).await?;
+    let events: Vec<Event> = cx.get(&format!("{api}/events")).await?;
+    let report: Value = cx.get(&format!("{api}/vulnerabilities")).await?;
+    let (owner, repo) = (cx.at.owner(), cx.at.repo());
     let settling = matches!(
         package.sync_status,
         SyncStatus::AwaitingSync | SyncStatus::Syncing
@@ -185,20 +174,16 @@ pub(crate) async fn page(
         "awaiting_scan" | "scanning"
     );
     let body = html! {
-        (notice(query.notice.as_deref()))
+        (flash)
         @if settling { p.muted data-live="1" role="status" { "Processing… this page refreshes itself." } }
         (metadata(&package))
-        (install(&web, &owner, &repo, &package))
-        (super::actions::panel(&viewer, &owner, &repo, &package))
+        (install(&cx.web, owner, repo, &package))
+        (super::actions::panel(&cx.viewer, owner, repo, &package))
         (files(&package))
         (vulnerabilities(&report))
         (timeline(&events))
     };
     let title = format!("{} {}", package.name, package.version);
-    let crumbs = [
-        (owner.as_str(), format!("/ui/{}", enc(&owner))),
-        (repo.as_str(), repo_path(&owner, &repo)),
-        (package.name.as_str(), package_path(&owner, &repo, &slug)),
-    ];
-    Ok(layout::page(&viewer, &title, &crumbs, body))
+    let here = package_path(owner, repo, &slug);
+    Ok(cx.page_under(&title, &[(&package.name, here)], body))
 }

@@ -1,29 +1,21 @@
 //! A namespace's policies: the list, a new policy, the editor (compile errors shown with the
 //! source kept), simulation against packages, and the decision log.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
+use gantry_protocol::extract::NameParam;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::Posted;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{
-    csrf_field, error_box, notice, package_link, redirect, refused, when, NoticeQuery,
-};
-use crate::WebState;
+use crate::place::OwnerAt;
+use crate::view::{csrf_field, package_link, redirect, when};
 
-fn base(owner: &str) -> String {
-    format!("/api/v1/policies/{}", enc(owner))
-}
-
-fn here(owner: &str) -> String {
-    format!("/ui/{}/-/policies", enc(owner))
-}
+/// A new policy's source until one is written.
+const EXAMPLE: &str = "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\tinput.package.num_vulnerabilities > 0\n\tmsg := \"known vulnerabilities\"\n}\n";
 
 fn decisions(list: &[Value]) -> Markup {
     html! {
@@ -49,120 +41,91 @@ fn decisions(list: &[Value]) -> Markup {
     }
 }
 
-pub(crate) async fn list(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path(owner): Path<String>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render_list(&web, &viewer, &owner, query.notice.as_deref(), None, None).await
+pub(crate) async fn list(cx: Ctx<OwnerAt>, flash: Flash) -> Result<Response, UiError> {
+    render_list(&cx, flash, None).await
 }
 
 async fn render_list(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    code: Option<&str>,
-    error: Option<&str>,
+    cx: &Ctx<OwnerAt>,
+    flash: Flash,
     draft: Option<(&str, &str)>,
 ) -> Result<Response, UiError> {
-    let policies: Vec<Value> = web.api.get(viewer, &base(owner)).await?;
-    let log: Vec<Value> = web
-        .api
-        .get(viewer, &format!("{}/decisions?limit=50", base(owner)))
-        .await?;
-    let (name, rego) = draft.unwrap_or(("", "package gantry\n\ndeny contains msg if {\n\tinput.event == \"promotion\"\n\tinput.package.num_vulnerabilities > 0\n\tmsg := \"known vulnerabilities\"\n}\n"));
+    let base = cx.at.api("policies");
+    let policies: Vec<Value> = cx.get(&base).await?;
+    let log: Vec<Value> = cx.get(&format!("{base}/decisions?limit=50")).await?;
+    let here = cx.at.ui("/-/policies");
+    let (name, rego) = draft.unwrap_or(("", EXAMPLE));
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         div.scroll { table {
             thead { tr { th scope="col" { "Policy" } th scope="col" { "Enabled" } th scope="col" { "Precedence" } th scope="col" { "Version" } th.hide-narrow scope="col" { "Updated" } } }
             tbody { @for p in &policies { tr {
-                td { a href={(here(owner)) "/" (enc(p["name"].as_str().unwrap_or("")))} { (p["name"].as_str().unwrap_or("")) } }
+                td { a href={(here) "/" (enc(p["name"].as_str().unwrap_or("")))} { (p["name"].as_str().unwrap_or("")) } }
                 td { @if p["enabled"].as_bool() == Some(true) { "yes" } @else { "no" } }
                 td { (p["precedence"].as_i64().unwrap_or(0)) }
                 td { (p["version"].as_i64().unwrap_or(0)) }
                 td.hide-narrow { (when(p["updated_at"].as_str().unwrap_or(""))) }
             } } }
         } }
-        form.panel method="post" action=(here(owner)) {
+        form.panel method="post" action=(here) {
             h2 { "New policy" }
-            (csrf_field(viewer))
+            (csrf_field(&cx.viewer))
             div.fields { label { "Name" input name="name" required value=(name); } }
             label { "Rego (package gantry)" textarea name="rego" rows="10" spellcheck="false" { (rego) } }
             button type="submit" { "Create" }
         }
         (decisions(&log))
     };
-    let crumbs = [(owner, format!("/ui/{}", enc(owner)))];
-    Ok(layout::page(
-        viewer,
-        &format!("Policies of {owner}"),
-        &crumbs,
-        body,
-    ))
+    let title = format!("Policies of {}", cx.at.owner());
+    Ok(cx.page(&title, body))
 }
 
 pub(crate) async fn create(
-    State(web): State<WebState>,
-    Path(owner): Path<String>,
-    Posted { viewer, form }: Posted,
+    Submitted { cx, form }: Submitted<OwnerAt>,
 ) -> Result<Response, UiError> {
     let name = form.text("name").unwrap_or("");
     let rego = form.get("rego").unwrap_or("");
     let body = json!({"name": name, "rego": rego});
-    let answer = web
-        .api
-        .call(&viewer, Method::POST, &base(&owner), Some(&body))
-        .await?;
-    if !answer.status.is_success() {
-        let message = answer.message();
-        let page = render_list(
-            &web,
-            &viewer,
-            &owner,
-            None,
-            Some(&message),
-            Some((name, rego)),
-        )
-        .await;
-        return refused(page, &answer);
-    }
-    Ok(redirect(&format!(
-        "{}/{}?notice=created",
-        here(&owner),
-        enc(name)
-    )))
+    let path = cx.at.api("policies");
+    let again = |f| render_list(&cx, f, Some((name, rego)));
+    cx.send(Method::POST, &path, Some(&body), again).await?;
+    let to = format!("/-/policies/{}?notice=created", enc(name));
+    Ok(redirect(&cx.at.ui(&to)))
 }
 
-#[derive(Default)]
 struct Editor<'a> {
     rego: Option<&'a str>,
-    error: Option<String>,
+    flash: Flash,
     simulation: Option<Value>,
-    code: Option<&'a str>,
+}
+
+impl Editor<'_> {
+    fn new(flash: Flash) -> Self {
+        Self {
+            rego: None,
+            flash,
+            simulation: None,
+        }
+    }
 }
 
 async fn render_policy(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
+    cx: &Ctx<OwnerAt>,
     name: &str,
     editor: Editor<'_>,
 ) -> Result<Response, UiError> {
-    let policy: Value = web
-        .api
-        .get(viewer, &format!("{}/{}", base(owner), enc(name)))
+    let policy: Value = cx
+        .get(&format!("{}/{}", cx.at.api("policies"), enc(name)))
         .await?;
+    let here = cx.at.ui("/-/policies");
     let rego = editor.rego.unwrap_or(policy["rego"].as_str().unwrap_or(""));
-    let path = format!("{}/{}", here(owner), enc(name));
+    let path = format!("{here}/{}", enc(name));
     let body = html! {
-        (notice(editor.code))
-        (error_box(editor.error.as_deref()))
+        (editor.flash)
         p.muted { "Version " (policy["version"].as_i64().unwrap_or(0)) ", precedence " (policy["precedence"].as_i64().unwrap_or(0))
             @if policy["enabled"].as_bool() != Some(true) { ", disabled" } "." }
         form.panel method="post" action=(path) {
-            (csrf_field(viewer))
+            (csrf_field(&cx.viewer))
             label { "Rego" textarea name="rego" rows="14" spellcheck="false" { (rego) } }
             div.fields {
                 label { "Enabled" input type="checkbox" name="enabled" value="1" checked[policy["enabled"].as_bool() == Some(true)]; }
@@ -179,16 +142,8 @@ async fn render_policy(
         }
         @if let Some(result) = &editor.simulation { (simulation(result)) }
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        ("policies", here(owner)),
-    ];
-    Ok(layout::page(
-        viewer,
-        &format!("Policy {name}"),
-        &crumbs,
-        body,
-    ))
+    let title = format!("Policy {name}");
+    Ok(cx.page_under(&title, &[("policies", here)], body))
 }
 
 fn simulation(result: &Value) -> Markup {
@@ -211,25 +166,19 @@ fn simulation(result: &Value) -> Markup {
 }
 
 pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, name)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
+    cx: Ctx<OwnerAt>,
+    Path(NameParam { name }): Path<NameParam>,
+    flash: Flash,
 ) -> Result<Response, UiError> {
-    let editor = Editor {
-        code: query.notice.as_deref(),
-        ..Editor::default()
-    };
-    render_policy(&web, &viewer, &owner, &name, editor).await
+    render_policy(&cx, &name, Editor::new(flash)).await
 }
 
 pub(crate) async fn submit(
-    State(web): State<WebState>,
-    Path((owner, name)): Path<(String, String)>,
-    Posted { viewer, form }: Posted,
+    Path(NameParam { name }): Path<NameParam>,
+    Submitted { cx, form }: Submitted<OwnerAt>,
 ) -> Result<Response, UiError> {
     let rego = form.get("rego").unwrap_or("");
-    let path = format!("{}/{}", base(&owner), enc(&name));
+    let path = format!("{}/{}", cx.at.api("policies"), enc(&name));
     if form.get("do") == Some("simulate") {
         let mut body = json!({"rego": rego, "query": form.get("query").unwrap_or("")});
         for key in ["repository", "destination"] {
@@ -237,45 +186,27 @@ pub(crate) async fn submit(
                 body[key] = json!(value);
             }
         }
-        let answer = web
-            .api
-            .call(
-                &viewer,
-                Method::POST,
-                &format!("{path}/simulate"),
-                Some(&body),
-            )
+        // The simulation's refusal (a source that does not compile) is its result: the
+        // editor shows it, answered 200.
+        let answer = cx
+            .call(Method::POST, &format!("{path}/simulate"), Some(&body))
             .await?;
-        let mut editor = Editor {
-            rego: Some(rego),
-            ..Editor::default()
-        };
+        let mut editor = Editor::new(Flash::Nothing);
+        editor.rego = Some(rego);
         if answer.status.is_success() {
             editor.simulation = Some(answer.json()?);
         } else {
-            editor.error = Some(answer.message());
+            editor.flash = Flash::Error(answer.message());
         }
-        return render_policy(&web, &viewer, &owner, &name, editor).await;
+        return render_policy(&cx, &name, editor).await;
     }
     let body = json!({"rego": rego, "enabled": form.get("enabled") == Some("1")});
-    let answer = web
-        .api
-        .call(&viewer, Method::PATCH, &path, Some(&body))
-        .await?;
-    if !answer.status.is_success() {
-        let editor = Editor {
-            rego: Some(rego),
-            error: Some(answer.message()),
-            ..Editor::default()
-        };
-        return refused(
-            render_policy(&web, &viewer, &owner, &name, editor).await,
-            &answer,
-        );
-    }
-    Ok(redirect(&format!(
-        "{}/{}?notice=saved",
-        here(&owner),
-        enc(&name)
-    )))
+    let again = |flash| {
+        let mut editor = Editor::new(flash);
+        editor.rego = Some(rego);
+        render_policy(&cx, &name, editor)
+    };
+    cx.send(Method::PATCH, &path, Some(&body), again).await?;
+    let to = format!("/-/policies/{}?notice=saved", enc(&name));
+    Ok(redirect(&cx.at.ui(&to)))
 }

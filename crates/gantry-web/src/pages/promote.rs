@@ -2,19 +2,18 @@
 //! reason; only a confirmation sends the real request. Both are `POST /api/v1/promotions`
 //! (bulk, atomic), so the browser meets the same gate as the CLI and the rules.
 
-use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::Response;
 use maud::html;
 use serde_json::{json, Value};
 
-use crate::api::enc;
+use crate::api::Answer;
+use crate::context::{Ctx, Submitted};
 use crate::error::UiError;
-use crate::form::{Form, Posted};
+use crate::form::Form;
 use crate::layout;
-use crate::session::Viewer;
-use crate::view::{csrf_field, package_link, redirect, repo_path};
-use crate::WebState;
+use crate::place::RepoAt;
+use crate::view::{csrf_field, package_link, package_path, redirect, repo_path};
 
 /// A selection larger than this is promoted by query with the CLI or the API.
 const MAX_SELECTED: usize = 1000;
@@ -28,14 +27,17 @@ struct Request<'a> {
 }
 
 impl Request<'_> {
-    fn json(&self, dry_run: bool) -> Value {
-        json!({
+    /// The promotion (`dry_run`: the gate's answer only) as the viewer.
+    async fn send(&self, cx: &Ctx<RepoAt>, dry_run: bool) -> Result<Answer, UiError> {
+        let body = json!({
             "source": format!("{}/{}", self.owner, self.repo),
             "destination": self.destination,
             "slugs": self.slugs,
             "mode": self.mode,
             "dry_run": dry_run,
-        })
+        });
+        cx.call(Method::POST, "/api/v1/promotions", Some(&body))
+            .await
     }
 }
 
@@ -71,21 +73,11 @@ fn parse<'a>(
 
 /// The dry run's result, and a form to confirm when the gate lets every package through.
 async fn preview(
-    web: &WebState,
-    viewer: &Viewer,
+    cx: &Ctx<RepoAt>,
     request: &Request<'_>,
     action: &str,
 ) -> Result<Response, UiError> {
-    let result: Value = web
-        .api
-        .call(
-            viewer,
-            Method::POST,
-            "/api/v1/promotions",
-            Some(&request.json(true)),
-        )
-        .await?
-        .json()?;
+    let result: Value = request.send(cx, true).await?.json()?;
     let refused = result["refused"].as_i64().unwrap_or(0);
     let empty = Vec::new();
     let items = result["packages"].as_array().unwrap_or(&empty);
@@ -106,7 +98,7 @@ async fn preview(
             p.error role="alert" { (refused) " of " (items.len()) " packages would be refused; nothing can be promoted as selected." }
         } @else {
             form.panel method="post" action=(action) {
-                (csrf_field(viewer))
+                (csrf_field(&cx.viewer))
                 @for slug in &request.slugs { input type="hidden" name="slug" value=(slug); }
                 input type="hidden" name="destination" value=(request.destination);
                 input type="hidden" name="mode" value=(request.mode);
@@ -117,32 +109,15 @@ async fn preview(
         p { a href=(repo_path(request.owner, request.repo)) { "Back to " (request.owner) "/" (request.repo) } }
     };
     Ok(layout::page(
-        viewer,
+        &cx.viewer,
         "Promotion: the gate's answer",
         &[],
         body,
     ))
 }
 
-async fn confirm(
-    web: &WebState,
-    viewer: &Viewer,
-    request: &Request<'_>,
-    back: &str,
-) -> Result<Response, UiError> {
-    let answer = web
-        .api
-        .call(
-            viewer,
-            Method::POST,
-            "/api/v1/promotions",
-            Some(&request.json(false)),
-        )
-        .await?;
-    if !answer.status.is_success() {
-        return Err(UiError::from_answer(&answer));
-    }
-    let result: Value = answer.json()?;
+async fn confirm(cx: &Ctx<RepoAt>, request: &Request<'_>, back: &str) -> Result<Response, UiError> {
+    let result: Value = request.send(cx, false).await?.json()?;
     // One package: follow it to where it now is (a move leaves nothing behind).
     let single = match (
         result["packages"].as_array(),
@@ -160,32 +135,28 @@ async fn confirm(
 }
 
 /// `POST /ui/OWNER/REPO/-/promote`: a selection from the package list.
-pub(crate) async fn bulk(
-    State(web): State<WebState>,
-    Path((owner, repo)): Path<(String, String)>,
-    Posted { viewer, form }: Posted,
-) -> Result<Response, UiError> {
-    let request = parse(&owner, &repo, &form, form.all("slug"))?;
-    let here = repo_path(&owner, &repo);
+pub(crate) async fn bulk(Submitted { cx, form }: Submitted<RepoAt>) -> Result<Response, UiError> {
+    let (owner, repo) = (cx.at.owner(), cx.at.repo());
+    let request = parse(owner, repo, &form, form.all("slug"))?;
+    let here = repo_path(owner, repo);
     if form.get("confirm") == Some("1") {
-        return confirm(&web, &viewer, &request, &here).await;
+        return confirm(&cx, &request, &here).await;
     }
-    preview(&web, &viewer, &request, &format!("{here}/-/promote")).await
+    preview(&cx, &request, &format!("{here}/-/promote")).await
 }
 
 /// The copy/move form of one package page.
 pub(crate) async fn single(
-    web: &WebState,
-    viewer: &Viewer,
-    (owner, repo): (&str, &str),
+    cx: &Ctx<RepoAt>,
     slug: &str,
     action: &str,
     form: &Form,
 ) -> Result<Response, UiError> {
+    let (owner, repo) = (cx.at.owner(), cx.at.repo());
     let request = parse(owner, repo, form, vec![slug])?;
-    let here = format!("/ui/{}/{}/{}", enc(owner), enc(repo), enc(slug));
+    let here = package_path(owner, repo, slug);
     if action == "promote-confirm" {
-        return confirm(web, viewer, &request, &here).await;
+        return confirm(cx, &request, &here).await;
     }
-    preview(web, viewer, &request, &format!("{here}/promote-confirm")).await
+    preview(cx, &request, &format!("{here}/promote-confirm")).await
 }

@@ -1,16 +1,16 @@
 //! A repository's packages: the query language, filters, pages, and a selection to promote.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::http::Method;
 use axum::response::Response;
-use gantry_core::{Package, Repository};
+use gantry_core::Package;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::api::enc;
+use crate::context::Ctx;
 use crate::error::UiError;
-use crate::layout;
-use crate::session::Viewer;
+use crate::place::RepoAt;
 use crate::view::{
     badge, csrf_field, formats, notice, package_path, repo_path, severity, size, when,
 };
@@ -131,25 +131,22 @@ fn rows(owner: &str, repo: &str, packages: &[Package]) -> Markup {
 }
 
 pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
+    cx: Ctx<RepoAt>,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, UiError> {
-    let base = format!("/api/v1/repos/{}/{}", enc(&owner), enc(&repo));
-    let repository: Repository = web.api.get(&viewer, &base).await?;
+    let repository = cx.repository().await?;
+    let (owner, repo) = (cx.at.owner(), cx.at.repo());
     let page = query.page.unwrap_or(1).max(1);
     let path = format!(
-        "/api/v1/packages/{}/{}?query={}&page={page}&page_size={PAGE_SIZE}",
-        enc(&owner),
-        enc(&repo),
+        "{}?query={}&page={page}&page_size={PAGE_SIZE}",
+        cx.at.api("packages"),
         enc(&query.api_query())
     );
-    let answer = web.api.call(&viewer, Method::GET, &path, None).await?;
+    let answer = cx.call(Method::GET, &path, None).await?;
     let count = answer.header_i64("x-pagination-count").unwrap_or(0);
     let pages = answer.header_i64("x-pagination-pagetotal").unwrap_or(1);
     let packages: Vec<Package> = answer.json()?;
-    let here = repo_path(&owner, &repo);
+    let here = cx.at.ui("");
     let body = html! {
         (notice(query.notice.as_deref()))
         @if !repository.description.is_empty() { p { (repository.description) } }
@@ -169,11 +166,11 @@ pub(crate) async fn page(
             }
             span.muted { @if repository.private { "private" } @else { "public" } }
         }
-        (filters(&web, &owner, &repo, &query))
+        (filters(&cx.web, owner, repo, &query))
         p.muted aria-live="polite" { (count) " packages match." }
         form method="post" action={(here) "/-/promote"} {
-            (csrf_field(&viewer))
-            (rows(&owner, &repo, &packages))
+            (csrf_field(&cx.viewer))
+            (rows(owner, repo, &packages))
             fieldset.panel {
                 legend { "Promote the selected packages" }
                 div.fields {
@@ -184,14 +181,10 @@ pub(crate) async fn page(
             }
         }
         nav.pager aria-label="Pages" {
-            @if page > 1 { a rel="prev" href=(query.link(&owner, &repo, page - 1)) { "← Newer" } }
+            @if page > 1 { a rel="prev" href=(query.link(owner, repo, page - 1)) { "← Newer" } }
             span { "Page " (page) " of " (pages.max(1)) }
-            @if page < pages { a rel="next" href=(query.link(&owner, &repo, page + 1)) { "Older →" } }
+            @if page < pages { a rel="next" href=(query.link(owner, repo, page + 1)) { "Older →" } }
         }
     };
-    let crumbs = [
-        (owner.as_str(), format!("/ui/{}", enc(&owner))),
-        (repo.as_str(), here.clone()),
-    ];
-    Ok(layout::page(&viewer, &repository.slug, &crumbs, body))
+    Ok(cx.page(&repository.slug, body))
 }

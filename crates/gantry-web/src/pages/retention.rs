@@ -1,70 +1,33 @@
 //! A repository's retention rules: the list (readers), and for its admins a new rule,
 //! deleting one, a dry run that lists what would go, and a run now.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
-use gantry_core::Repository;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
-use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::Posted;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{
-    after, csrf_field, error_box, notice, package_path, repo_crumbs, repo_path, when, NoticeQuery,
-};
-use crate::WebState;
+use crate::place::{Action, Id, RepoAt};
+use crate::view::{csrf_field, form_panel, package_path, redirect, when};
 
-fn api(owner: &str, repo: &str) -> String {
-    format!("/api/v1/repos/{}/{}/retention", enc(owner), enc(repo))
+fn api(at: &RepoAt) -> String {
+    format!("{}/retention", at.api("repos"))
 }
 
-fn here(owner: &str, repo: &str) -> String {
-    format!("{}/-/retention", repo_path(owner, repo))
+pub(crate) async fn page(cx: Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
 }
 
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(
-        &web,
-        &viewer,
-        &owner,
-        &repo,
-        query.notice.as_deref(),
-        html! {},
-    )
-    .await
-}
-
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-    code: Option<&str>,
-    extra: Markup,
-) -> Result<Response, UiError> {
-    let repository: Repository = web
-        .api
-        .get(
-            viewer,
-            &format!("/api/v1/repos/{}/{}", enc(owner), enc(repo)),
-        )
-        .await?;
-    let rules: Vec<Value> = web.api.get(viewer, &api(owner, repo)).await?;
-    let admin = repository.permissions.is_some();
-    let here = here(owner, repo);
+async fn render(cx: &Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    let admin = cx.administers().await?;
+    let rules: Vec<Value> = cx.get(&api(&cx.at)).await?;
+    let here = cx.at.ui("/-/retention");
+    let viewer = &cx.viewer;
     let number = |v: &Value| v.as_i64().map_or_else(|| "—".to_owned(), |n| n.to_string());
     let body = html! {
-        (notice(code))
-        (extra)
+        (flash)
         p.muted { "A round applies every rule once an hour; deletions are soft (restorable until garbage collection)." }
         div.scroll { table {
             thead { tr { th scope="col" { "Rule" } th scope="col" { "Keep last" } th scope="col" { "Older than (days)" }
@@ -81,18 +44,14 @@ async fn render(
             } } }
         } }
         @if admin {
-            form.panel method="post" action={(here) "/create"} {
-                h2 { "Add a rule" }
-                (csrf_field(viewer))
-                div.fields {
-                    label { "Name" input name="name" required maxlength="64"; }
-                    label { "Keep the newest (per name)" input type="number" name="keep_last" min="1"; }
-                    label { "Delete when older than (days)" input type="number" name="older_than_days" min="1"; }
-                    label { "Only packages matching" input name="query" placeholder="tag:nightly"; }
-                    label.check { input type="checkbox" name="protect_promoted" value="1" checked; " Keep packages promoted onwards" }
-                    button type="submit" { "Add rule" }
-                }
-            }
+            (form_panel(viewer, &format!("{here}/create"), "Add a rule", html! {
+                label { "Name" input name="name" required maxlength="64"; }
+                label { "Keep the newest (per name)" input type="number" name="keep_last" min="1"; }
+                label { "Delete when older than (days)" input type="number" name="older_than_days" min="1"; }
+                label { "Only packages matching" input name="query" placeholder="tag:nightly"; }
+                label.check { input type="checkbox" name="protect_promoted" value="1" checked; " Keep packages promoted onwards" }
+                button type="submit" { "Add rule" }
+            }))
             div.actions {
                 form.inline method="post" action={(here) "/dry-run"} { (csrf_field(viewer)) button.secondary type="submit" { "Dry run" } }
                 form.inline method="post" action={(here) "/run"} data-confirm="Apply the rules now?" {
@@ -100,19 +59,18 @@ async fn render(
             }
         }
     };
-    let crumbs = repo_crumbs(owner, repo);
-    Ok(layout::page(viewer, "Retention", &crumbs, body))
+    Ok(cx.page("Retention", body))
 }
 
 /// The packages a run deleted, or a dry run would.
-fn outcome(owner: &str, repo: &str, result: &Value) -> Markup {
+fn outcome(at: &RepoAt, result: &Value) -> Markup {
     let packages = result["packages"].as_array().cloned().unwrap_or_default();
     let dry = result["dry_run"].as_bool().unwrap_or(true);
     html! {
         div.notice role="status" {
             p { (packages.len()) @if dry { " packages would be deleted." } @else { " packages were deleted." } }
             @if !packages.is_empty() { ul { @for p in &packages { li {
-                a href=(package_path(owner, repo, p["slug_perm"].as_str().unwrap_or(""))) {
+                a href=(package_path(at.owner(), at.repo(), p["slug_perm"].as_str().unwrap_or(""))) {
                     (p["name"].as_str().unwrap_or("")) " " (p["version"].as_str().unwrap_or("")) }
                 " (" (p["format"].as_str().unwrap_or("")) ", uploaded " (when(p["uploaded_at"].as_str().unwrap_or(""))) "): "
                 (p["rule"].as_str().unwrap_or("")) " — " (p["reason"].as_str().unwrap_or(""))
@@ -122,11 +80,10 @@ fn outcome(owner: &str, repo: &str, result: &Value) -> Markup {
 }
 
 pub(crate) async fn act(
-    State(web): State<WebState>,
-    Path((owner, repo, action)): Path<(String, String, String)>,
-    Posted { viewer, form }: Posted,
+    Path(Action { action }): Path<Action>,
+    Submitted { cx, form }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
-    let base = api(&owner, &repo);
+    let base = api(&cx.at);
     let (path, body) = match action.as_str() {
         "create" => {
             let number = |k: &str| form.text(k).and_then(|v| v.parse::<i64>().ok());
@@ -145,55 +102,20 @@ pub(crate) async fn act(
         ),
         _ => return Err(UiError::BadRequest("unknown form".into())),
     };
-    let answer = web
-        .api
-        .call(&viewer, Method::POST, &path, Some(&body))
-        .await?;
-    if action != "create" && answer.status.is_success() {
-        let result: Value = answer.json()?;
-        return render(
-            &web,
-            &viewer,
-            &owner,
-            &repo,
-            None,
-            outcome(&owner, &repo, &result),
-        )
-        .await;
+    let answer = cx.send(Method::POST, &path, Some(&body), |f| render(&cx, f));
+    let answer = answer.await?;
+    if action == "create" {
+        return Ok(redirect(&cx.at.ui("/-/retention?notice=created")));
     }
-    let to = format!("{}?notice=created", here(&owner, &repo));
-    after(answer, &to, |message| async move {
-        render(
-            &web,
-            &viewer,
-            &owner,
-            &repo,
-            None,
-            error_box(Some(&message)),
-        )
-        .await
-    })
-    .await
+    let result: Value = answer.json()?;
+    render(&cx, Flash::Shown(outcome(&cx.at, &result))).await
 }
 
 pub(crate) async fn delete(
-    State(web): State<WebState>,
-    Path((owner, repo, id)): Path<(String, String, String)>,
-    Posted { viewer, .. }: Posted,
+    Path(Id { id }): Path<Id>,
+    Submitted { cx, .. }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
-    let path = format!("{}/{}", api(&owner, &repo), enc(&id));
-    let answer = web.api.call(&viewer, Method::DELETE, &path, None).await?;
-    let to = format!("{}?notice=deleted-item", here(&owner, &repo));
-    after(answer, &to, |message| async move {
-        render(
-            &web,
-            &viewer,
-            &owner,
-            &repo,
-            None,
-            error_box(Some(&message)),
-        )
+    let api = api(&cx.at);
+    cx.delete_item(&api, &id, "/-/retention", |f| render(&cx, f))
         .await
-    })
-    .await
 }

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
+use axum::http::Method;
 use axum::response::Response;
 use gantry_core::Event;
 use maud::{html, Markup};
@@ -12,11 +13,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::enc;
+use crate::context::Ctx;
 use crate::error::UiError;
 use crate::layout;
-use crate::session::Viewer;
+use crate::place::{OwnerAt, RepoAt};
 use crate::view::{package_link, severity};
-use crate::WebState;
 
 const LEVELS: &[(&str, &str)] = &[
     ("none", "#2e7d32"),
@@ -38,28 +39,24 @@ pub(crate) struct SecurityQuery {
 }
 
 pub(crate) async fn namespace(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path(owner): Path<String>,
+    cx: Ctx<OwnerAt>,
     Query(query): Query<SecurityQuery>,
 ) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, None, &query).await
+    render(&cx, (cx.at.owner(), None), &query).await
 }
 
 pub(crate) async fn repository(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
+    cx: Ctx<RepoAt>,
     Query(query): Query<SecurityQuery>,
 ) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, Some(&repo), &query).await
+    render(&cx, (cx.at.owner(), Some(cx.at.repo())), &query).await
 }
 
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: Option<&str>,
+/// The page of the namespace `owner`, or of its repository `repo`; both under the
+/// namespace's breadcrumb.
+async fn render<P: Sync>(
+    cx: &Ctx<P>,
+    (owner, repo): (&str, Option<&str>),
     query: &SecurityQuery,
 ) -> Result<Response, UiError> {
     let scope = match repo {
@@ -71,8 +68,8 @@ async fn render(
     if !query.severity.is_empty() {
         path.push_str(&format!("&severity={}", enc(&query.severity)));
     }
-    let summary: Value = web.api.get(viewer, &path).await?;
-    let chart = chart_events(web, viewer, owner, repo).await?;
+    let summary: Value = cx.get(&path).await?;
+    let chart = chart_events(cx, owner, repo).await?;
     let here = format!("/ui/{scope}/-/security");
     let body = html! {
         (counts(&summary))
@@ -99,7 +96,7 @@ async fn render(
     };
     let title = format!("Security of {}", summary["scope"].as_str().unwrap_or(owner));
     let crumbs = [(owner, format!("/ui/{}", enc(owner)))];
-    Ok(layout::page(viewer, &title, &crumbs, body))
+    Ok(layout::page(&cx.viewer, &title, &crumbs, body))
 }
 
 fn counts(summary: &Value) -> Markup {
@@ -140,9 +137,8 @@ fn packages(summary: &Value) -> Markup {
 
 /// The scan events of the last [`DAYS`] days, or `None` when the caller may not read the
 /// audit log (the API answers 403 or 404).
-async fn chart_events(
-    web: &WebState,
-    viewer: &Viewer,
+async fn chart_events<P: Sync>(
+    cx: &Ctx<P>,
     owner: &str,
     repo: Option<&str>,
 ) -> Result<Option<Vec<Event>>, UiError> {
@@ -152,10 +148,7 @@ async fn chart_events(
         enc(owner),
         enc(&since)
     );
-    let answer = web
-        .api
-        .call(viewer, axum::http::Method::GET, &path, None)
-        .await?;
+    let answer = cx.call(Method::GET, &path, None).await?;
     if !answer.status.is_success() {
         return Ok(None);
     }

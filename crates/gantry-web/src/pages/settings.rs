@@ -1,65 +1,25 @@
 //! A repository's settings (its admins only): description, visibility, immutable tags, the
 //! address lists and the minimum privilege per operation. One `PATCH` of the repository.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::Response;
-use gantry_core::Repository;
 use maud::html;
 use serde_json::{json, Map, Value};
 
-use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::{Form, Posted};
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{
-    csrf_field, error_box, notice, redirect, refused, repo_crumbs, repo_path, NoticeQuery,
-};
-use crate::WebState;
+use crate::form::Form;
+use crate::place::RepoAt;
+use crate::view::{csrf_field, redirect};
 
 const PRIVILEGES: &[&str] = &["read", "write", "admin"];
 
-fn api(owner: &str, repo: &str) -> String {
-    format!("/api/v1/repos/{}/{}", enc(owner), enc(repo))
+pub(crate) async fn page(cx: Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
 }
 
-/// The repository as its admin sees it: the API shows the access settings to admins only,
-/// so a caller who gets none is not one.
-pub(crate) async fn administered(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-) -> Result<Repository, UiError> {
-    let repository: Repository = web.api.get(viewer, &api(owner, repo)).await?;
-    if repository.permissions.is_none() {
-        return Err(UiError::Api {
-            status: StatusCode::FORBIDDEN,
-            message: format!("this page needs the admin privilege on {owner}/{repo}"),
-        });
-    }
-    Ok(repository)
-}
-
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, &repo, query.notice.as_deref(), None).await
-}
-
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-    code: Option<&str>,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let r = administered(web, viewer, owner, repo).await?;
+async fn render(cx: &Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    let r = cx.administered().await?;
     let lines = |list: &Option<Vec<String>>| list.as_deref().unwrap_or_default().join("\n");
     let permissions: Vec<(String, String)> = r
         .permissions
@@ -71,10 +31,10 @@ async fn render(
                 .collect()
         })
         .unwrap_or_default();
-    let here = format!("{}/-/settings", repo_path(owner, repo));
+    let here = cx.at.ui("/-/settings");
+    let viewer = &cx.viewer;
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         form.panel method="post" action=(here) {
             (csrf_field(viewer))
             div.fields {
@@ -107,8 +67,7 @@ async fn render(
             button type="submit" { "Save" }
         }
     };
-    let crumbs = repo_crumbs(owner, repo);
-    Ok(layout::page(viewer, "Repository settings", &crumbs, body))
+    Ok(cx.page("Repository settings", body))
 }
 
 fn list(form: &Form, name: &str) -> Vec<String> {
@@ -140,26 +99,10 @@ fn update(form: &Form) -> Value {
     body
 }
 
-pub(crate) async fn save(
-    State(web): State<WebState>,
-    Path((owner, repo)): Path<(String, String)>,
-    Posted { viewer, form }: Posted,
-) -> Result<Response, UiError> {
-    let answer = web
-        .api
-        .call(
-            &viewer,
-            Method::PATCH,
-            &api(&owner, &repo),
-            Some(&update(&form)),
-        )
+pub(crate) async fn save(Submitted { cx, form }: Submitted<RepoAt>) -> Result<Response, UiError> {
+    let path = cx.at.api("repos");
+    let body = update(&form);
+    cx.send(Method::PATCH, &path, Some(&body), |f| render(&cx, f))
         .await?;
-    if !answer.status.is_success() {
-        let page = render(&web, &viewer, &owner, &repo, None, Some(&answer.message())).await;
-        return refused(page, &answer);
-    }
-    Ok(redirect(&format!(
-        "{}/-/settings?notice=saved",
-        repo_path(&owner, &repo)
-    )))
+    Ok(redirect(&cx.at.ui("/-/settings?notice=saved")))
 }

@@ -1,38 +1,28 @@
 //! The signed-in account's tokens: create one with a scope, privilege and expiry (its secret
 //! is shown once), and revoke.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
-use maud::{html, Markup};
+use gantry_protocol::extract::IdParam;
+use maud::html;
 use serde_json::{json, Value};
 
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::Posted;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, refused, when, NoticeQuery};
-use crate::WebState;
+use crate::place::Site;
+use crate::view::{csrf_field, form_panel, redirect, when};
 
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(&web, &viewer, query.notice.as_deref(), html! {}).await
+pub(crate) async fn page(cx: Ctx<Site>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
 }
 
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    code: Option<&str>,
-    extra: Markup,
-) -> Result<Response, UiError> {
-    let tokens: Vec<Value> = web.api.get(viewer, "/api/v1/tokens").await?;
+async fn render(cx: &Ctx<Site>, flash: Flash) -> Result<Response, UiError> {
+    let tokens: Vec<Value> = cx.get("/api/v1/tokens").await?;
+    let viewer = &cx.viewer;
     let current = viewer.caller.token().map(|t| t.id);
     let body = html! {
-        (notice(code))
-        (extra)
+        (flash)
         div.scroll { table {
             thead { tr { th scope="col" { "Token" } th scope="col" { "Scope" } th scope="col" { "Privilege" }
                 th scope="col" { "Expires" } th scope="col" { "State" } th scope="col" { span.muted { "Action" } } } }
@@ -53,31 +43,24 @@ async fn render(
                 } }
             } } }
         } }
-        form.panel method="post" action="/ui/-/tokens" {
-            h2 { "Create a token" }
-            (csrf_field(viewer))
-            div.fields {
-                label { "Description" input name="description" required; }
-                label { "Scope (OWNER or OWNER/REPO; empty: your account)" input name="scope"; }
-                label { "Privilege" select name="privilege" {
-                    option value="read" { "read" } option value="write" { "write" } option value="admin" { "admin" } } }
-                label { "Expires in days" input type="number" name="expires_in_days" min="1" max="3650" value="30"; }
-                button type="submit" { "Create" }
-            }
-        }
+        (form_panel(viewer, "/ui/-/tokens", "Create a token", html! {
+            label { "Description" input name="description" required; }
+            label { "Scope (OWNER or OWNER/REPO; empty: your account)" input name="scope"; }
+            label { "Privilege" select name="privilege" {
+                option value="read" { "read" } option value="write" { "write" } option value="admin" { "admin" } } }
+            label { "Expires in days" input type="number" name="expires_in_days" min="1" max="3650" value="30"; }
+            button type="submit" { "Create" }
+        }))
     };
-    Ok(layout::page(viewer, "Tokens", &[], body))
+    Ok(cx.page("Tokens", body))
 }
 
-pub(crate) async fn create(
-    State(web): State<WebState>,
-    Posted { viewer, form }: Posted,
-) -> Result<Response, UiError> {
+pub(crate) async fn create(Submitted { cx, form }: Submitted<Site>) -> Result<Response, UiError> {
     let mut body = json!({
         "description": form.text("description").unwrap_or("web"),
         "privilege": form.get("privilege").unwrap_or("read"),
     });
-    if let Some(principal) = viewer.caller.owner.as_ref() {
+    if let Some(principal) = cx.viewer.caller.owner.as_ref() {
         body["principal"] = json!(principal.reference());
     }
     if let Some(scope) = form.text("scope") {
@@ -89,18 +72,10 @@ pub(crate) async fn create(
     {
         body["expires_in_days"] = json!(days);
     }
-    let answer = web
-        .api
-        .call(&viewer, Method::POST, "/api/v1/tokens", Some(&body))
-        .await?;
-    if !answer.status.is_success() {
-        let message = answer.message();
-        return refused(
-            render(&web, &viewer, None, error_box(Some(&message))).await,
-            &answer,
-        );
-    }
-    let created: Value = answer.json()?;
+    let answer = cx.send(Method::POST, "/api/v1/tokens", Some(&body), |f| {
+        render(&cx, f)
+    });
+    let created: Value = answer.await?.json()?;
     let shown = html! {
         div.notice role="status" {
             p { "Your new token. It is shown only now: copy it somewhere safe." }
@@ -110,25 +85,14 @@ pub(crate) async fn create(
             }
         }
     };
-    render(&web, &viewer, None, shown).await
+    render(&cx, Flash::Shown(shown)).await
 }
 
 pub(crate) async fn revoke(
-    State(web): State<WebState>,
-    Path(id): Path<i64>,
-    Posted { viewer, .. }: Posted,
+    Path(IdParam { id }): Path<IdParam>,
+    Submitted { cx, .. }: Submitted<Site>,
 ) -> Result<Response, UiError> {
-    let answer = web
-        .api
-        .call(
-            &viewer,
-            Method::DELETE,
-            &format!("/api/v1/tokens/{id}"),
-            None,
-        )
-        .await?;
-    if !answer.status.is_success() {
-        return Err(UiError::from_answer(&answer));
-    }
+    let path = format!("/api/v1/tokens/{id}");
+    cx.call(Method::DELETE, &path, None).await?.accepted()?;
     Ok(redirect("/ui/-/tokens?notice=revoked"))
 }

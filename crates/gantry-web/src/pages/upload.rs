@@ -2,7 +2,7 @@
 //! (never held whole in memory); with JavaScript the page shows a progress bar.
 
 use axum::body::Body;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::Multipart;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,31 +13,20 @@ use maud::html;
 use serde_json::json;
 
 use crate::api::enc;
+use crate::context::Ctx;
 use crate::error::UiError;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{csrf_field, package_path, redirect, repo_path};
-use crate::WebState;
+use crate::place::RepoAt;
+use crate::view::{csrf_field, package_path, redirect};
 
-pub(crate) async fn form(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
-) -> Result<Response, UiError> {
+pub(crate) async fn form(cx: Ctx<RepoAt>) -> Result<Response, UiError> {
     // Reading the repository first answers 404 for what the caller may not see.
-    let _: gantry_core::Repository = web
-        .api
-        .get(
-            &viewer,
-            &format!("/api/v1/repos/{}/{}", enc(&owner), enc(&repo)),
-        )
-        .await?;
-    let here = repo_path(&owner, &repo);
+    cx.repository().await?;
+    let here = cx.at.ui("");
     // The formats come from the registered plugins: none is named here, none preselected.
     let formats = gantry_protocol::plugin::plugins().with_file_upload();
     let body = html! {
         form #upload-form.panel method="post" action={(here) "/-/upload"} enctype="multipart/form-data" {
-            (csrf_field(&viewer))
+            (csrf_field(&cx.viewer))
             div.fields {
                 label { "Format"
                     select name="format" required {
@@ -56,11 +45,7 @@ pub(crate) async fn form(
         }
         p.muted { "Fields before the file are read first; the file streams to the repository as it arrives." }
     };
-    let crumbs = [
-        (owner.as_str(), format!("/ui/{}", enc(&owner))),
-        (repo.as_str(), here.clone()),
-    ];
-    Ok(layout::page(&viewer, "Upload a package", &crumbs, body))
+    Ok(cx.page("Upload a package", body))
 }
 
 fn wants_json(headers: &axum::http::HeaderMap) -> bool {
@@ -78,18 +63,17 @@ fn json_answer(status: StatusCode, value: &serde_json::Value) -> Response {
 }
 
 pub(crate) async fn submit(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
+    cx: Ctx<RepoAt>,
     headers: axum::http::HeaderMap,
     multipart: Multipart,
 ) -> Result<Response, UiError> {
     let fetch = wants_json(&headers);
-    match upload(&web, &viewer, &owner, &repo, multipart).await {
+    match upload(&cx, multipart).await {
         Ok(package) => {
+            let (owner, repo) = (cx.at.owner(), cx.at.repo());
             let to = format!(
                 "{}?notice=uploaded",
-                package_path(&owner, &repo, &package.slug_perm)
+                package_path(owner, repo, &package.slug_perm)
             );
             Ok(if fetch {
                 json_answer(StatusCode::OK, &json!({"location": to}))
@@ -105,13 +89,8 @@ pub(crate) async fn submit(
     }
 }
 
-async fn upload(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-    mut multipart: Multipart,
-) -> Result<Package, UiError> {
+async fn upload(cx: &Ctx<RepoAt>, mut multipart: Multipart) -> Result<Package, UiError> {
+    let viewer = &cx.viewer;
     let bad = |e: axum::extract::multipart::MultipartError| UiError::BadRequest(e.body_text());
     let mut fields: Vec<(String, String)> = Vec::new();
     loop {
@@ -142,9 +121,8 @@ async fn upload(
             .ok_or_else(|| UiError::BadRequest("choose a file".into()))?;
         let format = get("format").ok_or_else(|| UiError::BadRequest("choose a format".into()))?;
         let mut path = format!(
-            "/api/v1/packages/{}/{}/upload/{}?filename={}",
-            enc(owner),
-            enc(repo),
+            "{}/upload/{}?filename={}",
+            cx.at.api("packages"),
             enc(&format),
             enc(&filename)
         );
@@ -167,7 +145,7 @@ async fn upload(
                 }
             }
         };
-        let call = web.api.send(
+        let call = cx.web.api.send(
             viewer,
             Method::POST,
             &path,

@@ -1,46 +1,36 @@
 //! A repository's webhooks: list, create, ping, and each webhook's deliveries with their
 //! request payload, responses and retries.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
+use gantry_protocol::extract::IdParam;
 use maud::html;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::enc;
+use crate::context::{Ctx, Flash, Submitted};
 use crate::error::UiError;
-use crate::form::Posted;
-use crate::layout;
-use crate::session::Viewer;
-use crate::view::{csrf_field, error_box, notice, redirect, refused, repo_path, when, NoticeQuery};
-use crate::WebState;
+use crate::place::RepoAt;
+use crate::view::{csrf_field, form_panel, redirect, when};
 
-fn api_base(owner: &str, repo: &str) -> String {
-    format!("/api/v1/webhooks/{}/{}", enc(owner), enc(repo))
+/// A route's `{id}` (the webhook) and `{delivery}`.
+#[derive(Deserialize)]
+pub(crate) struct DeliveryParam {
+    id: i64,
+    delivery: i64,
 }
 
-pub(crate) async fn page(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo)): Path<(String, String)>,
-    Query(query): Query<NoticeQuery>,
-) -> Result<Response, UiError> {
-    render(&web, &viewer, &owner, &repo, query.notice.as_deref(), None).await
+pub(crate) async fn page(cx: Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    render(&cx, flash).await
 }
 
-async fn render(
-    web: &WebState,
-    viewer: &Viewer,
-    owner: &str,
-    repo: &str,
-    code: Option<&str>,
-    error: Option<&str>,
-) -> Result<Response, UiError> {
-    let hooks: Vec<Value> = web.api.get(viewer, &api_base(owner, repo)).await?;
-    let here = format!("{}/-/webhooks", repo_path(owner, repo));
+async fn render(cx: &Ctx<RepoAt>, flash: Flash) -> Result<Response, UiError> {
+    let hooks: Vec<Value> = cx.get(&cx.at.api("webhooks")).await?;
+    let here = cx.at.ui("/-/webhooks");
+    let viewer = &cx.viewer;
     let body = html! {
-        (notice(code))
-        (error_box(error))
+        (flash)
         div.scroll { table {
             thead { tr { th scope="col" { "Target" } th scope="col" { "Events" } th scope="col" { "Active" } th scope="col" { "Failures" } } }
             tbody { @for h in &hooks { tr {
@@ -50,30 +40,18 @@ async fn render(
                 td { (h["consecutive_failures"].as_i64().unwrap_or(0)) }
             } } }
         } }
-        form.panel method="post" action=(here) {
-            h2 { "Create a webhook" }
-            (csrf_field(viewer))
-            div.fields {
-                label { "Target URL" input type="url" name="target_url" required size="40"; }
-                label { "Events (comma-separated, * for all)" input name="events" value="*"; }
-                label { "Secret (optional)" input type="password" name="secret" autocomplete="off"; }
-                label { "Package query (optional)" input name="package_query"; }
-                button type="submit" { "Create" }
-            }
-        }
+        (form_panel(viewer, &here, "Create a webhook", html! {
+            label { "Target URL" input type="url" name="target_url" required size="40"; }
+            label { "Events (comma-separated, * for all)" input name="events" value="*"; }
+            label { "Secret (optional)" input type="password" name="secret" autocomplete="off"; }
+            label { "Package query (optional)" input name="package_query"; }
+            button type="submit" { "Create" }
+        }))
     };
-    let crumbs = [
-        (owner, format!("/ui/{}", enc(owner))),
-        (repo, repo_path(owner, repo)),
-    ];
-    Ok(layout::page(viewer, "Webhooks", &crumbs, body))
+    Ok(cx.page("Webhooks", body))
 }
 
-pub(crate) async fn create(
-    State(web): State<WebState>,
-    Path((owner, repo)): Path<(String, String)>,
-    Posted { viewer, form }: Posted,
-) -> Result<Response, UiError> {
+pub(crate) async fn create(Submitted { cx, form }: Submitted<RepoAt>) -> Result<Response, UiError> {
     let events: Vec<&str> = form
         .get("events")
         .unwrap_or("*")
@@ -92,39 +70,31 @@ pub(crate) async fn create(
     if let Some(query) = form.text("package_query") {
         body["package_query"] = json!(query);
     }
-    let answer = web
-        .api
-        .call(&viewer, Method::POST, &api_base(&owner, &repo), Some(&body))
-        .await?;
-    if !answer.status.is_success() {
-        let page = render(&web, &viewer, &owner, &repo, None, Some(&answer.message())).await;
-        return refused(page, &answer);
-    }
-    let created: Value = answer.json()?;
-    Ok(redirect(&format!(
-        "{}/-/webhooks/{}?notice=created",
-        repo_path(&owner, &repo),
-        created["id"].as_i64().unwrap_or(0)
-    )))
+    let path = cx.at.api("webhooks");
+    let answer = cx.send(Method::POST, &path, Some(&body), |f| render(&cx, f));
+    let created: Value = answer.await?.json()?;
+    let id = created["id"].as_i64().unwrap_or(0);
+    Ok(redirect(
+        &cx.at.ui(&format!("/-/webhooks/{id}?notice=created")),
+    ))
 }
 
 pub(crate) async fn detail(
-    State(web): State<WebState>,
-    viewer: Viewer,
-    Path((owner, repo, id)): Path<(String, String, i64)>,
-    Query(query): Query<NoticeQuery>,
+    cx: Ctx<RepoAt>,
+    Path(IdParam { id }): Path<IdParam>,
+    flash: Flash,
 ) -> Result<Response, UiError> {
-    let base = format!("{}/{id}", api_base(&owner, &repo));
-    let hook: Value = web.api.get(&viewer, &base).await?;
-    let deliveries: Vec<Value> = web.api.get(&viewer, &format!("{base}/deliveries")).await?;
-    let here = format!("{}/-/webhooks/{id}", repo_path(&owner, &repo));
+    let base = format!("{}/{id}", cx.at.api("webhooks"));
+    let hook: Value = cx.get(&base).await?;
+    let deliveries: Vec<Value> = cx.get(&format!("{base}/deliveries")).await?;
+    let here = cx.at.ui(&format!("/-/webhooks/{id}"));
     let empty = Vec::new();
     let body = html! {
-        (notice(query.notice.as_deref()))
+        (flash)
         p { "Target: " code { (hook["target_url"].as_str().unwrap_or("")) } }
         @if let Some(reason) = hook["disabled_reason"].as_str() { p.error { "Disabled: " (reason) } }
         form.panel method="post" action={(here) "/ping"} {
-            (csrf_field(&viewer))
+            (csrf_field(&cx.viewer))
             button type="submit" { "Send a ping" }
         }
         h2 { "Deliveries" }
@@ -139,7 +109,7 @@ pub(crate) async fn detail(
                 }
                 p.mono { "Delivery " (d["delivery_id"].as_str().unwrap_or("")) }
                 form.inline method="post" action={(here) "/deliveries/" (d["id"].as_i64().unwrap_or(0)) "/redeliver"} {
-                    (csrf_field(&viewer))
+                    (csrf_field(&cx.viewer))
                     button.secondary type="submit" { "Deliver again" }
                 }
                 h3 { "Request body" }
@@ -155,53 +125,29 @@ pub(crate) async fn detail(
             }
         }
     };
-    let crumbs = [
-        (owner.as_str(), format!("/ui/{}", enc(&owner))),
-        (repo.as_str(), repo_path(&owner, &repo)),
-        (
-            "webhooks",
-            format!("{}/-/webhooks", repo_path(&owner, &repo)),
-        ),
-    ];
-    Ok(layout::page(
-        &viewer,
-        &format!("Webhook {id}"),
-        &crumbs,
-        body,
-    ))
+    let list = cx.at.ui("/-/webhooks");
+    Ok(cx.page_under(&format!("Webhook {id}"), &[("webhooks", list)], body))
+}
+
+/// A webhook's action (`{hook}/TAIL` in the API), then back to the webhook's page.
+async fn act(cx: &Ctx<RepoAt>, id: i64, tail: &str, notice: &str) -> Result<Response, UiError> {
+    let path = format!("{}/{id}/{tail}", cx.at.api("webhooks"));
+    cx.call(Method::POST, &path, None).await?.accepted()?;
+    let to = format!("/-/webhooks/{id}?notice={notice}");
+    Ok(redirect(&cx.at.ui(&to)))
 }
 
 pub(crate) async fn ping(
-    State(web): State<WebState>,
-    Path((owner, repo, id)): Path<(String, String, i64)>,
-    Posted { viewer, .. }: Posted,
+    Path(IdParam { id }): Path<IdParam>,
+    Submitted { cx, .. }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
-    let path = format!("{}/{id}/ping", api_base(&owner, &repo));
-    let answer = web.api.call(&viewer, Method::POST, &path, None).await?;
-    if !answer.status.is_success() {
-        return Err(UiError::from_answer(&answer));
-    }
-    Ok(redirect(&format!(
-        "{}/-/webhooks/{id}?notice=pinged",
-        repo_path(&owner, &repo)
-    )))
+    act(&cx, id, "ping", "pinged").await
 }
 
 pub(crate) async fn redeliver(
-    State(web): State<WebState>,
-    Path((owner, repo, id, delivery)): Path<(String, String, i64, i64)>,
-    Posted { viewer, .. }: Posted,
+    Path(DeliveryParam { id, delivery }): Path<DeliveryParam>,
+    Submitted { cx, .. }: Submitted<RepoAt>,
 ) -> Result<Response, UiError> {
-    let path = format!(
-        "{}/{id}/deliveries/{delivery}/redeliver",
-        api_base(&owner, &repo)
-    );
-    let answer = web.api.call(&viewer, Method::POST, &path, None).await?;
-    if !answer.status.is_success() {
-        return Err(UiError::from_answer(&answer));
-    }
-    Ok(redirect(&format!(
-        "{}/-/webhooks/{id}?notice=redelivered",
-        repo_path(&owner, &repo)
-    )))
+    let tail = format!("deliveries/{delivery}/redeliver");
+    act(&cx, id, &tail, "redelivered").await
 }
