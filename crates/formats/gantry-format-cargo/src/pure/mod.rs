@@ -354,15 +354,12 @@ static INFO: FormatInfo = FormatInfo {
         "cargo add --registry gantry {name}@{version}  # index = \"sparse+{url}/cargo/index/\"",
     // Cargo downloads from the web API's path (its `config.json` names it).
     download: Some("/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download"),
+    bom_facts: Some(bom::facts),
 };
 
 impl Format for Cargo {
     fn info(&self) -> &'static FormatInfo {
         &INFO
-    }
-
-    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
-        bom::facts(metadata)
     }
 
     /// The identity lives in the crate's manifest, so uploads are processed before they are

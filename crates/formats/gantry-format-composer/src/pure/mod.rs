@@ -44,6 +44,7 @@ static INFO: FormatInfo = FormatInfo {
     install: "composer config repositories.gantry composer {url}/composer && composer require {name}:{version}",
     // Overridden: names hold a `/`, served as two segments.
     download: None,
+    bom_facts: None,
 };
 
 fn invalid(msg: impl Into<String>) -> FormatError {
