@@ -10,7 +10,8 @@ use super::name::check_name;
 use crate::archive::quote;
 use crate::format::FormatError;
 
-/// The fields served in the repository's metadata, when the package declares them.
+/// The fields served in the repository's metadata, when the package declares them (with
+/// [`LINKS`]).
 const KEPT: &[&str] = &[
     "description",
     "keywords",
@@ -19,12 +20,6 @@ const KEPT: &[&str] = &[
     "license",
     "authors",
     "type",
-    "require",
-    "require-dev",
-    "conflict",
-    "replace",
-    "provide",
-    "suggest",
     "autoload",
     "autoload-dev",
     "include-path",
@@ -84,7 +79,7 @@ pub fn parse(bytes: &[u8]) -> Result<Manifest, FormatError> {
         Some(_) => return Err(invalid("composer.json: 'version' must be a string")),
     };
     let mut fields = Map::new();
-    for key in KEPT {
+    for key in KEPT.iter().chain(LINKS) {
         if let Some(value) = object.remove(*key) {
             check_field(key, &value)?;
             fields.insert((*key).to_owned(), value);
