@@ -10,7 +10,7 @@ use axum::response::Response;
 use gantry_db::{RepoRow, UpstreamRow};
 
 use super::answer::{document, BINARY, TEXT};
-use super::snapshot::{snapshot, Doc};
+use super::snapshot::{snapshot, Doc, Snapshot};
 use super::FORMAT;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -37,27 +37,42 @@ async fn upstream_lines(app: &Arc<App>, repo: &RepoRow) -> AppResult<Option<Vec<
     Ok(Some(lines))
 }
 
+/// Answers with the snapshot's document `local` when the repository has no upstreams, else
+/// with the one `merge` builds from the snapshot and the upstreams' `/versions` lines.
+async fn local_or_merged(
+    app: &Arc<App>,
+    (method, headers): (&Method, &HeaderMap),
+    repo: &RepoRow,
+    local: impl FnOnce(&Snapshot) -> &Doc,
+    merge: impl FnOnce(&Snapshot, Vec<VersionsLine>) -> Doc,
+) -> AppResult<Response> {
+    let snapshot = snapshot(app, repo.id).await?;
+    let doc = match upstream_lines(app, repo).await? {
+        None => return Ok(document(method, headers, local(&snapshot), TEXT)),
+        Some(remote) => merge(&snapshot, remote),
+    };
+    Ok(document(method, headers, &doc, TEXT))
+}
+
 pub(crate) async fn versions(
     app: &Arc<App>,
     method: &Method,
     headers: &HeaderMap,
     repo: &RepoRow,
 ) -> AppResult<Response> {
-    let local = snapshot(app, repo.id).await?;
-    let Some(remote) = upstream_lines(app, repo).await? else {
-        return Ok(document(method, headers, &local.versions, TEXT));
+    let merge = |local: &Snapshot, remote: Vec<VersionsLine>| {
+        let mut lines: BTreeMap<String, VersionsLine> = local
+            .version_lines
+            .iter()
+            .map(|l| (l.name.clone(), l.clone()))
+            .collect();
+        for line in remote {
+            lines.entry(line.name.clone()).or_insert(line);
+        }
+        let lines: Vec<VersionsLine> = lines.into_values().collect();
+        Doc::new(versions_document(&local.created_at, &lines))
     };
-    let mut lines: BTreeMap<String, VersionsLine> = local
-        .version_lines
-        .iter()
-        .map(|l| (l.name.clone(), l.clone()))
-        .collect();
-    for line in remote {
-        lines.entry(line.name.clone()).or_insert(line);
-    }
-    let lines: Vec<VersionsLine> = lines.into_values().collect();
-    let doc = Doc::new(versions_document(&local.created_at, &lines));
-    Ok(document(method, headers, &doc, TEXT))
+    local_or_merged(app, (method, headers), repo, |s| &s.versions, merge).await
 }
 
 pub(crate) async fn info(
@@ -99,18 +114,16 @@ pub(crate) async fn names(
     headers: &HeaderMap,
     repo: &RepoRow,
 ) -> AppResult<Response> {
-    let local = snapshot(app, repo.id).await?;
-    let Some(remote) = upstream_lines(app, repo).await? else {
-        return Ok(document(method, headers, &local.names, TEXT));
+    let merge = |local: &Snapshot, remote: Vec<VersionsLine>| {
+        let mut all: HashSet<String> = local.infos.keys().cloned().collect();
+        all.extend(remote.into_iter().map(|l| l.name));
+        let mut all: Vec<String> = all.into_iter().collect();
+        all.sort();
+        Doc::new(crate::pure::index::names_document(
+            all.iter().map(String::as_str),
+        ))
     };
-    let mut all: HashSet<String> = local.infos.keys().cloned().collect();
-    all.extend(remote.into_iter().map(|l| l.name));
-    let mut all: Vec<String> = all.into_iter().collect();
-    all.sort();
-    let doc = Doc::new(crate::pure::index::names_document(
-        all.iter().map(String::as_str),
-    ));
-    Ok(document(method, headers, &doc, TEXT))
+    local_or_merged(app, (method, headers), repo, |s| &s.names, merge).await
 }
 
 /// The legacy indexes list this repository's gems only: they are Marshal, which Gantry
