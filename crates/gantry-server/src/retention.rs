@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use gantry_core::{EventType, PackageQuery, PackageState};
 use gantry_db::{JobRow, NewEvent, PackageRow, RepoRow, RetentionRuleRow};
-use gantry_jobs::{Completion, Job, JobContext, JobError};
+use gantry_jobs::{Completion, JobContext, JobError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
