@@ -93,12 +93,6 @@ impl Ord for ApkVersion {
     }
 }
 
-impl PartialOrd for ApkVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::ApkVersion;

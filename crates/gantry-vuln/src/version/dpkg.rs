@@ -98,12 +98,6 @@ impl Ord for DpkgVersion {
     }
 }
 
-impl PartialOrd for DpkgVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::DpkgVersion;

@@ -15,6 +15,27 @@ mod semver_like;
 #[cfg(test)]
 mod testkit;
 
+/// Each version type's partial order is its total order, which it implements by hand.
+macro_rules! partial_order_is_total {
+    ($($t:ty),*) => {$(
+        impl PartialOrd for $t {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+    )*};
+}
+
+partial_order_is_total!(
+    apk::ApkVersion,
+    digits::Num,
+    dpkg::DpkgVersion,
+    maven::MavenVersion,
+    nuget::NuGetVersion,
+    rpm::RpmVersion,
+    rubygems::GemVersion
+);
+
 use std::cmp::Ordering;
 use std::str::FromStr;
 

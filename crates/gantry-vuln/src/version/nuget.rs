@@ -97,12 +97,6 @@ impl Ord for NuGetVersion {
     }
 }
 
-impl PartialOrd for NuGetVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::NuGetVersion;

@@ -50,12 +50,6 @@ impl Ord for RpmVersion {
     }
 }
 
-impl PartialOrd for RpmVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 fn is_separator(b: u8) -> bool {
     !b.is_ascii_alphanumeric() && b != b'~' && b != b'^'
 }
