@@ -283,6 +283,11 @@ pub trait Format: Send + Sync + 'static {
     }
 }
 
+/// A [`FormatError::Invalid`] saying `msg`: what a client sent breaks the format's rules.
+pub fn invalid(msg: impl Into<String>) -> FormatError {
+    FormatError::Invalid(msg.into())
+}
+
 /// Refuses an uploaded file name that could name a path or is longer than 255 bytes;
 /// `expected` says what the format wants (`NAME-VERSION.crate`).
 pub fn check_filename(filename: &str, expected: &str) -> Result<(), FormatError> {

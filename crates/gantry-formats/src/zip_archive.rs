@@ -12,11 +12,8 @@ use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 use crate::archive::{check_entry_name, quote};
+use crate::format::invalid;
 use crate::format::{FormatError, ReadSeek};
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// The bounds of one kind of zip.
 #[derive(Debug, Clone, Copy)]

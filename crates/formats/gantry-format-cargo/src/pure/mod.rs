@@ -10,6 +10,7 @@ pub use semver::Version;
 use serde_json::{json, Map, Value};
 
 use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
+use gantry_formats::format::invalid;
 
 pub struct Cargo;
 
@@ -60,10 +61,6 @@ pub fn parse_version(version: &str) -> Result<semver::Version, FormatError> {
     crate::format::check_version_len(version)?;
     semver::Version::parse(version)
         .map_err(|e| FormatError::Invalid(format!("'{version}' is not a semantic version: {e}")))
-}
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
 }
 
 fn string_of(table: &toml::Table, key: &str) -> Option<String> {

@@ -8,6 +8,7 @@
 use gantry_formats::zip_archive::{BoundedZip, ZipLimits};
 
 use crate::format::{FormatError, ReadSeek};
+use gantry_formats::format::invalid;
 
 /// Largest dist zip.
 pub const MAX_ZIP: u64 = 512 << 20;
@@ -24,10 +25,6 @@ pub(super) const LIMITS: ZipLimits = ZipLimits {
     max_entries: MAX_ENTRIES,
     max_unpacked: MAX_UNPACKED,
 };
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// What a checked dist holds.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use super::archive::MAX_MANIFEST;
 use super::name::check_name;
 use crate::archive::quote;
 use crate::format::FormatError;
+use gantry_formats::format::invalid;
 
 /// The fields served in the repository's metadata, when the package declares them (with
 /// [`LINKS`]).
@@ -48,10 +49,6 @@ pub struct Manifest {
     pub version: Option<String>,
     /// The kept fields.
     pub fields: Map<String, Value>,
-}
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
 }
 
 /// Parses and checks a `composer.json`.

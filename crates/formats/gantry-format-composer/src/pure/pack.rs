@@ -11,11 +11,8 @@ use super::archive::{LIMITS, MAX_ENTRIES, MAX_MANIFEST};
 use crate::archive::check_entry_name;
 use crate::format::FormatError;
 use gantry_formats::dir::{regular_files, Walked};
+use gantry_formats::format::invalid;
 use gantry_formats::zip_archive::{write_zip, ZipLimits};
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// What was packed: the package's name and the version to declare, if any is known.
 #[derive(Debug, Clone, PartialEq, Eq)]

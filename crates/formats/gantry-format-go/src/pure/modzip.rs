@@ -13,6 +13,7 @@ use super::path::{check_element, check_path, Kind};
 use super::version::Version;
 use crate::archive::{check_entry_name, quote};
 use crate::format::{FormatError, ReadSeek};
+use gantry_formats::format::invalid;
 use gantry_formats::zip_archive::{BoundedZip, ZipEntry, ZipLimits};
 
 /// Largest module zip, and the most its files may hold unpacked (the go command's bound).
@@ -29,10 +30,6 @@ pub(super) const LIMITS: ZipLimits = ZipLimits {
     max_entries: MAX_ENTRIES,
     max_unpacked: MAX_ZIP,
 };
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// What a checked module zip holds.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use super::version::Version;
 use crate::archive::quote;
 use crate::format::FormatError;
 use gantry_formats::dir::{regular_files, Walked};
+use gantry_formats::format::invalid;
 use gantry_formats::zip_archive::{write_zip, ZipLimits};
 
 /// What was packed.
@@ -23,10 +24,6 @@ use gantry_formats::zip_archive::{write_zip, ZipLimits};
 pub struct Packed {
     pub path: String,
     pub version: String,
-}
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
 }
 
 /// Packs the module in `dir` as `version` into `out`. The module path is the `go.mod`'s;

@@ -8,15 +8,12 @@ use std::io::Read;
 
 use crate::format::{FormatError, ReadSeek};
 use gantry_formats::archive::{check_entry_name, quote};
+use gantry_formats::format::invalid;
 
 /// Most entries in one package.
 pub const MAX_ENTRIES: usize = 65_536;
 /// Most bytes a package may unpack to (its entries' declared sizes).
 pub const MAX_UNPACKED: u64 = 8 << 30;
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// The checked archive's `.nuspec`, its entry name and bytes.
 pub fn nuspec_of(content: &mut dyn ReadSeek) -> Result<(String, Vec<u8>), FormatError> {
