@@ -13,7 +13,7 @@ pub use format_id::{BadFormatId, FormatId};
 pub use ids::SlugPerm;
 pub use model::{
     Event, EventType, FormatTotals, Package, PackageFile, PackageState, Privilege, Repository,
-    ScanStatus, Severity, SyncStatus, UnknownValue,
+    ScanStatus, Severity, SyncStatus, UnknownValue, UpdateRepository,
 };
 pub use names::{NameError, OwnerName, RepoName};
 pub use query::{Field as QueryField, PackageQuery, QueryError};

@@ -289,6 +289,24 @@ pub struct Package {
     pub self_url: String,
 }
 
+/// Changes to a repository (`PATCH /api/v1/repos/{owner}/{repo}`); `None` leaves a field as
+/// it is.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRepository {
+    pub description: Option<String>,
+    pub private: Option<bool>,
+    pub ip_allowlist: Option<Vec<String>>,
+    pub ip_denylist: Option<Vec<String>>,
+    /// Replaces the per-operation minimums (operations left out get their defaults).
+    pub permissions: Option<serde_json::Value>,
+    /// Refuse (409) a push that would point an existing tag at other content.
+    pub immutable_tags: Option<bool>,
+    /// Let a native deploy of a published release (a Maven `mvn deploy` of the same
+    /// version) replace it.
+    pub allow_republish: Option<bool>,
+}
+
 /// One event in a package's provenance trail.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Event {

@@ -57,7 +57,7 @@ pub use policies::{
     RuleRow, RuleSpec,
 };
 pub use principals::{GrantRow, PrincipalRow};
-pub use repos::{RepoRow, RepoUpdate};
+pub use repos::RepoRow;
 pub use retention::{NewRetentionRule, RetentionRuleRow};
 pub use tokens::{NewToken, TokenRow};
 pub use upstreams::{NewUpstream, UpstreamRow, UpstreamSpec};

@@ -1,6 +1,7 @@
 //! Namespaces and repositories.
 
 use gantry_core::time::now_millis;
+use gantry_core::UpdateRepository;
 use sqlx::FromRow;
 
 use crate::bind::Sql;
@@ -28,18 +29,6 @@ pub struct RepoRow {
     pub immutable_tags: i64,
     /// Non-zero: a native deploy of a published release replaces it.
     pub allow_republish: i64,
-}
-
-/// Changes to a repository; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct RepoUpdate {
-    pub description: Option<String>,
-    pub private: Option<bool>,
-    pub ip_allowlist: Option<Vec<String>>,
-    pub ip_denylist: Option<Vec<String>>,
-    pub permissions: Option<serde_json::Value>,
-    pub immutable_tags: Option<bool>,
-    pub allow_republish: Option<bool>,
 }
 
 impl RepoRow {
@@ -161,7 +150,7 @@ impl Db {
         Ok(rows)
     }
 
-    pub async fn update_repo(&self, id: i64, update: &RepoUpdate) -> Result<RepoRow> {
+    pub async fn update_repo(&self, id: i64, update: &UpdateRepository) -> Result<RepoRow> {
         let json_list =
             |l: &Option<Vec<String>>| l.as_ref().map(|l| serde_json::json!(l).to_string());
         sqlx::query(

@@ -12,6 +12,7 @@ use std::io::Read;
 
 use gantry_core::names::{is_odd_char, quote_prefix};
 
+use crate::format::invalid;
 use crate::format::{FormatError, ReadSeek};
 
 /// Largest body of one extension entry (a GNU long name or link, or a set of PAX records).
@@ -20,10 +21,6 @@ use crate::format::{FormatError, ReadSeek};
 pub const MAX_EXTENSION: u64 = 8 * 1024;
 /// Characters of a client-supplied name quoted in an error message.
 pub const QUOTE_LEN: usize = 200;
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// A name for an error message: a bounded, escaped prefix.
 pub fn quote(name: &str) -> String {

@@ -170,6 +170,10 @@ pub struct FormatInfo {
     /// `{filename}`. `None`: `/{owner}/{repo}/{id}/files/{slug}/{filename}`, where formats
     /// whose clients take URLs from an index serve files.
     pub download: Option<&'static str>,
+    /// Reads the licence and declared dependencies from the package `metadata` the format
+    /// stored at sync, for SBOMs; `None`: the metadata names neither (or the format
+    /// overrides [`Format::bom_facts`]).
+    pub bom_facts: Option<fn(&serde_json::Value) -> crate::BomFacts>,
 }
 
 impl FormatInfo {
@@ -246,10 +250,12 @@ pub trait Format: Send + Sync + 'static {
     }
 
     /// The licence and declared dependencies in the package `metadata` this format stored
-    /// at sync, for SBOMs. Formats whose metadata names neither keep the default.
+    /// at sync, for SBOMs: by [`FormatInfo::bom_facts`], none without it.
     fn bom_facts(&self, metadata: &serde_json::Value) -> crate::BomFacts {
-        let _ = metadata;
-        crate::BomFacts::default()
+        self.info()
+            .bom_facts
+            .map(|facts| facts(metadata))
+            .unwrap_or_default()
     }
 
     /// How a user installs `name` `version` from the repository at `repository_url`
@@ -275,6 +281,11 @@ pub trait Format: Send + Sync + 'static {
         let _ = (dir, declared, out);
         None
     }
+}
+
+/// A [`FormatError::Invalid`] saying `msg`: what a client sent breaks the format's rules.
+pub fn invalid(msg: impl Into<String>) -> FormatError {
+    FormatError::Invalid(msg.into())
 }
 
 /// Refuses an uploaded file name that could name a path or is longer than 255 bytes;
@@ -351,6 +362,7 @@ mod tests {
         vulnerability_ecosystem: None,
         install: "demo get {host} {name}=={version} # {url}",
         download: Some("/{owner}/{repo}/demo/{name}/{version}/{filename}"),
+        bom_facts: None,
     };
 
     fn file<'a>(name: &'a str, filename: &'a str) -> FileLocation<'a> {

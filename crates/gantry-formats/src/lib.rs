@@ -12,6 +12,7 @@ pub mod bom;
 pub mod dir;
 pub mod format;
 mod sniff;
+pub mod zip_archive;
 
 pub use bom::{BomFacts, DeclaredDependency, MAX_BOM_DEPENDENCIES};
 pub use format::{

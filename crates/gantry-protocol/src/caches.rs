@@ -316,6 +316,22 @@ pub async fn upstreams(
     .await
 }
 
+/// The upstreams asked for one name: all of the format's, but not those that keep names this
+/// repository holds to itself (`local_names_only`) when `held_here`.
+pub async fn upstreams_for_name(
+    app: &crate::app::App,
+    repository_id: i64,
+    format: &'static str,
+    held_here: bool,
+) -> crate::error::AppResult<Vec<gantry_db::UpstreamRow>> {
+    let all = upstreams(app, repository_id, format).await?;
+    Ok(all
+        .iter()
+        .filter(|u| !(held_here && u.local_names_only != 0))
+        .cloned()
+        .collect())
+}
+
 /// Middleware: after a request that may have written (any method but GET, HEAD and
 /// OPTIONS), this server forgets its cached rows before the response leaves, so the client
 /// that made a change never sees the state before it here.

@@ -180,44 +180,56 @@ pub(crate) async fn record_upload(app: &App, package: &PackageRow) -> anyhow::Re
     store(app, &step, None).await
 }
 
-/// What a promotion step needs to say.
+/// Where a promotion went and who made it: the same for every package of a bulk promotion.
 pub(crate) struct Promotion<'a> {
     pub(crate) mode: PromotionMode,
     pub(crate) source: &'a RepoRow,
     pub(crate) dest: &'a RepoRow,
+    pub(crate) actor: &'a str,
+}
+
+/// One promoted package: as it was, as it is now, and the gate's decisions on it.
+pub(crate) struct Promoted<'a> {
     pub(crate) before: &'a PackageRow,
     pub(crate) after: &'a PackageRow,
-    pub(crate) actor: &'a str,
     pub(crate) decisions: &'a [NewDecision],
 }
 
 /// Records a copy or move the gate allowed. Logs rather than fails: the promotion has
 /// committed, and a missing step makes verification fail anyway.
-pub(crate) async fn record_promotion(app: &App, p: Promotion<'_>) {
-    if let Err(error) = try_record_promotion(app, &p).await {
-        tracing::error!(%error, package = %p.after.slug_perm, "recording a promotion attestation failed");
+pub(crate) async fn record_promotion(app: &App, p: &Promotion<'_>, package: Promoted<'_>) {
+    if let Err(error) = try_record_promotion(app, p, &package).await {
+        tracing::error!(%error, package = %package.after.slug_perm, "recording a promotion attestation failed");
     }
 }
 
-async fn try_record_promotion(app: &App, p: &Promotion<'_>) -> anyhow::Result<()> {
+async fn try_record_promotion(
+    app: &App,
+    p: &Promotion<'_>,
+    package: &Promoted<'_>,
+) -> anyhow::Result<()> {
+    let Promoted {
+        before,
+        after,
+        decisions,
+    } = package;
     // The chain must start with the upload, so it is recorded first if it was not yet.
-    record_upload(app, p.before).await?;
+    record_upload(app, before).await?;
     let (kind, origin) = match p.mode {
-        PromotionMode::Copy => ("copy", Some(p.before.slug_perm.as_str())),
+        PromotionMode::Copy => ("copy", Some(before.slug_perm.as_str())),
         PromotionMode::Move => ("move", None),
     };
     let to = Location {
         repository: p.dest.slug(),
-        slug_perm: p.after.slug_perm.clone(),
+        slug_perm: after.slug_perm.clone(),
     };
-    let mut step = base_step(kind, p.before, to, p.actor);
+    let mut step = base_step(kind, before, to, p.actor);
     step.from = Some(Location {
         repository: p.source.slug(),
-        slug_perm: p.before.slug_perm.clone(),
+        slug_perm: before.slug_perm.clone(),
     });
     step.gate = "passed".into();
-    step.policy_decisions = p
-        .decisions
+    step.policy_decisions = decisions
         .iter()
         .map(|d| {
             serde_json::json!({

@@ -480,19 +480,18 @@ pub(crate) async fn promote(
             &gate,
         )
         .await?;
-    crate::attest::record_promotion(
-        app,
-        crate::attest::Promotion {
-            mode,
-            source,
-            dest,
-            before: package,
-            after: &promoted,
-            actor: &actor.actor,
-            decisions: &gate.decisions,
-        },
-    )
-    .await;
+    let promotion = crate::attest::Promotion {
+        mode,
+        source,
+        dest,
+        actor: &actor.actor,
+    };
+    let attested = crate::attest::Promoted {
+        before: package,
+        after: &promoted,
+        decisions: &gate.decisions,
+    };
+    crate::attest::record_promotion(app, &promotion, attested).await;
     app.wake_workers();
     Ok(promoted)
 }

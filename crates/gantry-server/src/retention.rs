@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use gantry_core::{EventType, PackageQuery, PackageState};
 use gantry_db::{JobRow, NewEvent, PackageRow, RepoRow, RetentionRuleRow};
-use gantry_jobs::{Completion, Job, JobContext, JobError};
+use gantry_jobs::{Completion, JobContext, JobError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -171,15 +171,12 @@ pub(crate) async fn run(
     Ok(removed)
 }
 
-/// The scheduled round (`retention.run`): every repository's rules, then the next round.
-/// One outstanding round at a time across replicas, like the vulnerability database sync.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct RetentionRound {}
-
-impl Job for RetentionRound {
-    const KIND: &'static str = "retention.run";
-    const MAX_ATTEMPTS: i64 = 3;
-}
+crate::jobs::periodic_job!(
+    /// The scheduled round (`retention.run`): every repository's rules, then the next round.
+    /// One outstanding round at a time across replicas, like the vulnerability database sync.
+    RetentionRound,
+    "retention.run"
+);
 
 fn interval() -> Duration {
     crate::jobs::interval_from_env("GANTRY_RETENTION_INTERVAL_SECONDS", DEFAULT_INTERVAL)
@@ -190,14 +187,8 @@ pub(crate) async fn schedule(app: &App) -> anyhow::Result<()> {
     if app.db.retention_rules(None).await?.is_empty() {
         return Ok(());
     }
-    let mut job = RetentionRound {}.to_new_job();
-    job.run_at = Some(next_run());
-    app.db.schedule_job(&job, None).await?;
+    crate::jobs::schedule_round::<RetentionRound>(app, interval(), None).await?;
     Ok(())
-}
-
-fn next_run() -> i64 {
-    gantry_core::time::now_millis() + i64::try_from(interval().as_millis()).unwrap_or(i64::MAX)
 }
 
 impl AppJob for RetentionRound {
@@ -234,10 +225,7 @@ impl AppJob for RetentionRound {
                 }
             }
         }
-        let mut next = RetentionRound {}.to_new_job();
-        next.run_at = Some(next_run());
-        app.db
-            .schedule_job(&next, Some(job.id))
+        crate::jobs::schedule_round::<Self>(app, interval(), Some(job.id))
             .await
             .map_err(JobError::retry)?;
         Ok(Completion::Done)

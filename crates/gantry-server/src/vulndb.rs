@@ -278,16 +278,13 @@ const SYNC_ECOSYSTEMS: &[&str] = &[
     "Packagist",
 ];
 
-/// One round of the periodic sync of the vulnerability database (`vulndb.sync`): a scheduled
-/// job, so it runs on one replica at a time, stops with the workers on shutdown, and is
-/// taken over by another worker if its own dies. Each round schedules the next.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct VulndbSync {}
-
-impl Job for VulndbSync {
-    const KIND: &'static str = "vulndb.sync";
-    const MAX_ATTEMPTS: i64 = 3;
-}
+crate::jobs::periodic_job!(
+    /// One round of the periodic sync of the vulnerability database (`vulndb.sync`): a
+    /// scheduled job, so it runs on one replica at a time, stops with the workers on shutdown,
+    /// and is taken over by another worker if its own dies. Each round schedules the next.
+    VulndbSync,
+    "vulndb.sync"
+);
 
 /// Schedules the first round when `vulndb_url` is set and no round is outstanding (a
 /// round scheduled by an earlier run keeps its time).
@@ -314,12 +311,7 @@ impl AppJob for VulndbSync {
         } else {
             interval
         };
-        let mut next = VulndbSync {}.to_new_job();
-        next.run_at = Some(
-            gantry_core::time::now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
-        );
-        app.db
-            .schedule_job(&next, Some(job.id))
+        crate::jobs::schedule_round::<Self>(app, wait, Some(job.id))
             .await
             .map_err(JobError::retry)?;
         Ok(Completion::Done)

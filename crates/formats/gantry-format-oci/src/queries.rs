@@ -94,14 +94,62 @@ const OBJECT_SELECT: &str = "SELECT f.blob_sha256 AS sha256, b.size, b.md5, b.sh
      WHERE p.repository_id = $1 AND p.format = $2 AND p.normalized_name = $3 \
      AND p.state <> 'deleted' AND p.sync_status = 'completed' AND f.filename = $4";
 
-async fn packages_by_ids(db: &Db, ids: &[(i64,)]) -> Result<Vec<PackageRow>> {
+/// The live packages of image `name` that meet `condition` (SQL on `p`, which may use `$4`
+/// for `arg`), oldest first.
+async fn live_image_packages(
+    db: &Db,
+    repository_id: i64,
+    name: &str,
+    condition: &str,
+    arg: &str,
+) -> Result<Vec<PackageRow>> {
+    let sql = format!(
+        "SELECT p.id FROM packages p WHERE p.repository_id = $1 AND p.format = $2 \
+         AND p.normalized_name = $3 AND p.state <> 'deleted' AND {condition} ORDER BY p.id"
+    );
+    let ids: Vec<(i64,)> = sqlx::query_as(&sql)
+        .bind(repository_id)
+        .bind(FORMAT)
+        .bind(name)
+        .bind(arg)
+        .fetch_all(db.pool())
+        .await?;
     let mut rows = Vec::with_capacity(ids.len());
     for (id,) in ids {
-        if let Some(row) = db.get_package_by_id(*id).await? {
+        if let Some(row) = db.get_package_by_id(id).await? {
             rows.push(row);
         }
     }
     Ok(rows)
+}
+
+/// The file `digest` of image `name` from a live, synced package (an available one first);
+/// with `manifest_only`, only a file whose content type is a media type.
+async fn first_object(
+    db: &Db,
+    repository_id: i64,
+    name: &str,
+    digest: &str,
+    manifest_only: bool,
+) -> Result<Option<OciObject>> {
+    let condition = if manifest_only {
+        "AND f.content_type <> $5"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "{OBJECT_SELECT} {condition} \
+         ORDER BY CASE WHEN p.state = 'available' THEN 0 ELSE 1 END, f.position LIMIT 1"
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(repository_id)
+        .bind(FORMAT)
+        .bind(name)
+        .bind(digest);
+    if manifest_only {
+        query = query.bind(OCI_BLOB_CONTENT_TYPE);
+    }
+    Ok(query.fetch_optional(db.pool()).await?)
 }
 
 /// The queries, on the shared database handle.
@@ -236,17 +284,7 @@ impl OciQueries for Db {
         name: &str,
         digest: &str,
     ) -> Result<Option<OciObject>> {
-        let sql = format!(
-            "{OBJECT_SELECT} ORDER BY CASE WHEN p.state = 'available' THEN 0 ELSE 1 END, f.position \
-             LIMIT 1"
-        );
-        let found: Option<OciObject> = sqlx::query_as(&sql)
-            .bind(repository_id)
-            .bind(FORMAT)
-            .bind(name)
-            .bind(digest)
-            .fetch_optional(self.pool())
-            .await?;
+        let found = first_object(self, repository_id, name, digest, false).await?;
         if found
             .as_ref()
             .is_some_and(|o| o.state.as_deref() == Some("available"))
@@ -277,18 +315,7 @@ impl OciQueries for Db {
         name: &str,
         digest: &str,
     ) -> Result<Option<OciObject>> {
-        let sql = format!(
-            "{OBJECT_SELECT} AND f.content_type <> $5 \
-             ORDER BY CASE WHEN p.state = 'available' THEN 0 ELSE 1 END, f.position LIMIT 1"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(repository_id)
-            .bind(FORMAT)
-            .bind(name)
-            .bind(digest)
-            .bind(OCI_BLOB_CONTENT_TYPE)
-            .fetch_optional(self.pool())
-            .await?)
+        first_object(self, repository_id, name, digest, true).await
     }
 
     /// The live packages of image `name` whose own manifest has `digest`.
@@ -298,18 +325,10 @@ impl OciQueries for Db {
         name: &str,
         digest: &str,
     ) -> Result<Vec<PackageRow>> {
-        let ids: Vec<(i64,)> = sqlx::query_as(
-            "SELECT p.id FROM packages p JOIN package_files f ON f.package_id = p.id \
-             WHERE p.repository_id = $1 AND p.format = $2 AND p.normalized_name = $3 \
-             AND p.state <> 'deleted' AND f.position = 0 AND f.filename = $4 ORDER BY p.id",
-        )
-        .bind(repository_id)
-        .bind(FORMAT)
-        .bind(name)
-        .bind(digest)
-        .fetch_all(self.pool())
-        .await?;
-        packages_by_ids(self, &ids).await
+        // A package's own manifest is its first file.
+        let condition = "EXISTS (SELECT 1 FROM package_files f WHERE f.package_id = p.id \
+                         AND f.position = 0 AND f.filename = $4)";
+        live_image_packages(self, repository_id, name, condition, digest).await
     }
 
     /// The live packages of image `name` whose metadata mentions `text` (a prefilter: the
@@ -321,17 +340,7 @@ impl OciQueries for Db {
         text: &str,
     ) -> Result<Vec<PackageRow>> {
         let pattern = format!("%{}%", text.replace(['%', '_', '\\'], ""));
-        let ids: Vec<(i64,)> = sqlx::query_as(
-            "SELECT id FROM packages WHERE repository_id = $1 AND format = $2 \
-             AND normalized_name = $3 AND state <> 'deleted' AND metadata LIKE $4 ORDER BY id",
-        )
-        .bind(repository_id)
-        .bind(FORMAT)
-        .bind(name)
-        .bind(pattern)
-        .fetch_all(self.pool())
-        .await?;
-        packages_by_ids(self, &ids).await
+        live_image_packages(self, repository_id, name, "p.metadata LIKE $4", &pattern).await
     }
 
     /// The versions of the live packages of image `name` (tags and digests).

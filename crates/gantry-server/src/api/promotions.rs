@@ -158,6 +158,12 @@ async fn attest_all(
     mode: PromotionMode,
     actor: &str,
 ) {
+    let promotion = crate::attest::Promotion {
+        mode,
+        source,
+        dest,
+        actor,
+    };
     for (before, new_slug, _, gate) in planned {
         let after = match app.db.get_package_by_slug(new_slug).await {
             Ok(Some(after)) => after,
@@ -167,19 +173,12 @@ async fn attest_all(
                 continue;
             }
         };
-        crate::attest::record_promotion(
-            app,
-            crate::attest::Promotion {
-                mode,
-                source,
-                dest,
-                before,
-                after: &after,
-                actor,
-                decisions: &gate.decisions,
-            },
-        )
-        .await;
+        let promoted = crate::attest::Promoted {
+            before,
+            after: &after,
+            decisions: &gate.decisions,
+        };
+        crate::attest::record_promotion(app, &promotion, promoted).await;
     }
 }
 

@@ -1,8 +1,7 @@
 //! Repositories: create, list, get, update, delete.
 
 use axum::http::StatusCode;
-use gantry_core::{EventType, FormatTotals, Privilege, RepoName, Repository};
-use gantry_db::RepoUpdate;
+use gantry_core::{EventType, FormatTotals, Privilege, RepoName, Repository, UpdateRepository};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -45,22 +44,6 @@ pub(crate) struct CreateRepository {
 
 fn default_private() -> bool {
     true
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UpdateRepository {
-    pub description: Option<String>,
-    pub private: Option<bool>,
-    pub ip_allowlist: Option<Vec<String>>,
-    pub ip_denylist: Option<Vec<String>>,
-    /// Replaces the per-operation minimums (operations left out get their defaults).
-    pub permissions: Option<serde_json::Value>,
-    /// Refuse (409) a push that would point an existing tag at other content.
-    pub immutable_tags: Option<bool>,
-    /// Let a native deploy of a published release (a Maven `mvn deploy` of the same
-    /// version) replace it.
-    pub allow_republish: Option<bool>,
 }
 
 fn check_access_settings(
@@ -149,13 +132,13 @@ pub(crate) async fn create(
             .db
             .update_repo(
                 row.id,
-                &RepoUpdate {
+                &UpdateRepository {
                     ip_allowlist: Some(body.ip_allowlist.clone()),
                     ip_denylist: Some(body.ip_denylist.clone()),
                     permissions: body.permissions.clone(),
                     immutable_tags: body.immutable_tags.then_some(true),
                     allow_republish: body.allow_republish.then_some(true),
-                    ..RepoUpdate::default()
+                    ..UpdateRepository::default()
                 },
             )
             .await?;
@@ -267,21 +250,7 @@ pub(crate) async fn update(
         body.ip_denylist.as_deref(),
         body.permissions.as_ref(),
     )?;
-    let updated = app
-        .db
-        .update_repo(
-            row.id,
-            &RepoUpdate {
-                description: body.description.clone(),
-                private: body.private,
-                ip_allowlist: body.ip_allowlist.clone(),
-                ip_denylist: body.ip_denylist.clone(),
-                permissions: body.permissions.clone(),
-                immutable_tags: body.immutable_tags,
-                allow_republish: body.allow_republish,
-            },
-        )
-        .await?;
+    let updated = app.db.update_repo(row.id, &body).await?;
     let mut event = caller.event(EventType::RepositoryUpdated);
     event.namespace = Some(updated.namespace.clone());
     event.repository = Some(updated.slug());

@@ -34,6 +34,36 @@ pub(crate) fn interval_from_env(var: &str, default_secs: u64) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// Declares the payload of a periodic job kind: no fields (each round reads what it needs when
+/// it runs) and few attempts (the next round comes anyway). Each round schedules the next
+/// with [`schedule_round`], so one round is outstanding across replicas.
+macro_rules! periodic_job {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+        pub(crate) struct $name {}
+
+        impl gantry_jobs::Job for $name {
+            const KIND: &'static str = $kind;
+            const MAX_ATTEMPTS: i64 = 3;
+        }
+    };
+}
+pub(crate) use periodic_job;
+
+/// Schedules a round of the periodic job `J` to run `after` from now; `replacing` is the
+/// round that schedules it (`None` at start).
+pub(crate) async fn schedule_round<J: Job + Default>(
+    app: &App,
+    after: Duration,
+    replacing: Option<i64>,
+) -> gantry_db::Result<bool> {
+    let mut job = J::default().to_new_job();
+    let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+    job.run_at = Some(gantry_core::time::now_millis().saturating_add(after));
+    app.db.schedule_job(&job, replacing).await
+}
+
 /// A job kind the server runs with the app at hand. It is implemented on the payload type, so
 /// a kind needs no handler struct of its own.
 pub(crate) trait AppJob: Job {

@@ -3,35 +3,26 @@
 //! out. One outstanding job across replicas; each run schedules the next.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gantry_db::JobRow;
-use gantry_jobs::{Completion, Job, JobContext, JobError};
+use gantry_jobs::{Completion, JobContext, JobError};
 
 use crate::app::App;
-use crate::jobs::{interval_from_env, AppJob, JobResult};
+use crate::jobs::{interval_from_env, periodic_job, schedule_round, AppJob, JobResult};
 
 /// Seconds between sweeps unless `GANTRY_WEB_SESSION_SWEEP_SECONDS` says otherwise.
 const DEFAULT_INTERVAL: u64 = 3600;
 
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct SweepSessions {}
+periodic_job!(SweepSessions, "web.sessions_sweep");
 
-impl Job for SweepSessions {
-    const KIND: &'static str = "web.sessions_sweep";
-    const MAX_ATTEMPTS: i64 = 3;
-}
-
-fn next_run() -> i64 {
-    let interval = interval_from_env("GANTRY_WEB_SESSION_SWEEP_SECONDS", DEFAULT_INTERVAL);
-    let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-    gantry_core::time::now_millis().saturating_add(interval)
+fn interval() -> Duration {
+    interval_from_env("GANTRY_WEB_SESSION_SWEEP_SECONDS", DEFAULT_INTERVAL)
 }
 
 /// Makes sure a sweep is scheduled (at start).
 pub(crate) async fn schedule(app: &App) -> anyhow::Result<()> {
-    let mut job = SweepSessions {}.to_new_job();
-    job.run_at = Some(next_run());
-    app.db.schedule_job(&job, None).await?;
+    schedule_round::<SweepSessions>(app, interval(), None).await?;
     Ok(())
 }
 
@@ -44,10 +35,7 @@ impl AppJob for SweepSessions {
         if removed > 0 {
             tracing::info!(removed, "swept expired web sessions");
         }
-        let mut next = SweepSessions {}.to_new_job();
-        next.run_at = Some(next_run());
-        app.db
-            .schedule_job(&next, Some(job.id))
+        schedule_round::<Self>(app, interval(), Some(job.id))
             .await
             .map_err(JobError::retry)?;
         Ok(Completion::Done)

@@ -93,15 +93,10 @@ impl Ord for ApkVersion {
     }
 }
 
-impl PartialOrd for ApkVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::ApkVersion;
+    use crate::version::testkit::{assert_orders, assert_refuses};
     use std::cmp::Ordering::{self, Equal, Greater, Less};
 
     #[test]
@@ -129,21 +124,15 @@ mod tests {
             ("3.1.4-r5", "3.1.4-r6", Less),
             ("1.2.3_p1_rc1", "1.2.3_p1", Less),
         ];
-        for (a, b, want) in cases {
-            let (x, y) = (ApkVersion::parse(a), ApkVersion::parse(b));
-            let (Some(x), Some(y)) = (x, y) else {
-                panic!("{a} or {b} did not parse");
-            };
-            assert_eq!(x.cmp(&y), *want, "{a} vs {b}");
-            assert_eq!(y.cmp(&x), want.reverse(), "{b} vs {a}");
-        }
+        assert_orders(ApkVersion::parse, cases);
     }
 
     #[test]
     fn refuses() {
         let long = "1.".repeat(200);
-        for bad in ["", "a", "1.2_foo", "1.2-rx", "1..2", "1.2A", "_rc1", &long] {
-            assert!(ApkVersion::parse(bad).is_none(), "{bad:?}");
-        }
+        assert_refuses(
+            ApkVersion::parse,
+            &["", "a", "1.2_foo", "1.2-rx", "1..2", "1.2A", "_rc1", &long],
+        );
     }
 }

@@ -98,15 +98,10 @@ impl Ord for DpkgVersion {
     }
 }
 
-impl PartialOrd for DpkgVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::DpkgVersion;
+    use crate::version::testkit::{assert_orders, assert_refuses};
     use std::cmp::Ordering::{self, Equal, Greater, Less};
 
     #[test]
@@ -131,21 +126,15 @@ mod tests {
             ("1.0-0", "1.0", Equal),
             ("7.88.1-10+deb12u5", "7.88.1-10+deb12u4", Greater),
         ];
-        for (a, b, want) in cases {
-            let (x, y) = (DpkgVersion::parse(a), DpkgVersion::parse(b));
-            let (Some(x), Some(y)) = (x, y) else {
-                panic!("{a} or {b} did not parse");
-            };
-            assert_eq!(x.cmp(&y), *want, "{a} vs {b}");
-            assert_eq!(y.cmp(&x), want.reverse(), "{b} vs {a}");
-        }
+        assert_orders(DpkgVersion::parse, cases);
     }
 
     #[test]
     fn refuses() {
         let long = "1".repeat(300);
-        for bad in ["", "a1.0", "x:1.0", "1.0-", "1 0", "1.0_1", "1.0-a-", &long] {
-            assert!(DpkgVersion::parse(bad).is_none(), "{bad:?}");
-        }
+        assert_refuses(
+            DpkgVersion::parse,
+            &["", "a1.0", "x:1.0", "1.0-", "1 0", "1.0_1", "1.0-a-", &long],
+        );
     }
 }

@@ -187,15 +187,10 @@ impl Ord for MavenVersion {
     }
 }
 
-impl PartialOrd for MavenVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::MavenVersion;
+    use crate::version::testkit::assert_compares;
     use std::cmp::Ordering::{self, Equal, Greater, Less};
 
     fn cmp(a: &str, b: &str) -> Option<Ordering> {
@@ -286,10 +281,7 @@ mod tests {
             ("1.2.3", "1.10", Less),
             ("99999999999999999999", "100000000000000000000", Less),
         ];
-        for (a, b, want) in cases {
-            assert_eq!(cmp(a, b), Some(*want), "{a} vs {b}");
-            assert_eq!(cmp(b, a), Some(want.reverse()), "{b} vs {a}");
-        }
+        assert_compares(cmp, cases);
         assert_eq!(MavenVersion::parse(""), None);
     }
 }

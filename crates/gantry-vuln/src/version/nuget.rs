@@ -97,15 +97,10 @@ impl Ord for NuGetVersion {
     }
 }
 
-impl PartialOrd for NuGetVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::NuGetVersion;
+    use crate::version::testkit::{assert_orders, assert_refuses};
     use std::cmp::Ordering::{self, Equal, Greater, Less};
 
     #[test]
@@ -129,14 +124,10 @@ mod tests {
             ("1.0.0-rc.1+abc", "1.0.0-rc.1", Equal),
             ("4.5.0", "4.5.0-preview1", Greater),
         ];
-        for (a, b, want) in cases {
-            let got = NuGetVersion::parse(a)
-                .zip(NuGetVersion::parse(b))
-                .map(|(x, y)| x.cmp(&y));
-            assert_eq!(got, Some(*want), "{a} vs {b}");
-        }
-        for bad in ["", "1.0.0.0.0", "a.b", "1.0-", "1.0.0-a..b", "v1.0", "1..0"] {
-            assert_eq!(NuGetVersion::parse(bad), None, "{bad:?}");
-        }
+        assert_orders(NuGetVersion::parse, cases);
+        assert_refuses(
+            NuGetVersion::parse,
+            &["", "1.0.0.0.0", "a.b", "1.0-", "1.0.0-a..b", "v1.0", "1..0"],
+        );
     }
 }

@@ -116,6 +116,7 @@ impl ComposerVersion {
 #[cfg(test)]
 mod tests {
     use super::ComposerVersion;
+    use crate::version::testkit::{assert_orders, assert_refuses};
     use std::cmp::Ordering::{self, Equal, Greater, Less};
 
     #[test]
@@ -146,23 +147,19 @@ mod tests {
             ("10.0.0", "9.9.9.9", Greater),
             ("1.0.0_beta2", "1.0.0.beta2", Equal),
         ];
-        for (a, b, want) in cases {
-            let got = ComposerVersion::parse(a)
-                .zip(ComposerVersion::parse(b))
-                .map(|(x, y)| x.cmp(&y));
-            assert_eq!(got, Some(*want), "{a} vs {b}");
-        }
-        for bad in [
-            "",
-            "dev-main",
-            "1.x-dev",
-            "1.0.0.0.0",
-            "1.0.0-foo",
-            "1.0.0-alphax",
-            "master",
-            "1.0.",
-        ] {
-            assert_eq!(ComposerVersion::parse(bad), None, "{bad:?}");
-        }
+        assert_orders(ComposerVersion::parse, cases);
+        assert_refuses(
+            ComposerVersion::parse,
+            &[
+                "",
+                "dev-main",
+                "1.x-dev",
+                "1.0.0.0.0",
+                "1.0.0-foo",
+                "1.0.0-alphax",
+                "master",
+                "1.0.",
+            ],
+        );
     }
 }

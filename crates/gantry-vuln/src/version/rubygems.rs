@@ -120,15 +120,10 @@ impl Ord for GemVersion {
     }
 }
 
-impl PartialOrd for GemVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::GemVersion;
+    use crate::version::testkit::{assert_orders, assert_refuses};
     use std::cmp::Ordering::{self, Equal, Greater, Less};
 
     #[test]
@@ -156,14 +151,10 @@ mod tests {
             (" 1.0 ", "1.0", Equal),
             ("12345678901234567890.1", "12345678901234567890", Greater),
         ];
-        for (a, b, want) in cases {
-            let got = GemVersion::parse(a)
-                .zip(GemVersion::parse(b))
-                .map(|(x, y)| x.cmp(&y));
-            assert_eq!(got, Some(*want), "{a} vs {b}");
-        }
-        for bad in ["", "a", "1..0", "1.0.", ".1", "1.0 beta", "v1.0", "1.0-"] {
-            assert_eq!(GemVersion::parse(bad), None, "{bad:?}");
-        }
+        assert_orders(GemVersion::parse, cases);
+        assert_refuses(
+            GemVersion::parse,
+            &["", "a", "1..0", "1.0.", ".1", "1.0 beta", "v1.0", "1.0-"],
+        );
     }
 }

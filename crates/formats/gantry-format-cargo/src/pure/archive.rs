@@ -5,6 +5,7 @@
 
 use crate::archive::{quote, walk_tar_gz, Flow, Kind, TarLimits};
 use crate::format::{FormatError, ReadSeek};
+use gantry_formats::format::invalid;
 
 /// Entries a crate may hold.
 pub(super) const MAX_ENTRIES: usize = 50_000;
@@ -12,10 +13,6 @@ pub(super) const MAX_ENTRIES: usize = 50_000;
 pub(super) const MAX_MANIFEST: u64 = 1024 * 1024;
 /// Bytes a crate may unpack to (what cargo itself allows is of this order).
 pub(super) const MAX_UNPACKED: u64 = 1024 * 1024 * 1024;
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// What a crate archive holds that matters: its top-level directory and `Cargo.toml`.
 pub(super) struct CrateArchive {

@@ -33,6 +33,7 @@ pub(super) fn facts(metadata: &Value) -> BomFacts {
 #[cfg(test)]
 mod tests {
     use super::facts;
+    use gantry_formats::{BomFacts, DeclaredDependency};
 
     #[test]
     fn renamed_optional_and_dev_dependencies() {
@@ -44,12 +45,13 @@ mod tests {
                 {"name": "tempfile", "req": "^3", "kind": "dev", "optional": false},
             ]},
         }));
-        assert_eq!(f.license.as_deref(), Some("MIT/Apache-2.0"));
-        let names: Vec<(&str, bool)> = f
-            .dependencies
-            .iter()
-            .map(|d| (d.name.as_str(), d.optional))
-            .collect();
-        assert_eq!(names, [("serde", false), ("serde_json", true)]);
+        let want = BomFacts {
+            license: Some("MIT/Apache-2.0".into()),
+            dependencies: vec![
+                DeclaredDependency::new("serde", "^1", false),
+                DeclaredDependency::new("serde_json", "^1", true),
+            ],
+        };
+        assert_eq!(f, want);
     }
 }

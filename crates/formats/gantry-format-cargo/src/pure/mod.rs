@@ -10,6 +10,7 @@ pub use semver::Version;
 use serde_json::{json, Map, Value};
 
 use crate::format::{Artifact, Declared, Format, FormatError, FormatInfo, Identity, Processed};
+use gantry_formats::format::invalid;
 
 pub struct Cargo;
 
@@ -60,10 +61,6 @@ pub fn parse_version(version: &str) -> Result<semver::Version, FormatError> {
     crate::format::check_version_len(version)?;
     semver::Version::parse(version)
         .map_err(|e| FormatError::Invalid(format!("'{version}' is not a semantic version: {e}")))
-}
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
 }
 
 fn string_of(table: &toml::Table, key: &str) -> Option<String> {
@@ -354,15 +351,12 @@ static INFO: FormatInfo = FormatInfo {
         "cargo add --registry gantry {name}@{version}  # index = \"sparse+{url}/cargo/index/\"",
     // Cargo downloads from the web API's path (its `config.json` names it).
     download: Some("/{owner}/{repo}/cargo/api/v1/crates/{name}/{version}/download"),
+    bom_facts: Some(bom::facts),
 };
 
 impl Format for Cargo {
     fn info(&self) -> &'static FormatInfo {
         &INFO
-    }
-
-    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
-        bom::facts(metadata)
     }
 
     /// The identity lives in the crate's manifest, so uploads are processed before they are

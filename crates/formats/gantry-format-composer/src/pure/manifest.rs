@@ -9,8 +9,10 @@ use super::archive::MAX_MANIFEST;
 use super::name::check_name;
 use crate::archive::quote;
 use crate::format::FormatError;
+use gantry_formats::format::invalid;
 
-/// The fields served in the repository's metadata, when the package declares them.
+/// The fields served in the repository's metadata, when the package declares them (with
+/// [`LINKS`]).
 const KEPT: &[&str] = &[
     "description",
     "keywords",
@@ -19,12 +21,6 @@ const KEPT: &[&str] = &[
     "license",
     "authors",
     "type",
-    "require",
-    "require-dev",
-    "conflict",
-    "replace",
-    "provide",
-    "suggest",
     "autoload",
     "autoload-dev",
     "include-path",
@@ -55,10 +51,6 @@ pub struct Manifest {
     pub fields: Map<String, Value>,
 }
 
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
-
 /// Parses and checks a `composer.json`.
 pub fn parse(bytes: &[u8]) -> Result<Manifest, FormatError> {
     if bytes.len() as u64 > MAX_MANIFEST {
@@ -84,7 +76,7 @@ pub fn parse(bytes: &[u8]) -> Result<Manifest, FormatError> {
         Some(_) => return Err(invalid("composer.json: 'version' must be a string")),
     };
     let mut fields = Map::new();
-    for key in KEPT {
+    for key in KEPT.iter().chain(LINKS) {
         if let Some(value) = object.remove(*key) {
             check_field(key, &value)?;
             fields.insert((*key).to_owned(), value);

@@ -17,6 +17,7 @@ use crate::format::{
     encode_segment, Artifact, Declared, FileLocation, Format, FormatError, FormatInfo, Identity,
     Processed,
 };
+use gantry_formats::format::invalid;
 use gantry_formats::{BomFacts, DeclaredDependency};
 
 pub struct Composer;
@@ -44,11 +45,8 @@ static INFO: FormatInfo = FormatInfo {
     install: "composer config repositories.gantry composer {url}/composer && composer require {name}:{version}",
     // Overridden: names hold a `/`, served as two segments.
     download: None,
+    bom_facts: None,
 };
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// The version to publish: the given one, else the `composer.json`'s; both must agree.
 fn chosen_version(

@@ -7,14 +7,12 @@ use std::fs;
 use std::io::{Seek, Write};
 use std::path::Path;
 
-use super::archive::{MAX_ENTRIES, MAX_MANIFEST, MAX_UNPACKED};
+use super::archive::{LIMITS, MAX_ENTRIES, MAX_MANIFEST};
 use crate::archive::check_entry_name;
 use crate::format::FormatError;
 use gantry_formats::dir::{regular_files, Walked};
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
+use gantry_formats::format::invalid;
+use gantry_formats::zip_archive::{write_zip, ZipLimits};
 
 /// What was packed: the package's name and the version to declare, if any is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,25 +34,11 @@ pub fn pack_dir(dir: &Path, out: &mut (impl Write + Seek)) -> Result<Packed, For
     }
     let manifest = super::manifest::parse(&fs::read(&manifest_path)?)?;
     let files = collect(dir)?;
-    let mut zip = zip::ZipWriter::new(out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(false);
-    let mut total = 0u64;
-    for (name, size) in &files {
-        total = total.saturating_add(*size);
-        if total > MAX_UNPACKED {
-            return Err(invalid(format!(
-                "the package holds more than {MAX_UNPACKED} bytes"
-            )));
-        }
-        zip.start_file(name.as_str(), options)
-            .map_err(|e| invalid(format!("cannot write the zip: {e}")))?;
-        let mut file = fs::File::open(dir.join(name))?;
-        std::io::copy(&mut file, &mut zip)?;
-    }
-    zip.finish()
-        .map_err(|e| invalid(format!("cannot write the zip: {e}")))?;
+    let limits = ZipLimits {
+        what: "the package",
+        ..LIMITS
+    };
+    write_zip(dir, &files, "", limits, |_, _| Ok(()), out)?;
     Ok(Packed {
         name: manifest.name,
         version: manifest.version,

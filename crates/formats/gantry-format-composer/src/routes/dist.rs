@@ -8,10 +8,12 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::index::FORMAT;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiPath, AppError, AppResult};
 use crate::pure::version;
+use gantry_protocol::caches::upstreams_for_name;
 use gantry_protocol::extract::{op, Repo};
 
 /// A dist's path below `/{owner}/{repo}/composer/dists/`.
@@ -60,7 +62,7 @@ pub(crate) async fn dist(
     }
     let has_local = super::index::has_local(&app, &repo, &name).await?;
     let mut failures = Vec::new();
-    for upstream in super::index::upstreams(&app, &repo, has_local).await? {
+    for upstream in upstreams_for_name(&app, repo.id, FORMAT, has_local).await? {
         match crate::upstream::versions(&app, &upstream, &name, version::is_dev(&normalized)).await
         {
             Ok(Some(entries)) => {

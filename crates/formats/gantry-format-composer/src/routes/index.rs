@@ -11,7 +11,8 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gantry_db::{RepoRow, UpstreamRow};
+use gantry_db::RepoRow;
+use gantry_protocol::caches::upstreams_for_name;
 use gantry_protocol::extract::{op, Repo};
 use gantry_protocol::render::BaseUrl;
 use serde::Deserialize;
@@ -23,7 +24,7 @@ use crate::error::{ApiPath, AppError, AppResult};
 use crate::pure::dist_path;
 use crate::queries::{ComposerQueries, VersionRow};
 
-const FORMAT: &str = "composer";
+pub(super) const FORMAT: &str = "composer";
 
 /// One local version, ready to render but for its dist's URL.
 struct LocalVersion {
@@ -106,20 +107,6 @@ async fn local(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<Arc<Loca
 
 pub(crate) async fn has_local(app: &Arc<App>, repo: &RepoRow, name: &str) -> AppResult<bool> {
     Ok(local(app, repo, name).await?.any)
-}
-
-/// The repository's upstreams, unless it keeps names it has to itself.
-pub(crate) async fn upstreams(
-    app: &Arc<App>,
-    repo: &RepoRow,
-    has_local: bool,
-) -> AppResult<Vec<UpstreamRow>> {
-    let all = gantry_protocol::caches::upstreams(app, repo.id, FORMAT).await?;
-    Ok(all
-        .iter()
-        .filter(|u| !(has_local && u.local_names_only != 0))
-        .cloned()
-        .collect())
 }
 
 /// `{"packages": {name: [versions]}}`.
@@ -219,7 +206,7 @@ pub(crate) async fn metadata(
     let mut found = local.any;
     let mut remote = Vec::new();
     let mut failures = Vec::new();
-    for upstream in upstreams(&app, &repo, local.any).await? {
+    for upstream in upstreams_for_name(&app, repo.id, FORMAT, local.any).await? {
         match crate::upstream::versions(&app, &upstream, &name, dev).await {
             Ok(Some(versions)) => {
                 found = true;

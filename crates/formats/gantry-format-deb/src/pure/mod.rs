@@ -28,6 +28,7 @@ static INFO: FormatInfo = FormatInfo {
     vulnerability_ecosystem: None,
     install: "echo 'deb [signed-by=/etc/apt/keyrings/gantry.asc] {url}/deb stable main' > /etc/apt/sources.list.d/gantry.list && apt-get update && apt-get install {name}={version}",
     download: None,
+    bom_facts: None,
 };
 
 /// Where a package is listed, from the upload's `distribution` and `component` attributes

@@ -55,6 +55,7 @@ static INFO: FormatInfo = FormatInfo {
     install: "GOPROXY={url}/go go get {name}@{version}",
     // Overridden: module paths and versions are case-encoded, not percent-encoded.
     download: None,
+    bom_facts: None,
 };
 
 impl Format for Go {

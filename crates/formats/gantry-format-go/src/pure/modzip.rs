@@ -4,7 +4,7 @@
 //! `h1:` checksum (`go.sum`'s SHA-256 "dirhash") of the zip and of its `go.mod`.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::Write;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -13,6 +13,8 @@ use super::path::{check_element, check_path, Kind};
 use super::version::Version;
 use crate::archive::{check_entry_name, quote};
 use crate::format::{FormatError, ReadSeek};
+use gantry_formats::format::invalid;
+use gantry_formats::zip_archive::{BoundedZip, ZipEntry, ZipLimits};
 
 /// Largest module zip, and the most its files may hold unpacked (the go command's bound).
 pub const MAX_ZIP: u64 = 500 << 20;
@@ -22,9 +24,12 @@ pub const MAX_LICENSE: u64 = 16 << 20;
 /// Most entries in one module zip.
 pub const MAX_ENTRIES: usize = 100_000;
 
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
+pub(super) const LIMITS: ZipLimits = ZipLimits {
+    what: "module zip",
+    max_size: MAX_ZIP,
+    max_entries: MAX_ENTRIES,
+    max_unpacked: MAX_ZIP,
+};
 
 /// What a checked module zip holds.
 #[derive(Debug, Clone)]
@@ -103,37 +108,14 @@ impl Collisions {
     }
 }
 
-/// One entry as the first pass finds it.
-struct Listed {
-    index: usize,
-    name: String,
-    size: u64,
-}
-
 /// Checks a module zip and computes its `h1:` checksum. Only entry headers are read in the
 /// first pass; file bodies are read once each, bounded by their declared sizes, to hash them.
 pub fn read(content: &mut dyn ReadSeek, size: u64) -> Result<ModuleZip, FormatError> {
-    if size > MAX_ZIP {
-        return Err(invalid(format!(
-            "module zip is larger than {MAX_ZIP} bytes"
-        )));
-    }
-    let mut archive = zip::ZipArchive::new(content)
-        .map_err(|e| invalid(format!("not a valid zip archive: {e}")))?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(invalid(format!(
-            "module zip has more than {MAX_ENTRIES} entries"
-        )));
-    }
+    let mut archive = BoundedZip::open(content, size, LIMITS)?;
     if archive.is_empty() {
         return Err(invalid("module zip is empty"));
     }
-    let (path, version_text) = {
-        let first = archive
-            .by_index_raw(0)
-            .map_err(|e| invalid(format!("not a valid zip archive: {e}")))?;
-        split_prefix(first.name())?
-    };
+    let (path, version_text) = split_prefix(&archive.raw_name(0)?)?;
     check_path(&path)?;
     let version = Version::parse(&version_text)?;
     version.check_path_major(&path)?;
@@ -145,27 +127,16 @@ pub fn read(content: &mut dyn ReadSeek, size: u64) -> Result<ModuleZip, FormatEr
     let mut unpacked_size = 0;
     let go_mod_name = format!("{prefix}go.mod");
     for entry in &listed {
-        let mut file = archive
-            .by_index(entry.index)
-            .map_err(|e| invalid(format!("cannot read '{}': {e}", quote(&entry.name))))?;
-        let keep = entry.name == go_mod_name;
-        let (digest, body, read) = hash_bounded(&mut file, entry.size, keep)
-            .map_err(|e| invalid(format!("cannot read '{}': {e}", quote(&entry.name))))?;
-        if read != entry.size {
-            return Err(invalid(format!(
-                "'{}' holds {read} bytes, not the {} its header declares",
-                quote(&entry.name),
-                entry.size
-            )));
-        }
-        if keep {
+        let mut hashed = Hashed::new(entry.name == go_mod_name);
+        archive.inflate(entry, &mut hashed)?;
+        if let Some(body) = hashed.body.take() {
             go_mod = Some(body);
         }
-        if !entry.name.ends_with('/') {
+        if !entry.is_dir() {
             files += 1;
-            unpacked_size += read;
+            unpacked_size += entry.size;
         }
-        sums.push((entry.name.clone(), digest));
+        sums.push((entry.name.clone(), hex::encode(hashed.hasher.finalize())));
     }
     if version.incompatible() && go_mod.is_some() {
         return Err(invalid(format!(
@@ -186,57 +157,27 @@ pub fn read(content: &mut dyn ReadSeek, size: u64) -> Result<ModuleZip, FormatEr
     })
 }
 
-/// The first pass: names, kinds and declared sizes of every entry, checked.
-fn list_entries(
-    archive: &mut zip::ZipArchive<&mut dyn ReadSeek>,
-    prefix: &str,
-) -> Result<Vec<Listed>, FormatError> {
+/// The first pass: names, kinds and declared sizes of every entry, checked by the rules of
+/// module zips.
+fn list_entries(archive: &mut BoundedZip<'_>, prefix: &str) -> Result<Vec<ZipEntry>, FormatError> {
     let mut collisions = Collisions::default();
-    let mut listed = Vec::with_capacity(archive.len());
-    let mut total = 0u64;
-    for index in 0..archive.len() {
-        let entry = archive
-            .by_index_raw(index)
-            .map_err(|e| invalid(format!("not a valid zip archive: {e}")))?;
-        let full = entry.name().to_owned();
-        check_entry_name(&full)?;
+    archive.list(|entry| {
+        let full = &entry.name;
         let name = full
             .strip_prefix(prefix)
-            .ok_or_else(|| invalid(format!("'{}' is not under {}", quote(&full), quote(prefix))))?;
-        let file_type = entry.unix_mode().map_or(0, |mode| mode & 0o170_000);
-        if entry.is_symlink() || !matches!(file_type, 0 | 0o100_000 | 0o040_000) {
-            return Err(invalid(format!("'{}' is not a regular file", quote(&full))));
-        }
-        let size = entry.size();
-        drop(entry);
+            .ok_or_else(|| invalid(format!("'{}' is not under {}", quote(full), quote(prefix))))?;
         if name.is_empty() {
-            listed.push(Listed {
-                index,
-                name: full,
-                size,
-            });
-            continue;
+            return Ok(false);
         }
         let is_dir = name.ends_with('/');
         let clean = name.strip_suffix('/').unwrap_or(name);
         check_file_path(clean)?;
         collisions.check(clean, is_dir)?;
         if !is_dir {
-            check_file(clean, size)?;
-            total = total.saturating_add(size);
-            if total > MAX_ZIP {
-                return Err(invalid(format!(
-                    "module zip unpacks to more than {MAX_ZIP} bytes"
-                )));
-            }
+            check_file(clean, entry.size)?;
         }
-        listed.push(Listed {
-            index,
-            name: full,
-            size,
-        });
-    }
-    Ok(listed)
+        Ok(!is_dir)
+    })
 }
 
 /// The rules for one file of a module.
@@ -278,29 +219,33 @@ pub fn check_module_directive(go_mod: &str, path: &str) -> Result<(), FormatErro
     }
 }
 
-/// SHA-256 of at most `size + 1` bytes of `reader`, the bytes read, and the body if `keep`.
-fn hash_bounded(
-    reader: &mut impl Read,
-    size: u64,
-    keep: bool,
-) -> std::io::Result<(String, Vec<u8>, u64)> {
-    let mut hasher = Sha256::new();
-    let mut body = Vec::new();
-    let mut limited = reader.take(size.saturating_add(1));
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut read = 0u64;
-    loop {
-        let n = limited.read(&mut buffer)?;
-        if n == 0 {
-            break;
+/// A body's SHA-256, and the body itself when it is kept.
+struct Hashed {
+    hasher: Sha256,
+    body: Option<Vec<u8>>,
+}
+
+impl Hashed {
+    fn new(keep: bool) -> Self {
+        Self {
+            hasher: Sha256::new(),
+            body: keep.then(Vec::new),
         }
-        hasher.update(&buffer[..n]);
-        if keep {
-            body.extend_from_slice(&buffer[..n]);
-        }
-        read += n as u64;
     }
-    Ok((hex::encode(hasher.finalize()), body, read))
+}
+
+impl Write for Hashed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(buf);
+        if let Some(body) = &mut self.body {
+            body.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The go command's "Hash1": SHA-256 over the sorted lines `"<sha256 hex>  <name>\n"`,

@@ -9,23 +9,21 @@ use std::io::{Seek, Write};
 use std::path::Path;
 
 use super::modzip::{
-    check_file_path, is_vendored_package, MAX_ENTRIES, MAX_GO_MOD, MAX_LICENSE, MAX_ZIP,
+    check_file_path, is_vendored_package, LIMITS, MAX_ENTRIES, MAX_GO_MOD, MAX_LICENSE,
 };
 use super::path::check_path;
 use super::version::Version;
 use crate::archive::quote;
 use crate::format::FormatError;
 use gantry_formats::dir::{regular_files, Walked};
+use gantry_formats::format::invalid;
+use gantry_formats::zip_archive::{write_zip, ZipLimits};
 
 /// What was packed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packed {
     pub path: String,
     pub version: String,
-}
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
 }
 
 /// Packs the module in `dir` as `version` into `out`. The module path is the `go.mod`'s;
@@ -77,30 +75,19 @@ pub fn pack_dir(
     }
     let files = collect(dir)?;
     let prefix = format!("{module}@{version}/");
-    let mut zip = zip::ZipWriter::new(out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(false);
-    let mut total = 0u64;
-    for (name, size) in &files {
-        total = total.saturating_add(*size);
-        if total > MAX_ZIP {
-            return Err(invalid(format!(
-                "the module holds more than {MAX_ZIP} bytes"
-            )));
-        }
-        if name == "LICENSE" && *size > MAX_LICENSE {
+    let limits = ZipLimits {
+        what: "the module",
+        ..LIMITS
+    };
+    let check = |name: &str, size: u64| {
+        if name == "LICENSE" && size > MAX_LICENSE {
             return Err(invalid(format!(
                 "LICENSE is larger than {MAX_LICENSE} bytes"
             )));
         }
-        zip.start_file(format!("{prefix}{name}"), options)
-            .map_err(|e| invalid(format!("cannot write the module zip: {e}")))?;
-        let mut file = fs::File::open(dir.join(name))?;
-        std::io::copy(&mut file, &mut zip)?;
-    }
-    zip.finish()
-        .map_err(|e| invalid(format!("cannot write the module zip: {e}")))?;
+        Ok(())
+    };
+    write_zip(dir, &files, &prefix, limits, check, out)?;
     Ok(Packed {
         path: module,
         version: version.to_owned(),

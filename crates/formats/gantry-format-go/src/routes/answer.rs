@@ -127,12 +127,7 @@ impl Request<'_> {
 
     /// The module's upstreams, unless the repository keeps names it has to itself.
     async fn upstreams(&self, has_local: bool) -> AppResult<Vec<UpstreamRow>> {
-        let all = gantry_protocol::caches::upstreams(self.app, self.repo.id, FORMAT).await?;
-        Ok(all
-            .iter()
-            .filter(|u| !(has_local && u.local_names_only != 0))
-            .cloned()
-            .collect())
+        gantry_protocol::caches::upstreams_for_name(self.app, self.repo.id, FORMAT, has_local).await
     }
 
     async fn live_package(&self, version: &Version) -> AppResult<Option<Arc<PackageRow>>> {

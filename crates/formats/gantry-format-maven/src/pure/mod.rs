@@ -77,6 +77,7 @@ static INFO: FormatInfo = FormatInfo {
     install: "",
     // Overridden: the group's dots become directories.
     download: None,
+    bom_facts: None,
 };
 
 impl Format for Maven {

@@ -33,6 +33,7 @@ pub(super) fn facts(metadata: &Value) -> BomFacts {
 #[cfg(test)]
 mod tests {
     use super::facts;
+    use gantry_formats::{BomFacts, DeclaredDependency};
 
     #[test]
     fn dependencies_without_dev_ones() {
@@ -42,12 +43,13 @@ mod tests {
             "dev_dependencies": {"mocha": "*"},
             "optional_dependencies": {"fsevents": "2"},
         }));
-        assert_eq!(f.license.as_deref(), Some("MIT"));
-        let names: Vec<(&str, bool)> = f
-            .dependencies
-            .iter()
-            .map(|d| (d.name.as_str(), d.optional))
-            .collect();
-        assert_eq!(names, [("left-pad", false), ("fsevents", true)]);
+        let want = BomFacts {
+            license: Some("MIT".into()),
+            dependencies: vec![
+                DeclaredDependency::new("left-pad", "^1.0.0", false),
+                DeclaredDependency::new("fsevents", "2", true),
+            ],
+        };
+        assert_eq!(f, want);
     }
 }

@@ -242,15 +242,12 @@ static INFO: FormatInfo = FormatInfo {
     vulnerability_ecosystem: Some("npm"),
     install: "npm install --registry {url}/npm/ {name}@{version}",
     download: None,
+    bom_facts: Some(bom::facts),
 };
 
 impl Format for Npm {
     fn info(&self) -> &'static FormatInfo {
         &INFO
-    }
-
-    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
-        bom::facts(metadata)
     }
 
     /// The identity lives in the tarball's `package.json`.

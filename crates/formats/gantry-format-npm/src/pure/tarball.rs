@@ -5,6 +5,7 @@
 
 use crate::archive::{quote, walk_tar_gz, Flow, Kind, TarLimits};
 use crate::format::{FormatError, ReadSeek};
+use gantry_formats::format::invalid;
 
 /// Entries a tarball may hold.
 pub(super) const MAX_ENTRIES: usize = 100_000;
@@ -12,10 +13,6 @@ pub(super) const MAX_ENTRIES: usize = 100_000;
 pub(super) const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
 /// Bytes a tarball may unpack to.
 pub(super) const MAX_UNPACKED: u64 = 2 * 1024 * 1024 * 1024;
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 /// What a tarball holds.
 #[derive(Debug, Clone)]

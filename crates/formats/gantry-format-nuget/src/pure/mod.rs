@@ -69,6 +69,7 @@ static INFO: FormatInfo = FormatInfo {
     install: "nuget install {name} -Version {version} -Source {url}/nuget/v3/index.json",
     // Overridden: the flat container's lower-cased layout.
     download: None,
+    bom_facts: None,
 };
 
 impl Format for NuGet {

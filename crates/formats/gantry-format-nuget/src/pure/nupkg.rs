@@ -4,79 +4,47 @@
 //! bomb is refused on its central directory), and only the `.nuspec` is decompressed, up to
 //! its bound.
 
-use std::io::Read;
-
 use crate::format::{FormatError, ReadSeek};
-use gantry_formats::archive::{check_entry_name, quote};
+use gantry_formats::archive::quote;
+use gantry_formats::format::invalid;
+use gantry_formats::zip_archive::{BoundedZip, ZipLimits};
 
 /// Most entries in one package.
 pub const MAX_ENTRIES: usize = 65_536;
 /// Most bytes a package may unpack to (its entries' declared sizes).
 pub const MAX_UNPACKED: u64 = 8 << 30;
 
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
+const LIMITS: ZipLimits = ZipLimits {
+    what: "the package",
+    max_size: u64::MAX,
+    max_entries: MAX_ENTRIES,
+    max_unpacked: MAX_UNPACKED,
+};
 
-/// The checked archive's `.nuspec`, its entry name and bytes.
+/// The checked archive's `.nuspec`, its entry name and bytes. The archive's own size is
+/// bounded by the upload limit before it is stored.
 pub fn nuspec_of(content: &mut dyn ReadSeek) -> Result<(String, Vec<u8>), FormatError> {
-    let mut archive = zip::ZipArchive::new(content)
-        .map_err(|e| invalid(format!("not a valid .nupkg (zip) archive: {e}")))?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(invalid(format!(
-            "the package has more than {MAX_ENTRIES} entries"
-        )));
-    }
-    let mut unpacked = 0u64;
+    let mut archive = BoundedZip::open(content, 0, LIMITS)?;
     let mut nuspec = None;
-    for index in 0..archive.len() {
-        let entry = archive
-            .by_index_raw(index)
-            .map_err(|e| invalid(format!("not a valid .nupkg (zip) archive: {e}")))?;
-        let name = entry.name().to_owned();
-        check_entry_name(&name)?;
-        let file_type = entry.unix_mode().map_or(0, |mode| mode & 0o170_000);
-        if entry.is_symlink() || !matches!(file_type, 0 | 0o100_000 | 0o040_000) {
-            return Err(invalid(format!(
-                "package entry '{}' is neither a file nor a directory",
-                quote(&name)
-            )));
-        }
-        unpacked = unpacked.saturating_add(entry.size());
-        if unpacked > MAX_UNPACKED {
-            return Err(invalid(format!(
-                "the package unpacks to more than {MAX_UNPACKED} bytes"
-            )));
-        }
+    archive.list(|entry| {
+        let name = &entry.name;
         if !name.contains('/') && name.to_ascii_lowercase().ends_with(".nuspec") {
             if nuspec.is_some() {
                 return Err(invalid("the package has more than one .nuspec at its root"));
             }
-            nuspec = Some((index, name, entry.size()));
+            nuspec = Some(entry.clone());
         }
-    }
-    let (index, name, size) =
-        nuspec.ok_or_else(|| invalid("the package has no .nuspec at its root"))?;
-    if size > super::nuspec::MAX_NUSPEC {
+        Ok(true)
+    })?;
+    let entry = nuspec.ok_or_else(|| invalid("the package has no .nuspec at its root"))?;
+    if entry.size > super::nuspec::MAX_NUSPEC {
         return Err(invalid(format!(
             "{} is larger than {} bytes",
-            quote(&name),
+            quote(&entry.name),
             super::nuspec::MAX_NUSPEC
         )));
     }
-    let entry = archive
-        .by_index(index)
-        .map_err(|e| invalid(format!("cannot read {}: {e}", quote(&name))))?;
     let mut bytes = Vec::new();
-    entry
-        .take(super::nuspec::MAX_NUSPEC + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| invalid(format!("cannot read {}: {e}", quote(&name))))?;
-    if bytes.len() as u64 != size {
-        return Err(invalid(format!(
-            "{} does not hold the {size} bytes its header declares",
-            quote(&name)
-        )));
-    }
-    Ok((name, bytes))
+    archive.inflate(&entry, &mut bytes)?;
+    Ok((entry.name, bytes))
 }

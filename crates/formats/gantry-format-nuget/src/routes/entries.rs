@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::pure::version::{compare, Version};
 use crate::queries::{NuGetQueries, VersionRow};
 use gantry_db::{RepoRow, UpstreamRow};
+use gantry_protocol::caches::upstreams_for_name;
 
 /// One version of a package.
 #[derive(Debug, Clone)]
@@ -169,20 +170,6 @@ pub(crate) async fn local(app: &Arc<App>, repo: &RepoRow, lid: &str) -> AppResul
     .await
 }
 
-/// The upstreams asked for `lid`: none when the repository keeps names it has to itself.
-pub(crate) async fn upstreams(
-    app: &Arc<App>,
-    repo: &RepoRow,
-    has_local: bool,
-) -> AppResult<Vec<UpstreamRow>> {
-    let all = gantry_protocol::caches::upstreams(app, repo.id, FORMAT).await?;
-    Ok(all
-        .iter()
-        .filter(|u| !(has_local && u.local_names_only != 0))
-        .cloned()
-        .collect())
-}
-
 /// Every version of `lid` here and at the upstreams, each with the upstream it comes from
 /// (`None`: local). Empty when nobody has the package; an error only when an upstream failed
 /// and nothing was found.
@@ -195,7 +182,8 @@ pub(crate) async fn all(
     let mut merged: Vec<(Entry, Option<UpstreamRow>)> =
         local.iter().map(|e| (e.clone(), None)).collect();
     let mut failures = Vec::new();
-    for upstream in upstreams(app, repo, !local.is_empty()).await? {
+    // None asked when the repository keeps names it has to itself.
+    for upstream in upstreams_for_name(app, repo.id, FORMAT, !local.is_empty()).await? {
         match crate::upstream::registration(app, &upstream, lid).await {
             Ok(remote) => {
                 for entry in remote {

@@ -53,6 +53,7 @@ static INFO: FormatInfo = FormatInfo {
     vulnerability_ecosystem: None,
     install: "podman pull {host}/{name}:{version}   # registry of {url}",
     download: None,
+    bom_facts: None,
 };
 
 impl Format for Oci {

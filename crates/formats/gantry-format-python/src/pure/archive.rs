@@ -8,6 +8,7 @@ use std::io::{Read, Seek};
 
 use crate::archive::{check_entry_name, quote, walk_tar_gz, Flow, Kind, TarLimits};
 use crate::format::{FormatError, ReadSeek};
+use gantry_formats::format::invalid;
 
 /// Entries an archive may hold.
 pub(super) const MAX_ENTRIES: usize = 100_000;
@@ -15,10 +16,6 @@ pub(super) const MAX_ENTRIES: usize = 100_000;
 pub(super) const MAX_METADATA: u64 = 4 * 1024 * 1024;
 /// Bytes a tar stream is decompressed while looking for `PKG-INFO`.
 pub(super) const MAX_TAR_SCAN: u64 = 4 * 1024 * 1024 * 1024;
-
-fn invalid(msg: impl Into<String>) -> FormatError {
-    FormatError::Invalid(msg.into())
-}
 
 fn read_bounded(mut reader: impl Read, what: &str) -> Result<Vec<u8>, FormatError> {
     let mut out = Vec::new();

@@ -135,15 +135,12 @@ static INFO: FormatInfo = FormatInfo {
     vulnerability_ecosystem: Some("PyPI"),
     install: "pip install --index-url {url}/python/simple/ {name}=={version}",
     download: None,
+    bom_facts: Some(bom::facts),
 };
 
 impl Format for Python {
     fn info(&self) -> &'static FormatInfo {
         &INFO
-    }
-
-    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
-        bom::facts(metadata)
     }
 
     /// The identity lives in the artifact, so uploads are processed before they are stored as

@@ -45,6 +45,7 @@ static INFO: FormatInfo = FormatInfo {
     install: "curl -O {url}/raw/{name}/{version}/FILENAME",
     // Raw files are addressed by what the uploader named them.
     download: Some("/{owner}/{repo}/raw/{name}/{version}/{filename}"),
+    bom_facts: None,
 };
 
 impl Format for Raw {

@@ -24,6 +24,7 @@ static INFO: FormatInfo = FormatInfo {
     vulnerability_ecosystem: None,
     install: "dnf --repofrompath=gantry,{url}/rpm/ install {name}-{version}",
     download: None,
+    bom_facts: None,
 };
 
 pub struct Rpm;

@@ -30,6 +30,7 @@ static INFO: FormatInfo = FormatInfo {
     vulnerability_ecosystem: Some("RubyGems"),
     install: "gem install {name} --version {version} --clear-sources --source {url}/rubygems/",
     download: Some("/{owner}/{repo}/rubygems/gems/{filename}"),
+    bom_facts: None,
 };
 
 /// The stored specification of a package, from its metadata.

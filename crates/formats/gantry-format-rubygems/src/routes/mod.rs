@@ -42,12 +42,6 @@ pub(crate) struct FilePath {
     file: String,
 }
 
-/// The `{name}` of `/info/{name}`.
-#[derive(Deserialize)]
-pub(crate) struct NamePath {
-    name: String,
-}
-
 /// The `(name, version, platform)` readings of a `NAME-VERSION[-PLATFORM]`: names may hold
 /// `-`, versions may not, so every `-` followed by a digit may start the version.
 pub(crate) fn readings(stem: &str) -> Vec<(&str, &str, &str)> {
@@ -65,63 +59,6 @@ pub(crate) fn readings(stem: &str) -> Vec<(&str, &str, &str)> {
         .take(8)
         .collect()
 }
-
-/// `GET /{owner}/{repo}/rubygems/versions`.
-pub(crate) async fn versions(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    repo: Repo<op::Read>,
-) -> AppResult<Response> {
-    index::versions(&app, &method, &headers, &repo).await
-}
-
-/// `GET /{owner}/{repo}/rubygems/info/{name}`.
-pub(crate) async fn info(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    ApiPath(NamePath { name }): ApiPath<NamePath>,
-    repo: Repo<op::Read>,
-) -> AppResult<Response> {
-    index::info(&app, &method, &headers, &repo, &name).await
-}
-
-/// `GET /{owner}/{repo}/rubygems/names`.
-pub(crate) async fn names(
-    State(app): State<Arc<App>>,
-    method: Method,
-    headers: HeaderMap,
-    repo: Repo<op::Read>,
-) -> AppResult<Response> {
-    index::names(&app, &method, &headers, &repo).await
-}
-
-macro_rules! legacy_route {
-    ($fn:ident, $which:expr, $path:literal) => {
-        #[doc = concat!("`GET /{owner}/{repo}/rubygems/", $path, "`.")]
-        pub(crate) async fn $fn(
-            State(app): State<Arc<App>>,
-            method: Method,
-            headers: HeaderMap,
-            repo: Repo<op::Read>,
-        ) -> AppResult<Response> {
-            index::legacy(&app, &method, &headers, &repo, $which).await
-        }
-    };
-}
-
-legacy_route!(specs, crate::pure::index::Legacy::Specs, "specs.4.8.gz");
-legacy_route!(
-    latest_specs,
-    crate::pure::index::Legacy::Latest,
-    "latest_specs.4.8.gz"
-);
-legacy_route!(
-    prerelease_specs,
-    crate::pure::index::Legacy::Prerelease,
-    "prerelease_specs.4.8.gz"
-);
 
 /// `GET /{owner}/{repo}/rubygems/quick/Marshal.4.8/{file}`.
 pub(crate) async fn quick_spec(
@@ -157,12 +94,15 @@ impl crate::plugin::FormatPlugin for Plugin {
         crate::plugin::RouteSet::new()
             .post_upload(&format!("{ROOT}/api/v1/gems"), api::push)
             .delete(&format!("{ROOT}/api/v1/gems/yank"), api::yank)
-            .get(&format!("{ROOT}/versions"), versions)
-            .get(&format!("{ROOT}/info/{{name}}"), info)
-            .get(&format!("{ROOT}/names"), names)
-            .get(&format!("{ROOT}/specs.4.8.gz"), specs)
-            .get(&format!("{ROOT}/latest_specs.4.8.gz"), latest_specs)
-            .get(&format!("{ROOT}/prerelease_specs.4.8.gz"), prerelease_specs)
+            .get(&format!("{ROOT}/versions"), index::versions)
+            .get(&format!("{ROOT}/info/{{name}}"), index::info)
+            .get(&format!("{ROOT}/names"), index::names)
+            .get(&format!("{ROOT}/specs.4.8.gz"), index::specs)
+            .get(&format!("{ROOT}/latest_specs.4.8.gz"), index::latest_specs)
+            .get(
+                &format!("{ROOT}/prerelease_specs.4.8.gz"),
+                index::prerelease_specs,
+            )
             .get(&format!("{ROOT}/quick/Marshal.4.8/{{file}}"), quick_spec)
             .file(&format!("{ROOT}/gems/{{file}}"), gem_file)
     }
