@@ -12,11 +12,9 @@ use std::sync::Arc;
 use gantry_core::{PackageState, ScanStatus};
 use gantry_db::{ExceptionRow, JobRow, NewEvent, NewJob, PackageRow, ScanResult};
 use gantry_jobs::{Completion, Job, JobContext, JobError};
-use gantry_vuln::{Advisory, Ecosystem, Finding};
+use gantry_vuln::{Advisory, Ecosystem, Finding, MatchResult, Matcher};
 
-use super::scan::{
-    alias_records, match_parsed, scan_job, scanned_event, summarize, wanted_aliases,
-};
+use super::scan::{alias_records, scan_job, scanned_event, summarize, wanted_aliases};
 use super::{scan_cache, AppJob, JobResult};
 use crate::app::App;
 
@@ -97,16 +95,17 @@ fn partition<'p>(
     (groups, singles)
 }
 
-/// The parsed records naming each of `names` in `key`: from the import's index when it has
-/// them, else read and parsed (and kept for the import's other batches).
-async fn records_of(
+/// The prepared advisories of each of `names` in `key`: from the import's index when it has
+/// them, else read, parsed and prepared (and kept for the import's other batches).
+async fn matchers_of(
     app: &App,
     epoch: Option<&str>,
+    ecosystem: Ecosystem,
     key: &str,
     names: &[String],
     timings: &mut Timings,
-) -> Result<HashMap<String, scan_cache::Records>, String> {
-    let (mut found, missing) = scan_cache::lookup(epoch, key, names);
+) -> Result<HashMap<String, Arc<Matcher>>, String> {
+    let (mut found, missing) = scan_cache::MATCHERS.lookup(epoch, key, names);
     if missing.is_empty() {
         return Ok(found);
     }
@@ -125,13 +124,21 @@ async fn records_of(
             parsed.entry(name).or_default().push(advisory);
         }
     }
-    let parsed: HashMap<String, scan_cache::Records> = parsed
+    // `Debian:12`: only the entries for release 12 apply.
+    let release = ecosystem
+        .has_release()
+        .then(|| key.split_once(':').map(|(_, r)| r))
+        .flatten();
+    let made: HashMap<String, Arc<Matcher>> = parsed
         .into_iter()
-        .map(|(n, list)| (n, Arc::new(list)))
+        .map(|(name, list)| {
+            let matcher = Matcher::new(list, ecosystem, release, &name);
+            (name, Arc::new(matcher))
+        })
         .collect();
-    scan_cache::store(epoch, key, &parsed);
+    scan_cache::MATCHERS.store(epoch, key, &made);
     timings.parsing += parse.elapsed();
-    found.extend(parsed);
+    found.extend(made);
     Ok(found)
 }
 
@@ -152,18 +159,28 @@ async fn match_group<'p>(
         .collect();
     names.sort();
     names.dedup();
-    let by_name = records_of(app, epoch, key, &names, timings).await?;
+    let by_name = matchers_of(app, epoch, ecosystem, key, &names, timings).await?;
     let started = std::time::Instant::now();
     let osv_name = ecosystem.as_str();
     let matched = packages
         .iter()
         .map(|p| {
-            let advisories: Vec<&Advisory> = by_name
+            let mut findings = Vec::new();
+            let mut indeterminate = Vec::new();
+            let outcomes = by_name
                 .get(&ecosystem.normalize_name(&p.name))
-                .map(|list| list.iter().collect())
+                .map(|m| m.match_version(&p.version))
                 .unwrap_or_default();
-            let (findings, indeterminate) =
-                match_parsed(ecosystem, key, &p.name, &p.version, &advisories);
+            // As `match_parsed` collects them for the one-package scan.
+            for (advisory, outcome) in outcomes {
+                match outcome {
+                    MatchResult::Affected(finding) => findings.push(finding),
+                    MatchResult::NotAffected => {}
+                    MatchResult::Indeterminate(reason) => {
+                        indeterminate.push(format!("{}: {reason}", advisory.id));
+                    }
+                }
+            }
             Matched {
                 package: p,
                 ecosystem,
@@ -190,8 +207,7 @@ async fn aliases_of(
         .collect();
     wanted.sort();
     wanted.dedup();
-    // Records read by id share the index under an empty scope.
-    let (mut found, missing) = scan_cache::lookup(epoch, "", &wanted);
+    let (mut found, missing) = scan_cache::BY_ID.lookup(epoch, "", &wanted);
     let read = std::time::Instant::now();
     let mut parsed: HashMap<String, Vec<Advisory>> =
         missing.iter().map(|n| (n.clone(), Vec::new())).collect();
@@ -203,11 +219,11 @@ async fn aliases_of(
                 .push(advisory);
         }
     }
-    let parsed: HashMap<String, scan_cache::Records> = parsed
+    let parsed: HashMap<String, Arc<Vec<Advisory>>> = parsed
         .into_iter()
         .map(|(n, list)| (n, Arc::new(list)))
         .collect();
-    scan_cache::store(epoch, "", &parsed);
+    scan_cache::BY_ID.store(epoch, "", &parsed);
     timings.reading += read.elapsed();
     found.extend(parsed);
     // In `wanted`'s order, as one query per chunk returned them before.
