@@ -121,6 +121,8 @@ case "$BACKEND" in
   sqlite) ;;
   postgres)
     command -v createdb >/dev/null || { echo "BACKEND=postgres needs createdb" >&2; exit 1; }
+    # Run as root, scripts/pg.sh hands the cluster to the postgres user, who must reach it.
+    chmod 755 "$WORK"
     PG_BASE=$("$REPO_ROOT/scripts/pg.sh" start "$WORK/pg" | tail -n1)
     PG_PID=$(head -n1 "$WORK/pg/data/postmaster.pid")
     ;;
