@@ -17,13 +17,15 @@
 #   RESCAN         1 (default) also times an import that rescans PACKAGES existing packages
 #   ONLY_RESCAN    1 runs only step 5 (the import that rescans PACKAGES packages), after
 #                  making the wheels; the server's "scan batch" log lines give the time spent
-#                  matching (parse + match, database reads excluded) and writing
+#                  reading advisory records, parsing them, matching alone, and writing
 #   WAIT_QUIET_MAX seconds to wait, before each timed step, for other processes to leave the
 #                  CPU (default 60; 0 disables); the CPU they used is reported either way
+#   BACKEND        sqlite (default) or postgres: each server gets a fresh database in one
+#                  throwaway cluster (scripts/pg.sh; needs createdb)
 #   BENCH_TMP, BENCH_KEEP  as in bench/python_index.sh
 #
 # Steps:
-#  1. a fresh server (SQLite, default workers): `gantry vulndb import OSV_DIR` (every bundle;
+#  1. a fresh server (BACKEND, default workers): `gantry vulndb import OSV_DIR` (every bundle;
 #     the CLI uploads each zip to POST /api/v1/vulndb/import), timed; then the same import
 #     again, which changes nothing;
 #  2. the server is restarted with --workers 0 and PACKAGES tiny wheels are uploaded to acme/dev:
@@ -55,6 +57,7 @@ SCAN_WORKERS=${SCAN_WORKERS:-2}
 SCANS=${SCANS:-100}
 RESCAN=${RESCAN:-1}
 ONLY_RESCAN=${ONLY_RESCAN:-0}
+BACKEND=${BACKEND:-sqlite}
 WAIT_QUIET_MAX=${WAIT_QUIET_MAX:-60}
 TOKEN="bench-$$-$RANDOM$RANDOM"
 
@@ -77,6 +80,9 @@ resolve_bin() {
 
 SERVER_PIDS=()
 WORK=""
+PG_BASE=""
+PG_PID=""
+PG_DBS=" "
 cleanup() {
   local rc=$?
   local pid
@@ -95,6 +101,9 @@ cleanup() {
       tail -n 15 "$f" >&2
     done
   fi
+  if [ -n "$PG_BASE" ]; then
+    "$REPO_ROOT/scripts/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+  fi
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then
     if [ -n "${BENCH_KEEP:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   fi
@@ -108,6 +117,17 @@ WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/gantry-scan.XXXXXX")
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 RESULTS="$WORK/results.jsonl"
+case "$BACKEND" in
+  sqlite) ;;
+  postgres)
+    command -v createdb >/dev/null || { echo "BACKEND=postgres needs createdb" >&2; exit 1; }
+    # Run as root, scripts/pg.sh hands the cluster to the postgres user, who must reach it.
+    chmod 755 "$WORK"
+    PG_BASE=$("$REPO_ROOT/scripts/pg.sh" start "$WORK/pg" | tail -n1)
+    PG_PID=$(head -n1 "$WORK/pg/data/postmaster.pid")
+    ;;
+  *) echo "BACKEND=$BACKEND: sqlite or postgres" >&2; exit 2 ;;
+esac
 
 emit() { # emit STEP JSON
   python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print(json.dumps({"step": sys.argv[1], **d}))' "$1" "$2" \
@@ -115,7 +135,7 @@ emit() { # emit STEP JSON
 }
 
 quiet() { # quiet LABEL: waits for other processes to leave the CPU
-  emit "quiet-before-$1" "$(python3 "$PYI" wait-quiet --own-pids "$(IFS=,; echo "${SERVER_PIDS[*]:-}")" \
+  emit "quiet-before-$1" "$(python3 "$PYI" wait-quiet --own-pids "$(IFS=,; echo "${SERVER_PIDS[*]:-}${PG_PID:+,$PG_PID}")" \
     --max-wait "$WAIT_QUIET_MAX")" >/dev/null
 }
 
@@ -123,7 +143,16 @@ quiet() { # quiet LABEL: waits for other processes to leave the CPU
 # the server has announced its address).
 start_gantry() {
   local name=$1; shift
-  GANTRY_ADMIN_TOKEN="$TOKEN" "$GANTRY_BIN" server --listen 127.0.0.1:0 --data-dir "$WORK/$name-data" "$@" \
+  local db=()
+  if [ -n "$PG_BASE" ]; then
+    # One database per server name: a restart keeps its data, a new name starts empty.
+    case "$PG_DBS" in
+      *" $name "*) ;;
+      *) createdb -h 127.0.0.1 -p "${PG_BASE##*:}" -U postgres "gantry_$name"; PG_DBS+="$name " ;;
+    esac
+    db=(--database-url "$PG_BASE/gantry_$name")
+  fi
+  GANTRY_ADMIN_TOKEN="$TOKEN" "$GANTRY_BIN" server --listen 127.0.0.1:0 --data-dir "$WORK/$name-data" "${db[@]}" "$@" \
     >"$WORK/$name.stdout" 2>>"$WORK/$name.stderr" &
   GANTRY_PID=$!
   SERVER_PIDS+=("$GANTRY_PID")
@@ -250,18 +279,20 @@ if [ "$RESCAN" = 1 ]; then
   emit rescan-rate "$(python3 "$PYS" scan-times --url "$URL" --token "$TOKEN" --owner acme --repo dev \
     --slugs "$WORK/slugs-s2.json" --since "$T0")"
   stop_gantry
-  # The batches' own figures: packages, and milliseconds matching (parse + match) and in all.
+  # The batches' own figures: packages, and milliseconds reading and parsing the records
+  # (once per name and import), matching alone, writing, and in all.
   emit rescan-batches "$(python3 -c '
 import json, re, sys
-n = m = t = w = 0.0; batches = 0
+n = m = t = w = r = p = 0.0; batches = 0
 for line in open(sys.argv[1], errors="replace"):
     if "scan batch" not in line:
         continue
     f = dict(re.findall(r"(\w+)=([0-9.]+)", line))
     batches += 1; n += float(f.get("packages", 0)); m += float(f.get("matching_ms", 0))
     w += float(f.get("writing_ms", 0)); t += float(f.get("total_ms", 0))
-out = {"batches": batches, "packages": int(n), "matching_ms": round(m, 1), "writing_ms": round(w, 1),
-       "total_ms": round(t, 1)}
+    r += float(f.get("reading_ms", 0)); p += float(f.get("parsing_ms", 0))
+out = {"batches": batches, "packages": int(n), "reading_ms": round(r, 1), "parsing_ms": round(p, 1),
+       "matching_ms": round(m, 1), "writing_ms": round(w, 1), "total_ms": round(t, 1)}
 if m:
     out["matching_packages_per_second"] = round(n / (m / 1000))
 if t:

@@ -9,6 +9,8 @@ use sqlx::{Any, FromRow};
 pub(crate) enum Value {
     Int(i64),
     Text(String),
+    /// Text or NULL.
+    OptText(Option<String>),
 }
 
 /// SQL text plus its bind values, built together so placeholders always line up.
@@ -47,6 +49,15 @@ impl Sql {
         self.bind(Value::Text(v.to_owned()))
     }
 
+    pub(crate) fn opt_str(&mut self, v: Option<&str>) -> &mut Self {
+        self.bind(Value::OptText(v.map(str::to_owned)))
+    }
+
+    /// How many values are bound so far (callers split statements below a backend's limit).
+    pub(crate) fn bound(&self) -> usize {
+        self.values.len()
+    }
+
     /// Appends `(p1, p2, …)` for the given integers.
     pub(crate) fn int_list(&mut self, values: &[i64]) -> &mut Self {
         self.text.push('(');
@@ -82,6 +93,7 @@ impl Sql {
             q = match v {
                 Value::Int(i) => q.bind(*i),
                 Value::Text(s) => q.bind(s.clone()),
+                Value::OptText(s) => q.bind(s.clone()),
             };
         }
         q
@@ -93,6 +105,7 @@ impl Sql {
             q = match v {
                 Value::Int(i) => q.bind(*i),
                 Value::Text(s) => q.bind(s.clone()),
+                Value::OptText(s) => q.bind(s.clone()),
             };
         }
         q

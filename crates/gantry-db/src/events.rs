@@ -147,6 +147,106 @@ async fn enqueue_dispatch(conn: &mut AnyConnection, id: i64, event: &NewEvent) -
     Ok(())
 }
 
+/// Rows per multi-row event insert: 11 values a row stays far below SQLite's 32,766 bind
+/// parameters (PostgreSQL allows 65,535).
+const EVENTS_PER_INSERT: usize = 1000;
+
+/// Writes many events on `conn` with multi-row inserts (a batch of rescans records one per
+/// package). Which repositories have an active webhook is asked once for all of them; the
+/// events those hear of are written one by one, since their fan-out job needs the event id.
+pub(crate) async fn insert_many(conn: &mut AnyConnection, list: &[NewEvent]) -> Result<()> {
+    let hooked = hooked_repositories(conn, list).await?;
+    let heard = |e: &NewEvent| {
+        audience(
+            e.event_type.as_str(),
+            e.repository.as_deref(),
+            e.source_repository.as_deref(),
+        )
+        .iter()
+        .any(|r| hooked.contains(r))
+    };
+    let mut pending: Vec<&NewEvent> = Vec::new();
+    for event in list {
+        if heard(event) {
+            insert_rows(conn, &pending).await?;
+            pending.clear();
+            insert(conn, event).await?;
+        } else {
+            pending.push(event);
+            if pending.len() == EVENTS_PER_INSERT {
+                insert_rows(conn, &pending).await?;
+                pending.clear();
+            }
+        }
+    }
+    insert_rows(conn, &pending).await
+}
+
+/// The repositories among the audiences of package events in `list` that have an active
+/// webhook (none until the server has named its fan-out job).
+async fn hooked_repositories(
+    conn: &mut AnyConnection,
+    list: &[NewEvent],
+) -> Result<std::collections::HashSet<String>> {
+    let mut repos: Vec<String> = Vec::new();
+    if FAN_OUT_JOB.get().is_some() {
+        for e in list
+            .iter()
+            .filter(|e| e.event_type.as_str().starts_with("package."))
+        {
+            repos.extend(audience(
+                e.event_type.as_str(),
+                e.repository.as_deref(),
+                e.source_repository.as_deref(),
+            ));
+        }
+    }
+    repos.sort();
+    repos.dedup();
+    let mut hooked = std::collections::HashSet::new();
+    for chunk in repos.chunks(EVENTS_PER_INSERT) {
+        let mut sql = Sql::new(
+            "SELECT DISTINCT repository FROM webhooks WHERE is_active = 1 AND repository IN ",
+        );
+        sql.str_list(chunk);
+        let rows: Vec<(String,)> = sql.query_as().fetch_all(&mut *conn).await?;
+        hooked.extend(rows.into_iter().map(|(r,)| r));
+    }
+    Ok(hooked)
+}
+
+/// One multi-row insert of events that no webhook hears of.
+async fn insert_rows(conn: &mut AnyConnection, rows: &[&NewEvent]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let now = gantry_core::time::now_millis();
+    let mut sql = Sql::new(
+        "INSERT INTO events (event_type, occurred_at, actor, namespace, slug_perm, repository, \
+         source_repository, destination_repository, checksum_sha256, source_address, context) VALUES ",
+    );
+    for (i, e) in rows.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.str(e.event_type.as_str())
+            .push(", ")
+            .int(now)
+            .push(", ");
+        sql.str(&e.actor)
+            .push(", ")
+            .opt_str(e.namespace.as_deref())
+            .push(", ");
+        sql.opt_str(e.slug_perm.as_deref()).push(", ");
+        sql.opt_str(e.repository.as_deref()).push(", ");
+        sql.opt_str(e.source_repository.as_deref()).push(", ");
+        sql.opt_str(e.destination_repository.as_deref()).push(", ");
+        sql.opt_str(e.checksum_sha256.as_deref()).push(", ");
+        sql.opt_str(e.source_address.as_deref()).push(", ");
+        sql.str(&e.context.to_string()).push(")");
+    }
+    sql.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Deepest chain of copies followed when assembling a trail.
 const MAX_TRAIL_DEPTH: usize = 64;
 

@@ -5,7 +5,7 @@ use gantry_core::{FormatId, ScanStatus};
 use sqlx::FromRow;
 
 use crate::bind::Sql;
-use crate::events::{self, NewEvent};
+use crate::events::NewEvent;
 use crate::jobs::{self, NewJob};
 use crate::packages::PackageRow;
 use crate::{Db, Result};
@@ -296,48 +296,4 @@ impl Db {
         sql.push(" ORDER BY p.id DESC");
         Ok(sql.query_as().fetch_all(&self.pool).await?)
     }
-}
-
-/// Replaces a package's findings with a scan's, updates its scan fields and records the
-/// event, on `conn` (inside the caller's transaction).
-pub(crate) async fn write_scan_in(
-    conn: &mut sqlx::AnyConnection,
-    package: &PackageRow,
-    result: &ScanResult,
-    event: &NewEvent,
-) -> Result<()> {
-    sqlx::query("DELETE FROM package_vulnerabilities WHERE package_id = $1")
-        .bind(package.id)
-        .execute(&mut *conn)
-        .await?;
-    for (advisory, severity, finding) in &result.findings {
-        sqlx::query(
-            "INSERT INTO package_vulnerabilities (package_id, advisory_id, severity, finding) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(package.id)
-        .bind(advisory)
-        .bind(severity)
-        .bind(finding)
-        .execute(&mut *conn)
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE packages SET scan_status = $1, scan_reason = $2, max_severity = $3, \
-         num_vulnerabilities = $4, scanned_at = $5 WHERE id = $6",
-    )
-    .bind(&result.status)
-    .bind(result.reason.clone())
-    .bind(result.max_severity.clone())
-    .bind(i64::try_from(result.num_vulnerabilities).unwrap_or(i64::MAX))
-    .bind(now_millis())
-    .bind(package.id)
-    .execute(&mut *conn)
-    .await?;
-    let mut event = event.clone();
-    event.slug_perm = Some(package.slug_perm.clone());
-    event.repository = Some(package.repository_slug());
-    event.namespace = Some(package.namespace.clone());
-    event.checksum_sha256 = Some(package.primary_sha256.clone());
-    events::insert(conn, &event).await?;
-    Ok(())
 }

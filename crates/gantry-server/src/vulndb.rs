@@ -202,6 +202,7 @@ async fn finish(
 /// Queues scans of live packages whose names an import touched.
 async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, String> {
     let mut queued = 0;
+    let epoch = crate::jobs::scan_batch::new_epoch();
     for format_id in app.formats.ids() {
         let Some(format) = app.formats.get(format_id) else {
             continue;
@@ -226,6 +227,7 @@ async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, S
                 let job = crate::jobs::scan_batch::ScanBatch {
                     package_ids: batch.to_vec(),
                     reason: "vulndb import".into(),
+                    epoch: Some(epoch.clone()),
                 }
                 .to_new_job();
                 app.db

@@ -51,7 +51,7 @@ mod version;
 pub use advisory::{parse_advisory, Advisory, Affected, Event, Range, RangeKind, MAX_RECORD_BYTES};
 pub use aliases::merge_aliases;
 pub use ecosystem::Ecosystem;
-pub use matching::{match_advisory, match_advisory_in, Finding, MatchResult};
+pub use matching::{match_advisory, match_advisory_in, Finding, MatchResult, Matcher};
 pub use severity::{Severity, SeverityBasis};
 pub use version::compare;
 

@@ -340,5 +340,8 @@ pub fn match_advisory_in(
     })
 }
 
+mod prepared;
+pub use prepared::Matcher;
+
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::OnceLock;
 
-use gantry_vuln::{match_advisory, parse_advisory, Advisory, Ecosystem, MatchResult};
+use gantry_vuln::{match_advisory, parse_advisory, Advisory, Ecosystem, MatchResult, Matcher};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -424,5 +424,51 @@ fn known_answers_from_the_bundles() -> TestResult {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
+
+/// The prepared path of rescans in batches ([`Matcher`]) agrees exactly with
+/// [`match_advisory`] on every real record: for each package name the records mention, at
+/// every version their events name, the first and last listed versions, and a low one.
+#[test]
+fn prepared_matching_agrees_with_one_record_matching() -> TestResult {
+    for (eco, advisories) in bundles()? {
+        let mut by_name: BTreeMap<String, Vec<&Advisory>> = BTreeMap::new();
+        for advisory in advisories {
+            let names: BTreeSet<String> = advisory
+                .affected
+                .iter()
+                .map(|a| eco.normalize_name(&a.name))
+                .collect();
+            for name in names {
+                by_name.entry(name).or_default().push(advisory);
+            }
+        }
+        for (name, list) in &by_name {
+            let mut versions: BTreeSet<String> = BTreeSet::from(["0.0.1".to_owned()]);
+            for entry in list.iter().flat_map(|a| &a.affected) {
+                versions.extend(entry.versions.first().cloned());
+                versions.extend(entry.versions.last().cloned());
+                for range in &entry.ranges {
+                    versions.extend(range.events.iter().map(|e| e.version().to_owned()));
+                }
+            }
+            let owned: Vec<Advisory> = list.iter().map(|a| (*a).clone()).collect();
+            let matcher = Matcher::new(owned, *eco, None, name);
+            for version in &versions {
+                let prepared: Vec<(String, MatchResult)> = matcher
+                    .match_version(version)
+                    .into_iter()
+                    .map(|(a, r)| (a.id.clone(), r))
+                    .collect();
+                let one: Vec<(String, MatchResult)> = list
+                    .iter()
+                    .map(|a| (a.id.clone(), match_advisory(a, *eco, name, version)))
+                    .filter(|(_, r)| *r != MatchResult::NotAffected)
+                    .collect();
+                assert_eq!(prepared, one, "{} {name} {version}", eco.as_str());
+            }
+        }
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub(crate) mod policy;
 pub(crate) mod scan;
 pub(crate) mod scan_batch;
+pub(crate) mod scan_cache;
 pub(crate) mod sync;
 pub(crate) mod web_sessions;
 pub(crate) mod webhooks;

@@ -1,4 +1,4 @@
-use super::{match_advisory, MatchResult};
+use super::{MatchResult, Matcher};
 use crate::{parse_advisory, Advisory, Ecosystem, Severity};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -19,6 +19,20 @@ fn record(
                "ranges":{ranges},"versions":{versions}}}]}}"#
     );
     parse_advisory(json.as_bytes())
+}
+
+/// [`super::match_advisory`], checked against the prepared path (rescans in batches), which
+/// must agree with it exactly: every test below runs both.
+fn match_advisory(a: &Advisory, eco: Ecosystem, name: &str, version: &str) -> MatchResult {
+    let result = super::match_advisory(a, eco, name, version);
+    let matcher = Matcher::new(vec![a.clone()], eco, None, name);
+    let prepared = matcher
+        .match_version(version)
+        .into_iter()
+        .next()
+        .map_or(MatchResult::NotAffected, |(_, r)| r);
+    assert_eq!(prepared, result, "{} {name} {version}", a.id);
+    result
 }
 
 fn outcome(a: &Advisory, eco: Ecosystem, name: &str, version: &str) -> &'static str {
