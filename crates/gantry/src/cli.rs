@@ -198,7 +198,8 @@ pub(crate) enum UpstreamCommand {
         /// optionally with a path that prefixes image names there, e.g. http://host:5000/library;
         /// for go: the module proxy (what GOPROXY would name), e.g. http://host/OWNER/REPO/go; for maven: the
         /// repository root, e.g. http://host/maven2/; for rubygems: the gem source, e.g.
-        /// http://host/OWNER/REPO/rubygems.
+        /// http://host/OWNER/REPO/rubygems; for deb: the apt repository root (holding
+        /// dists/ and pool/), e.g. http://host/debian/.
         #[arg(long)]
         url: String,
         /// Lower numbers are tried first.

@@ -7,7 +7,7 @@
 pub(crate) mod hostile;
 mod primary;
 mod tools;
-mod upstream;
+pub(crate) mod upstream;
 
 use reqwest::{Method, StatusCode};
 
