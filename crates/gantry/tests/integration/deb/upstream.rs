@@ -169,15 +169,21 @@ async fn a_reprepro_mirror_behind_nginx_is_listed_installed_promoted_and_survive
     let names = |l: Vec<(String, String)>| -> Vec<(String, String)> {
         l.into_iter().map(|(n, f)| (n, from(&f))).collect()
     };
-    let before = listed(&s, "acme/dev", &reader).await?;
-    assert_eq!(
-        names(before.clone()),
-        [
-            ("gantry-elsewhere".to_owned(), "upstream".to_owned()),
-            ("gantry-mirrored".to_owned(), "pool".to_owned()),
-            ("gantry-shadowed".to_owned(), "pool".to_owned()),
-        ]
-    );
+    let want = [
+        ("gantry-elsewhere".to_owned(), "upstream".to_owned()),
+        ("gantry-mirrored".to_owned(), "pool".to_owned()),
+        ("gantry-shadowed".to_owned(), "pool".to_owned()),
+    ];
+    // The cached copy is listed from the pool once its sync completed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let before = loop {
+        let now = listed(&s, "acme/dev", &reader).await?;
+        if names(now.clone()) == want || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(names(before.clone()), want);
 
     // Only what the mirror's index lists is fetched: no open proxy.
     for path in [
