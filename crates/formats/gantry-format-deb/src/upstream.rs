@@ -7,11 +7,9 @@
 //! fresh for its TTL, stale while it is unreachable. Within the TTL a server answers from
 //! memory.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use gantry_db::UpstreamRow;
 use gantry_protocol::app::App;
@@ -25,22 +23,9 @@ const MAX_RELEASE: usize = 4 * 1024 * 1024;
 const MAX_PACKAGES_COMPRESSED: usize = 64 * 1024 * 1024;
 /// Largest `Packages` once decompressed.
 const MAX_PACKAGES_TEXT: u64 = 512 * 1024 * 1024;
-/// Distributions of one upstream held in memory (each read is one a client asked for).
-const MAX_HELD: usize = 4096;
-
-/// An upstream distribution's packages and a digest of them (part of the generation's
+/// An upstream distribution's packages, with a digest of them (part of the generation's
 /// validator).
-pub(crate) struct Remote {
-    pub(crate) digest: u64,
-    pub(crate) packages: Vec<RemoteDeb>,
-}
-
-type Held = HashMap<(i64, String, String), (Instant, Arc<Remote>)>;
-
-fn held() -> &'static Mutex<Held> {
-    static HELD: OnceLock<Mutex<Held>> = OnceLock::new();
-    HELD.get_or_init(|| Mutex::new(HashMap::new()))
-}
+pub(crate) type Remote = gantry_protocol::upstream::Held<Vec<RemoteDeb>>;
 
 /// The packages `upstream` lists in `dist`: from memory within its TTL, else from its index
 /// cache or fetched (stale on an outage). A distribution the upstream does not have lists
@@ -50,34 +35,9 @@ pub(crate) async fn packages(
     upstream: &UpstreamRow,
     dist: &str,
 ) -> Result<Arc<Remote>, String> {
-    let key = (upstream.id, upstream.url.clone(), dist.to_owned());
-    let ttl = Duration::from_secs(u64::try_from(upstream.index_ttl_seconds).unwrap_or(0));
-    if let Ok(all) = held().lock() {
-        if let Some((at, remote)) = all.get(&key) {
-            if at.elapsed() < ttl {
-                return Ok(Arc::clone(remote));
-            }
-        }
-    }
-    let cache_key = format!("deb-dist:{dist}");
-    let body = gantry_protocol::upstream::cached_document(app, upstream, &cache_key, || {
-        fetch(app, upstream, dist)
-    })
-    .await?;
-    let packages: Vec<RemoteDeb> = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut hasher);
-    let remote = Arc::new(Remote {
-        digest: hasher.finish(),
-        packages,
-    });
-    if let Ok(mut all) = held().lock() {
-        if all.len() >= MAX_HELD && !all.contains_key(&key) {
-            all.clear();
-        }
-        all.insert(key, (Instant::now(), Arc::clone(&remote)));
-    }
-    Ok(remote)
+    let key = format!("deb-dist:{dist}");
+    gantry_protocol::upstream::held_document(app, upstream, &key, || fetch(app, upstream, dist))
+        .await
 }
 
 /// Where the upstream serves `path`.

@@ -9,7 +9,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// One package as an index lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexEntry {
     /// Control fields, in file order (generated fields already removed).
     pub control: Vec<(String, String)>,

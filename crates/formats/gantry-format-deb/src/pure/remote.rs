@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::control;
+use super::index::IndexEntry;
 
 /// Most packages taken from one upstream distribution.
 pub const MAX_PACKAGES: usize = 200_000;
@@ -35,29 +36,21 @@ pub struct Release {
     pub indexes: Vec<(String, String, IndexRef)>,
 }
 
-/// A package an upstream lists: its control paragraph without the generated fields, where
-/// the upstream serves it, and its checksums from the upstream's `Packages`.
+/// A package an upstream lists: its name and version, and its index entry as the upstream's
+/// `Packages` gives it (`filename` is the upstream's `Filename`, relative to its base URL;
+/// the checksums are the upstream's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteDeb {
-    pub control: Vec<(String, String)>,
     pub name: String,
     pub version: String,
-    pub architecture: String,
-    /// The upstream's `Filename`, relative to its base URL.
-    pub filename: String,
-    pub size: i64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha256: String,
-    pub sha512: String,
-    /// The upstream components that list it.
-    pub components: Vec<String>,
+    pub entry: IndexEntry,
 }
 
 impl RemoteDeb {
     /// The `.deb`'s file name, the last segment of its upstream path.
     pub fn basename(&self) -> &str {
-        self.filename.rsplit('/').next().unwrap_or(&self.filename)
+        let path = &self.entry.filename;
+        path.rsplit('/').next().unwrap_or(path)
     }
 }
 
@@ -194,15 +187,17 @@ fn package(paragraph: &str, component: &str) -> Option<RemoteDeb> {
     Some(RemoteDeb {
         name: parsed.package().to_owned(),
         version: parsed.version().to_owned(),
-        architecture: parsed.architecture().to_owned(),
-        control: parsed.fields,
-        filename,
-        size,
-        md5: get("MD5sum").filter(|h| is_hex(h, 32)).unwrap_or_default(),
-        sha1: get("SHA1").filter(|h| is_hex(h, 40)).unwrap_or_default(),
-        sha256,
-        sha512: get("SHA512").filter(|h| is_hex(h, 128)).unwrap_or_default(),
-        components: vec![component.to_owned()],
+        entry: IndexEntry {
+            architecture: parsed.architecture().to_owned(),
+            control: parsed.fields,
+            filename,
+            size,
+            md5: get("MD5sum").filter(|h| is_hex(h, 32)).unwrap_or_default(),
+            sha1: get("SHA1").filter(|h| is_hex(h, 40)).unwrap_or_default(),
+            sha256,
+            sha512: get("SHA512").filter(|h| is_hex(h, 128)).unwrap_or_default(),
+            components: vec![component.to_owned()],
+        },
     })
 }
 
@@ -222,10 +217,10 @@ pub fn add_packages(
         let identity = (
             deb.name.clone(),
             deb.version.clone(),
-            deb.architecture.clone(),
+            deb.entry.architecture.clone(),
         );
         if let Some(&at) = seen.get(&identity) {
-            let listed = &mut out[at];
+            let listed = &mut out[at].entry;
             if !listed.components.iter().any(|c| c == component) {
                 listed.components.push(component.to_owned());
             }
@@ -294,13 +289,14 @@ mod tests {
         add_packages(&text, "contrib", &mut out, &mut seen)?;
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].name, "hello");
-        assert_eq!(out[0].components, ["main", "contrib"]);
+        assert_eq!(out[0].entry.components, ["main", "contrib"]);
         assert_eq!(out[0].basename(), "hello_1.0_all.deb");
         assert!(out[0]
+            .entry
             .control
             .iter()
             .all(|(k, _)| k != "Filename" && k != "SHA256"));
-        assert!(out[0].md5.is_empty());
+        assert!(out[0].entry.md5.is_empty());
         Ok(())
     }
 }

@@ -194,26 +194,22 @@ fn upstream_entries(
     let mut entries = Vec::new();
     let mut files = HashMap::new();
     for (id, local_names_only, remote) in remotes {
-        for p in &remote.packages {
+        for p in &remote.value {
             if *local_names_only && local_names.contains(p.name.as_str()) {
                 continue;
             }
-            let identity = (p.name.clone(), p.version.clone(), p.architecture.clone());
+            let identity = (
+                p.name.clone(),
+                p.version.clone(),
+                p.entry.architecture.clone(),
+            );
             if !seen.insert(identity) {
                 continue;
             }
-            entries.push(IndexEntry {
-                control: p.control.clone(),
-                architecture: p.architecture.clone(),
-                filename: format!("upstream/{id}/{dist}/{}", p.filename),
-                size: p.size,
-                md5: p.md5.clone(),
-                sha1: p.sha1.clone(),
-                sha256: p.sha256.clone(),
-                sha512: p.sha512.clone(),
-                components: p.components.clone(),
-            });
-            files.insert(format!("{id}/{}", p.filename), (*id, p.clone()));
+            let mut entry = p.entry.clone();
+            entry.filename = format!("upstream/{id}/{dist}/{}", p.entry.filename);
+            entries.push(entry);
+            files.insert(format!("{id}/{}", p.entry.filename), (*id, p.clone()));
         }
     }
     (entries, files)
@@ -228,7 +224,7 @@ pub(crate) async fn current(
 ) -> AppResult<Option<Arc<Generation>>> {
     let local = local(app, repo.id, dist).await?;
     let remotes = remotes(app, repo.id, dist).await?;
-    if local.entries.is_empty() && remotes.iter().all(|(_, _, r)| r.packages.is_empty()) {
+    if local.entries.is_empty() && remotes.iter().all(|(_, _, r)| r.value.is_empty()) {
         return Ok(None);
     }
     let key = gantry_signing::active_key(app, repo).await?;

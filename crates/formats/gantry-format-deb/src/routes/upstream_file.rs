@@ -62,10 +62,15 @@ pub(crate) async fn get(
         .cloned()
         .ok_or_else(not_found)?;
     let filename = package.basename().to_owned();
-    let component = package.components.first().cloned().unwrap_or_default();
+    let component = package
+        .entry
+        .components
+        .first()
+        .cloned()
+        .unwrap_or_default();
     let declared = gantry_formats::Declared {
         filename: filename.clone(),
-        sha256: Some(package.sha256.clone()),
+        sha256: Some(package.entry.sha256.clone()),
         attributes: [
             ("distribution".to_owned(), dist.clone()),
             ("component".to_owned(), component),
@@ -76,12 +81,12 @@ pub(crate) async fn get(
     };
     let file = RemoteFile {
         format: "deb",
-        url: crate::upstream::url_of(&row, &package.filename),
+        url: crate::upstream::url_of(&row, &package.entry.filename),
         what: filename,
         content_type: "application/vnd.debian.binary-package",
         declared,
         expected: Expected {
-            sha256: Some(package.sha256),
+            sha256: Some(package.entry.sha256),
             sha512: None,
             sha1: None,
         },
