@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::{tiny_deb, upload_deb};
@@ -89,29 +89,15 @@ async fn a_debian_advisory_import_rescans_debs_that_were_not_supported() -> Test
     assert_eq!(status, "not_supported");
     import_record(&s)?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, p) = s
-            .admin(
-                Method::GET,
-                &format!("/api/v1/packages/acme/dev/{slug}"),
-                None,
-            )
-            .await?;
-        if p["security_scan_status"] == "vulnerabilities_found" {
-            break;
-        }
+    while crate::scanning::wait_scanned(&s, "acme/dev", &slug).await?["security_scan_status"]
+        != "vulnerabilities_found"
+    {
         if Instant::now() > deadline {
-            return Err(format!("the import did not rescan {slug}: {p}").into());
+            return Err(format!("the import did not rescan {slug}").into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, found) = s
-        .admin(
-            Method::GET,
-            &format!("/api/v1/packages/acme/dev/{slug}/vulnerabilities"),
-            None,
-        )
-        .await?;
-    assert!(found.to_string().contains("DSA-9999-1"), "{found}");
+    let found = crate::scanning::advisory_ids(&s, "acme/dev", &slug).await?;
+    assert_eq!(found, ["DSA-9999-1"]);
     Ok(())
 }
