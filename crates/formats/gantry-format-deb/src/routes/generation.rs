@@ -34,6 +34,9 @@ pub(crate) struct Generation {
     /// The upstreams' packages it lists, by `<upstream id>/<upstream path>`: only these are
     /// fetched from an upstream.
     pub(crate) upstream_files: HashMap<String, (i64, RemoteDeb)>,
+    /// Upstream files a local package of the same identity shadows (by the same key): an apt
+    /// whose lists predate a cache fill still asks for them there, and gets the local copy.
+    pub(crate) shadowed: HashMap<String, RemoteDeb>,
 }
 
 type Store = Mutex<HashMap<(i64, String), Vec<Arc<Generation>>>>;
@@ -176,43 +179,51 @@ fn validator(local: &Local, remotes: &[Upstream], key: &RepositoryKey) -> String
     hex::encode(hash.finalize())
 }
 
+/// What the upstreams add to a distribution.
+#[derive(Default)]
+struct FromUpstreams {
+    entries: Vec<IndexEntry>,
+    files: HashMap<String, (i64, RemoteDeb)>,
+    shadowed: HashMap<String, RemoteDeb>,
+}
+
 /// The upstreams' packages not shadowed by a local one of the same (name, version,
 /// architecture) nor by an upstream listed before — nor, from a local-names-only upstream,
 /// by a local one of the same name — as index entries, and the files they name (by
 /// `<upstream id>/<upstream path>`).
-fn upstream_entries(
-    local: &Local,
-    remotes: &[Upstream],
-    dist: &str,
-) -> (Vec<IndexEntry>, HashMap<String, (i64, RemoteDeb)>) {
+fn upstream_entries(local: &Local, remotes: &[Upstream], dist: &str) -> FromUpstreams {
     let mut seen = local.identities.clone();
     let local_names: HashSet<&str> = local
         .identities
         .iter()
         .map(|(n, _, _)| n.as_str())
         .collect();
-    let mut entries = Vec::new();
-    let mut files = HashMap::new();
+    let mut out = FromUpstreams::default();
     for (id, local_names_only, remote) in remotes {
         for p in &remote.value {
             if *local_names_only && local_names.contains(p.name.as_str()) {
                 continue;
             }
+            let key = format!("{id}/{}", p.entry.filename);
             let identity = (
                 p.name.clone(),
                 p.version.clone(),
                 p.entry.architecture.clone(),
             );
+            if local.identities.contains(&identity) {
+                out.shadowed.insert(key, p.clone());
+                continue;
+            }
             if !seen.insert(identity) {
                 continue;
             }
             let mut entry = p.entry.clone();
             entry.filename = format!("upstream/{id}/{dist}/{}", p.entry.filename);
-            entries.push(entry);
-            files.insert(format!("{id}/{}", p.entry.filename), (*id, p.clone()));
+            out.entries.push(entry);
+            out.files.insert(key, (*id, p.clone()));
         }
     }
-    (entries, files)
+    out
 }
 
 /// The current generation of `dist` in `repo`, built now if its packages, its upstreams'
@@ -233,15 +244,17 @@ pub(crate) async fn current(
     if let Some(generation) = latest(&store_key).filter(|g| g.validator == validator) {
         return Ok(Some(generation));
     }
-    let (mut entries, upstream_files) = upstream_entries(&local, &remotes, dist);
-    entries.splice(0..0, local.entries.iter().cloned());
+    let upstreams = upstream_entries(&local, &remotes, dist);
+    let mut entries = local.entries.clone();
+    entries.extend(upstreams.entries);
     let label = format!("{}/{}", repo.namespace, repo.name);
     let dist_owned = dist.to_owned();
     let mut generation =
         tokio::task::spawn_blocking(move || build(&entries, &key, &label, &dist_owned, validator))
             .await
             .map_err(AppError::internal)??;
-    generation.upstream_files = upstream_files;
+    generation.upstream_files = upstreams.files;
+    generation.shadowed = upstreams.shadowed;
     let generation = Arc::new(generation);
     publish(store_key, Arc::clone(&generation));
     Ok(Some(generation))
@@ -293,5 +306,6 @@ fn build(
         files: out,
         by_hash,
         upstream_files: HashMap::new(),
+        shadowed: HashMap::new(),
     })
 }

@@ -2,12 +2,13 @@
 //! as this repository's `Packages` names it. Streamed from the upstream (and, in cache mode,
 //! stored as a package of this repository on the way, listed in `dist` and the upstream's
 //! component). Only files the current generation of `dist` lists are fetched, so the route
-//! is no open proxy.
+//! is no open proxy. A file a local package of the same identity and bytes now shadows (it
+//! was cached after the client read its lists) is served from the repository.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use gantry_protocol::app::App;
 use gantry_protocol::auth::Caller;
@@ -29,6 +30,7 @@ pub(crate) async fn get(
     State(app): State<Arc<App>>,
     caller: Caller,
     method: Method,
+    headers: HeaderMap,
     ApiPath(UpstreamPath {
         upstream,
         dist,
@@ -50,9 +52,30 @@ pub(crate) async fn get(
     let current = generation::current(&app, &repo, &dist)
         .await?
         .ok_or_else(not_found)?;
+    let key = format!("{upstream}/{path}");
+    if let Some(p) = current.shadowed.get(&key) {
+        let local = gantry_protocol::repo::find_live_package(
+            &app,
+            repo.id,
+            "deb",
+            &p.name,
+            &p.version,
+            &p.entry.architecture,
+        )
+        .await?
+        .ok_or_else(not_found)?;
+        // The local copy stands in only when it is the same file.
+        let file = local
+            .files
+            .first()
+            .filter(|f| f.sha256.eq_ignore_ascii_case(&p.entry.sha256))
+            .ok_or_else(not_found)?;
+        return gantry_protocol::serve::serve_file(&app, &caller, &method, &headers, &local, file)
+            .await;
+    }
     let (id, package) = current
         .upstream_files
-        .get(&format!("{upstream}/{path}"))
+        .get(&key)
         .cloned()
         .ok_or_else(not_found)?;
     let upstreams = gantry_protocol::caches::upstreams(&app, repo.id, "deb").await?;

@@ -3,8 +3,9 @@
 //! ones (a local package of the same name, version and architecture wins), apt installs one
 //! through Gantry (cache mode stores it on the way, and it can be promoted), nothing the
 //! mirror's index does not list is fetched, and when the mirror goes away `apt-get update`
-//! still works from what was last read, the cached package still downloads, and one never
-//! cached fails with Gantry's message.
+//! still works from what was last read, the cached package still downloads (also by the
+//! mirror's path, for an apt whose lists predate the cache fill), and one never cached fails
+//! with Gantry's message.
 
 use std::path::Path;
 use std::process::Command;
@@ -223,6 +224,11 @@ async fn a_reprepro_mirror_behind_nginx_is_listed_installed_promoted_and_survive
     assert!(ok, "{text}");
     let (ok, text) = fresh.download("gantry-elsewhere")?;
     assert!(!ok && text.contains("upstream mirror"), "{text}");
+    // The first apt's lists predate the cache fill and name the mirror's path: the cached
+    // copy answers there.
+    std::fs::remove_file(apt.path("download/gantry-mirrored_3.1-1_all.deb"))?;
+    let (ok, text) = apt.download("gantry-mirrored")?;
+    assert!(ok, "{text}");
 
     // The cached package is promoted like an uploaded one.
     act(
