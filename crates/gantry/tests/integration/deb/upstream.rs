@@ -250,5 +250,19 @@ async fn a_reprepro_mirror_behind_nginx_is_listed_installed_promoted_and_survive
         std::fs::read(prod.path("download/gantry-mirrored_3.1-1_all.deb"))?,
         std::fs::read(&mirrored)?
     );
+
+    // Quarantining the cached copy does not let the mirror's copy back into the index.
+    act(
+        &s,
+        &format!("/api/v1/packages/acme/dev/{slug}/quarantine"),
+        Some(json!({})),
+    )
+    .await?;
+    let names_now: Vec<String> = listed(&s, "acme/dev", &reader)
+        .await?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names_now, ["gantry-elsewhere", "gantry-shadowed"]);
     Ok(())
 }
