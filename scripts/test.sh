@@ -112,6 +112,14 @@ if ! command -v rpmbuild >/dev/null || ! command -v createrepo_c >/dev/null \
     || echo "warning: could not install the RPM tools; their client tests will be skipped" >&2
 fi
 
+step "reprepro (the Debian upstream test's mirror) from apt"
+# apt-get and dpkg-deb come with Debian; the Debian upstream test writes its mirror with
+# reprepro and serves it with the nginx installed above.
+if ! command -v reprepro >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq reprepro) \
+    || echo "warning: could not install reprepro; the Debian upstream test will be skipped" >&2
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -422,3 +422,69 @@ fn tee_into_cache(
         rx.recv().await.map(|chunk| (chunk, rx))
     })
 }
+
+/// An upstream's index decoded once and held in this server's memory, with a digest of the
+/// document it came from (so a caller can tell when it changed without comparing it whole).
+pub struct Held<T> {
+    pub digest: u64,
+    pub value: T,
+}
+
+type HeldMap = std::collections::HashMap<
+    (i64, String, String),
+    (std::time::Instant, Arc<dyn std::any::Any + Send + Sync>),
+>;
+
+fn held_map() -> &'static std::sync::Mutex<HeldMap> {
+    static HELD: std::sync::OnceLock<std::sync::Mutex<HeldMap>> = std::sync::OnceLock::new();
+    HELD.get_or_init(Default::default)
+}
+
+/// Entries of [`held_document`] kept before the map is emptied (each is an index a client
+/// asked for; they are read again on their next use).
+const MAX_HELD: usize = 4096;
+
+/// A JSON document of `upstream` kept in its index cache under `key` ([`cached_document`]:
+/// fresh for the TTL, stale on an outage), decoded and held in memory until it is as old as
+/// the upstream's TTL: within the TTL a read costs no database work and no decoding.
+pub async fn held_document<T, F, Fut>(
+    app: &App,
+    upstream: &UpstreamRow,
+    key: &str,
+    fetch: F,
+) -> Result<Arc<Held<T>>, String>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    use std::hash::{Hash, Hasher};
+    let map_key = (upstream.id, upstream.url.clone(), key.to_owned());
+    let ttl =
+        std::time::Duration::from_secs(u64::try_from(upstream.index_ttl_seconds).unwrap_or(0));
+    if let Ok(all) = held_map().lock() {
+        if let Some((at, held)) = all.get(&map_key) {
+            if at.elapsed() < ttl {
+                if let Ok(held) = Arc::clone(held).downcast::<Held<T>>() {
+                    return Ok(held);
+                }
+            }
+        }
+    }
+    let body = cached_document(app, upstream, key, fetch).await?;
+    let value: T = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    let held = Arc::new(Held {
+        digest: hasher.finish(),
+        value,
+    });
+    if let Ok(mut all) = held_map().lock() {
+        if all.len() >= MAX_HELD && !all.contains_key(&map_key) {
+            all.clear();
+        }
+        let erased: Arc<dyn std::any::Any + Send + Sync> = Arc::clone(&held) as _;
+        all.insert(map_key, (std::time::Instant::now(), erased));
+    }
+    Ok(held)
+}

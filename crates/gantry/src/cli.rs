@@ -219,7 +219,8 @@ pub(crate) struct UpstreamFields {
     pub(crate) name: String,
     /// The upstream's base URL, as the format's page under docs/formats/ names it (for
     /// example a Python simple index root, an npm registry root, a cargo sparse index root
-    /// without `sparse+`, a registry root for oci, the module proxy for go).
+    /// without `sparse+`, a registry root for oci, the module proxy for go, an apt
+    /// repository root holding dists/ and pool/ for deb).
     #[arg(long)]
     pub(crate) url: String,
     /// Lower numbers are tried first.

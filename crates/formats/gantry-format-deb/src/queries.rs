@@ -1,5 +1,6 @@
-//! The one query of the apt protocol: a repository's synced, not deleted `.deb`s with their
-//! file's checksums, read at most once per cache epoch.
+//! The apt protocol's query (a repository's synced, not deleted `.deb`s with their file's
+//! checksums, read at most once per cache epoch) and the scan's (whether Debian advisories
+//! are imported, the live `.deb`s to rescan after an import).
 
 use gantry_db::{Db, Result};
 use sqlx::FromRow;
@@ -37,6 +38,43 @@ impl DebQueries for Db {
         )
         .bind(repository_id)
         .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+/// A live `.deb` as a rescan after an advisory import needs it.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct LiveDeb {
+    pub id: i64,
+    pub slug_perm: String,
+    pub metadata: String,
+}
+
+pub(crate) trait DebAdvisoryQueries {
+    /// Whether any advisory of a Debian release (OSV `Debian:<n>`) is imported.
+    async fn debian_advisories_imported(&self) -> Result<bool>;
+
+    /// Every live `.deb` (its source package is in its metadata, so the caller picks).
+    async fn live_debs(&self) -> Result<Vec<LiveDeb>>;
+}
+
+impl DebAdvisoryQueries for Db {
+    async fn debian_advisories_imported(&self) -> Result<bool> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM advisory_packages \
+             WHERE ecosystem LIKE 'Debian:%' LIMIT 1) a",
+        )
+        .fetch_one(self.read_pool())
+        .await?;
+        Ok(count > 0)
+    }
+
+    async fn live_debs(&self) -> Result<Vec<LiveDeb>> {
+        Ok(sqlx::query_as(
+            "SELECT id, slug_perm, metadata FROM packages \
+             WHERE format = 'deb' AND state <> 'deleted' ORDER BY id",
+        )
+        .fetch_all(self.read_pool())
         .await?)
     }
 }

@@ -5,11 +5,8 @@
 //! the upstream's index cache: fresh for the upstream's TTL, stale while it is unreachable.
 //! Within the TTL a server answers from memory.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::io::Read;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use gantry_db::UpstreamRow;
 use sha2::{Digest, Sha256};
@@ -26,45 +23,13 @@ const MAX_PRIMARY: u64 = 512 * 1024 * 1024;
 const CACHE_KEY: &str = "rpm-primary";
 
 /// An upstream's packages and a digest of them (part of the repodata's fingerprint).
-pub(crate) struct Remote {
-    pub(crate) digest: u64,
-    pub(crate) packages: Vec<RemotePackage>,
-}
-
-type Held = HashMap<(i64, String), (Instant, Arc<Remote>)>;
-
-fn held() -> &'static Mutex<Held> {
-    static HELD: OnceLock<Mutex<Held>> = OnceLock::new();
-    HELD.get_or_init(|| Mutex::new(HashMap::new()))
-}
+pub(crate) type Remote = gantry_protocol::upstream::Held<Vec<RemotePackage>>;
 
 /// The packages `upstream` lists: from memory within its TTL, else from its index cache or
 /// fetched (stale on an outage).
 pub(crate) async fn packages(app: &App, upstream: &UpstreamRow) -> Result<Arc<Remote>, String> {
-    let key = (upstream.id, upstream.url.clone());
-    let ttl = Duration::from_secs(u64::try_from(upstream.index_ttl_seconds).unwrap_or(0));
-    if let Ok(all) = held().lock() {
-        if let Some((at, remote)) = all.get(&key) {
-            if at.elapsed() < ttl {
-                return Ok(Arc::clone(remote));
-            }
-        }
-    }
-    let body = gantry_protocol::upstream::cached_document(app, upstream, CACHE_KEY, || {
-        fetch(app, upstream)
-    })
-    .await?;
-    let packages: Vec<RemotePackage> = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut hasher);
-    let remote = Arc::new(Remote {
-        digest: hasher.finish(),
-        packages,
-    });
-    if let Ok(mut all) = held().lock() {
-        all.insert(key, (Instant::now(), Arc::clone(&remote)));
-    }
-    Ok(remote)
+    gantry_protocol::upstream::held_document(app, upstream, CACHE_KEY, || fetch(app, upstream))
+        .await
 }
 
 /// Where the upstream serves `href`.

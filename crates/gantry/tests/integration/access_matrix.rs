@@ -1275,6 +1275,14 @@ fn deb_entries() -> Vec<Entry> {
             repo(Level::Read),
         ));
     }
+    // A file no upstream lists: 404 (naming the file) for whoever may read.
+    out.push(entry(
+        "GET",
+        "/{owner}/{repo}/deb/upstream/{upstream}/{dist}/{*path}",
+        "/acme/dev/deb/upstream/1/stable/pool/main/x/x/x_1_all.deb".into(),
+        None,
+        repo(Level::Read),
+    ));
     out
 }
 

@@ -9,7 +9,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// One package as an index lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexEntry {
     /// Control fields, in file order (generated fields already removed).
     pub control: Vec<(String, String)>,
@@ -51,9 +51,21 @@ fn stanza(entry: &IndexEntry) -> String {
         out.push_str(&format!("{key}: {value}\n"));
     }
     out.push_str(&format!(
-        "Filename: {}\nSize: {}\nMD5sum: {}\nSHA1: {}\nSHA256: {}\nSHA512: {}\n\n",
-        entry.filename, entry.size, entry.md5, entry.sha1, entry.sha256, entry.sha512
+        "Filename: {}\nSize: {}\n",
+        entry.filename, entry.size
     ));
+    // An upstream's index may lack some of the hashes; apt needs only one it trusts.
+    for (key, value) in [
+        ("MD5sum", &entry.md5),
+        ("SHA1", &entry.sha1),
+        ("SHA256", &entry.sha256),
+        ("SHA512", &entry.sha512),
+    ] {
+        if !value.is_empty() {
+            out.push_str(&format!("{key}: {value}\n"));
+        }
+    }
+    out.push('\n');
     out
 }
 

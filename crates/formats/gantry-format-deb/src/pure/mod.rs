@@ -5,6 +5,7 @@
 mod archive;
 pub mod control;
 pub mod index;
+pub mod remote;
 pub mod scan;
 #[cfg(test)]
 mod tests;

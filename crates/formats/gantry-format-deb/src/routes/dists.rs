@@ -60,11 +60,10 @@ pub(crate) async fn get(
     if crate::pure::control::check_suite_name("distribution", &dist).is_err() {
         return Err(not_found());
     }
-    let key = format!("deb-generation:{}:{dist}", repo.id);
-    let current =
-        gantry_protocol::caches::memoized(&app, key, || generation::current(&app, &repo, &dist))
-            .await?;
-    let Some(current) = current.as_ref() else {
+    // Not memoized whole: an upstream's packages change on their own clock (its TTL); the
+    // local part and the key are memoized inside, the upstreams' held in memory.
+    let current = generation::current(&app, &repo, &dist).await?;
+    let Some(current) = current.as_deref() else {
         return Err(not_found());
     };
     let (body, etag) = match current.files.get(&path) {

@@ -4,7 +4,7 @@
 //! the last few generations stay reachable by hash (`by-hash/SHA256/…`), a client that read
 //! the previous `InRelease` just before a swap still gets the indexes it names.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -15,7 +15,9 @@ use gantry_signing::RepositoryKey;
 use sha2::{Digest, Sha256};
 
 use crate::pure::index::{self, IndexEntry, ReleaseHead};
+use crate::pure::remote::RemoteDeb;
 use crate::queries::DebRow;
+use crate::upstream::Remote;
 
 /// Generations kept per distribution for by-hash reads.
 const KEPT: usize = 3;
@@ -29,6 +31,12 @@ pub(crate) struct Generation {
     pub(crate) files: HashMap<String, (Bytes, String)>,
     /// Index files by SHA256.
     pub(crate) by_hash: HashMap<String, Bytes>,
+    /// The upstreams' packages it lists, by `<upstream id>/<upstream path>`: only these are
+    /// fetched from an upstream.
+    pub(crate) upstream_files: HashMap<String, (i64, RemoteDeb)>,
+    /// Upstream files a local package of the same identity shadows (by the same key): an apt
+    /// whose lists predate a cache fill still asks for them there, and gets the local copy.
+    pub(crate) shadowed: HashMap<String, RemoteDeb>,
 }
 
 type Store = Mutex<HashMap<(i64, String), Vec<Arc<Generation>>>>;
@@ -64,10 +72,13 @@ fn publish(key: (i64, String), generation: Arc<Generation>) {
     }
 }
 
-/// The packages of `rows` listed in `dist` and available, as index entries.
-fn entries(rows: &[DebRow], dist: &str) -> Vec<IndexEntry> {
+/// The packages of `rows` listed in `dist` and available, as index entries, and the
+/// identities of every live package listed in `dist` (a quarantined one shadows an
+/// upstream's too: quarantine must not let the upstream's copy back in).
+fn entries(rows: &[DebRow], dist: &str) -> (Vec<IndexEntry>, HashSet<(String, String, String)>) {
     let mut out = Vec::new();
-    for row in rows.iter().filter(|r| r.state == "available") {
+    let mut identities = HashSet::new();
+    for row in rows {
         let Ok(metadata) = serde_json::from_str::<serde_json::Value>(&row.metadata) else {
             continue;
         };
@@ -81,6 +92,10 @@ fn entries(rows: &[DebRow], dist: &str) -> Vec<IndexEntry> {
         let Some(first) = components.first() else {
             continue;
         };
+        identities.insert((row.name.clone(), row.version.clone(), row.qualifier.clone()));
+        if row.state != "available" {
+            continue;
+        }
         let control = metadata["control"]
             .as_array()
             .into_iter()
@@ -99,49 +114,147 @@ fn entries(rows: &[DebRow], dist: &str) -> Vec<IndexEntry> {
             components,
         });
     }
-    out
+    (out, identities)
 }
 
-/// What a generation is built from: its entries and the key; equal validators build the
-/// same indexes.
-fn validator(entries: &[IndexEntry], key: &RepositoryKey) -> String {
+/// A distribution's local packages as index entries, with their identities (they shadow an
+/// upstream's) and a validator of what they are; read at most once per cache epoch.
+struct Local {
+    entries: Vec<IndexEntry>,
+    identities: HashSet<(String, String, String)>,
+    validator: String,
+}
+
+async fn local(app: &App, repository_id: i64, dist: &str) -> AppResult<Arc<Local>> {
+    let key = format!("deb-local:{repository_id}:{dist}");
+    gantry_protocol::caches::memoized(app, key, || async {
+        let rows = super::packages(app, repository_id).await?;
+        let (entries, identities) = entries(&rows, dist);
+        let mut hash = Sha256::new();
+        for e in &entries {
+            for part in [&e.filename, &e.sha256, &e.components.join(",")] {
+                hash.update([0]);
+                hash.update(part);
+            }
+        }
+        Ok(Local {
+            entries,
+            identities,
+            validator: hex::encode(hash.finalize()),
+        })
+    })
+    .await
+}
+
+/// An upstream's packages in a distribution: (upstream id, whether it is local-names-only,
+/// its packages).
+type Upstream = (i64, bool, Arc<Remote>);
+
+/// The upstreams' packages in `dist`, lowest priority first; an upstream that fails without
+/// a kept copy lists nothing (and is logged and counted by the toolkit).
+async fn remotes(app: &App, repository_id: i64, dist: &str) -> AppResult<Vec<Upstream>> {
+    let upstreams = gantry_protocol::caches::upstreams(app, repository_id, "deb").await?;
+    let mut out = Vec::new();
+    for upstream in upstreams.iter() {
+        match crate::upstream::packages(app, upstream, dist).await {
+            Ok(remote) => out.push((upstream.id, upstream.local_names_only != 0, remote)),
+            Err(error) => {
+                tracing::warn!(upstream = %upstream.name, %dist, %error, "Debian upstream left out of the metadata");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What a generation is built from: the local packages, the upstreams' and the key; equal
+/// validators build the same indexes.
+fn validator(local: &Local, remotes: &[Upstream], key: &RepositoryKey) -> String {
     let mut hash = Sha256::new();
     hash.update(key.fingerprint());
-    for e in entries {
-        hash.update([0]);
-        hash.update(&e.filename);
-        hash.update([0]);
-        hash.update(&e.sha256);
-        hash.update([0]);
-        hash.update(e.components.join(","));
+    hash.update(&local.validator);
+    for (id, _, remote) in remotes {
+        hash.update(id.to_le_bytes());
+        hash.update(remote.digest.to_le_bytes());
     }
     hex::encode(hash.finalize())
 }
 
-/// The current generation of `dist` in `repo`, built now if its packages or key changed;
-/// `None` when nothing is listed in `dist`.
+/// What the upstreams add to a distribution.
+#[derive(Default)]
+struct FromUpstreams {
+    entries: Vec<IndexEntry>,
+    files: HashMap<String, (i64, RemoteDeb)>,
+    shadowed: HashMap<String, RemoteDeb>,
+}
+
+/// The upstreams' packages not shadowed by a local one of the same (name, version,
+/// architecture) nor by an upstream listed before — nor, from a local-names-only upstream,
+/// by a local one of the same name — as index entries, and the files they name (by
+/// `<upstream id>/<upstream path>`).
+fn upstream_entries(local: &Local, remotes: &[Upstream], dist: &str) -> FromUpstreams {
+    let mut seen = local.identities.clone();
+    let local_names: HashSet<&str> = local
+        .identities
+        .iter()
+        .map(|(n, _, _)| n.as_str())
+        .collect();
+    let mut out = FromUpstreams::default();
+    for (id, local_names_only, remote) in remotes {
+        for p in &remote.value {
+            if *local_names_only && local_names.contains(p.name.as_str()) {
+                continue;
+            }
+            let key = format!("{id}/{}", p.entry.filename);
+            let identity = (
+                p.name.clone(),
+                p.version.clone(),
+                p.entry.architecture.clone(),
+            );
+            if local.identities.contains(&identity) {
+                out.shadowed.insert(key, p.clone());
+                continue;
+            }
+            if !seen.insert(identity) {
+                continue;
+            }
+            let mut entry = p.entry.clone();
+            entry.filename = format!("upstream/{id}/{dist}/{}", p.entry.filename);
+            out.entries.push(entry);
+            out.files.insert(key, (*id, p.clone()));
+        }
+    }
+    out
+}
+
+/// The current generation of `dist` in `repo`, built now if its packages, its upstreams'
+/// or the key changed; `None` when nothing is listed in `dist`.
 pub(crate) async fn current(
     app: &App,
     repo: &RepoRow,
     dist: &str,
 ) -> AppResult<Option<Arc<Generation>>> {
-    let rows = super::packages(app, repo.id).await?;
-    let entries = entries(&rows, dist);
-    if entries.is_empty() {
+    let local = local(app, repo.id, dist).await?;
+    let remotes = remotes(app, repo.id, dist).await?;
+    if local.entries.is_empty() && remotes.iter().all(|(_, _, r)| r.value.is_empty()) {
         return Ok(None);
     }
     let key = gantry_signing::active_key(app, repo).await?;
-    let validator = validator(&entries, &key);
+    let validator = validator(&local, &remotes, &key);
     let store_key = (repo.id, dist.to_owned());
     if let Some(generation) = latest(&store_key).filter(|g| g.validator == validator) {
         return Ok(Some(generation));
     }
+    let upstreams = upstream_entries(&local, &remotes, dist);
+    let mut entries = local.entries.clone();
+    entries.extend(upstreams.entries);
     let label = format!("{}/{}", repo.namespace, repo.name);
     let dist_owned = dist.to_owned();
-    let generation =
+    let mut generation =
         tokio::task::spawn_blocking(move || build(&entries, &key, &label, &dist_owned, validator))
             .await
             .map_err(AppError::internal)??;
+    generation.upstream_files = upstreams.files;
+    generation.shadowed = upstreams.shadowed;
     let generation = Arc::new(generation);
     publish(store_key, Arc::clone(&generation));
     Ok(Some(generation))
@@ -192,5 +305,7 @@ fn build(
         validator,
         files: out,
         by_hash,
+        upstream_files: HashMap::new(),
+        shadowed: HashMap::new(),
     })
 }

@@ -1,13 +1,16 @@
-//! The apt protocol: `dists/` (generated, signed), `pool/` (the stored `.deb`s) and the
-//! repository's public key.
+//! The apt protocol: `dists/` (generated, signed), `pool/` (the stored `.deb`s), the
+//! upstreams' `.deb`s (`upstream/`) and the repository's public key.
 
 mod dists;
 mod generation;
 mod pool;
+mod scan;
+mod upstream_file;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use gantry_db::PackageRow;
 use gantry_protocol::app::App;
 use gantry_protocol::client_error::ClientShape;
 use gantry_protocol::error::AppResult;
@@ -22,37 +25,6 @@ pub(crate) async fn packages(app: &App, repository_id: i64) -> AppResult<Arc<Vec
         Ok(app.db.deb_packages(repository_id).await?)
     })
     .await
-}
-
-/// The package's source in each Debian release it is listed for.
-fn components(package: &gantry_db::PackageRow) -> Vec<Component> {
-    let metadata: serde_json::Value = serde_json::from_str(&package.metadata).unwrap_or_default();
-    let control = crate::pure::Control {
-        fields: metadata["control"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
-            .collect(),
-    };
-    let (name, version) = crate::pure::scan::source(&control);
-    let mut releases: Vec<&str> = metadata["listings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| crate::pure::scan::debian_release(l["distribution"].as_str()?))
-        .collect();
-    releases.sort_unstable();
-    releases.dedup();
-    releases
-        .into_iter()
-        .map(|release| Component {
-            ecosystem: format!("Debian:{release}"),
-            name: name.clone(),
-            version: version.clone(),
-            location: serde_json::json!({"package": package.name, "version": package.version}),
-        })
-        .collect()
 }
 
 pub struct Plugin;
@@ -73,21 +45,45 @@ impl FormatPlugin for Plugin {
                 "/{owner}/{repo}/deb/signing-key.asc",
                 gantry_signing::public_key_asc,
             )
+            // apt only GETs packages; no HEAD is offered, so no upstream is asked for one.
+            .get(
+                "/{owner}/{repo}/deb/upstream/{upstream}/{dist}/{*path}",
+                upstream_file::get,
+            )
+    }
+
+    fn has_upstreams(&self) -> bool {
+        true
     }
 
     /// Matched by source package in each Debian release the package's distributions name
-    /// (`bookworm` → `Debian:12`); a package listed in no Debian release has nothing to
-    /// match.
+    /// (`bookworm` → `Debian:12`), see [`scan`].
     fn scans_contents(&self) -> bool {
         true
+    }
+
+    fn scan_unsupported<'a>(
+        &'a self,
+        app: &'a App,
+        package: &'a PackageRow,
+    ) -> BoxFuture<'a, AppResult<Option<String>>> {
+        Box::pin(scan::unsupported(app, package))
     }
 
     fn components<'a>(
         &'a self,
         _app: &'a App,
-        package: &'a gantry_db::PackageRow,
+        package: &'a PackageRow,
     ) -> BoxFuture<'a, AppResult<Vec<Component>>> {
-        Box::pin(async move { Ok(components(package)) })
+        Box::pin(async move { Ok(scan::components(package)) })
+    }
+
+    fn contents_touched<'a>(
+        &'a self,
+        app: &'a App,
+        touched: &'a [(String, String)],
+    ) -> BoxFuture<'a, AppResult<Vec<(i64, String)>>> {
+        Box::pin(scan::touched(app, touched))
     }
 
     /// apt prints the status line's reason phrase, so the message goes there.

@@ -153,7 +153,7 @@ async fn build(
     let mut upstream_files = HashMap::new();
     let mut seen = HashSet::new();
     for (upstream, remote) in &remotes {
-        for p in &remote.packages {
+        for p in &remote.value {
             let identity = (p.meta.name.clone(), p.meta.evr(), p.meta.arch.clone());
             if shadowed.contains(&identity) || !seen.insert(identity) {
                 continue;

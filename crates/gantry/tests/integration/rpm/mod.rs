@@ -8,7 +8,7 @@ pub(crate) mod hostile;
 mod primary;
 mod scan;
 mod tools;
-mod upstream;
+pub(crate) mod upstream;
 
 use reqwest::{Method, StatusCode};
 

@@ -13,14 +13,15 @@ use super::tools::{self, Dnf, Spec};
 use crate::common::{TestResult, TestServer, ADMIN};
 
 /// nginx serving `root` on a free loopback port, as one process (killing it is an outage).
-struct StaticServer {
-    url: String,
+/// The Debian upstream test serves its `reprepro` mirror with it too.
+pub(crate) struct StaticServer {
+    pub(crate) url: String,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl StaticServer {
-    fn start(root: &Path) -> TestResult<Self> {
+    pub(crate) fn start(root: &Path) -> TestResult<Self> {
         let dir = tempfile::tempdir()?;
         let d = dir.path();
         let port = std::net::TcpListener::bind("127.0.0.1:0")?

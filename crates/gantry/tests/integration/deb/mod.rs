@@ -15,7 +15,10 @@ use serde_json::Value;
 
 use crate::common::{TestResult, TestServer, ADMIN};
 
-fn tools_missing() -> bool {
+mod scan;
+mod upstream;
+
+pub(crate) fn tools_missing() -> bool {
     let missing = ["apt-get", "dpkg-deb"]
         .iter()
         .any(|t| Command::new(t).arg("--version").output().is_err());
@@ -26,7 +29,7 @@ fn tools_missing() -> bool {
 }
 
 /// Builds `name_version_arch.deb` with dpkg-deb in `dir`.
-fn build_deb(dir: &Path, name: &str, version: &str, arch: &str) -> TestResult<PathBuf> {
+pub(crate) fn build_deb(dir: &Path, name: &str, version: &str, arch: &str) -> TestResult<PathBuf> {
     let root = dir.join(format!("{name}-{version}-{arch}"));
     std::fs::create_dir_all(root.join("DEBIAN"))?;
     std::fs::create_dir_all(root.join(format!("usr/share/doc/{name}")))?;
@@ -56,12 +59,12 @@ fn build_deb(dir: &Path, name: &str, version: &str, arch: &str) -> TestResult<Pa
 }
 
 /// An apt with its own state under a temporary directory.
-struct Apt {
+pub(crate) struct Apt {
     dir: tempfile::TempDir,
 }
 
 impl Apt {
-    fn new() -> TestResult<Self> {
+    pub(crate) fn new() -> TestResult<Self> {
         let dir = tempfile::tempdir()?;
         for sub in [
             "lists/partial",
@@ -76,12 +79,12 @@ impl Apt {
         Ok(Self { dir })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Points apt at `url` (the `/deb` root) for `dist main`, checked with `key` (armored).
-    fn source(&self, url: &str, dist: &str, key: &str) -> TestResult {
+    pub(crate) fn source(&self, url: &str, dist: &str, key: &str) -> TestResult {
         std::fs::write(self.path("key.asc"), key)?;
         let line = format!(
             "deb [signed-by={}] {url} {dist} main\n",
@@ -94,13 +97,13 @@ impl Apt {
         Ok(())
     }
 
-    fn login(&self, url: &str, token: &str) -> TestResult {
+    pub(crate) fn login(&self, url: &str, token: &str) -> TestResult {
         let mut f = std::fs::File::create(self.path("auth.conf"))?;
         writeln!(f, "machine {url} login ci password {token}")?;
         Ok(())
     }
 
-    fn run(&self, args: &[&str]) -> TestResult<(bool, String)> {
+    pub(crate) fn run(&self, args: &[&str]) -> TestResult<(bool, String)> {
         let p = |name: &str| self.path(name).display().to_string();
         let options = [
             format!("Dir::Etc::sourcelist={}", p("sources.list")),
@@ -134,7 +137,7 @@ impl Apt {
         Ok((ok, text))
     }
 
-    fn update_ok(&self) -> TestResult<String> {
+    pub(crate) fn update_ok(&self) -> TestResult<String> {
         let (ok, text) = self.run(&["update"])?;
         assert!(ok, "apt-get update failed:\n{text}");
         assert!(
@@ -144,12 +147,12 @@ impl Apt {
         Ok(text)
     }
 
-    fn download(&self, name: &str) -> TestResult<(bool, String)> {
+    pub(crate) fn download(&self, name: &str) -> TestResult<(bool, String)> {
         self.run(&["download", name])
     }
 }
 
-async fn key(s: &TestServer, repo: &str, token: Option<&str>) -> TestResult<String> {
+pub(crate) async fn key(s: &TestServer, repo: &str, token: Option<&str>) -> TestResult<String> {
     let resp = s
         .req(Method::GET, &format!("/{repo}/deb/signing-key.asc"), token)
         .send()
@@ -158,7 +161,7 @@ async fn key(s: &TestServer, repo: &str, token: Option<&str>) -> TestResult<Stri
     Ok(resp.text().await?)
 }
 
-async fn act(s: &TestServer, path: &str, body: Option<Value>) -> TestResult<Value> {
+pub(crate) async fn act(s: &TestServer, path: &str, body: Option<Value>) -> TestResult<Value> {
     let (status, body) = s.admin(Method::POST, path, body).await?;
     assert!(status.is_success(), "{path}: {status} {body}");
     Ok(body)
@@ -498,66 +501,5 @@ async fn hostile_debs_are_refused_with_nothing_stored() -> TestResult {
         .send()
         .await?;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    Ok(())
-}
-
-/// Scanning: a `.deb` is matched by its source package in the Debian release its
-/// distribution names (bookworm → `Debian:12`), with dpkg version ordering; listed only in a
-/// distribution that is no Debian release, it has nothing to match.
-#[tokio::test]
-async fn debs_are_scanned_by_source_in_their_debian_release() -> TestResult {
-    let s = TestServer::start()?;
-    s.create_repo("acme", "dev", true).await?;
-    let dir = tempfile::tempdir()?;
-    let record = serde_json::json!({
-        "id": "DSA-9999-1", "modified": "2024-01-01T00:00:00Z", "summary": "hello-src is unsafe",
-        "affected": [{
-            "package": {"ecosystem": "Debian:12", "name": "hello-src"},
-            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0-2"}]}]
-        }],
-        "database_specific": {"severity": "HIGH"}
-    });
-    std::fs::write(dir.path().join("DSA-9999-1.json"), record.to_string())?;
-    s.cli_ok(
-        Some(ADMIN),
-        &["vulndb", "import", &dir.path().display().to_string()],
-    )?;
-    let control = |name: &str, version: &str| {
-        format!("Package: {name}\nSource: hello-src\nVersion: {version}\nArchitecture: amd64\n")
-    };
-    let cases = [
-        (
-            "hello-old",
-            "1.0-1~deb12u1",
-            "&distribution=bookworm",
-            "vulnerabilities_found",
-        ),
-        (
-            "hello-new",
-            "1.0-2",
-            "&distribution=bookworm",
-            "no_vulnerabilities",
-        ),
-        (
-            "hello-elsewhere",
-            "1.0-1",
-            "&distribution=stable",
-            "no_vulnerabilities",
-        ),
-    ];
-    for (name, version, query, want) in cases {
-        let (status, body) = upload_deb(
-            &s,
-            "acme/dev",
-            tiny_deb(&control(name, version), &[]),
-            query,
-            Some(ADMIN),
-        )
-        .await?;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let slug = body["slug_perm"].as_str().unwrap_or_default();
-        let p = crate::scanning::wait_scanned(&s, "acme/dev", slug).await?;
-        assert_eq!(p["security_scan_status"], want, "{name}: {p}");
-    }
     Ok(())
 }
