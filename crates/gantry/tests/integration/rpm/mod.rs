@@ -6,7 +6,7 @@
 
 pub(crate) mod hostile;
 mod primary;
-mod tools;
+pub(crate) mod tools;
 mod upstream;
 
 use reqwest::{Method, StatusCode};
