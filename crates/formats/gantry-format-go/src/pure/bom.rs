@@ -138,22 +138,22 @@ mod tests {
 
     #[test]
     fn reads_single_line_and_block_requires_only() {
-        let got = requires(GO_MOD);
-        let got: Vec<(&str, &str, bool)> = got
-            .iter()
-            .map(|r| (r.path.as_str(), r.version.as_str(), r.indirect))
-            .collect();
+        let want = |path: &str, version: &str, indirect| Require {
+            path: path.into(),
+            version: version.into(),
+            indirect,
+        };
         assert_eq!(
-            got,
-            vec![
-                ("golang.org/x/text", "v0.14.0", false),
-                ("example.com/direct", "v1.2.3", false),
-                (
+            requires(GO_MOD),
+            [
+                want("golang.org/x/text", "v0.14.0", false),
+                want("example.com/direct", "v1.2.3", false),
+                want(
                     "example.com/quoted",
                     "v0.0.0-20240101000000-abcdefabcdef",
                     true
                 ),
-                ("example.com/noted", "v2.0.0+incompatible", false),
+                want("example.com/noted", "v2.0.0+incompatible", false),
             ]
         );
         assert!(requires("module m\n").is_empty());
