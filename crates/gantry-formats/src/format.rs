@@ -249,6 +249,13 @@ pub trait Format: Send + Sync + 'static {
         self.info().purl_type
     }
 
+    /// A package name (the normalised one, or a declared dependency's) as a package URL
+    /// writes it after `pkg:<type>/`: with the purl namespace where the type has one
+    /// (Maven's `group/artifact`, Debian's `debian/name`). By default the name itself.
+    fn purl_name(&self, name: &str) -> String {
+        name.to_owned()
+    }
+
     /// The licence and declared dependencies in the package `metadata` this format stored
     /// at sync, for SBOMs: by [`FormatInfo::bom_facts`], none without it.
     fn bom_facts(&self, metadata: &serde_json::Value) -> crate::BomFacts {

@@ -134,6 +134,11 @@ fn gantry_property(name: &str, value: &str) -> Value {
 async fn package_bom(app: &App, package: &PackageRow) -> AppResult<PackageBom> {
     let format = app.formats.get(package.format.as_str());
     let purl_type = format.as_ref().map_or("generic", |f| f.purl_type());
+    let purl_name = |name: &str| {
+        format
+            .as_ref()
+            .map_or_else(|| name.to_owned(), |f| f.purl_name(name))
+    };
     let metadata: Value = serde_json::from_str(&package.metadata).unwrap_or(Value::Null);
     let facts = format
         .as_ref()
@@ -147,7 +152,7 @@ async fn package_bom(app: &App, package: &PackageRow) -> AppResult<PackageBom> {
         "bom-ref": slug,
         "name": package.name,
         "version": package.version,
-        "purl": purl(purl_type, &package.normalized_name, &package.version),
+        "purl": purl(purl_type, &purl_name(&package.normalized_name), &package.version),
         "hashes": hashes(package),
         "properties": [
             gantry_property("slug_perm", slug),
@@ -179,7 +184,7 @@ async fn package_bom(app: &App, package: &PackageRow) -> AppResult<PackageBom> {
             "type": "library",
             "bom-ref": bom_ref,
             "name": dep.name,
-            "purl": unversioned_purl(purl_type, &name),
+            "purl": unversioned_purl(purl_type, &purl_name(&name)),
             "scope": if dep.optional { "optional" } else { "required" },
             "properties": properties,
         }));
@@ -204,7 +209,7 @@ async fn package_bom(app: &App, package: &PackageRow) -> AppResult<PackageBom> {
                 let (kind, namespace) = e.purl();
                 let name = match namespace {
                     Some(ns) => format!("{ns}/{}", c.name),
-                    None => c.name.clone(),
+                    None => contents_purl_name(app, &c.ecosystem, &c.name),
                 };
                 found["purl"] = json!(purl(kind, &name, &c.version));
             }
@@ -220,6 +225,16 @@ async fn package_bom(app: &App, package: &PackageRow) -> AppResult<PackageBom> {
         depends_on,
         vulnerabilities,
     })
+}
+
+/// A contained package's name as its purl writes it: as the format whose advisories come
+/// from the same ecosystem writes its own names (Maven's `group:artifact` → `group/artifact`).
+fn contents_purl_name(app: &App, ecosystem: &str, name: &str) -> String {
+    app.formats
+        .ids()
+        .filter_map(|id| app.formats.get(id))
+        .find(|f| f.vulnerability_ecosystem() == Some(ecosystem))
+        .map_or_else(|| name.to_owned(), |f| f.purl_name(name))
 }
 
 /// The primary file's hashes (the package's other files, such as derived metadata, are not

@@ -410,9 +410,13 @@ pub(crate) async fn openvex_document(
                     continue;
                 }
             }
-            let purl_type = app.formats.get(&p.5).map_or("generic", |f| f.purl_type());
+            let format = app.formats.get(&p.5);
+            let purl_type = format.as_ref().map_or("generic", |f| f.purl_type());
             // The normalised name: purl types such as pypi require it.
-            let id = purl(purl_type, &p.3, &p.4);
+            let name = format
+                .as_ref()
+                .map_or_else(|| p.3.clone(), |f| f.purl_name(&p.3));
+            let id = purl(purl_type, &name, &p.4);
             products.push(serde_json::json!({
                 "@id": id,
                 "identifiers": { "purl": id },

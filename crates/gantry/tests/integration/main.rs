@@ -54,6 +54,7 @@ mod rpm;
 mod rubygems;
 mod s3;
 mod sbom;
+mod sbom_formats;
 mod scaleout;
 mod scanning;
 mod security_summary;

@@ -29,7 +29,7 @@ for path in sys.argv[1:]:
 sys.exit(1 if bad else 0)
 "#;
 
-fn validate(dir: &Path, docs: &[(&str, &str)]) -> TestResult {
+pub(crate) fn validate(dir: &Path, docs: &[(&str, &str)]) -> TestResult {
     let mut args = vec!["-c".to_owned(), VALIDATE.to_owned()];
     for (name, text) in docs {
         let path = dir.join(format!("{name}.cdx.json"));
@@ -60,7 +60,7 @@ fn push(s: &TestServer, format: &str, fixture: &str) -> TestResult<String> {
     )
 }
 
-fn component_purls(doc: &Value) -> Vec<String> {
+pub(crate) fn component_purls(doc: &Value) -> Vec<String> {
     doc["components"]
         .as_array()
         .into_iter()

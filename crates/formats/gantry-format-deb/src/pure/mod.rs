@@ -3,6 +3,7 @@
 //! the upload's attributes.
 
 mod archive;
+pub mod bom;
 pub mod control;
 pub mod index;
 pub mod remote;
@@ -85,6 +86,15 @@ impl Format for Deb {
         // The identity is in the control file; the listings are checked before any byte is read.
         listings(declared)?;
         Ok(None)
+    }
+
+    /// `debian/NAME`: Debian's purl namespace.
+    fn purl_name(&self, name: &str) -> String {
+        format!("{}/{name}", bom::PURL_NAMESPACE)
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     fn upload_attributes(&self) -> &'static [&'static str] {

@@ -4,6 +4,7 @@
 //! case-sensitive. Processing checks the zip by the go command's rules and records the
 //! `h1:` checksums `go.sum` will hold.
 
+pub mod bom;
 pub mod gomod;
 pub mod modzip;
 pub mod pack;
@@ -99,6 +100,7 @@ impl Format for Go {
             .go_mod
             .unwrap_or_else(|| gomod::synthesized(&module.path).into_bytes());
         let go_mod_h1 = modzip::go_mod_hash(&go_mod);
+        let requires = bom::requires(&String::from_utf8_lossy(&go_mod));
         let metadata = json!({
             "module": module.path,
             "version": version,
@@ -109,6 +111,7 @@ impl Format for Go {
             "has_go_mod": has_go_mod,
             "files": module.files,
             "unpacked_size": module.unpacked_size,
+            "requires": requires,
         });
         Ok(Processed {
             identity: identity(&module.path, &version),
@@ -121,6 +124,10 @@ impl Format for Go {
                 content: go_mod,
             }],
         })
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     /// `/{owner}/{repo}/go/{escaped path}/@v/{escaped version}.zip` (or `.mod`).

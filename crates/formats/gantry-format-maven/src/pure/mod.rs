@@ -3,6 +3,7 @@
 //! its files; its primary file is the POM, which alone says what the package is, so
 //! processing reads the POM (bounded, no entities) and nothing the client claims.
 
+pub mod bom;
 pub mod jar;
 pub mod metadata;
 pub mod path;
@@ -106,6 +107,15 @@ impl Format for Maven {
             ),
             None => file.default_path(ID),
         }
+    }
+
+    /// `group/artifact`: the group is the purl namespace.
+    fn purl_name(&self, name: &str) -> String {
+        name.replacen(':', "/", 1)
+    }
+
+    fn bom_facts(&self, metadata: &serde_json::Value) -> gantry_formats::BomFacts {
+        bom::facts(metadata)
     }
 
     /// Only the POM says what a package is.

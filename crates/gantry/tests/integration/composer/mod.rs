@@ -5,7 +5,7 @@
 //! Composer sees them, with Gantry's message printed on a refusal; hostile zips refused with
 //! nothing stored; private repositories with `http-basic` tokens, and entitlement budgets.
 
-mod client;
+pub(crate) mod client;
 mod index;
 mod scan;
 mod upstream;

@@ -7,7 +7,7 @@
 pub(crate) mod hostile;
 mod primary;
 mod scan;
-mod tools;
+pub(crate) mod tools;
 pub(crate) mod upstream;
 
 use reqwest::{Method, StatusCode};
