@@ -70,7 +70,7 @@ pub fn scan(app: &App, format: &str, slug_perm: &str, reason: &str) -> Option<Ne
         .is_some_and(|f| f.vulnerability_ecosystem().is_some());
     let by_contents = crate::plugin::plugins()
         .get(format)
-        .is_some_and(|p| p.scans_contents());
+        .is_some_and(|p| p.content_scan().is_some());
     (by_ecosystem || by_contents).then(|| {
         ScanPackage {
             slug_perm: slug_perm.to_owned(),

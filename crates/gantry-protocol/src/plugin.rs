@@ -51,41 +51,11 @@ pub trait FormatPlugin: Send + Sync + 'static {
         true
     }
 
-    /// Whether the scan job matches the package's [`FormatPlugin::components`] rather than
-    /// the package itself (formats whose packages contain other packages).
-    fn scans_contents(&self) -> bool {
-        false
-    }
-
-    /// What the package contains, for the scan job (see [`FormatPlugin::scans_contents`]).
-    fn components<'a>(
-        &'a self,
-        _app: &'a App,
-        _package: &'a PackageRow,
-    ) -> BoxFuture<'a, AppResult<Vec<Component>>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    /// Why the package cannot be scanned now, if it cannot (a distribution format whose
-    /// ecosystem has no advisories imported): the scan then records `not_supported` with this
-    /// reason instead of matching [`FormatPlugin::components`].
-    fn scan_unsupported<'a>(
-        &'a self,
-        _app: &'a App,
-        _package: &'a PackageRow,
-    ) -> BoxFuture<'a, AppResult<Option<String>>> {
-        Box::pin(async { Ok(None) })
-    }
-
-    /// Live packages whose contents, as their last scan found them, include a name of
-    /// `touched` (the (ecosystem, name) pairs an advisory import changed): (id, slug_perm),
-    /// to be rescanned (see [`FormatPlugin::scans_contents`]).
-    fn contents_touched<'a>(
-        &'a self,
-        _app: &'a App,
-        _touched: &'a [(String, String)],
-    ) -> BoxFuture<'a, AppResult<Vec<(i64, String)>>> {
-        Box::pin(async { Ok(Vec::new()) })
+    /// How the scan job reads this format's packages when they are matched by what they
+    /// contain (images, JARs with shaded libraries, distribution packages) rather than as
+    /// packages of an ecosystem; `None` for the others.
+    fn content_scan(&self) -> Option<ContentScan> {
+        None
     }
 
     /// How `gantry push` makes a package of this format when the format does not take a
@@ -104,6 +74,54 @@ pub trait FormatPlugin: Send + Sync + 'static {
         _identity: &'a Identity,
     ) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// The future a format's hook returns.
+pub type Hook<'a, T> = BoxFuture<'a, AppResult<T>>;
+
+/// Reads what a package contains.
+pub type ComponentsHook = for<'a> fn(&'a App, &'a PackageRow) -> Hook<'a, Vec<Component>>;
+/// Says why a package cannot be scanned now, if it cannot.
+pub type UnsupportedHook = for<'a> fn(&'a App, &'a PackageRow) -> Hook<'a, Option<String>>;
+/// Finds the live packages (id, slug_perm) whose contents include a touched (ecosystem, name).
+pub type TouchedHook = for<'a> fn(&'a App, &'a [(String, String)]) -> Hook<'a, Vec<(i64, String)>>;
+
+/// The scan job's hooks for a format whose packages are matched by what they contain (see
+/// [`FormatPlugin::content_scan`]). Made with [`ContentScan::new`]; the two optional hooks
+/// default to "can always be scanned" and "no package to rescan".
+#[derive(Clone, Copy)]
+pub struct ContentScan {
+    /// What the package contains.
+    pub components: ComponentsHook,
+    /// Why the package cannot be scanned now, if it cannot (a distribution format whose
+    /// ecosystem has no advisories imported): the scan then records `not_supported` with this
+    /// reason instead of matching the components.
+    pub unsupported: UnsupportedHook,
+    /// Live packages whose contents, as their last scan found them, include a name of
+    /// `touched` (the (ecosystem, name) pairs an advisory import changed): (id, slug_perm),
+    /// to be rescanned.
+    pub touched: TouchedHook,
+}
+
+impl ContentScan {
+    pub fn new(components: ComponentsHook) -> Self {
+        Self {
+            components,
+            unsupported: |_, _| Box::pin(async { Ok(None) }),
+            touched: |_, _| Box::pin(async { Ok(Vec::new()) }),
+        }
+    }
+
+    pub fn unsupported(self, unsupported: UnsupportedHook) -> Self {
+        Self {
+            unsupported,
+            ..self
+        }
+    }
+
+    pub fn touched(self, touched: TouchedHook) -> Self {
+        Self { touched, ..self }
     }
 }
 

@@ -143,12 +143,12 @@ async fn package_bom(app: &App, package: &PackageRow) -> AppResult<PackageBom> {
     let facts = format
         .as_ref()
         .map_or_else(BomFacts::default, |f| f.bom_facts(&metadata));
-    let plugin = crate::plugin::plugins()
+    let by_contents = crate::plugin::plugins()
         .get(package.format.as_str())
-        .filter(|p| p.scans_contents());
+        .and_then(|p| p.content_scan());
     let slug = &package.slug_perm;
     let mut component = json!({
-        "type": if plugin.is_some() { "container" } else { "library" },
+        "type": if by_contents.is_some() { "container" } else { "library" },
         "bom-ref": slug,
         "name": package.name,
         "version": package.version,
@@ -191,8 +191,8 @@ async fn package_bom(app: &App, package: &PackageRow) -> AppResult<PackageBom> {
         depends_on.push(bom_ref);
     }
     let mut contents: BTreeMap<(String, String, String), String> = BTreeMap::new();
-    if let Some(plugin) = plugin {
-        for c in plugin.components(app, package).await? {
+    if let Some(hooks) = by_contents {
+        for c in (hooks.components)(app, package).await? {
             let key = (c.ecosystem.clone(), c.name.clone(), c.version.clone());
             if contents.contains_key(&key) {
                 continue;

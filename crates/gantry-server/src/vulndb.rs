@@ -240,14 +240,13 @@ async fn rescan(app: &Arc<App>, touched: &[(String, String)]) -> Result<usize, S
     }
     // Packages scanned by their contents (images) hold packages of other ecosystems.
     for format_id in app.formats.ids() {
-        let Some(plugin) = crate::plugin::plugins()
+        let Some(scan) = crate::plugin::plugins()
             .get(format_id)
-            .filter(|p| p.scans_contents())
+            .and_then(|p| p.content_scan())
         else {
             continue;
         };
-        let packages = plugin
-            .contents_touched(app, touched)
+        let packages = (scan.touched)(app, touched)
             .await
             .map_err(|e| e.to_string())?;
         queued += queue_rescans(app, &packages).await?;

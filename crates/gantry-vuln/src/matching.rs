@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::advisory::{Advisory, Affected, Event, Range, RangeKind};
+use crate::advisory::{Advisory, Event, Range};
 use crate::version::{self, Parsed};
 use crate::{Ecosystem, Severity};
 
@@ -44,10 +44,19 @@ enum Verdict {
 
 /// The package version, parsed once for each way ranges may need it.
 struct Candidate<'a> {
-    ecosystem: Ecosystem,
     raw: &'a str,
     native: Option<Parsed>,
     semver: Option<Parsed>,
+}
+
+impl<'a> Candidate<'a> {
+    fn new(ecosystem: Ecosystem, raw: &'a str) -> Self {
+        Self {
+            raw,
+            native: version::parse(ecosystem, raw),
+            semver: version::parse_semver_range(raw),
+        }
+    }
 }
 
 /// How the bounds of a range are read.
@@ -107,90 +116,6 @@ fn cmp_version(v: &Parsed, bound: &Bound) -> Ordering {
 fn same_ecosystem(entry: &str, ecosystem: Ecosystem, release: Option<&str>) -> bool {
     let (base, suffix) = entry.split_once(':').unwrap_or((entry, ""));
     base.trim() == ecosystem.as_str() && release.is_none_or(|r| suffix.trim() == r)
-}
-
-/// Evaluates one `ECOSYSTEM` or `SEMVER` range as the OSV schema prescribes: sort the
-/// events by version (stable, so equal versions keep record order); walking them,
-/// `introduced <= v` makes the version vulnerable, `fixed <= v` or `last_affected < v`
-/// makes it not; if there are `limit` events, `v` must be below at least one of them.
-fn eval_range(range: &Range, v: &Parsed, scheme: Scheme) -> Result<bool, String> {
-    let mut events = Vec::with_capacity(range.events.len());
-    let mut limits = Vec::new();
-    for event in &range.events {
-        let text = event.version().trim();
-        let bound = match event {
-            Event::Introduced(_) if text == "0" => Bound::Lowest,
-            Event::Limit(_) if text.contains('*') => Bound::Infinite,
-            _ => Bound::Version(scheme.parse(text).ok_or_else(|| {
-                format!(
-                    "range bound {text:?} is not a valid {} version",
-                    scheme.name()
-                )
-            })?),
-        };
-        match event {
-            Event::Limit(_) => limits.push(bound),
-            _ => events.push((bound, event)),
-        }
-    }
-    if !limits.is_empty() && !limits.iter().any(|l| cmp_version(v, l) == Ordering::Less) {
-        return Ok(false);
-    }
-    events.sort_by(|a, b| cmp_bound(&a.0, &b.0));
-    let mut vulnerable = false;
-    for (bound, event) in &events {
-        let ord = cmp_version(v, bound);
-        match event {
-            Event::Introduced(_) if ord != Ordering::Less => vulnerable = true,
-            Event::Fixed(_) if ord != Ordering::Less => vulnerable = false,
-            Event::LastAffected(_) if ord == Ordering::Greater => vulnerable = false,
-            _ => {}
-        }
-    }
-    Ok(vulnerable)
-}
-
-fn eval_entry(entry: &Affected, c: &Candidate<'_>) -> Verdict {
-    let raw = c.raw.trim();
-    if entry.versions.iter().any(|l| l.trim() == raw) {
-        return Verdict::Affected;
-    }
-    let ecosystem = c.ecosystem;
-    let mut indeterminate = None;
-    for range in &entry.ranges {
-        let (v, scheme) = match range.kind {
-            RangeKind::Git => continue,
-            RangeKind::Ecosystem => (c.native.as_ref(), Scheme::Native(ecosystem)),
-            RangeKind::Semver => (c.semver.as_ref(), Scheme::Semver),
-        };
-        let Some(v) = v else {
-            indeterminate.get_or_insert_with(|| {
-                format!("version {raw:?} is not a valid {} version", scheme.name())
-            });
-            continue;
-        };
-        match eval_range(range, v, scheme) {
-            Ok(true) => return Verdict::Affected,
-            Ok(false) => {}
-            Err(reason) => {
-                indeterminate.get_or_insert(reason);
-            }
-        }
-    }
-    if let Some(v) = &c.native {
-        let listed_equal = entry
-            .versions
-            .iter()
-            .filter_map(|l| version::parse(ecosystem, l))
-            .any(|l| v.compare(&l) == Some(Ordering::Equal));
-        if listed_equal {
-            return Verdict::Affected;
-        }
-    }
-    match indeterminate {
-        Some(reason) => Verdict::Indeterminate(reason),
-        None => Verdict::NotAffected,
-    }
 }
 
 /// A readable form of one range, e.g. `">=1.0, <1.2.3 || >=2.0, <=2.1"`.
@@ -264,80 +189,11 @@ pub fn match_advisory_in(
     name: &str,
     version: &str,
 ) -> MatchResult {
-    if advisory.is_withdrawn() {
-        return MatchResult::NotAffected;
-    }
     let wanted = ecosystem.normalize_name(name);
-    let entries: Vec<&Affected> = advisory
-        .affected
-        .iter()
-        .filter(|a| {
-            same_ecosystem(&a.ecosystem, ecosystem, release)
-                && ecosystem.normalize_name(&a.name) == wanted
-        })
-        .collect();
-    if entries.is_empty() {
-        return MatchResult::NotAffected;
+    match prepared::Prepared::new(0, advisory, ecosystem, release, &wanted) {
+        Some(prepared) => prepared.outcome(advisory, &Candidate::new(ecosystem, version)),
+        None => MatchResult::NotAffected,
     }
-    let candidate = Candidate {
-        ecosystem,
-        raw: version,
-        native: version::parse(ecosystem, version),
-        semver: version::parse_semver_range(version),
-    };
-    let mut affected = false;
-    let mut indeterminate = None;
-    for entry in &entries {
-        match eval_entry(entry, &candidate) {
-            Verdict::Affected => affected = true,
-            Verdict::NotAffected => {}
-            Verdict::Indeterminate(reason) => {
-                indeterminate.get_or_insert(reason);
-            }
-        }
-    }
-    if !affected {
-        return match indeterminate {
-            Some(reason) => MatchResult::Indeterminate(reason),
-            None => MatchResult::NotAffected,
-        };
-    }
-
-    let mut affected_ranges = Vec::new();
-    let mut fixed_versions: Vec<String> = Vec::new();
-    for range in entries
-        .iter()
-        .flat_map(|e| &e.ranges)
-        .filter(|r| r.kind != RangeKind::Git)
-    {
-        if let Some(text) = describe(range) {
-            if !affected_ranges.contains(&text) {
-                affected_ranges.push(text);
-            }
-        }
-        for event in &range.events {
-            if let Event::Fixed(v) = event {
-                if !fixed_versions.contains(v) {
-                    fixed_versions.push(v.clone());
-                }
-            }
-        }
-    }
-    if affected_ranges.is_empty() {
-        affected_ranges.push(format!("={}", version.trim()));
-    }
-    MatchResult::Affected(Finding {
-        advisory_id: advisory.id.clone(),
-        aliases: advisory.aliases.clone(),
-        summary: advisory.summary.clone(),
-        severity: advisory.severity,
-        severity_source: advisory
-            .severity_basis
-            .map(|b| format!("{} ({})", advisory.id, b.label())),
-        affected_ranges,
-        fixed_versions,
-        references: advisory.references.clone(),
-    })
 }
 
 mod prepared;

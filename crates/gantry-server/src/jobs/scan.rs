@@ -182,11 +182,10 @@ fn not_supported(reason: Option<String>) -> Scanned {
 
 pub(crate) async fn evaluate_contents(
     app: &App,
-    plugin: &dyn crate::plugin::FormatPlugin,
+    hooks: crate::plugin::ContentScan,
     package: &gantry_db::PackageRow,
 ) -> Result<Scanned, String> {
-    let components = plugin
-        .components(app, package)
+    let components = (hooks.components)(app, package)
         .await
         .map_err(|e| e.to_string())?;
     let mut merged: std::collections::BTreeMap<String, (String, serde_json::Value)> =
@@ -295,6 +294,55 @@ pub(crate) fn scanned_event(
     event
 }
 
+/// The package's scan result: by its contents, as a package of its ecosystem, or
+/// `not_supported`. Marks the package `scanning` while it matches, and `scan_failed` when the
+/// job's last attempt fails.
+async fn evaluate_package(
+    app: &App,
+    package: &gantry_db::PackageRow,
+    ecosystem: Option<&str>,
+    job: &JobRow,
+) -> Result<Scanned, JobError> {
+    let by_contents = crate::plugin::plugins()
+        .get(&package.format)
+        .and_then(|p| p.content_scan());
+    let unsupported = match &by_contents {
+        Some(hooks) => (hooks.unsupported)(app, package)
+            .await
+            .map_err(JobError::retry)?,
+        None => None,
+    };
+    if unsupported.is_some() {
+        return Ok(not_supported(unsupported));
+    }
+    if by_contents.is_none() && ecosystem.is_none() {
+        return Ok(not_supported(Some(format!(
+            "{} packages are not scanned",
+            package.format
+        ))));
+    }
+    let db = &app.db;
+    db.set_scan_status(package.id, ScanStatus::Scanning)
+        .await
+        .map_err(JobError::retry)?;
+    let outcome = match (by_contents, ecosystem) {
+        (Some(hooks), _) => evaluate_contents(app, hooks, package).await,
+        (None, Some(eco)) => evaluate(app, eco, &package.name, &package.version).await,
+        (None, None) => return Ok(not_supported(None)),
+    };
+    match outcome {
+        Ok(scanned) => Ok(scanned),
+        Err(e) if job.attempts < job.max_attempts => Err(JobError::retry(e)),
+        Err(e) => {
+            // The last attempt: say so on the package rather than leave it waiting.
+            db.set_scan_status(package.id, ScanStatus::ScanFailed)
+                .await
+                .map_err(JobError::retry)?;
+            Err(JobError::Fatal(e))
+        }
+    }
+}
+
 async fn scan(
     app: &Arc<App>,
     payload: ScanPackage,
@@ -333,52 +381,7 @@ async fn scan(
         .formats
         .get(&package.format)
         .and_then(|f| f.vulnerability_ecosystem());
-    let by_contents = crate::plugin::plugins()
-        .get(&package.format)
-        .filter(|p| p.scans_contents());
-    let unsupported = match by_contents {
-        Some(plugin) => plugin
-            .scan_unsupported(app, &package)
-            .await
-            .map_err(JobError::retry)?,
-        None => None,
-    };
-    let scanned = match (by_contents, ecosystem) {
-        (Some(_), _) if unsupported.is_some() => not_supported(unsupported),
-        (Some(plugin), _) => {
-            db.set_scan_status(package.id, ScanStatus::Scanning)
-                .await
-                .map_err(JobError::retry)?;
-            match evaluate_contents(app, plugin.as_ref(), &package).await {
-                Ok(scanned) => scanned,
-                Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
-                Err(e) => {
-                    db.set_scan_status(package.id, ScanStatus::ScanFailed)
-                        .await
-                        .map_err(JobError::retry)?;
-                    return Err(JobError::Fatal(e));
-                }
-            }
-        }
-        (None, None) => not_supported(Some(format!("{} packages are not scanned", package.format))),
-        (None, Some(eco)) => {
-            db.set_scan_status(package.id, ScanStatus::Scanning)
-                .await
-                .map_err(JobError::retry)?;
-            match evaluate(app, eco, &package.name, &package.version).await {
-                Ok(scanned) => scanned,
-                Err(e) if job.attempts < job.max_attempts => return Err(JobError::retry(e)),
-                Err(e) => {
-                    // The last attempt: say so on the package rather than leave it waiting.
-                    db.set_scan_status(package.id, ScanStatus::ScanFailed)
-                        .await
-                        .map_err(JobError::retry)?;
-                    return Err(JobError::Fatal(e));
-                }
-            }
-        }
-    };
-    let mut scanned = scanned;
+    let mut scanned = evaluate_package(app, &package, ecosystem, job).await?;
     let exceptions = db
         .repository_exceptions(package.repository_id)
         .await

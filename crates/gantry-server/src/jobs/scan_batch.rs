@@ -81,7 +81,7 @@ fn partition<'p>(
     for p in packages {
         let contents = crate::plugin::plugins()
             .get(p.format.as_str())
-            .is_some_and(|plugin| plugin.scans_contents());
+            .is_some_and(|plugin| plugin.content_scan().is_some());
         let key = app
             .formats
             .get(p.format.as_str())

@@ -26,7 +26,7 @@ pub struct Matcher {
 }
 
 #[derive(Debug)]
-struct Prepared {
+pub(super) struct Prepared {
     /// Index into `advisories`.
     index: usize,
     entries: Vec<Entry>,
@@ -175,7 +175,7 @@ impl Entry {
 }
 
 impl Prepared {
-    fn new(
+    pub(super) fn new(
         index: usize,
         advisory: &Advisory,
         ecosystem: Ecosystem,
@@ -224,7 +224,7 @@ impl Prepared {
         })
     }
 
-    fn outcome(&self, advisory: &Advisory, c: &Candidate<'_>) -> MatchResult {
+    pub(super) fn outcome(&self, advisory: &Advisory, c: &Candidate<'_>) -> MatchResult {
         let mut affected = false;
         let mut indeterminate = None;
         for entry in &self.entries {
@@ -295,12 +295,7 @@ impl Matcher {
         if self.prepared.is_empty() {
             return Vec::new();
         }
-        let candidate = Candidate {
-            ecosystem: self.ecosystem,
-            raw: version,
-            native: version::parse(self.ecosystem, version),
-            semver: version::parse_semver_range(version),
-        };
+        let candidate = Candidate::new(self.ecosystem, version);
         let mut out = Vec::new();
         for prepared in &self.prepared {
             let Some(advisory) = self.advisories.get(prepared.index) else {

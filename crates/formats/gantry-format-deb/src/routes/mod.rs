@@ -9,12 +9,10 @@ mod upstream_file;
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use gantry_db::PackageRow;
 use gantry_protocol::app::App;
 use gantry_protocol::client_error::ClientShape;
 use gantry_protocol::error::AppResult;
-use gantry_protocol::plugin::{Component, FormatPlugin, RouteSet};
+use gantry_protocol::plugin::{ContentScan, FormatPlugin, RouteSet};
 
 use crate::queries::{DebQueries, DebRow};
 
@@ -58,32 +56,12 @@ impl FormatPlugin for Plugin {
 
     /// Matched by source package in each Debian release the package's distributions name
     /// (`bookworm` → `Debian:12`), see [`scan`].
-    fn scans_contents(&self) -> bool {
-        true
-    }
-
-    fn scan_unsupported<'a>(
-        &'a self,
-        app: &'a App,
-        package: &'a PackageRow,
-    ) -> BoxFuture<'a, AppResult<Option<String>>> {
-        Box::pin(scan::unsupported(app, package))
-    }
-
-    fn components<'a>(
-        &'a self,
-        _app: &'a App,
-        package: &'a PackageRow,
-    ) -> BoxFuture<'a, AppResult<Vec<Component>>> {
-        Box::pin(async move { Ok(scan::components(package)) })
-    }
-
-    fn contents_touched<'a>(
-        &'a self,
-        app: &'a App,
-        touched: &'a [(String, String)],
-    ) -> BoxFuture<'a, AppResult<Vec<(i64, String)>>> {
-        Box::pin(scan::touched(app, touched))
+    fn content_scan(&self) -> Option<ContentScan> {
+        Some(
+            ContentScan::new(|_, package| Box::pin(async move { Ok(scan::components(package)) }))
+                .unsupported(|app, package| Box::pin(scan::unsupported(app, package)))
+                .touched(|app, touched| Box::pin(scan::touched(app, touched))),
+        )
     }
 
     /// apt prints the status line's reason phrase, so the message goes there.

@@ -15,12 +15,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use futures::future::BoxFuture;
-use gantry_db::{PackageRow, RepoRow};
+use gantry_db::RepoRow;
 use gantry_protocol::access::Op;
 use gantry_protocol::client_error::ClientShape;
 use gantry_protocol::extract::RepoPath;
-use gantry_protocol::plugin::{Component, FormatPlugin, RouteSet};
+use gantry_protocol::plugin::{ContentScan, FormatPlugin, RouteSet};
 use serde::Deserialize;
 
 use crate::app::App;
@@ -124,15 +123,9 @@ impl FormatPlugin for Plugin {
 
     /// A JAR may carry other libraries (shaded dependencies); each is matched with the
     /// artifact itself.
-    fn scans_contents(&self) -> bool {
-        true
-    }
-
-    fn components<'a>(
-        &'a self,
-        app: &'a App,
-        package: &'a PackageRow,
-    ) -> BoxFuture<'a, AppResult<Vec<Component>>> {
-        Box::pin(seal::components(app, package))
+    fn content_scan(&self) -> Option<ContentScan> {
+        Some(ContentScan::new(|app, package| {
+            Box::pin(seal::components(app, package))
+        }))
     }
 }

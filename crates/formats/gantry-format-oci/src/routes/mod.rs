@@ -13,7 +13,7 @@ use gantry_formats::Format;
 use gantry_protocol::access::Op;
 use gantry_protocol::app::App;
 use gantry_protocol::auth::Caller;
-use gantry_protocol::plugin::{Component, FormatPlugin, RouteSet};
+use gantry_protocol::plugin::{ContentScan, FormatPlugin, RouteSet};
 
 mod auth;
 mod blobs;
@@ -62,27 +62,17 @@ impl FormatPlugin for Plugin {
     }
 
     /// Images are scanned by what their layers install, not as one package.
-    fn scans_contents(&self) -> bool {
-        true
-    }
-
-    fn components<'a>(
-        &'a self,
-        app: &'a App,
-        package: &'a gantry_db::PackageRow,
-    ) -> futures::future::BoxFuture<'a, gantry_protocol::error::AppResult<Vec<Component>>> {
-        Box::pin(scan::components(app, package))
-    }
-
-    fn contents_touched<'a>(
-        &'a self,
-        app: &'a App,
-        touched: &'a [(String, String)],
-    ) -> futures::future::BoxFuture<'a, gantry_protocol::error::AppResult<Vec<(i64, String)>>> {
-        Box::pin(async move {
-            use crate::queries::ComponentQueries;
-            Ok(app.db.oci_packages_containing(touched).await?)
-        })
+    fn content_scan(&self) -> Option<ContentScan> {
+        Some(
+            ContentScan::new(|app, package| Box::pin(scan::components(app, package))).touched(
+                |app, touched| {
+                    Box::pin(async move {
+                        use crate::queries::ComponentQueries;
+                        Ok(app.db.oci_packages_containing(touched).await?)
+                    })
+                },
+            ),
+        )
     }
 }
 

@@ -15,12 +15,11 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_N
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::future::BoxFuture;
-use gantry_db::{PackageRow, RepoRow};
+use gantry_db::RepoRow;
 use gantry_protocol::access::Op;
 use gantry_protocol::client_error::ClientShape;
 use gantry_protocol::extract::RepoPath;
-use gantry_protocol::plugin::{Component, FormatPlugin, RouteSet};
+use gantry_protocol::plugin::{ContentScan, FormatPlugin, RouteSet};
 use gantry_protocol::upstream::{Expected, RemoteFile};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -260,31 +259,11 @@ impl FormatPlugin for Plugin {
 
     /// RPMs are matched as themselves, under the distributions' ecosystems whose
     /// advisories name them (see [`scan`]).
-    fn scans_contents(&self) -> bool {
-        true
-    }
-
-    fn scan_unsupported<'a>(
-        &'a self,
-        app: &'a App,
-        _package: &'a PackageRow,
-    ) -> BoxFuture<'a, AppResult<Option<String>>> {
-        Box::pin(scan::unsupported(app))
-    }
-
-    fn components<'a>(
-        &'a self,
-        app: &'a App,
-        package: &'a PackageRow,
-    ) -> BoxFuture<'a, AppResult<Vec<Component>>> {
-        Box::pin(scan::components(app, package))
-    }
-
-    fn contents_touched<'a>(
-        &'a self,
-        app: &'a App,
-        touched: &'a [(String, String)],
-    ) -> BoxFuture<'a, AppResult<Vec<(i64, String)>>> {
-        Box::pin(scan::touched(app, touched))
+    fn content_scan(&self) -> Option<ContentScan> {
+        Some(
+            ContentScan::new(|app, package| Box::pin(scan::components(app, package)))
+                .unsupported(|app, _| Box::pin(scan::unsupported(app)))
+                .touched(|app, touched| Box::pin(scan::touched(app, touched))),
+        )
     }
 }
