@@ -41,11 +41,6 @@ pub(crate) trait CargoQueries {
         repository_id: i64,
         normalized_name: &str,
     ) -> Result<Vec<CrateVersionRow>>;
-    async fn crate_name_versions(
-        &self,
-        repository_id: i64,
-        normalized_name: &str,
-    ) -> Result<Vec<(String, String)>>;
     async fn crate_index_stamp(
         &self,
         repository_id: i64,
@@ -71,24 +66,6 @@ impl CargoQueries for Db {
             "SELECT id, name, version, primary_sha256, metadata, yanked, uploader, updated_at \
              FROM packages WHERE repository_id = $1 AND normalized_name = $2 AND format = $3 \
              AND state = 'available' AND sync_status = 'completed' ORDER BY uploaded_at, id",
-        )
-        .bind(repository_id)
-        .bind(normalized_name)
-        .bind(FORMAT)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// (name, version) of every version of a crate that is not deleted, quarantined ones
-    /// included: what a new publish must not collide with.
-    async fn crate_name_versions(
-        &self,
-        repository_id: i64,
-        normalized_name: &str,
-    ) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT name, version FROM packages WHERE repository_id = $1 AND normalized_name = $2 \
-             AND format = $3 AND state <> 'deleted' ORDER BY id",
         )
         .bind(repository_id)
         .bind(normalized_name)

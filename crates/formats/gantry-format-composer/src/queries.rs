@@ -21,7 +21,6 @@ pub(crate) struct VersionRow {
 pub(crate) trait ComposerQueries {
     async fn composer_versions(&self, repository_id: i64, name: &str) -> Result<Vec<VersionRow>>;
     async fn composer_names(&self, repository_id: i64) -> Result<Vec<String>>;
-    async fn composer_all_versions(&self, repository_id: i64, name: &str) -> Result<Vec<String>>;
 }
 
 impl ComposerQueries for Db {
@@ -48,20 +47,6 @@ impl ComposerQueries for Db {
              AND yanked = 0 ORDER BY normalized_name",
         )
         .bind(repository_id)
-        .bind(FORMAT)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Every version of a package that is not deleted, quarantined ones included: what a new
-    /// version must not duplicate.
-    async fn composer_all_versions(&self, repository_id: i64, name: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT version FROM packages WHERE repository_id = $1 AND normalized_name = $2 \
-             AND format = $3 AND state <> 'deleted' ORDER BY id",
-        )
-        .bind(repository_id)
-        .bind(name)
         .bind(FORMAT)
         .fetch_all(self.pool())
         .await?)

@@ -174,6 +174,26 @@ impl Db {
         self.fetch_one_package(sql).await
     }
 
+    /// (name as uploaded, version) of every package of `format` named `normalized_name` in
+    /// the repository that is not deleted, quarantined ones included, oldest first: what a
+    /// new version must not collide with.
+    pub async fn name_versions(
+        &self,
+        repository_id: i64,
+        format: &str,
+        normalized_name: &str,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT name, version FROM packages WHERE repository_id = $1 AND normalized_name = $2 \
+             AND format = $3 AND state <> 'deleted' ORDER BY id",
+        )
+        .bind(repository_id)
+        .bind(normalized_name)
+        .bind(format)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The live (not deleted) package with this identity.
     pub async fn find_live_package(
         &self,

@@ -148,6 +148,76 @@ fn administers(caller: &Caller, namespace: &str, repository: Option<&str>) -> bo
         .is_some_and(|g| g.covers(Privilege::Admin))
 }
 
+/// Whether `caller` may create a token for `principal` (standalone when `None`) with this
+/// scope and privilege.
+async fn may_create(
+    app: &App,
+    caller: &Caller,
+    scope: Option<&(String, Option<String>)>,
+    privilege: Option<Privilege>,
+    principal: Option<&gantry_db::PrincipalRow>,
+) -> AppResult<()> {
+    match principal {
+        None => {
+            let (Some((ns, repo)), Some(_)) = (scope, privilege) else {
+                return Err(AppError::BadRequest(
+                    "a token without a principal needs a scope and a privilege".into(),
+                ));
+            };
+            if !administers(caller, ns, repo.as_deref()) {
+                caller.require_namespace(ns, Privilege::Admin)?;
+            }
+            check_scope_exists(app, ns, repo.as_deref()).await?;
+        }
+        Some(p) if p.kind == "user" => {
+            // A narrowed token must not mint a broader one for its user.
+            let own = caller.owner.as_ref().is_some_and(|o| o.id == p.id) && caller.is_full_token();
+            if !own && !caller.is_site_admin() {
+                return Err(caller.deny(
+                    AppError::Forbidden(
+                        "only the user or a site admin may create a user's tokens".into(),
+                    ),
+                    None,
+                ));
+            }
+        }
+        Some(p) if p.kind == "service" => {
+            caller.require_namespace(&p.namespace, Privilege::Admin)?;
+            if let Some((ns, _)) = scope {
+                if *ns != p.namespace {
+                    return Err(AppError::BadRequest(format!(
+                        "{} cannot be scoped to another namespace",
+                        p.reference()
+                    )));
+                }
+            }
+        }
+        Some(p) => {
+            return Err(AppError::BadRequest(format!(
+                "{} cannot hold tokens; grant the team privileges and log in as a member",
+                p.reference()
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// When a new token stops working: `expires_in_seconds` wins over `expires_in_days`.
+fn expires_at(body: &CreateToken) -> AppResult<Option<i64>> {
+    Ok(match body.expires_in_seconds {
+        Some(secs) if (1..=MAX_EXPIRY_DAYS * 86_400).contains(&secs) => {
+            Some(gantry_core::time::now_millis() + secs * 1000)
+        }
+        Some(_) => {
+            return Err(AppError::BadRequest(format!(
+                "expires_in_seconds must be between 1 and {}",
+                MAX_EXPIRY_DAYS * 86_400
+            )))
+        }
+        None => expiry(body.expires_in_days)?,
+    })
+}
+
 /// Creates a token; the secret is returned once. A standalone token needs admin on its scope;
 /// a service account's token needs admin on its namespace; a user's token is for the user
 /// themself or a site admin.
@@ -167,60 +237,15 @@ pub(crate) async fn create(
             Some(resolve_principal(&app, owner, reference).await?)
         }
     };
-    match &principal {
-        None => {
-            let (Some((ns, repo)), Some(_)) = (&scope, body.privilege) else {
-                return Err(AppError::BadRequest(
-                    "a token without a principal needs a scope and a privilege".into(),
-                ));
-            };
-            if !administers(&caller, ns, repo.as_deref()) {
-                caller.require_namespace(ns, Privilege::Admin)?;
-            }
-            check_scope_exists(&app, ns, repo.as_deref()).await?;
-        }
-        Some(p) if p.kind == "user" => {
-            // A narrowed token must not mint a broader one for its user.
-            let own = caller.owner.as_ref().is_some_and(|o| o.id == p.id) && caller.is_full_token();
-            if !own && !caller.is_site_admin() {
-                return Err(caller.deny(
-                    AppError::Forbidden(
-                        "only the user or a site admin may create a user's tokens".into(),
-                    ),
-                    None,
-                ));
-            }
-        }
-        Some(p) if p.kind == "service" => {
-            caller.require_namespace(&p.namespace, Privilege::Admin)?;
-            if let Some((ns, _)) = &scope {
-                if *ns != p.namespace {
-                    return Err(AppError::BadRequest(format!(
-                        "{} cannot be scoped to another namespace",
-                        p.reference()
-                    )));
-                }
-            }
-        }
-        Some(p) => {
-            return Err(AppError::BadRequest(format!(
-                "{} cannot hold tokens; grant the team privileges and log in as a member",
-                p.reference()
-            )))
-        }
-    }
-    let expires_at = match body.expires_in_seconds {
-        Some(secs) if (1..=MAX_EXPIRY_DAYS * 86_400).contains(&secs) => {
-            Some(gantry_core::time::now_millis() + secs * 1000)
-        }
-        Some(_) => {
-            return Err(AppError::BadRequest(format!(
-                "expires_in_seconds must be between 1 and {}",
-                MAX_EXPIRY_DAYS * 86_400
-            )))
-        }
-        None => expiry(body.expires_in_days)?,
-    };
+    may_create(
+        &app,
+        &caller,
+        scope.as_ref(),
+        body.privilege,
+        principal.as_ref(),
+    )
+    .await?;
+    let expires_at = expires_at(&body)?;
     let scope_label = body
         .scope
         .clone()

@@ -2,7 +2,6 @@
 //! truth, and cargo's one-spelling-per-name rule.
 
 use super::*;
-use crate::queries::CargoQueries;
 use gantry_protocol::error::Closing;
 use gantry_protocol::extract::UploadTo;
 
@@ -170,7 +169,7 @@ fn refuse_other_spelling(
 pub(crate) async fn check_spelling(app: &App, repo: &RepoRow, name: &str) -> AppResult<()> {
     let existing = app
         .db
-        .crate_name_versions(repo.id, &normalize(name))
+        .name_versions(repo.id, FORMAT, &normalize(name))
         .await?;
     refuse_other_spelling(repo, name, &existing)
 }
@@ -185,7 +184,7 @@ async fn check_new_version(
 ) -> AppResult<()> {
     let existing = app
         .db
-        .crate_name_versions(repo.id, &normalize(name))
+        .name_versions(repo.id, FORMAT, &normalize(name))
         .await?;
     refuse_other_spelling(repo, name, &existing)?;
     let wanted = build_less(version);

@@ -63,15 +63,14 @@ async fn check_new_version(
     repo: &gantry_db::RepoRow,
     identity: &gantry_formats::Identity,
 ) -> crate::error::AppResult<()> {
-    use crate::queries::ComposerQueries;
     let Ok(normal) = crate::pure::version::normalize(&identity.version) else {
         return Ok(());
     };
     let existing = app
         .db
-        .composer_all_versions(repo.id, &identity.normalized_name)
+        .name_versions(repo.id, index::FORMAT, &identity.normalized_name)
         .await?;
-    let same = existing.iter().find(|v| {
+    let same = existing.iter().map(|(_, v)| v).find(|v| {
         *v != &identity.version && crate::pure::version::normalize(v).is_ok_and(|n| n == normal)
     });
     if let Some(other) = same {
