@@ -13,6 +13,13 @@ pub(crate) enum Value {
     OptText(Option<String>),
 }
 
+/// Bind values per multi-row statement. Binding is not linear on SQLite: sqlx asks SQLite
+/// for each parameter's name, and SQLite finds a name by walking the statement's list of
+/// named parameters, so one statement costs the square of its parameter count (a 13,000-value
+/// insert spent most of a rescan batch there). A few hundred values a statement keeps that
+/// cost small against the rows' own, on both backends.
+pub(crate) const MULTI_ROW_BINDS: usize = 400;
+
 /// SQL text plus its bind values, built together so placeholders always line up.
 #[derive(Debug, Default)]
 pub(crate) struct Sql {

@@ -3,7 +3,7 @@
 use gantry_core::EventType;
 use sqlx::{AnyConnection, FromRow};
 
-use crate::bind::Sql;
+use crate::bind::{Sql, MULTI_ROW_BINDS};
 use crate::{Db, Result};
 
 /// Who caused an event and where it happened: the columns an event to record and a
@@ -147,9 +147,8 @@ async fn enqueue_dispatch(conn: &mut AnyConnection, id: i64, event: &NewEvent) -
     Ok(())
 }
 
-/// Rows per multi-row event insert: 11 values a row stays far below SQLite's 32,766 bind
-/// parameters (PostgreSQL allows 65,535).
-const EVENTS_PER_INSERT: usize = 1000;
+/// Rows per multi-row event insert (11 values a row; see [`MULTI_ROW_BINDS`]).
+const EVENTS_PER_INSERT: usize = MULTI_ROW_BINDS / 11;
 
 /// Writes many events on `conn` with multi-row inserts (a batch of rescans records one per
 /// package). Which repositories have an active webhook is asked once for all of them; the
@@ -204,7 +203,7 @@ async fn hooked_repositories(
     repos.sort();
     repos.dedup();
     let mut hooked = std::collections::HashSet::new();
-    for chunk in repos.chunks(EVENTS_PER_INSERT) {
+    for chunk in repos.chunks(MULTI_ROW_BINDS) {
         let mut sql = Sql::new(
             "SELECT DISTINCT repository FROM webhooks WHERE is_active = 1 AND repository IN ",
         );

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::bind::Sql;
+use crate::bind::{Sql, MULTI_ROW_BINDS};
 use crate::events::NewEvent;
 use crate::jobs::{self, NewJob};
 use crate::packages::PackageRow;
@@ -88,19 +88,21 @@ impl Db {
     }
 }
 
-/// Rows per multi-row findings insert: 4 values a row, far below SQLite's 32,766 bind
-/// parameters (PostgreSQL allows 65,535).
-const FINDINGS_PER_INSERT: usize = 2000;
+/// Rows per multi-row findings insert (4 values a row; see [`MULTI_ROW_BINDS`]).
+const FINDINGS_PER_INSERT: usize = MULTI_ROW_BINDS / 4;
+
+/// Packages per `DELETE` and `UPDATE … FROM VALUES` (5 values a package in the update).
+const PACKAGES_PER_WRITE: usize = MULTI_ROW_BINDS / 5;
 
 /// Replaces the findings of every package of `scans`, updates their scan fields and records
 /// their events, on `conn` (inside the caller's transaction): a few multi-row statements per
-/// [`CHUNK`] packages rather than several round trips per package.
+/// [`PACKAGES_PER_WRITE`] packages rather than several round trips per package.
 pub(crate) async fn write_scans_in(
     conn: &mut sqlx::AnyConnection,
     scans: &[(&PackageRow, ScanResult, NewEvent)],
 ) -> Result<()> {
     let now = gantry_core::time::now_millis();
-    for chunk in scans.chunks(CHUNK) {
+    for chunk in scans.chunks(PACKAGES_PER_WRITE) {
         let ids: Vec<i64> = chunk.iter().map(|(p, _, _)| p.id).collect();
         let mut sql = Sql::new("DELETE FROM package_vulnerabilities WHERE package_id IN ");
         sql.int_list(&ids);
