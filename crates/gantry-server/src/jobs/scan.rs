@@ -315,20 +315,26 @@ async fn evaluate_package(
     if unsupported.is_some() {
         return Ok(not_supported(unsupported));
     }
-    if by_contents.is_none() && ecosystem.is_none() {
-        return Ok(not_supported(Some(format!(
-            "{} packages are not scanned",
-            package.format
-        ))));
-    }
     let db = &app.db;
-    db.set_scan_status(package.id, ScanStatus::Scanning)
-        .await
-        .map_err(JobError::retry)?;
     let outcome = match (by_contents, ecosystem) {
-        (Some(hooks), _) => evaluate_contents(app, hooks, package).await,
-        (None, Some(eco)) => evaluate(app, eco, &package.name, &package.version).await,
-        (None, None) => return Ok(not_supported(None)),
+        (None, None) => {
+            return Ok(not_supported(Some(format!(
+                "{} packages are not scanned",
+                package.format
+            ))))
+        }
+        (Some(hooks), _) => {
+            db.set_scan_status(package.id, ScanStatus::Scanning)
+                .await
+                .map_err(JobError::retry)?;
+            evaluate_contents(app, hooks, package).await
+        }
+        (None, Some(eco)) => {
+            db.set_scan_status(package.id, ScanStatus::Scanning)
+                .await
+                .map_err(JobError::retry)?;
+            evaluate(app, eco, &package.name, &package.version).await
+        }
     };
     match outcome {
         Ok(scanned) => Ok(scanned),
